@@ -1,0 +1,316 @@
+//! The plugin contract in the host's own terms.
+//!
+//! These mirror the newest `switchboard:plugin` WIT package. Older WIT versions
+//! are converted into these types at the runtime boundary, so nothing past the
+//! runtime ever sees a versioned binding type. They also define the JSON a user
+//! writes for `switchboard plugin run --input`, so their serde shape is public:
+//! change it only with a migration note.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// An amount in minor units with its ISO 4217 currency code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+impl Money {
+    pub fn new(amount_minor: i64, currency: impl Into<String>) -> Self {
+        Self { amount_minor, currency: currency.into() }
+    }
+}
+
+/// A value that may stand inside a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scalar {
+    Text(String),
+    Number(f64),
+    Money(Money),
+    Datetime(Timestamp),
+    Boolean(bool),
+}
+
+/// A collected field's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Text(String),
+    Number(f64),
+    Money(Money),
+    Datetime(Timestamp),
+    Boolean(bool),
+    List(Vec<Scalar>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Whatsapp,
+    Telegram,
+    Messenger,
+    Instagram,
+    Webchat,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+}
+
+fn default_locale() -> String {
+    "en".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub text: String,
+    #[serde(default)]
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub received_at: Timestamp,
+}
+
+/// Everything a step may know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepInput {
+    pub tenant: String,
+    pub conversation: String,
+    pub step: String,
+    pub channel: Channel,
+    pub contact: Contact,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub message: Option<Message>,
+    /// Sorted by name, so the same facts always reach a plugin in the same order.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub score: i32,
+    pub now: Timestamp,
+    /// The tenant's configuration for this plugin. Reaches the guest as JSON text.
+    #[serde(default)]
+    pub config: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuickReply {
+    pub title: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<QuickReply>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ask {
+    pub field: String,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<QuickReply>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreChange {
+    pub delta: i32,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadTier {
+    Hot,
+    Warm,
+    Cold,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadGrade {
+    pub tier: LeadTier,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub label: String,
+    pub quantity: f64,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    Exact(i64),
+    Range(i64, i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub line_items: Vec<LineItem>,
+    pub total: Amount,
+    pub currency: String,
+    #[serde(default)]
+    pub valid_until: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Remedy {
+    Exchange,
+    StoreCredit(Money),
+    FullRefund(Money),
+    PartialRefund(Money),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allow(Vec<Remedy>),
+    Deny(String),
+    Escalate(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub queue: String,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub backup: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffCard {
+    pub reason: String,
+    pub summary: String,
+    pub suggested_next_step: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub label: String,
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    At(Timestamp),
+    AfterMs(u64),
+    /// `(field, milliseconds before it)`.
+    BeforeField(String, u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    pub key: String,
+    pub kind: String,
+    pub due: Due,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub name: String,
+    pub payload: String,
+}
+
+/// What a step asks the host to do. The host applies decisions in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    SetField { name: String, value: Value },
+    ClearField(String),
+    Reply(Reply),
+    Ask(Ask),
+    Score(ScoreChange),
+    Grade(LeadGrade),
+    Quote(Quote),
+    Verdict(Verdict),
+    OfferSlots(Vec<Slot>),
+    Route(Route),
+    Handoff(HandoffCard),
+    Schedule(Timer),
+    CancelTimer(String),
+    Emit(Event),
+}
+
+/// The plugin's own refusal, as opposed to a trap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum StepError {
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_input_json_accepts_the_minimal_form_users_write() {
+        let input: StepInput = serde_json::from_str(
+            r#"{
+                "tenant": "salon", "conversation": "c1", "step": "quote",
+                "channel": "whatsapp", "contact": {"id": "p1"}, "now": 0,
+                "fields": {"rooms": {"number": 3}, "budget": {"money": {"amount_minor": 5000, "currency": "AMD"}}}
+            }"#,
+        )
+        .expect("minimal input parses");
+        assert_eq!(input.contact.locale, "en");
+        assert_eq!(input.fields["rooms"], Value::Number(3.0));
+        assert_eq!(input.config, serde_json::Value::Null);
+    }
+
+    #[test]
+    fn decisions_serialize_in_snake_case_externally_tagged() {
+        let decision = Decision::Score(ScoreChange { delta: 2, reason: "deadline".into() });
+        assert_eq!(
+            serde_json::to_string(&decision).expect("serializes"),
+            r#"{"score":{"delta":2,"reason":"deadline"}}"#
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Compiled components on disk, so a restart does not recompile.
+//!
+//! An entry's name is the component's SHA-256 plus the engine's compatibility
+//! hash (wasmtime version and every codegen-relevant setting), so a new wasmtime
+//! or a changed config simply misses the old entries instead of loading them.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::error::LoadError;
+use crate::plugin::ContentHash;
+
+#[derive(Debug)]
+pub(crate) struct CompileCache {
+    dir: Option<PathBuf>,
+}
+
+impl CompileCache {
+    pub(crate) fn new(dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+        }
+        Ok(Self { dir })
+    }
+
+    pub(crate) fn component(
+        &self,
+        engine: &Engine,
+        hash: &ContentHash,
+        bytes: &[u8],
+    ) -> Result<Component, LoadError> {
+        let Some(dir) = &self.dir else {
+            return Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()));
+        };
+        let mut engine_hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut engine_hasher);
+        let path = dir.join(format!("{hash}-{:016x}.cwasm", engine_hasher.finish()));
+        if path.exists() {
+            // SAFETY: only this process writes into the cache directory (created
+            // 0700 above), and entries are named by the engine's compatibility hash,
+            // so the file is an artifact this engine produced. `deserialize_file`
+            // still checks the header and the engine version.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), "discarding unreadable cache entry: {error:#}")
+                }
+            }
+        }
+        let component = Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()))?;
+        if let Err(error) = store_entry(&path, &component) {
+            // A cold cache costs only compile time on the next start; do not fail the load.
+            tracing::warn!(path = %path.display(), "could not write compile cache entry: {error:#}");
+        }
+        Ok(component)
+    }
+}
+
+fn store_entry(path: &std::path::Path, component: &Component) -> anyhow::Result<()> {
+    let serialized = component.serialize()?;
+    // Write then rename, so a crash never leaves a half-written artifact under the real name.
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, serialized)?;
+    std::fs::rename(&partial, path)?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! How loading or running a plugin can fail.
+
+use std::time::Duration;
+
+use switchboard_core::contract::StepError;
+
+use crate::limits::ResourceReport;
+
+/// A component that cannot become a [`Plugin`](crate::Plugin).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a valid wasm component: {0:#}")]
+    Invalid(anyhow::Error),
+    /// Missing or mismatched exports, or imports this host does not provide.
+    #[error("incompatible component: {0}")]
+    Incompatible(String),
+    #[error("failed to read component {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Why a step call produced no decisions. The host always survives these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FailureKind {
+    #[error("fuel exhausted after {budget} units")]
+    FuelExhausted { budget: u64 },
+    #[error("deadline of {timeout:?} exceeded")]
+    Deadline { timeout: Duration },
+    #[error("memory limit of {limit_bytes} bytes exceeded (asked for {requested_bytes})")]
+    MemoryLimit { limit_bytes: u64, requested_bytes: u64 },
+    #[error("table limit of {limit_elements} elements exceeded")]
+    TableLimit { limit_elements: u64 },
+    #[error("stack overflow")]
+    StackOverflow,
+    #[error("guest panicked: {message}")]
+    Panic { message: String },
+    #[error("guest trapped: {message}")]
+    Trap { message: String },
+    /// The plugin returned its own `step-error`: not a crash, a refusal.
+    #[error("plugin refused the step: {0}")]
+    Guest(StepError),
+    /// The host could not prepare the call (e.g. the instance pool is exhausted).
+    #[error("host failed to run the step: {message}")]
+    Host { message: String },
+}
+
+impl FailureKind {
+    /// A short, stable name for events and metrics labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FailureKind::FuelExhausted { .. } => "fuel_exhausted",
+            FailureKind::Deadline { .. } => "deadline",
+            FailureKind::MemoryLimit { .. } => "memory_limit",
+            FailureKind::TableLimit { .. } => "table_limit",
+            FailureKind::StackOverflow => "stack_overflow",
+            FailureKind::Panic { .. } => "panic",
+            FailureKind::Trap { .. } => "trap",
+            FailureKind::Guest(_) => "guest_error",
+            FailureKind::Host { .. } => "host_error",
+        }
+    }
+}
+
+/// A failed step call, with what it consumed before failing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}")]
+pub struct StepFailure {
+    pub kind: FailureKind,
+    pub report: ResourceReport,
+}

@@ -1,0 +1,39 @@
+//! Switchboard's plugin sandbox.
+//!
+//! Tenant logic (pricing, scoring, policy checks, validators) runs as wasm
+//! components built against the `switchboard:plugin` WIT package. This crate
+//! loads them, runs one step per call on a fresh instance under hard limits,
+//! and turns every way a guest can fail into a typed [`StepFailure`]. It knows
+//! nothing of HTTP, channels or how anything is stored.
+//!
+//! # Layout
+//!
+//! - [`Runtime`] (`runtime.rs`): the one wasmtime `Engine` (Cranelift, pooling
+//!   allocator, fuel, epochs), its epoch ticker, the linkers per WIT version and
+//!   the on-disk compile cache (`cache.rs`).
+//! - [`Plugin`] (`plugin.rs`): a loaded, pre-instantiated component and
+//!   [`Plugin::call`], the production path: fresh `Store`, fresh instance.
+//! - [`Limits`] (`limits.rs`): fuel, deadline, memory and table caps per call,
+//!   and the resource report.
+//! - [`Grants`] (`capabilities.rs`): which host capabilities a plugin gets, and
+//!   the [`KvBackend`] that plugin state lives in.
+//! - `state.rs`: the per-call store data, with WASI denied by default.
+//! - `since_v0_1_0.rs`: bindings for `switchboard:plugin@0.1.0`, converted to
+//!   and from [`switchboard_core::contract`]. Each released WIT version gets one
+//!   such module and nothing past it sees versioned types.
+//! - `error.rs`: [`LoadError`] and [`StepFailure`].
+
+mod cache;
+mod capabilities;
+mod error;
+mod limits;
+mod plugin;
+mod runtime;
+mod since_v0_1_0;
+mod state;
+
+pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
+pub use error::{FailureKind, LoadError, StepFailure};
+pub use limits::{Limits, ResourceReport};
+pub use plugin::{ApiVersion, CallContext, ContentHash, LogLine, Plugin, StepOutcome};
+pub use runtime::{Runtime, RuntimeConfig};

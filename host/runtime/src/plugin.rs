@@ -1,0 +1,233 @@
+//! A loaded plugin and the production call path.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use switchboard_core::contract::{Decision, StepInput};
+use wasmtime::{Engine, Store, Trap};
+
+use crate::capabilities::{Grants, KvBackend};
+use crate::error::{FailureKind, StepFailure};
+use crate::limits::{LimitExceeded, Limits, ResourceReport};
+use crate::since_v0_1_0;
+use crate::state::HostState;
+
+/// The SHA-256 of a component's bytes: its identity for binding and caching.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentHash(String);
+
+impl ContentHash {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(hex::encode(Sha256::digest(bytes)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// The `switchboard:plugin` API version a component was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ApiVersion {
+    #[serde(rename = "0.1")]
+    V0_1,
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            ApiVersion::V0_1 => "0.1",
+        })
+    }
+}
+
+pub(crate) enum VersionedPre {
+    V0_1(since_v0_1_0::StepPre<HostState>),
+}
+
+/// A component checked against the host's contract and pre-instantiated: imports
+/// are resolved once, so each call only allocates and initialises an instance.
+pub struct Plugin {
+    engine: Engine,
+    hash: ContentHash,
+    version: ApiVersion,
+    pre: VersionedPre,
+    epoch_tick: Duration,
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Plugin")
+            .field("hash", &self.hash)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is calling and what they allow: everything about a call except its input.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The name the tenant bound this plugin under; scopes its `kv` state.
+    pub plugin: String,
+    pub limits: Limits,
+    pub grants: Arc<Grants>,
+    pub kv: Option<Arc<dyn KvBackend>>,
+}
+
+impl CallContext {
+    /// Default limits, nothing granted.
+    pub fn new(plugin: impl Into<String>) -> Self {
+        Self { plugin: plugin.into(), limits: Limits::default(), grants: Arc::default(), kv: None }
+    }
+}
+
+/// A line the guest logged through the `log` capability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+}
+
+/// Log lines kept per call; more are counted, not stored.
+const MAX_LOG_LINES: usize = 100;
+
+/// A successful call: the decisions, and what the call used.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub decisions: Vec<Decision>,
+    pub report: ResourceReport,
+    pub logs: Vec<LogLine>,
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        engine: Engine,
+        hash: ContentHash,
+        version: ApiVersion,
+        pre: VersionedPre,
+        epoch_tick: Duration,
+    ) -> Self {
+        Self { engine, hash, version, pre, epoch_tick }
+    }
+
+    pub fn hash(&self) -> &ContentHash {
+        &self.hash
+    }
+
+    pub fn api_version(&self) -> ApiVersion {
+        self.version
+    }
+
+    /// Run one step on a fresh instance. Nothing the guest keeps in memory
+    /// survives the call; every failure comes back as a [`StepFailure`].
+    ///
+    /// This blocks the thread for as long as the guest runs (bounded by the
+    /// call's deadline): async callers should use a blocking pool.
+    pub fn call(&self, input: &StepInput, context: CallContext) -> Result<StepOutcome, StepFailure> {
+        let limits = context.limits;
+        let started = Instant::now();
+        let mut store =
+            Store::new(&self.engine, HostState::new(context, &input.tenant, &input.conversation, input.now));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
+
+        let result =
+            store.set_fuel(limits.fuel).map_err(anyhow::Error::from).and_then(|()| match &self.pre {
+                VersionedPre::V0_1(pre) => {
+                    since_v0_1_0::call(pre, &mut store, input).map_err(anyhow::Error::from)
+                }
+            });
+
+        let report = ResourceReport {
+            fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            wall_time: started.elapsed(),
+            peak_memory_bytes: store.data().limiter.peak_memory,
+        };
+        match result {
+            Ok(Ok(decisions)) => {
+                let logs = std::mem::take(&mut store.data_mut().logs);
+                Ok(StepOutcome { decisions, report, logs })
+            }
+            Ok(Err(guest)) => Err(StepFailure { kind: FailureKind::Guest(guest), report }),
+            Err(error) => {
+                let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
+                Err(StepFailure { kind: classify(&error, &limits, &stderr), report })
+            }
+        }
+    }
+
+    /// Epochs until the deadline: rounded up, plus one because the current
+    /// epoch may be nearly over when the call starts.
+    fn deadline_ticks(&self, timeout: Duration) -> u64 {
+        let tick = self.epoch_tick.as_nanos().max(1);
+        (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+impl HostState {
+    pub(crate) fn push_log(&mut self, line: LogLine) {
+        tracing::event!(
+            target: "switchboard::plugin",
+            tracing::Level::INFO,
+            tenant = %self.tenant,
+            plugin = %self.context.plugin,
+            level = %line.level,
+            "{}",
+            line.message
+        );
+        if self.logs.len() < MAX_LOG_LINES {
+            self.logs.push(line);
+        }
+    }
+}
+
+/// Turn a trap (or a host-side error) into the failure a user can act on.
+fn classify(error: &anyhow::Error, limits: &Limits, stderr: &str) -> FailureKind {
+    if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
+        return match exceeded {
+            LimitExceeded::Memory { limit, requested } => {
+                FailureKind::MemoryLimit { limit_bytes: *limit, requested_bytes: *requested }
+            }
+            LimitExceeded::Table { limit } => FailureKind::TableLimit { limit_elements: *limit },
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => FailureKind::FuelExhausted { budget: limits.fuel },
+        Some(Trap::Interrupt) => FailureKind::Deadline { timeout: limits.timeout },
+        Some(Trap::StackOverflow) => FailureKind::StackOverflow,
+        Some(trap) => match panic_message(stderr) {
+            Some(message) => FailureKind::Panic { message },
+            None => FailureKind::Trap { message: trap.to_string() },
+        },
+        None if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+            FailureKind::Host { message: format!("{error:#}") }
+        }
+        None => FailureKind::Trap { message: format!("{error:#}") },
+    }
+}
+
+/// Rust guests print `panicked at FILE:LINE:COL:\nMESSAGE` to stderr before
+/// aborting; other languages print their own tracebacks. Keep the last line
+/// that says something, bounded.
+fn panic_message(stderr: &str) -> Option<String> {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        return None;
+    }
+    let message = match stderr.split_once("panicked at ") {
+        Some((_, rest)) => rest.lines().nth(1).unwrap_or(rest).trim(),
+        None => stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or(stderr).trim(),
+    };
+    Some(message.chars().take(500).collect())
+}

@@ -1,0 +1,208 @@
+//! The engine: one per process, shared by every tenant.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy};
+
+use crate::cache::CompileCache;
+use crate::error::LoadError;
+use crate::plugin::{ApiVersion, ContentHash, Plugin, VersionedPre};
+use crate::since_v0_1_0;
+use crate::state::HostState;
+
+/// Engine-wide settings. Per-call [`Limits`](crate::Limits) must fit inside them.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are kept, keyed by content hash and engine
+    /// version, so a restart does not recompile. `None` keeps them in memory only.
+    ///
+    /// Only this process may write there: loading a cached artifact trusts it as
+    /// native code.
+    pub cache_dir: Option<PathBuf>,
+    /// How many step calls may run at once (instances in the pool).
+    pub max_concurrent_calls: u32,
+    /// The ceiling on any one linear memory; per-call limits go below it.
+    pub max_memory_bytes: u64,
+    /// The ceiling on any one table.
+    pub max_table_elements: u64,
+    /// Wasm stack per call. Wasmtime sets this per engine, so it is one value
+    /// for every plugin on this host rather than a per-plugin limit.
+    pub max_stack_bytes: usize,
+    /// How often the epoch advances: the granularity of call deadlines.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_concurrent_calls: 256,
+            max_memory_bytes: 512 << 20,
+            max_table_elements: 200_000,
+            max_stack_bytes: 512 << 10,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Loads plugins and owns what every call shares: the engine, the linker and
+/// the epoch ticker that enforces deadlines.
+pub struct Runtime {
+    engine: Engine,
+    linker_v0_1: Linker<HostState>,
+    cache: CompileCache,
+    epoch_tick: Duration,
+    ticker: Option<EpochTicker>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&config)?)?;
+        let mut linker_v0_1 = Linker::new(&engine);
+        // Every WASI interface is linked, so components built by any toolchain
+        // instantiate; what they can *do* is decided by the context in `state.rs`.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker_v0_1)?;
+        since_v0_1_0::add_to_linker(&mut linker_v0_1)?;
+        let ticker = EpochTicker::start(&engine, config.epoch_tick)?;
+        Ok(Self {
+            cache: CompileCache::new(config.cache_dir)?,
+            engine,
+            linker_v0_1,
+            epoch_tick: config.epoch_tick,
+            ticker: Some(ticker),
+        })
+    }
+
+    /// Compile (or fetch from the cache), check and pre-instantiate a component.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let hash = ContentHash::of(bytes);
+        let component = self.cache.component(&self.engine, &hash, bytes)?;
+        let version = api_version(&self.engine, &component)?;
+        let pre = match version {
+            ApiVersion::V0_1 => {
+                let instance_pre = self
+                    .linker_v0_1
+                    .instantiate_pre(&component)
+                    .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
+                let pre = since_v0_1_0::StepPre::new(instance_pre)
+                    .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
+                VersionedPre::V0_1(pre)
+            }
+        };
+        Ok(Plugin::new(self.engine.clone(), hash, version, pre, self.epoch_tick))
+    }
+
+    pub fn load_file(&self, path: &std::path::Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+        self.load(&bytes)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Runtime")
+            .field("cache", &self.cache)
+            .field("epoch_tick", &self.epoch_tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
+    let calls = config.max_concurrent_calls;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(calls)
+        // Components from componentize-py and -js hold several core instances,
+        // memories and tables each; Rust ones one or two.
+        .total_core_instances(calls.saturating_mul(8))
+        .total_memories(calls.saturating_mul(2))
+        .total_tables(calls.saturating_mul(4))
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .max_memory_size(usize::try_from(config.max_memory_bytes)?)
+        .table_elements(usize::try_from(config.max_table_elements)?)
+        // Python and JS guests carry large vmctx images.
+        .max_core_instance_size(8 << 20)
+        .max_component_instance_size(1 << 20)
+        // Keep the first pages of a freed slot mapped: most plugins touch little
+        // memory, and re-faulting it costs more than resetting it.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+
+    let mut engine_config = Config::new();
+    engine_config
+        .strategy(Strategy::Cranelift)
+        .cranelift_opt_level(OptLevel::Speed)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_stack_bytes)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(engine_config)
+}
+
+/// Which `switchboard:plugin` version the component implements, from its exports.
+fn api_version(engine: &Engine, component: &Component) -> Result<ApiVersion, LoadError> {
+    let exports: Vec<String> =
+        component.component_type().exports(engine).map(|(name, _)| name.to_owned()).collect();
+    if exports.iter().any(|name| name == since_v0_1_0::HANDLER_EXPORT) {
+        return Ok(ApiVersion::V0_1);
+    }
+    Err(LoadError::Incompatible(format!(
+        "component exports none of [{}]; it exports [{}]",
+        since_v0_1_0::HANDLER_EXPORT,
+        exports.join(", ")
+    )))
+}
+
+/// Advances the engine's epoch on a fixed tick; calls past their deadline trap.
+#[derive(Debug)]
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine, tick: Duration) -> anyhow::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let thread = std::thread::Builder::new().name("switchboard-epoch".to_owned()).spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => return,
+                    }
+                }
+            }
+        })?;
+        Ok(Self { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The thread wakes within one tick; a panic there has nothing left to clean up.
+        let _ = self.thread.join();
+    }
+}

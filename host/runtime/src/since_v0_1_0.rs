@@ -1,0 +1,342 @@
+//! Bindings for `switchboard:plugin@0.1.0`, the first released plugin API.
+//!
+//! This module is frozen together with `wit/since_v0.1.0/`. When 0.2.0 ships it
+//! gets its own `since_v0_2_0.rs`, and this one keeps converting 0.1.0 guests
+//! into the latest [`switchboard_core::contract`] types, so the rest of the
+//! host never learns which version a plugin was built against.
+
+use switchboard_core::contract as latest;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::capabilities::{KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES, KvScope};
+use crate::plugin::LogLine;
+use crate::state::HostState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/since_v0.1.0",
+        world: "step",
+        // Host functions return `wasmtime::Result<T>`: an `Err` traps the guest,
+        // while the WIT-level `result` inside `T` is what the guest sees.
+        imports: { default: trappable },
+    });
+}
+
+pub(crate) use bindings::StepPre;
+use bindings::switchboard::plugin::{config, kv, log, types};
+
+/// The export a component must have to be a 0.1.x plugin.
+pub(crate) const HANDLER_EXPORT: &str = "switchboard:plugin/handler@0.1.0";
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    bindings::Step::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+}
+
+/// Run the guest's `handler.run`. The outer error is a trap; the inner one is the
+/// guest's own refusal.
+pub(crate) fn call(
+    pre: &StepPre<HostState>,
+    store: &mut wasmtime::Store<HostState>,
+    input: &latest::StepInput,
+) -> wasmtime::Result<Result<Vec<latest::Decision>, latest::StepError>> {
+    let instance = pre.instantiate(&mut *store)?;
+    let result = instance.switchboard_plugin_handler().call_run(&mut *store, &step_input(input))?;
+    Ok(match result {
+        Ok(decisions) => Ok(decisions.into_iter().map(decision).collect()),
+        Err(error) => Err(step_error(error)),
+    })
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if !self.context.grants.log {
+            return Ok(());
+        }
+        let level = match level {
+            log::Level::Trace => tracing::Level::TRACE,
+            log::Level::Debug => tracing::Level::DEBUG,
+            log::Level::Info => tracing::Level::INFO,
+            log::Level::Warn => tracing::Level::WARN,
+            log::Level::Error => tracing::Level::ERROR,
+        };
+        self.push_log(LogLine { level: level.to_string(), message });
+        Ok(())
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, types::HostError>> {
+        let settings = &self.context.grants.settings;
+        if settings.is_empty() {
+            return Ok(Err(types::HostError::Denied("config".to_owned())));
+        }
+        Ok(Ok(settings.get(&name).cloned()))
+    }
+
+    fn secret(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, types::HostError>> {
+        let secrets = &self.context.grants.secrets;
+        if secrets.is_empty() {
+            return Ok(Err(types::HostError::Denied("secrets".to_owned())));
+        }
+        Ok(Ok(secrets.get(&name).map(|secret| secret.0.clone())))
+    }
+}
+
+impl kv::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::HostError>> {
+        Ok(self.with_kv(&key, None, |backend, scope| backend.get(scope, &key)))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::HostError>> {
+        Ok(self.with_kv(&key, Some(&value), |backend, scope| backend.set(scope, &key, &value)))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::HostError>> {
+        Ok(self.with_kv(&key, None, |backend, scope| backend.delete(scope, &key)))
+    }
+}
+
+impl HostState {
+    /// Check the grant and the sizes, then run `operation` against the backend.
+    /// Backend failures are logged here and reach the guest as `unavailable`.
+    fn with_kv<T>(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+        operation: impl FnOnce(&dyn crate::KvBackend, &KvScope) -> anyhow::Result<T>,
+    ) -> Result<T, types::HostError> {
+        let backend = match (&self.context.kv, self.context.grants.kv) {
+            (Some(backend), true) => backend.clone(),
+            _ => return Err(types::HostError::Denied("kv".to_owned())),
+        };
+        if key.len() > KV_MAX_KEY_BYTES {
+            return Err(types::HostError::Limit(format!("kv keys are at most {KV_MAX_KEY_BYTES} bytes")));
+        }
+        if value.is_some_and(|value| value.len() > KV_MAX_VALUE_BYTES) {
+            return Err(types::HostError::Limit(format!("kv values are at most {KV_MAX_VALUE_BYTES} bytes")));
+        }
+        let scope = KvScope { tenant: self.tenant.clone(), plugin: self.context.plugin.clone() };
+        operation(backend.as_ref(), &scope).map_err(|error| {
+            tracing::warn!(tenant = %scope.tenant, plugin = %scope.plugin, "kv backend failed: {error:#}");
+            types::HostError::Unavailable
+        })
+    }
+}
+
+// Conversions, host (latest) -> guest (0.1.0).
+
+fn step_input(input: &latest::StepInput) -> types::StepInput {
+    types::StepInput {
+        tenant: input.tenant.clone(),
+        conversation: input.conversation.clone(),
+        step: input.step.clone(),
+        channel: match input.channel {
+            latest::Channel::Whatsapp => types::Channel::Whatsapp,
+            latest::Channel::Telegram => types::Channel::Telegram,
+            latest::Channel::Messenger => types::Channel::Messenger,
+            latest::Channel::Instagram => types::Channel::Instagram,
+            latest::Channel::Webchat => types::Channel::Webchat,
+            latest::Channel::Internal => types::Channel::Internal,
+        },
+        contact: types::Contact {
+            id: input.contact.id.clone(),
+            display_name: input.contact.display_name.clone(),
+            locale: input.contact.locale.clone(),
+        },
+        intent: input.intent.clone(),
+        message: input.message.as_ref().map(|message| types::Message {
+            text: message.text.clone(),
+            payload: message.payload.clone(),
+            received_at: message.received_at,
+        }),
+        fields: input
+            .fields
+            .iter()
+            .map(|(name, value)| types::Field { name: name.clone(), value: value_to_guest(value) })
+            .collect(),
+        score: input.score,
+        now: input.now,
+        config: match &input.config {
+            serde_json::Value::Null => String::new(),
+            config => config.to_string(),
+        },
+    }
+}
+
+fn value_to_guest(value: &latest::Value) -> types::Value {
+    match value {
+        latest::Value::Text(text) => types::Value::Text(text.clone()),
+        latest::Value::Number(number) => types::Value::Number(*number),
+        latest::Value::Money(money) => types::Value::Money(money_to_guest(money)),
+        latest::Value::Datetime(at) => types::Value::Datetime(*at),
+        latest::Value::Boolean(flag) => types::Value::Boolean(*flag),
+        latest::Value::List(items) => types::Value::List(
+            items
+                .iter()
+                .map(|item| match item {
+                    latest::Scalar::Text(text) => types::Scalar::Text(text.clone()),
+                    latest::Scalar::Number(number) => types::Scalar::Number(*number),
+                    latest::Scalar::Money(money) => types::Scalar::Money(money_to_guest(money)),
+                    latest::Scalar::Datetime(at) => types::Scalar::Datetime(*at),
+                    latest::Scalar::Boolean(flag) => types::Scalar::Boolean(*flag),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn money_to_guest(money: &latest::Money) -> types::Money {
+    types::Money { amount_minor: money.amount_minor, currency: money.currency.clone() }
+}
+
+// Conversions, guest (0.1.0) -> host (latest).
+
+fn money(money: types::Money) -> latest::Money {
+    latest::Money { amount_minor: money.amount_minor, currency: money.currency }
+}
+
+fn value(value: types::Value) -> latest::Value {
+    match value {
+        types::Value::Text(text) => latest::Value::Text(text),
+        types::Value::Number(number) => latest::Value::Number(number),
+        types::Value::Money(amount) => latest::Value::Money(money(amount)),
+        types::Value::Datetime(at) => latest::Value::Datetime(at),
+        types::Value::Boolean(flag) => latest::Value::Boolean(flag),
+        types::Value::List(items) => latest::Value::List(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    types::Scalar::Text(text) => latest::Scalar::Text(text),
+                    types::Scalar::Number(number) => latest::Scalar::Number(number),
+                    types::Scalar::Money(amount) => latest::Scalar::Money(money(amount)),
+                    types::Scalar::Datetime(at) => latest::Scalar::Datetime(at),
+                    types::Scalar::Boolean(flag) => latest::Scalar::Boolean(flag),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn quick_replies(replies: Vec<types::QuickReply>) -> Vec<latest::QuickReply> {
+    replies
+        .into_iter()
+        .map(|reply| latest::QuickReply { title: reply.title, payload: reply.payload })
+        .collect()
+}
+
+fn priority(priority: types::Priority) -> latest::Priority {
+    match priority {
+        types::Priority::Low => latest::Priority::Low,
+        types::Priority::Normal => latest::Priority::Normal,
+        types::Priority::High => latest::Priority::High,
+        types::Priority::Urgent => latest::Priority::Urgent,
+    }
+}
+
+fn decision(decision: types::Decision) -> latest::Decision {
+    use types::Decision as D;
+    match decision {
+        D::SetField(field) => latest::Decision::SetField { name: field.name, value: value(field.value) },
+        D::ClearField(name) => latest::Decision::ClearField(name),
+        D::Reply(reply) => latest::Decision::Reply(latest::Reply {
+            text: reply.text,
+            quick_replies: quick_replies(reply.quick_replies),
+        }),
+        D::Ask(ask) => latest::Decision::Ask(latest::Ask {
+            field: ask.field,
+            prompt: ask.prompt,
+            quick_replies: quick_replies(ask.quick_replies),
+        }),
+        D::Score(change) => {
+            latest::Decision::Score(latest::ScoreChange { delta: change.delta, reason: change.reason })
+        }
+        D::Grade(grade) => latest::Decision::Grade(latest::LeadGrade {
+            tier: match grade.tier {
+                types::LeadTier::Hot => latest::LeadTier::Hot,
+                types::LeadTier::Warm => latest::LeadTier::Warm,
+                types::LeadTier::Cold => latest::LeadTier::Cold,
+            },
+            reasons: grade.reasons,
+        }),
+        D::Quote(quote) => latest::Decision::Quote(latest::Quote {
+            line_items: quote
+                .line_items
+                .into_iter()
+                .map(|item| latest::LineItem {
+                    label: item.label,
+                    quantity: item.quantity,
+                    unit_price_minor: item.unit_price_minor,
+                    total_minor: item.total_minor,
+                })
+                .collect(),
+            total: match quote.total {
+                types::Amount::Exact(amount) => latest::Amount::Exact(amount),
+                types::Amount::Range((low, high)) => latest::Amount::Range(low, high),
+            },
+            currency: quote.currency,
+            valid_until: quote.valid_until,
+            factors: quote.factors,
+        }),
+        D::Verdict(verdict) => latest::Decision::Verdict(match verdict {
+            types::Verdict::Allow(remedies) => latest::Verdict::Allow(
+                remedies
+                    .into_iter()
+                    .map(|remedy| match remedy {
+                        types::Remedy::Exchange => latest::Remedy::Exchange,
+                        types::Remedy::StoreCredit(amount) => latest::Remedy::StoreCredit(money(amount)),
+                        types::Remedy::FullRefund(amount) => latest::Remedy::FullRefund(money(amount)),
+                        types::Remedy::PartialRefund(amount) => latest::Remedy::PartialRefund(money(amount)),
+                    })
+                    .collect(),
+            ),
+            types::Verdict::Deny(reason) => latest::Verdict::Deny(reason),
+            types::Verdict::Escalate(reason) => latest::Verdict::Escalate(reason),
+        }),
+        D::OfferSlots(slots) => latest::Decision::OfferSlots(
+            slots
+                .into_iter()
+                .map(|slot| latest::Slot {
+                    start: slot.start,
+                    end: slot.end,
+                    label: slot.label,
+                    resource: slot.resource,
+                })
+                .collect(),
+        ),
+        D::Route(route) => latest::Decision::Route(latest::Route {
+            queue: route.queue,
+            assignee: route.assignee,
+            backup: route.backup,
+            priority: priority(route.priority),
+        }),
+        D::Handoff(card) => latest::Decision::Handoff(latest::HandoffCard {
+            reason: card.reason,
+            summary: card.summary,
+            suggested_next_step: card.suggested_next_step,
+            queue: card.queue,
+            priority: priority(card.priority),
+        }),
+        D::Schedule(timer) => latest::Decision::Schedule(latest::Timer {
+            key: timer.key,
+            kind: timer.kind,
+            due: match timer.due {
+                types::Due::At(at) => latest::Due::At(at),
+                types::Due::AfterMs(ms) => latest::Due::AfterMs(ms),
+                types::Due::BeforeField((field, ms)) => latest::Due::BeforeField(field, ms),
+            },
+            payload: timer.payload,
+        }),
+        D::CancelTimer(key) => latest::Decision::CancelTimer(key),
+        D::Emit(event) => latest::Decision::Emit(latest::Event { name: event.name, payload: event.payload }),
+    }
+}
+
+fn step_error(error: types::StepError) -> latest::StepError {
+    match error {
+        types::StepError::InvalidInput(message) => latest::StepError::InvalidInput(message),
+        types::StepError::InvalidConfig(message) => latest::StepError::InvalidConfig(message),
+        types::StepError::Refused(message) => latest::StepError::Refused(message),
+    }
+}

@@ -1,0 +1,104 @@
+//! The data each call's `Store` holds, with WASI locked down.
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::limits::CallLimiter;
+use crate::plugin::{CallContext, LogLine};
+
+/// How much guest stderr is kept (panic messages land there). A guest that
+/// writes more traps, which is reported like any other trap.
+const STDERR_CAPACITY: usize = 16 << 10;
+
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: CallLimiter,
+    pub(crate) context: CallContext,
+    pub(crate) tenant: String,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl HostState {
+    pub(crate) fn new(context: CallContext, tenant: &str, conversation: &str, now_ms: i64) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let seed = fnv1a([tenant.as_bytes(), conversation.as_bytes(), &now_ms.to_le_bytes()]);
+        Self {
+            wasi: sandboxed_wasi(now_ms, seed, stderr.clone()),
+            table: ResourceTable::new(),
+            limiter: CallLimiter::new(&context.limits),
+            context,
+            tenant: tenant.to_owned(),
+            logs: Vec::new(),
+            stderr,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// WASI with nothing granted: no preopened directories, no environment, no
+/// arguments, no sockets or name lookup, stdin closed, stdout discarded. Clocks
+/// are frozen at the step's `now`, and randomness is seeded from the call's
+/// identity, so a replay of the same input sees the same world.
+fn sandboxed_wasi(now_ms: i64, seed: u64, stderr: MemoryOutputPipe) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .wall_clock(FrozenWallClock(Duration::from_millis(now_ms.max(0) as u64)))
+        .monotonic_clock(FrozenMonotonicClock)
+        .secure_random(StdRng::seed_from_u64(seed))
+        .insecure_random(StdRng::seed_from_u64(seed.rotate_left(17)))
+        .insecure_random_seed(u128::from(seed))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .stderr(stderr);
+    builder.build()
+}
+
+struct FrozenWallClock(Duration);
+
+impl HostWallClock for FrozenWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+struct FrozenMonotonicClock;
+
+impl HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A small, stable, non-cryptographic hash: the seed only needs to differ between
+/// calls and stay the same across replays and hosts.
+fn fnv1a<const N: usize>(parts: [&[u8]; N]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for part in parts {
+        for byte in part.iter().chain([0xff].iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}

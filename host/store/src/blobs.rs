@@ -1,0 +1,39 @@
+//! Components stored by content hash. The same bytes uploaded by two tenants
+//! are stored once; which tenant may *use* them is recorded by their bindings.
+
+use sha2::{Digest, Sha256};
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Store `bytes`, returning their SHA-256 (hex), which names them.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        self.blobs.insert(hash.as_bytes(), bytes)?;
+        Ok(hash)
+    }
+
+    /// The bytes named `hash`, checked against it.
+    pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(bytes) = self.blobs.get(hash.as_bytes())? else { return Ok(None) };
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != hash {
+            return Err(StoreError::Corrupt { expected: hash.to_owned(), actual });
+        }
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    #[test]
+    fn blobs_round_trip_by_hash() -> anyhow::Result<()> {
+        let store = Store::temporary()?;
+        let hash = store.put_blob(b"\0asm")?;
+        assert_eq!(store.blob(&hash)?, Some(b"\0asm".to_vec()));
+        assert_eq!(store.blob("00")?, None);
+        Ok(())
+    }
+}

@@ -1,0 +1,38 @@
+//! Every key layout in the store, so isolation can be reviewed in one file.
+
+/// `t/{tenant}/`: the prefix all of one tenant's keys share.
+pub(crate) fn tenant_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tenant.len() + 3);
+    key.extend_from_slice(b"t/");
+    push_segment(&mut key, tenant);
+    key
+}
+
+/// `t/{tenant}/kv/{plugin}/{key}`.
+pub(crate) fn plugin_state(tenant: &str, plugin: &str, key: &str) -> Vec<u8> {
+    let mut full = tenant_prefix(tenant);
+    full.extend_from_slice(b"kv/");
+    push_segment(&mut full, plugin);
+    full.extend_from_slice(key.as_bytes());
+    full
+}
+
+/// Segments are length-prefixed, so a tenant called `a/kv` can never produce
+/// a key that another tenant's prefix matches.
+fn push_segment(key: &mut Vec<u8>, segment: &str) {
+    key.extend_from_slice(&(segment.len() as u32).to_be_bytes());
+    key.extend_from_slice(segment.as_bytes());
+    key.push(b'/');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_tenants_keys_never_fall_under_anothers_prefix() {
+        let sneaky = plugin_state("a/kv", "x", "y");
+        assert!(!sneaky.starts_with(&tenant_prefix("a")));
+        assert!(plugin_state("a", "p", "k").starts_with(&tenant_prefix("a")));
+    }
+}

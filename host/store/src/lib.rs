@@ -1,0 +1,68 @@
+//! Switchboard's persistence on the embedded sled store.
+//!
+//! **Architecture Invariant:** every key that belongs to a tenant starts with
+//! `t/{tenant}/`, so per-tenant scans are prefix scans and a key without a
+//! tenant is a bug visible in review. The store knows nothing of wasm: plugin
+//! components are opaque blobs named by their SHA-256.
+//!
+//! # Layout
+//!
+//! - [`Store`]: opening the database and the trees in it.
+//! - `keys.rs`: the key layout, in one place.
+//! - `plugin_state.rs`: the plugin `kv` capability's backend.
+//! - `blobs.rs`: content-addressed component storage.
+
+mod blobs;
+mod keys;
+mod plugin_state;
+
+use std::path::Path;
+
+pub use plugin_state::SledKv;
+
+/// Errors a store operation reports, with what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to open the store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error("store operation failed: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("blob {expected} failed its content check (got {actual})")]
+    Corrupt { expected: String, actual: String },
+}
+
+/// The database and its trees. Cheap to clone; clones share one database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    blobs: sled::Tree,
+    plugin_state: sled::Tree,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::open(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Self::from_db(db)
+    }
+
+    /// A store that lives in memory only and vanishes on drop; for tests.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        Ok(Self { blobs: db.open_tree("blobs")?, plugin_state: db.open_tree("plugin_state")?, db })
+    }
+
+    /// The `kv` capability's backend, sharing this database.
+    pub fn plugin_kv(&self) -> SledKv {
+        SledKv::new(self.plugin_state.clone())
+    }
+
+    /// Wait until everything written so far is on disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}

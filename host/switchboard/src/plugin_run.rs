@@ -1,0 +1,115 @@
+//! `switchboard plugin run`: one step of one plugin, from the shell.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use switchboard_core::contract::StepInput;
+use switchboard_runtime::{CallContext, Grants, Limits, MemoryKv, ResourceReport, Runtime, RuntimeConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The component (`.wasm`) to run.
+    component: PathBuf,
+    /// The step input as JSON (tenant, conversation, step, channel, contact, fields, now...).
+    #[arg(long)]
+    input: PathBuf,
+    /// The tenant's configuration for this plugin, as JSON. Overrides `config` in the input.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Capabilities to grant, as JSON (`{"log": true, "kv": true, "settings": {...}}`).
+    #[arg(long)]
+    grants: Option<PathBuf>,
+    /// Instruction budget.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Linear memory limit, in MiB.
+    #[arg(long)]
+    memory_mb: Option<u64>,
+    /// Wall-clock deadline, in milliseconds.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Output<'a> {
+    plugin: PluginInfo,
+    decisions: &'a [switchboard_core::contract::Decision],
+    report: &'a ResourceReport,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    logs: &'a [switchboard_runtime::LogLine],
+}
+
+#[derive(Debug, Serialize)]
+struct PluginInfo {
+    sha256: String,
+    api_version: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut input: StepInput = read_json(&args.input).context("failed to read the step input")?;
+    if let Some(path) = &args.config {
+        input.config = read_json(path).context("failed to read the plugin config")?;
+    }
+    let grants: Grants = match &args.grants {
+        Some(path) => read_json(path).context("failed to read the grants")?,
+        None => Grants::default(),
+    };
+    let defaults = Limits::default();
+    let limits = Limits {
+        fuel: args.fuel.unwrap_or(defaults.fuel),
+        timeout: args.timeout_ms.map(Duration::from_millis).unwrap_or(defaults.timeout),
+        memory_bytes: args.memory_mb.map(|mib| mib << 20).unwrap_or(defaults.memory_bytes),
+        table_elements: defaults.table_elements,
+    };
+
+    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 4, ..RuntimeConfig::default() })?;
+    let plugin = runtime
+        .load_file(&args.component)
+        .with_context(|| format!("failed to load {}", args.component.display()))?;
+    let context = CallContext {
+        plugin: args
+            .component
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        limits,
+        grants: Arc::new(grants),
+        kv: Some(Arc::new(MemoryKv::default())),
+    };
+    match plugin.call(&input, context) {
+        Ok(outcome) => {
+            let output = Output {
+                plugin: PluginInfo {
+                    sha256: plugin.hash().to_string(),
+                    api_version: plugin.api_version().to_string(),
+                },
+                decisions: &outcome.decisions,
+                report: &outcome.report,
+                logs: &outcome.logs,
+            };
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            let report = failure.report;
+            eprintln!(
+                "error: step failed ({}): {} [fuel used {}, wall time {:?}, peak memory {} bytes]",
+                failure.kind.code(),
+                failure.kind,
+                report.fuel_used,
+                report.wall_time,
+                report.peak_memory_bytes
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}

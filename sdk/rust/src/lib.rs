@@ -1,0 +1,107 @@
+//! Write Switchboard step plugins in Rust.
+//!
+//! A plugin is a type implementing [`Plugin`], exported with [`export_plugin!`]:
+//!
+//! ```ignore
+//! use switchboard_sdk::prelude::*;
+//!
+//! struct Greeter;
+//!
+//! impl Plugin for Greeter {
+//!     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
+//!         let name = input.contact.display_name.as_deref().unwrap_or("there");
+//!         Ok(vec![Decision::reply(format!("Hello, {name}!"))])
+//!     }
+//! }
+//!
+//! switchboard_sdk::export_plugin!(Greeter);
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2 --profile plugin`; the
+//! resulting `.wasm` is a component the host loads.
+//!
+//! # Testing natively
+//!
+//! The same crate compiles for the host target, so plugin logic is tested with
+//! plain `cargo test`: call `Greeter::run(input)` directly. Capabilities
+//! ([`kv`], [`config`], [`log`]) talk to the host inside wasm, and to an
+//! in-process [`testing::TestHost`] natively, which a test can fill and inspect.
+//!
+//! # Layout
+//!
+//! - [`bindings`]: what wit-bindgen generates from `wit/since_v0.1.0`; the
+//!   types are re-exported from the crate root and [`prelude`].
+//! - `decision.rs`, `input.rs`: constructors and accessors that make those
+//!   types pleasant to use.
+//! - [`kv`], [`config`], [`log`]: the host capabilities.
+//! - [`testing`] (native only): input builders and the in-process host.
+
+#[allow(missing_debug_implementations, clippy::all)]
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "step",
+        pub_export_macro: true,
+        export_macro_name: "__export_step_world",
+        default_bindings_module: "switchboard_sdk::bindings",
+        additional_derives: [Clone, PartialEq],
+    });
+}
+
+mod capabilities;
+mod decision;
+mod input;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+pub use bindings::exports::switchboard::plugin::handler::Guest as Plugin;
+pub use bindings::switchboard::plugin::types::{
+    Amount, Ask, Channel, Contact, Decision, Due, Event, Field, HandoffCard, HostError, LeadGrade, LeadTier,
+    LineItem, Message, Money, Priority, QuickReply, Quote, Remedy, Reply, Route, Scalar, ScoreChange, Slot,
+    StepError, StepInput, Timer, Value, Verdict,
+};
+pub use capabilities::{config, kv, log};
+
+/// Everything a plugin usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        Amount, Decision, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict,
+        config, kv, log,
+    };
+}
+
+/// Export a [`Plugin`] implementation as the component's `handler`.
+///
+/// Use it once, at the root of the plugin crate. Natively (for tests and
+/// benchmarks) it exports nothing and only checks that the type is a plugin.
+#[cfg(target_arch = "wasm32")]
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ident) => {
+        $crate::bindings::__export_step_world!($plugin with_types_in $crate::bindings);
+    };
+}
+
+/// Export a [`Plugin`] implementation as the component's `handler`.
+///
+/// Use it once, at the root of the plugin crate. Natively (for tests and
+/// benchmarks) it exports nothing and only checks that the type is a plugin.
+#[cfg(not(target_arch = "wasm32"))]
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ident) => {
+        const _: fn() = || {
+            fn is_a_plugin<T: $crate::Plugin>() {}
+            is_a_plugin::<$plugin>();
+        };
+    };
+}
+
+/// Milliseconds in common spans, for timers and windows.
+pub mod time {
+    pub const SECOND_MS: i64 = 1_000;
+    pub const MINUTE_MS: i64 = 60 * SECOND_MS;
+    pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+    pub const DAY_MS: i64 = 24 * HOUR_MS;
+}
