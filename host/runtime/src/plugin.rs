@@ -10,7 +10,7 @@ use switchboard_core::contract::{Decision, StepInput};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::capabilities::{Grants, KvBackend};
-use crate::error::{FailureKind, StepFailure};
+use crate::error::{FailureKind, LoadError, StepFailure};
 use crate::limits::{LimitExceeded, Limits, ResourceReport};
 use crate::since_v0_1_0;
 use crate::state::HostState;
@@ -128,6 +128,35 @@ impl Plugin {
         self.version
     }
 
+    /// Instantiate once, under default limits, calling nothing: catches
+    /// mismatched export types (checked at instantiation) and start functions
+    /// that trap, at load time rather than on a customer's message.
+    pub(crate) fn probe(&self) -> Result<(), LoadError> {
+        let probe_input = "load-probe";
+        self.store(CallContext::new(probe_input), probe_input, probe_input, 0)
+            .and_then(|mut store| match &self.pre {
+                VersionedPre::V0_1(pre) => since_v0_1_0::probe(pre, &mut store),
+            })
+            .map_err(|error| LoadError::Incompatible(format!("{:#}", anyhow::Error::from(error))))
+    }
+
+    /// A fresh store with the call's limits armed.
+    fn store(
+        &self,
+        context: CallContext,
+        tenant: &str,
+        conversation: &str,
+        now: i64,
+    ) -> wasmtime::Result<Store<HostState>> {
+        let limits = context.limits;
+        let mut store = Store::new(&self.engine, HostState::new(context, tenant, conversation, now));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
+        store.set_fuel(limits.fuel)?;
+        Ok(store)
+    }
+
     /// Run one step on a fresh instance. Nothing the guest keeps in memory
     /// survives the call; every failure comes back as a [`StepFailure`].
     ///
@@ -136,18 +165,18 @@ impl Plugin {
     pub fn call(&self, input: &StepInput, context: CallContext) -> Result<StepOutcome, StepFailure> {
         let limits = context.limits;
         let started = Instant::now();
-        let mut store =
-            Store::new(&self.engine, HostState::new(context, &input.tenant, &input.conversation, input.now));
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
-
-        let result =
-            store.set_fuel(limits.fuel).map_err(anyhow::Error::from).and_then(|()| match &self.pre {
-                VersionedPre::V0_1(pre) => {
-                    since_v0_1_0::call(pre, &mut store, input).map_err(anyhow::Error::from)
-                }
-            });
+        let mut store = match self.store(context, &input.tenant, &input.conversation, input.now) {
+            Ok(store) => store,
+            Err(error) => {
+                let kind = FailureKind::Host { message: format!("{:#}", anyhow::Error::from(error)) };
+                return Err(StepFailure { kind, report: ResourceReport::default() });
+            }
+        };
+        let result = match &self.pre {
+            VersionedPre::V0_1(pre) => {
+                since_v0_1_0::call(pre, &mut store, input).map_err(anyhow::Error::from)
+            }
+        };
 
         let report = ResourceReport {
             fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),

@@ -94,7 +94,9 @@ impl Runtime {
                 VersionedPre::V0_1(pre)
             }
         };
-        Ok(Plugin::new(self.engine.clone(), hash, version, pre, self.epoch_tick))
+        let plugin = Plugin::new(self.engine.clone(), hash, version, pre, self.epoch_tick);
+        plugin.probe()?;
+        Ok(plugin)
     }
 
     pub fn load_file(&self, path: &std::path::Path) -> Result<Plugin, LoadError> {

@@ -32,6 +32,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     bindings::Step::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
+/// Instantiate once without calling anything: this is where the handler's
+/// signature is type-checked.
+pub(crate) fn probe(
+    pre: &StepPre<HostState>,
+    store: &mut wasmtime::Store<HostState>,
+) -> wasmtime::Result<()> {
+    pre.instantiate(store).map(drop)
+}
+
 /// Run the guest's `handler.run`. The outer error is a trap; the inner one is the
 /// guest's own refusal.
 pub(crate) fn call(

@@ -1,1 +1,10 @@
-//! Filled in below.
+//! The runtime's integration tests, one binary (as wasmtime does it).
+//!
+//! They run real components from `target/plugins/`, built by
+//! `scripts/build-plugins.sh` (which the README's test command runs first).
+
+mod capabilities;
+mod hostile;
+mod loading;
+mod plugins;
+mod support;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build every plugin component from source into target/plugins/:
+# the Rust plugins and fixtures with cargo, the Python plugin with
+# componentize-py, the JavaScript plugin with componentize-js.
+#
+#   scripts/build-plugins.sh          # everything
+#   scripts/build-plugins.sh rust     # only the Rust components
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/plugins
+mkdir -p "$out"
+
+rust_plugins=(pricing-calculator lead-scoring refund-policy hostile-fixture)
+echo "==> Rust plugins: ${rust_plugins[*]}"
+cargo build --quiet --target wasm32-wasip2 --profile plugin ${rust_plugins[@]/#/-p }
+for crate in "${rust_plugins[@]}"; do
+    cp "target/wasm32-wasip2/plugin/${crate//-/_}.wasm" "$out/"
+done
+
+if [[ "${1:-all}" == "all" ]]; then
+    echo "==> Python plugin: slot-picker (componentize-py)"
+    sdk/python/build.sh plugins/slot-picker-py "$out/slot_picker.wasm"
+    echo "==> JavaScript plugin: contact-validator (componentize-js)"
+    sdk/js/build.sh plugins/contact-validator-js "$out/contact_validator.wasm"
+fi
+
+ls -l "$out"
