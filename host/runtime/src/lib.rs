@@ -35,5 +35,5 @@ mod state;
 pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
 pub use error::{FailureKind, LoadError, StepFailure};
 pub use limits::{Limits, ResourceReport};
-pub use plugin::{ApiVersion, CallContext, ContentHash, LogLine, Plugin, StepOutcome};
+pub use plugin::{ApiVersion, CallContext, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome};
 pub use runtime::{Runtime, RuntimeConfig};

@@ -51,7 +51,7 @@ impl fmt::Display for ApiVersion {
 }
 
 pub(crate) enum VersionedPre {
-    V0_1(since_v0_1_0::StepPre<HostState>),
+    V0_1(since_v0_1_0::Handler),
 }
 
 /// A component checked against the host's contract and pre-instantiated: imports
@@ -135,7 +135,7 @@ impl Plugin {
         let probe_input = "load-probe";
         self.store(CallContext::new(probe_input), probe_input, probe_input, 0)
             .and_then(|mut store| match &self.pre {
-                VersionedPre::V0_1(pre) => since_v0_1_0::probe(pre, &mut store),
+                VersionedPre::V0_1(handler) => handler.probe(&mut store),
             })
             .map_err(|error| LoadError::Incompatible(format!("{:#}", anyhow::Error::from(error))))
     }
@@ -173,9 +173,10 @@ impl Plugin {
             }
         };
         let result = match &self.pre {
-            VersionedPre::V0_1(pre) => {
-                since_v0_1_0::call(pre, &mut store, input).map_err(anyhow::Error::from)
-            }
+            VersionedPre::V0_1(handler) => handler
+                .instantiate(&mut store)
+                .and_then(|instance| handler.run(&instance, &mut store, input))
+                .map_err(anyhow::Error::from),
         };
 
         let report = ResourceReport {
@@ -196,11 +197,57 @@ impl Plugin {
         }
     }
 
+    /// An instance kept across calls. **Only for benchmarks**: whatever the guest
+    /// keeps in memory leaks from one call into the next, which is exactly what
+    /// [`Plugin::call`] exists to prevent.
+    #[doc(hidden)]
+    pub fn reused_instance_for_benchmarks(&self, context: CallContext) -> anyhow::Result<ReusedInstance<'_>> {
+        let limits = context.limits;
+        let mut store = self.store(context, "bench", "bench", 0)?;
+        let instance = match &self.pre {
+            VersionedPre::V0_1(handler) => handler.instantiate(&mut store)?,
+        };
+        Ok(ReusedInstance {
+            plugin: self,
+            store,
+            instance,
+            limits,
+            deadline_ticks: self.deadline_ticks(limits.timeout),
+        })
+    }
+
     /// Epochs until the deadline: rounded up, plus one because the current
     /// epoch may be nearly over when the call starts.
     fn deadline_ticks(&self, timeout: Duration) -> u64 {
         let tick = self.epoch_tick.as_nanos().max(1);
         (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+/// See [`Plugin::reused_instance_for_benchmarks`].
+#[doc(hidden)]
+pub struct ReusedInstance<'plugin> {
+    plugin: &'plugin Plugin,
+    store: Store<HostState>,
+    instance: wasmtime::component::Instance,
+    limits: Limits,
+    deadline_ticks: u64,
+}
+
+impl fmt::Debug for ReusedInstance<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("ReusedInstance").finish_non_exhaustive()
+    }
+}
+
+impl ReusedInstance<'_> {
+    /// Run one step with the limits re-armed, on the same instance as before.
+    pub fn call(&mut self, input: &StepInput) -> anyhow::Result<Vec<Decision>> {
+        self.store.set_fuel(self.limits.fuel)?;
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let VersionedPre::V0_1(handler) = &self.plugin.pre;
+        let decisions = handler.run(&self.instance, &mut self.store, input)??;
+        Ok(decisions)
     }
 }
 

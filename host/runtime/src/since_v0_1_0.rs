@@ -6,7 +6,8 @@
 //! host never learns which version a plugin was built against.
 
 use switchboard_core::contract as latest;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::Store;
+use wasmtime::component::{ComponentExportIndex, HasSelf, Instance, InstancePre, Linker, TypedFunc};
 
 use crate::capabilities::{KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES, KvScope};
 use crate::plugin::LogLine;
@@ -22,7 +23,6 @@ mod bindings {
     });
 }
 
-pub(crate) use bindings::StepPre;
 use bindings::switchboard::plugin::{config, kv, log, types};
 
 /// The export a component must have to be a 0.1.x plugin.
@@ -32,28 +32,62 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     bindings::Step::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
-/// Instantiate once without calling anything: this is where the handler's
-/// signature is type-checked.
-pub(crate) fn probe(
-    pre: &StepPre<HostState>,
-    store: &mut wasmtime::Store<HostState>,
-) -> wasmtime::Result<()> {
-    pre.instantiate(store).map(drop)
+type RunParams<'a> = (&'a types::StepInput,);
+type RunResults = (Result<Vec<types::Decision>, types::StepError>,);
+
+/// A pre-instantiated 0.1 plugin, with `handler.run` resolved to an index once.
+///
+/// The generated `StepPre::instantiate` looks the export up by name and
+/// type-checks its (large) signature on every instantiation. We check it once,
+/// in [`Handler::probe`] at load time, and then call through the index.
+pub(crate) struct Handler {
+    pre: InstancePre<HostState>,
+    run: ComponentExportIndex,
 }
 
-/// Run the guest's `handler.run`. The outer error is a trap; the inner one is the
-/// guest's own refusal.
-pub(crate) fn call(
-    pre: &StepPre<HostState>,
-    store: &mut wasmtime::Store<HostState>,
-    input: &latest::StepInput,
-) -> wasmtime::Result<Result<Vec<latest::Decision>, latest::StepError>> {
-    let instance = pre.instantiate(&mut *store)?;
-    let result = instance.switchboard_plugin_handler().call_run(&mut *store, &step_input(input))?;
-    Ok(match result {
-        Ok(decisions) => Ok(decisions.into_iter().map(decision).collect()),
-        Err(error) => Err(step_error(error)),
-    })
+impl Handler {
+    pub(crate) fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self> {
+        let component = pre.component();
+        let run = component
+            .get_export_index(None, HANDLER_EXPORT)
+            .and_then(|handler| component.get_export_index(Some(&handler), "run"))
+            .ok_or_else(|| wasmtime::format_err!("{HANDLER_EXPORT} does not export `run`"))?;
+        Ok(Self { pre, run })
+    }
+
+    /// Instantiate once and type-check `run` against this version's signature.
+    /// Also runs the component's start functions, so those that trap fail the load.
+    pub(crate) fn probe(&self, store: &mut Store<HostState>) -> wasmtime::Result<()> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        instance.get_typed_func::<RunParams<'_>, RunResults>(&mut *store, &self.run)?;
+        Ok(())
+    }
+
+    pub(crate) fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Instance> {
+        self.pre.instantiate(store)
+    }
+
+    /// Run `handler.run` on `instance`. The outer error is a trap; the inner one
+    /// is the guest's own refusal.
+    pub(crate) fn run(
+        &self,
+        instance: &Instance,
+        store: &mut Store<HostState>,
+        input: &latest::StepInput,
+    ) -> wasmtime::Result<Result<Vec<latest::Decision>, latest::StepError>> {
+        let func = instance
+            .get_func(&mut *store, &self.run)
+            .ok_or_else(|| wasmtime::format_err!("{HANDLER_EXPORT} lost its `run` export"))?;
+        // SAFETY: `probe` type-checked this export of this component against
+        // exactly these parameter and result types when the plugin was loaded,
+        // and `instance` comes from the same `InstancePre`.
+        let run = unsafe { TypedFunc::<RunParams<'_>, RunResults>::new_unchecked(func) };
+        let (result,) = run.call(&mut *store, (&step_input(input),))?;
+        Ok(match result {
+            Ok(decisions) => Ok(decisions.into_iter().map(decision).collect()),
+            Err(error) => Err(step_error(error)),
+        })
+    }
 }
 
 impl types::Host for HostState {}

@@ -1,10 +1,310 @@
-//! `switchboard bench steps`: filled in below.
+//! `switchboard bench steps`: what a step call costs, three ways, in one run.
+//!
+//! For each example plugin and input:
+//!
+//! - **native**: the plugin's Rust code called directly (the floor);
+//! - **fresh**: [`Plugin::call`], a new store and instance per call (production);
+//! - **reused**: one instance called again and again (what isolation costs).
+//!
+//! The three are measured in interleaved rounds, so a noisy neighbour on this
+//! shared machine slows all three alike, and the report gives medians and the
+//! ratios between them: compare ratios across machines, not microseconds.
+//! Build with `--release`; a debug build measures the wrong thing.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use switchboard_core::contract::{self as core, StepInput};
+use switchboard_runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
+use switchboard_sdk::Plugin as _;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Where the built components are (see `scripts/build-plugins.sh`).
+    #[arg(long, default_value = "target/plugins")]
+    plugins_dir: PathBuf,
+    /// Interleaved rounds; each yields one sample per path.
+    #[arg(long, default_value_t = 31)]
+    rounds: usize,
+    /// Roughly how long one sample should take; calls per sample adapt to it.
+    #[arg(long, default_value_t = 20)]
+    sample_ms: u64,
+    /// Only the cases whose name contains this.
+    #[arg(long)]
+    case: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+type NativeRun =
+    fn(switchboard_sdk::StepInput) -> Result<Vec<switchboard_sdk::Decision>, switchboard_sdk::StepError>;
+
+struct Case {
+    name: &'static str,
+    component: &'static str,
+    native: NativeRun,
+    input: StepInput,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    case: &'static str,
+    native_us: f64,
+    fresh_us: f64,
+    reused_us: f64,
+    fresh_over_native: f64,
+    reused_over_native: f64,
+    fresh_over_reused: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; run `cargo run --release -- bench steps` for real figures"
+        );
+    }
+    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() })?;
+    let mut rows = Vec::new();
+    for case in cases()? {
+        if args.case.as_deref().is_some_and(|filter| !case.name.contains(filter)) {
+            continue;
+        }
+        let path = args.plugins_dir.join(format!("{}.wasm", case.component));
+        let plugin = runtime
+            .load_file(&path)
+            .with_context(|| format!("failed to load {} (run scripts/build-plugins.sh)", path.display()))?;
+        rows.push(measure(&case, &plugin, &args)?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print_table(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn measure(case: &Case, plugin: &Plugin, args: &Args) -> anyhow::Result<Row> {
+    let context = CallContext { grants: Arc::new(Grants::default()), ..CallContext::new(case.component) };
+    let sdk_input = to_sdk(&case.input);
+    let mut reused = plugin.reused_instance_for_benchmarks(context.clone())?;
+
+    // The three paths must agree before their speed means anything.
+    let native_decisions = (case.native)(sdk_input.clone()).map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let fresh_decisions =
+        plugin.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+    let reused_decisions = reused.call(&case.input)?;
+    anyhow::ensure!(
+        native_decisions.len() == fresh_decisions.decisions.len()
+            && fresh_decisions.decisions == reused_decisions,
+        "{}: the paths disagree",
+        case.name
+    );
+
+    let mut native = || {
+        std::hint::black_box((case.native)(std::hint::black_box(sdk_input.clone())).ok());
+    };
+    let mut fresh = || {
+        std::hint::black_box(plugin.call(std::hint::black_box(&case.input), context.clone()).ok());
+    };
+    let mut reuse = || {
+        std::hint::black_box(reused.call(std::hint::black_box(&case.input)).ok());
+    };
+
+    let target = Duration::from_millis(args.sample_ms);
+    let native_iterations = iterations_for(&mut native, target);
+    let fresh_iterations = iterations_for(&mut fresh, target);
+    let reused_iterations = iterations_for(&mut reuse, target);
+    let (mut native_samples, mut fresh_samples, mut reused_samples) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.rounds {
+        native_samples.push(sample(&mut native, native_iterations));
+        fresh_samples.push(sample(&mut fresh, fresh_iterations));
+        reused_samples.push(sample(&mut reuse, reused_iterations));
+    }
+    let (native_us, fresh_us, reused_us) =
+        (median(&mut native_samples), median(&mut fresh_samples), median(&mut reused_samples));
+    Ok(Row {
+        case: case.name,
+        native_us,
+        fresh_us,
+        reused_us,
+        fresh_over_native: fresh_us / native_us,
+        reused_over_native: reused_us / native_us,
+        fresh_over_reused: fresh_us / reused_us,
+    })
+}
+
+/// Calls per sample so that one sample takes about `target`.
+fn iterations_for(call: &mut impl FnMut(), target: Duration) -> u32 {
+    for _ in 0..10 {
+        call();
+    }
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while started.elapsed() < target / 4 {
+        call();
+        calls += 1;
+    }
+    (calls * 4).max(1)
+}
+
+/// Microseconds per call over one sample.
+fn sample(call: &mut impl FnMut(), iterations: u32) -> f64 {
+    let started = Instant::now();
+    for _ in 0..iterations {
+        call();
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<34} {:>10} {:>10} {:>10} {:>13} {:>14} {:>13}",
+        "case", "native µs", "fresh µs", "reused µs", "fresh/native", "reused/native", "fresh/reused"
+    );
+    for row in rows {
+        println!(
+            "{:<34} {:>10.2} {:>10.2} {:>10.2} {:>12.2}x {:>13.2}x {:>12.2}x",
+            row.case,
+            row.native_us,
+            row.fresh_us,
+            row.reused_us,
+            row.fresh_over_native,
+            row.reused_over_native,
+            row.fresh_over_reused
+        );
+    }
+}
+
+fn cases() -> anyhow::Result<Vec<Case>> {
+    const NOW: i64 = 1_767_225_600_000;
+    const DAY_MS: i64 = 86_400_000;
+    let config = |text: &str| serde_json::from_str::<serde_json::Value>(text);
+    let text = |value: &str| core::Value::Text(value.to_owned());
+    let input = |step: &str, config: serde_json::Value, fields: Vec<(&str, core::Value)>| StepInput {
+        tenant: "bench".to_owned(),
+        conversation: "bench-conversation".to_owned(),
+        step: step.to_owned(),
+        channel: core::Channel::Whatsapp,
+        contact: core::Contact { id: "contact".to_owned(), display_name: None, locale: "ru".to_owned() },
+        intent: None,
+        message: None,
+        fields: fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect(),
+        score: 0,
+        now: NOW,
+        config,
+    };
+    let skus = ["box-s", "box-m", "box-l", "tape", "wrap", "crate", "dolly", "blanket", "label", "marker"];
+    let thousand_items = (0..1_000).map(|n| core::Scalar::Text(skus[n % skus.len()].to_owned())).collect();
+
+    Ok(vec![
+        Case {
+            name: "pricing-calculator (moving quote)",
+            component: "pricing_calculator",
+            native: pricing_calculator::PricingCalculator::run,
+            input: input(
+                "quote",
+                config(include_str!("../../../plugins/pricing-calculator/config/moving.json"))?,
+                vec![
+                    ("urgency", text("express")),
+                    ("complexity", text("stairs")),
+                    ("distance_km", core::Value::Number(25.0)),
+                ],
+            ),
+        },
+        Case {
+            name: "lead-scoring (hot lead)",
+            component: "lead_scoring",
+            native: lead_scoring::LeadScoring::run,
+            input: input(
+                "score",
+                config(include_str!("../../../plugins/lead-scoring/config/moving.json"))?,
+                vec![
+                    ("move_date", core::Value::Datetime(NOW + 2 * DAY_MS)),
+                    ("budget", core::Value::Money(core::Money::new(40_000_000, "AMD"))),
+                    ("city", text("Ереван")),
+                    ("phone", text("+37499000000")),
+                ],
+            ),
+        },
+        Case {
+            name: "refund-policy (allowed claim)",
+            component: "refund_policy",
+            native: refund_policy::RefundPolicy::run,
+            input: input(
+                "refund",
+                config(include_str!("../../../plugins/refund-policy/config/webshop.json"))?,
+                vec![
+                    ("purchase_date", core::Value::Datetime(NOW - 2 * DAY_MS)),
+                    ("amount", core::Value::Money(core::Money::new(1_000_000, "AMD"))),
+                    ("condition", text("unopened")),
+                ],
+            ),
+        },
+        Case {
+            name: "pricing-calculator (1,000 items)",
+            component: "pricing_calculator",
+            native: pricing_calculator::PricingCalculator::run,
+            input: input(
+                "quote",
+                config(include_str!("../../../plugins/pricing-calculator/config/catalog.json"))?,
+                vec![("items", core::Value::List(thousand_items))],
+            ),
+        },
+    ])
+}
+
+/// The same facts in the SDK's types, for the native path. The config is
+/// serialized here, once, as the runtime does for the wasm paths.
+fn to_sdk(input: &StepInput) -> switchboard_sdk::StepInput {
+    use switchboard_sdk as sdk;
+    let money = |money: &core::Money| sdk::Money {
+        amount_minor: money.amount_minor,
+        currency: money.currency.clone(),
+    };
+    let scalar = |scalar: &core::Scalar| match scalar {
+        core::Scalar::Text(text) => sdk::Scalar::Text(text.clone()),
+        core::Scalar::Number(number) => sdk::Scalar::Number(*number),
+        core::Scalar::Money(amount) => sdk::Scalar::Money(money(amount)),
+        core::Scalar::Datetime(at) => sdk::Scalar::Datetime(*at),
+        core::Scalar::Boolean(flag) => sdk::Scalar::Boolean(*flag),
+    };
+    let value = |value: &core::Value| match value {
+        core::Value::Text(text) => sdk::Value::Text(text.clone()),
+        core::Value::Number(number) => sdk::Value::Number(*number),
+        core::Value::Money(amount) => sdk::Value::Money(money(amount)),
+        core::Value::Datetime(at) => sdk::Value::Datetime(*at),
+        core::Value::Boolean(flag) => sdk::Value::Boolean(*flag),
+        core::Value::List(items) => sdk::Value::List(items.iter().map(scalar).collect()),
+    };
+    sdk::StepInput {
+        tenant: input.tenant.clone(),
+        conversation: input.conversation.clone(),
+        step: input.step.clone(),
+        channel: sdk::Channel::Whatsapp,
+        contact: sdk::Contact {
+            id: input.contact.id.clone(),
+            display_name: input.contact.display_name.clone(),
+            locale: input.contact.locale.clone(),
+        },
+        intent: input.intent.clone(),
+        message: None,
+        fields: input
+            .fields
+            .iter()
+            .map(|(name, v)| sdk::Field { name: name.clone(), value: value(v) })
+            .collect(),
+        score: input.score,
+        now: input.now,
+        config: input.config.to_string(),
+    }
 }
