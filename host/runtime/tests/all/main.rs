@@ -7,4 +7,5 @@ mod capabilities;
 mod hostile;
 mod loading;
 mod plugins;
+mod polyglot;
 mod support;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build a JavaScript plugin into a component with componentize-js.
+#
+#   sdk/js/build.sh PLUGIN_DIR OUTPUT.wasm
+#
+# Installs componentize-js (pinned in package-lock.json) into sdk/js/node_modules
+# on first use.
+set -euo pipefail
+sdk="$(cd "$(dirname "$0")" && pwd)"
+if [[ ! -d "$sdk/node_modules/@bytecodealliance/componentize-js" ]]; then
+    echo "installing componentize-js into $sdk/node_modules"
+    (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node "$sdk/build.mjs" "$1" "$2"

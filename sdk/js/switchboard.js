@@ -1,0 +1,35 @@
+// Helpers for Switchboard step plugins written in JavaScript.
+//
+// componentize-js maps the WIT contract to plain objects: records have
+// camelCase keys, variants are `{ tag: 'kebab-case', val }`, `s64` values
+// (times, money amounts) are BigInts, and throwing a `step-error` variant
+// from `run` returns it as the plugin's typed error.
+
+/** The collected field called `name`, as `{ tag, val }`, or undefined. */
+export function field(input, name) {
+  return input.fields.find((candidate) => candidate.name === name)?.value;
+}
+
+/** The tenant's config for this plugin, parsed. Bad JSON refuses the step. */
+export function config(input) {
+  if (!input.config.trim()) return {};
+  try {
+    return JSON.parse(input.config);
+  } catch (error) {
+    throw invalidConfig(`config is not JSON: ${error.message}`);
+  }
+}
+
+export const text = (value) => ({ tag: 'text', val: value });
+export const datetime = (ms) => ({ tag: 'datetime', val: BigInt(ms) });
+
+export const setField = (name, value) => ({ tag: 'set-field', val: { name, value } });
+export const ask = (fieldName, prompt) => ({ tag: 'ask', val: { field: fieldName, prompt, quickReplies: [] } });
+export const reply = (message, options = []) => ({
+  tag: 'reply',
+  val: { text: message, quickReplies: options.map(([title, payload]) => ({ title, payload })) },
+});
+
+export const invalidInput = (message) => ({ tag: 'invalid-input', val: message });
+export const invalidConfig = (message) => ({ tag: 'invalid-config', val: message });
+export const refused = (message) => ({ tag: 'refused', val: message });

@@ -1,0 +1,65 @@
+"""Helpers for Switchboard step plugins written in Python.
+
+componentize-py generates `wit_world` from `wit/since_v0.1.0` at build time;
+this module wraps the parts a plugin author touches most: reading fields and
+config, building decisions, and refusing a step with a typed error.
+
+Only `wit_world`'s types are used here, so plugin logic that avoids this
+module (see `plugins/slot-picker-py/slots.py`) can be unit-tested on plain
+CPython without building anything.
+"""
+
+import json
+from typing import Any, Iterable, Optional, Tuple
+
+from componentize_py_types import Err
+from wit_world.imports import types as t
+
+
+def field(step: t.StepInput, name: str) -> Optional[t.Value]:
+    """The collected field called `name`, or None."""
+    for item in step.fields:
+        if item.name == name:
+            return item.value
+    return None
+
+
+def text(step: t.StepInput, name: str) -> Optional[str]:
+    value = field(step, name)
+    return value.value if isinstance(value, t.Value_Text) else None
+
+
+def number(step: t.StepInput, name: str) -> Optional[float]:
+    value = field(step, name)
+    return value.value if isinstance(value, t.Value_Number) else None
+
+
+def datetime_ms(step: t.StepInput, name: str) -> Optional[int]:
+    value = field(step, name)
+    return value.value if isinstance(value, t.Value_Datetime) else None
+
+
+def config(step: t.StepInput) -> Any:
+    """The tenant's config for this plugin, parsed. Bad JSON refuses the step."""
+    try:
+        return json.loads(step.config) if step.config.strip() else {}
+    except ValueError as error:
+        raise Err(t.StepError_InvalidConfig(f"config is not JSON: {error}"))
+
+
+def reply(message: str, options: Iterable[Tuple[str, str]] = ()) -> t.Decision:
+    """A reply, with quick replies given as (title, payload) pairs."""
+    quick = [t.QuickReply(title=title, payload=payload) for title, payload in options]
+    return t.Decision_Reply(t.Reply(text=message, quick_replies=quick))
+
+
+def invalid_input(message: str) -> Err:
+    return Err(t.StepError_InvalidInput(message))
+
+
+def invalid_config(message: str) -> Err:
+    return Err(t.StepError_InvalidConfig(message))
+
+
+def refused(message: str) -> Err:
+    return Err(t.StepError_Refused(message))
