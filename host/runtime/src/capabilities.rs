@@ -58,14 +58,16 @@ pub trait KvBackend: Send + Sync + fmt::Debug {
     fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<()>;
 }
 
+type MemoryEntries = HashMap<(KvScope, String), Vec<u8>>;
+
 /// An in-memory [`KvBackend`], for tests and `switchboard plugin run`.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryKv {
-    entries: Arc<Mutex<HashMap<(KvScope, String), Vec<u8>>>>,
+    entries: Arc<Mutex<MemoryEntries>>,
 }
 
 impl MemoryKv {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<(KvScope, String), Vec<u8>>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, MemoryEntries> {
         // A poisoned lock only means another test thread panicked mid-insert; the map is still usable.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

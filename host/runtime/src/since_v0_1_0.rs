@@ -76,7 +76,7 @@ impl Handler {
         input: &latest::StepInput,
     ) -> wasmtime::Result<Result<Vec<latest::Decision>, latest::StepError>> {
         let func = instance
-            .get_func(&mut *store, &self.run)
+            .get_func(&mut *store, self.run)
             .ok_or_else(|| wasmtime::format_err!("{HANDLER_EXPORT} lost its `run` export"))?;
         // SAFETY: `probe` type-checked this export of this component against
         // exactly these parameter and result types when the plugin was loaded,

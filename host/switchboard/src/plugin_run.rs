@@ -32,6 +32,21 @@ pub struct Args {
     /// Wall-clock deadline, in milliseconds.
     #[arg(long)]
     timeout_ms: Option<u64>,
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/switchboard
+    /// or ~/.cache/switchboard]. Large Python and JavaScript components take
+    /// seconds to compile; the cache makes the second run instant.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Compile from scratch and keep nothing on disk.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("switchboard").join("compiled"))
 }
 
 #[derive(Debug, Serialize)]
@@ -66,7 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         table_elements: defaults.table_elements,
     };
 
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 4, ..RuntimeConfig::default() })?;
+    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
+    let runtime =
+        Runtime::new(RuntimeConfig { cache_dir, max_concurrent_calls: 4, ..RuntimeConfig::default() })?;
     let plugin = runtime
         .load_file(&args.component)
         .with_context(|| format!("failed to load {}", args.component.display()))?;

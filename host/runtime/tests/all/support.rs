@@ -6,12 +6,15 @@ use std::sync::{Arc, OnceLock};
 use switchboard_core::contract::{Channel, Contact, StepInput};
 use switchboard_runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
 /// The built component called `name` (e.g. `hostile_fixture`).
 pub fn component_path(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("plugins").join(format!("{name}.wasm"));
+    let path = target_dir().join("plugins").join(format!("{name}.wasm"));
     assert!(path.exists(), "{} is missing: run scripts/build-plugins.sh first", path.display());
     path
 }
@@ -20,7 +23,10 @@ pub fn component_path(name: &str) -> PathBuf {
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        Runtime::new(RuntimeConfig { max_concurrent_calls: 32, ..RuntimeConfig::default() })
+        // The compile cache spares reruns the seconds Cranelift spends on the
+        // Python and JavaScript components.
+        let cache_dir = Some(target_dir().join("compile-cache"));
+        Runtime::new(RuntimeConfig { cache_dir, max_concurrent_calls: 32, ..RuntimeConfig::default() })
             .expect("the runtime starts")
     })
 }

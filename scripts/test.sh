@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test Switchboard has, from a fresh checkout. This is the README's test
+# command, and .ci/run calls it, so a green CI means the README works.
+#
+# Needs only what a fresh machine has: rustup, Python 3 and Node. The wasm
+# target comes from rust-toolchain.toml; componentize-py and componentize-js
+# are installed by the SDK build scripts on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain (rust-toolchain.toml, with wasm32-wasip2)"
+rustup toolchain install
+rustup target list --installed | grep -qx wasm32-wasip2
+
+step "formatting"
+cargo fmt --all --check
+
+step "plugins from source: Rust, Python (componentize-py), JavaScript (componentize-js)"
+scripts/build-plugins.sh
+
+step "plugin logic tests in their own languages"
+(cd plugins/slot-picker-py && python3 -m unittest -v 2>&1 | tail -n 4)
+(cd plugins/contact-validator-js && node --test)
+
+step "Rust tests: unit, integration (real components through the sandbox), docs"
+# The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.
+cargo test --workspace --exclude hostile-fixture
+
+step "lints"
+cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
+
+step "the benchmark runs and its three paths agree (a smoke run, not a measurement)"
+cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
+
+step "all tests passed"
