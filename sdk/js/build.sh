@@ -9,6 +9,9 @@ set -euo pipefail
 sdk="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -d "$sdk/node_modules/@bytecodealliance/componentize-js" ]]; then
     echo "installing componentize-js into $sdk/node_modules"
-    (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: npm 11's `ci` rejects lockfiles that omit
+    # other platforms' optional native bindings. The version is pinned exactly
+    # in package.json and recorded in package-lock.json either way.
+    (cd "$sdk" && npm install --no-audit --no-fund --loglevel=error)
 fi
 node "$sdk/build.mjs" "$1" "$2"
