@@ -58,23 +58,24 @@ fn a_component_importing_what_the_host_lacks_is_incompatible() {
     assert!(message.contains("evil:net/raw@1.0.0"), "{message}");
 }
 
+/// A runtime that caches compiled components in `dir`, and a component to load.
+fn cached_runtime(dir: &std::path::Path) -> (Runtime, Vec<u8>) {
+    let config =
+        RuntimeConfig { cache_dir: Some(dir.to_owned()), max_concurrent_calls: 2, ..Default::default() };
+    let bytes = std::fs::read(component_path("hostile_fixture")).expect("component");
+    (Runtime::new(config).expect("runtime"), bytes)
+}
+
 #[test]
 fn compiled_components_are_cached_on_disk_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = || RuntimeConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        max_concurrent_calls: 2,
-        ..Default::default()
-    };
-    let bytes = std::fs::read(component_path("hostile_fixture")).expect("component");
-
-    let first = Runtime::new(config()).expect("runtime");
+    let (first, bytes) = cached_runtime(dir.path());
     first.load(&bytes).expect("loads and compiles");
     let entries: Vec<_> = std::fs::read_dir(dir.path()).expect("cache dir").collect();
     assert_eq!(entries.len(), 1, "one compiled artifact");
     drop(first);
 
-    let restarted = Runtime::new(config()).expect("runtime");
+    let (restarted, _) = cached_runtime(dir.path());
     let plugin = restarted.load(&bytes).expect("loads from cache");
     plugin.call(&input("t", "ok"), context()).expect("cached code runs");
     assert_eq!(
@@ -87,17 +88,14 @@ fn compiled_components_are_cached_on_disk_and_survive_a_restart() {
 #[test]
 fn a_corrupt_cache_entry_is_replaced_not_trusted() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = || RuntimeConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        max_concurrent_calls: 2,
-        ..Default::default()
-    };
-    let bytes = std::fs::read(component_path("hostile_fixture")).expect("component");
-    Runtime::new(config()).expect("runtime").load(&bytes).expect("loads");
+    let (runtime, bytes) = cached_runtime(dir.path());
+    runtime.load(&bytes).expect("loads");
+    drop(runtime);
     let entry = std::fs::read_dir(dir.path()).expect("dir").next().expect("an entry").expect("entry").path();
     std::fs::write(&entry, b"garbage").expect("corrupt it");
 
-    let plugin = Runtime::new(config()).expect("runtime").load(&bytes).expect("recompiles");
+    let (restarted, _) = cached_runtime(dir.path());
+    let plugin = restarted.load(&bytes).expect("recompiles");
     plugin.call(&input("t", "ok"), context()).expect("runs");
     assert_ne!(std::fs::read(&entry).expect("entry"), b"garbage");
 }

@@ -2,14 +2,9 @@
 
 use switchboard_core::contract::{Amount, Decision, LeadTier, Money, Remedy, StepInput, Value, Verdict};
 
-use crate::support::{NOW, context, input, load};
+use crate::support::{NOW, context, input, load, plugin_config};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn config(plugin: &str, file: &str) -> serde_json::Value {
-    let path = format!("{}/../../plugins/{plugin}/config/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("config exists")).expect("config is JSON")
-}
 
 fn with_fields(mut input: StepInput, fields: &[(&str, Value)]) -> StepInput {
     input.fields.extend(fields.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
@@ -19,7 +14,7 @@ fn with_fields(mut input: StepInput, fields: &[(&str, Value)]) -> StepInput {
 #[test]
 fn pricing_quotes_through_the_sandbox() {
     let mut step = input("movers", "quote");
-    step.config = config("pricing-calculator", "moving.json");
+    step.config = plugin_config("pricing-calculator/config/moving.json");
     let step = with_fields(
         step,
         &[
@@ -43,7 +38,7 @@ fn pricing_quotes_through_the_sandbox() {
 #[test]
 fn lead_scoring_grades_through_the_sandbox() {
     let mut step = input("movers", "score");
-    step.config = config("lead-scoring", "moving.json");
+    step.config = plugin_config("lead-scoring/config/moving.json");
     let step = with_fields(
         step,
         &[
@@ -64,7 +59,7 @@ fn lead_scoring_grades_through_the_sandbox() {
 #[test]
 fn refund_policy_decides_through_the_sandbox() {
     let mut step = input("shop", "refund");
-    step.config = config("refund-policy", "webshop.json");
+    step.config = plugin_config("refund-policy/config/webshop.json");
     let step = with_fields(
         step,
         &[

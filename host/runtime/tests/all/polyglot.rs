@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use switchboard_core::contract::{Decision, Message, StepError, Value};
 use switchboard_runtime::{FailureKind, Plugin};
 
-use crate::support::{NOW, context, input, load};
+use crate::support::{NOW, context, input, load, plugin_config};
 
 fn slot_picker() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
@@ -16,11 +16,6 @@ fn slot_picker() -> &'static Plugin {
 fn contact_validator() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN.get_or_init(|| load("contact_validator"))
-}
-
-fn plugin_config(path: &str) -> serde_json::Value {
-    let path = format!("{}/../../plugins/{path}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("config exists")).expect("config is JSON")
 }
 
 /// 2026-01-05 08:00 in Yerevan, a Monday.

@@ -40,6 +40,12 @@ pub fn hostile() -> &'static Plugin {
     HOSTILE.get_or_init(|| load("hostile_fixture"))
 }
 
+/// A plugin's config file, e.g. `pricing-calculator/config/moving.json`.
+pub fn plugin_config(path: &str) -> serde_json::Value {
+    let path = format!("{}/../../plugins/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("config exists")).expect("config is JSON")
+}
+
 pub const NOW: i64 = 1_767_225_600_000;
 
 pub fn input(tenant: &str, step: &str) -> StepInput {
