@@ -7,6 +7,7 @@
 //! change it only with a migration note.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +103,50 @@ pub struct StepInput {
     pub now: Timestamp,
     /// The tenant's configuration for this plugin. Reaches the guest as JSON text.
     #[serde(default)]
-    pub config: serde_json::Value,
+    pub config: PluginConfig,
+}
+
+/// A tenant's configuration for one plugin: JSON, checked when it is built and
+/// kept as text, because text is what the guest receives. Calls share it
+/// (an `Arc`), and none re-serializes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginConfig(Option<Arc<str>>);
+
+impl PluginConfig {
+    /// The JSON text, or `""` when there is no configuration.
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl From<serde_json::Value> for PluginConfig {
+    fn from(value: serde_json::Value) -> Self {
+        match value {
+            serde_json::Value::Null => Self(None),
+            value => Self(Some(value.to_string().into())),
+        }
+    }
+}
+
+impl Serialize for PluginConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            None => serializer.serialize_none(),
+            Some(text) => serde_json::from_str::<serde_json::Value>(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PluginConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(Self::from)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,7 +346,17 @@ mod tests {
         .expect("minimal input parses");
         assert_eq!(input.contact.locale, "en");
         assert_eq!(input.fields["rooms"], Value::Number(3.0));
-        assert_eq!(input.config, serde_json::Value::Null);
+        assert!(input.config.is_empty());
+    }
+
+    #[test]
+    fn plugin_config_keeps_its_json_text_and_round_trips() {
+        let config = PluginConfig::from(serde_json::json!({ "currency": "AMD" }));
+        assert_eq!(config.as_str(), r#"{"currency":"AMD"}"#);
+        let back: PluginConfig =
+            serde_json::from_str(&serde_json::to_string(&config).expect("serializes")).expect("parses");
+        assert_eq!(back, config);
+        assert_eq!(PluginConfig::from(serde_json::Value::Null).as_str(), "");
     }
 
     #[test]

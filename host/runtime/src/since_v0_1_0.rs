@@ -201,10 +201,7 @@ fn step_input(input: &latest::StepInput) -> types::StepInput {
             .collect(),
         score: input.score,
         now: input.now,
-        config: match &input.config {
-            serde_json::Value::Null => String::new(),
-            config => config.to_string(),
-        },
+        config: input.config.as_str().to_owned(),
     }
 }
 

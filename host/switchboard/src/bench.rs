@@ -201,7 +201,7 @@ fn cases() -> anyhow::Result<Vec<Case>> {
         fields: fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect(),
         score: 0,
         now: NOW,
-        config,
+        config: config.into(),
     };
     let skus = ["box-s", "box-m", "box-l", "tape", "wrap", "crate", "dolly", "blanket", "label", "marker"];
     let thousand_items = (0..1_000).map(|n| core::Scalar::Text(skus[n % skus.len()].to_owned())).collect();
@@ -263,8 +263,8 @@ fn cases() -> anyhow::Result<Vec<Case>> {
     ])
 }
 
-/// The same facts in the SDK's types, for the native path. The config is
-/// serialized here, once, as the runtime does for the wasm paths.
+/// The same facts in the SDK's types, for the native path. The config is the
+/// same JSON text the wasm paths hand the guest.
 fn to_sdk(input: &StepInput) -> switchboard_sdk::StepInput {
     use switchboard_sdk as sdk;
     let money = |money: &core::Money| sdk::Money {
@@ -305,6 +305,6 @@ fn to_sdk(input: &StepInput) -> switchboard_sdk::StepInput {
             .collect(),
         score: input.score,
         now: input.now,
-        config: input.config.to_string(),
+        config: input.config.as_str().to_owned(),
     }
 }

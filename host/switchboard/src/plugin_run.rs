@@ -67,7 +67,8 @@ struct PluginInfo {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut input: StepInput = read_json(&args.input).context("failed to read the step input")?;
     if let Some(path) = &args.config {
-        input.config = read_json(path).context("failed to read the plugin config")?;
+        input.config =
+            read_json::<serde_json::Value>(path).context("failed to read the plugin config")?.into();
     }
     let grants: Grants = match &args.grants {
         Some(path) => read_json(path).context("failed to read the grants")?,

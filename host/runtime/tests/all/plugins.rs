@@ -81,7 +81,7 @@ fn refund_policy_decides_through_the_sandbox() {
 #[test]
 fn bad_tenant_config_is_the_plugins_typed_error() {
     let mut step = input("movers", "quote");
-    step.config = serde_json::json!({ "currency": 42 });
+    step.config = serde_json::json!({ "currency": 42 }).into();
     let failure = load("pricing_calculator").call(&step, context()).expect_err("rejects the config");
     assert!(matches!(
         failure.kind,

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use switchboard_core::contract::{Decision, Message, StepError, Value};
+use switchboard_core::contract::{Decision, Message, PluginConfig, StepError, Value};
 use switchboard_runtime::{FailureKind, Plugin};
 
 use crate::support::{NOW, context, input, load, plugin_config};
@@ -42,7 +42,7 @@ fn python_slot_picker_offers_three_evening_slots_in_armenian() {
 #[test]
 fn python_plugin_errors_are_typed() {
     let mut step = input("salon", "offer-slots");
-    step.config = serde_json::json!({ "offers": 9 });
+    step.config = serde_json::json!({ "offers": 9 }).into();
     let failure = slot_picker().call(&step, context()).expect_err("bad config");
     assert_eq!(
         failure.kind,
@@ -50,12 +50,12 @@ fn python_plugin_errors_are_typed() {
     );
 
     let mut closed = input("salon", "offer-slots");
-    closed.config = serde_json::json!({ "hours": {} });
+    closed.config = serde_json::json!({ "hours": {} }).into();
     let failure = slot_picker().call(&closed, context()).expect_err("nothing free");
     assert!(matches!(failure.kind, FailureKind::Guest(StepError::Refused(_))), "{:?}", failure.kind);
 }
 
-fn answer(text: &str, locale: &str, config: serde_json::Value) -> Result<Vec<Decision>, FailureKind> {
+fn answer(text: &str, locale: &str, config: PluginConfig) -> Result<Vec<Decision>, FailureKind> {
     let mut step = input("shop", "validate");
     step.now = MONDAY_MORNING;
     step.contact.locale = locale.into();
@@ -89,7 +89,8 @@ fn javascript_validator_explains_in_the_customers_language_and_asks_again() {
 
 #[test]
 fn javascript_validator_turns_tomorrow_into_a_datetime() {
-    let config = serde_json::json!({ "field": "visit_date", "kind": "date", "utc_offset_minutes": 240 });
+    let config =
+        serde_json::json!({ "field": "visit_date", "kind": "date", "utc_offset_minutes": 240 }).into();
     let decisions = answer("վաղը", "hy", config);
     let tomorrow_local_midnight = MONDAY_MORNING + 16 * 3_600_000; // 2026-01-05T20:00Z
     assert_eq!(
@@ -103,7 +104,7 @@ fn javascript_validator_turns_tomorrow_into_a_datetime() {
 
 #[test]
 fn javascript_plugin_errors_are_typed() {
-    let decisions = answer("x", "en", serde_json::json!({ "kind": "fax" }));
+    let decisions = answer("x", "en", serde_json::json!({ "kind": "fax" }).into());
     assert_eq!(
         decisions,
         Err(FailureKind::Guest(StepError::InvalidConfig(

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use switchboard_core::contract::{Channel, Contact, StepInput};
+use switchboard_core::contract::{Channel, Contact, PluginConfig, StepInput};
 use switchboard_runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
 
 fn target_dir() -> PathBuf {
@@ -41,7 +41,7 @@ pub fn hostile() -> &'static Plugin {
 }
 
 /// A plugin's config file, e.g. `pricing-calculator/config/moving.json`.
-pub fn plugin_config(path: &str) -> serde_json::Value {
+pub fn plugin_config(path: &str) -> PluginConfig {
     let path = format!("{}/../../plugins/{path}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("config exists")).expect("config is JSON")
 }
@@ -60,7 +60,7 @@ pub fn input(tenant: &str, step: &str) -> StepInput {
         fields: Default::default(),
         score: 0,
         now: NOW,
-        config: serde_json::Value::Null,
+        config: Default::default(),
     }
 }
 
