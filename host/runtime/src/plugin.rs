@@ -152,9 +152,14 @@ impl Plugin {
         let mut store = Store::new(&self.engine, HostState::new(context, tenant, conversation, now));
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
-        store.set_fuel(limits.fuel)?;
+        self.arm(&mut store, &limits)?;
         Ok(store)
+    }
+
+    /// Give `store` the call's instruction budget and wall-clock deadline.
+    fn arm(&self, store: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<()> {
+        store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
+        store.set_fuel(limits.fuel)
     }
 
     /// Run one step on a fresh instance. Nothing the guest keeps in memory
@@ -207,13 +212,7 @@ impl Plugin {
         let instance = match &self.pre {
             VersionedPre::V0_1(handler) => handler.instantiate(&mut store)?,
         };
-        Ok(ReusedInstance {
-            plugin: self,
-            store,
-            instance,
-            limits,
-            deadline_ticks: self.deadline_ticks(limits.timeout),
-        })
+        Ok(ReusedInstance { plugin: self, store, instance, limits })
     }
 
     /// Epochs until the deadline: rounded up, plus one because the current
@@ -231,7 +230,6 @@ pub struct ReusedInstance<'plugin> {
     store: Store<HostState>,
     instance: wasmtime::component::Instance,
     limits: Limits,
-    deadline_ticks: u64,
 }
 
 impl fmt::Debug for ReusedInstance<'_> {
@@ -243,8 +241,7 @@ impl fmt::Debug for ReusedInstance<'_> {
 impl ReusedInstance<'_> {
     /// Run one step with the limits re-armed, on the same instance as before.
     pub fn call(&mut self, input: &StepInput) -> anyhow::Result<Vec<Decision>> {
-        self.store.set_fuel(self.limits.fuel)?;
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.plugin.arm(&mut self.store, &self.limits)?;
         let VersionedPre::V0_1(handler) = &self.plugin.pre;
         let decisions = handler.run(&self.instance, &mut self.store, input)??;
         Ok(decisions)

@@ -32,8 +32,8 @@ pub struct Args {
     /// Wall-clock deadline, in milliseconds.
     #[arg(long)]
     timeout_ms: Option<u64>,
-    /// Where compiled components are cached [default: $XDG_CACHE_HOME/switchboard
-    /// or ~/.cache/switchboard]. Large Python and JavaScript components take
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/switchboard/compiled
+    /// or ~/.cache/switchboard/compiled]. Large Python and JavaScript components take
     /// seconds to compile; the cache makes the second run instant.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -67,8 +67,7 @@ struct PluginInfo {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut input: StepInput = read_json(&args.input).context("failed to read the step input")?;
     if let Some(path) = &args.config {
-        input.config =
-            read_json::<serde_json::Value>(path).context("failed to read the plugin config")?.into();
+        input.config = read_json(path).context("failed to read the plugin config")?;
     }
     let grants: Grants = match &args.grants {
         Some(path) => read_json(path).context("failed to read the grants")?,
