@@ -33,3 +33,4 @@ export const reply = (message, options = []) => ({
 export const invalidInput = (message) => ({ tag: 'invalid-input', val: message });
 export const invalidConfig = (message) => ({ tag: 'invalid-config', val: message });
 export const refused = (message) => ({ tag: 'refused', val: message });
+export const unavailable = (message) => ({ tag: 'unavailable', val: message });

@@ -328,6 +328,8 @@ pub enum StepError {
     InvalidConfig(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::HttpGrant;
+
 /// The capabilities granted to one plugin binding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +25,8 @@ pub struct Grants {
     pub settings: BTreeMap<String, String>,
     /// Secrets readable through `config.secret`. Granted when non-empty.
     pub secrets: BTreeMap<String, Secret>,
+    /// Outbound HTTP through `wasi:http`: allowlisted hosts only.
+    pub http: HttpGrant,
 }
 
 impl Grants {

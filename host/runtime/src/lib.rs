@@ -17,6 +17,8 @@
 //!   and the resource report.
 //! - [`Grants`] (`capabilities.rs`): which host capabilities a plugin gets, and
 //!   the [`KvBackend`] that plugin state lives in.
+//! - [`HttpGrant`] (`http.rs`): outbound `wasi:http`, checked against the
+//!   plugin's host allowlist, with timeouts and a response-size cap.
 //! - `state.rs`: the per-call store data, with WASI denied by default.
 //! - `since_v0_1_0.rs`: bindings for `switchboard:plugin@0.1.0`, converted to
 //!   and from [`switchboard_core::contract`]. Each released WIT version gets one
@@ -26,6 +28,7 @@
 mod cache;
 mod capabilities;
 mod error;
+mod http;
 mod limits;
 mod plugin;
 mod runtime;
@@ -34,6 +37,7 @@ mod state;
 
 pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
 pub use error::{FailureKind, LoadError, StepFailure};
+pub use http::HttpGrant;
 pub use limits::{Limits, ResourceReport};
 pub use plugin::{ApiVersion, CallContext, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome};
 pub use runtime::{Runtime, RuntimeConfig};

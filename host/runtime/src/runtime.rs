@@ -69,6 +69,7 @@ impl Runtime {
         // Every WASI interface is linked, so components built by any toolchain
         // instantiate; what they can *do* is decided by the context in `state.rs`.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker_v0_1)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker_v0_1)?;
         since_v0_1_0::add_to_linker(&mut linker_v0_1)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick)?;
         Ok(Self {

@@ -378,5 +378,6 @@ fn step_error(error: types::StepError) -> latest::StepError {
         types::StepError::InvalidInput(message) => latest::StepError::InvalidInput(message),
         types::StepError::InvalidConfig(message) => latest::StepError::InvalidConfig(message),
         types::StepError::Refused(message) => latest::StepError::Refused(message),
+        types::StepError::Unavailable(message) => latest::StepError::Unavailable(message),
     }
 }

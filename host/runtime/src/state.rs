@@ -7,6 +7,9 @@ use rand::rngs::StdRng;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::http::GrantedHttp;
 
 use crate::limits::CallLimiter;
 use crate::plugin::{CallContext, LogLine};
@@ -18,6 +21,8 @@ const STDERR_CAPACITY: usize = 16 << 10;
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    http_hooks: GrantedHttp,
     pub(crate) limiter: CallLimiter,
     pub(crate) context: CallContext,
     pub(crate) tenant: String,
@@ -32,6 +37,8 @@ impl HostState {
         Self {
             wasi: sandboxed_wasi(now_ms, seed, stderr.clone()),
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: GrantedHttp::new(context.grants.clone()),
             limiter: CallLimiter::new(&context.limits),
             context,
             tenant: tenant.to_owned(),
@@ -44,6 +51,12 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

@@ -63,3 +63,7 @@ def invalid_config(message: str) -> Err:
 
 def refused(message: str) -> Err:
     return Err(t.StepError_Refused(message))
+
+
+def unavailable(message: str) -> Err:
+    return Err(t.StepError_Unavailable(message))

@@ -33,7 +33,7 @@
 //!   types are re-exported from the crate root and [`prelude`].
 //! - `decision.rs`, `input.rs`: constructors and accessors that make those
 //!   types pleasant to use.
-//! - [`kv`], [`config`], [`log`]: the host capabilities.
+//! - [`kv`], [`config`], [`log`], [`http`]: the host capabilities.
 //! - [`testing`] (native only): input builders and the in-process host.
 
 #[allow(missing_debug_implementations, clippy::all)]
@@ -51,6 +51,7 @@ pub mod bindings {
 
 mod capabilities;
 mod decision;
+pub mod http;
 mod input;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -67,7 +68,7 @@ pub use capabilities::{config, kv, log};
 pub mod prelude {
     pub use crate::{
         Amount, Decision, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict,
-        config, kv, log,
+        config, http, kv, log,
     };
 }
 

@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use crate::http::{HttpError, Response};
 use crate::log::Level;
 use crate::{Channel, Contact, Field, HostError, Message, Money, StepInput, Value};
 
@@ -22,6 +23,11 @@ pub struct TestHost {
     /// Set to `true` to see how the plugin behaves when `kv` is not granted.
     pub kv_denied: bool,
     pub logs: Vec<(Level, String)>,
+    /// Canned answers for [`crate::http::get`], by exact URL. Any other URL is
+    /// refused as the real host refuses a host that is not allowlisted.
+    pub http: HashMap<String, Result<Response, HttpError>>,
+    /// Every URL the plugin requested, in order.
+    pub requested: Vec<String>,
 }
 
 impl TestHost {
@@ -38,6 +44,17 @@ impl TestHost {
             return Err(HostError::Denied("secrets".to_owned()));
         }
         Ok(self.secrets.get(name).cloned())
+    }
+
+    pub(crate) fn http_get(&mut self, url: &str) -> Result<Response, HttpError> {
+        self.requested.push(url.to_owned());
+        self.http.get(url).cloned().unwrap_or(Err(HttpError::Denied))
+    }
+
+    /// Answer `GET url` with `status` and a JSON body.
+    pub fn respond_json(&mut self, url: &str, status: u16, body: &serde_json::Value) {
+        let body = body.to_string().into_bytes();
+        self.http.insert(url.to_owned(), Ok(Response { status, body }));
     }
 
     pub(crate) fn kv_result(&self) -> Result<(), HostError> {

@@ -5,6 +5,7 @@
 
 mod capabilities;
 mod hostile;
+mod http;
 mod loading;
 mod plugins;
 mod polyglot;

@@ -1,0 +1,132 @@
+//! Outbound HTTP: only to allowlisted hosts, with a timeout and a size cap.
+//!
+//! The order-status plugin calls a fake order API on loopback, a plain
+//! `TcpListener` that answers each connection with one canned response.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use switchboard_core::contract::{Decision, StepError, Value};
+use switchboard_runtime::{FailureKind, Grants, HttpGrant, Limits, Secret, StepFailure, StepOutcome};
+
+use crate::support::{context_with, input, load};
+
+/// A one-shot HTTP server: it records the request head it gets, waits `delay`,
+/// then answers `status` with `body`.
+struct FakeOrderApi {
+    addr: SocketAddr,
+    requests: mpsc::Receiver<String>,
+}
+
+impl FakeOrderApi {
+    fn start(status: u16, body: String, delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let (sender, requests) = mpsc::channel();
+        thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else { return };
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let _ = sender.send(head);
+            thread::sleep(delay);
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        Self { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/api/orders/{{order_id}}", self.addr)
+    }
+
+    fn request(&self) -> Option<String> {
+        self.requests.recv_timeout(Duration::from_millis(200)).ok()
+    }
+}
+
+const ORDER: &str = r#"{"id": "A-1001", "status": "shipped", "expected_date": "2026-01-05",
+    "last_scan": {"place": "Yerevan hub"}, "phone": "+37491000000"}"#;
+
+fn grants(api: &FakeOrderApi, allow: &str) -> Grants {
+    let allow = allow.replace("{addr}", &api.addr.to_string());
+    Grants {
+        http: HttpGrant { allow: vec![allow], timeout_ms: 300, max_response_bytes: 4 << 10 },
+        secrets: [("orders_api_token".to_owned(), Secret("s3cret".to_owned()))].into(),
+        ..Grants::default()
+    }
+}
+
+fn check_order(api: &FakeOrderApi, grants: Grants) -> Result<StepOutcome, StepFailure> {
+    let mut step = input("webshop", "order_status");
+    step.fields.insert("order_id".to_owned(), Value::Text("A-1001".to_owned()));
+    step.fields.insert("contact".to_owned(), Value::Text("+374 91 000 000".to_owned()));
+    step.config = serde_json::json!({ "orders_url": api.url(), "token_secret": "orders_api_token" }).into();
+    let context = context_with(grants);
+    let context = switchboard_runtime::CallContext {
+        limits: Limits { timeout: Duration::from_secs(2), ..Limits::default() },
+        ..context
+    };
+    load("order_status").call(&step, context)
+}
+
+#[test]
+fn an_allowlisted_order_api_answers_with_the_bearer_token() {
+    let api = FakeOrderApi::start(200, ORDER.to_owned(), Duration::ZERO);
+    let outcome = check_order(&api, grants(&api, "{addr}")).expect("the lookup succeeds");
+    let head = api.request().expect("the API was called");
+    assert!(head.starts_with("GET /api/orders/A-1001 HTTP/1.1"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("authorization: bearer s3cret"), "{head}");
+    let Decision::Reply(reply) = &outcome.decisions[1] else { panic!("{:?}", outcome.decisions) };
+    let text = &reply.text;
+    assert!(text.starts_with("Order A-1001: shipped. Last scan: Yerevan hub."), "{text}");
+}
+
+#[test]
+fn a_host_off_the_allowlist_is_refused_before_any_connection() {
+    let api = FakeOrderApi::start(200, ORDER.to_owned(), Duration::ZERO);
+    for allow in ["shop.example", "127.0.0.1:1", "localhost"] {
+        let failure = check_order(&api, grants(&api, allow)).expect_err("denied");
+        assert!(
+            matches!(&failure.kind, FailureKind::Guest(StepError::InvalidConfig(message)) if message.contains("not allowed")),
+            "{allow}: {failure:?}"
+        );
+    }
+    let failure = check_order(&api, Grants::default()).expect_err("HTTP is not granted by default");
+    assert!(matches!(failure.kind, FailureKind::Guest(StepError::InvalidConfig(_))), "{failure:?}");
+    assert_eq!(api.request(), None, "nothing reached the API");
+}
+
+#[test]
+fn a_response_past_the_size_cap_fails_the_read() {
+    let padding = "x".repeat(8 << 10);
+    let api =
+        FakeOrderApi::start(200, format!(r#"{{"id": "A-1001", "status": "{padding}"}}"#), Duration::ZERO);
+    let failure = check_order(&api, grants(&api, "{addr}")).expect_err("too large");
+    assert!(
+        matches!(&failure.kind, FailureKind::Guest(StepError::Unavailable(message)) if message.contains("body size exceeds limit")),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn a_slow_api_times_out_within_the_grant() {
+    let api = FakeOrderApi::start(200, ORDER.to_owned(), Duration::from_secs(5));
+    let started = Instant::now();
+    let failure = check_order(&api, grants(&api, "{addr}")).expect_err("timed out");
+    assert!(matches!(failure.kind, FailureKind::Guest(StepError::Unavailable(_))), "{failure:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
