@@ -1,8 +1,9 @@
-//! Switchboard's domain model.
+//! Switchboard's domain model and conversation logic.
 //!
 //! This crate is the part of the host that decides things. It does no IO: no
 //! sockets, no files, no clocks, no wasm and no storage. Everything here can be
-//! tested with plain values.
+//! tested with plain values. (The time zone database is compiled in, which is
+//! data, not IO.)
 //!
 //! # Layout
 //!
@@ -10,5 +11,20 @@
 //!   facts a step receives ([`contract::StepInput`]) and the decisions it
 //!   returns ([`contract::Decision`]). These are the *latest* types; the runtime
 //!   converts every supported WIT version into them.
+//! - [`flow`]: a tenant's declarative flow (TOML), with load-time checking that
+//!   reports every problem with its line and column.
+//! - [`conversation`]: the state machine, `(state, message, plugin decisions)
+//!   -> (state, replies, events, timers)`, reaching plugins through a trait.
+//! - [`event`]: the typed domain events KPIs are computed from.
+//! - [`text`]: normalisation, tolerant phrase matching, intent detection and
+//!   language guessing for Russian, Armenian and English.
+//! - [`validate`]: the built-in field checks.
+//! - [`calendar`]: a tenant's zone, business hours and holidays.
 
+pub mod calendar;
 pub mod contract;
+pub mod conversation;
+pub mod event;
+pub mod flow;
+pub mod text;
+pub mod validate;

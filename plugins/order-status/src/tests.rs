@@ -109,7 +109,10 @@ fn a_failing_order_api_is_unavailable_and_a_denied_host_is_a_config_error() {
 fn dates_parse_to_utc_midnight() {
     assert_eq!(parse_date("1970-01-01"), Some(0));
     assert_eq!(parse_date("2026-01-01"), Some(1_767_225_600_000));
-    assert_eq!(parse_date("2024-03-01").map(|at| at - parse_date("2024-02-28").expect("a date")), Some(2 * DAY_MS));
+    assert_eq!(
+        parse_date("2024-03-01").map(|at| at - parse_date("2024-02-28").expect("a date")),
+        Some(2 * DAY_MS)
+    );
     assert_eq!(parse_date("2026-13-01"), None);
     assert_eq!(parse_date("soon"), None);
 }

@@ -1,0 +1,172 @@
+//! A tenant's time: its zone, business hours and holidays.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use serde::{Deserialize, Serialize};
+
+/// How a tenant writes its calendar in `tenant.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// An IANA zone, e.g. `Asia/Yerevan`.
+    pub timezone: String,
+    /// `mon` .. `sun` to opening ranges such as `"10:00-19:00"`; a missing day is closed.
+    #[serde(default)]
+    pub hours: BTreeMap<String, Vec<String>>,
+    /// Closed all day, as `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("unknown time zone {0:?}")]
+    Zone(String),
+    #[error("unknown weekday {0:?} (use mon, tue, wed, thu, fri, sat, sun)")]
+    Weekday(String),
+    #[error("opening hours {0:?} are not HH:MM-HH:MM with the start first")]
+    Hours(String),
+    #[error("holiday {0:?} is not a YYYY-MM-DD date")]
+    Holiday(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    zone: TimeZone,
+    /// Opening ranges per weekday (Monday first), in minutes after midnight.
+    hours: [Vec<(u16, u16)>; 7],
+    holidays: BTreeSet<Date>,
+}
+
+impl Calendar {
+    pub fn new(config: &CalendarConfig) -> Result<Self, CalendarError> {
+        let zone =
+            TimeZone::get(&config.timezone).map_err(|_| CalendarError::Zone(config.timezone.clone()))?;
+        let mut hours: [Vec<(u16, u16)>; 7] = Default::default();
+        for (day, ranges) in &config.hours {
+            let index = weekday(day).ok_or_else(|| CalendarError::Weekday(day.clone()))?;
+            for range in ranges {
+                hours[index].push(parse_range(range).ok_or_else(|| CalendarError::Hours(range.clone()))?);
+            }
+        }
+        let holidays = config
+            .holidays
+            .iter()
+            .map(|day| day.parse::<Date>().map_err(|_| CalendarError::Holiday(day.clone())))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { zone, hours, holidays })
+    }
+
+    /// Open around the clock, in UTC: for tests and tenants without hours.
+    pub fn always_open() -> Self {
+        Self {
+            zone: TimeZone::UTC,
+            hours: std::array::from_fn(|_| vec![(0, 24 * 60)]),
+            holidays: BTreeSet::new(),
+        }
+    }
+
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    /// `at_ms` (Unix milliseconds) in the tenant's zone.
+    pub fn local(&self, at_ms: i64) -> Zoned {
+        Timestamp::from_millisecond(at_ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(self.zone.clone())
+    }
+
+    /// Whether a human is at work at `at_ms`.
+    pub fn is_open(&self, at_ms: i64) -> bool {
+        let local = self.local(at_ms);
+        if self.holidays.contains(&local.date()) {
+            return false;
+        }
+        let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).unwrap_or(0);
+        let day = local.weekday().to_monday_zero_offset() as usize;
+        self.hours[day].iter().any(|(open, close)| (*open..*close).contains(&minute))
+    }
+
+    /// A local date and time as Unix milliseconds (the later instant in a DST gap or fold).
+    pub fn timestamp(&self, date: Date, time: Time) -> Option<i64> {
+        let zoned = date.to_datetime(time).to_zoned(self.zone.clone()).ok()?;
+        Some(zoned.timestamp().as_millisecond())
+    }
+}
+
+fn weekday(name: &str) -> Option<usize> {
+    let day = match name.to_ascii_lowercase().get(..3)? {
+        "mon" => Weekday::Monday,
+        "tue" => Weekday::Tuesday,
+        "wed" => Weekday::Wednesday,
+        "thu" => Weekday::Thursday,
+        "fri" => Weekday::Friday,
+        "sat" => Weekday::Saturday,
+        "sun" => Weekday::Sunday,
+        _ => return None,
+    };
+    Some(day.to_monday_zero_offset() as usize)
+}
+
+fn parse_range(range: &str) -> Option<(u16, u16)> {
+    let (open, close) = range.split_once('-')?;
+    let minutes = |text: &str| -> Option<u16> {
+        let (hour, minute) = text.trim().split_once(':')?;
+        let (hour, minute): (u16, u16) = (hour.parse().ok()?, minute.parse().ok()?);
+        (hour <= 24 && minute < 60 && hour * 60 + minute <= 24 * 60).then_some(hour * 60 + minute)
+    };
+    let (open, close) = (minutes(open)?, minutes(close)?);
+    (open < close).then_some((open, close))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yerevan_salon() -> Calendar {
+        Calendar::new(&CalendarConfig {
+            timezone: "Asia/Yerevan".to_owned(),
+            hours: [("mon".to_owned(), vec!["10:00-13:00".to_owned(), "14:00-19:00".to_owned()])].into(),
+            holidays: vec!["2026-01-12".to_owned()],
+        })
+        .expect("a valid calendar")
+    }
+
+    fn at(text: &str) -> i64 {
+        text.parse::<Timestamp>().expect("a timestamp").as_millisecond()
+    }
+
+    #[test]
+    fn hours_are_in_the_tenants_zone() {
+        let salon = yerevan_salon();
+        // Monday 2026-01-05, 10:30 in Yerevan is 06:30 UTC.
+        assert!(salon.is_open(at("2026-01-05T06:30:00Z")));
+        assert!(!salon.is_open(at("2026-01-05T05:59:00Z")), "09:59 local");
+        assert!(!salon.is_open(at("2026-01-05T09:30:00Z")), "lunch break");
+        assert!(!salon.is_open(at("2026-01-06T06:30:00Z")), "Tuesday is not listed");
+        assert!(!salon.is_open(at("2026-01-12T06:30:00Z")), "a Monday holiday");
+    }
+
+    #[test]
+    fn bad_calendars_say_what_is_wrong() {
+        let config = |timezone: &str, day: &str, range: &str| CalendarConfig {
+            timezone: timezone.to_owned(),
+            hours: [(day.to_owned(), vec![range.to_owned()])].into(),
+            holidays: Vec::new(),
+        };
+        assert_eq!(
+            Calendar::new(&config("Mars/Base", "mon", "10:00-11:00")).err(),
+            Some(CalendarError::Zone("Mars/Base".into()))
+        );
+        assert_eq!(
+            Calendar::new(&config("UTC", "funday", "10:00-11:00")).err(),
+            Some(CalendarError::Weekday("funday".into()))
+        );
+        assert_eq!(
+            Calendar::new(&config("UTC", "mon", "19:00-10:00")).err(),
+            Some(CalendarError::Hours("19:00-10:00".into()))
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! The conversation state machine: `(state, inbound message, plugin decisions)
+//! -> (new state, replies, events, timer requests)`.
+//!
+//! [`Conversation::handle`] takes one inbound message and moves the
+//! conversation on as far as it can without the customer: it detects the
+//! intent, validates the answer it was waiting for, asks the next field, runs
+//! the intent's plugin steps, asks for confirmation, and completes or hands
+//! off. Plugins are reached through the [`Plugins`] trait, so this module does
+//! no IO: the engine passes the wasm runtime, tests pass canned decisions.
+//!
+//! - `advance.rs`: the loop after each answer (fields, steps, confirmation, done).
+//! - `decisions.rs`: applying what a plugin step decided.
+//! - `handoff.rs`: routing and the handoff card.
+//! - `render.rs`: the words: placeholders, quotes, built-in phrases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Calendar;
+use crate::contract::{
+    Channel, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply, Route, StepInput, Timer, Value,
+};
+use crate::event::{DomainEvent, EventBody, Sender};
+use crate::flow::Flow;
+use crate::text::{Detected, detect_intent, guess_locale, mentions_any, words};
+
+mod advance;
+mod decisions;
+mod handoff;
+mod render;
+
+pub use render::render_value;
+
+/// Everything the host remembers about one conversation between messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub tenant: String,
+    pub channel: Channel,
+    pub contact: Contact,
+    /// The flow version this conversation started with; kept until it ends.
+    pub flow_version: String,
+    pub status: Status,
+    pub intent: Option<String>,
+    pub fields: BTreeMap<String, Value>,
+    /// Fields given up on (`on_exhausted = "skip"`); never asked again.
+    pub skipped: BTreeSet<String>,
+    pub score: i32,
+    pub tier: Option<LeadTier>,
+    pub route: Option<Route>,
+    pub awaiting: Awaiting,
+    /// The next plugin step of the intent to run.
+    pub next_step: usize,
+    pub failed_validations: u32,
+    /// The customer confirmed the current intent's action.
+    pub confirmed: bool,
+    pub greeted: bool,
+    pub started_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// The bot is answering.
+    Bot,
+    /// A human has it; the bot stays silent until they hand it back or close it.
+    Human { queue: String, assignee: Option<String> },
+    /// Finished in a terminal state; the next message starts afresh.
+    Ended { state: String },
+}
+
+/// What the conversation waits for from the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "awaiting", rename_all = "snake_case")]
+pub enum Awaiting {
+    Nothing,
+    /// The menu was shown.
+    Intent,
+    Field {
+        field: String,
+        attempts: u32,
+    },
+    /// Quick-reply options offered by a plugin (slots, remedies).
+    Choice {
+        field: String,
+        options: Vec<Choice>,
+        attempts: u32,
+    },
+    Confirm {
+        second: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub title: String,
+    pub payload: String,
+    pub value: Value,
+}
+
+/// One inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub text: String,
+    /// A quick-reply or button payload, when the customer tapped one.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// One message to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbound {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<QuickReply>,
+}
+
+/// What handling one message produced, for the engine to persist and send.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Effects {
+    pub outbound: Vec<Outbound>,
+    pub events: Vec<DomainEvent>,
+    pub timers: Vec<TimerRequest>,
+    pub cancelled_timers: Vec<String>,
+}
+
+/// A timer for the scheduler, with its due time resolved where possible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerRequest {
+    pub timer: Timer,
+    pub due_at: Option<i64>,
+}
+
+/// Why a plugin step produced no decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepFailed {
+    /// `fuel_exhausted`, `deadline`, `trap`, `guest_error`...
+    pub code: String,
+    pub message: String,
+}
+
+/// How the state machine reaches plugins. The engine implements it with the
+/// wasm runtime (filling in each binding's config); tests with plain values.
+pub trait Plugins {
+    fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed>;
+}
+
+/// The tenant-wide facts a turn needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    pub flow: &'a Flow,
+    pub calendar: &'a Calendar,
+}
+
+impl Conversation {
+    pub fn new(id: &str, tenant: &str, channel: Channel, contact: Contact, flow: &Flow, now: i64) -> Self {
+        Self {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            channel,
+            contact,
+            flow_version: flow.version.clone(),
+            status: Status::Bot,
+            intent: None,
+            fields: BTreeMap::new(),
+            skipped: BTreeSet::new(),
+            score: 0,
+            tier: None,
+            route: None,
+            awaiting: Awaiting::Nothing,
+            next_step: 0,
+            failed_validations: 0,
+            confirmed: false,
+            greeted: false,
+            started_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Handle one inbound message.
+    pub fn handle(&mut self, setting: Setting<'_>, inbound: &Inbound, plugins: &mut dyn Plugins) -> Effects {
+        let mut turn = Turn {
+            conversation: self,
+            setting,
+            plugins,
+            now: inbound.at,
+            effects: Effects::default(),
+            pending_offer_text: None,
+        };
+        turn.inbound(inbound);
+        turn.effects
+    }
+
+    /// An agent hands the conversation back to the bot.
+    pub fn hand_back(&mut self, agent: &str, now: i64) -> Effects {
+        let mut effects = Effects::default();
+        if matches!(self.status, Status::Human { .. }) {
+            self.status = Status::Bot;
+            self.awaiting = Awaiting::Nothing;
+            self.intent = None;
+            self.next_step = 0;
+            self.updated_at = now;
+            effects.events.push(self.event(now, EventBody::HandoffReturned { by: agent.to_owned() }));
+        }
+        effects
+    }
+
+    /// An agent (or the system) closes the conversation.
+    pub fn close(&mut self, state: &str, now: i64) -> Effects {
+        let mut effects = Effects::default();
+        if !matches!(self.status, Status::Ended { .. }) {
+            self.status = Status::Ended { state: state.to_owned() };
+            self.awaiting = Awaiting::Nothing;
+            self.updated_at = now;
+            effects.events.push(self.event(now, EventBody::ConversationClosed { state: state.to_owned() }));
+        }
+        effects
+    }
+
+    /// A human agent writes to the customer.
+    pub fn agent_reply(&mut self, text: &str, now: i64) -> Effects {
+        self.updated_at = now;
+        Effects {
+            outbound: vec![Outbound { text: text.to_owned(), quick_replies: Vec::new() }],
+            events: vec![
+                self.event(now, EventBody::MessageSent { text: text.to_owned(), by: Sender::Agent }),
+            ],
+            ..Effects::default()
+        }
+    }
+
+    pub fn event(&self, at: i64, body: EventBody) -> DomainEvent {
+        DomainEvent {
+            at,
+            tenant: self.tenant.clone(),
+            conversation: self.id.clone(),
+            channel: self.channel,
+            body,
+        }
+    }
+
+    /// The locale to answer in: the contact's, if the flow speaks it.
+    pub fn locale(&self) -> &str {
+        &self.contact.locale
+    }
+
+    /// Start over after a terminal state, keeping who the customer is.
+    fn restart(&mut self, flow: &Flow, now: i64) {
+        let contact = self.contact.clone();
+        *self = Self { greeted: true, ..Self::new(&self.id, &self.tenant, self.channel, contact, flow, now) };
+    }
+}
+
+/// One message being handled.
+struct Turn<'a, 'p> {
+    conversation: &'a mut Conversation,
+    setting: Setting<'a>,
+    plugins: &'p mut dyn Plugins,
+    now: i64,
+    effects: Effects,
+    /// A plugin's wording for the options it offered, said with them.
+    pending_offer_text: Option<String>,
+}
+
+impl Turn<'_, '_> {
+    fn flow(&self) -> &Flow {
+        self.setting.flow
+    }
+
+    fn record(&mut self, body: EventBody) {
+        let event = self.conversation.event(self.now, body);
+        self.effects.events.push(event);
+    }
+
+    fn say(&mut self, text: impl Into<String>, quick_replies: Vec<QuickReply>) {
+        let text = text.into();
+        if text.trim().is_empty() {
+            return;
+        }
+        self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
+        self.effects.outbound.push(Outbound { text, quick_replies });
+    }
+
+    fn inbound(&mut self, inbound: &Inbound) {
+        self.conversation.updated_at = self.now;
+        if matches!(self.conversation.status, Status::Ended { .. }) {
+            let flow = self.setting.flow;
+            self.conversation.restart(flow, self.now);
+        }
+        self.record(EventBody::MessageReceived { text: inbound.text.clone() });
+        if let Status::Human { .. } = self.conversation.status {
+            return;
+        }
+        self.follow_language(&inbound.text);
+        let said = words(&inbound.text);
+        let handoff = &self.flow().handoff;
+        if inbound.payload.as_deref() == Some("handoff") || mentions_any(&said, &handoff.phrases) {
+            self.handoff(handoff::Reason::Asked);
+            return;
+        }
+        if mentions_any(&said, &handoff.negative) {
+            self.handoff(handoff::Reason::Negative);
+            return;
+        }
+        if !self.conversation.greeted {
+            self.conversation.greeted = true;
+            let greeting = self.text(&self.flow().greeting);
+            self.say(greeting, Vec::new());
+        }
+        let answer = inbound.payload.clone().unwrap_or_else(|| inbound.text.clone());
+        match self.conversation.awaiting.clone() {
+            Awaiting::Field { field, attempts } => self.answer_field(&field, attempts, &answer, inbound),
+            Awaiting::Choice { field, options, attempts } => {
+                self.answer_choice(&field, &options, attempts, &answer)
+            }
+            Awaiting::Confirm { second } => self.answer_confirm(second, &answer),
+            Awaiting::Nothing | Awaiting::Intent => self.choose_intent(inbound),
+        }
+    }
+
+    /// Customers switch language mid-conversation; answer in the one they write in,
+    /// if the flow speaks it.
+    fn follow_language(&mut self, text: &str) {
+        if let Some(locale) = guess_locale(text)
+            && locale != self.conversation.contact.locale
+            && self.flow().menu.0.contains_key(locale)
+        {
+            self.conversation.contact.locale = locale.to_owned();
+        }
+    }
+
+    fn choose_intent(&mut self, inbound: &Inbound) {
+        let chosen = inbound.payload.as_deref().and_then(|payload| payload.strip_prefix("intent:"));
+        let detected = match chosen {
+            Some(name) if self.flow().intent(name).is_some() => Detected::Intent(name.to_owned()),
+            _ => detect_intent(self.flow(), &inbound.text),
+        };
+        match detected {
+            Detected::Intent(intent) => self.start_intent(&intent),
+            Detected::Ambiguous(candidates) => {
+                self.record(EventBody::IntentUnclear { candidates: candidates.clone() });
+                self.menu(Some(&candidates));
+            }
+            Detected::Unknown => {
+                self.record(EventBody::IntentUnclear { candidates: Vec::new() });
+                self.menu(None);
+            }
+        }
+    }
+
+    fn start_intent(&mut self, intent: &str) {
+        self.record(EventBody::IntentDetected { intent: intent.to_owned() });
+        let conversation = &mut *self.conversation;
+        conversation.intent = Some(intent.to_owned());
+        conversation.next_step = 0;
+        conversation.confirmed = false;
+        conversation.awaiting = Awaiting::Nothing;
+        self.advance();
+    }
+
+    /// The fallback menu: the candidates if some matched, else every intent.
+    fn menu(&mut self, only: Option<&[String]>) {
+        let locale = self.conversation.locale().to_owned();
+        let flow = self.setting.flow;
+        let options = flow
+            .intents
+            .iter()
+            .filter(|intent| only.is_none_or(|only| only.contains(&intent.name)))
+            .map(|intent| QuickReply {
+                title: intent.title.get(&locale, &flow.default_locale).to_owned(),
+                payload: format!("intent:{}", intent.name),
+            })
+            .chain(std::iter::once(QuickReply {
+                title: render::phrase(&locale, render::Phrase::Human),
+                payload: "handoff".to_owned(),
+            }))
+            .collect();
+        self.conversation.awaiting = Awaiting::Intent;
+        let prompt = self.text(&flow.menu);
+        self.say(prompt, options);
+    }
+
+    fn text(&self, localized: &crate::flow::Localized) -> String {
+        localized.get(self.conversation.locale(), &self.flow().default_locale).to_owned()
+    }
+
+    /// The step input every plugin call starts from.
+    fn step_input(&self, step: &str, message: Option<Message>) -> StepInput {
+        let conversation = &*self.conversation;
+        StepInput {
+            tenant: conversation.tenant.clone(),
+            conversation: conversation.id.clone(),
+            step: step.to_owned(),
+            channel: conversation.channel,
+            contact: conversation.contact.clone(),
+            intent: conversation.intent.clone(),
+            message,
+            fields: conversation.fields.clone(),
+            score: conversation.score,
+            now: self.now,
+            config: PluginConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+//! Moving a conversation on: answers, the next question, plugin steps,
+//! confirmation and completion.
+
+use crate::contract::{Decision, Message, QuickReply};
+use crate::event::EventBody;
+use crate::flow::{Exhausted, FailurePolicy, FieldKind, FieldSpec, Intent, StepSpec};
+use crate::validate::{Invalid, validate, yes_no};
+
+use super::handoff::Reason;
+use super::render::{self, Phrase};
+use super::{Awaiting, Choice, Inbound, Status, Turn};
+
+impl Turn<'_, '_> {
+    fn intent(&self) -> Option<&Intent> {
+        let name = self.conversation.intent.as_deref()?;
+        self.setting.flow.intent(name)
+    }
+
+    /// Run the intent forward until it needs the customer or ends.
+    pub(super) fn advance(&mut self) {
+        let flow = self.setting.flow;
+        // Bounded: every pass asks, runs a step, confirms or completes.
+        for _ in 0..64 {
+            if !matches!(self.conversation.status, Status::Bot)
+                || self.conversation.awaiting != Awaiting::Nothing
+            {
+                return;
+            }
+            let Some(intent) = self.conversation.intent.as_deref().and_then(|name| flow.intent(name)) else {
+                self.menu(None);
+                return;
+            };
+            let missing = intent.fields.iter().find(|field| {
+                !self.conversation.fields.contains_key(&field.name)
+                    && !self.conversation.skipped.contains(&field.name)
+            });
+            if let Some(field) = missing {
+                self.ask(field, None);
+                return;
+            }
+            if let Some(step) = intent.steps.get(self.conversation.next_step) {
+                self.conversation.next_step += 1;
+                self.run_step(step);
+                continue;
+            }
+            if let Some(confirm) = &intent.confirm
+                && self.conversation.awaiting == Awaiting::Nothing
+                && !self.confirmed()
+            {
+                let prompt =
+                    render::fill(&self.text(&confirm.prompt), self.conversation, self.setting.calendar);
+                self.conversation.awaiting = Awaiting::Confirm { second: false };
+                let locale = self.conversation.locale().to_owned();
+                self.say(prompt, render::yes_no_options(&locale));
+                return;
+            }
+            self.complete(intent);
+            return;
+        }
+    }
+
+    fn confirmed(&self) -> bool {
+        self.conversation.confirmed
+    }
+
+    pub(super) fn ask(&mut self, field: &FieldSpec, prompt: Option<String>) {
+        let locale = self.conversation.locale().to_owned();
+        let options = match field.kind {
+            FieldKind::Choice => field
+                .options
+                .iter()
+                .map(|option| QuickReply {
+                    title: option.title.get(&locale, &self.setting.flow.default_locale).to_owned(),
+                    payload: option.value.clone(),
+                })
+                .collect(),
+            FieldKind::Boolean => render::yes_no_options(&locale),
+            _ => Vec::new(),
+        };
+        let prompt = prompt.unwrap_or_else(|| self.text(&field.prompt));
+        self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: 0 };
+        self.say(prompt, options);
+    }
+
+    pub(super) fn answer_field(&mut self, name: &str, attempts: u32, answer: &str, inbound: &Inbound) {
+        let Some(field) = self.intent().and_then(|intent| intent.field(name)).cloned() else {
+            // A field a plugin asked for that the flow does not declare: take it as text.
+            self.collect(name, crate::contract::Value::Text(answer.trim().to_owned()));
+            return;
+        };
+        if let Some(validator) = &field.validator {
+            self.validate_with_plugin(&field, validator, attempts, inbound);
+            return;
+        }
+        match validate(&field, answer, self.setting.calendar, self.now) {
+            Ok(value) => self.collect(name, value),
+            Err(invalid) => {
+                let explanation = if field.invalid.is_empty() {
+                    invalid.explain(self.conversation.locale())
+                } else {
+                    self.text(&field.invalid)
+                };
+                self.invalid(&field, attempts, &invalid, Some(explanation));
+            }
+        }
+    }
+
+    fn collect(&mut self, name: &str, value: crate::contract::Value) {
+        self.record(EventBody::FieldCollected { field: name.to_owned(), value: value.clone() });
+        self.conversation.fields.insert(name.to_owned(), value);
+        self.conversation.awaiting = Awaiting::Nothing;
+        self.advance();
+    }
+
+    /// A plugin validator accepts an answer by setting the field; anything
+    /// else it says (an explanation, a new question) goes to the customer.
+    fn validate_with_plugin(&mut self, field: &FieldSpec, plugin: &str, attempts: u32, inbound: &Inbound) {
+        let message =
+            Message { text: inbound.text.clone(), payload: inbound.payload.clone(), received_at: self.now };
+        let input = self.step_input(&field.name, Some(message));
+        match self.plugins.call(plugin, input) {
+            Ok(decisions) => {
+                let accepted = decisions.iter().find_map(|decision| match decision {
+                    Decision::SetField { name, value } if *name == field.name => Some(value.clone()),
+                    _ => None,
+                });
+                match accepted {
+                    Some(value) => self.collect(&field.name, value),
+                    None => {
+                        for decision in decisions {
+                            if let Decision::Reply(reply) = decision {
+                                self.say(reply.text, reply.quick_replies);
+                            }
+                        }
+                        self.invalid(field, attempts, &Invalid::Pattern, None);
+                    }
+                }
+            }
+            Err(failure) => {
+                // The built-in check stands in for a validator that failed.
+                self.record(EventBody::StepFailed {
+                    step: field.name.clone(),
+                    plugin: plugin.to_owned(),
+                    code: failure.code,
+                    message: failure.message,
+                });
+                let fallback = FieldSpec { validator: None, ..field.clone() };
+                match validate(&fallback, &inbound.text, self.setting.calendar, self.now) {
+                    Ok(value) => self.collect(&field.name, value),
+                    Err(invalid) => {
+                        let explanation = invalid.explain(self.conversation.locale());
+                        self.invalid(field, attempts, &invalid, Some(explanation));
+                    }
+                }
+            }
+        }
+    }
+
+    fn invalid(&mut self, field: &FieldSpec, attempts: u32, invalid: &Invalid, explanation: Option<String>) {
+        let attempt = attempts + 1;
+        self.conversation.failed_validations += 1;
+        self.record(EventBody::FieldInvalid {
+            field: field.name.clone(),
+            reason: invalid.code().to_owned(),
+            attempt,
+        });
+        if self.conversation.failed_validations >= self.setting.flow.handoff.max_failed_validations {
+            self.handoff(Reason::FailedValidations(field.name.clone()));
+            return;
+        }
+        if attempt > field.retries {
+            match field.on_exhausted {
+                Exhausted::Handoff => self.handoff(Reason::FailedValidations(field.name.clone())),
+                Exhausted::Skip => {
+                    self.record(EventBody::FieldSkipped { field: field.name.clone() });
+                    self.conversation.skipped.insert(field.name.clone());
+                    self.conversation.awaiting = Awaiting::Nothing;
+                    self.advance();
+                }
+                Exhausted::Menu => {
+                    self.conversation.intent = None;
+                    self.conversation.awaiting = Awaiting::Nothing;
+                    self.menu(None);
+                }
+            }
+            return;
+        }
+        if let Some(explanation) = explanation {
+            let prompt = self.text(&field.prompt);
+            self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
+            let options = match &self.conversation.awaiting {
+                Awaiting::Field { .. } if field.kind == crate::flow::FieldKind::Choice => {
+                    let locale = self.conversation.locale().to_owned();
+                    field
+                        .options
+                        .iter()
+                        .map(|option| QuickReply {
+                            title: option.title.get(&locale, &self.setting.flow.default_locale).to_owned(),
+                            payload: option.value.clone(),
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            self.say(format!("{explanation} {prompt}"), options);
+        } else {
+            self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
+        }
+    }
+
+    pub(super) fn answer_choice(&mut self, field: &str, options: &[Choice], attempts: u32, answer: &str) {
+        let answer = answer.trim();
+        let by_number =
+            answer.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| options.get(i));
+        let picked = options
+            .iter()
+            .find(|option| option.payload == answer || option.title.eq_ignore_ascii_case(answer))
+            .or(by_number);
+        match picked {
+            Some(option) => {
+                let value = option.value.clone();
+                self.collect(field, value);
+            }
+            None => {
+                let attempt = attempts + 1;
+                self.conversation.failed_validations += 1;
+                self.record(EventBody::FieldInvalid {
+                    field: field.to_owned(),
+                    reason: "choice".to_owned(),
+                    attempt,
+                });
+                if attempt > 2
+                    || self.conversation.failed_validations
+                        >= self.setting.flow.handoff.max_failed_validations
+                {
+                    self.handoff(Reason::FailedValidations(field.to_owned()));
+                    return;
+                }
+                let quick_replies = options
+                    .iter()
+                    .map(|option| QuickReply { title: option.title.clone(), payload: option.payload.clone() })
+                    .collect();
+                self.conversation.awaiting = Awaiting::Choice {
+                    field: field.to_owned(),
+                    options: options.to_vec(),
+                    attempts: attempt,
+                };
+                let locale = self.conversation.locale().to_owned();
+                self.say(Invalid::Choice.explain(&locale), quick_replies);
+            }
+        }
+    }
+
+    pub(super) fn answer_confirm(&mut self, second: bool, answer: &str) {
+        let locale = self.conversation.locale().to_owned();
+        let double =
+            self.intent().and_then(|intent| intent.confirm.as_ref()).is_some_and(|confirm| confirm.double);
+        match yes_no(answer) {
+            Some(true) if double && !second => {
+                self.conversation.awaiting = Awaiting::Confirm { second: true };
+                self.say(
+                    render::phrase(&locale, Phrase::ConfirmAgain),
+                    vec![QuickReply {
+                        title: render::phrase(&locale, Phrase::ConfirmWord),
+                        payload: "confirm".to_owned(),
+                    }],
+                );
+            }
+            Some(true) => {
+                self.conversation.confirmed = true;
+                self.conversation.awaiting = Awaiting::Nothing;
+                self.advance();
+            }
+            Some(false) => {
+                self.conversation.intent = None;
+                self.conversation.awaiting = Awaiting::Nothing;
+                self.say(render::phrase(&locale, Phrase::Cancelled), Vec::new());
+                self.menu(None);
+            }
+            None => {
+                self.say(render::phrase(&locale, Phrase::YesOrNo), render::yes_no_options(&locale));
+            }
+        }
+    }
+
+    fn run_step(&mut self, step: &StepSpec) {
+        let input = self.step_input(&step.name, None);
+        let mut outcome = self.plugins.call(&step.plugin, input.clone());
+        if outcome.is_err() && step.on_failure == FailurePolicy::Retry {
+            if let Err(failure) = &outcome {
+                self.step_failed(step, failure);
+            }
+            outcome = self.plugins.call(&step.plugin, input);
+        }
+        match outcome {
+            Ok(decisions) => self.apply(decisions),
+            Err(failure) => {
+                self.step_failed(step, &failure);
+                match step.on_failure {
+                    FailurePolicy::Skip => {}
+                    FailurePolicy::Default => {
+                        let text = self.text(&step.default);
+                        self.say(text, Vec::new());
+                    }
+                    FailurePolicy::Retry | FailurePolicy::Handoff => {
+                        self.handoff(Reason::StepFailed(step.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn step_failed(&mut self, step: &StepSpec, failure: &super::StepFailed) {
+        self.record(EventBody::StepFailed {
+            step: step.name.clone(),
+            plugin: step.plugin.clone(),
+            code: failure.code.clone(),
+            message: failure.message.clone(),
+        });
+    }
+
+    fn complete(&mut self, intent: &Intent) {
+        let done = &intent.done;
+        let reply = render::fill(&self.text(&done.reply), self.conversation, self.setting.calendar);
+        self.say(reply, Vec::new());
+        if let Some(name) = &done.event {
+            let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();
+            self.record(EventBody::Domain { name: name.clone(), payload });
+        }
+        for spec in &done.timers {
+            self.request_timer(spec);
+        }
+        let threshold = self.setting.flow.handoff.score_at_least;
+        if threshold.is_some_and(|threshold| self.conversation.score >= threshold) {
+            self.handoff(Reason::HotLead);
+            return;
+        }
+        self.end(&terminal_name(done.state));
+    }
+
+    pub(super) fn end(&mut self, state: &str) {
+        self.route(false);
+        self.conversation.status = Status::Ended { state: state.to_owned() };
+        self.conversation.awaiting = Awaiting::Nothing;
+        self.conversation.confirmed = false;
+        self.record(EventBody::ConversationClosed { state: state.to_owned() });
+    }
+}
+
+fn terminal_name(state: crate::flow::Terminal) -> String {
+    serde_json::to_value(state).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}

@@ -1,0 +1,168 @@
+//! Applying what a plugin step decided. Plugins only ever *propose*; this is
+//! where the host turns decisions into state, replies and events.
+
+use crate::contract::{Decision, Due, QuickReply, Remedy, Timer, Value, Verdict};
+use crate::event::EventBody;
+use crate::flow::TimerSpec;
+
+use super::handoff::Reason;
+use super::render::{self, Phrase};
+use super::{Awaiting, Choice, TimerRequest, Turn};
+
+impl Turn<'_, '_> {
+    pub(super) fn apply(&mut self, decisions: Vec<Decision>) {
+        let locale = self.conversation.locale().to_owned();
+        let mut asked = None;
+        let mut handoff = None;
+        // A plugin that offers options usually words the question itself.
+        let offers = decisions.iter().any(|decision| matches!(decision, Decision::OfferSlots(_)));
+        for decision in decisions {
+            match decision {
+                Decision::SetField { name, value } => {
+                    self.record(EventBody::FieldCollected { field: name.clone(), value: value.clone() });
+                    self.conversation.skipped.remove(&name);
+                    self.conversation.fields.insert(name, value);
+                }
+                Decision::ClearField(name) => {
+                    self.conversation.fields.remove(&name);
+                }
+                Decision::Reply(reply) => {
+                    if offers && !reply.quick_replies.is_empty() {
+                        // Shown with the offer below, whose options the host owns.
+                        self.pending_offer_text = Some(reply.text);
+                    } else {
+                        self.say(reply.text, reply.quick_replies);
+                    }
+                }
+                Decision::Ask(ask) => asked = Some(ask),
+                Decision::Score(change) => {
+                    self.conversation.score += change.delta;
+                    let score = self.conversation.score;
+                    self.record(EventBody::LeadScored { delta: change.delta, score, reason: change.reason });
+                }
+                Decision::Grade(grade) => {
+                    self.conversation.tier = Some(grade.tier);
+                    self.record(EventBody::LeadGraded { tier: grade.tier, reasons: grade.reasons });
+                }
+                Decision::Quote(quote) => {
+                    let text = render::quote(&quote, &locale, self.setting.calendar);
+                    self.conversation.fields.insert("total".to_owned(), render::quote_total_value(&quote));
+                    self.record(EventBody::QuoteSent { quote });
+                    self.say(text, Vec::new());
+                }
+                Decision::Verdict(verdict) => {
+                    self.record(EventBody::PolicyDecided { verdict: verdict.clone() });
+                    match verdict {
+                        Verdict::Allow(remedies) => self.offer_remedies(&remedies),
+                        Verdict::Deny(reason) => {
+                            self.say(render::denied(&locale, &reason), Vec::new());
+                            self.end("resolved");
+                            return;
+                        }
+                        Verdict::Escalate(reason) if self.setting.flow.handoff.on_escalate => {
+                            handoff = Some(Reason::Escalated(reason));
+                        }
+                        Verdict::Escalate(_) => {}
+                    }
+                }
+                Decision::OfferSlots(slots) => {
+                    self.record(EventBody::SlotOffered { slots: slots.clone() });
+                    let options = slots
+                        .iter()
+                        .map(|slot| Choice {
+                            title: slot.label.clone(),
+                            payload: format!("slot:{}", slot.start),
+                            value: Value::Datetime(slot.start),
+                        })
+                        .collect();
+                    self.conversation.awaiting =
+                        Awaiting::Choice { field: "slot".to_owned(), options, attempts: 0 };
+                }
+                Decision::Route(route) => self.conversation.route = Some(route),
+                Decision::Handoff(card) => handoff = Some(Reason::Plugin(card)),
+                Decision::Schedule(timer) => self.schedule(timer),
+                Decision::CancelTimer(key) => {
+                    self.record(EventBody::TimerCancelled { key: key.clone() });
+                    self.effects.cancelled_timers.push(key);
+                }
+                Decision::Emit(event) => {
+                    let payload = serde_json::from_str(&event.payload)
+                        .unwrap_or(serde_json::Value::String(event.payload));
+                    self.record(EventBody::Domain { name: event.name, payload });
+                }
+            }
+        }
+        if let Some(reason) = handoff {
+            self.handoff(reason);
+            return;
+        }
+        if let Awaiting::Choice { options, .. } = &self.conversation.awaiting {
+            let quick_replies = options
+                .iter()
+                .map(|option| QuickReply { title: option.title.clone(), payload: option.payload.clone() })
+                .collect();
+            let text =
+                self.pending_offer_text.take().unwrap_or_else(|| render::phrase(&locale, Phrase::PickOne));
+            self.say(text, quick_replies);
+            return;
+        }
+        if let Some(ask) = asked {
+            let spec = self
+                .setting
+                .flow
+                .intent(self.conversation.intent.as_deref().unwrap_or_default())
+                .and_then(|intent| intent.field(&ask.field))
+                .cloned();
+            match spec {
+                Some(spec) => self.ask(&spec, ask.prompt),
+                None => {
+                    self.conversation.awaiting = Awaiting::Field { field: ask.field.clone(), attempts: 0 };
+                    if let Some(prompt) = ask.prompt {
+                        self.say(prompt, ask.quick_replies);
+                    }
+                }
+            }
+            // The step's question must be answered before the step can run again.
+            self.conversation.next_step = self.conversation.next_step.saturating_sub(1);
+        }
+    }
+
+    fn offer_remedies(&mut self, remedies: &[Remedy]) {
+        let locale = self.conversation.locale().to_owned();
+        let options: Vec<Choice> = remedies
+            .iter()
+            .map(|remedy| {
+                let (payload, title) = render::remedy(remedy, &locale);
+                Choice { title, payload: payload.clone(), value: Value::Text(payload) }
+            })
+            .collect();
+        if !options.is_empty() {
+            self.conversation.awaiting =
+                Awaiting::Choice { field: "remedy".to_owned(), options, attempts: 0 };
+            self.pending_offer_text = Some(render::phrase(&locale, Phrase::Remedies));
+        }
+    }
+
+    pub(super) fn request_timer(&mut self, spec: &TimerSpec) {
+        let due = match (&spec.before_field, spec.minutes_before, spec.minutes_after) {
+            (Some(field), Some(minutes), _) => Due::BeforeField(field.clone(), minutes * 60_000),
+            (_, _, Some(minutes)) => Due::AfterMs(minutes * 60_000),
+            _ => return,
+        };
+        let key = format!("{}:{}", self.conversation.id, spec.kind);
+        self.schedule(Timer { key, kind: spec.kind.clone(), due, payload: String::new() });
+    }
+
+    fn schedule(&mut self, timer: Timer) {
+        let due_at = match &timer.due {
+            Due::At(at) => Some(*at),
+            Due::AfterMs(ms) => Some(self.now + i64::try_from(*ms).unwrap_or(i64::MAX / 2)),
+            Due::BeforeField(field, ms) => match self.conversation.fields.get(field) {
+                Some(Value::Datetime(at)) => Some(at - i64::try_from(*ms).unwrap_or(0)),
+                _ => None,
+            },
+        };
+        self.record(EventBody::TimerRequested { timer: timer.clone(), due_at });
+        self.effects.timers.push(TimerRequest { timer, due_at });
+    }
+}

@@ -1,0 +1,255 @@
+//! The state machine with plain values: a small flow, canned plugin answers.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::*;
+use crate::contract::{Amount, LineItem, Quote, ScoreChange, Verdict};
+
+const FLOW: &str = r#"
+version = "test-1"
+default_locale = "en"
+greeting.en = "Hi!"
+menu.en = "What can I do for you?"
+menu.ru = "Чем помочь?"
+
+[handoff]
+phrases.en = ["human", "operator"]
+phrases.ru = ["оператор"]
+negative.en = ["terrible"]
+max_failed_validations = 3
+queue = "sales"
+
+[[queues]]
+name = "sales"
+owner = "anna"
+after_hours_owner = "on-call"
+
+[[intents]]
+name = "quote"
+title.en = "Price"
+triggers.en = ["how much", "price"]
+triggers.ru = ["сколько стоит"]
+
+[[intents.fields]]
+name = "rooms"
+type = "number"
+min = 1
+max = 10
+prompt.en = "How many rooms?"
+prompt.ru = "Сколько комнат?"
+retries = 1
+
+[[intents.steps]]
+name = "price"
+plugin = "pricing"
+on_failure = "default"
+default.en = "A manager will send the price."
+
+[intents.confirm]
+prompt.en = "{rooms} rooms for {total}. Book it?"
+
+[intents.done]
+reply.en = "Booked!"
+state = "booked"
+event = "booking.created"
+
+[[intents]]
+name = "refund"
+title.en = "Refund"
+triggers.en = ["refund", "return"]
+
+[[intents.steps]]
+name = "policy"
+plugin = "policy"
+
+[intents.done]
+reply.en = "Done."
+state = "resolved"
+"#;
+
+fn flow() -> Flow {
+    let plugins: BTreeSet<String> = ["pricing", "policy"].map(str::to_owned).into();
+    Flow::parse("test.toml", FLOW, &plugins).expect("the test flow is valid")
+}
+
+/// Answers each plugin call with the next canned outcome.
+#[derive(Default)]
+struct Canned {
+    answers: VecDeque<Result<Vec<Decision>, StepFailed>>,
+    calls: Vec<(String, StepInput)>,
+}
+
+impl Plugins for Canned {
+    fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+        self.calls.push((plugin.to_owned(), input));
+        self.answers.pop_front().unwrap_or(Ok(Vec::new()))
+    }
+}
+
+struct Chat {
+    flow: Flow,
+    calendar: Calendar,
+    conversation: Conversation,
+    plugins: Canned,
+    now: i64,
+    events: Vec<String>,
+}
+
+impl Chat {
+    fn new() -> Self {
+        let flow = flow();
+        let contact =
+            Contact { id: "c1".to_owned(), display_name: Some("Ani".to_owned()), locale: "en".to_owned() };
+        let conversation = Conversation::new("conv-1", "acme", Channel::Whatsapp, contact, &flow, 0);
+        Self {
+            flow,
+            calendar: Calendar::always_open(),
+            conversation,
+            plugins: Canned::default(),
+            now: 1_000,
+            events: Vec::new(),
+        }
+    }
+
+    /// Send a message; the bot's replies, one string each.
+    fn say(&mut self, text: &str) -> Vec<String> {
+        self.now += 1_000;
+        let inbound = Inbound { text: text.to_owned(), payload: None, at: self.now };
+        let setting = Setting { flow: &self.flow, calendar: &self.calendar };
+        let effects = self.conversation.handle(setting, &inbound, &mut self.plugins);
+        self.events.extend(effects.events.iter().map(|event| event.body.name()));
+        effects.outbound.into_iter().map(|message| message.text).collect()
+    }
+}
+
+fn quote(total: i64) -> Decision {
+    Decision::Quote(Quote {
+        line_items: vec![LineItem {
+            label: "Move".to_owned(),
+            quantity: 1.0,
+            unit_price_minor: total,
+            total_minor: total,
+        }],
+        total: Amount::Exact(total),
+        currency: "AMD".to_owned(),
+        valid_until: None,
+        factors: Vec::new(),
+    })
+}
+
+#[test]
+fn a_quote_is_collected_priced_confirmed_and_booked() {
+    let mut chat = Chat::new();
+    assert_eq!(chat.say("How much for a move?"), ["Hi!", "How many rooms?"]);
+    chat.plugins.answers.push_back(Ok(vec![
+        quote(5_000_000),
+        Decision::Score(ScoreChange { delta: 2, reason: "big".into() }),
+    ]));
+    assert_eq!(
+        chat.say("3 rooms"),
+        ["• Move: 50,000 AMD\nTotal: 50,000 AMD", "3 rooms for 50,000 AMD. Book it?"]
+    );
+    let (plugin, input) = &chat.plugins.calls[0];
+    assert_eq!(
+        (plugin.as_str(), input.step.as_str(), input.fields.get("rooms")),
+        ("pricing", "price", Some(&Value::Number(3.0)))
+    );
+    assert_eq!(chat.say("yes"), ["Booked!"]);
+    assert_eq!(chat.conversation.status, Status::Ended { state: "booked".to_owned() });
+    assert_eq!(chat.conversation.score, 2);
+    for name in [
+        "intent.detected",
+        "field.collected",
+        "quote.sent",
+        "lead.scored",
+        "booking.created",
+        "conversation.closed",
+    ] {
+        assert!(chat.events.iter().any(|event| event == name), "{name} in {:?}", chat.events);
+    }
+}
+
+#[test]
+fn the_customer_is_answered_in_the_language_they_write() {
+    let mut chat = Chat::new();
+    assert_eq!(chat.say("Сколько стоит переезд?"), ["Hi!", "Сколько комнат?"]);
+    assert_eq!(chat.conversation.contact.locale, "ru");
+}
+
+#[test]
+fn invalid_answers_are_explained_then_handed_off_when_retries_run_out() {
+    let mut chat = Chat::new();
+    chat.say("price");
+    assert_eq!(chat.say("lots"), ["Please send a number. How many rooms?"]);
+    let replies = chat.say("50");
+    assert_eq!(replies, ["I'm passing you to a colleague, who will reply here shortly."]);
+    assert!(matches!(&chat.conversation.status, Status::Human { queue, .. } if queue == "sales"));
+    assert_eq!(chat.events.iter().filter(|event| *event == "field.invalid").count(), 2);
+}
+
+#[test]
+fn asking_for_a_human_mid_flow_hands_off_with_a_card_and_silences_the_bot() {
+    let mut chat = Chat::new();
+    chat.say("how much");
+    chat.say("operator please");
+    assert_eq!(chat.say("hello?"), Vec::<String>::new(), "the bot stays quiet while a human has it");
+    let effects = chat.conversation.hand_back("anna", chat.now);
+    assert_eq!(effects.events[0].body.name(), "handoff.returned");
+    assert_eq!(chat.say("how much"), ["How many rooms?"]);
+}
+
+#[test]
+fn the_handoff_card_summarises_what_is_known() {
+    let mut chat = Chat::new();
+    chat.say("how much");
+    let setting = Setting { flow: &chat.flow, calendar: &chat.calendar };
+    let inbound = Inbound { text: "this is terrible".to_owned(), payload: None, at: 5_000 };
+    let effects = chat.conversation.handle(setting, &inbound, &mut chat.plugins);
+    let card = effects.events.iter().find_map(|event| match &event.body {
+        EventBody::HandoffRequested { card } => Some(card.clone()),
+        _ => None,
+    });
+    let card = card.expect("a handoff card");
+    assert_eq!(
+        card.summary,
+        "Ani wrote on Whatsapp in en about \"Price\".\nHanded over because negative signal in the customer's message."
+    );
+    assert_eq!((card.queue.as_str(), card.assignee.as_deref()), ("sales", Some("anna")));
+}
+
+#[test]
+fn a_failing_step_follows_its_policy() {
+    let mut chat = Chat::new();
+    chat.say("how much");
+    chat.plugins.answers.push_back(Err(StepFailed { code: "fuel_exhausted".into(), message: "loop".into() }));
+    let replies = chat.say("2");
+    assert_eq!(replies, ["A manager will send the price.", "2 rooms for . Book it?"]);
+    assert!(chat.events.contains(&"step.failed".to_owned()));
+}
+
+#[test]
+fn a_policy_escalation_hands_off_and_a_denial_ends_politely() {
+    let mut chat = Chat::new();
+    chat.plugins
+        .answers
+        .push_back(Ok(vec![Decision::Verdict(Verdict::Escalate("amount above 100,000".into()))]));
+    chat.say("I want a refund");
+    assert!(matches!(chat.conversation.status, Status::Human { .. }));
+
+    let mut chat = Chat::new();
+    chat.plugins.answers.push_back(Ok(vec![Decision::Verdict(Verdict::Deny("final sale".into()))]));
+    assert_eq!(chat.say("return"), ["Hi!", "I'm sorry, this can't be returned: final sale."]);
+    assert_eq!(chat.conversation.status, Status::Ended { state: "resolved".to_owned() });
+}
+
+#[test]
+fn an_unclear_message_shows_the_menu_and_a_tap_picks_the_intent() {
+    let mut chat = Chat::new();
+    assert_eq!(chat.say("hello"), ["Hi!", "What can I do for you?"]);
+    chat.now += 1;
+    let inbound =
+        Inbound { text: "Price".to_owned(), payload: Some("intent:quote".to_owned()), at: chat.now };
+    let setting = Setting { flow: &chat.flow, calendar: &chat.calendar };
+    let effects = chat.conversation.handle(setting, &inbound, &mut chat.plugins);
+    assert_eq!(effects.outbound[0].text, "How many rooms?");
+}

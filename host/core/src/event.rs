@@ -1,0 +1,108 @@
+//! The domain events every turn records, append-only. KPIs are computed from
+//! them, so each one carries its tenant, conversation, channel and time.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Channel, LeadTier, Priority, Quote, Slot, Timer, Value, Verdict};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub tenant: String,
+    pub conversation: String,
+    pub channel: Channel,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened. The `type` names are stable: dashboards and KPIs use them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventBody {
+    #[serde(rename = "conversation.started")]
+    ConversationStarted { flow_version: String, locale: String },
+    #[serde(rename = "message.received")]
+    MessageReceived { text: String },
+    #[serde(rename = "message.sent")]
+    MessageSent { text: String, by: Sender },
+    #[serde(rename = "intent.detected")]
+    IntentDetected { intent: String },
+    #[serde(rename = "intent.unclear")]
+    IntentUnclear { candidates: Vec<String> },
+    #[serde(rename = "field.collected")]
+    FieldCollected { field: String, value: Value },
+    #[serde(rename = "field.invalid")]
+    FieldInvalid { field: String, reason: String, attempt: u32 },
+    #[serde(rename = "field.skipped")]
+    FieldSkipped { field: String },
+    #[serde(rename = "lead.scored")]
+    LeadScored { delta: i32, score: i32, reason: String },
+    #[serde(rename = "lead.graded")]
+    LeadGraded { tier: LeadTier, reasons: Vec<String> },
+    #[serde(rename = "quote.sent")]
+    QuoteSent { quote: Quote },
+    #[serde(rename = "slot.offered")]
+    SlotOffered { slots: Vec<Slot> },
+    #[serde(rename = "policy.decided")]
+    PolicyDecided { verdict: Verdict },
+    #[serde(rename = "step.failed")]
+    StepFailed { step: String, plugin: String, code: String, message: String },
+    #[serde(rename = "timer.requested")]
+    TimerRequested { timer: Timer, due_at: Option<i64> },
+    #[serde(rename = "timer.cancelled")]
+    TimerCancelled { key: String },
+    #[serde(rename = "conversation.routed")]
+    ConversationRouted { queue: String, priority: Priority, assignee: Option<String>, after_hours: bool },
+    #[serde(rename = "handoff.requested")]
+    HandoffRequested { card: HandoffCard },
+    #[serde(rename = "handoff.returned")]
+    HandoffReturned { by: String },
+    #[serde(rename = "conversation.closed")]
+    ConversationClosed { state: String },
+    /// A flow's `done.event` (e.g. `booking.created`) or a plugin's `emit`.
+    #[serde(rename = "domain")]
+    Domain { name: String, payload: serde_json::Value },
+}
+
+impl EventBody {
+    /// The stable name: the `type` tag, or the domain event's own name.
+    pub fn name(&self) -> String {
+        match self {
+            EventBody::Domain { name, .. } => name.clone(),
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|value| value.get("type").and_then(|name| name.as_str()).map(str::to_owned))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sender {
+    Bot,
+    Agent,
+}
+
+/// What a human agent sees when a conversation is handed over, so the
+/// customer never has to repeat themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffCard {
+    pub name: Option<String>,
+    pub contact: String,
+    pub channel: Channel,
+    pub intent: Option<String>,
+    pub fields: BTreeMap<String, Value>,
+    pub score: i32,
+    pub tier: Option<LeadTier>,
+    pub reason: String,
+    /// Two or three lines.
+    pub summary: String,
+    pub suggested_next_step: String,
+    pub queue: String,
+    pub priority: Priority,
+    pub assignee: Option<String>,
+}

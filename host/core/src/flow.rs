@@ -1,0 +1,354 @@
+//! A tenant's conversation flow: what it understands, what it asks, which
+//! plugins it calls, and when a human takes over. Users write it in TOML; see
+//! `flow.schema.json` (from `switchboard flow schema`) for editor support, and
+//! `examples/*/flow.toml` for complete ones.
+//!
+//! [`Flow::parse`] turns text into a checked flow or a list of [`Problem`]s,
+//! each with a line, a column and a hint (`check.rs`). A flow that parses is
+//! internally consistent: every intent, field, plugin step and queue it names
+//! exists.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Priority;
+
+mod check;
+
+pub use check::{Problem, Problems, placeholders as check_placeholders};
+
+/// Text in several languages, keyed by locale (`en`, `ru`, `hy`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Localized(pub BTreeMap<String, String>);
+
+impl Localized {
+    /// The text for `locale`, else for `fallback`, else any.
+    pub fn get(&self, locale: &str, fallback: &str) -> &str {
+        self.0
+            .get(locale)
+            .or_else(|| self.0.get(fallback))
+            .or_else(|| self.0.values().next())
+            .map_or("", String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|text| text.trim().is_empty())
+    }
+}
+
+/// Phrases per locale.
+pub type Phrases = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Names this revision. A conversation keeps the flow version it started
+    /// with until it ends.
+    pub version: String,
+    /// The locale used when a customer's language is not known or not covered.
+    pub default_locale: String,
+    /// Said once, before the first question of a new conversation.
+    #[serde(default)]
+    pub greeting: Localized,
+    /// Shown with the intent buttons when the customer's wish is unclear.
+    pub menu: Localized,
+    #[serde(default)]
+    pub handoff: HandoffRules,
+    #[serde(default)]
+    pub queues: Vec<Queue>,
+    /// Checked in order; the first rule that matches picks the queue.
+    #[serde(default)]
+    pub routing: Vec<RoutingRule>,
+    pub intents: Vec<Intent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    pub name: String,
+    /// The button label in the fallback menu.
+    pub title: Localized,
+    /// Trigger phrases per locale. Matching ignores case and punctuation and
+    /// tolerates word endings ("заказ" matches "заказа").
+    pub triggers: Phrases,
+    /// Urgent intents (payment problems, outages) jump the human queue.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Asked one at a time, in this order, skipping ones already known.
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    /// Plugin steps, run in order once every required field is known.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    /// Asked before the final action. Placeholders `{field}` are filled in.
+    #[serde(default)]
+    pub confirm: Option<Confirm>,
+    pub done: Done,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    pub prompt: Localized,
+    /// For `choice` fields: the allowed values, shown as quick replies.
+    #[serde(default)]
+    pub options: Vec<ChoiceOption>,
+    /// For `number` and `money` (in major units): the allowed range.
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// For `money`: the currency assumed when the customer names none.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// For `pattern` fields (order ids and the like): a regular expression the
+    /// whole answer must match, after trimming.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// A plugin binding that validates the answer instead of the built-in
+    /// check. It sets the field when the answer is good.
+    #[serde(default)]
+    pub validator: Option<String>,
+    /// Wrong answers allowed before `on_exhausted` applies.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default)]
+    pub on_exhausted: Exhausted,
+    /// Said when an answer does not validate; the built-in explanation otherwise.
+    #[serde(default)]
+    pub invalid: Localized,
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Number,
+    Money,
+    /// A calendar date in the tenant's time zone ("25.12", "tomorrow").
+    Date,
+    /// A date and time in the tenant's time zone ("tomorrow 15:00").
+    Datetime,
+    Phone,
+    Email,
+    Choice,
+    Pattern,
+    Boolean,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceOption {
+    /// What is stored in the field.
+    pub value: String,
+    pub title: Localized,
+    /// Other words that pick this option.
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Exhausted {
+    /// Hand the conversation to a human, with what is known so far.
+    #[default]
+    Handoff,
+    /// Go on without the field.
+    Skip,
+    /// Drop the intent and show the menu again.
+    Menu,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// The step name the plugin sees (`step-input.step`).
+    pub name: String,
+    /// A plugin binding of the tenant.
+    pub plugin: String,
+    /// What happens when the plugin traps, hits a limit or returns an error.
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
+    /// Said instead of the plugin's answer when `on_failure = "default"`.
+    #[serde(default)]
+    pub default: Localized,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Go on as if the step had decided nothing.
+    Skip,
+    /// Say the step's `default` text and go on.
+    Default,
+    /// Call once more; hand off if that fails too.
+    Retry,
+    /// Hand the conversation to a human.
+    #[default]
+    Handoff,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    pub prompt: Localized,
+    /// Ask a second time, for expensive actions ("Reply 'Confirm'").
+    #[serde(default)]
+    pub double: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Done {
+    pub reply: Localized,
+    /// The terminal state the conversation ends in.
+    pub state: Terminal,
+    /// A domain event recorded with the collected fields, e.g. `booking.created`.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Timers to request when the intent completes (reminders, follow-ups).
+    #[serde(default)]
+    pub timers: Vec<TimerSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Terminal {
+    Booked,
+    Quoted,
+    Paid,
+    Resolved,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimerSpec {
+    pub kind: String,
+    /// Minutes before the datetime in this field (a booking-relative reminder)...
+    #[serde(default)]
+    pub before_field: Option<String>,
+    #[serde(default)]
+    pub minutes_before: Option<u64>,
+    /// ...or minutes after completion (a follow-up).
+    #[serde(default)]
+    pub minutes_after: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRules {
+    /// "Talk to a human", per locale.
+    #[serde(default)]
+    pub phrases: Phrases,
+    /// Negative signals that bring a human in early.
+    #[serde(default)]
+    pub negative: Phrases,
+    /// Hand off once the lead score reaches this.
+    #[serde(default)]
+    pub score_at_least: Option<i32>,
+    /// Hand off after this many failed validations in one conversation.
+    #[serde(default = "default_failed_validations")]
+    pub max_failed_validations: u32,
+    /// Hand off when a policy plugin escalates.
+    #[serde(default = "default_true")]
+    pub on_escalate: bool,
+    /// The queue when no routing rule matches.
+    #[serde(default = "default_queue")]
+    pub queue: String,
+    /// Told to the customer when a human takes over.
+    #[serde(default)]
+    pub reply: Localized,
+}
+
+impl Default for HandoffRules {
+    fn default() -> Self {
+        Self {
+            phrases: Phrases::new(),
+            negative: Phrases::new(),
+            score_at_least: None,
+            max_failed_validations: default_failed_validations(),
+            on_escalate: true,
+            queue: default_queue(),
+            reply: Localized::default(),
+        }
+    }
+}
+
+fn default_failed_validations() -> u32 {
+    3
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_queue() -> String {
+    "support".to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    pub name: String,
+    /// Who picks up during business hours.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Who is on call evenings, weekends and holidays.
+    #[serde(default)]
+    pub after_hours_owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    pub when: When,
+    pub queue: String,
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+/// Every condition given must hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    #[serde(default)]
+    pub score_at_least: Option<i32>,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub tier: Option<crate::contract::LeadTier>,
+    #[serde(default)]
+    pub after_hours: Option<bool>,
+}
+
+impl Flow {
+    pub fn intent(&self, name: &str) -> Option<&Intent> {
+        self.intents.iter().find(|intent| intent.name == name)
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&Queue> {
+        self.queues.iter().find(|queue| queue.name == name)
+    }
+
+    /// The JSON Schema of the flow file, for editors.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Flow)).unwrap_or_default()
+    }
+}
+
+impl Intent {
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|field| field.name == name)
+    }
+}

@@ -1,0 +1,357 @@
+//! Turning flow text into a [`Flow`] that is consistent, or saying precisely
+//! why not. Syntax and shape errors come from the TOML parser with their span;
+//! for consistency errors the offending value is located in the source, so
+//! every problem points at a line and column.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+use super::{FailurePolicy, FieldKind, Flow, Intent};
+
+/// One thing wrong with a flow file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Everything wrong with a flow file; shown as `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in &self.problems {
+            writeln!(
+                formatter,
+                "{}:{}:{}: error: {}",
+                self.file, problem.line, problem.column, problem.message
+            )?;
+            if let Some(hint) = &problem.hint {
+                writeln!(formatter, "  hint: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Flow {
+    /// Parse and check a flow. `plugins` are the tenant's plugin bindings; a
+    /// step or validator naming any other plugin is an error.
+    pub fn parse(file: &str, source: &str, plugins: &BTreeSet<String>) -> Result<Flow, Problems> {
+        let problems = |problems| Problems { file: file.to_owned(), problems };
+        let flow: Flow = toml::from_str(source).map_err(|error| {
+            let (line, column) = error.span().map_or((1, 1), |span| line_column(source, span.start));
+            let message = error.message().to_owned();
+            let hint = hint_for(&message);
+            problems(vec![Problem { line, column, message, hint }])
+        })?;
+        let mut checker = Checker { source, plugins, problems: Vec::new() };
+        checker.flow(&flow);
+        if checker.problems.is_empty() { Ok(flow) } else { Err(problems(checker.problems)) }
+    }
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    plugins: &'a BTreeSet<String>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, near: &str, message: String, hint: impl Into<Option<String>>) {
+        let (line, column) = self.locate(near);
+        self.problems.push(Problem { line, column, message, hint: hint.into() });
+    }
+
+    /// Where `near` (usually a quoted value) first appears; the file start if nowhere.
+    fn locate(&self, near: &str) -> (usize, usize) {
+        self.source.find(near).map_or((1, 1), |offset| line_column(self.source, offset))
+    }
+
+    fn flow(&mut self, flow: &Flow) {
+        if flow.menu.0.get(&flow.default_locale).is_none_or(|text| text.trim().is_empty()) {
+            self.report(
+                "[menu]",
+                format!("the menu has no text in the default locale {:?}", flow.default_locale),
+                "add it under [menu], e.g. en = \"What can I help you with?\"".to_owned(),
+            );
+        }
+        if flow.intents.is_empty() {
+            self.report(
+                "version",
+                "the flow has no intents".to_owned(),
+                "add at least one [[intents]] table".to_owned(),
+            );
+        }
+        let mut names = HashSet::new();
+        for intent in &flow.intents {
+            if !names.insert(intent.name.as_str()) {
+                self.report(
+                    &quoted(&intent.name),
+                    format!("intent {:?} is defined twice", intent.name),
+                    None,
+                );
+            }
+            self.intent(flow, intent);
+        }
+        let queues: BTreeSet<&str> = flow.queues.iter().map(|queue| queue.name.as_str()).collect();
+        let check_queue = |checker: &mut Self, queue: &str| {
+            if !queues.is_empty() && !queues.contains(queue) {
+                checker.report(
+                    &quoted(queue),
+                    format!("queue {queue:?} is not declared"),
+                    format!("declared queues: {}", list(queues.iter().copied())),
+                );
+            }
+        };
+        check_queue(self, &flow.handoff.queue);
+        for rule in &flow.routing {
+            check_queue(self, &rule.queue);
+            if let Some(intent) = &rule.when.intent
+                && flow.intent(intent).is_none()
+            {
+                self.report(&quoted(intent), format!("routing names unknown intent {intent:?}"), None);
+            }
+        }
+    }
+
+    fn intent(&mut self, flow: &Flow, intent: &Intent) {
+        let name = &intent.name;
+        if intent.triggers.values().all(|phrases| phrases.iter().all(|phrase| phrase.trim().is_empty())) {
+            self.report(
+                &quoted(name),
+                format!("intent {name:?} has no trigger phrases"),
+                "add e.g. triggers.en = [\"how much\"] so customers can reach it".to_owned(),
+            );
+        }
+        let mut fields = HashSet::new();
+        for field in &intent.fields {
+            let near = quoted(&field.name);
+            if !fields.insert(field.name.as_str()) {
+                self.report(&near, format!("field {:?} appears twice in intent {name:?}", field.name), None);
+            }
+            if field.prompt.0.get(&flow.default_locale).is_none_or(|text| text.trim().is_empty()) {
+                self.report(
+                    &near,
+                    format!(
+                        "field {:?} has no prompt in the default locale {:?}",
+                        field.name, flow.default_locale
+                    ),
+                    None,
+                );
+            }
+            match field.kind {
+                FieldKind::Choice if field.options.is_empty() => self.report(
+                    &near,
+                    format!("choice field {:?} has no options", field.name),
+                    "add [[intents.fields.options]] tables with value and title".to_owned(),
+                ),
+                FieldKind::Pattern => match &field.pattern {
+                    None => {
+                        self.report(&near, format!("pattern field {:?} has no pattern", field.name), None)
+                    }
+                    Some(pattern) => {
+                        if let Err(error) = regex::Regex::new(pattern) {
+                            let message = format!(
+                                "the pattern of field {:?} is not a valid regex: {error}",
+                                field.name
+                            );
+                            self.report(pattern, message, None);
+                        }
+                    }
+                },
+                _ => {}
+            }
+            if let (Some(min), Some(max)) = (field.min, field.max)
+                && min > max
+            {
+                self.report(&near, format!("field {:?} has min {min} above max {max}", field.name), None);
+            }
+            if let Some(validator) = &field.validator {
+                self.plugin(validator);
+            }
+        }
+        let mut steps = HashSet::new();
+        for step in &intent.steps {
+            if !steps.insert(step.name.as_str()) {
+                self.report(
+                    &quoted(&step.name),
+                    format!("step {:?} appears twice in intent {name:?}", step.name),
+                    None,
+                );
+            }
+            self.plugin(&step.plugin);
+            if step.on_failure == FailurePolicy::Default && step.default.is_empty() {
+                self.report(
+                    &quoted(&step.name),
+                    format!("step {:?} falls back to a default but has no default text", step.name),
+                    "add default.en = \"...\" to the step".to_owned(),
+                );
+            }
+        }
+        if let Some(confirm) = &intent.confirm {
+            for text in confirm.prompt.0.values() {
+                for placeholder in placeholders(text) {
+                    if intent.field(placeholder).is_none() && !BUILT_IN_PLACEHOLDERS.contains(&placeholder) {
+                        self.report(
+                            &format!("{{{placeholder}}}"),
+                            format!("the confirmation of {name:?} mentions {{{placeholder}}}, which is not one of its fields"),
+                            format!("fields: {}", list(intent.fields.iter().map(|field| field.name.as_str()))),
+                        );
+                    }
+                }
+            }
+        }
+        for timer in &intent.done.timers {
+            match (&timer.before_field, timer.minutes_before, timer.minutes_after) {
+                (Some(field), Some(_), None) => {
+                    if !intent
+                        .field(field)
+                        .is_some_and(|spec| matches!(spec.kind, FieldKind::Datetime | FieldKind::Date))
+                        && field != "slot"
+                    {
+                        self.report(
+                            &quoted(field),
+                            format!(
+                                "timer {:?} is relative to {field:?}, which is not a date field of {name:?}",
+                                timer.kind
+                            ),
+                            None,
+                        );
+                    }
+                }
+                (None, None, Some(_)) => {}
+                _ => self.report(
+                    &quoted(&timer.kind),
+                    format!(
+                        "timer {:?} needs either before_field with minutes_before, or minutes_after",
+                        timer.kind
+                    ),
+                    None,
+                ),
+            }
+        }
+    }
+
+    fn plugin(&mut self, plugin: &str) {
+        if !self.plugins.contains(plugin) {
+            self.report(
+                &quoted(plugin),
+                format!("plugin {plugin:?} is not bound for this tenant"),
+                format!("bound plugins: {}", list(self.plugins.iter().map(String::as_str))),
+            );
+        }
+    }
+}
+
+/// Placeholders every confirmation may use besides field names.
+const BUILT_IN_PLACEHOLDERS: &[&str] = &["total", "name"];
+
+/// The `{name}` placeholders in a text.
+pub fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
+fn quoted(value: &str) -> String {
+    format!("\"{value}\"")
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+    (line, column)
+}
+
+fn hint_for(message: &str) -> Option<String> {
+    if message.contains("unknown field") {
+        Some("check the spelling; `switchboard flow schema` prints every allowed key".to_owned())
+    } else if message.contains("unknown variant") {
+        Some("the allowed values are listed in the message".to_owned())
+    } else if message.contains("missing field") {
+        Some("this key is required here".to_owned())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BROKEN: &str = r#"version = "1"
+default_locale = "en"
+menu.en = "Hi"
+
+[[intents]]
+name = "quote"
+title.en = "Price"
+triggers.en = ["price"]
+
+[[intents.fields]]
+name = "size"
+type = "choice"
+prompt.en = "Which size?"
+
+[[intents.steps]]
+name = "price"
+plugin = "pricng"
+
+[intents.confirm]
+prompt.en = "Book {sise}?"
+
+[intents.done]
+reply.en = "Done"
+state = "booked"
+"#;
+
+    fn check(source: &str) -> Vec<String> {
+        let plugins: BTreeSet<String> = ["pricing".to_owned()].into();
+        match Flow::parse("flow.toml", source, &plugins) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.to_string().lines().map(str::to_owned).collect(),
+        }
+    }
+
+    #[test]
+    fn consistency_problems_point_at_their_line_with_a_hint() {
+        assert_eq!(
+            check(BROKEN),
+            [
+                "flow.toml:11:8: error: choice field \"size\" has no options",
+                "  hint: add [[intents.fields.options]] tables with value and title",
+                "flow.toml:17:10: error: plugin \"pricng\" is not bound for this tenant",
+                "  hint: bound plugins: pricing",
+                "flow.toml:20:19: error: the confirmation of \"quote\" mentions {sise}, which is not one of its fields",
+                "  hint: fields: size",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_carry_the_parsers_position() {
+        let problems = check(&BROKEN.replace("type = \"choice\"", "type = \"colour\""));
+        assert!(problems[0].starts_with("flow.toml:12:8: error: unknown variant `colour`"), "{problems:?}");
+        let problems = check(&BROKEN.replace("prompt.en = \"Which size?\"", "promt.en = \"Which size?\""));
+        assert!(problems[0].starts_with("flow.toml:13:1: error: unknown field `promt`"), "{problems:?}");
+        assert_eq!(
+            problems[1],
+            "  hint: check the spelling; `switchboard flow schema` prints every allowed key"
+        );
+    }
+}
