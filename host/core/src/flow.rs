@@ -104,6 +104,10 @@ pub struct FieldSpec {
     pub min: Option<f64>,
     #[serde(default)]
     pub max: Option<f64>,
+    /// For `date` and `datetime`: accept dates in the past (a purchase date),
+    /// which are refused by default (a booking date).
+    #[serde(default)]
+    pub allow_past: bool,
     /// For `money`: the currency assumed when the customer names none.
     #[serde(default)]
     pub currency: Option<String>,

@@ -130,7 +130,7 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
         FieldKind::Date => {
             let (date, _) = date_time(answer, calendar, now_ms)?;
             let at = calendar.timestamp(date, Time::midnight()).ok_or(Invalid::Date)?;
-            if date < calendar.local(now_ms).date() {
+            if !field.allow_past && date < calendar.local(now_ms).date() {
                 return Err(Invalid::Past);
             }
             Ok(Value::Datetime(at))
@@ -138,7 +138,7 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
         FieldKind::Datetime => {
             let (date, time) = date_time(answer, calendar, now_ms)?;
             let at = calendar.timestamp(date, time.ok_or(Invalid::Time)?).ok_or(Invalid::Date)?;
-            if at < now_ms {
+            if !field.allow_past && at < now_ms {
                 return Err(Invalid::Past);
             }
             Ok(Value::Datetime(at))

@@ -50,12 +50,15 @@ impl fmt::Display for ApiVersion {
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum VersionedPre {
     V0_1(since_v0_1_0::Handler),
 }
 
 /// A component checked against the host's contract and pre-instantiated: imports
 /// are resolved once, so each call only allocates and initialises an instance.
+/// Cheap to clone: the compiled code and pre-instance are shared.
+#[derive(Clone)]
 pub struct Plugin {
     engine: Engine,
     hash: ContentHash,

@@ -40,6 +40,7 @@ type RunResults = (Result<Vec<types::Decision>, types::StepError>,);
 /// The generated `StepPre::instantiate` looks the export up by name and
 /// type-checks its (large) signature on every instantiation. We check it once,
 /// in [`Handler::probe`] at load time, and then call through the index.
+#[derive(Clone)]
 pub(crate) struct Handler {
     pre: InstancePre<HostState>,
     run: ComponentExportIndex,

@@ -13,6 +13,20 @@ impl Store {
         Ok(hash)
     }
 
+    /// Remember the source of a tenant's flow version, so conversations pinned
+    /// to it can continue after the tenant moves on.
+    pub fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError> {
+        let hash = self.put_blob(source.as_bytes())?;
+        self.blobs.insert(crate::keys::flow(tenant, version), hash.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
+        let Some(hash) = self.blobs.get(crate::keys::flow(tenant, version))? else { return Ok(None) };
+        let bytes = self.blob(&String::from_utf8_lossy(&hash))?;
+        Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// The bytes named `hash`, checked against it.
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(bytes) = self.blobs.get(hash.as_bytes())? else { return Ok(None) };

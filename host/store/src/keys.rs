@@ -17,6 +17,58 @@ pub(crate) fn plugin_state(tenant: &str, plugin: &str, key: &str) -> Vec<u8> {
     full
 }
 
+/// `t/{tenant}/c/{conversation}`: a conversation's state.
+pub(crate) fn conversation(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"c/");
+    push_segment(&mut key, conversation);
+    key
+}
+
+/// `t/{tenant}/e/{seq}`: the tenant's event log, in order.
+pub(crate) fn tenant_event(tenant: &str, seq: u64) -> Vec<u8> {
+    let mut key = tenant_events(tenant);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn tenant_events(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"e/");
+    key
+}
+
+/// `t/{tenant}/ce/{conversation}/{seq}`: one conversation's events (its transcript).
+pub(crate) fn conversation_event(tenant: &str, conversation: &str, seq: u64) -> Vec<u8> {
+    let mut key = conversation_events(tenant, conversation);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn conversation_events(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"ce/");
+    push_segment(&mut key, conversation);
+    key
+}
+
+/// `t/{tenant}/in/{channel}/{message id}`: inbound messages already handled.
+pub(crate) fn inbound(tenant: &str, channel: &str, message_id: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"in/");
+    push_segment(&mut key, channel);
+    key.extend_from_slice(message_id.as_bytes());
+    key
+}
+
+/// `t/{tenant}/f/{version}`: the blob hash of a flow version's source.
+pub(crate) fn flow(tenant: &str, version: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"f/");
+    key.extend_from_slice(version.as_bytes());
+    key
+}
+
 /// Segments are length-prefixed, so a tenant called `a/kv` can never produce
 /// a key that another tenant's prefix matches.
 fn push_segment(key: &mut Vec<u8>, segment: &str) {

@@ -10,14 +10,18 @@
 //! - [`Store`]: opening the database and the trees in it.
 //! - `keys.rs`: the key layout, in one place.
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
-//! - `blobs.rs`: content-addressed component storage.
+//! - `blobs.rs`: content-addressed component and flow storage.
+//! - `conversations.rs`: conversation state, the per-tenant event log and the
+//!   inbound dedupe index, written in one transaction per turn.
 
 mod blobs;
+mod conversations;
 mod keys;
 mod plugin_state;
 
 use std::path::Path;
 
+pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use plugin_state::SledKv;
 
 /// Errors a store operation reports, with what it was doing.
@@ -29,6 +33,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
+    #[error("stored record {key} does not decode: {source}")]
+    Decode { key: String, source: serde_json::Error },
 }
 
 /// The database and its trees. Cheap to clone; clones share one database.
@@ -37,6 +43,9 @@ pub struct Store {
     db: sled::Db,
     blobs: sled::Tree,
     plugin_state: sled::Tree,
+    conversations: sled::Tree,
+    events: sled::Tree,
+    inbox: sled::Tree,
 }
 
 impl Store {
@@ -52,7 +61,14 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
-        Ok(Self { blobs: db.open_tree("blobs")?, plugin_state: db.open_tree("plugin_state")?, db })
+        Ok(Self {
+            blobs: db.open_tree("blobs")?,
+            plugin_state: db.open_tree("plugin_state")?,
+            conversations: db.open_tree("conversations")?,
+            events: db.open_tree("events")?,
+            inbox: db.open_tree("inbox")?,
+            db,
+        })
     }
 
     /// The `kv` capability's backend, sharing this database.

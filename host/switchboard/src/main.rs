@@ -4,9 +4,20 @@
 //!
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
 //! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
+//! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
+//! - `engine.rs`: the state machine wired to the runtime and the store, one
+//!   conversation at a time, one transaction per turn.
+//! - `chat.rs`: `switchboard chat`, a flow in the terminal.
+//! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
 
 mod bench;
+mod chat;
+mod engine;
+mod flow_check;
 mod plugin_run;
+mod tenant;
+
+use std::path::PathBuf;
 
 use std::process::ExitCode;
 
@@ -31,6 +42,19 @@ enum Command {
     /// Measure the step call paths.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Talk to a tenant's flow in the terminal.
+    Chat(chat::Args),
+    /// Check flow files, or print their JSON Schema.
+    #[command(subcommand)]
+    Flow(FlowCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FlowCommand {
+    /// Check a flow file; print every problem with its line and column.
+    Check(flow_check::CheckArgs),
+    /// Print the JSON Schema of flow files (for editors).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +80,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
         Command::Bench(BenchCommand::Steps(args)) => bench::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
+        Command::Flow(FlowCommand::Schema) => flow_check::schema(),
     };
     match result {
         Ok(code) => code,
@@ -64,4 +91,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where compiled components are cached between runs: `$XDG_CACHE_HOME` or `~/.cache`.
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("switchboard").join("compiled"))
 }

@@ -42,13 +42,6 @@ pub struct Args {
     no_cache: bool,
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("switchboard").join("compiled"))
-}
-
 #[derive(Debug, Serialize)]
 struct Output<'a> {
     plugin: PluginInfo,
@@ -81,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         table_elements: defaults.table_elements,
     };
 
-    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
+    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(crate::cache_dir) };
     let runtime =
         Runtime::new(RuntimeConfig { cache_dir, max_concurrent_calls: 4, ..RuntimeConfig::default() })?;
     let plugin = runtime

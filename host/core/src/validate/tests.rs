@@ -10,6 +10,7 @@ fn field(kind: FieldKind) -> FieldSpec {
         options: Vec::new(),
         min: None,
         max: None,
+        allow_past: false,
         currency: None,
         pattern: None,
         validator: None,

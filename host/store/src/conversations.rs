@@ -1,0 +1,147 @@
+//! Conversations and their events, one atomic transaction per turn.
+//!
+//! A turn's writes (the new conversation state, every event it produced, and
+//! the inbound message id that makes a provider's retry a no-op) commit
+//! together or not at all, and [`Store::commit_turn`] flushes before it
+//! returns, so whatever a caller acknowledges is on disk.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use switchboard_core::conversation::Conversation;
+use switchboard_core::event::DomainEvent;
+
+use crate::{Store, StoreError, keys};
+
+/// A conversation as stored: its state and what it is pinned to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredConversation {
+    pub conversation: Conversation,
+    /// Plugin binding name to the component hash this conversation started with.
+    pub plugin_pins: BTreeMap<String, String>,
+}
+
+/// What one handled inbound message changes.
+#[derive(Debug)]
+pub struct TurnRecord<'a> {
+    pub stored: &'a StoredConversation,
+    pub events: &'a [DomainEvent],
+    /// `(channel, provider message id)`; a second turn with the same id is refused.
+    pub dedupe: Option<(&'a str, &'a str)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    Written,
+    /// The inbound message id was seen before; nothing was written.
+    Duplicate,
+}
+
+impl Store {
+    pub fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError> {
+        let key = keys::conversation(tenant, id);
+        self.conversations.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
+    }
+
+    /// Whether an inbound message id was already handled.
+    pub fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
+        Ok(self.inbox.contains_key(keys::inbound(tenant, channel, message_id))?)
+    }
+
+    /// Write a turn atomically, then flush it to disk.
+    pub fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
+        let conversation_id = &turn.stored.conversation.id;
+        let state = serde_json::to_vec(turn.stored)
+            .map_err(|source| StoreError::Decode { key: conversation_id.clone(), source })?;
+        let mut events = Vec::with_capacity(turn.events.len());
+        for event in turn.events {
+            let bytes = serde_json::to_vec(event)
+                .map_err(|source| StoreError::Decode { key: conversation_id.clone(), source })?;
+            events.push((self.db.generate_id()?, bytes));
+        }
+        let result =
+            (&self.conversations, &self.events, &self.inbox).transaction(|(conversations, log, inbox)| {
+                if let Some((channel, message_id)) = turn.dedupe {
+                    let key = keys::inbound(tenant, channel, message_id);
+                    if inbox.get(&key)?.is_some() {
+                        return Ok(Committed::Duplicate);
+                    }
+                    inbox.insert(key, conversation_id.as_bytes())?;
+                }
+                conversations.insert(keys::conversation(tenant, conversation_id), state.as_slice())?;
+                for (seq, bytes) in &events {
+                    log.insert(keys::tenant_event(tenant, *seq), bytes.as_slice())?;
+                    log.insert(keys::conversation_event(tenant, conversation_id, *seq), bytes.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Written)
+            });
+        let committed = result.map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => StoreError::Sled(error),
+        })?;
+        if committed == Committed::Written {
+            self.db.flush()?;
+        }
+        Ok(committed)
+    }
+
+    /// A tenant's events, oldest first, after `after` (a sequence number).
+    pub fn tenant_events(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
+        let prefix = keys::tenant_events(tenant);
+        let start = keys::tenant_event(tenant, after.saturating_add(1));
+        let mut events = Vec::new();
+        for entry in self
+            .events
+            .range(start..)
+            .take_while(|entry| entry.as_ref().is_ok_and(|(key, _)| key.starts_with(&prefix)))
+        {
+            let (key, bytes) = entry?;
+            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            events.push((seq, decode(&key, &bytes)?));
+            if events.len() >= limit {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    /// One conversation's events, oldest first.
+    pub fn conversation_events(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Vec<DomainEvent>, StoreError> {
+        self.events
+            .scan_prefix(keys::conversation_events(tenant, conversation))
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                decode(&key, &bytes)
+            })
+            .collect()
+    }
+
+    /// Every stored conversation of a tenant.
+    pub fn conversations(&self, tenant: &str) -> Result<Vec<StoredConversation>, StoreError> {
+        let mut prefix = keys::tenant_prefix(tenant);
+        prefix.extend_from_slice(b"c/");
+        self.conversations
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                decode(&key, &bytes)
+            })
+            .collect()
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|source| StoreError::Decode { key: String::from_utf8_lossy(key).into_owned(), source })
+}

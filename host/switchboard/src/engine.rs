@@ -1,0 +1,360 @@
+//! The engine: the no-IO state machine wired to the wasm runtime and the store.
+//!
+//! **Architecture Invariant:** events of one conversation are handled strictly
+//! one at a time, in arrival order (a mutex per conversation); different
+//! conversations and tenants never wait for each other, so a slow plugin only
+//! slows its own conversation. Callers on an async runtime run [`Engine::handle`]
+//! on the blocking pool.
+//!
+//! **Architecture Invariant:** a turn is persisted in one sled transaction,
+//! flushed before [`Engine::handle`] returns. Nothing is acknowledged that a
+//! crash could lose.
+//!
+//! A conversation pins the flow version and plugin hashes it started with.
+//! When the tenant is reloaded, running conversations keep them (the old
+//! flow's source and components are in the store); new conversations get the
+//! new ones.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use switchboard_core::contract::{Channel, Contact, Decision, StepInput};
+use switchboard_core::conversation::{
+    Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
+};
+use switchboard_core::event::DomainEvent;
+use switchboard_core::flow::Flow;
+use switchboard_runtime::{CallContext, KvBackend, Plugin, Runtime};
+use switchboard_store::{Committed, Store, StoreError, StoredConversation, TurnRecord};
+
+use crate::tenant::Tenant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown tenant {0:?}")]
+    UnknownTenant(String),
+    #[error("tenant {tenant:?} has no conversation {conversation:?}")]
+    UnknownConversation { tenant: String, conversation: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("failed to set up tenant {tenant:?}: {message}")]
+    Setup { tenant: String, message: String },
+}
+
+/// One inbound customer message, channel-neutral.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub channel: Channel,
+    /// The customer. Their id names the conversation, so the same id on
+    /// another channel continues the same conversation.
+    pub contact: Contact,
+    pub text: String,
+    pub payload: Option<String>,
+    /// The provider's id for the message; a repeat is answered once only.
+    pub message_id: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TurnOutcome {
+    pub conversation: String,
+    pub replies: Vec<Outbound>,
+    pub events: Vec<DomainEvent>,
+    pub status: Status,
+    /// The message id was seen before: nothing was done.
+    pub duplicate: bool,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    store: Store,
+    runtime: Arc<Runtime>,
+    kv: Arc<dyn KvBackend>,
+    tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Components by hash, for conversations pinned to a replaced version.
+    components: Mutex<HashMap<String, Plugin>>,
+    flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
+    conversations: Mutex<HashMap<(String, String), Arc<Mutex<()>>>>,
+}
+
+impl Engine {
+    pub fn new(store: Store, runtime: Arc<Runtime>) -> Self {
+        let kv: Arc<dyn KvBackend> = Arc::new(store.plugin_kv());
+        Self {
+            store,
+            runtime,
+            kv,
+            tenants: RwLock::default(),
+            components: Mutex::default(),
+            flows: Mutex::default(),
+            conversations: Mutex::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Add or replace a tenant. Its flow source and components go to the store
+    /// first, so conversations pinned to this version survive later reloads
+    /// and restarts.
+    pub fn add_tenant(&self, tenant: Tenant) -> Result<(), EngineError> {
+        self.store.put_flow(&tenant.name, &tenant.flow.version, &tenant.flow_source)?;
+        for binding in tenant.plugins.values() {
+            let bytes = std::fs::read(&binding.component).map_err(|error| EngineError::Setup {
+                tenant: tenant.name.clone(),
+                message: format!("{}: {error}", binding.component.display()),
+            })?;
+            self.store.put_blob(&bytes)?;
+            lock(&self.components).insert(binding.plugin.hash().to_string(), binding.plugin.clone());
+        }
+        lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
+        self.tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(tenant.name.clone(), Arc::new(tenant));
+        Ok(())
+    }
+
+    pub fn tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {
+        let tenants = self.tenants.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.get(name).cloned().ok_or_else(|| EngineError::UnknownTenant(name.to_owned()))
+    }
+
+    pub fn tenant_names(&self) -> Vec<String> {
+        let tenants = self.tenants.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut names: Vec<String> = tenants.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Handle one inbound message: the whole turn, persisted and flushed.
+    pub fn handle(&self, tenant_name: &str, message: InboundMessage) -> Result<TurnOutcome, EngineError> {
+        let tenant = self.tenant(tenant_name)?;
+        let channel_name = channel_name(message.channel);
+        let conversation_id = message.contact.id.clone();
+        if let Some(id) = &message.message_id
+            && self.store.seen(tenant_name, &channel_name, id)?
+        {
+            return self.duplicate(tenant_name, &conversation_id);
+        }
+        let guard = self.conversation_lock(tenant_name, &conversation_id);
+        let _turn = guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+
+        let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
+        let _entered = span.enter();
+        let mut stored = match self.store.conversation(tenant_name, &conversation_id)? {
+            Some(stored) => stored,
+            None => StoredConversation {
+                conversation: Conversation::new(
+                    &conversation_id,
+                    tenant_name,
+                    message.channel,
+                    message.contact.clone(),
+                    &tenant.flow,
+                    message.at,
+                ),
+                plugin_pins: tenant.pins(),
+            },
+        };
+        // The latest channel is where replies go; one customer, every channel.
+        stored.conversation.channel = message.channel;
+        if stored.conversation.contact.display_name.is_none() {
+            stored.conversation.contact.display_name = message.contact.display_name.clone();
+        }
+        if matches!(stored.conversation.status, Status::Ended { .. }) {
+            // A fresh round starts on the tenant's current versions.
+            stored.conversation.flow_version = tenant.flow.version.clone();
+            stored.plugin_pins = tenant.pins();
+        }
+        let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
+        let inbound =
+            Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
+        let mut plugins = RuntimePlugins { engine: self, tenant: &tenant, pins: &stored.plugin_pins };
+        let setting = Setting { flow: &flow, calendar: &tenant.calendar };
+        let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
+        self.commit(
+            tenant_name,
+            &stored,
+            effects,
+            message.message_id.as_deref().map(|id| (channel_name.as_str(), id)),
+        )
+    }
+
+    /// An agent hands a conversation back to the bot.
+    pub fn hand_back(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        agent: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.hand_back(agent, now))
+    }
+
+    /// An agent closes a conversation.
+    pub fn close(&self, tenant: &str, conversation: &str, now: i64) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.close("closed", now))
+    }
+
+    /// An agent writes to the customer.
+    pub fn agent_reply(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        text: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.agent_reply(text, now))
+    }
+
+    fn agent_action(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        action: impl FnOnce(&mut Conversation) -> Effects,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.tenant(tenant)?;
+        let guard = self.conversation_lock(tenant, conversation_id);
+        let _turn = guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
+            EngineError::UnknownConversation {
+                tenant: tenant.to_owned(),
+                conversation: conversation_id.to_owned(),
+            }
+        })?;
+        let effects = action(&mut stored.conversation);
+        self.commit(tenant, &stored, effects, None)
+    }
+
+    fn commit(
+        &self,
+        tenant: &str,
+        stored: &StoredConversation,
+        effects: Effects,
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let record = TurnRecord { stored, events: &effects.events, dedupe };
+        let committed = self.store.commit_turn(tenant, &record)?;
+        if committed == Committed::Duplicate {
+            return self.duplicate(tenant, &stored.conversation.id);
+        }
+        Ok(TurnOutcome {
+            conversation: stored.conversation.id.clone(),
+            replies: effects.outbound,
+            events: effects.events,
+            status: stored.conversation.status.clone(),
+            duplicate: false,
+        })
+    }
+
+    fn duplicate(&self, tenant: &str, conversation: &str) -> Result<TurnOutcome, EngineError> {
+        let status = self
+            .store
+            .conversation(tenant, conversation)?
+            .map_or(Status::Bot, |stored| stored.conversation.status);
+        Ok(TurnOutcome {
+            conversation: conversation.to_owned(),
+            replies: Vec::new(),
+            events: Vec::new(),
+            status,
+            duplicate: true,
+        })
+    }
+
+    fn conversation_lock(&self, tenant: &str, conversation: &str) -> Arc<Mutex<()>> {
+        lock(&self.conversations).entry((tenant.to_owned(), conversation.to_owned())).or_default().clone()
+    }
+
+    /// The flow a conversation is pinned to: the current one, one seen
+    /// earlier in this process, or one from the store.
+    fn flow_for(
+        &self,
+        tenant: &Tenant,
+        version: &str,
+        pins: &BTreeMap<String, String>,
+    ) -> Result<Arc<Flow>, EngineError> {
+        if tenant.flow.version == version {
+            return Ok(tenant.flow.clone());
+        }
+        let key = (tenant.name.clone(), version.to_owned());
+        if let Some(flow) = lock(&self.flows).get(&key) {
+            return Ok(flow.clone());
+        }
+        let Some(source) = self.store.flow(&tenant.name, version)? else {
+            tracing::warn!(tenant = %tenant.name, version, "pinned flow version is gone; using the current one");
+            return Ok(tenant.flow.clone());
+        };
+        let bound: BTreeSet<String> = pins.keys().cloned().collect();
+        match Flow::parse(version, &source, &bound) {
+            Ok(flow) => {
+                let flow = Arc::new(flow);
+                lock(&self.flows).insert(key, flow.clone());
+                Ok(flow)
+            }
+            Err(problems) => {
+                tracing::warn!(tenant = %tenant.name, version, %problems, "pinned flow no longer parses; using the current one");
+                Ok(tenant.flow.clone())
+            }
+        }
+    }
+
+    /// The component a conversation pinned under `hash`.
+    fn pinned_component(&self, hash: &str) -> Option<Plugin> {
+        if let Some(plugin) = lock(&self.components).get(hash) {
+            return Some(plugin.clone());
+        }
+        let bytes = self.store.blob(hash).ok()??;
+        let plugin = self.runtime.load(&bytes).ok()?;
+        lock(&self.components).insert(hash.to_owned(), plugin.clone());
+        Some(plugin)
+    }
+}
+
+/// Plugin calls for one turn: the conversation's pinned components, with the
+/// tenant's config, limits and grants for each binding.
+struct RuntimePlugins<'a> {
+    engine: &'a Engine,
+    tenant: &'a Tenant,
+    pins: &'a BTreeMap<String, String>,
+}
+
+impl Plugins for RuntimePlugins<'_> {
+    fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+        let Some(binding) = self.tenant.plugins.get(name) else {
+            return Err(StepFailed {
+                code: "unbound".to_owned(),
+                message: format!("plugin {name:?} is not bound"),
+            });
+        };
+        let plugin = match self.pins.get(name) {
+            Some(hash) if *hash != binding.plugin.hash().to_string() => {
+                self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
+            }
+            _ => binding.plugin.clone(),
+        };
+        input.config = binding.config.clone();
+        let context = CallContext {
+            plugin: name.to_owned(),
+            limits: binding.limits,
+            grants: binding.grants.clone(),
+            kv: Some(self.engine.kv.clone()),
+        };
+        let span = tracing::debug_span!("step", plugin = name, step = %input.step, version = %plugin.hash());
+        let _entered = span.enter();
+        plugin.call(&input, context).map(|outcome| outcome.decisions).map_err(|failure| {
+            tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
+            StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
+        })
+    }
+}
+
+pub fn channel_name(channel: Channel) -> String {
+    serde_json::to_value(channel).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these maps leaves it consistent: every
+    // operation on them is a single insert or lookup.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
