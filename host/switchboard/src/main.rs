@@ -9,12 +9,16 @@
 //!   conversation at a time, one transaction per turn.
 //! - `chat.rs`: `switchboard chat`, a flow in the terminal.
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
+//! - `serve.rs`, `server.rs`: `switchboard serve`, the axum app (`server/`:
+//!   the JSON API, pages and widget, the error type, the demo shop API).
 
 mod bench;
 mod chat;
 mod engine;
 mod flow_check;
 mod plugin_run;
+mod serve;
+mod server;
 mod tenant;
 
 use std::path::PathBuf;
@@ -42,6 +46,8 @@ enum Command {
     /// Measure the step call paths.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Serve the tenants: web chat, the message API and the admin API.
+    Serve(serve::Args),
     /// Talk to a tenant's flow in the terminal.
     Chat(chat::Args),
     /// Check flow files, or print their JSON Schema.
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
         Command::Bench(BenchCommand::Steps(args)) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),

@@ -42,6 +42,10 @@ struct TenantFile {
     calendar: CalendarConfig,
     #[serde(default)]
     plugins: BTreeMap<String, BindingFile>,
+    /// The bearer token for this tenant's admin and agent API. Without one,
+    /// that API is closed.
+    #[serde(default)]
+    api_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +73,7 @@ pub struct Tenant {
     /// The flow's source, stored so conversations pinned to it outlive a reload.
     pub flow_source: String,
     pub plugins: HashMap<String, Binding>,
+    pub api_token: Option<String>,
 }
 
 /// One plugin as a tenant uses it.
@@ -143,6 +148,7 @@ impl Tenant {
             flow: Arc::new(flow),
             flow_source,
             plugins,
+            api_token: file.api_token.filter(|token| !token.is_empty()),
         })
     }
 

@@ -1,0 +1,97 @@
+// Switchboard web chat widget. Add it to any page with:
+//   <script src="https://HOST/widget.js" data-tenant="NAME"></script>
+// It keeps a session token in localStorage, so a reload continues the same
+// conversation, and renders quick replies as buttons.
+(function () {
+  'use strict';
+  var script = document.currentScript;
+  var tenant = script && script.getAttribute('data-tenant');
+  if (!tenant) { console.error('switchboard: data-tenant is missing'); return; }
+  var base = new URL(script.src, location.href).origin;
+  var key = 'switchboard:' + tenant;
+  var session = localStorage.getItem(key + ':session');
+  if (!session) {
+    session = 'web-' + Math.random().toString(36).slice(2) + Date.now().toString(36);
+    localStorage.setItem(key + ':session', session);
+  }
+  var history = JSON.parse(localStorage.getItem(key + ':history') || '[]');
+
+  var style = document.createElement('style');
+  style.textContent =
+    '.sb-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#2b59c3;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 2px 8px #0004;z-index:99999}' +
+    '.sb-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;display:none;flex-direction:column;background:#fff;border-radius:12px;box-shadow:0 4px 24px #0003;font:14px/1.4 system-ui,sans-serif;z-index:99999;overflow:hidden}' +
+    '.sb-panel.sb-open{display:flex}.sb-log{flex:1;overflow-y:auto;padding:12px}' +
+    '.sb-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}' +
+    '.sb-bot{background:#f0f2f7}.sb-you{background:#2b59c3;color:#fff;margin-left:auto}' +
+    '.sb-replies{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 8px}.sb-replies button{border:1px solid #2b59c3;background:#fff;color:#2b59c3;border-radius:14px;padding:4px 10px;cursor:pointer}' +
+    '.sb-form{display:flex;border-top:1px solid #e5e5e5}.sb-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.sb-form button{border:0;background:#2b59c3;color:#fff;padding:0 16px;cursor:pointer}';
+  document.head.appendChild(style);
+
+  var bubble = document.createElement('button');
+  bubble.className = 'sb-bubble'; bubble.setAttribute('aria-label', 'Chat'); bubble.textContent = '💬';
+  var panel = document.createElement('div');
+  panel.className = 'sb-panel'; panel.setAttribute('role', 'dialog');
+  var log = document.createElement('div'); log.className = 'sb-log'; log.setAttribute('aria-live', 'polite');
+  var form = document.createElement('form'); form.className = 'sb-form';
+  var input = document.createElement('input'); input.placeholder = 'Type a message…'; input.setAttribute('aria-label', 'Message');
+  var send = document.createElement('button'); send.type = 'submit'; send.textContent = 'Send';
+  form.appendChild(input); form.appendChild(send);
+  panel.appendChild(log); panel.appendChild(form);
+  document.body.appendChild(panel); document.body.appendChild(bubble);
+  bubble.addEventListener('click', function () { panel.classList.toggle('sb-open'); input.focus(); });
+  if (script.getAttribute('data-open') === 'true') panel.classList.add('sb-open');
+
+  function remember(entry) {
+    history.push(entry);
+    if (history.length > 200) history = history.slice(-200);
+    localStorage.setItem(key + ':history', JSON.stringify(history));
+  }
+
+  function show(entry) {
+    var item = document.createElement('div');
+    item.className = 'sb-msg ' + (entry.who === 'you' ? 'sb-you' : 'sb-bot');
+    item.textContent = entry.text;
+    log.appendChild(item);
+    log.querySelectorAll('.sb-replies').forEach(function (old) { old.remove(); });
+    if (entry.replies && entry.replies.length) {
+      var row = document.createElement('div'); row.className = 'sb-replies';
+      entry.replies.forEach(function (reply) {
+        var button = document.createElement('button'); button.type = 'button'; button.textContent = reply.title;
+        button.addEventListener('click', function () { post(reply.title, reply.payload); });
+        row.appendChild(button);
+      });
+      log.appendChild(row);
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  history.forEach(show);
+
+  function post(text, payload) {
+    var mine = { who: 'you', text: text };
+    remember(mine); show(mine);
+    fetch(base + '/v1/tenants/' + encodeURIComponent(tenant) + '/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        contact: { id: session, locale: (navigator.language || 'en').slice(0, 2) },
+        channel: 'webchat', text: text, payload: payload || null,
+        message_id: session + ':' + Date.now() + ':' + Math.random().toString(36).slice(2)
+      })
+    }).then(function (response) { return response.json(); }).then(function (body) {
+      if (body.error) { show({ who: 'bot', text: '⚠ ' + body.error.message }); return; }
+      body.replies.forEach(function (reply) {
+        var entry = { who: 'bot', text: reply.text, replies: reply.quick_replies || [] };
+        remember(entry); show(entry);
+      });
+    }).catch(function () { show({ who: 'bot', text: '⚠ Connection problem. Please try again.' }); });
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    post(text, null);
+  });
+})();

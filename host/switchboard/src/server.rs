@@ -1,0 +1,59 @@
+//! `switchboard serve`: the HTTP face of the engine, on axum.
+//!
+//! - `GET /` lists the tenants; `GET /chat/{tenant}` is a demo page with the
+//!   web chat widget, which `GET /widget.js` serves to any site.
+//! - `POST /v1/tenants/{tenant}/messages`: one customer message in, the
+//!   replies out (the widget and curl use it).
+//! - `/v1/tenants/{tenant}/conversations[/{id}[/hand-back|/close|/reply]]` and
+//!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
+//!   the tenant's bearer token.
+//! - `GET /demo/shop/api/orders/{id}`: with `--demo-shop`, a stand-in order
+//!   system for the web-shop example's order-status plugin.
+//!
+//! Errors are one JSON shape, `{"error": {"code", "message"}}` (`error.rs`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::engine::Engine;
+
+mod api;
+mod demo_shop;
+mod error;
+mod pages;
+
+pub use error::AppError;
+
+/// Messages are short; anything bigger than this is refused with 413.
+const MAX_BODY_BYTES: usize = 64 << 10;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
+    let state = AppState { engine };
+    let mut router = Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/chat/{tenant}", get(pages::chat))
+        .route("/widget.js", get(pages::widget))
+        .route("/v1/tenants/{tenant}/messages", post(api::message))
+        .route("/v1/tenants/{tenant}/conversations", get(api::conversations))
+        .route("/v1/tenants/{tenant}/conversations/{id}", get(api::conversation))
+        .route("/v1/tenants/{tenant}/conversations/{id}/hand-back", post(api::hand_back))
+        .route("/v1/tenants/{tenant}/conversations/{id}/close", post(api::close))
+        .route("/v1/tenants/{tenant}/conversations/{id}/reply", post(api::reply))
+        .route("/v1/tenants/{tenant}/events", get(api::events));
+    if demo_shop {
+        router = router.route("/demo/shop/api/orders/{id}", get(demo_shop::order));
+    }
+    router.fallback(error::not_found).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

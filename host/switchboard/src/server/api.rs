@@ -1,0 +1,228 @@
+//! The JSON API: messages in, and the tenant's admin and agent endpoints.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, json};
+use subtle::ConstantTimeEq;
+use switchboard_core::contract::{Channel, Contact};
+
+use super::{AppError, AppState};
+use crate::engine::{InboundMessage, TurnOutcome};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    contact: ContactRequest,
+    #[serde(default = "webchat")]
+    channel: Channel,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactRequest {
+    id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+fn webchat() -> Channel {
+    Channel::Webchat
+}
+
+/// `POST /v1/tenants/{tenant}/messages`
+pub async fn message(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    body: Result<Json<MessageRequest>, JsonRejection>,
+) -> Result<Json<TurnOutcome>, AppError> {
+    let Json(request) = body?;
+    let contact_id = request.contact.id.trim();
+    if contact_id.is_empty() || contact_id.len() > 200 {
+        return Err(AppError::bad_request("contact.id must be 1-200 characters"));
+    }
+    if request.text.trim().is_empty() && request.payload.is_none() {
+        return Err(AppError::bad_request("a message needs text or a payload"));
+    }
+    let engine = state.engine.clone();
+    engine.tenant(&tenant)?;
+    let message = InboundMessage {
+        channel: request.channel,
+        contact: Contact {
+            id: contact_id.to_owned(),
+            display_name: request.contact.display_name,
+            locale: request.contact.locale.unwrap_or_else(|| "en".to_owned()),
+        },
+        text: request.text,
+        payload: request.payload,
+        message_id: request.message_id,
+        at: jiff::Timestamp::now().as_millisecond(),
+    };
+    let outcome = tokio::task::spawn_blocking(move || engine.handle(&tenant, message)).await??;
+    Ok(Json(outcome))
+}
+
+/// The tenant's API token must be presented as `Authorization: Bearer <token>`.
+fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
+    let tenant = state.engine.tenant(tenant)?;
+    let Some(expected) = &tenant.api_token else {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "api_disabled",
+            "this tenant has no API token configured",
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/conversations`
+pub async fn conversations(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let engine = state.engine.clone();
+    let stored = tokio::task::spawn_blocking(move || engine.store().conversations(&tenant))
+        .await?
+        .map_err(crate::engine::EngineError::from)?;
+    let list: Vec<JsonValue> = stored
+        .into_iter()
+        .map(|stored| {
+            let conversation = stored.conversation;
+            json!({
+                "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
+                "intent": conversation.intent, "score": conversation.score, "updated_at": conversation.updated_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "conversations": list })))
+}
+
+/// `GET /v1/tenants/{tenant}/conversations/{id}`: the state and the transcript.
+pub async fn conversation(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let engine = state.engine.clone();
+    let (stored, events) = tokio::task::spawn_blocking(move || {
+        let store = engine.store();
+        Ok::<_, crate::engine::EngineError>((
+            store.conversation(&tenant, &id)?,
+            store.conversation_events(&tenant, &id)?,
+        ))
+    })
+    .await??;
+    let Some(stored) = stored else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
+    };
+    Ok(Json(
+        json!({ "conversation": stored.conversation, "plugin_pins": stored.plugin_pins, "events": events }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgentRequest {
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// `POST .../hand-back`: the bot answers again.
+pub async fn hand_back(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<AgentRequest>, JsonRejection>,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    let agent = request.agent.unwrap_or_else(|| "agent".to_owned());
+    let engine = state.engine.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    Ok(Json(tokio::task::spawn_blocking(move || engine.hand_back(&tenant, &id, &agent, now)).await??))
+}
+
+/// `POST .../close`
+pub async fn close(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let engine = state.engine.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    Ok(Json(tokio::task::spawn_blocking(move || engine.close(&tenant, &id, now)).await??))
+}
+
+/// `POST .../reply`: an agent's message to the customer.
+pub async fn reply(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<AgentRequest>, JsonRejection>,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    let text = request
+        .text
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| AppError::bad_request("text is required"))?;
+    let engine = state.engine.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    Ok(Json(tokio::task::spawn_blocking(move || engine.agent_reply(&tenant, &id, &text, now)).await??))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+/// `GET /v1/tenants/{tenant}/events?after=SEQ&limit=N`: the event log, in order.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let engine = state.engine.clone();
+    let limit = query.limit.clamp(1, 1000);
+    let events =
+        tokio::task::spawn_blocking(move || engine.store().tenant_events(&tenant, query.after, limit))
+            .await?
+            .map_err(crate::engine::EngineError::from)?;
+    let next = events.last().map(|(seq, _)| *seq);
+    let events: Vec<JsonValue> =
+        events.into_iter().map(|(seq, event)| json!({ "seq": seq, "event": event })).collect();
+    Ok(Json(json!({ "events": events, "next_after": next })))
+}

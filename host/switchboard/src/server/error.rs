@@ -1,0 +1,72 @@
+//! The one error type of the HTTP layer. It never leaks internals: store and
+//! runtime failures are logged with their detail and answered with a generic
+//! message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::engine::EngineError;
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<EngineError> for AppError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::UnknownTenant(tenant) => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("no tenant named {tenant:?}"))
+            }
+            EngineError::UnknownConversation { conversation, .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown_conversation",
+                format!("no conversation {conversation:?}"),
+            ),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be completed")
+            }
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_json" };
+        Self::new(status, code, rejection.body_text())
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        tracing::error!(%error, "a turn panicked");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be completed")
+    }
+}
+
+pub async fn not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
