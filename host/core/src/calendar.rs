@@ -42,10 +42,14 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// A tenant that lists no hours at all is taken to be open around the clock.
     pub fn new(config: &CalendarConfig) -> Result<Self, CalendarError> {
         let zone =
             TimeZone::get(&config.timezone).map_err(|_| CalendarError::Zone(config.timezone.clone()))?;
         let mut hours: [Vec<(u16, u16)>; 7] = Default::default();
+        if config.hours.is_empty() {
+            hours = std::array::from_fn(|_| vec![(0, 24 * 60)]);
+        }
         for (day, ranges) in &config.hours {
             let index = weekday(day).ok_or_else(|| CalendarError::Weekday(day.clone()))?;
             for range in ranges {

@@ -22,7 +22,7 @@ use crate::contract::{
     Channel, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply, Route, StepInput, Timer, Value,
 };
 use crate::event::{DomainEvent, EventBody, Sender};
-use crate::flow::Flow;
+use crate::flow::{FieldKind, Flow};
 use crate::text::{Detected, detect_intent, guess_locale, mentions_any, words};
 
 mod advance;
@@ -325,6 +325,24 @@ impl Turn<'_, '_> {
     /// Customers switch language mid-conversation; answer in the one they write in,
     /// if the flow speaks it.
     fn follow_language(&mut self, text: &str) {
+        // Order numbers, phones, emails and amounts are written in Latin letters
+        // and digits whatever the customer's language; they say nothing about it.
+        if let Awaiting::Field { field, .. } = &self.conversation.awaiting {
+            let intent = self.conversation.intent.as_deref().and_then(|name| self.flow().intent(name));
+            let kind = intent.and_then(|intent| intent.field(field)).map(|spec| spec.kind);
+            if kind.is_none_or(|kind| {
+                matches!(
+                    kind,
+                    FieldKind::Phone
+                        | FieldKind::Email
+                        | FieldKind::Pattern
+                        | FieldKind::Number
+                        | FieldKind::Money
+                )
+            }) {
+                return;
+            }
+        }
         if let Some(locale) = guess_locale(text)
             && locale != self.conversation.contact.locale
             && self.flow().menu.0.contains_key(locale)

@@ -108,6 +108,10 @@ pub struct FieldSpec {
     /// which are refused by default (a booking date).
     #[serde(default)]
     pub allow_past: bool,
+    /// For `phone`: the country code for numbers written the local way, with
+    /// a leading 0 (`091 123456` becomes `+37491123456` with `"374"`).
+    #[serde(default)]
+    pub country_code: Option<String>,
     /// For `money`: the currency assumed when the customer names none.
     #[serde(default)]
     pub currency: Option<String>,
@@ -186,6 +190,9 @@ pub struct StepSpec {
     /// Said instead of the plugin's answer when `on_failure = "default"`.
     #[serde(default)]
     pub default: Localized,
+    /// Fields this plugin sets, so later texts may mention them as `{field}`.
+    #[serde(default)]
+    pub sets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -214,6 +221,9 @@ pub struct Confirm {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Done {
+    /// Said when the intent completes; may be left out when a plugin already
+    /// had the last word.
+    #[serde(default)]
     pub reply: Localized,
     /// The terminal state the conversation ends in.
     pub state: Terminal,

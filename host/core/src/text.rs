@@ -103,7 +103,8 @@ pub fn guess_locale(text: &str) -> Option<&'static str> {
     }
     let most = armenian.max(cyrillic).max(latin);
     match most {
-        0 => None,
+        // One or two letters ("A-1001", "ok") are too little to go on.
+        0..=2 => None,
         _ if most == armenian => Some("hy"),
         _ if most == cyrillic => Some("ru"),
         _ => Some("en"),

@@ -115,7 +115,7 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
     }
     match field.kind {
         FieldKind::Text => Ok(Value::Text(answer.to_owned())),
-        FieldKind::Phone => phone(answer).map(Value::Text),
+        FieldKind::Phone => phone(answer, field.country_code.as_deref()).map(Value::Text),
         FieldKind::Email => email(answer).map(Value::Text),
         FieldKind::Number => {
             let number = first_number(answer).ok_or(Invalid::Number)?;
@@ -154,8 +154,10 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
     }
 }
 
-/// `+` and 8 to 15 digits; spaces, dashes, dots and brackets are dropped.
-fn phone(answer: &str) -> Result<String, Invalid> {
+/// `+` and 8 to 15 digits; spaces, dashes, dots and brackets are dropped. A
+/// local number (leading 0, no `+`) gets the country code in place of the 0.
+fn phone(answer: &str, country_code: Option<&str>) -> Result<String, Invalid> {
+    let international = answer.starts_with('+');
     let mut digits = String::new();
     for (index, character) in answer.chars().enumerate() {
         match character {
@@ -164,6 +166,9 @@ fn phone(answer: &str) -> Result<String, Invalid> {
             ' ' | '-' | '.' | '(' | ')' => {}
             _ => return Err(Invalid::Phone),
         }
+    }
+    if let (false, Some(code), Some(local)) = (international, country_code, digits.strip_prefix('0')) {
+        digits = format!("{code}{local}");
     }
     if !(8..=15).contains(&digits.len()) {
         return Err(Invalid::Phone);

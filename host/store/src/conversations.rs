@@ -87,15 +87,19 @@ impl Store {
         Ok(committed)
     }
 
-    /// A tenant's events, oldest first, after `after` (a sequence number).
+    /// A tenant's events, oldest first: all of them, or those after the
+    /// sequence number `after`.
     pub fn tenant_events(
         &self,
         tenant: &str,
-        after: u64,
+        after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
         let prefix = keys::tenant_events(tenant);
-        let start = keys::tenant_event(tenant, after.saturating_add(1));
+        let start = match after {
+            Some(after) => keys::tenant_event(tenant, after.saturating_add(1)),
+            None => prefix.clone(),
+        };
         let mut events = Vec::new();
         for entry in self
             .events

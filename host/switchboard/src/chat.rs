@@ -13,8 +13,8 @@ use switchboard_core::event::EventBody;
 use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
-use crate::engine::{Engine, InboundMessage};
-use crate::tenant::Tenant;
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::tenant::Tenant;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -74,7 +74,8 @@ pub struct Engine {
     /// Components by hash, for conversations pinned to a replaced version.
     components: Mutex<HashMap<String, Plugin>>,
     flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
-    conversations: Mutex<HashMap<(String, String), Arc<Mutex<()>>>>,
+    /// One lock per conversation with a turn in progress; see [`TurnLocks`].
+    turns: TurnLocks,
 }
 
 impl Engine {
@@ -87,7 +88,7 @@ impl Engine {
             tenants: RwLock::default(),
             components: Mutex::default(),
             flows: Mutex::default(),
-            conversations: Mutex::default(),
+            turns: TurnLocks::default(),
         }
     }
 
@@ -138,8 +139,7 @@ impl Engine {
         {
             return self.duplicate(tenant_name, &conversation_id);
         }
-        let guard = self.conversation_lock(tenant_name, &conversation_id);
-        let _turn = guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = self.turns.hold(tenant_name, &conversation_id);
 
         let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
         let _entered = span.enter();
@@ -215,8 +215,7 @@ impl Engine {
         action: impl FnOnce(&mut Conversation) -> Effects,
     ) -> Result<TurnOutcome, EngineError> {
         self.tenant(tenant)?;
-        let guard = self.conversation_lock(tenant, conversation_id);
-        let _turn = guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = self.turns.hold(tenant, conversation_id);
         let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
             EngineError::UnknownConversation {
                 tenant: tenant.to_owned(),
@@ -262,9 +261,6 @@ impl Engine {
         })
     }
 
-    fn conversation_lock(&self, tenant: &str, conversation: &str) -> Arc<Mutex<()>> {
-        lock(&self.conversations).entry((tenant.to_owned(), conversation.to_owned())).or_default().clone()
-    }
 
     /// The flow a conversation is pinned to: the current one, one seen
     /// earlier in this process, or one from the store.
@@ -308,6 +304,46 @@ impl Engine {
         let plugin = self.runtime.load(&bytes).ok()?;
         lock(&self.components).insert(hash.to_owned(), plugin.clone());
         Some(plugin)
+    }
+}
+
+/// Serialises turns per conversation. Entries exist only while a turn holds
+/// or waits for them, so the map stays as small as the work in flight.
+#[derive(Debug, Default)]
+struct TurnLocks {
+    locks: Mutex<HashMap<ConversationKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// `(tenant, conversation)`.
+type ConversationKey = (String, String);
+
+impl TurnLocks {
+    /// Block until no other turn of this conversation runs; it stays ours
+    /// until the guard drops. Call from a blocking context, never async.
+    fn hold(&self, tenant: &str, conversation: &str) -> TurnGuard<'_> {
+        let key = (tenant.to_owned(), conversation.to_owned());
+        let entry = lock(&self.locks).entry(key.clone()).or_default().clone();
+        TurnGuard { locks: self, key, guard: Some(entry.blocking_lock_owned()) }
+    }
+}
+
+struct TurnGuard<'a> {
+    locks: &'a TurnLocks,
+    key: ConversationKey,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else { return };
+        let entry = tokio::sync::OwnedMutexGuard::mutex(&guard).clone();
+        drop(guard);
+        // Others only clone the entry under this lock, so a count of two (the
+        // map's and ours) means nobody else holds or waits for it.
+        let mut locks = lock(&self.locks.locks);
+        if Arc::strong_count(&entry) == 2 {
+            locks.remove(&self.key);
+        }
     }
 }
 

@@ -2,28 +2,23 @@
 //!
 //! # Layout
 //!
-//! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
-//! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
-//! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
-//! - `engine.rs`: the state machine wired to the runtime and the store, one
-//!   conversation at a time, one transaction per turn.
+//! The engine, tenants and HTTP app live in the library (`lib.rs`); these are
+//! the commands around them.
+//!
+//! - `serve.rs`: `switchboard serve`, every tenant of a directory over HTTP.
 //! - `chat.rs`: `switchboard chat`, a flow in the terminal.
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
-//! - `serve.rs`, `server.rs`: `switchboard serve`, the axum app (`server/`:
-//!   the JSON API, pages and widget, the error type, the demo shop API).
+//! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
+//! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
 
 mod bench;
 mod chat;
-mod engine;
 mod flow_check;
 mod plugin_run;
 mod serve;
-mod server;
-mod tenant;
-
-use std::path::PathBuf;
 
 use std::process::ExitCode;
+use switchboard::cache_dir;
 
 use clap::{Parser, Subcommand};
 
@@ -98,12 +93,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Where compiled components are cached between runs: `$XDG_CACHE_HOME` or `~/.cache`.
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("switchboard").join("compiled"))
 }

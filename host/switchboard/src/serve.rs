@@ -9,9 +9,9 @@ use anyhow::Context;
 use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
-use crate::engine::Engine;
-use crate::server;
-use crate::tenant::{Tenant, tenant_dirs};
+use switchboard::engine::Engine;
+use switchboard::server;
+use switchboard::tenant::{Tenant, tenant_dirs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -54,6 +54,3 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
     }
     router.fallback(error::not_found).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }
-
-#[cfg(test)]
-mod tests;

@@ -48,7 +48,7 @@ impl Turn<'_, '_> {
                 && !self.confirmed()
             {
                 let prompt =
-                    render::fill(&self.text(&confirm.prompt), self.conversation, self.setting.calendar);
+                    render::fill(&self.text(&confirm.prompt), self.conversation, self.setting.calendar, flow);
                 self.conversation.awaiting = Awaiting::Confirm { second: false };
                 let locale = self.conversation.locale().to_owned();
                 self.say(prompt, render::yes_no_options(&locale));
@@ -321,7 +321,12 @@ impl Turn<'_, '_> {
 
     fn complete(&mut self, intent: &Intent) {
         let done = &intent.done;
-        let reply = render::fill(&self.text(&done.reply), self.conversation, self.setting.calendar);
+        let reply = render::fill(
+            &self.text(&done.reply),
+            self.conversation,
+            self.setting.calendar,
+            self.setting.flow,
+        );
         self.say(reply, Vec::new());
         if let Some(name) = &done.event {
             let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use crate::calendar::Calendar;
 use crate::contract::{Amount, Money, QuickReply, Quote, Remedy, Value};
-use crate::flow::check_placeholders as placeholders;
+use crate::flow::{Flow, check_placeholders as placeholders};
 
 use super::Conversation;
 
@@ -63,18 +63,30 @@ pub(super) fn yes_no_options(locale: &str) -> Vec<QuickReply> {
     ]
 }
 
-/// Replace `{field}` placeholders with the conversation's values.
-pub(super) fn fill(template: &str, conversation: &Conversation, calendar: &Calendar) -> String {
+/// Replace `{field}` placeholders with the conversation's values; a choice
+/// shows its title in the customer's language, not its stored value.
+pub(super) fn fill(template: &str, conversation: &Conversation, calendar: &Calendar, flow: &Flow) -> String {
     let locale = conversation.locale();
+    let intent = conversation.intent.as_deref().and_then(|name| flow.intent(name));
     let mut text = template.to_owned();
     for name in placeholders(template) {
+        let title = |value: &Value| {
+            let Value::Text(chosen) = value else { return None };
+            let field = intent?.field(name)?;
+            let option = field.options.iter().find(|option| option.value == *chosen)?;
+            Some(option.title.get(locale, &flow.default_locale).to_owned())
+        };
         let value = match name {
             "name" => conversation.contact.display_name.clone().unwrap_or_default(),
+            "remedy" => match conversation.fields.get(name) {
+                Some(Value::Text(payload)) => remedy_name(payload, locale),
+                _ => "—".to_owned(),
+            },
             _ => conversation
                 .fields
                 .get(name)
-                .map(|value| render_value(value, locale, calendar))
-                .unwrap_or_default(),
+                .map(|value| title(value).unwrap_or_else(|| render_value(value, locale, calendar)))
+                .unwrap_or_else(|| "—".to_owned()),
         };
         text = text.replace(&format!("{{{name}}}"), &value);
     }
@@ -186,6 +198,23 @@ pub(super) fn denied(locale: &str, reason: &str) -> String {
         "hy" => format!("Ցավոք, վերադարձը հնարավոր չէ՝ {reason}։"),
         _ => format!("I'm sorry, this can't be returned: {reason}."),
     }
+}
+
+/// What a chosen remedy is called, without its amount.
+fn remedy_name(payload: &str, locale: &str) -> String {
+    let (en, ru, hy) = match payload {
+        "exchange" => ("an exchange", "обмен", "փոխանակում"),
+        "store_credit" => ("store credit", "бонусы на счёт", "բոնուս"),
+        "full_refund" => ("a full refund", "полный возврат денег", "գումարի ամբողջական վերադարձ"),
+        "partial_refund" => ("a partial refund", "частичный возврат денег", "գումարի մասնակի վերադարձ"),
+        other => return other.to_owned(),
+    };
+    match locale {
+        "ru" => ru,
+        "hy" => hy,
+        _ => en,
+    }
+    .to_owned()
 }
 
 /// `(payload, title)` for a remedy option.

@@ -223,7 +223,7 @@ fn a_failing_step_follows_its_policy() {
     chat.say("how much");
     chat.plugins.answers.push_back(Err(StepFailed { code: "fuel_exhausted".into(), message: "loop".into() }));
     let replies = chat.say("2");
-    assert_eq!(replies, ["A manager will send the price.", "2 rooms for . Book it?"]);
+    assert_eq!(replies, ["A manager will send the price.", "2 rooms for —. Book it?"]);
     assert!(chat.events.contains(&"step.failed".to_owned()));
 }
 

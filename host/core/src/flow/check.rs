@@ -199,16 +199,30 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Some(confirm) = &intent.confirm {
-            for text in confirm.prompt.0.values() {
-                for placeholder in placeholders(text) {
-                    if intent.field(placeholder).is_none() && !BUILT_IN_PLACEHOLDERS.contains(&placeholder) {
-                        self.report(
-                            &format!("{{{placeholder}}}"),
-                            format!("the confirmation of {name:?} mentions {{{placeholder}}}, which is not one of its fields"),
-                            format!("fields: {}", list(intent.fields.iter().map(|field| field.name.as_str()))),
-                        );
-                    }
+        let known: BTreeSet<&str> = intent
+            .fields
+            .iter()
+            .map(|field| field.name.as_str())
+            .chain(intent.steps.iter().flat_map(|step| step.sets.iter().map(String::as_str)))
+            .chain(BUILT_IN_PLACEHOLDERS.iter().copied())
+            .collect();
+        let texts = intent
+            .confirm
+            .iter()
+            .flat_map(|confirm| confirm.prompt.0.values())
+            .chain(intent.done.reply.0.values());
+        let mut reported = HashSet::new();
+        for text in texts {
+            for placeholder in placeholders(text) {
+                if !known.contains(placeholder) && reported.insert(placeholder.to_owned()) {
+                    self.report(
+                        &format!("{{{placeholder}}}"),
+                        format!("{name:?} mentions {{{placeholder}}}, which is not one of its fields"),
+                        format!(
+                            "known here: {} (list fields a plugin sets in its step's `sets`)",
+                            list(known.iter().copied())
+                        ),
+                    );
                 }
             }
         }
@@ -254,8 +268,9 @@ impl Checker<'_> {
     }
 }
 
-/// Placeholders every confirmation may use besides field names.
-const BUILT_IN_PLACEHOLDERS: &[&str] = &["total", "name"];
+/// Placeholders every text may use besides field names: the contact's name,
+/// and the fields the host sets from a quote, a chosen slot or a chosen remedy.
+const BUILT_IN_PLACEHOLDERS: &[&str] = &["name", "total", "slot", "remedy"];
 
 /// The `{name}` placeholders in a text.
 pub fn placeholders(text: &str) -> impl Iterator<Item = &str> {
@@ -337,8 +352,8 @@ state = "booked"
                 "  hint: add [[intents.fields.options]] tables with value and title",
                 "flow.toml:17:10: error: plugin \"pricng\" is not bound for this tenant",
                 "  hint: bound plugins: pricing",
-                "flow.toml:20:19: error: the confirmation of \"quote\" mentions {sise}, which is not one of its fields",
-                "  hint: fields: size",
+                "flow.toml:20:19: error: \"quote\" mentions {sise}, which is not one of its fields",
+                "  hint: known here: name, remedy, size, slot, total (list fields a plugin sets in its step's `sets`)",
             ]
         );
     }

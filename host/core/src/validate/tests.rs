@@ -11,6 +11,7 @@ fn field(kind: FieldKind) -> FieldSpec {
         min: None,
         max: None,
         allow_past: false,
+        country_code: None,
         currency: None,
         pattern: None,
         validator: None,
@@ -41,6 +42,13 @@ fn local(text: &str) -> Value {
 fn phones_are_normalised_to_e164() {
     assert_eq!(check(FieldKind::Phone, "+374 (91) 12-34-56"), Ok(Value::Text("+37491123456".to_owned())));
     assert_eq!(check(FieldKind::Phone, "12345"), Err(Invalid::Phone));
+    let mut local = field(FieldKind::Phone);
+    local.country_code = Some("374".to_owned());
+    assert_eq!(validate(&local, "091 123456", &yerevan(), NOW), Ok(Value::Text("+37491123456".to_owned())));
+    assert_eq!(
+        validate(&local, "+7 912 345 67 89", &yerevan(), NOW),
+        Ok(Value::Text("+79123456789".to_owned()))
+    );
     assert_eq!(check(FieldKind::Phone, "call me"), Err(Invalid::Phone));
 }
 

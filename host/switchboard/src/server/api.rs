@@ -198,7 +198,7 @@ pub async fn reply(
 #[derive(Debug, Deserialize)]
 pub struct EventsQuery {
     #[serde(default)]
-    after: u64,
+    after: Option<u64>,
     #[serde(default = "default_limit")]
     limit: usize,
 }

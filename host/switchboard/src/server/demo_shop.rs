@@ -11,14 +11,15 @@ use serde_json::{Value, json};
 pub async fn order(Path(id): Path<String>) -> (StatusCode, Json<Value>) {
     let order = match id.as_str() {
         "A-1001" => json!({
-            "id": "A-1001", "status": "in_transit", "expected_date": "2030-01-10",
-            "last_scan": { "place": "Yerevan sorting hub", "at": "2030-01-07" },
+            "id": "A-1001", "status": "in_transit", "expected_date": days_from_today(2),
+            "last_scan": { "place": "Yerevan sorting hub", "at": days_from_today(0) },
             "tracking_url": "https://track.example/A-1001",
             "phone": "+37491000001", "email": "ani@example.com"
         }),
+        // Always five days late, whenever the demo runs.
         "A-1002" => json!({
-            "id": "A-1002", "status": "in_transit", "expected_date": "2020-01-10",
-            "last_scan": { "place": "Gyumri depot", "at": "2020-01-08" },
+            "id": "A-1002", "status": "in_transit", "expected_date": days_from_today(-5),
+            "last_scan": { "place": "Gyumri depot", "at": days_from_today(-7) },
             "phone": "+37491000002", "email": "aram@example.com"
         }),
         "A-1003" => json!({
@@ -28,4 +29,9 @@ pub async fn order(Path(id): Path<String>) -> (StatusCode, Json<Value>) {
         _ => return (StatusCode::NOT_FOUND, Json(json!({ "error": "no such order" }))),
     };
     (StatusCode::OK, Json(order))
+}
+
+fn days_from_today(days: i64) -> String {
+    let today = jiff::Zoned::now().date();
+    today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
 }

@@ -1,0 +1,25 @@
+//! The Switchboard host as a library: the engine, tenant loading and the HTTP
+//! app. The `switchboard` binary (`main.rs`) is the command line around it;
+//! the integration tests drive the same pieces.
+//!
+//! # Layout
+//!
+//! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
+//! - `engine.rs`: the state machine wired to the runtime and the store, one
+//!   conversation at a time, one transaction per turn.
+//! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
+//!   the error type, the demo shop API.
+
+pub mod engine;
+pub mod server;
+pub mod tenant;
+
+use std::path::PathBuf;
+
+/// Where compiled components are cached between runs: `$XDG_CACHE_HOME` or `~/.cache`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("switchboard").join("compiled"))
+}

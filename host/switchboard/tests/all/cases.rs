@@ -1,0 +1,159 @@
+//! End-to-end conversation cases as data: `tests/cases/<name>/` holds
+//! `case.toml` (the clock and the tenants), `script.txt` (the inbound
+//! messages) and `transcript.txt` (the expected replies and events).
+//!
+//! Script lines are `tenant/contact> text`; `[N]` as the text taps the Nth
+//! button of that contact's last reply. Lines starting with `#` are comments.
+//! Each message arrives one minute after the previous one.
+//!
+//! Run with `UPDATE_EXPECT=1` to rewrite the transcripts after an intended
+//! change, then review the diff.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::tenant::Tenant;
+use switchboard_core::contract::{Channel, Contact, QuickReply};
+use switchboard_core::event::EventBody;
+use switchboard_store::Store;
+
+use crate::support::{plugin_dir, repo_root, runtime, vars};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    /// RFC 3339: when the first message arrives.
+    now: String,
+    /// Tenant directories, relative to the case folder.
+    tenants: Vec<String>,
+    #[serde(default = "whatsapp")]
+    channel: Channel,
+}
+
+fn whatsapp() -> Channel {
+    Channel::Whatsapp
+}
+
+#[test]
+fn conversation_cases() {
+    let root = repo_root().join("tests/cases");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .expect("tests/cases exists")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.join("case.toml").exists())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "expected the case folders in {}", root.display());
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut failures = Vec::new();
+    for dir in &names {
+        let actual = run_case(dir);
+        let expected_path = dir.join("transcript.txt");
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if update {
+            std::fs::write(&expected_path, &actual).expect("write transcript");
+        } else if actual != expected {
+            failures.push(format!("{}:\n{}", dir.display(), diff(&expected, &actual)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ (UPDATE_EXPECT=1 rewrites them):\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn run_case(dir: &Path) -> String {
+    let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).expect("case.toml"))
+        .expect("case.toml parses");
+    let start = case.now.parse::<jiff::Timestamp>().expect("now is RFC 3339").as_millisecond();
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
+    for tenant in &case.tenants {
+        let tenant =
+            Tenant::load(&dir.join(tenant), &plugin_dir(), &runtime, &vars).expect("the tenant loads");
+        engine.add_tenant(tenant).expect("the tenant is added");
+    }
+    let script = std::fs::read_to_string(dir.join("script.txt")).expect("script.txt");
+    let mut buttons: HashMap<String, Vec<QuickReply>> = HashMap::new();
+    let mut transcript = String::new();
+    let lines = script.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#'));
+    for (index, line) in lines.enumerate() {
+        let (who, text) =
+            line.split_once("> ").unwrap_or_else(|| panic!("{}: bad script line {line:?}", dir.display()));
+        let (tenant, contact) = who.split_once('/').expect("tenant/contact");
+        let (text, payload) = match text
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => {
+                let options = buttons.get(who).unwrap_or_else(|| panic!("{line:?}: no buttons to tap"));
+                let option =
+                    options.get(n - 1).unwrap_or_else(|| panic!("{line:?}: only {} buttons", options.len()));
+                (option.title.clone(), Some(option.payload.clone()))
+            }
+            None => (text.to_owned(), None),
+        };
+        let message = InboundMessage {
+            channel: case.channel,
+            contact: Contact {
+                id: contact.to_owned(),
+                display_name: Some(capitalise(contact)),
+                locale: String::new(),
+            },
+            text: text.clone(),
+            payload: payload.clone(),
+            message_id: Some(format!("m{index}")),
+            at: start + index as i64 * 60_000,
+        };
+        let outcome = engine.handle(tenant, message).unwrap_or_else(|error| panic!("{line:?}: {error}"));
+        let tapped = payload.map(|payload| format!(" ({payload})")).unwrap_or_default();
+        let _ = writeln!(transcript, "{who}> {text}{tapped}");
+        for reply in &outcome.replies {
+            let options: Vec<&str> = reply.quick_replies.iter().map(|option| option.title.as_str()).collect();
+            let options =
+                if options.is_empty() { String::new() } else { format!(" [{}]", options.join(" | ")) };
+            let _ = writeln!(transcript, "  < {}{options}", reply.text.replace('\n', "\n    "));
+            if !reply.quick_replies.is_empty() {
+                buttons.insert(who.to_owned(), reply.quick_replies.clone());
+            }
+        }
+        for event in &outcome.events {
+            if matches!(event.body, EventBody::MessageReceived { .. } | EventBody::MessageSent { .. }) {
+                continue;
+            }
+            let data = serde_json::to_value(&event.body)
+                .ok()
+                .and_then(|value| value.get("data").cloned())
+                .unwrap_or_default();
+            let _ = writeln!(transcript, "  · {} {data}", event.body.name());
+        }
+    }
+    transcript
+}
+
+fn capitalise(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The first differing lines, enough to see what changed.
+fn diff(expected: &str, actual: &str) -> String {
+    let (expected, actual): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let first =
+        expected.iter().zip(&actual).position(|(a, b)| a != b).unwrap_or(expected.len().min(actual.len()));
+    let mut out = String::new();
+    for line in expected.iter().skip(first).take(6) {
+        let _ = writeln!(out, "  - {line}");
+    }
+    for line in actual.iter().skip(first).take(6) {
+        let _ = writeln!(out, "  + {line}");
+    }
+    out
+}

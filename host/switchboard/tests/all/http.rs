@@ -1,0 +1,191 @@
+//! The HTTP app without a socket (`tower::ServiceExt::oneshot`), on tenants
+//! that need no plugins.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use switchboard::engine::Engine;
+use switchboard::server;
+use switchboard::tenant::Tenant;
+use switchboard_store::Store;
+use tower::ServiceExt;
+
+use crate::support::{plugin_dir, runtime};
+
+const FLOW: &str = r#"
+version = "1"
+default_locale = "en"
+menu.en = "Ask me for the opening hours."
+[handoff]
+phrases.en = ["human"]
+[[intents]]
+name = "hours"
+title.en = "Opening hours"
+triggers.en = ["hours", "open"]
+[[intents.fields]]
+name = "email"
+type = "email"
+prompt.en = "Your email, so we can send them?"
+[intents.done]
+reply.en = "Sent to {email}."
+state = "resolved"
+"#;
+
+/// Two tenants, `alpha` and `beta`, with their own API tokens.
+fn app() -> (Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
+    for name in ["alpha", "beta"] {
+        let tenant_dir = dir.path().join(name);
+        std::fs::create_dir_all(&tenant_dir).expect("mkdir");
+        std::fs::write(tenant_dir.join("flow.toml"), FLOW).expect("write flow");
+        let tenant_toml = format!(
+            "name = \"{name}\"\nflow = \"flow.toml\"\napi_token = \"token-{name}\"\n[calendar]\ntimezone = \"UTC\"\n"
+        );
+        std::fs::write(tenant_dir.join("tenant.toml"), tenant_toml).expect("write tenant");
+        let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");
+        engine.add_tenant(tenant).expect("added");
+    }
+    (server::app(Arc::new(engine), false), dir)
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> (StatusCode, Value) {
+    let mut request =
+        Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(body.map_or_else(Body::empty, Body::from)).expect("a request");
+    let response = app.clone().oneshot(request).await.expect("a response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn say(app: &Router, tenant: &str, contact: &str, text: &str, message_id: &str) -> (StatusCode, Value) {
+    let body = json!({ "contact": { "id": contact }, "text": text, "message_id": message_id }).to_string();
+    send(app, "POST", &format!("/v1/tenants/{tenant}/messages"), None, Some(body)).await
+}
+
+fn replies(body: &Value) -> Vec<String> {
+    body["replies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|reply| reply["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_gets_the_flows_answer() {
+    let (app, _dir) = app();
+    let (status, body) = say(&app, "alpha", "c1", "when are you open?", "m1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replies(&body), ["Your email, so we can send them?"]);
+    let (_, body) = say(&app, "alpha", "c1", "ani@example.com", "m2").await;
+    assert_eq!(replies(&body), ["Sent to ani@example.com."]);
+    assert_eq!(body["status"], json!({ "status": "ended", "state": "resolved" }));
+}
+
+#[tokio::test]
+async fn a_retried_delivery_is_answered_once() {
+    let (app, _dir) = app();
+    let (_, first) = say(&app, "alpha", "c1", "hours", "wamid.1").await;
+    let (status, again) = say(&app, "alpha", "c1", "hours", "wamid.1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((first["duplicate"].clone(), again["duplicate"].clone()), (json!(false), json!(true)));
+    assert!(replies(&again).is_empty());
+    let (_, log) = send(&app, "GET", "/v1/tenants/alpha/events", Some("token-alpha"), None).await;
+    let received = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|entry| entry["event"]["type"] == "message.received")
+        .count();
+    assert_eq!(received, 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_json_error() {
+    let (app, _dir) = app();
+    let (status, body) = say(&app, "nobody", "c1", "hi", "m1").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_tenant")));
+    let (status, body) =
+        send(&app, "POST", "/v1/tenants/alpha/messages", None, Some("{\"contact\":".to_owned())).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_json")));
+    let (status, body) = send(
+        &app,
+        "POST",
+        "/v1/tenants/alpha/messages",
+        None,
+        Some(json!({ "contact": { "id": "c" } }).to_string()),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+    let huge = json!({ "contact": { "id": "c" }, "text": "x".repeat(100_000) }).to_string();
+    let (status, body) = send(&app, "POST", "/v1/tenants/alpha/messages", None, Some(huge)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
+}
+
+#[tokio::test]
+async fn each_tenants_api_needs_its_own_token() {
+    let (app, _dir) = app();
+    say(&app, "alpha", "secret-customer", "hours", "m1").await;
+    let uri = "/v1/tenants/alpha/conversations";
+    assert_eq!(send(&app, "GET", uri, None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&app, "GET", uri, Some("token-beta"), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(&app, "GET", uri, Some("token-alpha"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["conversations"][0]["id"], "secret-customer");
+    let (_, beta) = send(&app, "GET", "/v1/tenants/beta/conversations", Some("token-beta"), None).await;
+    assert_eq!(beta["conversations"], json!([]), "beta sees none of alpha's conversations");
+}
+
+#[tokio::test]
+async fn an_agent_takes_over_replies_and_hands_back() {
+    let (app, _dir) = app();
+    say(&app, "alpha", "c1", "hours", "m1").await;
+    let (_, body) = say(&app, "alpha", "c1", "I want a human", "m2").await;
+    assert_eq!(body["status"]["status"], "human");
+    let (_, body) = say(&app, "alpha", "c1", "hello?", "m3").await;
+    assert!(replies(&body).is_empty(), "the bot is silent while a human has the conversation");
+    let base = "/v1/tenants/alpha/conversations/c1";
+    let (status, body) = send(
+        &app,
+        "POST",
+        &format!("{base}/reply"),
+        Some("token-alpha"),
+        Some(json!({ "text": "Hi, Anna here." }).to_string()),
+    )
+    .await;
+    assert_eq!((status, replies(&body)), (StatusCode::OK, vec!["Hi, Anna here.".to_owned()]));
+    let (_, body) = send(
+        &app,
+        "POST",
+        &format!("{base}/hand-back"),
+        Some("token-alpha"),
+        Some(json!({ "agent": "anna" }).to_string()),
+    )
+    .await;
+    assert_eq!(body["status"]["status"], "bot");
+    let (_, body) = say(&app, "alpha", "c1", "hours", "m4").await;
+    assert_eq!(replies(&body), ["Your email, so we can send them?"]);
+    let (_, conversation) = send(&app, "GET", base, Some("token-alpha"), None).await;
+    let card = conversation["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "handoff.requested")
+        .cloned();
+    assert_eq!(card.expect("a handoff card")["data"]["card"]["reason"], "the customer asked for a human");
+}

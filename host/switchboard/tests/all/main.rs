@@ -1,0 +1,10 @@
+//! The host's integration tests, one binary.
+//!
+//! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
+//!   repository root, run through the real engine, store and plugins.
+//! - `http.rs`: the HTTP app, driven without a socket.
+//! - `support.rs`: the shared runtime, a fake shop order API, paths.
+
+mod cases;
+mod http;
+mod support;
