@@ -1,40 +1,37 @@
 #!/usr/bin/env bash
-# The demo: build the example plugins from source and run one step of each,
-# in the sandbox, printing decisions and the resource report. This is the
-# README's first command.
+# The demo: build the example plugins from source (Rust, Python, JavaScript),
+# then serve the three example tenants on the embedded sled store, reachable
+# in a browser and with curl. This is the README's first command.
 #
-#   scripts/demo.sh          # Rust plugins only (about a minute on a fresh machine)
-#   scripts/demo.sh all      # also the Python and JavaScript plugins
+#   scripts/demo.sh              # http://127.0.0.1:8080/
+#   PORT=9000 scripts/demo.sh    # another port
+#
+# Data lives in .switchboard/demo; delete it to start over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+port="${PORT:-8080}"
 rustup toolchain install > /dev/null
-scripts/build-plugins.sh "${1:-rust}" > /dev/null
+echo "==> building the example plugins from source (the first run installs componentize-py and -js)"
+scripts/build-plugins.sh all > /dev/null
+echo "==> building switchboard"
 cargo build --quiet --release
 
-run() {
-    local title="$1"; shift
-    printf '\n\033[1m%s\033[0m\n$ switchboard plugin run %s\n' "$title" "$*"
-    ./target/release/switchboard plugin run "$@"
-}
+cat <<EOM
 
-run "A moving company quotes a move (pricing-calculator, Rust)" \
-    target/plugins/pricing_calculator.wasm --input examples/inputs/moving-quote.json \
-    --config plugins/pricing-calculator/config/moving.json
-run "A web shop decides a refund (refund-policy, Rust)" \
-    target/plugins/refund_policy.wasm --input examples/inputs/shop-refund.json \
-    --config plugins/refund-policy/config/webshop.json
-run "A lead is scored (lead-scoring, Rust)" \
-    target/plugins/lead_scoring.wasm --input examples/inputs/moving-lead.json \
-    --config plugins/lead-scoring/config/moving.json
-if [[ "${1:-rust}" == "all" ]]; then
-    run "A beauty salon offers slots (slot-picker, Python)" \
-        target/plugins/slot_picker.wasm --input examples/inputs/salon-booking.json \
-        --config plugins/slot-picker-py/config.json
-    run "A phone number is checked (contact-validator, JavaScript)" \
-        target/plugins/contact_validator.wasm --input examples/inputs/phone-answer.json \
-        --config plugins/contact-validator-js/config.json
-fi
-printf '\nAnd a plugin that loops forever, stopped by its fuel budget:\n'
-sed 's/"offer-slots"/"loop"/' examples/inputs/salon-booking.json > target/loop-input.json
-./target/release/switchboard plugin run target/plugins/hostile_fixture.wasm --input target/loop-input.json || true
+Open http://127.0.0.1:${port}/ in a browser, or talk to a tenant with curl:
+
+  curl -s localhost:${port}/v1/tenants/moving/messages -H 'content-type: application/json' \\
+       -d '{"contact": {"id": "me"}, "text": "Сколько стоит переезд?"}'
+
+Each tenant's admin API (conversations, transcripts, events) takes its token:
+
+  curl -s localhost:${port}/v1/tenants/salon/events -H 'authorization: Bearer demo-salon-token'
+
+Stop with Ctrl-C.
+EOM
+# The web shop's order-status plugin asks the stand-in order API this server mounts.
+export SHOP_API="${SHOP_API:-http://127.0.0.1:${port}/demo/shop}"
+export SHOP_HOST="${SHOP_HOST:-127.0.0.1:${port}}"
+exec ./target/release/switchboard serve --tenants examples --plugins target/plugins \
+    --data .switchboard/demo --listen "127.0.0.1:${port}" --demo-shop

@@ -31,7 +31,11 @@ cargo test --workspace --exclude hostile-fixture
 step "lints"
 cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
 
-step "the benchmark runs and its three paths agree (a smoke run, not a measurement)"
+step "the benchmarks run and their paths agree (smoke runs, not measurements)"
 cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
+cargo run --quiet -- bench engine --conversations 2 > /dev/null
+cargo run --quiet -- flow check examples/moving/flow.toml
+cargo run --quiet -- flow check examples/salon/flow.toml
+cargo run --quiet -- flow check examples/webshop/flow.toml
 
 step "all tests passed"

@@ -47,6 +47,9 @@ pub struct Conversation {
     /// Fields given up on (`on_exhausted = "skip"`); never asked again.
     pub skipped: BTreeSet<String>,
     pub score: i32,
+    /// Each step's share of the score, so a step that runs again replaces its share.
+    #[serde(default)]
+    pub score_parts: BTreeMap<String, i32>,
     pub tier: Option<LeadTier>,
     pub route: Option<Route>,
     pub awaiting: Awaiting,
@@ -169,6 +172,7 @@ impl Conversation {
             fields: BTreeMap::new(),
             skipped: BTreeSet::new(),
             score: 0,
+            score_parts: BTreeMap::new(),
             tier: None,
             route: None,
             awaiting: Awaiting::Nothing,

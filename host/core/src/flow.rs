@@ -131,6 +131,10 @@ pub struct FieldSpec {
     /// Said when an answer does not validate; the built-in explanation otherwise.
     #[serde(default)]
     pub invalid: Localized,
+    /// Plugin steps run as soon as this field is collected: a price preview,
+    /// a lead re-scored as answers arrive.
+    #[serde(default)]
+    pub on_collect: Vec<StepSpec>,
 }
 
 fn default_retries() -> u32 {

@@ -93,7 +93,10 @@ pub fn detect_intent(flow: &Flow, text: &str) -> Detected {
 /// letters are unambiguous here; Latin is taken as English.
 pub fn guess_locale(text: &str) -> Option<&'static str> {
     let (mut armenian, mut cyrillic, mut latin) = (0, 0, 0);
-    for character in text.chars() {
+    // Emails, order numbers and the like are Latin whatever the language.
+    let prose =
+        text.split_whitespace().filter(|token| !token.contains(|c: char| c == '@' || c.is_ascii_digit()));
+    for character in prose.flat_map(str::chars) {
         match character {
             '\u{0530}'..='\u{058F}' => armenian += 1,
             '\u{0400}'..='\u{04FF}' => cyrillic += 1,
@@ -152,5 +155,7 @@ mod tests {
         assert_eq!(guess_locale("Այս շաբաթ ազատ ե՞ք"), Some("hy"));
         assert_eq!(guess_locale("how much"), Some("en"));
         assert_eq!(guess_locale("+374 91 000000"), None);
+        assert_eq!(guess_locale("ani@example.com"), None);
+        assert_eq!(guess_locale("заказ A-1001"), Some("ru"));
     }
 }

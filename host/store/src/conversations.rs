@@ -82,7 +82,7 @@ impl Store {
             TransactionError::Storage(error) => StoreError::Sled(error),
         })?;
         if committed == Committed::Written {
-            self.db.flush()?;
+            self.group_commit.durable(|| self.db.flush())?;
         }
         Ok(committed)
     }

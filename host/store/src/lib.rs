@@ -13,9 +13,11 @@
 //! - `blobs.rs`: content-addressed component and flow storage.
 //! - `conversations.rs`: conversation state, the per-tenant event log and the
 //!   inbound dedupe index, written in one transaction per turn.
+//! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod blobs;
 mod conversations;
+mod group_commit;
 mod keys;
 mod plugin_state;
 
@@ -46,6 +48,7 @@ pub struct Store {
     conversations: sled::Tree,
     events: sled::Tree,
     inbox: sled::Tree,
+    group_commit: std::sync::Arc<group_commit::GroupCommit>,
 }
 
 impl Store {
@@ -67,6 +70,7 @@ impl Store {
             conversations: db.open_tree("conversations")?,
             events: db.open_tree("events")?,
             inbox: db.open_tree("inbox")?,
+            group_commit: std::sync::Arc::default(),
             db,
         })
     }

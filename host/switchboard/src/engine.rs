@@ -261,7 +261,6 @@ impl Engine {
         })
     }
 
-
     /// The flow a conversation is pinned to: the current one, one seen
     /// earlier in this process, or one from the store.
     fn flow_for(

@@ -10,8 +10,10 @@
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
 //! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
+//! - `bench_engine.rs`: `switchboard bench engine`, messages/s and latency with durable writes.
 
 mod bench;
+mod bench_engine;
 mod chat;
 mod flow_check;
 mod plugin_run;
@@ -68,6 +70,8 @@ enum PluginCommand {
 enum BenchCommand {
     /// Time each example plugin natively, on a fresh instance and on a reused one.
     Steps(bench::Args),
+    /// End-to-end engine throughput and latency, with durable writes.
+    Engine(bench_engine::Args),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
         Command::Bench(BenchCommand::Steps(args)) => bench::run(args),
+        Command::Bench(BenchCommand::Engine(args)) => bench_engine::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

@@ -109,6 +109,16 @@ impl Turn<'_, '_> {
         self.record(EventBody::FieldCollected { field: name.to_owned(), value: value.clone() });
         self.conversation.fields.insert(name.to_owned(), value);
         self.conversation.awaiting = Awaiting::Nothing;
+        let on_collect =
+            self.intent().and_then(|intent| intent.field(name)).map(|field| field.on_collect.clone());
+        for step in on_collect.unwrap_or_default() {
+            if !matches!(self.conversation.status, Status::Bot)
+                || self.conversation.awaiting != Awaiting::Nothing
+            {
+                return;
+            }
+            self.run_step(&step);
+        }
         self.advance();
     }
 
@@ -283,7 +293,7 @@ impl Turn<'_, '_> {
         }
     }
 
-    fn run_step(&mut self, step: &StepSpec) {
+    pub(super) fn run_step(&mut self, step: &StepSpec) {
         let input = self.step_input(&step.name, None);
         let mut outcome = self.plugins.call(&step.plugin, input.clone());
         if outcome.is_err() && step.on_failure == FailurePolicy::Retry {
@@ -293,7 +303,7 @@ impl Turn<'_, '_> {
             outcome = self.plugins.call(&step.plugin, input);
         }
         match outcome {
-            Ok(decisions) => self.apply(decisions),
+            Ok(decisions) => self.apply(&step.name, decisions),
             Err(failure) => {
                 self.step_failed(step, &failure);
                 match step.on_failure {

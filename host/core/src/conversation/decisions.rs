@@ -10,7 +10,13 @@ use super::render::{self, Phrase};
 use super::{Awaiting, Choice, TimerRequest, Turn};
 
 impl Turn<'_, '_> {
-    pub(super) fn apply(&mut self, decisions: Vec<Decision>) {
+    pub(super) fn apply(&mut self, step: &str, decisions: Vec<Decision>) {
+        // A step that scores again replaces its earlier contribution: a lead
+        // re-scored as answers arrive is scored, not double-counted.
+        if decisions.iter().any(|decision| matches!(decision, Decision::Score(_))) {
+            let earlier = self.conversation.score_parts.remove(step).unwrap_or(0);
+            self.conversation.score -= earlier;
+        }
         let locale = self.conversation.locale().to_owned();
         let mut asked = None;
         let mut handoff = None;
@@ -37,6 +43,7 @@ impl Turn<'_, '_> {
                 Decision::Ask(ask) => asked = Some(ask),
                 Decision::Score(change) => {
                     self.conversation.score += change.delta;
+                    *self.conversation.score_parts.entry(step.to_owned()).or_default() += change.delta;
                     let score = self.conversation.score;
                     self.record(EventBody::LeadScored { delta: change.delta, score, reason: change.reason });
                 }

@@ -253,3 +253,40 @@ fn an_unclear_message_shows_the_menu_and_a_tap_picks_the_intent() {
     let effects = chat.conversation.handle(setting, &inbound, &mut chat.plugins);
     assert_eq!(effects.outbound[0].text, "How many rooms?");
 }
+
+#[test]
+fn a_lead_rescored_on_every_answer_is_not_double_counted() {
+    let source = r#"
+version = "1"
+default_locale = "en"
+menu.en = "?"
+[[intents]]
+name = "lead"
+title.en = "Lead"
+triggers.en = ["hello"]
+[[intents.fields]]
+name = "budget"
+type = "number"
+prompt.en = "Budget?"
+on_collect = [{ name = "score", plugin = "scoring" }]
+[[intents.fields]]
+name = "city"
+type = "text"
+prompt.en = "City?"
+on_collect = [{ name = "score", plugin = "scoring" }]
+[intents.done]
+reply.en = "Thanks"
+state = "closed"
+"#;
+    let plugins: BTreeSet<String> = ["scoring".to_owned()].into();
+    let mut chat = Chat::new();
+    chat.flow = Flow::parse("lead.toml", source, &plugins).expect("valid");
+    chat.say("hello");
+    let score = |delta: i32| Ok(vec![Decision::Score(ScoreChange { delta, reason: "rules".into() })]);
+    chat.plugins.answers.extend([score(2), score(3)]);
+    chat.say("500");
+    assert_eq!(chat.conversation.score, 2);
+    chat.say("Yerevan");
+    assert_eq!(chat.conversation.score, 3, "the second scoring replaces the first");
+    assert_eq!(chat.plugins.calls.len(), 2);
+}

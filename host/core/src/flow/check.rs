@@ -180,6 +180,9 @@ impl Checker<'_> {
             if let Some(validator) = &field.validator {
                 self.plugin(validator);
             }
+            for step in &field.on_collect {
+                self.plugin(&step.plugin);
+            }
         }
         let mut steps = HashSet::new();
         for step in &intent.steps {

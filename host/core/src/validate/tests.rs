@@ -18,6 +18,7 @@ fn field(kind: FieldKind) -> FieldSpec {
         retries: 2,
         on_exhausted: Exhausted::Handoff,
         invalid: Localized::default(),
+        on_collect: Vec::new(),
     }
 }
 

@@ -1,0 +1,234 @@
+//! `switchboard bench engine`: end-to-end engine throughput, in process, no
+//! HTTP. Each conversation is a 7-message qualification and quote (the intent,
+//! then six answers); every answer re-prices and re-scores the lead, so it
+//! calls two wasm plugins. Every turn is committed to sled and flushed to
+//! disk before `handle` returns, as it is before a webhook is acknowledged.
+//!
+//! It reports messages per second and p50/p99 latency per message on 1 and 2
+//! worker threads, and, as the baseline measured in the same run, the p50 of
+//! a bare sled insert + flush of a record of the same size: the floor any
+//! durable acknowledgment pays on this disk.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::tenant::Tenant;
+use switchboard_core::contract::{Channel, Contact};
+use switchboard_runtime::{Runtime, RuntimeConfig};
+use switchboard_store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the built components are (see `scripts/build-plugins.sh`).
+    #[arg(long, default_value = "target/plugins")]
+    plugins_dir: PathBuf,
+    /// Conversations per worker thread.
+    #[arg(long, default_value_t = 200)]
+    conversations: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+const SCRIPT: [&str; 7] =
+    ["Сколько стоит переезд?", "express", "piano", "25", "завтра", "Yerevan", "+374 91 123456"];
+
+const FLOW: &str = r#"
+version = "bench"
+default_locale = "ru"
+menu.ru = "Чем помочь?"
+
+[[intents]]
+name = "quote"
+title.ru = "Переезд"
+triggers.ru = ["сколько стоит", "переезд"]
+
+[[intents.fields]]
+name = "urgency"
+type = "choice"
+prompt.ru = "Насколько срочно?"
+options = [{ value = "standard", title.ru = "Обычно" }, { value = "express", title.ru = "Срочно" }]
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[[intents.fields]]
+name = "complexity"
+type = "choice"
+prompt.ru = "Сложности?"
+options = [{ value = "simple", title.ru = "Нет" }, { value = "piano", title.ru = "Пианино" }]
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[[intents.fields]]
+name = "distance_km"
+type = "number"
+prompt.ru = "Сколько км?"
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[[intents.fields]]
+name = "move_date"
+type = "date"
+prompt.ru = "Когда?"
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[[intents.fields]]
+name = "city"
+type = "text"
+prompt.ru = "Город?"
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[[intents.fields]]
+name = "phone"
+type = "phone"
+prompt.ru = "Телефон?"
+on_collect = [{ name = "quote", plugin = "pricing", on_failure = "skip" }, { name = "score", plugin = "scoring", on_failure = "skip" }]
+
+[intents.done]
+reply.ru = "Спасибо!"
+state = "quoted"
+"#;
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    workers: usize,
+    messages: usize,
+    messages_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p50_over_flush: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let work = tempfile::tempdir().context("failed to make a temp dir")?;
+    let tenant_dir = write_tenant(work.path())?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: switchboard::cache_dir(),
+        ..RuntimeConfig::default()
+    })?);
+    let flush_p50 = flush_baseline(&work.path().join("baseline"))?;
+    let mut rows = Vec::new();
+    for workers in [1, 2] {
+        let store = Store::open(&work.path().join(format!("store-{workers}")))?;
+        let engine = Arc::new(Engine::new(store, runtime.clone()));
+        let tenant = Tenant::load(&tenant_dir, &args.plugins_dir, &runtime, &|_| None)?;
+        engine.add_tenant(tenant)?;
+        // Warm up: compile caches, first-touch allocations.
+        drive(&engine, "warmup", 5)?;
+        let started = Instant::now();
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let engine = engine.clone();
+                let conversations = args.conversations;
+                std::thread::spawn(move || drive(&engine, &format!("w{worker}"), conversations))
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for handle in handles {
+            latencies.extend(handle.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??);
+        }
+        let elapsed = started.elapsed();
+        latencies.sort_unstable();
+        let p50 = percentile(&latencies, 0.50);
+        rows.push(Row {
+            workers,
+            messages: latencies.len(),
+            messages_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50_ms: p50,
+            p99_ms: percentile(&latencies, 0.99),
+            p50_over_flush: p50 / flush_p50,
+        });
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "flush_p50_ms": flush_p50, "runs": rows }))?
+        );
+    } else {
+        println!("baseline: sled insert + flush of one turn-sized record, p50 {flush_p50:.3} ms");
+        println!(
+            "{:>7} {:>9} {:>12} {:>9} {:>9} {:>13}",
+            "workers", "messages", "messages/s", "p50 ms", "p99 ms", "p50/flush"
+        );
+        for row in &rows {
+            println!(
+                "{:>7} {:>9} {:>12.0} {:>9.3} {:>9.3} {:>12.2}x",
+                row.workers,
+                row.messages,
+                row.messages_per_second,
+                row.p50_ms,
+                row.p99_ms,
+                row.p50_over_flush
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run `count` conversations of the script; the latency of every message.
+fn drive(engine: &Engine, prefix: &str, count: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(count * SCRIPT.len());
+    let now = jiff::Timestamp::now().as_millisecond();
+    for conversation in 0..count {
+        let contact =
+            Contact { id: format!("{prefix}-{conversation}"), display_name: None, locale: "ru".to_owned() };
+        for (index, text) in SCRIPT.iter().enumerate() {
+            let message = InboundMessage {
+                channel: Channel::Whatsapp,
+                contact: contact.clone(),
+                text: (*text).to_owned(),
+                payload: None,
+                message_id: Some(format!("{prefix}-{conversation}-{index}")),
+                at: now + index as i64 * 1_000,
+            };
+            let started = Instant::now();
+            let outcome = engine.handle("bench", message)?;
+            latencies.push(started.elapsed());
+            anyhow::ensure!(
+                !outcome.replies.is_empty(),
+                "message {index} of {prefix}-{conversation} got no reply"
+            );
+        }
+    }
+    Ok(latencies)
+}
+
+fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
+    let tenant = dir.join("tenant");
+    std::fs::create_dir_all(&tenant)?;
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/moving");
+    std::fs::copy(examples.join("pricing.json"), tenant.join("pricing.json"))?;
+    std::fs::copy(examples.join("scoring.json"), tenant.join("scoring.json"))?;
+    std::fs::write(tenant.join("flow.toml"), FLOW)?;
+    std::fs::write(
+        tenant.join("tenant.toml"),
+        "name = \"bench\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"Asia/Yerevan\"\n\
+         [plugins.pricing]\ncomponent = \"pricing_calculator\"\nconfig_file = \"pricing.json\"\n\
+         [plugins.scoring]\ncomponent = \"lead_scoring\"\nconfig_file = \"scoring.json\"\n",
+    )?;
+    Ok(tenant)
+}
+
+/// p50 of inserting a 4 KiB record and flushing, in ms.
+fn flush_baseline(path: &Path) -> anyhow::Result<f64> {
+    let db = sled::open(path)?;
+    let record = vec![7_u8; 4096];
+    let mut samples = Vec::new();
+    for index in 0..300_u32 {
+        let started = Instant::now();
+        db.insert(index.to_be_bytes(), record.as_slice())?;
+        db.flush()?;
+        samples.push(started.elapsed());
+    }
+    samples.sort_unstable();
+    Ok(percentile(&samples, 0.5))
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
+    sorted[index].as_secs_f64() * 1e3
+}
