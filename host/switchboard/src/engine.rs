@@ -39,6 +39,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("failed to set up tenant {tenant:?}: {message}")]
     Setup { tenant: String, message: String },
+    /// A reload found problems; the tenant keeps running what it had.
+    #[error("tenant {tenant:?} was not reloaded: {problems}")]
+    Invalid { tenant: String, problems: String },
 }
 
 /// One inbound customer message, channel-neutral.
@@ -115,6 +118,29 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(tenant.name.clone(), Arc::new(tenant));
         Ok(())
+    }
+
+    /// Load a tenant again from its directory. If anything in it is wrong,
+    /// the running version stays and the problems are returned. Running
+    /// conversations keep the versions they started with.
+    pub fn reload(
+        &self,
+        name: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<Tenant>, EngineError> {
+        let current = self.tenant(name)?;
+        let reloaded =
+            Tenant::load(&current.dir, &current.plugin_dir, &self.runtime, vars).map_err(|error| {
+                EngineError::Invalid { tenant: name.to_owned(), problems: format!("{error:#}") }
+            })?;
+        if reloaded.name != name {
+            return Err(EngineError::Invalid {
+                tenant: name.to_owned(),
+                problems: format!("tenant.toml now names the tenant {:?}", reloaded.name),
+            });
+        }
+        self.add_tenant(reloaded)?;
+        self.tenant(name)
     }
 
     pub fn tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {
@@ -392,4 +418,35 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these maps leaves it consistent: every
     // operation on them is a single insert or lookup.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn turns_of_one_conversation_wait_for_each_other_and_others_do_not() {
+        let locks = Arc::new(TurnLocks::default());
+        let held = locks.hold("acme", "a");
+        // Another conversation, even of the same tenant, proceeds at once.
+        drop(locks.hold("acme", "b"));
+        drop(locks.hold("other", "a"));
+
+        let (acquired, waiting) = mpsc::channel();
+        let second = {
+            let locks = locks.clone();
+            std::thread::spawn(move || {
+                let _turn = locks.hold("acme", "a");
+                acquired.send(()).expect("send");
+            })
+        };
+        assert!(waiting.recv_timeout(Duration::from_millis(50)).is_err(), "the second turn of `a` waits");
+        drop(held);
+        waiting.recv_timeout(Duration::from_secs(10)).expect("and runs once the first is done");
+        second.join().expect("joined");
+        assert!(lock(&locks.locks).is_empty(), "idle conversations leave no lock behind");
+    }
 }

@@ -6,7 +6,8 @@
 //!   replies out (the widget and curl use it).
 //! - `/v1/tenants/{tenant}/conversations[/{id}[/hand-back|/close|/reply]]` and
 //!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
-//!   the tenant's bearer token.
+//!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
+//!   tenant's directory again; a broken flow never replaces a working one.
 //! - `GET /demo/shop/api/orders/{id}`: with `--demo-shop`, a stand-in order
 //!   system for the web-shop example's order-status plugin.
 //!
@@ -48,7 +49,8 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
         .route("/v1/tenants/{tenant}/conversations/{id}/hand-back", post(api::hand_back))
         .route("/v1/tenants/{tenant}/conversations/{id}/close", post(api::close))
         .route("/v1/tenants/{tenant}/conversations/{id}/reply", post(api::reply))
-        .route("/v1/tenants/{tenant}/events", get(api::events));
+        .route("/v1/tenants/{tenant}/events", get(api::events))
+        .route("/v1/tenants/{tenant}/reload", post(api::reload));
     if demo_shop {
         router = router.route("/demo/shop/api/orders/{id}", get(demo_shop::order));
     }

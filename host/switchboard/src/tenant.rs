@@ -74,6 +74,9 @@ pub struct Tenant {
     pub flow_source: String,
     pub plugins: HashMap<String, Binding>,
     pub api_token: Option<String>,
+    /// Where it was loaded from, so it can be reloaded.
+    pub dir: PathBuf,
+    pub plugin_dir: PathBuf,
 }
 
 /// One plugin as a tenant uses it.
@@ -149,6 +152,8 @@ impl Tenant {
             flow_source,
             plugins,
             api_token: file.api_token.filter(|token| !token.is_empty()),
+            dir: dir.to_owned(),
+            plugin_dir: plugin_dir.to_owned(),
         })
     }
 

@@ -226,3 +226,17 @@ pub async fn events(
         events.into_iter().map(|(seq, event)| json!({ "seq": seq, "event": event })).collect();
     Ok(Json(json!({ "events": events, "next_after": next })))
 }
+
+/// `POST /v1/tenants/{tenant}/reload`: pick up an edited flow or binding.
+pub async fn reload(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let engine = state.engine.clone();
+    let reloaded =
+        tokio::task::spawn_blocking(move || engine.reload(&tenant, &|name| std::env::var(name).ok()))
+            .await??;
+    Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
+}

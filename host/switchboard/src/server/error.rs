@@ -44,6 +44,9 @@ impl From<EngineError> for AppError {
                 "unknown_conversation",
                 format!("no conversation {conversation:?}"),
             ),
+            EngineError::Invalid { problems, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be completed")

@@ -3,8 +3,10 @@
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
 //! - `http.rs`: the HTTP app, driven without a socket.
+//! - `pinning.rs`: reloads and version pinning.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod cases;
 mod http;
+mod pinning;
 mod support;
