@@ -1,15 +1,15 @@
-//! Conversations and their events, one atomic transaction per turn.
+//! Conversations and their events, one atomic batch per turn.
 //!
 //! A turn's writes (the new conversation state, every event it produced, and
 //! the inbound message id that makes a provider's retry a no-op) commit
-//! together or not at all, and [`Store::commit_turn`] flushes before it
-//! returns, so whatever a caller acknowledges is on disk.
+//! together or not at all: they share one tree, `turns`, and go in one batch,
+//! which sled applies atomically and far more cheaply than a transaction
+//! across trees. [`Store::commit_turn`] returns only once the batch is on
+//! disk, so whatever a caller acknowledges survives a crash.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use switchboard_core::conversation::Conversation;
 use switchboard_core::event::DomainEvent;
 
@@ -42,49 +42,44 @@ pub enum Committed {
 impl Store {
     pub fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError> {
         let key = keys::conversation(tenant, id);
-        self.conversations.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
+        self.turns.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
     }
 
     /// Whether an inbound message id was already handled.
     pub fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
-        Ok(self.inbox.contains_key(keys::inbound(tenant, channel, message_id))?)
+        Ok(self.turns.contains_key(keys::inbound(tenant, channel, message_id))?)
     }
 
-    /// Write a turn atomically, then flush it to disk.
+    /// Write a turn atomically (one sled batch on one tree), then return once
+    /// it is on disk.
+    ///
+    /// Callers serialise turns per conversation (the engine's turn locks), so
+    /// the duplicate check and the write cannot interleave with a retry of
+    /// the same message, which belongs to the same conversation.
     pub fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
         let conversation_id = &turn.stored.conversation.id;
-        let state = serde_json::to_vec(turn.stored)
-            .map_err(|source| StoreError::Decode { key: conversation_id.clone(), source })?;
-        let mut events = Vec::with_capacity(turn.events.len());
+        let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
+        let mut batch = sled::Batch::default();
+        if let Some((channel, message_id)) = turn.dedupe {
+            let key = keys::inbound(tenant, channel, message_id);
+            if self.turns.contains_key(&key)? {
+                return Ok(Committed::Duplicate);
+            }
+            batch.insert(key, conversation_id.as_bytes());
+        }
+        batch.insert(
+            keys::conversation(tenant, conversation_id),
+            serde_json::to_vec(turn.stored).map_err(encode_error)?,
+        );
         for event in turn.events {
-            let bytes = serde_json::to_vec(event)
-                .map_err(|source| StoreError::Decode { key: conversation_id.clone(), source })?;
-            events.push((self.db.generate_id()?, bytes));
+            let bytes = serde_json::to_vec(event).map_err(encode_error)?;
+            let seq = self.db.generate_id()?;
+            batch.insert(keys::tenant_event(tenant, seq), bytes);
+            batch.insert(keys::conversation_event(tenant, conversation_id, seq), &[]);
         }
-        let result =
-            (&self.conversations, &self.events, &self.inbox).transaction(|(conversations, log, inbox)| {
-                if let Some((channel, message_id)) = turn.dedupe {
-                    let key = keys::inbound(tenant, channel, message_id);
-                    if inbox.get(&key)?.is_some() {
-                        return Ok(Committed::Duplicate);
-                    }
-                    inbox.insert(key, conversation_id.as_bytes())?;
-                }
-                conversations.insert(keys::conversation(tenant, conversation_id), state.as_slice())?;
-                for (seq, bytes) in &events {
-                    log.insert(keys::tenant_event(tenant, *seq), bytes.as_slice())?;
-                    log.insert(keys::conversation_event(tenant, conversation_id, *seq), bytes.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Written)
-            });
-        let committed = result.map_err(|error| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => StoreError::Sled(error),
-        })?;
-        if committed == Committed::Written {
-            self.group_commit.durable(|| self.db.flush())?;
-        }
-        Ok(committed)
+        self.turns.apply_batch(batch)?;
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(Committed::Written)
     }
 
     /// A tenant's events, oldest first: all of them, or those after the
@@ -102,7 +97,7 @@ impl Store {
         };
         let mut events = Vec::new();
         for entry in self
-            .events
+            .turns
             .range(start..)
             .take_while(|entry| entry.as_ref().is_ok_and(|(key, _)| key.starts_with(&prefix)))
         {
@@ -122,20 +117,25 @@ impl Store {
         tenant: &str,
         conversation: &str,
     ) -> Result<Vec<DomainEvent>, StoreError> {
-        self.events
-            .scan_prefix(keys::conversation_events(tenant, conversation))
-            .map(|entry| {
-                let (key, bytes) = entry?;
-                decode(&key, &bytes)
-            })
-            .collect()
+        // The transcript index holds sequence numbers; the events live once, in the tenant log.
+        let prefix = keys::conversation_events(tenant, conversation);
+        let mut events = Vec::new();
+        for entry in self.turns.scan_prefix(&prefix) {
+            let (key, _) = entry?;
+            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            let event_key = keys::tenant_event(tenant, seq);
+            if let Some(bytes) = self.turns.get(&event_key)? {
+                events.push(decode(&event_key, &bytes)?);
+            }
+        }
+        Ok(events)
     }
 
     /// Every stored conversation of a tenant.
     pub fn conversations(&self, tenant: &str) -> Result<Vec<StoredConversation>, StoreError> {
         let mut prefix = keys::tenant_prefix(tenant);
         prefix.extend_from_slice(b"c/");
-        self.conversations
+        self.turns
             .scan_prefix(prefix)
             .map(|entry| {
                 let (key, bytes) = entry?;

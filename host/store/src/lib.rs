@@ -12,7 +12,7 @@
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
 //! - `blobs.rs`: content-addressed component and flow storage.
 //! - `conversations.rs`: conversation state, the per-tenant event log and the
-//!   inbound dedupe index, written in one transaction per turn.
+//!   inbound dedupe index, written in one atomic batch per turn.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod blobs;
@@ -45,9 +45,8 @@ pub struct Store {
     db: sled::Db,
     blobs: sled::Tree,
     plugin_state: sled::Tree,
-    conversations: sled::Tree,
-    events: sled::Tree,
-    inbox: sled::Tree,
+    /// Conversations, the event logs and the inbound dedupe index (see `keys.rs`).
+    turns: sled::Tree,
     group_commit: std::sync::Arc<group_commit::GroupCommit>,
 }
 
@@ -67,9 +66,7 @@ impl Store {
         Ok(Self {
             blobs: db.open_tree("blobs")?,
             plugin_state: db.open_tree("plugin_state")?,
-            conversations: db.open_tree("conversations")?,
-            events: db.open_tree("events")?,
-            inbox: db.open_tree("inbox")?,
+            turns: db.open_tree("turns")?,
             group_commit: std::sync::Arc::default(),
             db,
         })

@@ -6,8 +6,8 @@
 //! slows its own conversation. Callers on an async runtime run [`Engine::handle`]
 //! on the blocking pool.
 //!
-//! **Architecture Invariant:** a turn is persisted in one sled transaction,
-//! flushed before [`Engine::handle`] returns. Nothing is acknowledged that a
+//! **Architecture Invariant:** a turn is persisted in one atomic sled batch,
+//! on disk before [`Engine::handle`] returns. Nothing is acknowledged that a
 //! crash could lose.
 //!
 //! A conversation pins the flow version and plugin hashes it started with.

@@ -6,7 +6,7 @@
 //!
 //! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
 //! - `engine.rs`: the state machine wired to the runtime and the store, one
-//!   conversation at a time, one transaction per turn.
+//!   conversation at a time, one atomic write per turn.
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
 
