@@ -2,11 +2,13 @@
 //!
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
+//! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod cases;
+mod crash;
 mod http;
 mod pinning;
 mod support;

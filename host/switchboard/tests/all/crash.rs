@@ -1,0 +1,109 @@
+//! Kill -9 the server between two messages: what it acknowledged is still
+//! there on restart, and a provider's retry of an acknowledged message is
+//! recognised as a duplicate.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::support::plugin_dir;
+
+const FLOW: &str = r#"
+version = "1"
+default_locale = "en"
+menu.en = "Ask me for the opening hours."
+[[intents]]
+name = "hours"
+title.en = "Opening hours"
+triggers.en = ["hours"]
+[[intents.fields]]
+name = "email"
+type = "email"
+prompt.en = "Your email?"
+[intents.done]
+reply.en = "Sent to {email}."
+state = "resolved"
+"#;
+
+/// Start `switchboard serve`; its address once it listens.
+fn serve(tenants: &Path, data: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenants"])
+        .arg(tenants)
+        .arg("--plugins")
+        .arg(plugin_dir())
+        .arg("--data")
+        .arg(data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("switchboard starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server says where it listens").expect("a line");
+        if let Some(rest) = line.strip_prefix("switchboard is listening on http://") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+fn post(addr: &str, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    serde_json::from_str(body).expect("JSON")
+}
+
+fn say(addr: &str, text: &str, message_id: &str) -> Value {
+    post(
+        addr,
+        "/v1/tenants/alpha/messages",
+        &json!({ "contact": { "id": "c1" }, "text": text, "message_id": message_id }),
+    )
+}
+
+#[test]
+fn an_acknowledged_message_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tenant = dir.path().join("tenants/alpha");
+    std::fs::create_dir_all(&tenant).expect("mkdir");
+    std::fs::write(tenant.join("flow.toml"), FLOW).expect("flow");
+    std::fs::write(
+        tenant.join("tenant.toml"),
+        "name = \"alpha\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n",
+    )
+    .expect("tenant");
+    let data = dir.path().join("data");
+
+    let (mut first, addr) = serve(&dir.path().join("tenants"), &data);
+    let reply = say(&addr, "what are your hours?", "wamid.1");
+    assert_eq!(reply["replies"][0]["text"], "Your email?");
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let (mut second, addr) = serve(&dir.path().join("tenants"), &data);
+    let retry = say(&addr, "what are your hours?", "wamid.1");
+    assert_eq!(retry["duplicate"], true, "the retried delivery is not answered twice");
+    let reply = say(&addr, "ani@example.com", "wamid.2");
+    assert_eq!(
+        reply["replies"][0]["text"], "Sent to ani@example.com.",
+        "the conversation went on where it was"
+    );
+    second.kill().expect("SIGKILL");
+    second.wait().expect("reaped");
+}
