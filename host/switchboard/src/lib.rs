@@ -10,6 +10,7 @@
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
 
+pub mod channels;
 pub mod engine;
 pub mod server;
 pub mod tenant;

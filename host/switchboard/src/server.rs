@@ -2,6 +2,8 @@
 //!
 //! - `GET /` lists the tenants; `GET /chat/{tenant}` is a demo page with the
 //!   web chat widget, which `GET /widget.js` serves to any site.
+//! - `GET|POST /webhooks/{tenant}/{channel}`: WhatsApp, Messenger, Instagram
+//!   and Telegram webhooks, verified on the raw body (`webhooks.rs`).
 //! - `POST /v1/tenants/{tenant}/messages`: one customer message in, the
 //!   replies out (the widget and curl use it).
 //! - `/v1/tenants/{tenant}/conversations[/{id}[/hand-back|/close|/reply]]` and
@@ -25,6 +27,7 @@ mod api;
 mod demo_shop;
 mod error;
 mod pages;
+mod webhooks;
 
 pub use error::AppError;
 
@@ -50,7 +53,8 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
         .route("/v1/tenants/{tenant}/conversations/{id}/close", post(api::close))
         .route("/v1/tenants/{tenant}/conversations/{id}/reply", post(api::reply))
         .route("/v1/tenants/{tenant}/events", get(api::events))
-        .route("/v1/tenants/{tenant}/reload", post(api::reload));
+        .route("/v1/tenants/{tenant}/reload", post(api::reload))
+        .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));
     if demo_shop {
         router = router.route("/demo/shop/api/orders/{id}", get(demo_shop::order));
     }

@@ -32,6 +32,8 @@ use switchboard_core::contract::PluginConfig;
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{Grants, Limits, Plugin, Runtime};
 
+use crate::channels::ChannelSecrets;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TenantFile {
@@ -46,6 +48,9 @@ struct TenantFile {
     /// that API is closed.
     #[serde(default)]
     api_token: Option<String>,
+    /// Credentials for the messenger webhooks this tenant receives.
+    #[serde(default)]
+    channels: ChannelSecrets,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +79,7 @@ pub struct Tenant {
     pub flow_source: String,
     pub plugins: HashMap<String, Binding>,
     pub api_token: Option<String>,
+    pub channels: ChannelSecrets,
     /// Where it was loaded from, so it can be reloaded.
     pub dir: PathBuf,
     pub plugin_dir: PathBuf,
@@ -152,6 +158,7 @@ impl Tenant {
             flow_source,
             plugins,
             api_token: file.api_token.filter(|token| !token.is_empty()),
+            channels: file.channels,
             dir: dir.to_owned(),
             plugin_dir: plugin_dir.to_owned(),
         })

@@ -34,8 +34,9 @@ reply.en = "Sent to {email}."
 state = "resolved"
 "#;
 
-/// Two tenants, `alpha` and `beta`, with their own API tokens.
-fn app() -> (Router, tempfile::TempDir) {
+/// Two tenants, `alpha` and `beta`, with their own API tokens and channel
+/// secrets (`wa-secret-alpha`, `tg-secret-alpha`, …).
+pub fn app() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let runtime = runtime();
     let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
@@ -44,7 +45,9 @@ fn app() -> (Router, tempfile::TempDir) {
         std::fs::create_dir_all(&tenant_dir).expect("mkdir");
         std::fs::write(tenant_dir.join("flow.toml"), FLOW).expect("write flow");
         let tenant_toml = format!(
-            "name = \"{name}\"\nflow = \"flow.toml\"\napi_token = \"token-{name}\"\n[calendar]\ntimezone = \"UTC\"\n"
+            "name = \"{name}\"\nflow = \"flow.toml\"\napi_token = \"token-{name}\"\n[calendar]\ntimezone = \"UTC\"\n\
+             [channels.whatsapp]\napp_secret = \"wa-secret-{name}\"\nverify_token = \"wa-verify\"\n\
+             [channels.telegram]\nsecret_token = \"tg-secret-{name}\"\n"
         );
         std::fs::write(tenant_dir.join("tenant.toml"), tenant_toml).expect("write tenant");
         let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");
@@ -53,7 +56,7 @@ fn app() -> (Router, tempfile::TempDir) {
     (server::app(Arc::new(engine), false), dir)
 }
 
-async fn send(
+pub async fn send(
     app: &Router,
     method: &str,
     uri: &str,

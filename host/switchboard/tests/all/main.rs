@@ -5,6 +5,7 @@
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `pinning.rs`: reloads and version pinning.
+//! - `webhooks.rs`: provider webhooks through the app.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod cases;
@@ -12,3 +13,4 @@ mod crash;
 mod http;
 mod pinning;
 mod support;
+mod webhooks;

@@ -1,0 +1,138 @@
+//! Provider webhooks: `GET` answers Meta's subscription handshake, `POST`
+//! takes a delivery. A delivery is checked (tenant, channel, signature on the
+//! raw bytes, shape) before anything is stored, and acknowledged only after
+//! every message in it has been handled and flushed. A provider's retry of a
+//! message already handled is recognised by its id and answered once only.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use switchboard_core::contract::{Channel, Contact};
+
+use super::{AppError, AppState};
+use crate::channels::{self, MetaSecrets, WebhookError};
+use crate::engine::InboundMessage;
+use crate::tenant::Tenant;
+
+fn channel(name: &str) -> Result<Channel, AppError> {
+    match name {
+        "whatsapp" => Ok(Channel::Whatsapp),
+        "messenger" => Ok(Channel::Messenger),
+        "instagram" => Ok(Channel::Instagram),
+        "telegram" => Ok(Channel::Telegram),
+        other => Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_channel",
+            format!("no webhook for channel {other:?}"),
+        )),
+    }
+}
+
+fn not_configured(channel: &str) -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "channel_not_configured",
+        format!("this tenant has no {channel} channel"),
+    )
+}
+
+fn meta_secrets(tenant: &Tenant, channel: Channel) -> Option<&MetaSecrets> {
+    match channel {
+        Channel::Whatsapp => tenant.channels.whatsapp.as_ref(),
+        Channel::Messenger => tenant.channels.messenger.as_ref(),
+        Channel::Instagram => tenant.channels.instagram.as_ref(),
+        _ => None,
+    }
+}
+
+/// `GET /webhooks/{tenant}/{channel}?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`
+pub async fn verify(
+    State(state): State<AppState>,
+    Path((tenant, channel_name)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<String, AppError> {
+    let channel = channel(&channel_name)?;
+    let tenant = state.engine.tenant(&tenant)?;
+    let secrets = meta_secrets(&tenant, channel).ok_or_else(|| not_configured(&channel_name))?;
+    let given = query.get("hub.verify_token").map(String::as_str).unwrap_or_default();
+    let subscribing = query.get("hub.mode").map(String::as_str) == Some("subscribe");
+    if subscribing && bool::from(given.as_bytes().ct_eq(secrets.verify_token.as_bytes())) {
+        Ok(query.get("hub.challenge").cloned().unwrap_or_default())
+    } else {
+        Err(AppError::new(StatusCode::FORBIDDEN, "bad_verify_token", "the verify token does not match"))
+    }
+}
+
+/// `POST /webhooks/{tenant}/{channel}`
+pub async fn receive(
+    State(state): State<AppState>,
+    Path((tenant_name, channel_name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let channel = channel(&channel_name)?;
+    let tenant = state.engine.tenant(&tenant_name)?;
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let checked = match channel {
+        Channel::Telegram => {
+            let secrets = tenant.channels.telegram.as_ref().ok_or_else(|| not_configured(&channel_name))?;
+            channels::verify_telegram_secret(&secrets.secret_token, header("x-telegram-bot-api-secret-token"))
+        }
+        _ => {
+            let secrets = meta_secrets(&tenant, channel).ok_or_else(|| not_configured(&channel_name))?;
+            channels::verify_meta_signature(&secrets.app_secret, header("x-hub-signature-256"), &body)
+        }
+    };
+    checked.map_err(webhook_error)?;
+    let delivery = channels::parse(channel, &body).map_err(webhook_error)?;
+
+    let engine = state.engine.clone();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let messages = delivery.messages;
+    let (received, duplicates) = tokio::task::spawn_blocking(move || {
+        let (mut received, mut duplicates) = (0, 0);
+        for message in messages {
+            let inbound = InboundMessage {
+                channel,
+                contact: Contact {
+                    id: format!("{}:{}", crate::engine::channel_name(channel), message.from),
+                    display_name: message.display_name,
+                    locale: String::new(),
+                },
+                text: message.text,
+                payload: message.payload,
+                message_id: Some(message.id),
+                at: now,
+            };
+            if engine.handle(&tenant_name, inbound)?.duplicate {
+                duplicates += 1;
+            } else {
+                received += 1;
+            }
+        }
+        Ok::<_, crate::engine::EngineError>((received, duplicates))
+    })
+    .await??;
+    Ok(Json(json!({
+        "received": received,
+        "duplicates": duplicates,
+        "statuses": delivery.statuses,
+        "unsupported": delivery.unsupported,
+    })))
+}
+
+fn webhook_error(error: WebhookError) -> AppError {
+    match error {
+        WebhookError::BadSignature => {
+            AppError::new(StatusCode::UNAUTHORIZED, "bad_signature", error.to_string())
+        }
+        WebhookError::Malformed(_) | WebhookError::WrongObject { .. } => {
+            AppError::new(StatusCode::BAD_REQUEST, "bad_payload", error.to_string())
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Provider webhooks end to end through the app: signatures, handshakes,
+//! dedupe of retried deliveries, and clear errors that change nothing.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tower::ServiceExt;
+
+use crate::http::{app, send};
+
+fn whatsapp_text(id: &str, text: &str) -> Vec<u8> {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "contacts": [{ "profile": { "name": "Ani" }, "wa_id": "37491000001" }],
+            "messages": [{ "from": "37491000001", "id": id, "timestamp": "1767600000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post(app: &Router, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method("POST").uri(uri).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response =
+        app.clone().oneshot(request.body(Body::from(body)).expect("request")).await.expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn conversations(app: &Router) -> Value {
+    send(app, "GET", "/v1/tenants/alpha/conversations", Some("token-alpha"), None).await.1["conversations"]
+        .clone()
+}
+
+#[tokio::test]
+async fn the_whatsapp_handshake_echoes_the_challenge_only_for_the_right_token() {
+    let (app, _dir) = app();
+    let get = |token: &str| {
+        let uri = format!(
+            "/webhooks/alpha/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+        );
+        let app = app.clone();
+        async move {
+            let response = app
+                .oneshot(Request::builder().uri(uri).body(Body::empty()).expect("request"))
+                .await
+                .expect("response");
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.expect("body");
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    assert_eq!(get("wa-verify").await, (StatusCode::OK, "1158201444".to_owned()));
+    assert_eq!(get("guess").await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_signed_whatsapp_message_is_handled_once_even_when_retried() {
+    let (app, _dir) = app();
+    let body = whatsapp_text("wamid.HBgL1", "when are you open?");
+    let signature = sign("wa-secret-alpha", &body);
+    let headers = [("x-hub-signature-256", signature.as_str())];
+    let (status, first) = post(&app, "/webhooks/alpha/whatsapp", &headers, body.clone()).await;
+    assert_eq!((status, first["received"].clone()), (StatusCode::OK, json!(1)));
+    let (status, retry) = post(&app, "/webhooks/alpha/whatsapp", &headers, body).await;
+    assert_eq!(
+        (status, retry["received"].clone(), retry["duplicates"].clone()),
+        (StatusCode::OK, json!(0), json!(1))
+    );
+
+    let (_, conversation) =
+        send(&app, "GET", "/v1/tenants/alpha/conversations/whatsapp:37491000001", Some("token-alpha"), None)
+            .await;
+    let sent: Vec<_> = conversation["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["type"] == "message.sent")
+        .map(|event| event["data"]["text"].clone())
+        .collect();
+    assert_eq!(sent, [json!("Your email, so we can send them?")], "one reply, not two");
+    assert_eq!(conversation["conversation"]["contact"]["display_name"], "Ani");
+}
+
+#[tokio::test]
+async fn bad_deliveries_get_a_clear_error_and_change_nothing() {
+    let (app, _dir) = app();
+    let body = whatsapp_text("wamid.X", "hours");
+    let other_tenants = sign("wa-secret-beta", &body);
+    let (status, error) =
+        post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &other_tenants)], body.clone())
+            .await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_signature")));
+    let (status, _) = post(&app, "/webhooks/alpha/whatsapp", &[], body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let garbage = b"{\"object\": \"whatsapp_business_account\", \"entry\": [".to_vec();
+    let signed = sign("wa-secret-alpha", &garbage);
+    let (status, error) =
+        post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signed)], garbage).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_payload")));
+
+    let signed = sign("wa-secret-alpha", &body);
+    let headers = [("x-hub-signature-256", signed.as_str())];
+    let (status, error) = post(&app, "/webhooks/nobody/whatsapp", &headers, body.clone()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_tenant")));
+    let (status, error) = post(&app, "/webhooks/alpha/viber", &headers, body.clone()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_channel")));
+    let (status, error) = post(&app, "/webhooks/alpha/messenger", &headers, body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("channel_not_configured"))
+    );
+
+    assert_eq!(conversations(&app).await, json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn telegram_updates_need_the_secret_token() {
+    let (app, _dir) = app();
+    let update = json!({
+        "update_id": 900001,
+        "message": { "message_id": 1, "date": 1767600000, "from": { "id": 42, "is_bot": false, "first_name": "Aram" },
+                     "chat": { "id": 42, "type": "private" }, "text": "opening hours?" }
+    })
+    .to_string()
+    .into_bytes();
+    let (status, _) = post(
+        &app,
+        "/webhooks/alpha/telegram",
+        &[("x-telegram-bot-api-secret-token", "nope")],
+        update.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = post(
+        &app,
+        "/webhooks/alpha/telegram",
+        &[("x-telegram-bot-api-secret-token", "tg-secret-alpha")],
+        update,
+    )
+    .await;
+    assert_eq!((status, body["received"].clone()), (StatusCode::OK, json!(1)));
+    assert_eq!(conversations(&app).await[0]["id"], "telegram:42");
+}
