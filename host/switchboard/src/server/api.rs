@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 
 use super::{AppError, AppState};
-use crate::engine::{InboundMessage, TurnOutcome};
+use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,8 +54,7 @@ pub async fn message(
     if request.text.trim().is_empty() && request.payload.is_none() {
         return Err(AppError::bad_request("a message needs text or a payload"));
     }
-    let engine = state.engine.clone();
-    engine.tenant(&tenant)?;
+    state.engine.tenant(&tenant)?;
     let message = InboundMessage {
         channel: request.channel,
         contact: Contact {
@@ -66,10 +65,23 @@ pub async fn message(
         text: request.text,
         payload: request.payload,
         message_id: request.message_id,
-        at: jiff::Timestamp::now().as_millisecond(),
+        at: now(),
     };
-    let outcome = tokio::task::spawn_blocking(move || engine.handle(&tenant, message)).await??;
-    Ok(Json(outcome))
+    Ok(Json(blocking(&state, move |engine| engine.handle(&tenant, message)).await?))
+}
+
+/// Run engine work on the blocking pool: turns call plugins synchronously
+/// and wait for the disk, which must never stall the async workers.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, AppError> {
+    let engine = state.engine.clone();
+    Ok(tokio::task::spawn_blocking(move || work(&engine)).await??)
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// The tenant's API token must be presented as `Authorization: Bearer <token>`.
@@ -101,10 +113,7 @@ pub async fn conversations(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let engine = state.engine.clone();
-    let stored = tokio::task::spawn_blocking(move || engine.store().conversations(&tenant))
-        .await?
-        .map_err(crate::engine::EngineError::from)?;
+    let stored = blocking(&state, move |engine| Ok(engine.store().conversations(&tenant)?)).await?;
     let list: Vec<JsonValue> = stored
         .into_iter()
         .map(|stored| {
@@ -125,15 +134,11 @@ pub async fn conversation(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let engine = state.engine.clone();
-    let (stored, events) = tokio::task::spawn_blocking(move || {
+    let (stored, events) = blocking(&state, move |engine| {
         let store = engine.store();
-        Ok::<_, crate::engine::EngineError>((
-            store.conversation(&tenant, &id)?,
-            store.conversation_events(&tenant, &id)?,
-        ))
+        Ok((store.conversation(&tenant, &id)?, store.conversation_events(&tenant, &id)?))
     })
-    .await??;
+    .await?;
     let Some(stored) = stored else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
@@ -160,9 +165,7 @@ pub async fn hand_back(
     authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     let agent = request.agent.unwrap_or_else(|| "agent".to_owned());
-    let engine = state.engine.clone();
-    let now = jiff::Timestamp::now().as_millisecond();
-    Ok(Json(tokio::task::spawn_blocking(move || engine.hand_back(&tenant, &id, &agent, now)).await??))
+    Ok(Json(blocking(&state, move |engine| engine.hand_back(&tenant, &id, &agent, now())).await?))
 }
 
 /// `POST .../close`
@@ -172,9 +175,7 @@ pub async fn close(
     headers: HeaderMap,
 ) -> Result<Json<TurnOutcome>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let engine = state.engine.clone();
-    let now = jiff::Timestamp::now().as_millisecond();
-    Ok(Json(tokio::task::spawn_blocking(move || engine.close(&tenant, &id, now)).await??))
+    Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, now())).await?))
 }
 
 /// `POST .../reply`: an agent's message to the customer.
@@ -190,9 +191,7 @@ pub async fn reply(
         .text
         .filter(|text| !text.trim().is_empty())
         .ok_or_else(|| AppError::bad_request("text is required"))?;
-    let engine = state.engine.clone();
-    let now = jiff::Timestamp::now().as_millisecond();
-    Ok(Json(tokio::task::spawn_blocking(move || engine.agent_reply(&tenant, &id, &text, now)).await??))
+    Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,12 +214,10 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let engine = state.engine.clone();
     let limit = query.limit.clamp(1, 1000);
     let events =
-        tokio::task::spawn_blocking(move || engine.store().tenant_events(&tenant, query.after, limit))
-            .await?
-            .map_err(crate::engine::EngineError::from)?;
+        blocking(&state, move |engine| Ok(engine.store().tenant_events(&tenant, query.after, limit)?))
+            .await?;
     let next = events.last().map(|(seq, _)| *seq);
     let events: Vec<JsonValue> =
         events.into_iter().map(|(seq, event)| json!({ "seq": seq, "event": event })).collect();
@@ -234,9 +231,7 @@ pub async fn reload(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let engine = state.engine.clone();
     let reloaded =
-        tokio::task::spawn_blocking(move || engine.reload(&tenant, &|name| std::env::var(name).ok()))
-            .await??;
+        blocking(&state, move |engine| engine.reload(&tenant, &|name| std::env::var(name).ok())).await?;
     Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
 }

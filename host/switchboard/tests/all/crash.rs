@@ -9,24 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::plugin_dir;
-
-const FLOW: &str = r#"
-version = "1"
-default_locale = "en"
-menu.en = "Ask me for the opening hours."
-[[intents]]
-name = "hours"
-title.en = "Opening hours"
-triggers.en = ["hours"]
-[[intents.fields]]
-name = "email"
-type = "email"
-prompt.en = "Your email?"
-[intents.done]
-reply.en = "Sent to {email}."
-state = "resolved"
-"#;
+use crate::support::{plugin_dir, write_tenant};
 
 /// Start `switchboard serve`; its address once it listens.
 fn serve(tenants: &Path, data: &Path) -> (Child, String) {
@@ -80,19 +63,12 @@ fn say(addr: &str, text: &str, message_id: &str) -> Value {
 #[test]
 fn an_acknowledged_message_survives_kill_9() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tenant = dir.path().join("tenants/alpha");
-    std::fs::create_dir_all(&tenant).expect("mkdir");
-    std::fs::write(tenant.join("flow.toml"), FLOW).expect("flow");
-    std::fs::write(
-        tenant.join("tenant.toml"),
-        "name = \"alpha\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n",
-    )
-    .expect("tenant");
+    write_tenant(&dir.path().join("tenants"), "alpha", "");
     let data = dir.path().join("data");
 
     let (mut first, addr) = serve(&dir.path().join("tenants"), &data);
     let reply = say(&addr, "what are your hours?", "wamid.1");
-    assert_eq!(reply["replies"][0]["text"], "Your email?");
+    assert_eq!(reply["replies"][0]["text"], "Your email, so we can send them?");
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
 

@@ -13,26 +13,7 @@ use switchboard::tenant::Tenant;
 use switchboard_store::Store;
 use tower::ServiceExt;
 
-use crate::support::{plugin_dir, runtime};
-
-const FLOW: &str = r#"
-version = "1"
-default_locale = "en"
-menu.en = "Ask me for the opening hours."
-[handoff]
-phrases.en = ["human"]
-[[intents]]
-name = "hours"
-title.en = "Opening hours"
-triggers.en = ["hours", "open"]
-[[intents.fields]]
-name = "email"
-type = "email"
-prompt.en = "Your email, so we can send them?"
-[intents.done]
-reply.en = "Sent to {email}."
-state = "resolved"
-"#;
+use crate::support::{plugin_dir, runtime, write_tenant};
 
 /// Two tenants, `alpha` and `beta`, with their own API tokens and channel
 /// secrets (`wa-secret-alpha`, `tg-secret-alpha`, …).
@@ -41,15 +22,12 @@ pub fn app() -> (Router, tempfile::TempDir) {
     let runtime = runtime();
     let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
     for name in ["alpha", "beta"] {
-        let tenant_dir = dir.path().join(name);
-        std::fs::create_dir_all(&tenant_dir).expect("mkdir");
-        std::fs::write(tenant_dir.join("flow.toml"), FLOW).expect("write flow");
-        let tenant_toml = format!(
-            "name = \"{name}\"\nflow = \"flow.toml\"\napi_token = \"token-{name}\"\n[calendar]\ntimezone = \"UTC\"\n\
+        let extra = format!(
+            "api_token = \"token-{name}\"\n\
              [channels.whatsapp]\napp_secret = \"wa-secret-{name}\"\nverify_token = \"wa-verify\"\n\
-             [channels.telegram]\nsecret_token = \"tg-secret-{name}\"\n"
+             [channels.telegram]\nsecret_token = \"tg-secret-{name}\""
         );
-        std::fs::write(tenant_dir.join("tenant.toml"), tenant_toml).expect("write tenant");
+        let tenant_dir = write_tenant(dir.path(), name, &extra);
         let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");
         engine.add_tenant(tenant).expect("added");
     }

@@ -93,3 +93,34 @@ pub fn vars(name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// A flow that needs no plugins: the opening hours, sent to an email.
+pub const HOURS_FLOW: &str = r#"
+version = "1"
+default_locale = "en"
+menu.en = "Ask me for the opening hours."
+[handoff]
+phrases.en = ["human"]
+[[intents]]
+name = "hours"
+title.en = "Opening hours"
+triggers.en = ["hours", "open"]
+[[intents.fields]]
+name = "email"
+type = "email"
+prompt.en = "Your email, so we can send them?"
+[intents.done]
+reply.en = "Sent to {email}."
+state = "resolved"
+"#;
+
+/// Write a tenant directory `dir/name` running [`HOURS_FLOW`]; `extra` is
+/// appended to its tenant.toml (an API token, channel secrets).
+pub fn write_tenant(dir: &std::path::Path, name: &str, extra: &str) -> PathBuf {
+    let tenant = dir.join(name);
+    std::fs::create_dir_all(&tenant).expect("mkdir");
+    std::fs::write(tenant.join("flow.toml"), HOURS_FLOW).expect("write flow");
+    let toml = format!("name = \"{name}\"\nflow = \"flow.toml\"\n{extra}\n[calendar]\ntimezone = \"UTC\"\n");
+    std::fs::write(tenant.join("tenant.toml"), toml).expect("write tenant");
+    tenant
+}
