@@ -28,6 +28,12 @@ pub enum EventBody {
     MessageReceived { text: String },
     #[serde(rename = "message.sent")]
     MessageSent { text: String, by: Sender },
+    /// A provider accepted a reply.
+    #[serde(rename = "message.delivered")]
+    MessageDelivered { text: String, attempts: u32 },
+    /// A provider refused a reply, or kept failing until we gave up.
+    #[serde(rename = "message.failed")]
+    MessageFailed { text: String, attempts: u32, reason: String, gave_up: bool },
     #[serde(rename = "intent.detected")]
     IntentDetected { intent: String },
     #[serde(rename = "intent.unclear")]

@@ -30,6 +30,9 @@ pub struct TurnRecord<'a> {
     pub events: &'a [DomainEvent],
     /// `(channel, provider message id)`; a second turn with the same id is refused.
     pub dedupe: Option<(&'a str, &'a str)>,
+    /// Replies to send through a provider, committed with the turn so none is
+    /// lost; opaque to the store (the engine's delivery entries, as JSON).
+    pub outbox: &'a [Vec<u8>],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +80,50 @@ impl Store {
             batch.insert(keys::tenant_event(tenant, seq), bytes);
             batch.insert(keys::conversation_event(tenant, conversation_id, seq), &[]);
         }
+        for entry in turn.outbox {
+            batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
+        }
         self.turns.apply_batch(batch)?;
         self.group_commit.durable(|| self.db.flush())?;
         Ok(Committed::Written)
+    }
+
+    /// Up to `limit` outbox entries of a tenant, oldest first.
+    pub fn outbox(&self, tenant: &str, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let prefix = keys::outbox_prefix(tenant);
+        let mut entries = Vec::new();
+        for entry in self.turns.scan_prefix(&prefix).take(limit) {
+            let (key, value) = entry?;
+            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            entries.push((seq, value.to_vec()));
+        }
+        Ok(entries)
+    }
+
+    /// Settle an outbox entry: remove it (sent, or given up) or replace it
+    /// (a retry later), together with the events that say so, durably.
+    pub fn settle_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        retry: Option<&[u8]>,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        match retry {
+            Some(entry) => batch.insert(keys::outbox(tenant, seq), entry),
+            None => batch.remove(keys::outbox(tenant, seq)),
+        }
+        for event in events {
+            let bytes = serde_json::to_vec(event)
+                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
+            let event_seq = self.db.generate_id()?;
+            batch.insert(keys::tenant_event(tenant, event_seq), bytes);
+            batch.insert(keys::conversation_event(tenant, &event.conversation, event_seq), &[]);
+        }
+        self.turns.apply_batch(batch)?;
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(())
     }
 
     /// A tenant's events, oldest first: all of them, or those after the

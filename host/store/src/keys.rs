@@ -69,6 +69,19 @@ pub(crate) fn flow(tenant: &str, version: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/o/{seq}`: replies waiting to be sent to a provider.
+pub(crate) fn outbox(tenant: &str, seq: u64) -> Vec<u8> {
+    let mut key = outbox_prefix(tenant);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"o/");
+    key
+}
+
 /// Segments are length-prefixed, so a tenant called `a/kv` can never produce
 /// a key that another tenant's prefix matches.
 fn push_segment(key: &mut Vec<u8>, segment: &str) {

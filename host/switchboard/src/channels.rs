@@ -80,6 +80,15 @@ pub struct MetaSecrets {
     pub app_secret: String,
     /// Answers the subscription handshake (`hub.verify_token`).
     pub verify_token: String,
+    /// The token replies are sent with; without it replies stay in the transcript.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// WhatsApp only: the sending number's id (`/{phone-number-id}/messages`).
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// The Graph API root; tests point it at a fake provider.
+    #[serde(default = "graph_api")]
+    pub api_base: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +96,19 @@ pub struct MetaSecrets {
 pub struct TelegramSecrets {
     /// Set with `setWebhook(secret_token=…)`; sent back in every update.
     pub secret_token: String,
+    /// The bot's token, for `sendMessage`; without it replies stay in the transcript.
+    #[serde(default)]
+    pub bot_token: Option<String>,
+    #[serde(default = "telegram_api")]
+    pub api_base: String,
+}
+
+fn graph_api() -> String {
+    "https://graph.facebook.com/v21.0".to_owned()
+}
+
+fn telegram_api() -> String {
+    "https://api.telegram.org".to_owned()
 }
 
 /// Check `X-Hub-Signature-256: sha256=<hex>` against the raw body.

@@ -259,7 +259,8 @@ impl Engine {
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<TurnOutcome, EngineError> {
-        let record = TurnRecord { stored, events: &effects.events, dedupe };
+        let outbox = crate::delivery::outbox_entries(self, tenant, stored, &effects.outbound);
+        let record = TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox };
         let committed = self.store.commit_turn(tenant, &record)?;
         if committed == Committed::Duplicate {
             return self.duplicate(tenant, &stored.conversation.id);

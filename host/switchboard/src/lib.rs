@@ -11,6 +11,7 @@
 //!   the error type, the demo shop API.
 
 pub mod channels;
+pub mod delivery;
 pub mod engine;
 pub mod server;
 pub mod tenant;

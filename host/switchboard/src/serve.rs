@@ -53,9 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if loaded == 0 {
         anyhow::bail!("no tenant loaded from {}", args.tenants.display());
     }
-    let app = server::app(engine, args.demo_shop);
+    let app = server::app(engine.clone(), args.demo_shop);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        tokio::spawn(switchboard::delivery::run(engine));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("failed to listen on {}", args.listen))?;

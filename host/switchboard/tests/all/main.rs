@@ -3,6 +3,7 @@
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
+//! - `delivery.rs`: the outbox and a fake provider send API.
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
@@ -10,6 +11,7 @@
 
 mod cases;
 mod crash;
+mod delivery;
 mod http;
 mod pinning;
 mod support;

@@ -1,0 +1,116 @@
+//! A small HTTPS client for provider APIs: hyper over tokio, TLS by rustls
+//! with the webpki roots, one connection per request (sends are rare and
+//! short; pooling is not worth its state here).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+
+use super::render::Request;
+
+/// Everything about one send, connect to last byte, must fit in this.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug)]
+pub struct SendFailure {
+    /// A timeout, a connection problem, 429 or 5xx: worth another try.
+    pub retryable: bool,
+    pub reason: String,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    tls: TlsConnector,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Client")
+    }
+}
+
+impl Client {
+    pub fn new() -> anyhow::Result<Self> {
+        let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self { tls: TlsConnector::from(Arc::new(config)) })
+    }
+
+    /// POST the request as JSON; `Ok` for a 2xx answer.
+    pub async fn post(&self, request: Request) -> Result<(), SendFailure> {
+        match tokio::time::timeout(TIMEOUT, self.send(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendFailure { retryable: true, reason: format!("no answer within {TIMEOUT:?}") }),
+        }
+    }
+
+    async fn send(&self, request: Request) -> Result<(), SendFailure> {
+        let retry = |reason: String| SendFailure { retryable: true, reason };
+        let uri: http::Uri = request
+            .url
+            .parse()
+            .map_err(|error| SendFailure { retryable: false, reason: format!("bad URL: {error}") })?;
+        let host = uri
+            .host()
+            .ok_or_else(|| SendFailure { retryable: false, reason: "URL without a host".to_owned() })?
+            .to_owned();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|error| retry(format!("connect: {error}")))?;
+        let body = Full::new(Bytes::from(request.body.to_string()));
+        // Origin form (`/path?query`), as HTTP/1.1 servers expect; the host goes in `Host`.
+        let target = uri.path_and_query().map_or("/", |path| path.as_str()).to_owned();
+        let mut builder = http::Request::post(target)
+            .header(http::header::HOST, uri.authority().map(|authority| authority.as_str()).unwrap_or(&host))
+            .header(http::header::CONTENT_TYPE, "application/json");
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let outgoing = builder
+            .body(body)
+            .map_err(|error| SendFailure { retryable: false, reason: error.to_string() })?;
+        let status = if https {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|error| SendFailure { retryable: false, reason: error.to_string() })?;
+            let tls = self.tls.connect(name, tcp).await.map_err(|error| retry(format!("tls: {error}")))?;
+            exchange(TokioIo::new(tls), outgoing).await?
+        } else {
+            exchange(TokioIo::new(tcp), outgoing).await?
+        };
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            429 | 500..=599 => Err(retry(format!("provider answered {status}"))),
+            _ => Err(SendFailure { retryable: false, reason: format!("provider refused with {status}") }),
+        }
+    }
+}
+
+async fn exchange<I>(io: I, request: http::Request<Full<Bytes>>) -> Result<http::StatusCode, SendFailure>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let retry = |reason: String| SendFailure { retryable: true, reason };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|error| retry(format!("handshake: {error}")))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender.send_request(request).await.map_err(|error| retry(format!("send: {error}")))?;
+    let status = response.status();
+    // Read the body so the connection finishes cleanly; its content is not needed.
+    let _ = response.into_body().collect().await;
+    Ok(status)
+}

@@ -1,0 +1,146 @@
+//! Replies on provider channels go out through the durable outbox to the
+//! provider's send API, here a fake WhatsApp on loopback that records what it
+//! gets and fails on demand.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use switchboard::delivery::{Client, deliver_due};
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::tenant::Tenant;
+use switchboard_core::contract::{Channel, Contact};
+use switchboard_core::event::EventBody;
+use switchboard_store::Store;
+
+use crate::support::{plugin_dir, runtime, write_tenant};
+
+/// What the fake provider received: path, headers (lowercased) and JSON body.
+type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// Answers each request with the next status in `statuses` (then 200).
+fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let received: Received = Arc::default();
+    let log = received.clone();
+    std::thread::spawn(move || {
+        let mut statuses = statuses.into_iter();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let (mut headers, mut length) = (String::new(), 0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) <= 2 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(value) = lower.strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                headers.push_str(&lower);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            log.lock().expect("log").push((
+                path,
+                headers,
+                serde_json::from_slice(&body).unwrap_or(Value::Null),
+            ));
+            let status = statuses.next().unwrap_or(200);
+            let reply = r#"{"messages":[{"id":"wamid.OUT"}]}"#;
+            let _ = write!(
+                reader.into_inner(),
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), received)
+}
+
+fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = format!(
+        "[channels.whatsapp]\napp_secret = \"s\"\nverify_token = \"v\"\naccess_token = \"EAAG-token\"\n\
+         phone_number_id = \"1065\"\napi_base = \"{api_base}\""
+    );
+    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
+    engine
+        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    (Arc::new(engine), dir)
+}
+
+fn whatsapp_message(engine: &Engine, id: &str, text: &str) {
+    let message = InboundMessage {
+        channel: Channel::Whatsapp,
+        contact: Contact { id: "whatsapp:37491000001".to_owned(), display_name: None, locale: String::new() },
+        text: text.to_owned(),
+        payload: None,
+        message_id: Some(id.to_owned()),
+        at: 1_767_600_000_000,
+    };
+    engine.handle("alpha", message).expect("handled");
+}
+
+fn delivery_events(engine: &Engine) -> Vec<String> {
+    let events = engine.store().conversation_events("alpha", "whatsapp:37491000001").expect("events");
+    events
+        .into_iter()
+        .filter_map(|event| match event.body {
+            EventBody::MessageDelivered { attempts, .. } => Some(format!("delivered after {attempts}")),
+            EventBody::MessageFailed { attempts, gave_up, .. } => {
+                Some(format!("failed {attempts} gave_up={gave_up}"))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_reaches_the_whatsapp_send_api_and_a_failure_is_retried() {
+    let (api, received) = fake_whatsapp(vec![503]);
+    let (engine, _dir) = engine_with_whatsapp(&api);
+    let handle = engine.clone();
+    tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.1", "what are your hours?"))
+        .await
+        .expect("turn");
+    let client = Client::new().expect("a client");
+    let now = 1_767_600_000_000;
+
+    assert_eq!(deliver_due(&engine, &client, "alpha", now).await.expect("runs"), 1);
+    assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false"]);
+    assert_eq!(deliver_due(&engine, &client, "alpha", now).await.expect("runs"), 0, "not before its backoff");
+    assert_eq!(deliver_due(&engine, &client, "alpha", now + 120_000).await.expect("runs"), 1);
+    assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false", "delivered after 2"]);
+    assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
+
+    let received = received.lock().expect("log").clone();
+    assert_eq!(received.len(), 2);
+    let (path, headers, body) = &received[1];
+    assert_eq!(path, "/1065/messages");
+    assert!(headers.contains("authorization: bearer eaag-token"), "{headers}");
+    assert_eq!(
+        body,
+        &json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": "37491000001",
+                 "type": "text", "text": { "body": "Your email, so we can send them?" } })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reply_is_given_up_with_an_event() {
+    let (api, _received) = fake_whatsapp(vec![400]);
+    let (engine, _dir) = engine_with_whatsapp(&api);
+    let handle = engine.clone();
+    tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.1", "hours")).await.expect("turn");
+    deliver_due(&engine, &Client::new().expect("a client"), "alpha", 1_767_600_000_000).await.expect("runs");
+    assert_eq!(delivery_events(&engine), ["failed 1 gave_up=true"]);
+    assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
+}
