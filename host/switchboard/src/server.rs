@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, header};
 use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::engine::Engine;
 
@@ -34,6 +36,12 @@ pub use error::AppError;
 /// Messages are short; anything bigger than this is refused with 413.
 const MAX_BODY_BYTES: usize = 64 << 10;
 
+/// Cross-origin access for the public message endpoint only; the admin API
+/// stays same-origin.
+fn widget_cors() -> CorsLayer {
+    CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE])
+}
+
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -46,7 +54,8 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/chat/{tenant}", get(pages::chat))
         .route("/widget.js", get(pages::widget))
-        .route("/v1/tenants/{tenant}/messages", post(api::message))
+        // The widget posts here from customers' own sites: any origin may.
+        .route("/v1/tenants/{tenant}/messages", post(api::message).layer(widget_cors()))
         .route("/v1/tenants/{tenant}/conversations", get(api::conversations))
         .route("/v1/tenants/{tenant}/conversations/{id}", get(api::conversation))
         .route("/v1/tenants/{tenant}/conversations/{id}/hand-back", post(api::hand_back))

@@ -170,3 +170,25 @@ async fn an_agent_takes_over_replies_and_hands_back() {
         .cloned();
     assert_eq!(card.expect("a handoff card")["data"]["card"]["reason"], "the customer asked for a human");
 }
+
+#[tokio::test]
+async fn the_widget_may_post_from_another_site_but_the_admin_api_may_not() {
+    let (app, _dir) = app();
+    let preflight = |uri: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri(uri)
+            .header(header::ORIGIN, "https://salon.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let response = app.clone().oneshot(preflight("/v1/tenants/alpha/messages")).await.expect("response");
+    assert_eq!(
+        response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.as_bytes()),
+        Some(&b"*"[..])
+    );
+    let response = app.clone().oneshot(preflight("/v1/tenants/alpha/conversations")).await.expect("response");
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
