@@ -239,7 +239,7 @@ impl Turn<'_, '_> {
                     reason: "choice".to_owned(),
                     attempt,
                 });
-                if attempt > 2
+                if attempt > CHOICE_RETRIES
                     || self.conversation.failed_validations
                         >= self.setting.flow.handoff.max_failed_validations
                 {
@@ -361,6 +361,9 @@ impl Turn<'_, '_> {
         self.record(EventBody::ConversationClosed { state: state.to_owned() });
     }
 }
+
+/// Wrong picks allowed among offered options (slots, remedies) before a human helps.
+const CHOICE_RETRIES: u32 = 2;
 
 fn terminal_name(state: crate::flow::Terminal) -> String {
     serde_json::to_value(state).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
