@@ -41,6 +41,11 @@ impl Turn<'_, '_> {
             if let Some(step) = intent.steps.get(self.conversation.next_step) {
                 self.conversation.next_step += 1;
                 self.run_step(step);
+                // A step that asked the customer something (the order number
+                // again, say) runs again once it is answered.
+                if matches!(self.conversation.awaiting, Awaiting::Field { .. }) {
+                    self.conversation.next_step -= 1;
+                }
                 continue;
             }
             if let Some(confirm) = &intent.confirm

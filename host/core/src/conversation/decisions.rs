@@ -129,8 +129,6 @@ impl Turn<'_, '_> {
                     }
                 }
             }
-            // The step's question must be answered before the step can run again.
-            self.conversation.next_step = self.conversation.next_step.saturating_sub(1);
         }
     }
 
