@@ -290,3 +290,48 @@ state = "closed"
     assert_eq!(chat.conversation.score, 3, "the second scoring replaces the first");
     assert_eq!(chat.plugins.calls.len(), 2);
 }
+
+#[test]
+fn a_step_that_asks_runs_again_after_the_answer() {
+    let source = r#"
+version = "1"
+default_locale = "en"
+menu.en = "?"
+[[intents]]
+name = "order"
+title.en = "Order"
+triggers.en = ["order"]
+[[intents.fields]]
+name = "order_id"
+type = "text"
+prompt.en = "Order number?"
+on_collect = [{ name = "note", plugin = "notes", on_failure = "skip" }]
+[[intents.steps]]
+name = "lookup"
+plugin = "orders"
+[intents.done]
+reply.en = "Done."
+state = "resolved"
+"#;
+    let plugins: BTreeSet<String> = ["orders", "notes"].map(str::to_owned).into();
+    let mut chat = Chat::new();
+    chat.flow = Flow::parse("order.toml", source, &plugins).expect("valid");
+    chat.say("order");
+    let not_found = vec![
+        Decision::Reply(crate::contract::Reply { text: "No such order.".into(), quick_replies: Vec::new() }),
+        Decision::ClearField("order_id".into()),
+        Decision::Ask(crate::contract::Ask {
+            field: "order_id".into(),
+            prompt: None,
+            quick_replies: Vec::new(),
+        }),
+    ];
+    // on_collect "notes", then "lookup" says not found and asks again.
+    chat.plugins.answers.extend([Ok(Vec::new()), Ok(not_found)]);
+    assert_eq!(chat.say("A-1"), ["No such order.", "Order number?"]);
+    // on_collect "notes" again, then "lookup" runs again and finds it.
+    chat.plugins.answers.extend([Ok(Vec::new()), Ok(Vec::new())]);
+    assert_eq!(chat.say("A-2"), ["Done."]);
+    let steps: Vec<&str> = chat.plugins.calls.iter().map(|(_, input)| input.step.as_str()).collect();
+    assert_eq!(steps, ["note", "lookup", "note", "lookup"]);
+}
