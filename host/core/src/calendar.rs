@@ -48,7 +48,7 @@ impl Calendar {
             TimeZone::get(&config.timezone).map_err(|_| CalendarError::Zone(config.timezone.clone()))?;
         let mut hours: [Vec<(u16, u16)>; 7] = Default::default();
         if config.hours.is_empty() {
-            hours = std::array::from_fn(|_| vec![(0, 24 * 60)]);
+            hours = around_the_clock();
         }
         for (day, ranges) in &config.hours {
             let index = weekday(day).ok_or_else(|| CalendarError::Weekday(day.clone()))?;
@@ -66,11 +66,7 @@ impl Calendar {
 
     /// Open around the clock, in UTC: for tests and tenants without hours.
     pub fn always_open() -> Self {
-        Self {
-            zone: TimeZone::UTC,
-            hours: std::array::from_fn(|_| vec![(0, 24 * 60)]),
-            holidays: BTreeSet::new(),
-        }
+        Self { zone: TimeZone::UTC, hours: around_the_clock(), holidays: BTreeSet::new() }
     }
 
     pub fn zone(&self) -> &TimeZone {
@@ -98,6 +94,11 @@ impl Calendar {
         let zoned = date.to_datetime(time).to_zoned(self.zone.clone()).ok()?;
         Some(zoned.timestamp().as_millisecond())
     }
+}
+
+/// Every day open from midnight to midnight.
+fn around_the_clock() -> [Vec<(u16, u16)>; 7] {
+    std::array::from_fn(|_| vec![(0, 24 * 60)])
 }
 
 fn weekday(name: &str) -> Option<usize> {

@@ -103,6 +103,12 @@ pub struct Choice {
     pub value: Value,
 }
 
+impl Choice {
+    pub fn quick_reply(&self) -> QuickReply {
+        QuickReply { title: self.title.clone(), payload: self.payload.clone() }
+    }
+}
+
 /// One inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {

@@ -94,7 +94,7 @@ impl Store {
         let mut entries = Vec::new();
         for entry in self.turns.scan_prefix(&prefix).take(limit) {
             let (key, value) = entry?;
-            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            let seq = keys::seq_after(&prefix, &key);
             entries.push((seq, value.to_vec()));
         }
         Ok(entries)
@@ -146,7 +146,7 @@ impl Store {
             .take_while(|entry| entry.as_ref().is_ok_and(|(key, _)| key.starts_with(&prefix)))
         {
             let (key, bytes) = entry?;
-            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            let seq = keys::seq_after(&prefix, &key);
             events.push((seq, decode(&key, &bytes)?));
             if events.len() >= limit {
                 break;
@@ -166,7 +166,7 @@ impl Store {
         let mut events = Vec::new();
         for entry in self.turns.scan_prefix(&prefix) {
             let (key, _) = entry?;
-            let seq = key[prefix.len()..].try_into().map(u64::from_be_bytes).unwrap_or_default();
+            let seq = keys::seq_after(&prefix, &key);
             let event_key = keys::tenant_event(tenant, seq);
             if let Some(bytes) = self.turns.get(&event_key)? {
                 events.push(decode(&event_key, &bytes)?);

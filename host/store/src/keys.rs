@@ -82,6 +82,11 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// The sequence number that ends a key built as `prefix` + big-endian `u64`.
+pub(crate) fn seq_after(prefix: &[u8], key: &[u8]) -> u64 {
+    key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u64::from_be_bytes)
+}
+
 /// Segments are length-prefixed, so a tenant called `a/kv` can never produce
 /// a key that another tenant's prefix matches.
 fn push_segment(key: &mut Vec<u8>, segment: &str) {

@@ -54,14 +54,12 @@ pub struct OutboxEntry {
 /// The outbox entries a turn's replies become: only on provider channels the
 /// tenant can send on.
 pub(crate) fn outbox_entries(
-    engine: &Engine,
-    tenant: &str,
+    tenant: &Tenant,
     stored: &StoredConversation,
     replies: &[Outbound],
 ) -> Vec<Vec<u8>> {
     let conversation = &stored.conversation;
-    let Ok(tenant) = engine.tenant(tenant) else { return Vec::new() };
-    if replies.is_empty() || !can_send(&tenant, conversation.channel) {
+    if replies.is_empty() || !can_send(tenant, conversation.channel) {
         return Vec::new();
     }
     let prefix = format!("{}:", channel_name(conversation.channel));

@@ -200,7 +200,7 @@ impl Engine {
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
         let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
         self.commit(
-            tenant_name,
+            &tenant,
             &stored,
             effects,
             message.message_id.as_deref().map(|id| (channel_name.as_str(), id)),
@@ -240,7 +240,7 @@ impl Engine {
         conversation_id: &str,
         action: impl FnOnce(&mut Conversation) -> Effects,
     ) -> Result<TurnOutcome, EngineError> {
-        self.tenant(tenant)?;
+        let found = self.tenant(tenant)?;
         let _turn = self.turns.hold(tenant, conversation_id);
         let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
             EngineError::UnknownConversation {
@@ -249,17 +249,18 @@ impl Engine {
             }
         })?;
         let effects = action(&mut stored.conversation);
-        self.commit(tenant, &stored, effects, None)
+        self.commit(&found, &stored, effects, None)
     }
 
     fn commit(
         &self,
-        tenant: &str,
+        tenant: &Tenant,
         stored: &StoredConversation,
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<TurnOutcome, EngineError> {
-        let outbox = crate::delivery::outbox_entries(self, tenant, stored, &effects.outbound);
+        let outbox = crate::delivery::outbox_entries(tenant, stored, &effects.outbound);
+        let tenant = tenant.name.as_str();
         let record = TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox };
         let committed = self.store.commit_turn(tenant, &record)?;
         if committed == Committed::Duplicate {
@@ -390,7 +391,7 @@ impl Plugins for RuntimePlugins<'_> {
             });
         };
         let plugin = match self.pins.get(name) {
-            Some(hash) if *hash != binding.plugin.hash().to_string() => {
+            Some(hash) if hash != binding.plugin.hash().as_str() => {
                 self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
             }
             _ => binding.plugin.clone(),

@@ -69,22 +69,29 @@ impl Turn<'_, '_> {
     }
 
     pub(super) fn ask(&mut self, field: &FieldSpec, prompt: Option<String>) {
-        let locale = self.conversation.locale().to_owned();
         let options = match field.kind {
-            FieldKind::Choice => field
-                .options
-                .iter()
-                .map(|option| QuickReply {
-                    title: option.title.get(&locale, &self.setting.flow.default_locale).to_owned(),
-                    payload: option.value.clone(),
-                })
-                .collect(),
-            FieldKind::Boolean => render::yes_no_options(&locale),
-            _ => Vec::new(),
+            FieldKind::Boolean => render::yes_no_options(self.conversation.locale()),
+            _ => self.choice_options(field),
         };
         let prompt = prompt.unwrap_or_else(|| self.text(&field.prompt));
         self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: 0 };
         self.say(prompt, options);
+    }
+
+    /// A choice field's options as buttons in the customer's language; none for other kinds.
+    fn choice_options(&self, field: &FieldSpec) -> Vec<QuickReply> {
+        if field.kind != FieldKind::Choice {
+            return Vec::new();
+        }
+        let (locale, fallback) = (self.conversation.locale(), &self.setting.flow.default_locale);
+        field
+            .options
+            .iter()
+            .map(|option| QuickReply {
+                title: option.title.get(locale, fallback).to_owned(),
+                payload: option.value.clone(),
+            })
+            .collect()
     }
 
     pub(super) fn answer_field(&mut self, name: &str, attempts: u32, answer: &str, inbound: &Inbound) {
@@ -203,20 +210,7 @@ impl Turn<'_, '_> {
         if let Some(explanation) = explanation {
             let prompt = self.text(&field.prompt);
             self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
-            let options = match &self.conversation.awaiting {
-                Awaiting::Field { .. } if field.kind == crate::flow::FieldKind::Choice => {
-                    let locale = self.conversation.locale().to_owned();
-                    field
-                        .options
-                        .iter()
-                        .map(|option| QuickReply {
-                            title: option.title.get(&locale, &self.setting.flow.default_locale).to_owned(),
-                            payload: option.value.clone(),
-                        })
-                        .collect()
-                }
-                _ => Vec::new(),
-            };
+            let options = self.choice_options(field);
             self.say(format!("{explanation} {prompt}"), options);
         } else {
             self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
@@ -251,10 +245,7 @@ impl Turn<'_, '_> {
                     self.handoff(Reason::FailedValidations(field.to_owned()));
                     return;
                 }
-                let quick_replies = options
-                    .iter()
-                    .map(|option| QuickReply { title: option.title.clone(), payload: option.payload.clone() })
-                    .collect();
+                let quick_replies = options.iter().map(Choice::quick_reply).collect();
                 self.conversation.awaiting = Awaiting::Choice {
                     field: field.to_owned(),
                     options: options.to_vec(),

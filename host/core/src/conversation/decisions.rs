@@ -1,7 +1,7 @@
 //! Applying what a plugin step decided. Plugins only ever *propose*; this is
 //! where the host turns decisions into state, replies and events.
 
-use crate::contract::{Decision, Due, QuickReply, Remedy, Timer, Value, Verdict};
+use crate::contract::{Decision, Due, Remedy, Timer, Value, Verdict};
 use crate::event::EventBody;
 use crate::flow::TimerSpec;
 
@@ -104,10 +104,7 @@ impl Turn<'_, '_> {
             return;
         }
         if let Awaiting::Choice { options, .. } = &self.conversation.awaiting {
-            let quick_replies = options
-                .iter()
-                .map(|option| QuickReply { title: option.title.clone(), payload: option.payload.clone() })
-                .collect();
+            let quick_replies = options.iter().map(Choice::quick_reply).collect();
             let text =
                 self.pending_offer_text.take().unwrap_or_else(|| render::phrase(&locale, Phrase::PickOne));
             self.say(text, quick_replies);
