@@ -89,6 +89,57 @@ impl Calendar {
         self.hours[day].iter().any(|(open, close)| (*open..*close).contains(&minute))
     }
 
+    /// The first moment at or after `at_ms` when the business is open: `at_ms`
+    /// itself during hours, else the start of the next opening range (looking
+    /// up to two weeks ahead; a calendar with no hours at all keeps `at_ms`).
+    pub fn next_open(&self, at_ms: i64) -> i64 {
+        if self.is_open(at_ms) {
+            return at_ms;
+        }
+        let local = self.local(at_ms);
+        let mut date = local.date();
+        for _ in 0..15 {
+            if !self.holidays.contains(&date) {
+                let day = date.weekday().to_monday_zero_offset() as usize;
+                let mut ranges = self.hours[day].clone();
+                ranges.sort_unstable();
+                for (open, _) in ranges {
+                    let time = Time::new(i8::try_from(open / 60).unwrap_or(0), i8::try_from(open % 60).unwrap_or(0), 0, 0)
+                        .unwrap_or(Time::midnight());
+                    if let Some(start) = self.timestamp(date, time)
+                        && start > at_ms
+                    {
+                        return start;
+                    }
+                }
+            }
+            let Some(next) = date.tomorrow().ok() else { break };
+            date = next;
+        }
+        at_ms
+    }
+
+    /// `minutes` before `at_ms`, counting whole days on the calendar: a 24 h
+    /// reminder for 10:00 is at 10:00 the day before, even across a DST change.
+    pub fn minutes_before(&self, at_ms: i64, minutes: u64) -> i64 {
+        self.shift(at_ms, minutes, -1)
+    }
+
+    /// `minutes` after `at_ms`, counting whole days on the calendar.
+    pub fn minutes_after(&self, at_ms: i64, minutes: u64) -> i64 {
+        self.shift(at_ms, minutes, 1)
+    }
+
+    fn shift(&self, at_ms: i64, minutes: u64, sign: i64) -> i64 {
+        let days = i64::try_from(minutes / (24 * 60)).unwrap_or(0);
+        let rest = i64::try_from(minutes % (24 * 60)).unwrap_or(0);
+        let span = jiff::Span::new().days(sign * days).minutes(sign * rest);
+        match self.local(at_ms).checked_add(span) {
+            Ok(shifted) => shifted.timestamp().as_millisecond(),
+            Err(_) => at_ms + sign * i64::try_from(minutes).unwrap_or(0) * 60_000,
+        }
+    }
+
     /// A local date and time as Unix milliseconds (the later instant in a DST gap or fold).
     pub fn timestamp(&self, date: Date, time: Time) -> Option<i64> {
         let zoned = date.to_datetime(time).to_zoned(self.zone.clone()).ok()?;
@@ -152,6 +203,36 @@ mod tests {
         assert!(!salon.is_open(at("2026-01-05T09:30:00Z")), "lunch break");
         assert!(!salon.is_open(at("2026-01-06T06:30:00Z")), "Tuesday is not listed");
         assert!(!salon.is_open(at("2026-01-12T06:30:00Z")), "a Monday holiday");
+    }
+
+    #[test]
+    fn closed_times_move_to_the_next_opening() {
+        let salon = yerevan_salon();
+        // Monday 12:30 local is open: unchanged.
+        assert_eq!(salon.next_open(at("2026-01-05T08:30:00Z")), at("2026-01-05T08:30:00Z"));
+        // Monday 13:30, the lunch break: 14:00 the same day.
+        assert_eq!(salon.next_open(at("2026-01-05T09:30:00Z")), at("2026-01-05T10:00:00Z"));
+        // Monday 23:00: next Monday is 2026-01-12, a holiday, so 2026-01-19 10:00.
+        assert_eq!(salon.next_open(at("2026-01-05T19:00:00Z")), at("2026-01-19T06:00:00Z"));
+        // Open around the clock: never moved.
+        let always = Calendar::always_open();
+        assert_eq!(always.next_open(at("2026-01-05T03:00:00Z")), at("2026-01-05T03:00:00Z"));
+    }
+
+    #[test]
+    fn whole_days_are_calendar_days_across_dst() {
+        let berlin = Calendar::new(&CalendarConfig { timezone: "Europe/Berlin".to_owned(), ..Default::default() })
+            .expect("a valid calendar");
+        // Clocks go forward on 2026-03-29 at 02:00. A 10:00 booking on the 30th
+        // (08:00 UTC) is reminded at 10:00 on the 29th, which is 08:00 UTC: 24
+        // hours of wall clock, 24 of elapsed time since both sides are in CEST...
+        assert_eq!(berlin.minutes_before(at("2026-03-30T08:00:00Z"), 24 * 60), at("2026-03-29T08:00:00Z"));
+        // ...while a 10:00 booking on the 29th (08:00 UTC, CEST) is reminded at
+        // 10:00 CET on the 28th (09:00 UTC): 23 hours of elapsed time.
+        assert_eq!(berlin.minutes_before(at("2026-03-29T08:00:00Z"), 24 * 60), at("2026-03-28T09:00:00Z"));
+        // Minutes below a day are elapsed time: 2 h before 03:30 CEST is 00:30 CET.
+        assert_eq!(berlin.minutes_before(at("2026-03-29T01:30:00Z"), 120), at("2026-03-28T23:30:00Z"));
+        assert_eq!(berlin.minutes_after(at("2026-03-28T09:00:00Z"), 24 * 60), at("2026-03-29T08:00:00Z"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
 use crate::contract::{
-    Channel, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply, Route, StepInput, Timer, Value,
+    Channel, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply, Route, StepInput, Value,
 };
 use crate::event::{DomainEvent, EventBody, Sender};
 use crate::flow::{FieldKind, Flow};
@@ -29,6 +29,7 @@ mod advance;
 mod decisions;
 mod handoff;
 mod render;
+mod timers;
 
 pub use render::render_value;
 
@@ -61,6 +62,25 @@ pub struct Conversation {
     pub greeted: bool,
     pub started_at: i64,
     pub updated_at: i64,
+    /// When the customer last wrote: messaging windows count from it.
+    #[serde(default)]
+    pub last_customer_at: i64,
+    /// Timers waiting to fire, by key. The scheduler's index in the store
+    /// mirrors this map; both change in the same atomic write.
+    #[serde(default)]
+    pub timers: BTreeMap<String, PendingTimer>,
+}
+
+/// A timer waiting to fire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTimer {
+    pub kind: String,
+    pub due_at: i64,
+    /// A customer message cancels it (a silence follow-up).
+    pub cancel_on_reply: bool,
+    /// What a plugin attached when it asked for the timer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub payload: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,11 +141,25 @@ pub struct Inbound {
 }
 
 /// One message to the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbound {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReply>,
+    /// Set when the channel's free-form window has closed: how the message
+    /// may still be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_window: Option<OutsideWindow>,
+}
+
+/// How a message goes out after a channel's 24 h customer-service window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutsideWindow {
+    /// A WhatsApp template approved for the tenant; the text is its body parameter.
+    Template { name: String, language: String },
+    /// A Messenger/Instagram message tag.
+    Tag(String),
 }
 
 /// What handling one message produced, for the engine to persist and send.
@@ -133,15 +167,34 @@ pub struct Outbound {
 pub struct Effects {
     pub outbound: Vec<Outbound>,
     pub events: Vec<DomainEvent>,
-    pub timers: Vec<TimerRequest>,
+    /// Timers to add or move (a key that exists is moved), for the store's index.
+    pub timers: Vec<ScheduledTimer>,
+    /// Keys of timers that fired or were cancelled, for the store's index.
     pub cancelled_timers: Vec<String>,
 }
 
-/// A timer for the scheduler, with its due time resolved where possible.
+impl Effects {
+    pub fn merge(&mut self, other: Effects) {
+        self.outbound.extend(other.outbound);
+        self.events.extend(other.events);
+        self.timers.extend(other.timers);
+        self.cancelled_timers.extend(other.cancelled_timers);
+    }
+}
+
+/// WhatsApp, Messenger and Instagram allow free-form messages for 24 hours
+/// after the customer's last message.
+pub const MESSAGING_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The reason recorded when a message is not sent because the window closed.
+pub const WINDOW_CLOSED: &str = "window_closed";
+
+/// A timer for the scheduler, its due time resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimerRequest {
-    pub timer: Timer,
-    pub due_at: Option<i64>,
+pub struct ScheduledTimer {
+    pub key: String,
+    pub kind: String,
+    pub due_at: i64,
 }
 
 /// Why a plugin step produced no decisions.
@@ -156,6 +209,15 @@ pub struct StepFailed {
 /// wasm runtime (filling in each binding's config); tests with plain values.
 pub trait Plugins {
     fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed>;
+}
+
+/// For turns that call no plugin (a timer firing).
+struct NoPlugins;
+
+impl Plugins for NoPlugins {
+    fn call(&mut self, plugin: &str, _input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+        Err(StepFailed { code: "unavailable".to_owned(), message: format!("{plugin:?} is not called here") })
+    }
 }
 
 /// The tenant-wide facts a turn needs.
@@ -188,6 +250,8 @@ impl Conversation {
             greeted: false,
             started_at: now,
             updated_at: now,
+            last_customer_at: now,
+            timers: BTreeMap::new(),
         }
     }
 
@@ -219,7 +283,7 @@ impl Conversation {
         effects
     }
 
-    /// An agent (or the system) closes the conversation.
+    /// An agent (or the system) closes the conversation; every pending timer stops.
     pub fn close(&mut self, state: &str, now: i64) -> Effects {
         let mut effects = Effects::default();
         if !matches!(self.status, Status::Ended { .. }) {
@@ -228,19 +292,36 @@ impl Conversation {
             self.updated_at = now;
             effects.events.push(self.event(now, EventBody::ConversationClosed { state: state.to_owned() }));
         }
+        effects.merge(self.cancel_timers(now, "closed", |_, _| true));
         effects
     }
 
-    /// A human agent writes to the customer.
+    /// A human agent writes to the customer. Outside the channel's window a
+    /// free-form message is refused with an event instead of breaching it.
     pub fn agent_reply(&mut self, text: &str, now: i64) -> Effects {
         self.updated_at = now;
+        if self.window_closed(now) {
+            let reason = WINDOW_CLOSED.to_owned();
+            return Effects {
+                events: vec![self.event(now, EventBody::MessageRefused { text: text.to_owned(), reason })],
+                ..Effects::default()
+            };
+        }
         Effects {
-            outbound: vec![Outbound { text: text.to_owned(), quick_replies: Vec::new() }],
+            outbound: vec![Outbound { text: text.to_owned(), ..Outbound::default() }],
             events: vec![
                 self.event(now, EventBody::MessageSent { text: text.to_owned(), by: Sender::Agent }),
             ],
             ..Effects::default()
         }
+    }
+
+    /// Whether the channel's customer-service window (24 h from the
+    /// customer's last message on WhatsApp, Messenger and Instagram) has closed.
+    pub fn window_closed(&self, now: i64) -> bool {
+        let windowed = matches!(self.channel, Channel::Whatsapp | Channel::Messenger | Channel::Instagram);
+        let last = if self.last_customer_at == 0 { self.started_at } else { self.last_customer_at };
+        windowed && now - last > MESSAGING_WINDOW_MS
     }
 
     pub fn event(&self, at: i64, body: EventBody) -> DomainEvent {
@@ -258,10 +339,16 @@ impl Conversation {
         &self.contact.locale
     }
 
-    /// Start over after a terminal state, keeping who the customer is.
+    /// Start over after a terminal state, keeping who the customer is and
+    /// what is scheduled (a booking's reminders outlive a question about prices).
     fn restart(&mut self, flow: &Flow, now: i64) {
         let contact = self.contact.clone();
-        *self = Self { greeted: true, ..Self::new(&self.id, &self.tenant, self.channel, contact, flow, now) };
+        let timers = std::mem::take(&mut self.timers);
+        *self = Self {
+            greeted: true,
+            timers,
+            ..Self::new(&self.id, &self.tenant, self.channel, contact, flow, now)
+        };
     }
 }
 
@@ -292,17 +379,24 @@ impl Turn<'_, '_> {
             return;
         }
         self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
-        self.effects.outbound.push(Outbound { text, quick_replies });
+        self.effects.outbound.push(Outbound { text, quick_replies, outside_window: None });
     }
 
     fn inbound(&mut self, inbound: &Inbound) {
         self.conversation.updated_at = self.now;
-        if matches!(self.conversation.status, Status::Ended { .. }) {
+        self.conversation.last_customer_at = self.now;
+        let timer_answer = inbound.payload.as_deref().and_then(timers::parse_answer);
+        if matches!(self.conversation.status, Status::Ended { .. }) && timer_answer.is_none() {
             let flow = self.setting.flow;
             self.conversation.restart(flow, self.now);
         }
         self.record(EventBody::MessageReceived { text: inbound.text.clone() });
+        self.cancel_on_reply();
         if let Status::Human { .. } = self.conversation.status {
+            return;
+        }
+        if let Some((kind, option)) = timer_answer {
+            self.answer_timer(&kind, option);
             return;
         }
         self.follow_language(&inbound.text);
@@ -314,6 +408,10 @@ impl Turn<'_, '_> {
         }
         if mentions_any(&said, &handoff.negative) {
             self.handoff(handoff::Reason::Negative);
+            return;
+        }
+        if !self.conversation.timers.is_empty() && mentions_any(&said, &self.flow().opt_out) {
+            self.stop_timers();
             return;
         }
         if !self.conversation.greeted {

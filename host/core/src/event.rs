@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Channel, LeadTier, Priority, Quote, Slot, Timer, Value, Verdict};
+use crate::contract::{Channel, LeadTier, Priority, Quote, Slot, Value, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {
@@ -56,10 +56,37 @@ pub enum EventBody {
     PolicyDecided { verdict: Verdict },
     #[serde(rename = "step.failed")]
     StepFailed { step: String, plugin: String, code: String, message: String },
+    /// A timer was set or moved. `requested_at` is the time asked for when
+    /// business hours moved it to `due_at`.
     #[serde(rename = "timer.requested")]
-    TimerRequested { timer: Timer, due_at: Option<i64> },
+    TimerRequested {
+        key: String,
+        kind: String,
+        due_at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested_at: Option<i64>,
+    },
+    /// A timer could not be set: its anchor field holds no date.
+    #[serde(rename = "timer.unresolved")]
+    TimerUnresolved { key: String, kind: String, field: String },
+    /// `reason`: `reply`, `opt_out`, `closed`, `agent`, `plugin`.
     #[serde(rename = "timer.cancelled")]
-    TimerCancelled { key: String },
+    TimerCancelled {
+        key: String,
+        #[serde(default)]
+        reason: String,
+    },
+    #[serde(rename = "timer.fired")]
+    TimerFired { key: String, kind: String, due_at: i64, late_ms: i64 },
+    /// Due, but not sent: `too_late`, `window_closed` or `resolved`.
+    #[serde(rename = "timer.skipped")]
+    TimerSkipped { key: String, kind: String, reason: String },
+    /// The customer tapped a button of a timer's message.
+    #[serde(rename = "timer.answered")]
+    TimerAnswered { kind: String, answer: String },
+    /// A message that was not sent, and why (e.g. `window_closed`).
+    #[serde(rename = "message.refused")]
+    MessageRefused { text: String, reason: String },
     #[serde(rename = "conversation.routed")]
     ConversationRouted { queue: String, priority: Priority, assignee: Option<String>, after_hours: bool },
     #[serde(rename = "handoff.requested")]

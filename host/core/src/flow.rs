@@ -63,6 +63,13 @@ pub struct Flow {
     #[serde(default)]
     pub routing: Vec<RoutingRule>,
     pub intents: Vec<Intent>,
+    /// Timer kinds plugins may schedule (an approval escalation, say), in
+    /// addition to those the intents request when they complete.
+    #[serde(default)]
+    pub timers: Vec<TimerSpec>,
+    /// "Not relevant", "stop": any of these stops every pending follow-up.
+    #[serde(default)]
+    pub opt_out: Phrases,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -249,18 +256,93 @@ pub enum Terminal {
     Closed,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+/// Something to do later: a booking reminder, a silence follow-up, a step of
+/// a reactivation ladder, an approval escalation. Kinds are unique in a flow;
+/// the scheduler finds a fired timer's spec by its kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimerSpec {
     pub kind: String,
-    /// Minutes before the datetime in this field (a booking-relative reminder)...
+    /// Minutes before the datetime in this field (a booking-relative
+    /// reminder). Whole days count in the tenant's calendar, so a 24 h
+    /// reminder lands at the same wall-clock time across a DST change.
     #[serde(default)]
     pub before_field: Option<String>,
     #[serde(default)]
     pub minutes_before: Option<u64>,
-    /// ...or minutes after completion (a follow-up).
+    /// Minutes after the datetime in this field (a no-show check)...
+    #[serde(default)]
+    pub after_field: Option<String>,
+    /// ...or, without `after_field`, minutes after the intent completes (a follow-up).
     #[serde(default)]
     pub minutes_after: Option<u64>,
+    /// What to send when it fires; `{field}` placeholders are filled in.
+    #[serde(default)]
+    pub say: Localized,
+    /// Buttons sent with it.
+    #[serde(default)]
+    pub options: Vec<TimerOption>,
+    /// A domain event recorded when it fires, e.g. `booking.no_show`.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Any customer message cancels it. Defaults to true for follow-ups
+    /// (`minutes_after` without a field), false otherwise.
+    #[serde(default)]
+    pub cancel_on_reply: Option<bool>,
+    /// Move a due time that falls outside business hours to the next
+    /// opening. Defaults like `cancel_on_reply`.
+    #[serde(default)]
+    pub business_hours: Option<bool>,
+    /// Skip it, with an event, if it fires more than this many minutes late
+    /// (after downtime). A field-relative reminder is always skipped once
+    /// the field's time has passed.
+    #[serde(default)]
+    pub late_after_minutes: Option<u64>,
+    /// The approved WhatsApp template to send instead once the 24 h window
+    /// has closed; the message text is its one body parameter.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The Messenger/Instagram message tag (e.g. `CONFIRMED_EVENT_UPDATE`)
+    /// that allows sending once the 24 h window has closed.
+    #[serde(default)]
+    pub message_tag: Option<String>,
+    /// Approval escalation: if a human still has the conversation, move it
+    /// to the queue named in this field (the backup approver).
+    #[serde(default)]
+    pub escalate_to_field: Option<String>,
+}
+
+impl TimerSpec {
+    /// A follow-up on silence: counted from completion, not from a field.
+    pub fn is_follow_up(&self) -> bool {
+        self.before_field.is_none() && self.after_field.is_none()
+    }
+
+    pub fn cancels_on_reply(&self) -> bool {
+        self.cancel_on_reply.unwrap_or_else(|| self.is_follow_up())
+    }
+
+    pub fn keeps_business_hours(&self) -> bool {
+        self.business_hours.unwrap_or_else(|| self.is_follow_up())
+    }
+
+    /// The field this timer is anchored to, if any.
+    pub fn anchor(&self) -> Option<&str> {
+        self.before_field.as_deref().or(self.after_field.as_deref())
+    }
+}
+
+/// A button on a fired timer's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerOption {
+    /// "I'll be there": recorded, and thanked for.
+    Confirm,
+    /// Clear the anchor field and run the intent again (new slots at once);
+    /// completing it moves the reminders.
+    Reschedule,
+    /// "Not relevant": stop every pending timer of the conversation.
+    Stop,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -353,6 +435,15 @@ pub struct When {
 impl Flow {
     pub fn intent(&self, name: &str) -> Option<&Intent> {
         self.intents.iter().find(|intent| intent.name == name)
+    }
+
+    /// The spec of a timer kind, wherever the flow declares it, with the
+    /// intent that requests it.
+    pub fn timer(&self, kind: &str) -> Option<(Option<&Intent>, &TimerSpec)> {
+        let in_intents = self.intents.iter().find_map(|intent| {
+            intent.done.timers.iter().find(|spec| spec.kind == kind).map(|spec| (Some(intent), spec))
+        });
+        in_intents.or_else(|| self.timers.iter().find(|spec| spec.kind == kind).map(|spec| (None, spec)))
     }
 
     pub fn queue(&self, name: &str) -> Option<&Queue> {

@@ -1,13 +1,12 @@
 //! Applying what a plugin step decided. Plugins only ever *propose*; this is
 //! where the host turns decisions into state, replies and events.
 
-use crate::contract::{Decision, Due, Remedy, Timer, Value, Verdict};
+use crate::contract::{Decision, Remedy, Value, Verdict};
 use crate::event::EventBody;
-use crate::flow::TimerSpec;
 
 use super::handoff::Reason;
 use super::render::{self, Phrase};
-use super::{Awaiting, Choice, TimerRequest, Turn};
+use super::{Awaiting, Choice, Turn};
 
 impl Turn<'_, '_> {
     pub(super) fn apply(&mut self, step: &str, decisions: Vec<Decision>) {
@@ -88,10 +87,7 @@ impl Turn<'_, '_> {
                 Decision::Route(route) => self.conversation.route = Some(route),
                 Decision::Handoff(card) => handoff = Some(Reason::Plugin(card)),
                 Decision::Schedule(timer) => self.schedule(timer),
-                Decision::CancelTimer(key) => {
-                    self.record(EventBody::TimerCancelled { key: key.clone() });
-                    self.effects.cancelled_timers.push(key);
-                }
+                Decision::CancelTimer(key) => self.cancel("plugin", |pending, _| pending == key),
                 Decision::Emit(event) => {
                     let payload = serde_json::from_str(&event.payload)
                         .unwrap_or(serde_json::Value::String(event.payload));
@@ -143,28 +139,5 @@ impl Turn<'_, '_> {
                 Awaiting::Choice { field: "remedy".to_owned(), options, attempts: 0 };
             self.pending_offer_text = Some(render::phrase(&locale, Phrase::Remedies));
         }
-    }
-
-    pub(super) fn request_timer(&mut self, spec: &TimerSpec) {
-        let due = match (&spec.before_field, spec.minutes_before, spec.minutes_after) {
-            (Some(field), Some(minutes), _) => Due::BeforeField(field.clone(), minutes * 60_000),
-            (_, _, Some(minutes)) => Due::AfterMs(minutes * 60_000),
-            _ => return,
-        };
-        let key = format!("{}:{}", self.conversation.id, spec.kind);
-        self.schedule(Timer { key, kind: spec.kind.clone(), due, payload: String::new() });
-    }
-
-    fn schedule(&mut self, timer: Timer) {
-        let due_at = match &timer.due {
-            Due::At(at) => Some(*at),
-            Due::AfterMs(ms) => Some(self.now + i64::try_from(*ms).unwrap_or(i64::MAX / 2)),
-            Due::BeforeField(field, ms) => match self.conversation.fields.get(field) {
-                Some(Value::Datetime(at)) => Some(at - i64::try_from(*ms).unwrap_or(0)),
-                _ => None,
-            },
-        };
-        self.record(EventBody::TimerRequested { timer: timer.clone(), due_at });
-        self.effects.timers.push(TimerRequest { timer, due_at });
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
-use super::{FailurePolicy, FieldKind, Flow, Intent};
+use super::{FailurePolicy, FieldKind, Flow, Intent, TimerOption, TimerSpec};
 
 /// One thing wrong with a flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,20 @@ impl Checker<'_> {
                 );
             }
             self.intent(flow, intent);
+        }
+        let mut kinds = HashSet::new();
+        let every_timer = flow.intents.iter().flat_map(|intent| &intent.done.timers).chain(&flow.timers);
+        for timer in every_timer {
+            if !kinds.insert(timer.kind.as_str()) {
+                self.report(
+                    &quoted(&timer.kind),
+                    format!("timer kind {:?} is declared twice", timer.kind),
+                    "the scheduler finds a timer's spec by its kind; give each a name of its own".to_owned(),
+                );
+            }
+        }
+        for timer in &flow.timers {
+            self.timer(None, timer, &BTreeSet::new());
         }
         let queues: BTreeSet<&str> = flow.queues.iter().map(|queue| queue.name.as_str()).collect();
         let check_queue = |checker: &mut Self, queue: &str| {
@@ -230,32 +244,55 @@ impl Checker<'_> {
             }
         }
         for timer in &intent.done.timers {
-            match (&timer.before_field, timer.minutes_before, timer.minutes_after) {
-                (Some(field), Some(_), None) => {
-                    if !intent
-                        .field(field)
-                        .is_some_and(|spec| matches!(spec.kind, FieldKind::Datetime | FieldKind::Date))
-                        && field != "slot"
-                    {
-                        self.report(
-                            &quoted(field),
-                            format!(
-                                "timer {:?} is relative to {field:?}, which is not a date field of {name:?}",
-                                timer.kind
-                            ),
-                            None,
-                        );
-                    }
-                }
-                (None, None, Some(_)) => {}
-                _ => self.report(
-                    &quoted(&timer.kind),
-                    format!(
-                        "timer {:?} needs either before_field with minutes_before, or minutes_after",
-                        timer.kind
-                    ),
+            self.timer(Some(intent), timer, &known);
+        }
+    }
+
+    /// A timer needs exactly one way to compute its due time, an anchor that
+    /// holds a date, and placeholders the conversation can fill.
+    fn timer(&mut self, intent: Option<&Intent>, timer: &TimerSpec, known: &BTreeSet<&str>) {
+        let near = quoted(&timer.kind);
+        let kind = &timer.kind;
+        let shape_ok = match (&timer.before_field, timer.minutes_before, &timer.after_field, timer.minutes_after) {
+            (Some(_), Some(_), None, None) | (None, None, _, Some(_)) => true,
+            _ => false,
+        };
+        if !shape_ok {
+            self.report(
+                &near,
+                format!("timer {kind:?} needs before_field with minutes_before, or minutes_after (with after_field or without)"),
+                "e.g. { kind = \"reminder-2h\", before_field = \"slot\", minutes_before = 120 }".to_owned(),
+            );
+        }
+        if let Some(field) = timer.anchor() {
+            let is_date = field == "slot"
+                || intent.is_some_and(|intent| {
+                    intent.field(field).is_some_and(|spec| matches!(spec.kind, FieldKind::Datetime | FieldKind::Date))
+                        || intent.steps.iter().any(|step| step.sets.iter().any(|set| set == field))
+                });
+            if !is_date {
+                self.report(
+                    &quoted(field),
+                    format!("timer {kind:?} is relative to {field:?}, which is not a date field here"),
                     None,
-                ),
+                );
+            }
+        } else if timer.options.contains(&TimerOption::Reschedule) {
+            self.report(
+                &near,
+                format!("timer {kind:?} offers reschedule but is not relative to a field"),
+                "rescheduling clears the field the timer is anchored to; add before_field or after_field".to_owned(),
+            );
+        }
+        for text in timer.say.0.values() {
+            for placeholder in placeholders(text) {
+                if intent.is_some() && !known.contains(placeholder) {
+                    self.report(
+                        &format!("{{{placeholder}}}"),
+                        format!("timer {kind:?} mentions {{{placeholder}}}, which is not one of the intent's fields"),
+                        None,
+                    );
+                }
             }
         }
     }

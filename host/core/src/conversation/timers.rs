@@ -1,0 +1,297 @@
+//! Timers: setting them when an intent completes or a plugin asks, firing
+//! them when the scheduler says they are due, and the customer's answers to
+//! what they sent (confirm, reschedule, not relevant).
+//!
+//! The conversation's `timers` map is the truth about what is pending; the
+//! store's due-time index follows it through `Effects::timers` and
+//! `Effects::cancelled_timers`, in the same atomic write as the state.
+
+use crate::contract::{Channel, Due, QuickReply, Timer, Value};
+use crate::event::EventBody;
+use crate::flow::{TimerOption, TimerSpec};
+
+use super::render::{self, Phrase};
+use super::{
+    Awaiting, Conversation, Effects, Outbound, OutsideWindow, PendingTimer, ScheduledTimer, Setting, Status,
+    Turn, WINDOW_CLOSED,
+};
+
+/// The payload of a timer message's button: `timer:{kind}:{option}`.
+const ANSWER_PREFIX: &str = "timer:";
+
+impl Conversation {
+    /// Fire the timer `key`, due now. Nothing happens if it was cancelled or
+    /// already fired; the scheduler may call this more than once.
+    pub fn fire_timer(&mut self, setting: Setting<'_>, key: &str, now: i64) -> Effects {
+        let Some(pending) = self.timers.remove(key) else {
+            return Effects::default();
+        };
+        let mut plugins = super::NoPlugins;
+        let mut turn = Turn {
+            conversation: self,
+            setting,
+            plugins: &mut plugins,
+            now,
+            effects: Effects::default(),
+            pending_offer_text: None,
+        };
+        turn.effects.cancelled_timers.push(key.to_owned());
+        turn.fire(key, &pending);
+        turn.effects
+    }
+
+    /// Cancel one pending timer (an agent through the API).
+    pub fn cancel_timer(&mut self, key: &str, reason: &str, now: i64) -> Effects {
+        self.cancel_timers(now, reason, |timer_key, _| timer_key == key)
+    }
+
+    /// Cancel every pending timer `which` selects, with an event for each.
+    pub(super) fn cancel_timers(
+        &mut self,
+        now: i64,
+        reason: &str,
+        which: impl Fn(&str, &PendingTimer) -> bool,
+    ) -> Effects {
+        let mut effects = Effects::default();
+        let keys: Vec<String> =
+            self.timers.iter().filter(|(key, timer)| which(key, timer)).map(|(key, _)| key.clone()).collect();
+        for key in keys {
+            self.timers.remove(&key);
+            let body = EventBody::TimerCancelled { key: key.clone(), reason: reason.to_owned() };
+            effects.events.push(self.event(now, body));
+            effects.cancelled_timers.push(key);
+        }
+        effects
+    }
+}
+
+impl Turn<'_, '_> {
+    /// Set the timer a flow declares, relative to now or to a field.
+    pub(super) fn request_timer(&mut self, spec: &TimerSpec) {
+        let calendar = self.setting.calendar;
+        let anchored = |field: &str| match self.conversation.fields.get(field) {
+            Some(Value::Datetime(at)) => Ok(*at),
+            _ => Err(field.to_owned()),
+        };
+        let due = match (&spec.before_field, spec.minutes_before, &spec.after_field, spec.minutes_after) {
+            (Some(field), Some(minutes), _, _) => {
+                anchored(field).map(|at| calendar.minutes_before(at, minutes))
+            }
+            (None, _, Some(field), Some(minutes)) => {
+                anchored(field).map(|at| calendar.minutes_after(at, minutes))
+            }
+            (None, _, None, Some(minutes)) => Ok(calendar.minutes_after(self.now, minutes)),
+            // `flow check` refuses any other shape.
+            _ => return,
+        };
+        let key = spec.kind.clone();
+        match due {
+            Ok(due_at) => self.set_timer(key, spec.kind.clone(), due_at, String::new()),
+            Err(field) => {
+                self.record(EventBody::TimerUnresolved { key, kind: spec.kind.clone(), field });
+            }
+        }
+    }
+
+    /// Set a timer a plugin asked for.
+    pub(super) fn schedule(&mut self, timer: Timer) {
+        let due_at = match &timer.due {
+            Due::At(at) => Ok(*at),
+            Due::AfterMs(ms) => Ok(self.now.saturating_add(i64::try_from(*ms).unwrap_or(i64::MAX))),
+            Due::BeforeField(field, ms) => match self.conversation.fields.get(field) {
+                Some(Value::Datetime(at)) => Ok(at.saturating_sub(i64::try_from(*ms).unwrap_or(0))),
+                _ => Err(field.clone()),
+            },
+        };
+        match due_at {
+            Ok(due_at) => self.set_timer(timer.key, timer.kind, due_at, timer.payload),
+            Err(field) => self.record(EventBody::TimerUnresolved { key: timer.key, kind: timer.kind, field }),
+        }
+    }
+
+    /// Add or move a timer; a kind the flow keeps in business hours moves
+    /// out of the night to the next opening.
+    fn set_timer(&mut self, key: String, kind: String, requested: i64, payload: String) {
+        let spec = self.setting.flow.timer(&kind).map(|(_, spec)| spec);
+        let due_at = if spec.is_some_and(TimerSpec::keeps_business_hours) {
+            self.setting.calendar.next_open(requested)
+        } else {
+            requested
+        };
+        let cancel_on_reply = spec.is_some_and(TimerSpec::cancels_on_reply);
+        self.record(EventBody::TimerRequested {
+            key: key.clone(),
+            kind: kind.clone(),
+            due_at,
+            requested_at: (due_at != requested).then_some(requested),
+        });
+        self.conversation.timers.insert(key.clone(), PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload });
+        self.effects.cancelled_timers.retain(|cancelled| *cancelled != key);
+        self.effects.timers.retain(|timer| timer.key != key);
+        self.effects.timers.push(ScheduledTimer { key, kind, due_at });
+    }
+
+    pub(super) fn cancel(&mut self, reason: &str, which: impl Fn(&str, &PendingTimer) -> bool) {
+        let cancelled = self.conversation.cancel_timers(self.now, reason, which);
+        self.effects.timers.retain(|timer| !cancelled.cancelled_timers.contains(&timer.key));
+        self.effects.merge(cancelled);
+    }
+
+    fn fire(&mut self, key: &str, pending: &PendingTimer) {
+        let flow = self.setting.flow;
+        let kind = pending.kind.clone();
+        let skip = |turn: &mut Self, reason: &str| {
+            let body = EventBody::TimerSkipped { key: key.to_owned(), kind: kind.clone(), reason: reason.to_owned() };
+            turn.record(body);
+        };
+        let Some((_, spec)) = flow.timer(&kind) else {
+            // A plugin's own timer with no spec in the flow: only the event.
+            self.fired(key, pending);
+            return;
+        };
+        let anchor_passed = spec.before_field.as_deref().is_some_and(|field| {
+            matches!(self.conversation.fields.get(field), Some(Value::Datetime(at)) if self.now >= *at)
+        });
+        let too_late = spec.late_after_minutes.is_some_and(|minutes| {
+            self.now - pending.due_at > i64::try_from(minutes).unwrap_or(i64::MAX / 60_000) * 60_000
+        });
+        if anchor_passed || too_late {
+            skip(self, "too_late");
+            return;
+        }
+        if let Some(field) = &spec.escalate_to_field {
+            if !self.escalate(field) {
+                skip(self, "resolved");
+                return;
+            }
+        }
+        let outside_window = if self.conversation.window_closed(self.now) {
+            let fallback = match self.conversation.channel {
+                Channel::Whatsapp => spec.template.clone().map(|name| OutsideWindow::Template {
+                    name,
+                    language: self.conversation.locale().to_owned(),
+                }),
+                _ => spec.message_tag.clone().map(OutsideWindow::Tag),
+            };
+            let Some(fallback) = fallback else {
+                skip(self, WINDOW_CLOSED);
+                return;
+            };
+            Some(fallback)
+        } else {
+            None
+        };
+        self.fired(key, pending);
+        if let Some(name) = &spec.event {
+            let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();
+            self.record(EventBody::Domain { name: name.clone(), payload });
+        }
+        let text = render::fill(&self.text(&spec.say), self.conversation, self.setting.calendar, flow);
+        if text.trim().is_empty() {
+            return;
+        }
+        let locale = self.conversation.locale().to_owned();
+        let quick_replies = spec
+            .options
+            .iter()
+            .map(|option| QuickReply {
+                title: render::phrase(&locale, option_phrase(*option)),
+                payload: format!("{ANSWER_PREFIX}{kind}:{}", option_name(*option)),
+            })
+            .collect();
+        self.record(EventBody::MessageSent { text: text.clone(), by: crate::event::Sender::Bot });
+        self.effects.outbound.push(Outbound { text, quick_replies, outside_window });
+    }
+
+    fn fired(&mut self, key: &str, pending: &PendingTimer) {
+        self.record(EventBody::TimerFired {
+            key: key.to_owned(),
+            kind: pending.kind.clone(),
+            due_at: pending.due_at,
+            late_ms: self.now - pending.due_at,
+        });
+    }
+
+    /// Move a request a human still has to the backup named in `field`.
+    /// False when there is nothing to escalate (decided, or no backup).
+    fn escalate(&mut self, field: &str) -> bool {
+        let Status::Human { queue, .. } = &self.conversation.status else { return false };
+        let Some(Value::Text(backup)) = self.conversation.fields.get(field) else { return false };
+        if queue == backup {
+            return false;
+        }
+        let (from, to) = (queue.clone(), backup.clone());
+        self.conversation.status = Status::Human { queue: to.clone(), assignee: Some(to.clone()) };
+        let payload = serde_json::json!({ "from": from, "to": to });
+        self.record(EventBody::Domain { name: "approval.escalated".to_owned(), payload });
+        true
+    }
+
+    /// A silence follow-up is pointless once the customer writes.
+    pub(super) fn cancel_on_reply(&mut self) {
+        self.cancel("reply", |_, timer| timer.cancel_on_reply);
+    }
+
+    /// "Not relevant": every ladder stops.
+    pub(super) fn stop_timers(&mut self) {
+        self.cancel("opt_out", |_, _| true);
+        let locale = self.conversation.locale().to_owned();
+        self.say(render::phrase(&locale, Phrase::NoMoreMessages), Vec::new());
+    }
+
+    /// The customer tapped a button of a timer's message.
+    pub(super) fn answer_timer(&mut self, kind: &str, option: TimerOption) {
+        self.record(EventBody::TimerAnswered { kind: kind.to_owned(), answer: option_name(option).to_owned() });
+        let locale = self.conversation.locale().to_owned();
+        match option {
+            TimerOption::Confirm => self.say(render::phrase(&locale, Phrase::SeeYou), Vec::new()),
+            TimerOption::Stop => self.stop_timers(),
+            TimerOption::Reschedule => {
+                let flow = self.setting.flow;
+                let Some((Some(intent), spec)) = flow.timer(kind) else { return };
+                let conversation = &mut *self.conversation;
+                if let Some(field) = spec.anchor() {
+                    conversation.fields.remove(field);
+                }
+                conversation.status = Status::Bot;
+                conversation.intent = Some(intent.name.clone());
+                conversation.next_step = 0;
+                conversation.confirmed = false;
+                conversation.awaiting = Awaiting::Nothing;
+                self.say(render::phrase(&locale, Phrase::Rescheduling), Vec::new());
+                self.advance();
+            }
+        }
+    }
+}
+
+/// `timer:{kind}:{option}` to its kind and option.
+pub(super) fn parse_answer(payload: &str) -> Option<(String, TimerOption)> {
+    let (kind, option) = payload.strip_prefix(ANSWER_PREFIX)?.rsplit_once(':')?;
+    let option = match option {
+        "confirm" => TimerOption::Confirm,
+        "reschedule" => TimerOption::Reschedule,
+        "stop" => TimerOption::Stop,
+        _ => return None,
+    };
+    Some((kind.to_owned(), option))
+}
+
+fn option_name(option: TimerOption) -> &'static str {
+    match option {
+        TimerOption::Confirm => "confirm",
+        TimerOption::Reschedule => "reschedule",
+        TimerOption::Stop => "stop",
+    }
+}
+
+fn option_phrase(option: TimerOption) -> Phrase {
+    match option {
+        TimerOption::Confirm => Phrase::ConfirmWord,
+        TimerOption::Reschedule => Phrase::RescheduleWord,
+        TimerOption::Stop => Phrase::NotRelevant,
+    }
+}
+
+#[cfg(test)]
+mod tests;
