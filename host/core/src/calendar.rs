@@ -104,8 +104,13 @@ impl Calendar {
                 let mut ranges = self.hours[day].clone();
                 ranges.sort_unstable();
                 for (open, _) in ranges {
-                    let time = Time::new(i8::try_from(open / 60).unwrap_or(0), i8::try_from(open % 60).unwrap_or(0), 0, 0)
-                        .unwrap_or(Time::midnight());
+                    let time = Time::new(
+                        i8::try_from(open / 60).unwrap_or(0),
+                        i8::try_from(open % 60).unwrap_or(0),
+                        0,
+                        0,
+                    )
+                    .unwrap_or(Time::midnight());
                     if let Some(start) = self.timestamp(date, time)
                         && start > at_ms
                     {
@@ -221,8 +226,9 @@ mod tests {
 
     #[test]
     fn whole_days_are_calendar_days_across_dst() {
-        let berlin = Calendar::new(&CalendarConfig { timezone: "Europe/Berlin".to_owned(), ..Default::default() })
-            .expect("a valid calendar");
+        let berlin =
+            Calendar::new(&CalendarConfig { timezone: "Europe/Berlin".to_owned(), ..Default::default() })
+                .expect("a valid calendar");
         // Clocks go forward on 2026-03-29 at 02:00. A 10:00 booking on the 30th
         // (08:00 UTC) is reminded at 10:00 on the 29th, which is 08:00 UTC: 24
         // hours of wall clock, 24 of elapsed time since both sides are in CEST...

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::conversation::Conversation;
+use switchboard_core::conversation::{Conversation, ScheduledTimer};
 use switchboard_core::event::DomainEvent;
 
 use crate::{Store, StoreError, keys};
@@ -33,6 +33,9 @@ pub struct TurnRecord<'a> {
     /// Replies to send through a provider, committed with the turn so none is
     /// lost; opaque to the store (the engine's delivery entries, as JSON).
     pub outbox: &'a [Vec<u8>],
+    /// Timers set or moved by the turn, and keys of those it fired or cancelled.
+    pub timers: &'a [ScheduledTimer],
+    pub cancelled_timers: &'a [String],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +63,35 @@ impl Store {
     /// the duplicate check and the write cannot interleave with a retry of
     /// the same message, which belongs to the same conversation.
     pub fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
+        let mut batch = sled::Batch::default();
+        if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
+            return Ok(Committed::Duplicate);
+        }
+        self.turns.apply_batch(batch)?;
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(Committed::Written)
+    }
+
+    /// Write several turns (of different conversations) in one atomic batch
+    /// and one disk sync: the scheduler fires a page of timers this way.
+    pub fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (tenant, turn) in turns {
+            self.stage_turn(&mut batch, tenant, turn)?;
+        }
+        self.turns.apply_batch(batch)?;
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(())
+    }
+
+    fn stage_turn(
+        &self,
+        batch: &mut sled::Batch,
+        tenant: &str,
+        turn: &TurnRecord<'_>,
+    ) -> Result<Committed, StoreError> {
         let conversation_id = &turn.stored.conversation.id;
         let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
-        let mut batch = sled::Batch::default();
         if let Some((channel, message_id)) = turn.dedupe {
             let key = keys::inbound(tenant, channel, message_id);
             if self.turns.contains_key(&key)? {
@@ -83,8 +112,7 @@ impl Store {
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.stage_timers(batch, tenant, conversation_id, turn.timers, turn.cancelled_timers)?;
         Ok(Committed::Written)
     }
 
@@ -189,7 +217,7 @@ impl Store {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|source| StoreError::Decode { key: String::from_utf8_lossy(key).into_owned(), source })
 }

@@ -82,6 +82,60 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/tm/{conversation}/{key}`: a pending timer.
+pub(crate) fn timer(tenant: &str, conversation: &str, key: &str) -> Vec<u8> {
+    let mut full = conversation_timers(tenant, conversation);
+    full.extend_from_slice(key.as_bytes());
+    full
+}
+
+pub(crate) fn conversation_timers(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"tm/");
+    push_segment(&mut key, conversation);
+    key
+}
+
+/// `d/{due}/{tenant}/{conversation}/{key}`: every tenant's timers by due time.
+///
+/// The one key family that does not start with a tenant: the scheduler reads
+/// it across tenants, oldest first. The tenant comes right after the time.
+pub(crate) fn due(due_at: i64, tenant: &str, conversation: &str, key: &str) -> Vec<u8> {
+    let mut full = due_until(due_at);
+    push_segment(&mut full, tenant);
+    push_segment(&mut full, conversation);
+    full.extend_from_slice(key.as_bytes());
+    full
+}
+
+pub(crate) const DUE_PREFIX: &[u8] = b"d/";
+
+/// The due-index prefix for one instant; every key below it is due by then.
+/// Times before 1970 sort first, as if due at the epoch.
+pub(crate) fn due_until(due_at: i64) -> Vec<u8> {
+    let mut key = DUE_PREFIX.to_vec();
+    key.extend_from_slice(&u64::try_from(due_at).unwrap_or(0).to_be_bytes());
+    key
+}
+
+/// `(due, tenant, conversation, key)` back out of a due-index key.
+pub(crate) fn parse_due(key: &[u8]) -> Option<(i64, String, String, String)> {
+    let rest = key.strip_prefix(DUE_PREFIX)?;
+    let (due, rest) = rest.split_at_checked(8)?;
+    let due = i64::try_from(u64::from_be_bytes(due.try_into().ok()?)).ok()?;
+    let (tenant, rest) = pop_segment(rest)?;
+    let (conversation, rest) = pop_segment(rest)?;
+    Some((due, tenant, conversation, String::from_utf8(rest.to_vec()).ok()?))
+}
+
+fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
+    let (length, rest) = key.split_at_checked(4)?;
+    let length = usize::try_from(u32::from_be_bytes(length.try_into().ok()?)).ok()?;
+    let (segment, rest) = rest.split_at_checked(length)?;
+    let rest = rest.strip_prefix(b"/")?;
+    Some((String::from_utf8(segment.to_vec()).ok()?, rest))
+}
+
 /// The sequence number that ends a key built as `prefix` + big-endian `u64`.
 pub(crate) fn seq_after(prefix: &[u8], key: &[u8]) -> u64 {
     key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u64::from_be_bytes)
@@ -104,5 +158,16 @@ mod tests {
         let sneaky = plugin_state("a/kv", "x", "y");
         assert!(!sneaky.starts_with(&tenant_prefix("a")));
         assert!(plugin_state("a", "p", "k").starts_with(&tenant_prefix("a")));
+    }
+
+    #[test]
+    fn due_keys_sort_by_time_and_parse_back() {
+        let early = due(1_000, "acme/x", "conv", "remind:24h");
+        let late = due(2_000, "a", "b", "c");
+        assert!(early < late && late < due_until(2_001));
+        assert_eq!(
+            parse_due(&early),
+            Some((1_000, "acme/x".to_owned(), "conv".to_owned(), "remind:24h".to_owned()))
+        );
     }
 }

@@ -11,8 +11,9 @@
 //! - `keys.rs`: the key layout, in one place.
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
 //! - `blobs.rs`: content-addressed component and flow storage.
-//! - `conversations.rs`: conversation state, the per-tenant event log and the
-//!   inbound dedupe index, written in one atomic batch per turn.
+//! - `conversations.rs`: conversation state, the per-tenant event log, the
+//!   inbound dedupe index and the outbox, written in one atomic batch per turn.
+//! - `timers.rs`: pending timers and the due-time index the scheduler reads.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod blobs;
@@ -20,11 +21,13 @@ mod conversations;
 mod group_commit;
 mod keys;
 mod plugin_state;
+mod timers;
 
 use std::path::Path;
 
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use plugin_state::SledKv;
+pub use timers::{DueTimer, StoredTimer};
 
 /// Errors a store operation reports, with what it was doing.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::contract::{Channel, QuickReply};
-use switchboard_core::conversation::Outbound;
+use switchboard_core::conversation::{Outbound, OutsideWindow};
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_store::StoredConversation;
 
@@ -44,6 +44,9 @@ pub struct OutboxEntry {
     pub text: String,
     #[serde(default)]
     pub quick_replies: Vec<QuickReply>,
+    /// How to send once the channel's 24 h window has closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_window: Option<OutsideWindow>,
     #[serde(default)]
     pub attempts: u32,
     /// Unix milliseconds before which it is not tried again.
@@ -73,6 +76,7 @@ pub(crate) fn outbox_entries(
                 to: to.to_owned(),
                 text: reply.text.clone(),
                 quick_replies: reply.quick_replies.clone(),
+                outside_window: reply.outside_window.clone(),
                 attempts: 0,
                 not_before: 0,
             };

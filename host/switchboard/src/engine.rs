@@ -22,12 +22,15 @@ use switchboard_core::contract::{Channel, Contact, Decision, StepInput};
 use switchboard_core::conversation::{
     Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
 };
-use switchboard_core::event::DomainEvent;
+use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{CallContext, KvBackend, Plugin, Runtime};
-use switchboard_store::{Committed, Store, StoreError, StoredConversation, TurnRecord};
+use switchboard_store::{Committed, DueTimer, Store, StoreError, StoredConversation, TurnRecord};
 
 use crate::tenant::Tenant;
+
+/// How long timers of a tenant that is not loaded wait before the next try.
+const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -234,6 +237,83 @@ impl Engine {
         self.agent_action(tenant, conversation, |conversation| conversation.agent_reply(text, now))
     }
 
+    /// Cancel one of a conversation's pending timers (an agent, through the API).
+    pub fn cancel_timer(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.cancel_timer(key, "agent", now))
+    }
+
+    /// Fire a page of due timers (from [`Store::due_timers`]) as one atomic
+    /// write with one disk sync. Each conversation's timers fire under its
+    /// turn lock, so they interleave with its messages in a definite order.
+    /// Returns how many fired; a timer already fired or cancelled is skipped.
+    pub fn fire_due(&self, due: &[DueTimer], now: i64) -> Result<usize, EngineError> {
+        let mut by_conversation: BTreeMap<(&str, &str), Vec<&DueTimer>> = BTreeMap::new();
+        for timer in due {
+            by_conversation.entry((&timer.tenant, &timer.conversation)).or_default().push(timer);
+        }
+        // Locks are taken in key order, and only the scheduler takes more than one.
+        let mut held = Vec::with_capacity(by_conversation.len());
+        let mut fired = Vec::with_capacity(by_conversation.len());
+        let mut orphans = Vec::new();
+        for ((tenant_name, conversation_id), timers) in by_conversation {
+            let Ok(tenant) = self.tenant(tenant_name) else {
+                // The tenant is not loaded (yet): try again later rather than
+                // drop the timer or let it block the index.
+                orphans.extend(timers.into_iter().map(|timer| (timer, Some(now + ORPHAN_RETRY_MS))));
+                continue;
+            };
+            held.push(self.turns.hold(tenant_name, conversation_id));
+            let Some(mut stored) = self.store.conversation(tenant_name, conversation_id)? else {
+                orphans.extend(timers.into_iter().map(|timer| (timer, None)));
+                continue;
+            };
+            let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
+            let setting = Setting { flow: &flow, calendar: &tenant.calendar };
+            let mut effects = Effects::default();
+            for timer in &timers {
+                if stored.conversation.timers.get(&timer.key).is_some_and(|pending| pending.due_at <= now) {
+                    effects.merge(stored.conversation.fire_timer(setting, &timer.key, now));
+                } else if !stored.conversation.timers.contains_key(&timer.key) {
+                    // An index entry without its timer: nothing to fire, so clear it.
+                    effects.cancelled_timers.push(timer.key.clone());
+                }
+            }
+            let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects.outbound);
+            fired.push((tenant, stored, effects, outbox));
+        }
+        let turns: Vec<(&str, TurnRecord<'_>)> = fired
+            .iter()
+            .map(|(tenant, stored, effects, outbox)| {
+                let record = TurnRecord {
+                    stored,
+                    events: &effects.events,
+                    dedupe: None,
+                    outbox,
+                    timers: &effects.timers,
+                    cancelled_timers: &effects.cancelled_timers,
+                };
+                (tenant.name.as_str(), record)
+            })
+            .collect();
+        self.store.commit_turns(&turns)?;
+        self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
+        drop(held);
+        let count = fired
+            .iter()
+            .flat_map(|(_, _, effects, _)| &effects.events)
+            .filter(|event| {
+                matches!(event.body, EventBody::TimerFired { .. } | EventBody::TimerSkipped { .. })
+            })
+            .count();
+        Ok(count)
+    }
+
     fn agent_action(
         &self,
         tenant: &str,
@@ -261,7 +341,14 @@ impl Engine {
     ) -> Result<TurnOutcome, EngineError> {
         let outbox = crate::delivery::outbox_entries(tenant, stored, &effects.outbound);
         let tenant = tenant.name.as_str();
-        let record = TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox };
+        let record = TurnRecord {
+            stored,
+            events: &effects.events,
+            dedupe,
+            outbox: &outbox,
+            timers: &effects.timers,
+            cancelled_timers: &effects.cancelled_timers,
+        };
         let committed = self.store.commit_turn(tenant, &record)?;
         if committed == Committed::Duplicate {
             return self.duplicate(tenant, &stored.conversation.id);

@@ -7,12 +7,15 @@
 //! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
 //! - `engine.rs`: the state machine wired to the runtime and the store, one
 //!   conversation at a time, one atomic write per turn.
+//! - `scheduler.rs`: firing due timers from the store, on an injected clock.
+//! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
 
 pub mod channels;
 pub mod delivery;
 pub mod engine;
+pub mod scheduler;
 pub mod server;
 pub mod tenant;
 

@@ -10,6 +10,7 @@ use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
 use switchboard::engine::Engine;
+use switchboard::scheduler::SystemClock;
 use switchboard::server;
 use switchboard::tenant::{Tenant, tenant_dirs};
 
@@ -56,7 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let app = server::app(engine.clone(), args.demo_shop);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        tokio::spawn(switchboard::delivery::run(engine));
+        tokio::spawn(switchboard::delivery::run(engine.clone()));
+        tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("failed to listen on {}", args.listen))?;

@@ -52,11 +52,15 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
         ),
         Phrase::Yes => ("Yes", "Да", "Այո"),
         Phrase::No => ("No", "Нет", "Ոչ"),
-        Phrase::SeeYou => ("Thank you, see you then!", "Спасибо, ждём вас!", "Շնորհակալություն, սպասում ենք ձեզ։"),
-        Phrase::RescheduleWord => ("Reschedule", "Перенести", "Տեղափոխել"),
-        Phrase::Rescheduling => {
-            ("Of course, let's find another time.", "Конечно, подберём другое время.", "Իհարկե, այլ ժամ գտնենք։")
+        Phrase::SeeYou => {
+            ("Thank you, see you then!", "Спасибо, ждём вас!", "Շնորհակալություն, սպասում ենք ձեզ։")
         }
+        Phrase::RescheduleWord => ("Reschedule", "Перенести", "Տեղափոխել"),
+        Phrase::Rescheduling => (
+            "Of course, let's find another time.",
+            "Конечно, подберём другое время.",
+            "Իհարկե, այլ ժամ գտնենք։",
+        ),
         Phrase::NotRelevant => ("Not relevant", "Не актуально", "Արդիական չէ"),
         Phrase::NoMoreMessages => (
             "Understood, we won't write about this again.",

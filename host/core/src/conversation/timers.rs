@@ -86,6 +86,11 @@ impl Turn<'_, '_> {
         };
         let key = spec.kind.clone();
         match due {
+            // A 24 h reminder for a booking made this morning would only confuse.
+            Ok(due_at) if spec.before_field.is_some() && due_at <= self.now => {
+                let reason = "already_past".to_owned();
+                self.record(EventBody::TimerSkipped { key, kind: spec.kind.clone(), reason });
+            }
             Ok(due_at) => self.set_timer(key, spec.kind.clone(), due_at, String::new()),
             Err(field) => {
                 self.record(EventBody::TimerUnresolved { key, kind: spec.kind.clone(), field });
@@ -125,7 +130,9 @@ impl Turn<'_, '_> {
             due_at,
             requested_at: (due_at != requested).then_some(requested),
         });
-        self.conversation.timers.insert(key.clone(), PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload });
+        self.conversation
+            .timers
+            .insert(key.clone(), PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload });
         self.effects.cancelled_timers.retain(|cancelled| *cancelled != key);
         self.effects.timers.retain(|timer| timer.key != key);
         self.effects.timers.push(ScheduledTimer { key, kind, due_at });
@@ -141,7 +148,11 @@ impl Turn<'_, '_> {
         let flow = self.setting.flow;
         let kind = pending.kind.clone();
         let skip = |turn: &mut Self, reason: &str| {
-            let body = EventBody::TimerSkipped { key: key.to_owned(), kind: kind.clone(), reason: reason.to_owned() };
+            let body = EventBody::TimerSkipped {
+                key: key.to_owned(),
+                kind: kind.clone(),
+                reason: reason.to_owned(),
+            };
             turn.record(body);
         };
         let Some((_, spec)) = flow.timer(&kind) else {
@@ -159,11 +170,11 @@ impl Turn<'_, '_> {
             skip(self, "too_late");
             return;
         }
-        if let Some(field) = &spec.escalate_to_field {
-            if !self.escalate(field) {
-                skip(self, "resolved");
-                return;
-            }
+        if let Some(field) = &spec.escalate_to_field
+            && !self.escalate(field)
+        {
+            skip(self, "resolved");
+            return;
         }
         let outside_window = if self.conversation.window_closed(self.now) {
             let fallback = match self.conversation.channel {
@@ -241,7 +252,10 @@ impl Turn<'_, '_> {
 
     /// The customer tapped a button of a timer's message.
     pub(super) fn answer_timer(&mut self, kind: &str, option: TimerOption) {
-        self.record(EventBody::TimerAnswered { kind: kind.to_owned(), answer: option_name(option).to_owned() });
+        self.record(EventBody::TimerAnswered {
+            kind: kind.to_owned(),
+            answer: option_name(option).to_owned(),
+        });
         let locale = self.conversation.locale().to_owned();
         match option {
             TimerOption::Confirm => self.say(render::phrase(&locale, Phrase::SeeYou), Vec::new()),

@@ -253,10 +253,10 @@ impl Checker<'_> {
     fn timer(&mut self, intent: Option<&Intent>, timer: &TimerSpec, known: &BTreeSet<&str>) {
         let near = quoted(&timer.kind);
         let kind = &timer.kind;
-        let shape_ok = match (&timer.before_field, timer.minutes_before, &timer.after_field, timer.minutes_after) {
-            (Some(_), Some(_), None, None) | (None, None, _, Some(_)) => true,
-            _ => false,
-        };
+        let shape_ok = matches!(
+            (&timer.before_field, timer.minutes_before, &timer.after_field, timer.minutes_after),
+            (Some(_), Some(_), None, None) | (None, None, _, Some(_))
+        );
         if !shape_ok {
             self.report(
                 &near,
@@ -267,7 +267,9 @@ impl Checker<'_> {
         if let Some(field) = timer.anchor() {
             let is_date = field == "slot"
                 || intent.is_some_and(|intent| {
-                    intent.field(field).is_some_and(|spec| matches!(spec.kind, FieldKind::Datetime | FieldKind::Date))
+                    intent
+                        .field(field)
+                        .is_some_and(|spec| matches!(spec.kind, FieldKind::Datetime | FieldKind::Date))
                         || intent.steps.iter().any(|step| step.sets.iter().any(|set| set == field))
                 });
             if !is_date {
@@ -281,7 +283,8 @@ impl Checker<'_> {
             self.report(
                 &near,
                 format!("timer {kind:?} offers reschedule but is not relative to a field"),
-                "rescheduling clears the field the timer is anchored to; add before_field or after_field".to_owned(),
+                "rescheduling clears the field the timer is anchored to; add before_field or after_field"
+                    .to_owned(),
             );
         }
         for text in timer.say.0.values() {

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use switchboard_core::contract::Channel;
+use switchboard_core::conversation::OutsideWindow;
 
 use super::OutboxEntry;
 use crate::tenant::Tenant;
@@ -69,6 +70,22 @@ fn whatsapp(entry: &OutboxEntry) -> Value {
         body[kind] = payload;
         body
     };
+    if let Some(OutsideWindow::Template { name, language }) = &entry.outside_window {
+        // The template's body takes the message as its one parameter; its
+        // quick-reply buttons (declared in the template) carry our payloads.
+        let body = json!({ "type": "body", "parameters": [{ "type": "text", "text": entry.text }] });
+        let buttons = options.iter().take(3).enumerate().map(|(index, option)| {
+            json!({
+                "type": "button", "sub_type": "quick_reply", "index": index.to_string(),
+                "parameters": [{ "type": "payload", "payload": option.payload }]
+            })
+        });
+        let components: Vec<Value> = std::iter::once(body).chain(buttons).collect();
+        return common(
+            "template",
+            json!({ "name": name, "language": { "code": language }, "components": components }),
+        );
+    }
     match options.len() {
         0 => common("text", json!({ "body": entry.text })),
         1..=3 => common(
@@ -107,7 +124,12 @@ fn meta(entry: &OutboxEntry) -> Value {
             .map(|option| json!({ "content_type": "text", "title": clip(&option.title, 20), "payload": option.payload }))
             .collect();
     }
-    json!({ "recipient": { "id": entry.to }, "messaging_type": "RESPONSE", "message": message })
+    match &entry.outside_window {
+        Some(OutsideWindow::Tag(tag)) => json!({
+            "recipient": { "id": entry.to }, "messaging_type": "MESSAGE_TAG", "tag": tag, "message": message
+        }),
+        _ => json!({ "recipient": { "id": entry.to }, "messaging_type": "RESPONSE", "message": message }),
+    }
 }
 
 fn telegram(entry: &OutboxEntry) -> Value {
@@ -148,9 +170,30 @@ mod tests {
                     payload: format!("p{n}"),
                 })
                 .collect(),
+            outside_window: None,
             attempts: 0,
             not_before: 0,
         }
+    }
+
+    #[test]
+    fn outside_the_window_whatsapp_sends_a_template_and_meta_a_tag() {
+        let template = OutsideWindow::Template { name: "visit_reminder".into(), language: "ru".into() };
+        let reminder = OutboxEntry { outside_window: Some(template), ..entry(Channel::Whatsapp, 2) };
+        let body = whatsapp(&reminder);
+        assert_eq!(body["type"], "template");
+        assert_eq!(body["template"]["name"], "visit_reminder");
+        assert_eq!(body["template"]["language"]["code"], "ru");
+        assert_eq!(body["template"]["components"][0]["parameters"][0]["text"], "Насколько срочно?");
+        assert_eq!(body["template"]["components"][2]["parameters"][0]["payload"], "p2");
+
+        let tagged = OutboxEntry {
+            outside_window: Some(OutsideWindow::Tag("CONFIRMED_EVENT_UPDATE".into())),
+            ..entry(Channel::Messenger, 0)
+        };
+        let body = meta(&tagged);
+        assert_eq!(body["messaging_type"], "MESSAGE_TAG");
+        assert_eq!(body["tag"], "CONFIRMED_EVENT_UPDATE");
     }
 
     #[test]

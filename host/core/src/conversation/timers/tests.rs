@@ -72,9 +72,14 @@ fn at(text: &str) -> i64 {
 
 /// Europe/Berlin, open 09:00-18:00 on weekdays.
 fn office() -> Calendar {
-    let hours = ["mon", "tue", "wed", "thu", "fri"].map(|day| (day.to_owned(), vec!["09:00-18:00".to_owned()]));
-    Calendar::new(&CalendarConfig { timezone: "Europe/Berlin".into(), hours: hours.into(), holidays: Vec::new() })
-        .expect("a valid calendar")
+    let hours =
+        ["mon", "tue", "wed", "thu", "fri"].map(|day| (day.to_owned(), vec!["09:00-18:00".to_owned()]));
+    Calendar::new(&CalendarConfig {
+        timezone: "Europe/Berlin".into(),
+        hours: hours.into(),
+        holidays: Vec::new(),
+    })
+    .expect("a valid calendar")
 }
 
 struct Sim {
@@ -198,7 +203,9 @@ fn a_follow_up_due_at_night_moves_to_the_next_opening() {
     let quoted = sim.say("price", None, at("2026-01-09T15:00:00Z"));
     assert_eq!(sim.due("nudge-4h"), Some(at("2026-01-12T08:00:00Z")));
     let requested = quoted.events.iter().find_map(|event| match &event.body {
-        crate::event::EventBody::TimerRequested { kind, requested_at, .. } if kind == "nudge-4h" => *requested_at,
+        crate::event::EventBody::TimerRequested { kind, requested_at, .. } if kind == "nudge-4h" => {
+            *requested_at
+        }
         _ => None,
     });
     assert_eq!(requested, Some(at("2026-01-09T19:00:00Z")), "the event says where it was moved from");
@@ -267,6 +274,9 @@ fn silent_approvers_are_escalated_to_the_backup_once() {
     );
     let fired = sim.fire("approval", at("2026-01-05T12:00:00Z"));
     assert_eq!(texts(&fired), ["Still waiting for an answer; I've asked the backup approver."]);
-    assert_eq!(sim.conversation.status, Status::Human { queue: "aram".into(), assignee: Some("aram".into()) });
+    assert_eq!(
+        sim.conversation.status,
+        Status::Human { queue: "aram".into(), assignee: Some("aram".into()) }
+    );
     assert!(sim.events.contains(&"approval.escalated".to_owned()));
 }
