@@ -38,6 +38,8 @@ pub enum EngineError {
     UnknownTenant(String),
     #[error("tenant {tenant:?} has no conversation {conversation:?}")]
     UnknownConversation { tenant: String, conversation: String },
+    #[error("the flow declares no timer kind {0:?}")]
+    UnknownTimerKind(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("failed to set up tenant {tenant:?}: {message}")]
@@ -248,6 +250,35 @@ impl Engine {
         self.agent_action(tenant, conversation, |conversation| conversation.cancel_timer(key, "agent", now))
     }
 
+    /// Set a timer of a kind the conversation's flow declares, due at `due_at`.
+    pub fn schedule_timer(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        kind: &str,
+        due_at: i64,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.with_conversation(tenant, conversation, |conversation, setting| {
+            conversation
+                .schedule_timer(setting, kind, due_at, now)
+                .ok_or_else(|| EngineError::UnknownTimerKind(kind.to_owned()))
+        })
+    }
+
+    /// An approver approves or rejects an internal request.
+    pub fn decide(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        approved: bool,
+        by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.decide(approved, by, note, now))
+    }
+
     /// Fire a page of due timers (from [`Store::due_timers`]) as one atomic
     /// write with one disk sync. Each conversation's timers fire under its
     /// turn lock, so they interleave with its messages in a definite order.
@@ -320,6 +351,17 @@ impl Engine {
         conversation_id: &str,
         action: impl FnOnce(&mut Conversation) -> Effects,
     ) -> Result<TurnOutcome, EngineError> {
+        self.with_conversation(tenant, conversation_id, |conversation, _| Ok(action(conversation)))
+    }
+
+    /// Run `action` on a stored conversation under its turn lock, with its
+    /// pinned flow, and commit what it did.
+    fn with_conversation(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        action: impl FnOnce(&mut Conversation, Setting<'_>) -> Result<Effects, EngineError>,
+    ) -> Result<TurnOutcome, EngineError> {
         let found = self.tenant(tenant)?;
         let _turn = self.turns.hold(tenant, conversation_id);
         let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
@@ -328,7 +370,9 @@ impl Engine {
                 conversation: conversation_id.to_owned(),
             }
         })?;
-        let effects = action(&mut stored.conversation);
+        let flow = self.flow_for(&found, &stored.conversation.flow_version, &stored.plugin_pins)?;
+        let setting = Setting { flow: &flow, calendar: &found.calendar };
+        let effects = action(&mut stored.conversation, setting)?;
         self.commit(&found, &stored, effects, None)
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::engine::Engine;
@@ -61,6 +61,12 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
         .route("/v1/tenants/{tenant}/conversations/{id}/hand-back", post(api::hand_back))
         .route("/v1/tenants/{tenant}/conversations/{id}/close", post(api::close))
         .route("/v1/tenants/{tenant}/conversations/{id}/reply", post(api::reply))
+        .route("/v1/tenants/{tenant}/conversations/{id}/decide", post(api::decide))
+        .route(
+            "/v1/tenants/{tenant}/conversations/{id}/timers",
+            get(api::timers::list).post(api::timers::schedule),
+        )
+        .route("/v1/tenants/{tenant}/conversations/{id}/timers/{key}", delete(api::timers::cancel))
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));

@@ -24,6 +24,8 @@ pub(super) enum Phrase {
     Rescheduling,
     NotRelevant,
     NoMoreMessages,
+    Approved,
+    Rejected,
 }
 
 pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
@@ -62,6 +64,8 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
             "Իհարկե, այլ ժամ գտնենք։",
         ),
         Phrase::NotRelevant => ("Not relevant", "Не актуально", "Արդիական չէ"),
+        Phrase::Approved => ("Approved by {by}.", "Одобрено: {by}.", "Հաստատված է՝ {by}։"),
+        Phrase::Rejected => ("Rejected by {by}.", "Отклонено: {by}.", "Մերժված է՝ {by}։"),
         Phrase::NoMoreMessages => (
             "Understood, we won't write about this again.",
             "Понятно, больше не будем об этом писать.",

@@ -7,7 +7,7 @@
 //! `Effects::cancelled_timers`, in the same atomic write as the state.
 
 use crate::contract::{Channel, Due, QuickReply, Timer, Value};
-use crate::event::EventBody;
+use crate::event::{EventBody, Sender};
 use crate::flow::{TimerOption, TimerSpec};
 
 use super::render::{self, Phrase};
@@ -38,6 +38,55 @@ impl Conversation {
         turn.effects.cancelled_timers.push(key.to_owned());
         turn.fire(key, &pending);
         turn.effects
+    }
+
+    /// Set a timer of a kind the flow declares, due at `due_at` (an agent's
+    /// "remind me at 15:00"). `None` if the flow has no such kind.
+    pub fn schedule_timer(
+        &mut self,
+        setting: Setting<'_>,
+        kind: &str,
+        due_at: i64,
+        now: i64,
+    ) -> Option<Effects> {
+        setting.flow.timer(kind)?;
+        let mut plugins = super::NoPlugins;
+        let mut turn = Turn {
+            conversation: self,
+            setting,
+            plugins: &mut plugins,
+            now,
+            effects: Effects::default(),
+            pending_offer_text: None,
+        };
+        turn.set_timer(kind.to_owned(), kind.to_owned(), due_at, String::new());
+        Some(turn.effects)
+    }
+
+    /// An approver decides an internal request: the requester is told, the
+    /// escalation stops, and the audit trail records who decided what, when.
+    pub fn decide(&mut self, approved: bool, by: &str, note: Option<&str>, now: i64) -> Effects {
+        let decision = if approved { "approved" } else { "rejected" };
+        let mut effects = self.cancel_timers(now, "resolved", |_, _| true);
+        let payload = serde_json::json!({ "decision": decision, "by": by, "note": note });
+        effects
+            .events
+            .push(self.event(now, EventBody::Domain { name: "approval.decided".to_owned(), payload }));
+        let locale = self.locale().to_owned();
+        let phrase = if approved { Phrase::Approved } else { Phrase::Rejected };
+        let mut text = render::phrase(&locale, phrase).replace("{by}", by);
+        if let Some(note) = note.filter(|note| !note.trim().is_empty()) {
+            text = format!("{text} {note}");
+        }
+        effects
+            .events
+            .push(self.event(now, EventBody::MessageSent { text: text.clone(), by: Sender::Agent }));
+        effects.outbound.push(Outbound { text, ..Outbound::default() });
+        self.status = Status::Ended { state: decision.to_owned() };
+        self.awaiting = Awaiting::Nothing;
+        self.updated_at = now;
+        effects.events.push(self.event(now, EventBody::ConversationClosed { state: decision.to_owned() }));
+        effects
     }
 
     /// Cancel one pending timer (an agent through the API).
@@ -210,7 +259,7 @@ impl Turn<'_, '_> {
                 payload: format!("{ANSWER_PREFIX}{kind}:{}", option_name(*option)),
             })
             .collect();
-        self.record(EventBody::MessageSent { text: text.clone(), by: crate::event::Sender::Bot });
+        self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
         self.effects.outbound.push(Outbound { text, quick_replies, outside_window });
     }
 

@@ -10,6 +10,8 @@ use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 
 use super::{AppError, AppState};
+
+pub mod timers;
 use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
 
 #[derive(Debug, Deserialize)]
@@ -72,7 +74,7 @@ pub async fn message(
 
 /// Run engine work on the blocking pool: turns call plugins synchronously
 /// and wait for the disk, which must never stall the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, AppError> {
@@ -80,12 +82,12 @@ async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(move || work(&engine)).await??)
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
 /// The tenant's API token must be presented as `Authorization: Bearer <token>`.
-fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
     let tenant = state.engine.tenant(tenant)?;
     let Some(expected) = &tenant.api_token else {
         return Err(AppError::new(
@@ -192,6 +194,45 @@ pub async fn reply(
         .filter(|text| !text.trim().is_empty())
         .ok_or_else(|| AppError::bad_request("text is required"))?;
     Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Decision {
+    /// `approve` or `reject`.
+    decision: String,
+    /// Who decided, for the audit trail.
+    by: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST .../decide`: an approver approves or rejects an internal request.
+pub async fn decide(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<Decision>, JsonRejection>,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    let approved = match request.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(AppError::bad_request(format!(
+                "decision must be \"approve\" or \"reject\", not {other:?}"
+            )));
+        }
+    };
+    if request.by.trim().is_empty() {
+        return Err(AppError::bad_request("by (who decided) is required"));
+    }
+    Ok(Json(
+        blocking(&state, move |engine| {
+            engine.decide(&tenant, &id, approved, &request.by, request.note.as_deref(), now())
+        })
+        .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

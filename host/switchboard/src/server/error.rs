@@ -44,6 +44,11 @@ impl From<EngineError> for AppError {
                 "unknown_conversation",
                 format!("no conversation {conversation:?}"),
             ),
+            EngineError::UnknownTimerKind(kind) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_timer_kind",
+                format!("the conversation's flow declares no timer kind {kind:?}"),
+            ),
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
             }

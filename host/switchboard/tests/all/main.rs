@@ -7,6 +7,7 @@
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
+//! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod cases;
@@ -15,4 +16,5 @@ mod delivery;
 mod http;
 mod pinning;
 mod support;
+mod timers;
 mod webhooks;

@@ -1,0 +1,81 @@
+//! A conversation's pending timers: list them, set one, cancel one.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, json};
+
+use super::{authorize, blocking, now};
+use crate::engine::TurnOutcome;
+use crate::server::{AppError, AppState};
+
+/// `GET .../conversations/{id}/timers`: pending timers, soonest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let found = blocking(&state, move |engine| {
+        let store = engine.store();
+        let exists = store.conversation(&tenant, &id)?.is_some();
+        Ok(exists.then(|| store.timers(&tenant, &id)).transpose()?)
+    })
+    .await?;
+    let Some(mut timers) = found else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
+    };
+    timers.sort_by_key(|timer| timer.due_at);
+    Ok(Json(json!({ "timers": timers })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewTimer {
+    /// A timer kind the conversation's flow declares.
+    kind: String,
+    /// Unix milliseconds, or RFC 3339.
+    due: Due,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Due {
+    Millis(i64),
+    Text(String),
+}
+
+/// `POST .../conversations/{id}/timers`: set (or move) a timer of a declared kind.
+pub async fn schedule(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<NewTimer>, JsonRejection>,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    let due_at = match request.due {
+        Due::Millis(ms) => ms,
+        Due::Text(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|error| AppError::bad_request(format!("due {text:?} is not RFC 3339: {error}")))?
+            .as_millisecond(),
+    };
+    let kind = request.kind;
+    Ok(Json(blocking(&state, move |engine| engine.schedule_timer(&tenant, &id, &kind, due_at, now())).await?))
+}
+
+/// `DELETE .../conversations/{id}/timers/{key}`
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path((tenant, id, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<TurnOutcome>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let outcome = blocking(&state, move |engine| engine.cancel_timer(&tenant, &id, &key, now())).await?;
+    if outcome.events.is_empty() {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_timer", "no such pending timer"));
+    }
+    Ok(Json(outcome))
+}
