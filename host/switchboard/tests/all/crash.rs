@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{plugin_dir, write_tenant};
 
 /// Start `switchboard serve`; its address once it listens.
-fn serve(tenants: &Path, data: &Path) -> (Child, String) {
+pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--tenants"])
         .arg(tenants)

@@ -17,10 +17,10 @@ use switchboard_store::Store;
 use crate::support::{plugin_dir, runtime, write_tenant};
 
 /// What the fake provider received: path, headers (lowercased) and JSON body.
-type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
+pub type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
 
 /// Answers each request with the next status in `statuses` (then 200).
-fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
+pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let received: Received = Arc::default();

@@ -7,6 +7,7 @@
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
+//! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
@@ -15,6 +16,7 @@ mod crash;
 mod delivery;
 mod http;
 mod pinning;
+mod scheduler;
 mod support;
 mod timers;
 mod webhooks;
