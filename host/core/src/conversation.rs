@@ -167,10 +167,11 @@ pub enum OutsideWindow {
 pub struct Effects {
     pub outbound: Vec<Outbound>,
     pub events: Vec<DomainEvent>,
-    /// Timers to add or move (a key that exists is moved), for the store's index.
+    /// Timers to add to the store's due index.
     pub timers: Vec<ScheduledTimer>,
-    /// Keys of timers that fired or were cancelled, for the store's index.
-    pub cancelled_timers: Vec<String>,
+    /// Timers to take out of the index: fired, cancelled, or moved (their
+    /// old due time). The store removes these before adding `timers`.
+    pub cancelled_timers: Vec<ScheduledTimer>,
 }
 
 impl Effects {

@@ -33,9 +33,9 @@ pub struct TurnRecord<'a> {
     /// Replies to send through a provider, committed with the turn so none is
     /// lost; opaque to the store (the engine's delivery entries, as JSON).
     pub outbox: &'a [Vec<u8>],
-    /// Timers set or moved by the turn, and keys of those it fired or cancelled.
+    /// Due-index entries to add, and those to remove (fired, cancelled, moved).
     pub timers: &'a [ScheduledTimer],
-    pub cancelled_timers: &'a [String],
+    pub cancelled_timers: &'a [ScheduledTimer],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +112,7 @@ impl Store {
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
-        self.stage_timers(batch, tenant, conversation_id, turn.timers, turn.cancelled_timers)?;
+        Self::stage_timers(batch, tenant, conversation_id, turn.timers, turn.cancelled_timers);
         Ok(Committed::Written)
     }
 

@@ -82,20 +82,6 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
-/// `t/{tenant}/tm/{conversation}/{key}`: a pending timer.
-pub(crate) fn timer(tenant: &str, conversation: &str, key: &str) -> Vec<u8> {
-    let mut full = conversation_timers(tenant, conversation);
-    full.extend_from_slice(key.as_bytes());
-    full
-}
-
-pub(crate) fn conversation_timers(tenant: &str, conversation: &str) -> Vec<u8> {
-    let mut key = tenant_prefix(tenant);
-    key.extend_from_slice(b"tm/");
-    push_segment(&mut key, conversation);
-    key
-}
-
 /// `d/{due}/{tenant}/{conversation}/{key}`: every tenant's timers by due time.
 ///
 /// The one key family that does not start with a tenant: the scheduler reads

@@ -13,7 +13,7 @@
 //! - `blobs.rs`: content-addressed component and flow storage.
 //! - `conversations.rs`: conversation state, the per-tenant event log, the
 //!   inbound dedupe index and the outbox, written in one atomic batch per turn.
-//! - `timers.rs`: pending timers and the due-time index the scheduler reads.
+//! - `timers.rs`: the due-time index of pending timers, which the scheduler reads.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod blobs;
@@ -27,7 +27,10 @@ use std::path::Path;
 
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use plugin_state::SledKv;
-pub use timers::{DueTimer, StoredTimer};
+pub use timers::DueTimer;
+
+/// sled's page cache: the store's working set in memory.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Errors a store operation reports, with what it was doing.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +57,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// Open (or create) the database at `path`.
+    ///
+    /// sled's page cache is capped, so memory stays flat however many
+    /// conversations, events and timers the database holds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(path)
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
             .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         Self::from_db(db)
     }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use switchboard_core::contract::{Channel, Contact, Decision, StepInput};
 use switchboard_core::conversation::{
-    Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
+    Conversation, Effects, Inbound, Outbound, Plugins, ScheduledTimer, Setting, Status, StepFailed,
 };
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_core::flow::Flow;
@@ -311,8 +311,11 @@ impl Engine {
                 if stored.conversation.timers.get(&timer.key).is_some_and(|pending| pending.due_at <= now) {
                     effects.merge(stored.conversation.fire_timer(setting, &timer.key, now));
                 } else if !stored.conversation.timers.contains_key(&timer.key) {
-                    // An index entry without its timer: nothing to fire, so clear it.
-                    effects.cancelled_timers.push(timer.key.clone());
+                    // An index entry without its timer (one parked, then
+                    // cancelled): nothing to fire, so clear it.
+                    let stale =
+                        ScheduledTimer { key: timer.key.clone(), kind: String::new(), due_at: timer.due_at };
+                    effects.cancelled_timers.push(stale);
                 }
             }
             let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects.outbound);

@@ -35,7 +35,9 @@ impl Conversation {
             effects: Effects::default(),
             pending_offer_text: None,
         };
-        turn.effects.cancelled_timers.push(key.to_owned());
+        let fired =
+            ScheduledTimer { key: key.to_owned(), kind: pending.kind.clone(), due_at: pending.due_at };
+        turn.effects.cancelled_timers.push(fired);
         turn.fire(key, &pending);
         turn.effects
     }
@@ -105,10 +107,10 @@ impl Conversation {
         let keys: Vec<String> =
             self.timers.iter().filter(|(key, timer)| which(key, timer)).map(|(key, _)| key.clone()).collect();
         for key in keys {
-            self.timers.remove(&key);
+            let Some(timer) = self.timers.remove(&key) else { continue };
             let body = EventBody::TimerCancelled { key: key.clone(), reason: reason.to_owned() };
             effects.events.push(self.event(now, body));
-            effects.cancelled_timers.push(key);
+            effects.cancelled_timers.push(ScheduledTimer { key, kind: timer.kind, due_at: timer.due_at });
         }
         effects
     }
@@ -179,17 +181,20 @@ impl Turn<'_, '_> {
             due_at,
             requested_at: (due_at != requested).then_some(requested),
         });
-        self.conversation
-            .timers
-            .insert(key.clone(), PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload });
-        self.effects.cancelled_timers.retain(|cancelled| *cancelled != key);
+        let pending = PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload };
+        if let Some(moved) = self.conversation.timers.insert(key.clone(), pending) {
+            let old = ScheduledTimer { key: key.clone(), kind: moved.kind, due_at: moved.due_at };
+            self.effects.cancelled_timers.push(old);
+        }
         self.effects.timers.retain(|timer| timer.key != key);
         self.effects.timers.push(ScheduledTimer { key, kind, due_at });
     }
 
     pub(super) fn cancel(&mut self, reason: &str, which: impl Fn(&str, &PendingTimer) -> bool) {
         let cancelled = self.conversation.cancel_timers(self.now, reason, which);
-        self.effects.timers.retain(|timer| !cancelled.cancelled_timers.contains(&timer.key));
+        self.effects
+            .timers
+            .retain(|timer| !cancelled.cancelled_timers.iter().any(|gone| gone.key == timer.key));
         self.effects.merge(cancelled);
     }
 

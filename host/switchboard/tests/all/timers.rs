@@ -239,8 +239,12 @@ impl Sim {
     }
 
     fn pending(&self) -> Vec<String> {
-        let timers = self.engine.store().timers("ladders", &self.conversation()).expect("timers");
-        timers.into_iter().map(|timer| timer.key).collect()
+        let stored = self.engine.store().conversation("ladders", &self.conversation()).expect("read");
+        let pending: Vec<String> =
+            stored.map(|stored| stored.conversation.timers.into_keys().collect()).unwrap_or_default();
+        // The scheduler's index holds exactly the conversation's timers.
+        assert_eq!(self.engine.store().pending_timer_count(), pending.len(), "index and state agree");
+        pending
     }
 }
 

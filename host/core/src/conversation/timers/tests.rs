@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use crate::calendar::{Calendar, CalendarConfig};
 use crate::contract::{Channel, Contact, Decision, StepInput, Value};
 use crate::conversation::{
-    Conversation, Effects, Inbound, OutsideWindow, Plugins, Setting, Status, StepFailed,
+    Conversation, Effects, Inbound, OutsideWindow, Plugins, ScheduledTimer, Setting, Status, StepFailed,
 };
 use crate::flow::Flow;
 
@@ -132,6 +132,10 @@ impl Sim {
     }
 }
 
+fn keys(timers: &[ScheduledTimer]) -> Vec<&str> {
+    timers.iter().map(|timer| timer.key.as_str()).collect()
+}
+
 fn texts(effects: &Effects) -> Vec<&str> {
     effects.outbound.iter().map(|message| message.text.as_str()).collect()
 }
@@ -149,7 +153,7 @@ fn booking_reminders_count_back_from_the_booking_and_carry_buttons() {
     assert_eq!(texts(&fired), ["Tomorrow: 07.01.2026 10:00."]);
     let buttons: Vec<&str> = fired.outbound[0].quick_replies.iter().map(|b| b.payload.as_str()).collect();
     assert_eq!(buttons, ["timer:remind-24h:confirm", "timer:remind-24h:reschedule", "timer:remind-24h:stop"]);
-    assert_eq!(fired.cancelled_timers, ["remind-24h"]);
+    assert_eq!(keys(&fired.cancelled_timers), ["remind-24h"]);
     assert_eq!(sim.fire("remind-24h", at("2026-01-06T09:00:01Z")), Effects::default(), "fires once");
 
     let confirmed = sim.say("Confirm", Some("timer:remind-24h:confirm"), at("2026-01-06T09:05:00Z"));
@@ -182,6 +186,8 @@ fn reschedule_asks_again_and_moves_the_reminders() {
     assert_eq!(texts(&booked), ["Booked for 09.01.2026 15:00."]);
     assert_eq!(sim.due("remind-10m"), Some(at("2026-01-09T13:50:00Z")), "moved, not duplicated");
     assert!(booked.timers.iter().any(|timer| timer.key == "remind-10m"));
+    let moved = booked.cancelled_timers.iter().find(|timer| timer.key == "remind-10m");
+    assert_eq!(moved.map(|timer| timer.due_at), Some(at("2026-01-07T08:50:00Z")), "the old index entry goes");
     assert_eq!(sim.conversation.timers.len(), 3);
 }
 
@@ -191,7 +197,7 @@ fn a_reply_cancels_silence_follow_ups_only() {
     sim.say("price", None, at("2026-01-05T10:00:00Z"));
     assert_eq!(sim.due("nudge-4h"), Some(at("2026-01-05T14:00:00Z")));
     let replied = sim.say("hmm, and a visit?", None, at("2026-01-05T11:00:00Z"));
-    assert_eq!(replied.cancelled_timers, ["nudge-4h", "nudge-next-day"]);
+    assert_eq!(keys(&replied.cancelled_timers), ["nudge-4h", "nudge-next-day"]);
     assert!(sim.conversation.timers.is_empty());
     assert_eq!(sim.fire("nudge-4h", at("2026-01-05T14:00:00Z")), Effects::default());
 }
@@ -254,7 +260,7 @@ fn closing_a_conversation_cancels_its_timers() {
     let mut sim = Sim::new(Channel::Telegram, at("2026-01-05T10:00:00Z"));
     sim.say("price", None, at("2026-01-05T10:00:00Z"));
     let closed = sim.conversation.close("closed", at("2026-01-05T10:30:00Z"));
-    assert_eq!(closed.cancelled_timers, ["nudge-4h", "nudge-next-day"]);
+    assert_eq!(keys(&closed.cancelled_timers), ["nudge-4h", "nudge-next-day"]);
 }
 
 #[test]

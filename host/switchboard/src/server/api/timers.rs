@@ -18,16 +18,19 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let found = blocking(&state, move |engine| {
-        let store = engine.store();
-        let exists = store.conversation(&tenant, &id)?.is_some();
-        Ok(exists.then(|| store.timers(&tenant, &id)).transpose()?)
-    })
-    .await?;
-    let Some(mut timers) = found else {
+    let found = blocking(&state, move |engine| Ok(engine.store().conversation(&tenant, &id)?)).await?;
+    let Some(stored) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
-    timers.sort_by_key(|timer| timer.due_at);
+    let mut timers: Vec<JsonValue> = stored
+        .conversation
+        .timers
+        .into_iter()
+        .map(|(key, timer)| {
+            json!({ "key": key, "kind": timer.kind, "due_at": timer.due_at, "cancel_on_reply": timer.cancel_on_reply })
+        })
+        .collect();
+    timers.sort_by_key(|timer| timer["due_at"].as_i64());
     Ok(Json(json!({ "timers": timers })))
 }
 

@@ -1,0 +1,227 @@
+//! `switchboard bench timers`: the scheduler at scale. Conversations each
+//! complete an intent that sets ten follow-up timers (one turn, one durable
+//! write per conversation), until a million timers are pending; then the
+//! clock jumps past all of them and the scheduler fires every one, each
+//! firing a real turn that writes its message to the outbox.
+//!
+//! It reports the insert rate, the firing rate and resident memory along
+//! the way. The baseline, measured in the same run on the same disk, is the
+//! raw cost of the due index alone: scanning and deleting the same number of
+//! keys in the same page size, with one flush per page.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::scheduler;
+use switchboard::tenant::Tenant;
+use switchboard_core::contract::{Channel, Contact};
+use switchboard_runtime::{Runtime, RuntimeConfig};
+use switchboard_store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Timers to insert and fire.
+    #[arg(long, default_value_t = 1_000_000)]
+    timers: usize,
+    /// Threads inserting (each drives its own conversations), and firing.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Timers each conversation sets.
+const PER_CONVERSATION: usize = 10;
+
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    timers: usize,
+    conversations: usize,
+    insert_per_second: f64,
+    fire_per_second: f64,
+    baseline_index_per_second: f64,
+    fire_over_baseline: f64,
+    rss_mib_start: f64,
+    rss_mib_at_10_percent: f64,
+    rss_mib_all_pending: f64,
+    rss_mib_after_firing: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let work = tempfile::tempdir().context("failed to make a temp dir")?;
+    let tenant_dir = write_tenant(work.path())?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: switchboard::cache_dir(),
+        ..RuntimeConfig::default()
+    })?);
+    let store = Store::open(&work.path().join("store"))?;
+    let engine = Arc::new(Engine::new(store, runtime.clone()));
+    engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
+
+    let conversations = args.timers.div_ceil(PER_CONVERSATION);
+    let rss_start = rss_mib();
+    let start_ms = jiff::Timestamp::now().as_millisecond();
+    // Insert in two legs, to see memory at a tenth of the timers and at all of them.
+    let tenth = conversations / 10;
+    let started = Instant::now();
+    insert(&engine, 0..tenth, args.workers, start_ms)?;
+    let rss_tenth = rss_mib();
+    insert(&engine, tenth..conversations, args.workers, start_ms)?;
+    let insert_seconds = started.elapsed().as_secs_f64();
+    let pending = engine.store().pending_timer_count();
+    anyhow::ensure!(pending == conversations * PER_CONVERSATION, "{pending} timers pending");
+    let rss_pending = rss_mib();
+
+    let far = start_ms + 365 * 24 * 3_600_000;
+    let started = Instant::now();
+    let fired = scheduler::fire_due_on(&engine, far, args.workers)?;
+    let fire_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(fired == pending, "fired {fired} of {pending}");
+    anyhow::ensure!(engine.store().next_due()?.is_none(), "timers left after firing");
+    let rss_fired = rss_mib();
+    drop(engine);
+
+    let baseline = index_baseline(&work.path().join("baseline"), pending)?;
+    let fire_per_second = fired as f64 / fire_seconds;
+    let report = Report {
+        timers: pending,
+        conversations,
+        insert_per_second: pending as f64 / insert_seconds,
+        fire_per_second,
+        baseline_index_per_second: baseline,
+        fire_over_baseline: baseline / fire_per_second,
+        rss_mib_start: rss_start,
+        rss_mib_at_10_percent: rss_tenth,
+        rss_mib_all_pending: rss_pending,
+        rss_mib_after_firing: rss_fired,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{} timers on {} conversations", report.timers, report.conversations);
+        println!("insert: {:.0} timers/s (one turn per conversation sets ten)", report.insert_per_second);
+        println!(
+            "fire:   {:.0} timers/s, each a turn with its message in the outbox ({:.1}x the bare index drain, {:.0} keys/s)",
+            report.fire_per_second, report.fire_over_baseline, report.baseline_index_per_second
+        );
+        println!(
+            "resident memory: {:.0} MiB at start, {:.0} MiB with 10% pending, {:.0} MiB with all pending, {:.0} MiB after firing",
+            report.rss_mib_start,
+            report.rss_mib_at_10_percent,
+            report.rss_mib_all_pending,
+            report.rss_mib_after_firing
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Conversations `range`, split across `workers` threads; each completes the
+/// intent that sets its ten timers.
+fn insert(
+    engine: &Arc<Engine>,
+    range: std::ops::Range<usize>,
+    workers: usize,
+    now: i64,
+) -> anyhow::Result<()> {
+    let workers = workers.max(1);
+    let handles: Vec<_> = (0..workers)
+        .map(|worker| {
+            let engine = engine.clone();
+            let range = range.clone();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                for index in range.skip(worker).step_by(workers) {
+                    let message = InboundMessage {
+                        channel: Channel::Telegram,
+                        contact: Contact {
+                            id: format!("telegram:{index}"),
+                            display_name: None,
+                            locale: "en".into(),
+                        },
+                        text: "remind me".to_owned(),
+                        payload: None,
+                        message_id: None,
+                        at: now,
+                    };
+                    engine.handle("bench", message)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().map_err(|_| anyhow::anyhow!("an inserting thread panicked"))??;
+    }
+    Ok(())
+}
+
+/// Keys per second for the due index alone: insert `count` keys shaped like
+/// it, then scan and delete them in scheduler-sized pages, one flush each.
+fn index_baseline(path: &Path, count: usize) -> anyhow::Result<f64> {
+    let db = sled::open(path)?;
+    let tree = db.open_tree("index")?;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(10_000) {
+        let mut batch = sled::Batch::default();
+        for index in chunk {
+            let mut key = b"d/".to_vec();
+            key.extend_from_slice(&(*index as u64).to_be_bytes());
+            key.extend_from_slice(b"\0\0\0\x05bench/\0\0\0\x0btelegram:42/ping-3");
+            batch.insert(key, &[]);
+        }
+        tree.apply_batch(batch)?;
+    }
+    db.flush()?;
+    let started = Instant::now();
+    let mut drained = 0;
+    loop {
+        let keys: Vec<_> = tree.iter().keys().take(scheduler::PAGE).collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            break;
+        }
+        let mut batch = sled::Batch::default();
+        for key in &keys {
+            batch.remove(key.clone());
+        }
+        tree.apply_batch(batch)?;
+        db.flush()?;
+        drained += keys.len();
+    }
+    Ok(drained as f64 / started.elapsed().as_secs_f64())
+}
+
+fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
+    let tenant = dir.join("tenant");
+    std::fs::create_dir_all(&tenant)?;
+    let mut flow = String::from(
+        "version = \"bench\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n\n[[intents]]\nname = \"remind\"\n\
+         title.en = \"Remind\"\ntriggers.en = [\"remind\"]\n[intents.done]\nreply.en = \"Will do.\"\nstate = \"closed\"\n",
+    );
+    for minutes in 0..PER_CONVERSATION {
+        flow.push_str(&format!(
+            "[[intents.done.timers]]\nkind = \"ping-{minutes}\"\nminutes_after = {}\nsay.en = \"Ping {minutes}\"\n",
+            minutes + 1
+        ));
+    }
+    std::fs::write(tenant.join("flow.toml"), flow)?;
+    std::fs::write(
+        tenant.join("tenant.toml"),
+        "name = \"bench\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n\
+         [channels.telegram]\nbot_token = \"1:bench\"\nsecret_token = \"s\"\n",
+    )?;
+    Ok(tenant)
+}
+
+/// Resident memory of this process, from /proc (0 where there is none).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
