@@ -63,6 +63,15 @@ pub struct InboundMessage {
     pub at: i64,
 }
 
+/// How many timers fired or were skipped (too late, window closed) in these turns.
+pub fn timers_settled(outcomes: &[TurnOutcome]) -> usize {
+    outcomes
+        .iter()
+        .flat_map(|outcome| &outcome.events)
+        .filter(|event| matches!(event.body, EventBody::TimerFired { .. } | EventBody::TimerSkipped { .. }))
+        .count()
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TurnOutcome {
     pub conversation: String,
@@ -282,8 +291,9 @@ impl Engine {
     /// Fire a page of due timers (from [`Store::due_timers`]) as one atomic
     /// write with one disk sync. Each conversation's timers fire under its
     /// turn lock, so they interleave with its messages in a definite order.
-    /// Returns how many fired; a timer already fired or cancelled is skipped.
-    pub fn fire_due(&self, due: &[DueTimer], now: i64) -> Result<usize, EngineError> {
+    /// Returns what each conversation did; a timer already fired or
+    /// cancelled does nothing.
+    pub fn fire_due(&self, due: &[DueTimer], now: i64) -> Result<Vec<TurnOutcome>, EngineError> {
         let mut by_conversation: BTreeMap<(&str, &str), Vec<&DueTimer>> = BTreeMap::new();
         for timer in due {
             by_conversation.entry((&timer.tenant, &timer.conversation)).or_default().push(timer);
@@ -338,14 +348,16 @@ impl Engine {
         self.store.commit_turns(&turns)?;
         self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
         drop(held);
-        let count = fired
-            .iter()
-            .flat_map(|(_, _, effects, _)| &effects.events)
-            .filter(|event| {
-                matches!(event.body, EventBody::TimerFired { .. } | EventBody::TimerSkipped { .. })
+        Ok(fired
+            .into_iter()
+            .map(|(_, stored, effects, _)| TurnOutcome {
+                conversation: stored.conversation.id,
+                replies: effects.outbound,
+                events: effects.events,
+                status: stored.conversation.status,
+                duplicate: false,
             })
-            .count();
-        Ok(count)
+            .collect())
     }
 
     fn agent_action(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, timers_settled};
 
 /// Where "now" comes from, in Unix milliseconds.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -81,7 +81,7 @@ pub fn fire_due_on(engine: &Engine, now: i64, threads: usize) -> Result<usize, E
             return Ok(total);
         }
         if threads == 1 {
-            total += engine.fire_due(&due, now)?;
+            total += timers_settled(&engine.fire_due(&due, now)?);
             continue;
         }
         let mut parts = vec![Vec::new(); threads];
@@ -92,7 +92,7 @@ pub fn fire_due_on(engine: &Engine, now: i64, threads: usize) -> Result<usize, E
             let running: Vec<_> =
                 parts.iter().map(|part| scope.spawn(move || engine.fire_due(part, now))).collect();
             running.into_iter().try_fold(0, |sum, thread| match thread.join() {
-                Ok(fired) => fired.map(|fired| sum + fired),
+                Ok(fired) => fired.map(|outcomes| sum + timers_settled(&outcomes)),
                 Err(panic) => std::panic::resume_unwind(panic),
             })
         })?;
@@ -116,7 +116,7 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>) {
             let engine = engine.clone();
             tokio::task::spawn_blocking(move || {
                 let due = engine.store().due_timers(now, PAGE)?;
-                let fired = if due.is_empty() { 0 } else { engine.fire_due(&due, now)? };
+                let fired = if due.is_empty() { 0 } else { timers_settled(&engine.fire_due(&due, now)?) };
                 Ok::<_, EngineError>((due.len(), fired, engine.store().next_due()?))
             })
             .await
