@@ -425,3 +425,89 @@ fn agents_list_set_and_cancel_timers() {
         ["Mon 11:00 As promised, we're getting back to you.", "Tue 09:00 Shall we go ahead?"]
     );
 }
+
+/// The office example: an internal request, a silent approver, the backup.
+fn office() -> (Arc<Engine>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
+    let examples = crate::support::repo_root().join("examples/office");
+    engine
+        .add_tenant(Tenant::load(&examples, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    (Arc::new(engine), dir)
+}
+
+fn staff(engine: &Engine, text: &str, at: i64) -> Vec<String> {
+    let message = InboundMessage {
+        channel: Channel::Internal,
+        contact: Contact {
+            id: "staff:mariam".to_owned(),
+            display_name: Some("Mariam".to_owned()),
+            locale: "en".to_owned(),
+        },
+        text: text.to_owned(),
+        payload: None,
+        message_id: None,
+        at,
+    };
+    engine.handle("office", message).expect("handled").replies.into_iter().map(|reply| reply.text).collect()
+}
+
+#[test]
+fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
+    let (engine, _dir) = office();
+    // Monday 2026-01-05, 10:00 in Yerevan (06:00 UTC).
+    let start = at("2026-01-05T06:00:00Z");
+    staff(&engine, "I need to buy a printer", start);
+    staff(&engine, "Gyumri", start + MINUTE);
+    staff(&engine, "2 laser printers", start + 2 * MINUTE);
+    staff(&engine, "240000 AMD", start + 3 * MINUTE);
+    let routed = staff(&engine, "this week", start + 4 * MINUTE);
+    assert_eq!(routed[0], "Sent to narek for approval. You'll hear back here.");
+    // The requester asks for news: that does not call off the escalation.
+    staff(&engine, "any news?", start + HOUR);
+
+    let fired = scheduler::fire_due(&engine, start + 4 * MINUTE + 2 * HOUR).expect("fired");
+    assert_eq!(fired, 1);
+    let stored = engine.store().conversation("office", "staff:mariam").expect("read").expect("exists");
+    assert_eq!(
+        stored.conversation.status,
+        switchboard_core::conversation::Status::Human { queue: "aram".into(), assignee: Some("aram".into()) }
+    );
+
+    let decided = engine
+        .decide(
+            "office",
+            "staff:mariam",
+            true,
+            "aram",
+            Some("Order from the usual supplier."),
+            start + 3 * HOUR,
+        )
+        .expect("decided");
+    assert_eq!(decided.replies[0].text, "Approved by aram. Order from the usual supplier.");
+
+    let audit: Vec<String> = engine
+        .store()
+        .conversation_events("office", "staff:mariam")
+        .expect("events")
+        .into_iter()
+        .filter_map(|event| match event.body {
+            EventBody::Domain { name, payload } if name.starts_with("approval.") => Some(format!(
+                "{name} {}",
+                payload
+                    .get("by")
+                    .or(payload.get("to"))
+                    .or(payload.get("approver"))
+                    .unwrap_or(&serde_json::Value::Null)
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        audit,
+        ["approval.requested \"narek\"", "approval.escalated \"aram\"", "approval.decided \"aram\""]
+    );
+    assert_eq!(scheduler::fire_due(&engine, start + 30 * DAY).expect("fired"), 0, "nothing left to escalate");
+}
