@@ -30,7 +30,7 @@ pub use plugin_state::SledKv;
 pub use timers::DueTimer;
 
 /// sled's page cache: the store's working set in memory.
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Errors a store operation reports, with what it was doing.
 #[derive(Debug, thiserror::Error)]
