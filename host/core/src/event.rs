@@ -30,7 +30,13 @@ pub enum EventBody {
     MessageSent { text: String, by: Sender },
     /// A provider accepted a reply.
     #[serde(rename = "message.delivered")]
-    MessageDelivered { text: String, attempts: u32 },
+    MessageDelivered {
+        text: String,
+        attempts: u32,
+        /// The provider's id for it, which its delivery receipts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<String>,
+    },
     /// A provider refused a reply, or kept failing until we gave up.
     #[serde(rename = "message.failed")]
     MessageFailed { text: String, attempts: u32, reason: String, gave_up: bool },
@@ -84,6 +90,15 @@ pub enum EventBody {
     /// The customer tapped a button of a timer's message.
     #[serde(rename = "timer.answered")]
     TimerAnswered { kind: String, answer: String },
+    /// A provider's receipt for a sent message: `sent`, `delivered`, `read`
+    /// or `failed` (with the provider's reason).
+    #[serde(rename = "message.status")]
+    MessageStatus {
+        provider_id: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A message that was not sent, and why (e.g. `window_closed`).
     #[serde(rename = "message.refused")]
     MessageRefused { text: String, reason: String },

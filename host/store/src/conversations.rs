@@ -154,6 +154,34 @@ impl Store {
         Ok(())
     }
 
+    /// Append events outside a turn (a provider's delivery receipt), durably;
+    /// `dedupe` makes a provider's retry a no-op, as for inbound messages.
+    pub fn append_events(
+        &self,
+        tenant: &str,
+        events: &[DomainEvent],
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<Committed, StoreError> {
+        let mut batch = sled::Batch::default();
+        if let Some((channel, id)) = dedupe {
+            let key = keys::inbound(tenant, channel, id);
+            if self.turns.contains_key(&key)? {
+                return Ok(Committed::Duplicate);
+            }
+            batch.insert(key, &[]);
+        }
+        for event in events {
+            let bytes = serde_json::to_vec(event)
+                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
+            let seq = self.db.generate_id()?;
+            batch.insert(keys::tenant_event(tenant, seq), bytes);
+            batch.insert(keys::conversation_event(tenant, &event.conversation, seq), &[]);
+        }
+        self.turns.apply_batch(batch)?;
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(Committed::Written)
+    }
+
     /// A tenant's events, oldest first: all of them, or those after the
     /// sequence number `after`.
     pub fn tenant_events(

@@ -39,12 +39,25 @@ pub struct ProviderMessage {
     pub at: Option<i64>,
 }
 
+/// A provider's receipt for a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderStatus {
+    /// The provider's id of our message (as its send API returned it).
+    pub message_id: String,
+    /// The customer it went to.
+    pub recipient: String,
+    /// `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    /// Why it failed, as the provider put it.
+    pub error: Option<String>,
+}
+
 /// What one webhook delivery contained.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Delivery {
     pub messages: Vec<ProviderMessage>,
-    /// Delivery receipts (sent, delivered, read, failed), counted for now.
-    pub statuses: usize,
+    /// Delivery receipts for what we sent.
+    pub statuses: Vec<ProviderStatus>,
     /// Message kinds we do not handle (stickers, locations, …), by kind.
     pub unsupported: Vec<String>,
 }

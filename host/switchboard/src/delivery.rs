@@ -150,9 +150,14 @@ pub async fn deliver_due(
         entry.attempts += 1;
         let outcome = client.post(request).await;
         let (retry, body) = match outcome {
-            Ok(()) => {
-                (None, EventBody::MessageDelivered { text: entry.text.clone(), attempts: entry.attempts })
-            }
+            Ok(provider_id) => (
+                None,
+                EventBody::MessageDelivered {
+                    text: entry.text.clone(),
+                    attempts: entry.attempts,
+                    provider_id,
+                },
+            ),
             Err(failure) => {
                 let gave_up = !failure.retryable || entry.attempts >= MAX_ATTEMPTS;
                 tracing::warn!(tenant = tenant_name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, "send failed: {}", failure.reason);

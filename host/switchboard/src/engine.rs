@@ -259,6 +259,27 @@ impl Engine {
         self.agent_action(tenant, conversation, |conversation| conversation.cancel_timer(key, "agent", now))
     }
 
+    /// Record a provider's receipt for a message sent to `recipient` on
+    /// `channel`; receipts for unknown conversations are ignored. A
+    /// provider's retry of the same receipt is recorded once.
+    pub fn record_status(
+        &self,
+        tenant: &str,
+        channel: Channel,
+        recipient: &str,
+        body: EventBody,
+        dedupe_id: &str,
+        now: i64,
+    ) -> Result<bool, EngineError> {
+        self.tenant(tenant)?;
+        let conversation = format!("{}:{recipient}", channel_name(channel));
+        let Some(stored) = self.store.conversation(tenant, &conversation)? else { return Ok(false) };
+        let event = stored.conversation.event(now, body);
+        let channel = channel_name(channel);
+        let written = self.store.append_events(tenant, &[event], Some((&channel, dedupe_id)))?;
+        Ok(written == Committed::Written)
+    }
+
     /// Set a timer of a kind the conversation's flow declares, due at `due_at`.
     pub fn schedule_timer(
         &self,

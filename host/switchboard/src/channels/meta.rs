@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Delivery, ProviderMessage, WebhookError, malformed};
+use super::{Delivery, ProviderMessage, ProviderStatus, WebhookError, malformed};
 
 #[derive(Deserialize)]
 struct Payload {
@@ -72,8 +72,21 @@ pub(super) fn parse(body: &[u8], object: &'static str) -> Result<Delivery, Webho
     }
     let mut delivery = Delivery::default();
     for event in payload.entry.into_iter().flat_map(|entry| entry.messaging) {
-        if event.delivery.is_some() || event.read.is_some() {
-            delivery.statuses += 1;
+        if let Some(receipt) = &event.delivery {
+            // `delivery.mids` lists the messages delivered (Messenger sends it; Instagram may not).
+            let mids = receipt.get("mids").and_then(|mids| mids.as_array()).cloned().unwrap_or_default();
+            for mid in mids.iter().filter_map(|mid| mid.as_str()) {
+                delivery.statuses.push(ProviderStatus {
+                    message_id: mid.to_owned(),
+                    recipient: event.sender.id.clone(),
+                    status: "delivered".to_owned(),
+                    error: None,
+                });
+            }
+            continue;
+        }
+        if event.read.is_some() {
+            // A read watermark names no message; nothing to attach it to.
             continue;
         }
         let from = event.sender.id;

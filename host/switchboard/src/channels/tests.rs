@@ -26,7 +26,11 @@ fn whatsapp_text_buttons_lists_media_and_statuses() {
                   "image": { "caption": "this one is broken", "mime_type": "image/jpeg", "sha256": "x", "id": "MEDIA" } },
                 { "from": "37491000001", "id": "wamid.E", "timestamp": "1767600004", "type": "sticker", "sticker": { "id": "S" } }
             ],
-            "statuses": [{ "id": "wamid.OUT", "status": "delivered", "timestamp": "1767600005", "recipient_id": "37491000001" }]
+            "statuses": [
+                { "id": "wamid.OUT", "status": "delivered", "timestamp": "1767600005", "recipient_id": "37491000001" },
+                { "id": "wamid.OUT2", "status": "failed", "timestamp": "1767600006", "recipient_id": "37491000001",
+                  "errors": [{ "code": 131047, "title": "Re-engagement message" }] }
+            ]
         }}]}]
     }));
     let delivery = parse(Channel::Whatsapp, &body).expect("parses");
@@ -43,7 +47,19 @@ fn whatsapp_text_buttons_lists_media_and_statuses() {
     );
     assert_eq!(delivery.messages[0].display_name.as_deref(), Some("Ani"));
     assert_eq!(delivery.messages[0].at, Some(1_767_600_000_000));
-    assert_eq!((delivery.statuses, delivery.unsupported), (1, vec!["sticker".to_owned()]));
+    assert_eq!(delivery.unsupported, ["sticker"]);
+    let statuses: Vec<_> = delivery
+        .statuses
+        .iter()
+        .map(|s| (s.message_id.as_str(), s.recipient.as_str(), s.status.as_str(), s.error.as_deref()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("wamid.OUT", "37491000001", "delivered", None),
+            ("wamid.OUT2", "37491000001", "failed", Some("131047: Re-engagement message")),
+        ]
+    );
 }
 
 #[test]
@@ -80,7 +96,7 @@ fn messenger_and_instagram_messages_quick_replies_and_postbacks_without_echoes()
                 ("m_4", "Book", Some("intent:booking"))
             ]
         );
-        assert_eq!(delivery.statuses, 1);
+        assert!(delivery.statuses.is_empty(), "a read watermark names no message");
     }
     assert_eq!(
         parse(Channel::Messenger, &body("instagram")),

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Delivery, ProviderMessage, WebhookError, malformed};
+use super::{Delivery, ProviderMessage, ProviderStatus, WebhookError, malformed};
 
 #[derive(Deserialize)]
 struct Payload {
@@ -30,7 +30,25 @@ struct Value {
     #[serde(default)]
     messages: Vec<Message>,
     #[serde(default)]
-    statuses: Vec<serde_json::Value>,
+    statuses: Vec<Status>,
+}
+
+/// A receipt for a message we sent: `sent`, `delivered`, `read` or `failed`.
+#[derive(Deserialize)]
+struct Status {
+    id: String,
+    status: String,
+    recipient_id: String,
+    #[serde(default)]
+    errors: Vec<StatusError>,
+}
+
+#[derive(Deserialize)]
+struct StatusError {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +128,18 @@ pub(super) fn parse(body: &[u8]) -> Result<Delivery, WebhookError> {
     }
     let mut delivery = Delivery::default();
     for value in payload.entry.into_iter().flat_map(|entry| entry.changes).map(|change| change.value) {
-        delivery.statuses += value.statuses.len();
+        delivery.statuses.extend(value.statuses.into_iter().map(|status| {
+            let error = status.errors.first().map(|error| {
+                let title = error.title.clone().unwrap_or_else(|| "failed".to_owned());
+                error.code.map_or(title.clone(), |code| format!("{code}: {title}"))
+            });
+            ProviderStatus {
+                message_id: status.id,
+                recipient: status.recipient_id,
+                status: status.status,
+                error,
+            }
+        }));
         for message in value.messages {
             let display_name = value
                 .contacts

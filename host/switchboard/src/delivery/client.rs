@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -47,14 +47,15 @@ impl Client {
     }
 
     /// POST the request as JSON; `Ok` for a 2xx answer.
-    pub async fn post(&self, request: Request) -> Result<(), SendFailure> {
+    /// Send one request; the provider's id for the message, when its answer names one.
+    pub async fn post(&self, request: Request) -> Result<Option<String>, SendFailure> {
         match tokio::time::timeout(TIMEOUT, self.send(request)).await {
             Ok(result) => result,
             Err(_) => Err(SendFailure { retryable: true, reason: format!("no answer within {TIMEOUT:?}") }),
         }
     }
 
-    async fn send(&self, request: Request) -> Result<(), SendFailure> {
+    async fn send(&self, request: Request) -> Result<Option<String>, SendFailure> {
         let retry = |reason: String| SendFailure { retryable: true, reason };
         let uri: http::Uri = request
             .url
@@ -81,7 +82,7 @@ impl Client {
         let outgoing = builder
             .body(body)
             .map_err(|error| SendFailure { retryable: false, reason: error.to_string() })?;
-        let status = if https {
+        let (status, body) = if https {
             let name = ServerName::try_from(host.clone())
                 .map_err(|error| SendFailure { retryable: false, reason: error.to_string() })?;
             let tls = self.tls.connect(name, tcp).await.map_err(|error| retry(format!("tls: {error}")))?;
@@ -90,14 +91,35 @@ impl Client {
             exchange(TokioIo::new(tcp), outgoing).await?
         };
         match status.as_u16() {
-            200..=299 => Ok(()),
+            200..=299 => Ok(provider_message_id(&body)),
             429 | 500..=599 => Err(retry(format!("provider answered {status}"))),
             _ => Err(SendFailure { retryable: false, reason: format!("provider refused with {status}") }),
         }
     }
 }
 
-async fn exchange<I>(io: I, request: http::Request<Full<Bytes>>) -> Result<http::StatusCode, SendFailure>
+/// The most of a provider's answer read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The sent message's id in a send API's answer: WhatsApp's `messages[0].id`,
+/// Messenger's `message_id`, Telegram's `result.message_id`.
+fn provider_message_id(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let id = answer
+        .pointer("/messages/0/id")
+        .or_else(|| answer.get("message_id"))
+        .or_else(|| answer.pointer("/result/message_id"))?;
+    match id {
+        serde_json::Value::String(id) => Some(id.clone()),
+        serde_json::Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+async fn exchange<I>(
+    io: I,
+    request: http::Request<Full<Bytes>>,
+) -> Result<(http::StatusCode, Bytes), SendFailure>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -110,7 +132,12 @@ where
     });
     let response = sender.send_request(request).await.map_err(|error| retry(format!("send: {error}")))?;
     let status = response.status();
-    // Read the body so the connection finishes cleanly; its content is not needed.
-    let _ = response.into_body().collect().await;
-    Ok(status)
+    // A send API answers with a few ids; past the cap the answer is ignored
+    // (the send still counts), so a misbehaving endpoint cannot fill memory.
+    let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    Ok((status, body))
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
+use switchboard_core::event::EventBody;
 
 use super::{AppError, AppState};
 use crate::channels::{self, MetaSecrets, WebhookError};
@@ -94,8 +95,19 @@ pub async fn receive(
     let engine = state.engine.clone();
     let now = jiff::Timestamp::now().as_millisecond();
     let messages = delivery.messages;
+    let statuses = delivery.statuses;
+    let status_count = statuses.len();
     let (received, duplicates) = tokio::task::spawn_blocking(move || {
         let (mut received, mut duplicates) = (0, 0);
+        for status in statuses {
+            let dedupe = format!("status:{}:{}", status.message_id, status.status);
+            let body = EventBody::MessageStatus {
+                provider_id: status.message_id,
+                status: status.status,
+                error: status.error,
+            };
+            engine.record_status(&tenant_name, channel, &status.recipient, body, &dedupe, now)?;
+        }
         for message in messages {
             let inbound = InboundMessage {
                 channel,
@@ -121,7 +133,7 @@ pub async fn receive(
     Ok(Json(json!({
         "received": received,
         "duplicates": duplicates,
-        "statuses": delivery.statuses,
+        "statuses": status_count,
         "unsupported": delivery.unsupported,
     })))
 }

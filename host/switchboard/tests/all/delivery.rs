@@ -95,7 +95,9 @@ fn delivery_events(engine: &Engine) -> Vec<String> {
     events
         .into_iter()
         .filter_map(|event| match event.body {
-            EventBody::MessageDelivered { attempts, .. } => Some(format!("delivered after {attempts}")),
+            EventBody::MessageDelivered { attempts, provider_id, .. } => {
+                Some(format!("delivered after {attempts} as {}", provider_id.unwrap_or_default()))
+            }
             EventBody::MessageFailed { attempts, gave_up, .. } => {
                 Some(format!("failed {attempts} gave_up={gave_up}"))
             }
@@ -119,7 +121,7 @@ async fn a_reply_reaches_the_whatsapp_send_api_and_a_failure_is_retried() {
     assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false"]);
     assert_eq!(deliver_due(&engine, &client, "alpha", now).await.expect("runs"), 0, "not before its backoff");
     assert_eq!(deliver_due(&engine, &client, "alpha", now + 120_000).await.expect("runs"), 1);
-    assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false", "delivered after 2"]);
+    assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false", "delivered after 2 as wamid.OUT"]);
     assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
 
     let received = received.lock().expect("log").clone();

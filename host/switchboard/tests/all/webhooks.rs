@@ -159,3 +159,43 @@ async fn telegram_updates_need_the_secret_token() {
     assert_eq!((status, body["received"].clone()), (StatusCode::OK, json!(1)));
     assert_eq!(conversations(&app).await[0]["id"], "telegram:42");
 }
+
+#[tokio::test]
+async fn whatsapp_receipts_become_message_status_events_once() {
+    let (app, _dir) = app();
+    let message = whatsapp_text("wamid.IN1", "hours?");
+    let signature = sign("wa-secret-alpha", &message);
+    post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], message).await;
+    let receipt = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "statuses": [{ "id": "wamid.OUT", "status": "failed", "timestamp": "1767600009", "recipient_id": "37491000001",
+                           "errors": [{ "code": 131047, "title": "Re-engagement message" }] }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &receipt);
+    for _ in 0..2 {
+        let (status, body) =
+            post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], receipt.clone())
+                .await;
+        assert_eq!((status, body["statuses"].clone()), (StatusCode::OK, json!(1)));
+    }
+    let (_, conversation) =
+        send(&app, "GET", "/v1/tenants/alpha/conversations/whatsapp:37491000001", Some("token-alpha"), None)
+            .await;
+    let statuses: Vec<&Value> = conversation["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["type"] == "message.status")
+        .collect();
+    assert_eq!(statuses.len(), 1, "a retried receipt is recorded once");
+    assert_eq!(
+        statuses[0]["data"],
+        json!({ "provider_id": "wamid.OUT", "status": "failed", "error": "131047: Re-engagement message" })
+    );
+}
