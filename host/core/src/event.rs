@@ -99,6 +99,10 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A channel identity now continues this conversation: `by` is `phone`
+    /// or `email` (verified in a flow), `agent`, or `user_changed_number`.
+    #[serde(rename = "contact.linked")]
+    ContactLinked { identity: String, conversation: String, by: String },
     /// A message that was not sent, and why (e.g. `window_closed`).
     #[serde(rename = "message.refused")]
     MessageRefused { text: String, reason: String },

@@ -82,6 +82,25 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/id/{identity}`: the conversation a channel identity
+/// (`telegram:42`) continues, when it was linked to another one.
+pub(crate) fn identity(tenant: &str, identity: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"id/");
+    key.extend_from_slice(identity.as_bytes());
+    key
+}
+
+/// `t/{tenant}/ct/{kind}/{value}`: the conversation that verified a phone
+/// number or email address.
+pub(crate) fn contact_point(tenant: &str, kind: &str, value: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"ct/");
+    push_segment(&mut key, kind);
+    key.extend_from_slice(value.as_bytes());
+    key
+}
+
 /// `d/{due}/{tenant}/{conversation}/{key}`: every tenant's timers by due time.
 ///
 /// The one key family that does not start with a tenant: the scheduler reads

@@ -11,12 +11,14 @@
 //! - `keys.rs`: the key layout, in one place.
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
 //! - `blobs.rs`: content-addressed component and flow storage.
+//! - `contacts.rs`: identities linked across channels, verified phones and emails.
 //! - `conversations.rs`: conversation state, the per-tenant event log, the
 //!   inbound dedupe index and the outbox, written in one atomic batch per turn.
 //! - `timers.rs`: the due-time index of pending timers, which the scheduler reads.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod blobs;
+mod contacts;
 mod conversations;
 mod group_commit;
 mod keys;

@@ -58,6 +58,8 @@ pub struct Delivery {
     pub messages: Vec<ProviderMessage>,
     /// Delivery receipts for what we sent.
     pub statuses: Vec<ProviderStatus>,
+    /// WhatsApp's `user_changed_number` notices: `(old id, new id)`.
+    pub number_changes: Vec<(String, String)>,
     /// Message kinds we do not handle (stickers, locations, …), by kind.
     pub unsupported: Vec<String>,
 }

@@ -18,12 +18,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
-use switchboard_core::contract::{Channel, Contact, Decision, StepInput};
+use switchboard_core::contract::{Channel, Contact, Decision, StepInput, Value};
 use switchboard_core::conversation::{
     Conversation, Effects, Inbound, Outbound, Plugins, ScheduledTimer, Setting, Status, StepFailed,
 };
 use switchboard_core::event::{DomainEvent, EventBody};
-use switchboard_core::flow::Flow;
+use switchboard_core::flow::{FieldKind, Flow};
 use switchboard_runtime::{CallContext, KvBackend, Plugin, Runtime};
 use switchboard_store::{Committed, DueTimer, Store, StoreError, StoredConversation, TurnRecord};
 
@@ -173,7 +173,11 @@ impl Engine {
     pub fn handle(&self, tenant_name: &str, message: InboundMessage) -> Result<TurnOutcome, EngineError> {
         let tenant = self.tenant(tenant_name)?;
         let channel_name = channel_name(message.channel);
-        let conversation_id = message.contact.id.clone();
+        // The identity that wrote (`telegram:42`) names its conversation,
+        // unless it was linked to one this customer started elsewhere.
+        let identity = message.contact.id.clone();
+        let conversation_id =
+            self.store.linked_conversation(tenant_name, &identity)?.unwrap_or_else(|| identity.clone());
         if let Some(id) = &message.message_id
             && self.store.seen(tenant_name, &channel_name, id)?
         {
@@ -183,22 +187,23 @@ impl Engine {
 
         let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
         let _entered = span.enter();
-        let mut stored = match self.store.conversation(tenant_name, &conversation_id)? {
-            Some(stored) => stored,
-            None => StoredConversation {
-                conversation: Conversation::new(
+        let (mut stored, new) = match self.store.conversation(tenant_name, &conversation_id)? {
+            Some(stored) => (stored, false),
+            None => {
+                let conversation = Conversation::new(
                     &conversation_id,
                     tenant_name,
                     message.channel,
                     message.contact.clone(),
                     &tenant.flow,
                     message.at,
-                ),
-                plugin_pins: tenant.pins(),
-            },
+                );
+                (StoredConversation { conversation, plugin_pins: tenant.pins() }, true)
+            }
         };
-        // The latest channel is where replies go; one customer, every channel.
+        // Replies go to the channel and identity the customer wrote from last.
         stored.conversation.channel = message.channel;
+        stored.conversation.contact.id = identity;
         if stored.conversation.contact.display_name.is_none() {
             stored.conversation.contact.display_name = message.contact.display_name.clone();
         }
@@ -213,12 +218,75 @@ impl Engine {
         let mut plugins = RuntimePlugins { engine: self, tenant: &tenant, pins: &stored.plugin_pins };
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
         let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
-        self.commit(
+        let mut verified = verified_contact_points(&flow, &effects);
+        if new && message.channel == Channel::Whatsapp {
+            // A WhatsApp id is a phone number WhatsApp has verified.
+            let wa_id = stored.conversation.contact.id.trim_start_matches("whatsapp:");
+            verified.push(("phone", format!("+{wa_id}")));
+        }
+        let outcome = self.commit(
             &tenant,
             &stored,
             effects,
             message.message_id.as_deref().map(|id| (channel_name.as_str(), id)),
-        )
+        )?;
+        for (kind, value) in verified {
+            self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
+        }
+        Ok(outcome)
+    }
+
+    /// The same phone or email verified by two conversations is one
+    /// customer: the later identity continues the earlier conversation.
+    fn link_by_contact_point(
+        &self,
+        conversation: &Conversation,
+        kind: &str,
+        value: &str,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let tenant = &conversation.tenant;
+        let owner = self.store.claim_contact_point(tenant, kind, value, &conversation.id)?;
+        if owner == conversation.id || self.store.conversation(tenant, &owner)?.is_none() {
+            return Ok(());
+        }
+        let identity = &conversation.contact.id;
+        self.store.link_identity(tenant, identity, &owner)?;
+        let linked = EventBody::ContactLinked {
+            identity: identity.clone(),
+            conversation: owner.clone(),
+            by: kind.to_owned(),
+        };
+        let event = conversation.event(now, linked);
+        let in_owner = DomainEvent { conversation: owner, ..event.clone() };
+        self.store.append_events(tenant, &[event, in_owner], None)?;
+        Ok(())
+    }
+
+    /// Link a channel identity to a conversation (an agent's explicit link,
+    /// or WhatsApp's `user_changed_number`): its messages continue there.
+    pub fn link_identity(
+        &self,
+        tenant: &str,
+        identity: &str,
+        conversation: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        self.tenant(tenant)?;
+        let target =
+            self.store.linked_conversation(tenant, conversation)?.unwrap_or_else(|| conversation.to_owned());
+        let Some(stored) = self.store.conversation(tenant, &target)? else {
+            return Err(EngineError::UnknownConversation { tenant: tenant.to_owned(), conversation: target });
+        };
+        self.store.link_identity(tenant, identity, &target)?;
+        let linked = EventBody::ContactLinked {
+            identity: identity.to_owned(),
+            conversation: target,
+            by: by.to_owned(),
+        };
+        self.store.append_events(tenant, &[stored.conversation.event(now, linked)], None)?;
+        Ok(())
     }
 
     /// An agent hands a conversation back to the bot.
@@ -577,6 +645,26 @@ impl Plugins for RuntimePlugins<'_> {
             StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
         })
     }
+}
+
+/// The phone numbers and email addresses a turn collected (validated by
+/// their field's checks), as `(kind, value)`.
+fn verified_contact_points(flow: &Flow, effects: &Effects) -> Vec<(&'static str, String)> {
+    effects
+        .events
+        .iter()
+        .filter_map(|event| {
+            let EventBody::FieldCollected { field, value: Value::Text(value) } = &event.body else {
+                return None;
+            };
+            let spec = flow.intents.iter().find_map(|intent| intent.field(field))?;
+            match spec.kind {
+                FieldKind::Phone => Some(("phone", value.clone())),
+                FieldKind::Email => Some(("email", value.to_lowercase())),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 pub fn channel_name(channel: Channel) -> String {

@@ -67,6 +67,7 @@ pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
             get(api::timers::list).post(api::timers::schedule),
         )
         .route("/v1/tenants/{tenant}/conversations/{id}/timers/{key}", delete(api::timers::cancel))
+        .route("/v1/tenants/{tenant}/contacts/link", post(api::link))
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));

@@ -83,6 +83,18 @@ struct Message {
     video: Option<Media>,
     #[serde(default)]
     document: Option<Media>,
+    #[serde(default)]
+    system: Option<System>,
+}
+
+/// A notice from WhatsApp itself, such as `user_changed_number`.
+#[derive(Deserialize)]
+struct System {
+    #[serde(rename = "type", default)]
+    kind: String,
+    /// The customer's new WhatsApp id.
+    #[serde(default)]
+    wa_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +181,14 @@ pub(super) fn parse(body: &[u8]) -> Result<Delivery, WebhookError> {
                 "image" | "video" | "document" => {
                     let media = message.image.or(message.video).or(message.document);
                     (media.and_then(|media| media.caption), None)
+                }
+                "system" => {
+                    if let Some(System { kind, wa_id: Some(new) }) = message.system
+                        && kind == "user_changed_number"
+                    {
+                        delivery.number_changes.push((message.from, new));
+                    }
+                    continue;
                 }
                 _ => (None, None),
             };

@@ -236,6 +236,33 @@ pub async fn decide(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct Link {
+    /// A channel identity, e.g. `telegram:42`.
+    identity: String,
+    /// The conversation it should continue, e.g. `whatsapp:37491000001`.
+    conversation: String,
+}
+
+/// `POST /v1/tenants/{tenant}/contacts/link`: an agent says two identities
+/// are one customer; messages from `identity` continue `conversation`.
+pub async fn link(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Link>, JsonRejection>,
+) -> Result<Json<JsonValue>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    if !request.identity.contains(':') {
+        return Err(AppError::bad_request("identity is channel:id, e.g. telegram:42"));
+    }
+    let (identity, conversation) = (request.identity.clone(), request.conversation.clone());
+    blocking(&state, move |engine| engine.link_identity(&tenant, &identity, &conversation, "agent", now()))
+        .await?;
+    Ok(Json(json!({ "identity": request.identity, "conversation": request.conversation })))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct EventsQuery {
     #[serde(default)]
     after: Option<u64>,

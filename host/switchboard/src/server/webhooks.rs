@@ -17,7 +17,7 @@ use switchboard_core::event::EventBody;
 
 use super::{AppError, AppState};
 use crate::channels::{self, MetaSecrets, WebhookError};
-use crate::engine::InboundMessage;
+use crate::engine::{EngineError, InboundMessage};
 use crate::tenant::Tenant;
 
 fn channel(name: &str) -> Result<Channel, AppError> {
@@ -97,8 +97,16 @@ pub async fn receive(
     let messages = delivery.messages;
     let statuses = delivery.statuses;
     let status_count = statuses.len();
+    let number_changes = delivery.number_changes;
     let (received, duplicates) = tokio::task::spawn_blocking(move || {
         let (mut received, mut duplicates) = (0, 0);
+        for (old, new) in number_changes {
+            let (old, new) = (format!("whatsapp:{old}"), format!("whatsapp:{new}"));
+            match engine.link_identity(&tenant_name, &new, &old, "user_changed_number", now) {
+                Ok(()) | Err(EngineError::UnknownConversation { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
         for status in statuses {
             let dedupe = format!("status:{}:{}", status.message_id, status.status);
             let body = EventBody::MessageStatus {

@@ -199,3 +199,154 @@ async fn whatsapp_receipts_become_message_status_events_once() {
         json!({ "provider_id": "wamid.OUT", "status": "failed", "error": "131047: Re-engagement message" })
     );
 }
+
+fn telegram_text(update_id: i64, user: i64, text: &str) -> Vec<u8> {
+    json!({
+        "update_id": update_id,
+        "message": { "message_id": update_id, "date": 1767600000, "from": { "id": user, "is_bot": false, "first_name": "Ani" },
+                     "chat": { "id": user, "type": "private" }, "text": text }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn telegram(app: &Router, update_id: i64, text: &str) {
+    let headers = [("x-telegram-bot-api-secret-token", "tg-secret-alpha")];
+    let (status, body) =
+        post(app, "/webhooks/alpha/telegram", &headers, telegram_text(update_id, 42, text)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn whatsapp(app: &Router, id: &str, text: &str) {
+    let body = whatsapp_text(id, text);
+    let signature = sign("wa-secret-alpha", &body);
+    let (status, answer) =
+        post(app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+async fn transcript(app: &Router, conversation: &str) -> Vec<String> {
+    let uri = format!("/v1/tenants/alpha/conversations/{conversation}");
+    let (_, body) = send(app, "GET", &uri, Some("token-alpha"), None).await;
+    body["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|event| match event["type"].as_str() {
+                    Some("message.received") => Some(format!(
+                        "{} > {}",
+                        event["channel"].as_str().unwrap_or_default(),
+                        event["data"]["text"].as_str().unwrap_or_default()
+                    )),
+                    Some("message.sent") => {
+                        Some(format!("< {}", event["data"]["text"].as_str().unwrap_or_default()))
+                    }
+                    Some("contact.linked") => Some(format!(
+                        "linked {} by {}",
+                        event["data"]["identity"].as_str().unwrap_or_default(),
+                        event["data"]["by"].as_str().unwrap_or_default()
+                    )),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_agent_links_two_channels_and_the_customer_continues_mid_flow() {
+    let (app, _dir) = app();
+    telegram(&app, 1, "opening hours?").await;
+    let link = json!({ "identity": "whatsapp:37491000001", "conversation": "telegram:42" }).to_string();
+    let (status, _) =
+        send(&app, "POST", "/v1/tenants/alpha/contacts/link", Some("token-alpha"), Some(link.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    // The email the Telegram conversation asked for arrives on WhatsApp.
+    whatsapp(&app, "wamid.X1", "ani@example.com").await;
+    assert_eq!(
+        transcript(&app, "telegram:42").await,
+        [
+            "telegram > opening hours?",
+            "< Your email, so we can send them?",
+            "linked whatsapp:37491000001 by agent",
+            "whatsapp > ani@example.com",
+            "< Sent to ani@example.com.",
+        ]
+    );
+    let ids: Vec<Value> =
+        conversations(&app).await.as_array().expect("list").iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(ids, [json!("telegram:42")], "no second conversation was started");
+
+    // Another tenant's key reaches nothing; an unknown conversation is a 404.
+    let (status, _) =
+        send(&app, "POST", "/v1/tenants/alpha/contacts/link", Some("token-beta"), Some(link)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let unknown = json!({ "identity": "telegram:7", "conversation": "telegram:404" }).to_string();
+    let (status, body) =
+        send(&app, "POST", "/v1/tenants/alpha/contacts/link", Some("token-alpha"), Some(unknown)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("unknown_conversation"))
+    );
+}
+
+#[tokio::test]
+async fn the_same_email_verified_on_two_channels_links_them() {
+    let (app, _dir) = app();
+    telegram(&app, 1, "opening hours?").await;
+    telegram(&app, 2, "ani@example.com").await;
+    whatsapp(&app, "wamid.Y1", "what are your hours").await;
+    whatsapp(&app, "wamid.Y2", "Ani@Example.com").await;
+    // From now on WhatsApp continues the Telegram conversation.
+    whatsapp(&app, "wamid.Y3", "hours again?").await;
+    let history = transcript(&app, "telegram:42").await;
+    assert_eq!(
+        history[history.len() - 3..],
+        [
+            "linked whatsapp:37491000001 by email",
+            "whatsapp > hours again?",
+            "< Your email, so we can send them?"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_whatsapp_number_change_keeps_the_conversation() {
+    let (app, _dir) = app();
+    whatsapp(&app, "wamid.Z1", "opening hours?").await;
+    let change = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "messages": [{ "from": "37491000001", "id": "wamid.SYS", "timestamp": "1767600100", "type": "system",
+                           "system": { "body": "User A changed from 37491000001 to 37491999999", "wa_id": "37491999999", "type": "user_changed_number" } }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &change);
+    post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], change).await;
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "messages": [{ "from": "37491999999", "id": "wamid.Z2", "timestamp": "1767600200", "type": "text", "text": { "body": "ani@example.com" } }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &body);
+    post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], body).await;
+    let history = transcript(&app, "whatsapp:37491000001").await;
+    assert_eq!(
+        history[history.len() - 3..],
+        [
+            "linked whatsapp:37491999999 by user_changed_number",
+            "whatsapp > ani@example.com",
+            "< Sent to ani@example.com."
+        ]
+    );
+}
