@@ -230,8 +230,8 @@ mod tests {
             Calendar::new(&CalendarConfig { timezone: "Europe/Berlin".to_owned(), ..Default::default() })
                 .expect("a valid calendar");
         // Clocks go forward on 2026-03-29 at 02:00. A 10:00 booking on the 30th
-        // (08:00 UTC) is reminded at 10:00 on the 29th, which is 08:00 UTC: 24
-        // hours of wall clock, 24 of elapsed time since both sides are in CEST...
+        // (08:00 UTC) is reminded at 10:00 on the 29th, also 08:00 UTC, as
+        // both days are in CEST...
         assert_eq!(berlin.minutes_before(at("2026-03-30T08:00:00Z"), 24 * 60), at("2026-03-29T08:00:00Z"));
         // ...while a 10:00 booking on the 29th (08:00 UTC, CEST) is reminded at
         // 10:00 CET on the 28th (09:00 UTC): 23 hours of elapsed time.

@@ -286,3 +286,14 @@ fn silent_approvers_are_escalated_to_the_backup_once() {
     );
     assert!(sim.events.contains(&"approval.escalated".to_owned()));
 }
+
+#[test]
+fn a_24h_reminder_keeps_its_wall_clock_time_across_the_dst_change() {
+    // Berlin moves its clocks forward on Sunday 2026-03-29 at 02:00. A visit
+    // that Sunday at 10:00 CEST (08:00 UTC) is reminded on Saturday at 10:00
+    // CET (09:00 UTC): 23 hours of elapsed time, a day by the wall clock.
+    let mut sim = Sim::new(Channel::Telegram, at("2026-03-25T10:00:00Z"));
+    sim.book("2026-03-29 10:00", at("2026-03-25T10:00:00Z"));
+    assert_eq!(sim.due("remind-24h"), Some(at("2026-03-28T09:00:00Z")));
+    assert_eq!(sim.due("remind-10m"), Some(at("2026-03-29T07:50:00Z")));
+}
