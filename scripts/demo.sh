@@ -28,10 +28,15 @@ Each tenant's admin API (conversations, transcripts, events) takes its token:
 
   curl -s localhost:${port}/v1/tenants/salon/events -H 'authorization: Bearer demo-salon-token'
 
+Prometheus metrics (events by tenant and type, turn latency, provider sends):
+
+  curl -s localhost:${port}/metrics -H 'authorization: Bearer demo-metrics-token'
+
 Stop with Ctrl-C.
 EOM
 # The web shop's order-status plugin asks the stand-in order API this server mounts.
 export SHOP_API="${SHOP_API:-http://127.0.0.1:${port}/demo/shop}"
 export SHOP_HOST="${SHOP_HOST:-127.0.0.1:${port}}"
+export SWITCHBOARD_METRICS_TOKEN="${SWITCHBOARD_METRICS_TOKEN:-demo-metrics-token}"
 exec ./target/release/switchboard serve --tenants examples --plugins target/plugins \
     --data .switchboard/demo --listen "127.0.0.1:${port}" --demo-shop

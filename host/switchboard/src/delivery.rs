@@ -176,6 +176,12 @@ pub async fn deliver_due(
                 }
             }
         };
+        let outcome = match (&body, &retry) {
+            (EventBody::MessageDelivered { .. }, _) => "delivered",
+            (_, Some(_)) => "retrying",
+            _ => "failed",
+        };
+        crate::telemetry::delivery(tenant_name, &channel_name(entry.channel), outcome);
         let event = DomainEvent {
             at: now,
             tenant: tenant_name.to_owned(),

@@ -171,6 +171,7 @@ impl Engine {
 
     /// Handle one inbound message: the whole turn, persisted and flushed.
     pub fn handle(&self, tenant_name: &str, message: InboundMessage) -> Result<TurnOutcome, EngineError> {
+        let started = std::time::Instant::now();
         let tenant = self.tenant(tenant_name)?;
         let channel_name = channel_name(message.channel);
         // The identity that wrote (`telegram:42`) names its conversation,
@@ -233,6 +234,7 @@ impl Engine {
         for (kind, value) in verified {
             self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
         }
+        crate::telemetry::turn(tenant_name, started.elapsed());
         Ok(outcome)
     }
 
@@ -344,7 +346,11 @@ impl Engine {
         let Some(stored) = self.store.conversation(tenant, &conversation)? else { return Ok(false) };
         let event = stored.conversation.event(now, body);
         let channel = channel_name(channel);
-        let written = self.store.append_events(tenant, &[event], Some((&channel, dedupe_id)))?;
+        let written =
+            self.store.append_events(tenant, std::slice::from_ref(&event), Some((&channel, dedupe_id)))?;
+        if written == Committed::Written {
+            crate::telemetry::events(tenant, &[event]);
+        }
         Ok(written == Committed::Written)
     }
 
@@ -435,6 +441,9 @@ impl Engine {
             })
             .collect();
         self.store.commit_turns(&turns)?;
+        for (tenant, _, effects, _) in &fired {
+            crate::telemetry::events(&tenant.name, &effects.events);
+        }
         self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
         drop(held);
         Ok(fired
@@ -501,6 +510,7 @@ impl Engine {
         if committed == Committed::Duplicate {
             return self.duplicate(tenant, &stored.conversation.id);
         }
+        crate::telemetry::events(tenant, &effects.events);
         Ok(TurnOutcome {
             conversation: stored.conversation.id.clone(),
             replies: effects.outbound,

@@ -9,6 +9,7 @@
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
+//! - `telemetry.rs`: Prometheus metrics.
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
 
@@ -17,6 +18,7 @@ pub mod delivery;
 pub mod engine;
 pub mod scheduler;
 pub mod server;
+pub mod telemetry;
 pub mod tenant;
 
 use std::path::PathBuf;

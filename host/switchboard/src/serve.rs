@@ -30,6 +30,9 @@ pub struct Args {
     /// Also serve a stand-in shop order API under /demo/shop (for the web-shop example).
     #[arg(long)]
     demo_shop: bool,
+    /// Serve Prometheus metrics at /metrics to requests with this bearer token.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN")]
+    metrics_token: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,7 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if loaded == 0 {
         anyhow::bail!("no tenant loaded from {}", args.tenants.display());
     }
-    let app = server::app(engine.clone(), args.demo_shop);
+    if args.metrics_token.is_some() {
+        switchboard::telemetry::install();
+    }
+    let options = server::Options { demo_shop: args.demo_shop, metrics_token: args.metrics_token };
+    let app = server::app(engine.clone(), options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         tokio::spawn(switchboard::delivery::run(engine.clone()));

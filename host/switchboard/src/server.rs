@@ -10,6 +10,7 @@
 //!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
 //!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
 //!   tenant's directory again; a broken flow never replaces a working one.
+//! - `GET /metrics`: Prometheus metrics, for the operator's token only.
 //! - `GET /demo/shop/api/orders/{id}`: with `--demo-shop`, a stand-in order
 //!   system for the web-shop example's order-status plugin.
 //!
@@ -45,13 +46,25 @@ fn widget_cors() -> CorsLayer {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    metrics_token: Option<Arc<str>>,
 }
 
-pub fn app(engine: Arc<Engine>, demo_shop: bool) -> Router {
-    let state = AppState { engine };
+/// What `serve` switches on beyond the API.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve the stand-in shop order API under `/demo/shop`.
+    pub demo_shop: bool,
+    /// Serve `/metrics` to requests bearing this token; without one it is off.
+    pub metrics_token: Option<String>,
+}
+
+pub fn app(engine: Arc<Engine>, options: Options) -> Router {
+    let state = AppState { engine, metrics_token: options.metrics_token.map(Arc::from) };
+    let demo_shop = options.demo_shop;
     let mut router = Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(api::metrics))
         .route("/chat/{tenant}", get(pages::chat))
         .route("/widget.js", get(pages::widget))
         // The widget posts here from customers' own sites: any origin may.

@@ -96,16 +96,31 @@ pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> 
             "this tenant has no API token configured",
         ));
     };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    if bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
         Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
     }
+}
+
+/// `GET /metrics`: Prometheus' text format, behind the operator's metrics
+/// token (the figures span every tenant). Off, as a 404, without a token.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<String, AppError> {
+    let Some(expected) = &state.metrics_token else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", "metrics are not enabled"));
+    };
+    if !bool::from(bearer(&headers).as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"));
+    }
+    Ok(crate::telemetry::render())
+}
+
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default()
 }
 
 /// `GET /v1/tenants/{tenant}/conversations`

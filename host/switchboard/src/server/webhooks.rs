@@ -89,8 +89,13 @@ pub async fn receive(
             channels::verify_meta_signature(&secrets.app_secret, header("x-hub-signature-256"), &body)
         }
     };
-    checked.map_err(webhook_error)?;
-    let delivery = channels::parse(channel, &body).map_err(webhook_error)?;
+    let rejected = |error: WebhookError| {
+        let error = webhook_error(error);
+        crate::telemetry::webhook_rejected(&channel_name, error.code);
+        error
+    };
+    checked.map_err(rejected)?;
+    let delivery = channels::parse(channel, &body).map_err(rejected)?;
 
     let engine = state.engine.clone();
     let now = jiff::Timestamp::now().as_millisecond();

@@ -31,7 +31,9 @@ pub fn app() -> (Router, tempfile::TempDir) {
         let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");
         engine.add_tenant(tenant).expect("added");
     }
-    (server::app(Arc::new(engine), false), dir)
+    let options =
+        server::Options { metrics_token: Some("metrics-token".to_owned()), ..server::Options::default() };
+    (server::app(Arc::new(engine), options), dir)
 }
 
 pub async fn send(
@@ -191,4 +193,36 @@ async fn the_widget_may_post_from_another_site_but_the_admin_api_may_not() {
     );
     let response = app.clone().oneshot(preflight("/v1/tenants/alpha/conversations")).await.expect("response");
     assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+#[tokio::test]
+async fn metrics_count_events_by_tenant_and_type_for_the_operator_only() {
+    switchboard::telemetry::install();
+    let (app, _dir) = app();
+    say(&app, "beta", "metrics-1", "when are you open?", "metrics-m1").await;
+    let request = |token: Option<&str>| {
+        let mut request = Request::builder().uri("/metrics");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let app = app.clone();
+        async move {
+            let response =
+                app.oneshot(request.body(Body::empty()).expect("request")).await.expect("response");
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    assert_eq!(request(None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(request(Some("token-beta")).await.0, StatusCode::UNAUTHORIZED, "a tenant key is not enough");
+    let (status, text) = request(Some("metrics-token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.lines().any(|line| line.starts_with("switchboard_events_total{")
+            && line.contains("tenant=\"beta\"")
+            && line.contains("type=\"intent.detected\"")),
+        "{text}"
+    );
+    assert!(text.contains("switchboard_turn_seconds"), "{text}");
 }

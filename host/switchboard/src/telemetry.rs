@@ -1,0 +1,60 @@
+//! Prometheus metrics, through the `metrics` facade. Until [`install`] runs
+//! (in `serve`), recording is a no-op, so the engine records freely.
+//!
+//! - `switchboard_events_total{tenant, type}`: every domain event by type
+//!   (messages, intents, handoffs, timers, step failures…), the raw material
+//!   of the KPIs.
+//! - `switchboard_turn_seconds{tenant}`: how long a turn took, plugins and
+//!   the durable write included.
+//! - `switchboard_deliveries_total{tenant, channel, outcome}`: provider sends,
+//!   `delivered`, `retrying` or `failed`.
+//! - `switchboard_webhooks_rejected_total{channel, code}`: deliveries refused
+//!   (bad signature, malformed, unknown tenant…).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use switchboard_core::event::DomainEvent;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the process-wide recorder (once; later calls return the same handle).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::warn!(%error, "metrics are off: another recorder is installed");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// The current metrics in Prometheus' text format (empty before [`install`]).
+pub fn render() -> String {
+    HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
+}
+
+pub fn events(tenant: &str, events: &[DomainEvent]) {
+    for event in events {
+        metrics::counter!("switchboard_events_total", "tenant" => tenant.to_owned(), "type" => event.body.name())
+            .increment(1);
+    }
+}
+
+pub fn turn(tenant: &str, took: Duration) {
+    metrics::histogram!("switchboard_turn_seconds", "tenant" => tenant.to_owned()).record(took.as_secs_f64());
+}
+
+pub fn delivery(tenant: &str, channel: &str, outcome: &'static str) {
+    let labels =
+        [("tenant", tenant.to_owned()), ("channel", channel.to_owned()), ("outcome", outcome.to_owned())];
+    metrics::counter!("switchboard_deliveries_total", &labels).increment(1);
+}
+
+pub fn webhook_rejected(channel: &str, code: &str) {
+    metrics::counter!("switchboard_webhooks_rejected_total", "channel" => channel.to_owned(), "code" => code.to_owned())
+        .increment(1);
+}
