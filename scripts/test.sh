@@ -28,14 +28,19 @@ step "Rust tests: unit, integration (real components through the sandbox), docs"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.
 cargo test --workspace --exclude hostile-fixture
 
+step "the web chat widget in headless Chromium (Debian's, installed if missing; Playwright)"
+tests/browser/run.sh
+
 step "lints"
 cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
 
 step "the benchmarks run and their paths agree (smoke runs, not measurements)"
 cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
 cargo run --quiet -- bench engine --conversations 2 > /dev/null
+cargo run --quiet -- bench timers --timers 200 > /dev/null
 cargo run --quiet -- flow check examples/moving/flow.toml
 cargo run --quiet -- flow check examples/salon/flow.toml
 cargo run --quiet -- flow check examples/webshop/flow.toml
+cargo run --quiet -- flow check examples/office/flow.toml
 
 step "all tests passed"

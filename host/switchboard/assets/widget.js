@@ -1,7 +1,9 @@
 // Switchboard web chat widget. Add it to any page with:
 //   <script src="https://HOST/widget.js" data-tenant="NAME"></script>
 // It keeps a session token in localStorage, so a reload continues the same
-// conversation, and renders quick replies as buttons.
+// conversation, and renders quick replies as buttons. It talks over a
+// WebSocket, which also brings agents' replies and reminders as they happen,
+// and falls back to plain HTTP posts when the socket cannot connect.
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -15,6 +17,9 @@
     localStorage.setItem(key + ':session', session);
   }
   var history = JSON.parse(localStorage.getItem(key + ':history') || '[]');
+  var locale = (navigator.language || 'en').slice(0, 2);
+  // For tests and embedders: which transport is in use.
+  var state = window.switchboardWidget = { transport: 'connecting', session: session };
 
   var style = document.createElement('style');
   style.textContent =
@@ -67,23 +72,55 @@
 
   history.forEach(show);
 
+  function received(reply) {
+    var entry = { who: 'bot', text: reply.text, replies: reply.quick_replies || [] };
+    remember(entry); show(entry);
+  }
+
+  var socket = null;
+  var retries = 0;
+  function connect() {
+    if (!('WebSocket' in window)) { state.transport = 'http'; return; }
+    var url = base.replace(/^http/, 'ws') + '/v1/tenants/' + encodeURIComponent(tenant) +
+      '/chat/' + encodeURIComponent(session) + '/ws';
+    var opening = new WebSocket(url);
+    opening.onopen = function () { socket = opening; retries = 0; state.transport = 'websocket'; };
+    opening.onmessage = function (event) {
+      var frame = JSON.parse(event.data);
+      if (frame.type === 'reply') received(frame);
+      else if (frame.type === 'error') show({ who: 'bot', text: '⚠ ' + frame.error.message });
+    };
+    opening.onclose = function () {
+      socket = null;
+      state.transport = 'http';
+      // Reconnect with backoff; posts go over HTTP meanwhile.
+      retries += 1;
+      if (retries <= 8) setTimeout(connect, Math.min(30000, 500 * Math.pow(2, retries)));
+    };
+  }
+  connect();
+
   function post(text, payload) {
     var mine = { who: 'you', text: text };
     remember(mine); show(mine);
+    var message = {
+      text: text, payload: payload || null,
+      message_id: session + ':' + Date.now() + ':' + Math.random().toString(36).slice(2)
+    };
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ text: message.text, payload: message.payload, message_id: message.message_id, locale: locale }));
+      return;
+    }
     fetch(base + '/v1/tenants/' + encodeURIComponent(tenant) + '/messages', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        contact: { id: session, locale: (navigator.language || 'en').slice(0, 2) },
-        channel: 'webchat', text: text, payload: payload || null,
-        message_id: session + ':' + Date.now() + ':' + Math.random().toString(36).slice(2)
+        contact: { id: session, locale: locale },
+        channel: 'webchat', text: message.text, payload: message.payload, message_id: message.message_id
       })
     }).then(function (response) { return response.json(); }).then(function (body) {
       if (body.error) { show({ who: 'bot', text: '⚠ ' + body.error.message }); return; }
-      body.replies.forEach(function (reply) {
-        var entry = { who: 'bot', text: reply.text, replies: reply.quick_replies || [] };
-        remember(entry); show(entry);
-      });
+      body.replies.forEach(received);
     }).catch(function () { show({ who: 'bot', text: '⚠ Connection problem. Please try again.' }); });
   }
 

@@ -93,6 +93,18 @@ pub struct Engine {
     flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
     /// One lock per conversation with a turn in progress; see [`TurnLocks`].
     turns: TurnLocks,
+    /// Web chat replies as they are committed, for open WebSocket sessions.
+    live: tokio::sync::broadcast::Sender<LiveReply>,
+}
+
+/// A committed reply to a web chat visitor, pushed to their open sessions:
+/// the bot's answers, an agent's replies, what timers send.
+#[derive(Debug, Clone)]
+pub struct LiveReply {
+    pub tenant: String,
+    /// The identity the reply goes to (`web:{session}`).
+    pub to: String,
+    pub reply: Outbound,
 }
 
 impl Engine {
@@ -106,11 +118,32 @@ impl Engine {
             components: Mutex::default(),
             flows: Mutex::default(),
             turns: TurnLocks::default(),
+            live: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Web chat replies as they are committed, from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveReply> {
+        self.live.subscribe()
+    }
+
+    /// Push committed web chat replies to open sessions (nobody listening is fine).
+    fn publish(&self, tenant: &str, conversation: &Conversation, replies: &[Outbound]) {
+        if conversation.channel != Channel::Webchat || self.live.receiver_count() == 0 {
+            return;
+        }
+        for reply in replies {
+            let live = LiveReply {
+                tenant: tenant.to_owned(),
+                to: conversation.contact.id.clone(),
+                reply: reply.clone(),
+            };
+            let _ = self.live.send(live);
+        }
     }
 
     /// Add or replace a tenant. Its flow source and components go to the store
@@ -441,8 +474,9 @@ impl Engine {
             })
             .collect();
         self.store.commit_turns(&turns)?;
-        for (tenant, _, effects, _) in &fired {
+        for (tenant, stored, effects, _) in &fired {
             crate::telemetry::events(&tenant.name, &effects.events);
+            self.publish(&tenant.name, &stored.conversation, &effects.outbound);
         }
         self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
         drop(held);
@@ -511,6 +545,7 @@ impl Engine {
             return self.duplicate(tenant, &stored.conversation.id);
         }
         crate::telemetry::events(tenant, &effects.events);
+        self.publish(tenant, &stored.conversation, &effects.outbound);
         Ok(TurnOutcome {
             conversation: stored.conversation.id.clone(),
             replies: effects.outbound,

@@ -4,8 +4,10 @@
 //!   web chat widget, which `GET /widget.js` serves to any site.
 //! - `GET|POST /webhooks/{tenant}/{channel}`: WhatsApp, Messenger, Instagram
 //!   and Telegram webhooks, verified on the raw body (`webhooks.rs`).
-//! - `POST /v1/tenants/{tenant}/messages`: one customer message in, the
-//!   replies out (the widget and curl use it).
+//! - `POST /v1/tenants/{tenant}/messages`: one web chat message in, the
+//!   replies out (curl, and the widget's fallback); `GET
+//!   /v1/tenants/{tenant}/chat/{session}/ws`: the widget's WebSocket, which
+//!   also pushes agents' replies and timers' messages (`api/socket.rs`).
 //! - `/v1/tenants/{tenant}/conversations[/{id}[/hand-back|/close|/reply]]` and
 //!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
 //!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
@@ -69,6 +71,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         .route("/widget.js", get(pages::widget))
         // The widget posts here from customers' own sites: any origin may.
         .route("/v1/tenants/{tenant}/messages", post(api::message).layer(widget_cors()))
+        .route("/v1/tenants/{tenant}/chat/{session}/ws", get(api::socket::chat))
         .route("/v1/tenants/{tenant}/conversations", get(api::conversations))
         .route("/v1/tenants/{tenant}/conversations/{id}", get(api::conversation))
         .route("/v1/tenants/{tenant}/conversations/{id}/hand-back", post(api::hand_back))

@@ -11,6 +11,7 @@ use switchboard_core::contract::{Channel, Contact};
 
 use super::{AppError, AppState};
 
+pub mod socket;
 pub mod timers;
 use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
 
@@ -42,25 +43,30 @@ fn webchat() -> Channel {
     Channel::Webchat
 }
 
-/// `POST /v1/tenants/{tenant}/messages`
+/// `POST /v1/tenants/{tenant}/messages`: a web chat visitor's message, and
+/// the replies. Public (the widget posts from customers' sites), so it speaks
+/// for web chat only: the visitor's id becomes the identity `web:{id}`, and
+/// it can never act as a WhatsApp or Telegram customer.
 pub async fn message(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     body: Result<Json<MessageRequest>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
     let Json(request) = body?;
-    let contact_id = request.contact.id.trim();
-    if contact_id.is_empty() || contact_id.len() > 200 {
-        return Err(AppError::bad_request("contact.id must be 1-200 characters"));
+    if request.channel != Channel::Webchat {
+        return Err(AppError::bad_request(
+            "this endpoint is for web chat; providers deliver to /webhooks/{tenant}/{channel}",
+        ));
     }
+    let session = web_session(&request.contact.id)?;
     if request.text.trim().is_empty() && request.payload.is_none() {
         return Err(AppError::bad_request("a message needs text or a payload"));
     }
     state.engine.tenant(&tenant)?;
     let message = InboundMessage {
-        channel: request.channel,
+        channel: Channel::Webchat,
         contact: Contact {
-            id: contact_id.to_owned(),
+            id: session,
             display_name: request.contact.display_name,
             locale: request.contact.locale.unwrap_or_else(|| "en".to_owned()),
         },
@@ -70,6 +76,17 @@ pub async fn message(
         at: now(),
     };
     Ok(Json(blocking(&state, move |engine| engine.handle(&tenant, message)).await?))
+}
+
+/// A visitor's session id as their identity, `web:{id}`.
+pub(super) fn web_session(id: &str) -> Result<String, AppError> {
+    let id = id.trim();
+    let valid = (1..=200).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(AppError::bad_request("contact.id must be 1-200 letters, digits, '-', '_' or '.'"));
+    }
+    Ok(format!("web:{id}"))
 }
 
 /// Run engine work on the blocking pool: turns call plugins synchronously

@@ -129,7 +129,7 @@ async fn each_tenants_api_needs_its_own_token() {
     assert_eq!(send(&app, "GET", uri, Some("token-beta"), None).await.0, StatusCode::UNAUTHORIZED);
     let (status, body) = send(&app, "GET", uri, Some("token-alpha"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["conversations"][0]["id"], "secret-customer");
+    assert_eq!(body["conversations"][0]["id"], "web:secret-customer");
     let (_, beta) = send(&app, "GET", "/v1/tenants/beta/conversations", Some("token-beta"), None).await;
     assert_eq!(beta["conversations"], json!([]), "beta sees none of alpha's conversations");
 }
@@ -142,7 +142,7 @@ async fn an_agent_takes_over_replies_and_hands_back() {
     assert_eq!(body["status"]["status"], "human");
     let (_, body) = say(&app, "alpha", "c1", "hello?", "m3").await;
     assert!(replies(&body).is_empty(), "the bot is silent while a human has the conversation");
-    let base = "/v1/tenants/alpha/conversations/c1";
+    let base = "/v1/tenants/alpha/conversations/web:c1";
     let (status, body) = send(
         &app,
         "POST",
@@ -225,4 +225,19 @@ async fn metrics_count_events_by_tenant_and_type_for_the_operator_only() {
         "{text}"
     );
     assert!(text.contains("switchboard_turn_seconds"), "{text}");
+}
+
+#[tokio::test]
+async fn the_public_endpoint_speaks_for_web_chat_only() {
+    let (app, _dir) = app();
+    // Posing as a WhatsApp customer would let anyone make the tenant message any number.
+    let body = json!({ "contact": { "id": "whatsapp:37491000001" }, "channel": "whatsapp", "text": "hi" })
+        .to_string();
+    let (status, answer) = send(&app, "POST", "/v1/tenants/alpha/messages", None, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let body = json!({ "contact": { "id": "whatsapp:37491000001" }, "text": "hi" }).to_string();
+    let (status, _) = send(&app, "POST", "/v1/tenants/alpha/messages", None, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a web session id has no channel prefix");
+    let (_, list) = send(&app, "GET", "/v1/tenants/alpha/conversations", Some("token-alpha"), None).await;
+    assert_eq!(list["conversations"], json!([]));
 }

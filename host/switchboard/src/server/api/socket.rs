@@ -1,0 +1,118 @@
+//! `GET /v1/tenants/{tenant}/chat/{session}/ws`: the web chat over a
+//! WebSocket. The visitor sends `{"text", "payload", "message_id"}`; every
+//! reply committed for them arrives as `{"type": "reply", "text",
+//! "quick_replies"}`, whether the bot answered, an agent wrote, or a timer
+//! fired. The session id is the widget's token, so a reload reconnects to
+//! the same conversation. `POST /v1/tenants/{tenant}/messages` is the fallback.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_core::contract::{Channel, Contact};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{now, web_session};
+use crate::engine::InboundMessage;
+use crate::server::{AppError, AppState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Said {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// Frames bigger than a message could be are refused.
+const MAX_FRAME_BYTES: usize = 16 << 10;
+
+pub async fn chat(
+    State(state): State<AppState>,
+    Path((tenant, session)): Path<(String, String)>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    state.engine.tenant(&tenant)?;
+    let identity = web_session(&session)?;
+    Ok(upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, tenant, identity)))
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity: String) {
+    let mut live = state.engine.subscribe();
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(frame)) = incoming else { return };
+                let reply = match frame {
+                    Message::Text(text) => handle(&state, &tenant, &identity, text.as_str()).await,
+                    Message::Close(_) => return,
+                    _ => continue,
+                };
+                if let Some(error) = reply
+                    && socket.send(Message::text(error.to_string())).await.is_err()
+                {
+                    return;
+                }
+            }
+            pushed = live.recv() => {
+                let pushed = match pushed {
+                    Ok(pushed) => pushed,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a web chat session fell behind; replies were dropped");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if pushed.tenant != tenant || pushed.to != identity {
+                    continue;
+                }
+                let frame = json!({
+                    "type": "reply", "text": pushed.reply.text, "quick_replies": pushed.reply.quick_replies,
+                });
+                if socket.send(Message::text(frame.to_string())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One visitor message through the engine; its replies come back through
+/// the live feed. An error frame, if it could not be handled.
+async fn handle(state: &AppState, tenant: &str, identity: &str, frame: &str) -> Option<serde_json::Value> {
+    let error = |code: &str, message: String| {
+        Some(json!({ "type": "error", "error": { "code": code, "message": message } }))
+    };
+    let said: Said = match serde_json::from_str(frame) {
+        Ok(said) => said,
+        Err(problem) => return error("bad_json", problem.to_string()),
+    };
+    if said.text.trim().is_empty() && said.payload.is_none() {
+        return error("bad_request", "a message needs text or a payload".to_owned());
+    }
+    let message = InboundMessage {
+        channel: Channel::Webchat,
+        contact: Contact {
+            id: identity.to_owned(),
+            display_name: None,
+            locale: said.locale.unwrap_or_else(|| "en".to_owned()),
+        },
+        text: said.text,
+        payload: said.payload,
+        message_id: said.message_id,
+        at: now(),
+    };
+    let tenant = tenant.to_owned();
+    match super::blocking(state, move |engine| engine.handle(&tenant, message)).await {
+        Ok(_) => None,
+        Err(failure) => error(failure.code, failure.message),
+    }
+}

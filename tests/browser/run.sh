@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The widget in a real headless browser: Debian's Chromium, driven by
+# playwright-core from npm. Installs both if missing, starts `switchboard
+# serve` with the example tenants on a free port, and runs widget.test.mjs.
+# Expects the plugins in target/plugins (scripts/build-plugins.sh).
+set -euo pipefail
+cd "$(dirname "$0")"
+root="$(cd ../.. && pwd)"
+
+if ! command -v chromium > /dev/null; then
+    echo "==> installing Debian's chromium"
+    sudo_=""; [[ "$(id -u)" != 0 ]] && sudo_="sudo"
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium > /dev/null
+fi
+npm ci --no-audit --no-fund --silent
+
+(cd "$root" && cargo build --quiet -p switchboard)
+data="$(mktemp -d)"
+log="$data/serve.log"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+(cd "$root" && exec target/debug/switchboard serve --tenants examples --plugins target/plugins \
+    --data "$data/db" --listen "127.0.0.1:$port" > "$log" 2>&1) &
+server=$!
+trap 'kill $server 2> /dev/null; wait $server 2> /dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do
+    grep -q "switchboard is listening" "$log" && break
+    kill -0 $server 2> /dev/null || { cat "$log"; exit 1; }
+    sleep 0.2
+done
+SWITCHBOARD_URL="http://127.0.0.1:$port" node --test widget.test.mjs
