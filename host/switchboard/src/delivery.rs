@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::contract::{Channel, QuickReply};
-use switchboard_core::conversation::{Outbound, OutsideWindow};
+use switchboard_core::conversation::{Effects, OutsideWindow};
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_store::StoredConversation;
 
@@ -47,6 +47,10 @@ pub struct OutboxEntry {
     /// How to send once the channel's 24 h window has closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside_window: Option<OutsideWindow>,
+    /// Set for a handoff card bound for the tenant's own webhook rather than
+    /// a reply to the customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<serde_json::Value>,
     #[serde(default)]
     pub attempts: u32,
     /// Unix milliseconds before which it is not tried again.
@@ -54,35 +58,50 @@ pub struct OutboxEntry {
     pub not_before: i64,
 }
 
-/// The outbox entries a turn's replies become: only on provider channels the
-/// tenant can send on.
+/// The outbox entries a turn becomes: its replies, on provider channels the
+/// tenant can send on, and its handoff cards, if the tenant has a webhook.
 pub(crate) fn outbox_entries(
     tenant: &Tenant,
     stored: &StoredConversation,
-    replies: &[Outbound],
+    effects: &Effects,
 ) -> Vec<Vec<u8>> {
     let conversation = &stored.conversation;
-    if replies.is_empty() || !can_send(tenant, conversation.channel) {
-        return Vec::new();
-    }
+    let mut entries = Vec::new();
     let prefix = format!("{}:", channel_name(conversation.channel));
-    let Some(to) = conversation.contact.id.strip_prefix(&prefix) else { return Vec::new() };
-    replies
-        .iter()
-        .filter_map(|reply| {
-            let entry = OutboxEntry {
-                conversation: conversation.id.clone(),
-                channel: conversation.channel,
-                to: to.to_owned(),
-                text: reply.text.clone(),
-                quick_replies: reply.quick_replies.clone(),
-                outside_window: reply.outside_window.clone(),
-                attempts: 0,
-                not_before: 0,
-            };
-            serde_json::to_vec(&entry).ok()
-        })
-        .collect()
+    let to = conversation.contact.id.strip_prefix(&prefix);
+    if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
+        entries.extend(effects.outbound.iter().map(|reply| OutboxEntry {
+            conversation: conversation.id.clone(),
+            channel: conversation.channel,
+            to: to.to_owned(),
+            text: reply.text.clone(),
+            quick_replies: reply.quick_replies.clone(),
+            outside_window: reply.outside_window.clone(),
+            handoff: None,
+            attempts: 0,
+            not_before: 0,
+        }));
+    }
+    if tenant.handoff_webhook.is_some() {
+        let cards = effects.events.iter().filter_map(|event| match &event.body {
+            EventBody::HandoffRequested { card } => Some(serde_json::json!({
+                "tenant": event.tenant, "conversation": event.conversation, "at": event.at, "card": card,
+            })),
+            _ => None,
+        });
+        entries.extend(cards.map(|card| OutboxEntry {
+            conversation: conversation.id.clone(),
+            channel: conversation.channel,
+            to: String::new(),
+            text: "handoff card".to_owned(),
+            quick_replies: Vec::new(),
+            outside_window: None,
+            handoff: Some(card),
+            attempts: 0,
+            not_before: 0,
+        }));
+    }
+    entries.iter().filter_map(|entry| serde_json::to_vec(entry).ok()).collect()
 }
 
 fn can_send(tenant: &Tenant, channel: Channel) -> bool {

@@ -456,7 +456,7 @@ impl Engine {
                     effects.cancelled_timers.push(stale);
                 }
             }
-            let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects.outbound);
+            let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects);
             fired.push((tenant, stored, effects, outbox));
         }
         let turns: Vec<(&str, TurnRecord<'_>)> = fired
@@ -530,7 +530,7 @@ impl Engine {
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<TurnOutcome, EngineError> {
-        let outbox = crate::delivery::outbox_entries(tenant, stored, &effects.outbound);
+        let outbox = crate::delivery::outbox_entries(tenant, stored, &effects);
         let tenant = tenant.name.as_str();
         let record = TurnRecord {
             stored,

@@ -51,6 +51,18 @@ struct TenantFile {
     /// Credentials for the messenger webhooks this tenant receives.
     #[serde(default)]
     channels: ChannelSecrets,
+    /// Where handoff cards are posted, signed.
+    #[serde(default)]
+    handoff_webhook: Option<HandoffWebhook>,
+}
+
+/// A tenant's own endpoint for handoff cards: each is POSTed as JSON with
+/// `X-Switchboard-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffWebhook {
+    pub url: String,
+    pub secret: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +92,7 @@ pub struct Tenant {
     pub plugins: HashMap<String, Binding>,
     pub api_token: Option<String>,
     pub channels: ChannelSecrets,
+    pub handoff_webhook: Option<HandoffWebhook>,
     /// Where it was loaded from, so it can be reloaded.
     pub dir: PathBuf,
     pub plugin_dir: PathBuf,
@@ -159,6 +172,7 @@ impl Tenant {
             plugins,
             api_token: file.api_token.filter(|token| !token.is_empty()),
             channels: file.channels,
+            handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             dir: dir.to_owned(),
             plugin_dir: plugin_dir.to_owned(),
         })

@@ -21,6 +21,15 @@ pub struct Request {
 pub fn request(tenant: &Tenant, entry: &OutboxEntry, seq: u64) -> Option<Request> {
     let channels = &tenant.channels;
     let idempotency = ("idempotency-key".to_owned(), format!("{}-{seq}", tenant.name));
+    if let Some(card) = &entry.handoff {
+        let hook = tenant.handoff_webhook.as_ref()?;
+        let signature = ("x-switchboard-signature".to_owned(), sign(&hook.secret, &card.to_string()));
+        return Some(Request {
+            url: hook.url.clone(),
+            headers: vec![signature, idempotency],
+            body: card.clone(),
+        });
+    }
     match entry.channel {
         Channel::Whatsapp => {
             let config = channels.whatsapp.as_ref()?;
@@ -52,6 +61,15 @@ pub fn request(tenant: &Tenant, entry: &OutboxEntry, seq: u64) -> Option<Request
         }
         Channel::Webchat | Channel::Internal => None,
     }
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, over the exact bytes sent
+/// (the client sends `body.to_string()`).
+fn sign(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn bearer(token: &str) -> (String, String) {
@@ -171,6 +189,7 @@ mod tests {
                 })
                 .collect(),
             outside_window: None,
+            handoff: None,
             attempts: 0,
             not_before: 0,
         }

@@ -146,3 +146,39 @@ async fn a_refused_reply_is_given_up_with_an_event() {
     assert_eq!(delivery_events(&engine), ["failed 1 gave_up=true"]);
     assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_card_is_posted_to_the_tenants_webhook_signed() {
+    use hmac::{Hmac, Mac};
+
+    let (hook, received) = fake_whatsapp(Vec::new());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = format!("[handoff_webhook]\nurl = \"{hook}/handoffs\"\nsecret = \"hook-secret\"");
+    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
+    engine
+        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    let engine = Arc::new(engine);
+    let handle = engine.clone();
+    tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.H1", "I want a human"))
+        .await
+        .expect("turn");
+    let client = Client::new().expect("a client");
+    assert_eq!(deliver_due(&engine, &client, "alpha", 1_767_600_000_000).await.expect("runs"), 1);
+
+    let received = received.lock().expect("log").clone();
+    let [(path, headers, body)] = received.as_slice() else { panic!("one request, got {received:?}") };
+    assert_eq!(path, "/handoffs");
+    assert_eq!(body["conversation"], "whatsapp:37491000001");
+    assert_eq!(body["card"]["reason"], "the customer asked for a human");
+    let signature = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("x-switchboard-signature: "))
+        .expect("signed")
+        .trim();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").expect("key");
+    mac.update(body.to_string().as_bytes());
+    assert_eq!(signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+}
