@@ -103,12 +103,7 @@ impl Store {
             keys::conversation(tenant, conversation_id),
             serde_json::to_vec(turn.stored).map_err(encode_error)?,
         );
-        for event in turn.events {
-            let bytes = serde_json::to_vec(event).map_err(encode_error)?;
-            let seq = self.db.generate_id()?;
-            batch.insert(keys::tenant_event(tenant, seq), bytes);
-            batch.insert(keys::conversation_event(tenant, conversation_id, seq), &[]);
-        }
+        self.stage_events(batch, tenant, turn.events)?;
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
@@ -142,15 +137,36 @@ impl Store {
             Some(entry) => batch.insert(keys::outbox(tenant, seq), entry),
             None => batch.remove(keys::outbox(tenant, seq)),
         }
-        for event in events {
-            let bytes = serde_json::to_vec(event)
-                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
-            let event_seq = self.db.generate_id()?;
-            batch.insert(keys::tenant_event(tenant, event_seq), bytes);
-            batch.insert(keys::conversation_event(tenant, &event.conversation, event_seq), &[]);
-        }
+        self.stage_events(&mut batch, tenant, events)?;
         self.turns.apply_batch(batch)?;
         self.group_commit.durable(|| self.db.flush())?;
+        Ok(())
+    }
+
+    /// Append events to the tenant's log: one record per conversation they
+    /// belong to (usually one), holding them all, under one sequence number,
+    /// plus that conversation's transcript index entry. Two keys per turn,
+    /// however many events it produced.
+    fn stage_events(
+        &self,
+        batch: &mut sled::Batch,
+        tenant: &str,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        let mut start = 0;
+        while start < events.len() {
+            let conversation = &events[start].conversation;
+            let end = events[start..]
+                .iter()
+                .position(|event| event.conversation != *conversation)
+                .map_or(events.len(), |offset| start + offset);
+            let bytes = serde_json::to_vec(&events[start..end])
+                .map_err(|source| StoreError::Decode { key: conversation.clone(), source })?;
+            let seq = self.db.generate_id()?;
+            batch.insert(keys::tenant_event(tenant, seq), bytes);
+            batch.insert(keys::conversation_event(tenant, conversation, seq), &[]);
+            start = end;
+        }
         Ok(())
     }
 
@@ -170,20 +186,16 @@ impl Store {
             }
             batch.insert(key, &[]);
         }
-        for event in events {
-            let bytes = serde_json::to_vec(event)
-                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
-            let seq = self.db.generate_id()?;
-            batch.insert(keys::tenant_event(tenant, seq), bytes);
-            batch.insert(keys::conversation_event(tenant, &event.conversation, seq), &[]);
-        }
+        self.stage_events(&mut batch, tenant, events)?;
         self.turns.apply_batch(batch)?;
         self.group_commit.durable(|| self.db.flush())?;
         Ok(Committed::Written)
     }
 
     /// A tenant's events, oldest first: all of them, or those after the
-    /// sequence number `after`.
+    /// sequence number `after`. Events of one turn share a sequence number
+    /// and are never split across pages, so a page may hold a few more than
+    /// `limit`; the next page starts after the last sequence number returned.
     pub fn tenant_events(
         &self,
         tenant: &str,
@@ -203,7 +215,7 @@ impl Store {
         {
             let (key, bytes) = entry?;
             let seq = keys::seq_after(&prefix, &key);
-            events.push((seq, decode(&key, &bytes)?));
+            events.extend(decode_record(&key, &bytes)?.into_iter().map(|event| (seq, event)));
             if events.len() >= limit {
                 break;
             }
@@ -225,7 +237,8 @@ impl Store {
             let seq = keys::seq_after(&prefix, &key);
             let event_key = keys::tenant_event(tenant, seq);
             if let Some(bytes) = self.turns.get(&event_key)? {
-                events.push(decode(&event_key, &bytes)?);
+                let record = decode_record(&event_key, &bytes)?;
+                events.extend(record.into_iter().filter(|event| event.conversation == conversation));
             }
         }
         Ok(events)
@@ -245,7 +258,74 @@ impl Store {
     }
 }
 
+/// One log record: a turn's events (or, as written before records held
+/// several, a single event).
+fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Record {
+        Many(Vec<DomainEvent>),
+        One(Box<DomainEvent>),
+    }
+    Ok(match decode(key, bytes)? {
+        Record::Many(events) => events,
+        Record::One(event) => vec![*event],
+    })
+}
+
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|source| StoreError::Decode { key: String::from_utf8_lossy(key).into_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::contract::Channel;
+    use switchboard_core::event::EventBody;
+
+    use super::*;
+
+    fn said(conversation: &str, text: &str) -> DomainEvent {
+        DomainEvent {
+            at: 0,
+            tenant: "acme".into(),
+            conversation: conversation.into(),
+            channel: Channel::Webchat,
+            body: EventBody::MessageReceived { text: text.into() },
+        }
+    }
+
+    fn texts(events: &[(u64, DomainEvent)]) -> Vec<String> {
+        events
+            .iter()
+            .map(|(_, event)| match &event.body {
+                EventBody::MessageReceived { text } => text.clone(),
+                _ => String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_turns_events_are_one_record_and_pages_never_split_it() {
+        let store = Store::temporary().expect("store");
+        store
+            .append_events("acme", &[said("a", "1"), said("a", "2"), said("b", "3")], None)
+            .expect("written");
+        store.append_events("acme", &[said("a", "4")], None).expect("written");
+
+        let all = store.tenant_events("acme", None, 100).expect("read");
+        assert_eq!(texts(&all), ["1", "2", "3", "4"]);
+        assert_eq!(all[0].0, all[1].0, "one turn, one sequence number");
+        assert_ne!(all[1].0, all[2].0, "another conversation, another record");
+
+        let first = store.tenant_events("acme", None, 1).expect("read");
+        assert_eq!(texts(&first), ["1", "2"], "the page holds the whole record");
+        let next = store.tenant_events("acme", Some(first[1].0), 10).expect("read");
+        assert_eq!(texts(&next), ["3", "4"]);
+
+        let transcript = store.conversation_events("acme", "a").expect("read");
+        let transcript: Vec<_> = transcript.into_iter().map(|event| (0, event)).collect();
+        assert_eq!(texts(&transcript), ["1", "2", "4"]);
+        assert!(store.tenant_events("other", None, 10).expect("read").is_empty());
+    }
 }
