@@ -12,7 +12,10 @@
 //!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
 //!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
 //!   tenant's directory again; a broken flow never replaces a working one.
+//! - `GET /healthz` and `GET /readyz`: liveness and readiness (`health.rs`).
 //! - `GET /metrics`: Prometheus metrics, for the operator's token only.
+//! - `GET /v1/openapi.json`: the OpenAPI document, generated from the
+//!   handlers (`openapi.rs`).
 //! - `GET /demo/shop/api/orders/{id}`: with `--demo-shop`, a stand-in order
 //!   system for the web-shop example's order-status plugin.
 //!
@@ -31,10 +34,13 @@ use crate::engine::Engine;
 mod api;
 mod demo_shop;
 mod error;
+mod health;
+mod openapi;
 mod pages;
 mod webhooks;
 
-pub use error::AppError;
+pub use error::{AppError, ErrorBody};
+pub use openapi::ApiDoc;
 
 /// Messages are short; anything bigger than this is refused with 413.
 const MAX_BODY_BYTES: usize = 64 << 10;
@@ -65,8 +71,10 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
     let demo_shop = options.demo_shop;
     let mut router = Router::new()
         .route("/", get(pages::index))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
         .route("/metrics", get(api::metrics))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/chat/{tenant}", get(pages::chat))
         .route("/widget.js", get(pages::widget))
         // The widget posts here from customers' own sites: any origin may.

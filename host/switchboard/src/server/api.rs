@@ -9,17 +9,19 @@ use serde_json::{Value as JsonValue, json};
 use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 
-use super::{AppError, AppState};
+use super::{AppError, AppState, ErrorBody};
 
 pub mod socket;
 pub mod timers;
 use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     contact: ContactRequest,
+    /// Only `webchat`; providers deliver to their webhooks.
     #[serde(default = "webchat")]
+    #[schema(value_type = String, example = "webchat")]
     channel: Channel,
     #[serde(default)]
     text: String,
@@ -29,9 +31,11 @@ pub struct MessageRequest {
     message_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ContactRequest {
+pub struct ContactRequest {
+    /// The visitor's session id (letters, digits, `-`, `_`, `.`); the
+    /// conversation's identity is `web:{id}`.
     id: String,
     #[serde(default)]
     display_name: Option<String>,
@@ -47,6 +51,8 @@ fn webchat() -> Channel {
 /// the replies. Public (the widget posts from customers' sites), so it speaks
 /// for web chat only: the visitor's id becomes the identity `web:{id}`, and
 /// it can never act as a WhatsApp or Telegram customer.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/messages", tag = "web chat", params(("tenant" = String, Path, description = "The tenant's name")), request_body = MessageRequest,
+    responses((status = 200, description = "The turn: replies, events, status", body = TurnOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn message(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -122,6 +128,8 @@ pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> 
 
 /// `GET /metrics`: Prometheus' text format, behind the operator's metrics
 /// token (the figures span every tenant). Off, as a 404, without a token.
+#[utoipa::path(get, path = "/metrics", tag = "operator", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 401, body = ErrorBody), (status = 404, description = "Metrics are off", body = ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<String, AppError> {
     let Some(expected) = &state.metrics_token else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", "metrics are not enabled"));
@@ -141,6 +149,8 @@ fn bearer(headers: &HeaderMap) -> &str {
 }
 
 /// `GET /v1/tenants/{tenant}/conversations`
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name")),
+    responses((status = 200, description = "`{\"conversations\": [{id, channel, status, intent, score, updated_at}]}`", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversations(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -162,6 +172,8 @@ pub async fn conversations(
 }
 
 /// `GET /v1/tenants/{tenant}/conversations/{id}`: the state and the transcript.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
+    responses((status = 200, description = "`{\"conversation\", \"plugin_pins\", \"events\"}`: the state and the transcript", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversation(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -181,7 +193,7 @@ pub async fn conversation(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AgentRequest {
     #[serde(default)]
     agent: Option<String>,
@@ -190,6 +202,8 @@ pub struct AgentRequest {
 }
 
 /// `POST .../hand-back`: the bot answers again.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/hand-back", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = AgentRequest,
+    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn hand_back(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -203,6 +217,8 @@ pub async fn hand_back(
 }
 
 /// `POST .../close`
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
+    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn close(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -213,6 +229,8 @@ pub async fn close(
 }
 
 /// `POST .../reply`: an agent's message to the customer.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/reply", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = AgentRequest,
+    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -228,7 +246,7 @@ pub async fn reply(
     Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// `approve` or `reject`.
     decision: String,
@@ -239,6 +257,8 @@ pub struct Decision {
 }
 
 /// `POST .../decide`: an approver approves or rejects an internal request.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/decide", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = Decision,
+    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -267,7 +287,7 @@ pub async fn decide(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Link {
     /// A channel identity, e.g. `telegram:42`.
     identity: String,
@@ -277,6 +297,8 @@ pub struct Link {
 
 /// `POST /v1/tenants/{tenant}/contacts/link`: an agent says two identities
 /// are one customer; messages from `identity` continue `conversation`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/contacts/link", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name")), request_body = Link,
+    responses((status = 200, description = "The link, echoed", body = Object), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn link(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -294,7 +316,8 @@ pub async fn link(
     Ok(Json(json!({ "identity": request.identity, "conversation": request.conversation })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     #[serde(default)]
     after: Option<u64>,
@@ -307,6 +330,8 @@ fn default_limit() -> usize {
 }
 
 /// `GET /v1/tenants/{tenant}/events?after=SEQ&limit=N`: the event log, in order.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/events", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path), EventsQuery),
+    responses((status = 200, description = "`{\"events\": [{seq, ...event}], \"next\"}`, oldest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -325,6 +350,8 @@ pub async fn events(
 }
 
 /// `POST /v1/tenants/{tenant}/reload`: pick up an edited flow or binding.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/reload", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name")),
+    responses((status = 200, description = "The versions now served", body = Object), (status = 422, description = "The new files have problems; nothing changed", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,
     Path(tenant): Path<String>,

@@ -33,6 +33,19 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The one error shape, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, e.g. `bad_signature`, `unknown_tenant`.
+    pub code: String,
+    pub message: String,
+}
+
 impl From<EngineError> for AppError {
     fn from(error: EngineError) -> Self {
         match error {

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 use switchboard_core::event::EventBody;
 
-use super::{AppError, AppState};
+use super::{AppError, AppState, ErrorBody};
 use crate::channels::{self, MetaSecrets, WebhookError};
 use crate::engine::{EngineError, InboundMessage};
 use crate::tenant::Tenant;
@@ -52,6 +52,9 @@ fn meta_secrets(tenant: &Tenant, channel: Channel) -> Option<&MetaSecrets> {
 }
 
 /// `GET /webhooks/{tenant}/{channel}?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`
+#[utoipa::path(get, path = "/webhooks/{tenant}/{channel}", tag = "providers",
+    params(("tenant" = String, Path), ("channel" = String, Path, description = "`whatsapp`, `messenger` or `instagram`")),
+    responses((status = 200, description = "The `hub.challenge`, echoed", body = String, content_type = "text/plain"), (status = 403, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     Path((tenant, channel_name)): Path<(String, String)>,
@@ -70,6 +73,10 @@ pub async fn verify(
 }
 
 /// `POST /webhooks/{tenant}/{channel}`
+#[utoipa::path(post, path = "/webhooks/{tenant}/{channel}", tag = "providers",
+    params(("tenant" = String, Path), ("channel" = String, Path, description = "`whatsapp`, `messenger`, `instagram` or `telegram`")),
+    request_body(content = Object, description = "The provider's own payload, signed"),
+    responses((status = 200, description = "`{received, duplicates, statuses, unsupported}`", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn receive(
     State(state): State<AppState>,
     Path((tenant_name, channel_name)): Path<(String, String)>,

@@ -241,3 +241,37 @@ async fn the_public_endpoint_speaks_for_web_chat_only() {
     let (_, list) = send(&app, "GET", "/v1/tenants/alpha/conversations", Some("token-alpha"), None).await;
     assert_eq!(list["conversations"], json!([]));
 }
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_api_route_the_server_registers() {
+    let (app, _dir) = app();
+    let (status, doc) = send(&app, "GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().is_some_and(|version| version.starts_with("3.")), "{doc}");
+    let documented = doc["paths"].as_object().expect("paths");
+    // Every route in server.rs, except the pages a browser loads and the demo shop.
+    let source = include_str!("../../src/server.rs");
+    let routes: Vec<&str> = source
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+        .filter(|route| {
+            !matches!(*route, "/" | "/chat/{tenant}" | "/widget.js") && !route.starts_with("/demo/")
+        })
+        .collect();
+    assert!(routes.contains(&"/v1/tenants/{tenant}/conversations/{id}/timers"), "{routes:?}");
+    for route in routes {
+        assert!(documented.contains_key(route), "{route} is served but not in /v1/openapi.json");
+    }
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[tokio::test]
+async fn readiness_says_whether_the_host_can_serve() {
+    let (app, _dir) = app();
+    let (status, body) = send(&app, "GET", "/readyz", None, None).await;
+    assert_eq!(
+        (status, body["ready"].clone(), body["tenants"].clone()),
+        (StatusCode::OK, json!(true), json!(2))
+    );
+}

@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{now, web_session};
 use crate::engine::InboundMessage;
-use crate::server::{AppError, AppState};
+use crate::server::{AppError, AppState, ErrorBody};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +33,9 @@ struct Said {
 /// Frames bigger than a message could be are refused.
 const MAX_FRAME_BYTES: usize = 16 << 10;
 
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/chat/{session}/ws", tag = "web chat",
+    params(("tenant" = String, Path), ("session" = String, Path, description = "The widget's session token")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn chat(
     State(state): State<AppState>,
     Path((tenant, session)): Path<(String, String)>,

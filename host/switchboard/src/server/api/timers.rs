@@ -9,9 +9,11 @@ use serde_json::{Value as JsonValue, json};
 
 use super::{authorize, blocking, now};
 use crate::engine::TurnOutcome;
-use crate::server::{AppError, AppState};
+use crate::server::{AppError, AppState, ErrorBody};
 
 /// `GET .../conversations/{id}/timers`: pending timers, soonest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/timers", tag = "timers", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
+    responses((status = 200, description = "`{\"timers\": [{key, kind, due_at, cancel_on_reply}]}`, soonest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -34,11 +36,12 @@ pub async fn list(
     Ok(Json(json!({ "timers": timers })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTimer {
     /// A timer kind the conversation's flow declares.
     kind: String,
     /// Unix milliseconds, or RFC 3339.
+    #[schema(value_type = String, example = "2026-01-05T15:00:00Z")]
     due: Due,
 }
 
@@ -50,6 +53,8 @@ enum Due {
 }
 
 /// `POST .../conversations/{id}/timers`: set (or move) a timer of a declared kind.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/timers", tag = "timers", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = NewTimer,
+    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 422, description = "The flow declares no such kind", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn schedule(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -70,6 +75,9 @@ pub async fn schedule(
 }
 
 /// `DELETE .../conversations/{id}/timers/{key}`
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/conversations/{id}/timers/{key}", tag = "timers", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("id" = String, Path), ("key" = String, Path, description = "The timer's key")),
+    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path((tenant, id, key)): Path<(String, String, String)>,
