@@ -82,6 +82,19 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/key/{id}`: an API key's record (its hash, never the key).
+pub(crate) fn api_key(tenant: &str, id: &str) -> Vec<u8> {
+    let mut key = api_keys(tenant);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub(crate) fn api_keys(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"key/");
+    key
+}
+
 /// `t/{tenant}/id/{identity}`: the conversation a channel identity
 /// (`telegram:42`) continues, when it was linked to another one.
 pub(crate) fn identity(tenant: &str, identity: &str) -> Vec<u8> {

@@ -10,6 +10,7 @@
 //! - [`Store`]: opening the database and the trees in it.
 //! - `keys.rs`: the key layout, in one place.
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
+//! - `api_keys.rs`: tenants' API keys, hashed.
 //! - `blobs.rs`: content-addressed component and flow storage.
 //! - `contacts.rs`: identities linked across channels, verified phones and emails.
 //! - `conversations.rs`: conversation state, the per-tenant event log, the
@@ -17,6 +18,7 @@
 //! - `timers.rs`: the due-time index of pending timers, which the scheduler reads.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
+mod api_keys;
 mod blobs;
 mod contacts;
 mod conversations;
@@ -27,6 +29,7 @@ mod timers;
 
 use std::path::Path;
 
+pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use plugin_state::SledKv;
 pub use timers::DueTimer;

@@ -33,6 +33,9 @@ pub struct Args {
     /// Serve Prometheus metrics at /metrics to requests with this bearer token.
     #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN")]
     metrics_token: Option<String>,
+    /// The operator's key for /v1/admin (tenants, minting their API keys).
+    #[arg(long, env = "SWITCHBOARD_ADMIN_KEY")]
+    admin_key: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -60,7 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.metrics_token.is_some() {
         switchboard::telemetry::install();
     }
-    let options = server::Options { demo_shop: args.demo_shop, metrics_token: args.metrics_token };
+    let options = server::Options {
+        demo_shop: args.demo_shop,
+        metrics_token: args.metrics_token,
+        admin_key: args.admin_key,
+    };
     let app = server::app(engine.clone(), options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -13,6 +13,8 @@
 //!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
 //!   tenant's directory again; a broken flow never replaces a working one.
 //! - `GET /healthz` and `GET /readyz`: liveness and readiness (`health.rs`).
+//! - `/v1/admin/...` (the operator's key) and `/v1/tenants/{tenant}/keys`:
+//!   tenants and their hashed, revocable API keys (`keys.rs`).
 //! - `GET /metrics`: Prometheus metrics, for the operator's token only.
 //! - `GET /v1/openapi.json`: the OpenAPI document, generated from the
 //!   handlers (`openapi.rs`).
@@ -35,6 +37,7 @@ mod api;
 mod demo_shop;
 mod error;
 mod health;
+mod keys;
 mod openapi;
 mod pages;
 mod webhooks;
@@ -55,6 +58,7 @@ fn widget_cors() -> CorsLayer {
 pub struct AppState {
     pub engine: Arc<Engine>,
     metrics_token: Option<Arc<str>>,
+    admin_key: Option<Arc<str>>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -64,10 +68,16 @@ pub struct Options {
     pub demo_shop: bool,
     /// Serve `/metrics` to requests bearing this token; without one it is off.
     pub metrics_token: Option<String>,
+    /// The operator's key for `/v1/admin`; without one that API is off.
+    pub admin_key: Option<String>,
 }
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
-    let state = AppState { engine, metrics_token: options.metrics_token.map(Arc::from) };
+    let state = AppState {
+        engine,
+        metrics_token: options.metrics_token.map(Arc::from),
+        admin_key: options.admin_key.filter(|key| !key.is_empty()).map(Arc::from),
+    };
     let demo_shop = options.demo_shop;
     let mut router = Router::new()
         .route("/", get(pages::index))
@@ -92,6 +102,10 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/conversations/{id}/timers/{key}", delete(api::timers::cancel))
         .route("/v1/tenants/{tenant}/contacts/link", post(api::link))
+        .route("/v1/admin/tenants", get(keys::tenants))
+        .route("/v1/admin/tenants/{tenant}/keys", post(keys::admin_create))
+        .route("/v1/tenants/{tenant}/keys", get(keys::list).post(keys::create_own))
+        .route("/v1/tenants/{tenant}/keys/{id}", delete(keys::revoke))
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));

@@ -110,16 +110,16 @@ pub(super) fn now() -> i64 {
 }
 
 /// The tenant's API token must be presented as `Authorization: Bearer <token>`.
+/// A tenant's API takes its bootstrap token from `tenant.toml` or one of its
+/// live stored keys (`keys.rs`), as `Authorization: Bearer <key>`.
 pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
-    let tenant = state.engine.tenant(tenant)?;
-    let Some(expected) = &tenant.api_token else {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "api_disabled",
-            "this tenant has no API token configured",
-        ));
-    };
-    if bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes())) {
+    let found = state.engine.tenant(tenant)?;
+    let presented = bearer(headers);
+    let by_token = found
+        .api_token
+        .as_ref()
+        .is_some_and(|expected| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())));
+    if by_token || super::keys::stored_key_matches(state, tenant, presented) {
         Ok(())
     } else {
         Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
@@ -140,7 +140,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
     Ok(crate::telemetry::render())
 }
 
-fn bearer(headers: &HeaderMap) -> &str {
+pub(super) fn bearer(headers: &HeaderMap) -> &str {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

@@ -31,8 +31,11 @@ pub fn app() -> (Router, tempfile::TempDir) {
         let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");
         engine.add_tenant(tenant).expect("added");
     }
-    let options =
-        server::Options { metrics_token: Some("metrics-token".to_owned()), ..server::Options::default() };
+    let options = server::Options {
+        metrics_token: Some("metrics-token".to_owned()),
+        admin_key: Some("admin-key".to_owned()),
+        ..server::Options::default()
+    };
     (server::app(Arc::new(engine), options), dir)
 }
 
@@ -274,4 +277,40 @@ async fn readiness_says_whether_the_host_can_serve() {
         (status, body["ready"].clone(), body["tenants"].clone()),
         (StatusCode::OK, json!(true), json!(2))
     );
+}
+
+#[tokio::test]
+async fn stored_keys_are_shown_once_work_for_their_tenant_only_and_can_be_revoked() {
+    let (app, _dir) = app();
+    say(&app, "alpha", "c1", "hours", "k1").await;
+    let label = Some(json!({ "label": "CRM sync" }).to_string());
+    let (status, _) =
+        send(&app, "POST", "/v1/admin/tenants/alpha/keys", Some("token-alpha"), label.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a tenant token is not the admin key");
+    let (status, minted) = send(&app, "POST", "/v1/admin/tenants/alpha/keys", Some("admin-key"), label).await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    let key = minted["key"].as_str().expect("the key, once").to_owned();
+    let id = minted["id"].as_str().expect("an id").to_owned();
+
+    let conversations = |tenant: &str| format!("/v1/tenants/{tenant}/conversations");
+    assert_eq!(send(&app, "GET", &conversations("alpha"), Some(&key), None).await.0, StatusCode::OK);
+    assert_eq!(send(&app, "GET", &conversations("beta"), Some(&key), None).await.0, StatusCode::UNAUTHORIZED);
+
+    let (_, listed) = send(&app, "GET", "/v1/tenants/alpha/keys", Some(&key), None).await;
+    assert_eq!(listed["keys"][0]["label"], "CRM sync");
+    assert!(!listed.to_string().contains(&key[key.len() - 16..]), "the secret is never shown again");
+    assert!(listed["keys"][0].get("hash").is_none());
+
+    let (status, _) =
+        send(&app, "DELETE", &format!("/v1/tenants/alpha/keys/{id}"), Some("token-alpha"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        send(&app, "GET", &conversations("alpha"), Some(&key), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (_, tenants) = send(&app, "GET", "/v1/admin/tenants", Some("admin-key"), None).await;
+    assert_eq!(tenants["tenants"][0]["name"], "alpha");
+    assert_eq!(tenants["tenants"][0]["channels"], json!(["whatsapp", "telegram"]));
+    assert!(!tenants.to_string().contains("wa-secret-alpha"), "channel secrets are never echoed");
 }

@@ -1,0 +1,191 @@
+//! API keys: the operator's admin key (set at start-up) and each tenant's
+//! own keys, minted here, shown once, stored as SHA-256 hashes, revocable.
+//!
+//! A tenant key reads `sbk_{id}_{secret}`: the id finds the record (under
+//! the tenant's prefix, so another tenant's key finds nothing), and the
+//! secret's hash is compared in constant time.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use switchboard_store::ApiKey;
+
+use super::api::{authorize, bearer, blocking, now};
+use super::{AppError, AppState, ErrorBody};
+
+const PREFIX: &str = "sbk_";
+
+/// Whether `presented` is one of the tenant's live stored keys.
+pub(super) fn stored_key_matches(state: &AppState, tenant: &str, presented: &str) -> bool {
+    let Some((id, secret)) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')) else {
+        return false;
+    };
+    let Ok(Some(record)) = state.engine.store().api_key(tenant, id) else { return false };
+    record.revoked_at.is_none()
+        && bool::from(sha256_hex(secret).as_bytes().ct_eq(record.secret_sha256.as_bytes()))
+}
+
+fn sha256_hex(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new key: its record, and the key itself (shown once).
+fn mint(label: &str) -> Result<(ApiKey, String), AppError> {
+    let mut random = [0_u8; 36];
+    getrandom::fill(&mut random).map_err(|error| {
+        tracing::error!(%error, "no randomness for a new key");
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the key could not be made")
+    })?;
+    let (id, secret) = (hex::encode(&random[..4]), hex::encode(&random[4..]));
+    let record = ApiKey {
+        id: id.clone(),
+        label: label.to_owned(),
+        secret_sha256: sha256_hex(&secret),
+        created_at: now(),
+        revoked_at: None,
+    };
+    Ok((record, format!("{PREFIX}{id}_{secret}")))
+}
+
+fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(expected) = &state.admin_key else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", "the operator API is not enabled"));
+    };
+    if bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key"))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// What the key is for, e.g. "CRM sync".
+    #[serde(default)]
+    label: String,
+}
+
+async fn create(
+    state: &AppState,
+    tenant: String,
+    label: String,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let (record, key) = mint(&label)?;
+    let shown =
+        json!({ "id": record.id, "label": record.label, "created_at": record.created_at, "key": key });
+    blocking(state, move |engine| Ok(engine.store().put_api_key(&tenant, &record)?)).await?;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+fn listed(key: &ApiKey) -> Value {
+    json!({ "id": key.id, "label": key.label, "created_at": key.created_at, "revoked_at": key.revoked_at })
+}
+
+/// The operator's list of tenants.
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "operator", security(("bearer" = [])),
+    responses((status = 200, description = "`{tenants: [{name, display_name, flow_version, plugins, channels, handoff_webhook}]}`", body = Object),
+              (status = 401, body = ErrorBody), (status = 404, description = "No admin key was set", body = ErrorBody)))]
+pub async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    authorize_admin(&state, &headers)?;
+    let list: Vec<Value> = state
+        .engine
+        .tenant_names()
+        .into_iter()
+        .filter_map(|name| state.engine.tenant(&name).ok())
+        .map(|tenant| {
+            let channels = &tenant.channels;
+            // Which channels are configured; their secrets are never echoed.
+            let configured: Vec<&str> = [
+                ("whatsapp", channels.whatsapp.is_some()),
+                ("messenger", channels.messenger.is_some()),
+                ("instagram", channels.instagram.is_some()),
+                ("telegram", channels.telegram.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+            let mut plugins: Vec<&String> = tenant.plugins.keys().collect();
+            plugins.sort();
+            json!({
+                "name": tenant.name, "display_name": tenant.display_name, "flow_version": tenant.flow.version,
+                "plugins": plugins, "channels": configured, "handoff_webhook": tenant.handoff_webhook.is_some(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tenants": list })))
+}
+
+/// The operator makes a key for a tenant; the key is in this answer only.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/keys", tag = "operator", security(("bearer" = [])),
+    params(("tenant" = String, Path)), request_body = NewKey,
+    responses((status = 201, description = "`{id, label, created_at, key}`", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn admin_create(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<NewKey>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    authorize_admin(&state, &headers)?;
+    state.engine.tenant(&tenant)?;
+    let Json(request) = body?;
+    create(&state, tenant, request.label).await
+}
+
+/// A tenant makes another key for itself.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(("tenant" = String, Path)), request_body = NewKey,
+    responses((status = 201, description = "`{id, label, created_at, key}`: the key is shown only here", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_own(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<NewKey>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let Json(request) = body?;
+    create(&state, tenant, request.label).await
+}
+
+/// A tenant's keys, without their secrets or hashes.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "keys", security(("bearer" = [])),
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "`{keys: [{id, label, created_at, revoked_at}]}`", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let keys = blocking(&state, move |engine| Ok(engine.store().api_keys(&tenant)?)).await?;
+    Ok(Json(json!({ "keys": keys.iter().map(listed).collect::<Vec<_>>() })))
+}
+
+/// Revoke a key: it stops working at once.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{id}", tag = "keys", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The key, now revoked", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    authorize(&state, &tenant, &headers)?;
+    let revoked = blocking(&state, move |engine| {
+        let store = engine.store();
+        let Some(mut key) = store.api_key(&tenant, &id)? else { return Ok(None) };
+        key.revoked_at.get_or_insert_with(now);
+        store.put_api_key(&tenant, &key)?;
+        Ok(Some(key))
+    })
+    .await?;
+    match revoked {
+        Some(key) => Ok(Json(listed(&key))),
+        None => Err(AppError::new(StatusCode::NOT_FOUND, "unknown_key", "no such key")),
+    }
+}
