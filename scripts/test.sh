@@ -38,6 +38,7 @@ step "the benchmarks run and their paths agree (smoke runs, not measurements)"
 cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
 cargo run --quiet -- bench engine --conversations 2 > /dev/null
 cargo run --quiet -- bench timers --timers 200 > /dev/null
+cargo run --quiet -- bench http --seconds 1 --connections 2 > /dev/null
 cargo run --quiet -- flow check examples/moving/flow.toml
 cargo run --quiet -- flow check examples/salon/flow.toml
 cargo run --quiet -- flow check examples/webshop/flow.toml

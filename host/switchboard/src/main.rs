@@ -11,10 +11,12 @@
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
 //! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
 //! - `bench_engine.rs`: `switchboard bench engine`, messages/s and latency with durable writes.
+//! - `bench_http.rs`: `switchboard bench http`, signed webhooks over loopback HTTP.
 //! - `bench_timers.rs`: `switchboard bench timers`, a million timers inserted and fired.
 
 mod bench;
 mod bench_engine;
+mod bench_http;
 mod bench_timers;
 mod chat;
 mod flow_check;
@@ -74,6 +76,8 @@ enum BenchCommand {
     Steps(bench::Args),
     /// End-to-end engine throughput and latency, with durable writes.
     Engine(bench_engine::Args),
+    /// Signed WhatsApp webhooks over loopback HTTP: webhooks/s and ack latency.
+    Http(bench_http::Args),
     /// Insert a million timers and fire them: rates and resident memory.
     Timers(bench_timers::Args),
 }
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Steps(args)) => bench::run(args),
         Command::Bench(BenchCommand::Engine(args)) => bench_engine::run(args),
         Command::Bench(BenchCommand::Timers(args)) => bench_timers::run(args),
+        Command::Bench(BenchCommand::Http(args)) => bench_http::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

@@ -1,0 +1,250 @@
+//! `switchboard bench http`: signed WhatsApp webhooks over loopback HTTP
+//! against the real app (`server::app`, as `serve` runs it), from a load
+//! generator in the same process: many keep-alive connections, each posting
+//! one message at a time for its own customers, as fast as acknowledgments
+//! come back. Every acknowledgment means the turn is handled and on disk.
+//!
+//! It reports sustained webhooks/s and p50/p99 acknowledgment latency. The
+//! baseline, measured in the same run over the same connections, is a route
+//! that answers at once: the cost of HTTP alone on this machine.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use switchboard::engine::Engine;
+use switchboard::server;
+use switchboard::tenant::Tenant;
+use switchboard_runtime::{Runtime, RuntimeConfig};
+use switchboard_store::Store;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Concurrent connections (each a customer stream).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// How long to send for, per run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+const SECRET: &str = "bench-app-secret";
+
+/// Each customer asks, is asked for an email, gives it: two turns, repeated.
+const FLOW: &str = r#"
+version = "bench-http"
+default_locale = "en"
+menu.en = "Ask me for the opening hours."
+[[intents]]
+name = "hours"
+title.en = "Opening hours"
+triggers.en = ["hours"]
+[[intents.fields]]
+name = "email"
+type = "email"
+prompt.en = "Your email, so we can send them?"
+[intents.done]
+reply.en = "Sent to {email}."
+state = "resolved"
+"#;
+
+#[derive(Debug, serde::Serialize)]
+struct Run {
+    target: &'static str,
+    requests: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let work = tempfile::tempdir().context("failed to make a temp dir")?;
+    let tenant_dir = write_tenant(work.path())?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: switchboard::cache_dir(),
+        ..RuntimeConfig::default()
+    })?);
+    let engine = Arc::new(Engine::new(Store::open(&work.path().join("store"))?, runtime.clone()));
+    engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
+    let app = server::app(engine, server::Options::default());
+
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runs = tokio.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let duration = Duration::from_secs(args.seconds);
+        let baseline = load(addr, args.connections, duration, Target::Health).await?;
+        let webhooks = load(addr, args.connections, duration, Target::Webhook).await?;
+        anyhow::Ok([baseline, webhooks])
+    })?;
+    let [baseline, webhooks] = &runs;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else {
+        println!(
+            "{} connections, {} s each, loopback, generator in the same process",
+            args.connections, args.seconds
+        );
+        println!("{:>22} {:>9} {:>10} {:>9} {:>9}", "target", "requests", "per s", "p50 ms", "p99 ms");
+        for run in &runs {
+            println!(
+                "{:>22} {:>9} {:>10.0} {:>9.3} {:>9.3}",
+                run.target, run.requests, run.per_second, run.p50_ms, run.p99_ms
+            );
+        }
+        println!(
+            "webhooks: {:.1}% of the bare HTTP rate; p50 {:.1}x the bare HTTP p50",
+            100.0 * webhooks.per_second / baseline.per_second,
+            webhooks.p50_ms / baseline.p50_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// `GET /healthz`: HTTP and nothing else.
+    Health,
+    /// `POST /webhooks/bench/whatsapp`, signed, one text message.
+    Webhook,
+}
+
+async fn load(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    duration: Duration,
+    target: Target,
+) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|connection| tokio::spawn(connection_loop(addr, connection, deadline, target)))
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Run {
+        target: match target {
+            Target::Health => "GET /healthz (baseline)",
+            Target::Webhook => "signed WhatsApp webhook",
+        },
+        requests: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+/// One keep-alive connection sending until `deadline`; each request's latency.
+async fn connection_loop(
+    addr: std::net::SocketAddr,
+    connection: usize,
+    deadline: Instant,
+    target: Target,
+) -> anyhow::Result<Vec<Duration>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut stream = BufReader::new(stream);
+    let mut latencies = Vec::new();
+    let mut sequence = 0_usize;
+    while Instant::now() < deadline {
+        let request = match target {
+            Target::Health => format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes(),
+            Target::Webhook => {
+                // Ten customers per connection, each asking then answering.
+                let customer = format!("374{:05}{:03}", connection, sequence / 2 % 10);
+                let text = if sequence % 2 == 0 { "hours?" } else { "ani@example.com" };
+                webhook(addr, &customer, &format!("wamid.{connection}.{sequence}"), text)
+            }
+        };
+        let sent = Instant::now();
+        stream.get_mut().write_all(&request).await?;
+        let status = read_response(&mut stream).await?;
+        latencies.push(sent.elapsed());
+        anyhow::ensure!(status == 200, "the server answered {status}");
+        sequence += 1;
+    }
+    Ok(latencies)
+}
+
+fn webhook(addr: std::net::SocketAddr, customer: &str, id: &str, text: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "contacts": [{ "profile": { "name": "Bench" }, "wa_id": customer }],
+            "messages": [{ "from": customer, "id": id, "timestamp": "1767600000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("HMAC takes any key");
+    mac.update(body.as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    format!(
+        "POST /webhooks/bench/whatsapp HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         x-hub-signature-256: sha256={signature}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Read one HTTP/1.1 response (with a content-length body); its status.
+async fn read_response(stream: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
+    let mut line = String::new();
+    stream.read_line(&mut line).await?;
+    let status = line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let mut length = 0;
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            anyhow::bail!("the server closed the connection");
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse()?;
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    Ok(status)
+}
+
+fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
+    let tenant = dir.join("tenant");
+    std::fs::create_dir_all(&tenant)?;
+    std::fs::write(tenant.join("flow.toml"), FLOW)?;
+    std::fs::write(
+        tenant.join("tenant.toml"),
+        format!(
+            "name = \"bench\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n\
+             [channels.whatsapp]\napp_secret = \"{SECRET}\"\nverify_token = \"v\"\n"
+        ),
+    )?;
+    Ok(tenant)
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
+    sorted[index].as_secs_f64() * 1e3
+}
