@@ -165,7 +165,7 @@ async fn connection_loop(
             Target::Webhook => {
                 // Ten customers per connection, each asking then answering.
                 let customer = format!("374{:05}{:03}", connection, sequence / 2 % 10);
-                let text = if sequence % 2 == 0 { "hours?" } else { "ani@example.com" };
+                let text = if sequence.is_multiple_of(2) { "hours?" } else { "ani@example.com" };
                 webhook(addr, &customer, &format!("wamid.{connection}.{sequence}"), text)
             }
         };
