@@ -18,7 +18,6 @@ use anyhow::Context;
 use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
 use switchboard_core::contract::{Channel, Contact};
-use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -103,10 +102,7 @@ struct Row {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: switchboard::cache_dir(),
-        ..RuntimeConfig::default()
-    })?);
+    let runtime = crate::bench_common::runtime()?;
     let flush_p50 = flush_baseline(&work.path().join("baseline"))?;
     let mut rows = Vec::new();
     for workers in [1, 2] {
@@ -130,13 +126,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let elapsed = started.elapsed();
         latencies.sort_unstable();
-        let p50 = percentile(&latencies, 0.50);
+        let p50 = crate::bench_common::percentile(&latencies, 0.50);
         rows.push(Row {
             workers,
             messages: latencies.len(),
             messages_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50_ms: p50,
-            p99_ms: percentile(&latencies, 0.99),
+            p99_ms: crate::bench_common::percentile(&latencies, 0.99),
             p50_over_flush: p50 / flush_p50,
         });
     }
@@ -222,13 +218,5 @@ fn flush_baseline(path: &Path) -> anyhow::Result<f64> {
         samples.push(started.elapsed());
     }
     samples.sort_unstable();
-    Ok(percentile(&samples, 0.5))
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
-    sorted[index].as_secs_f64() * 1e3
+    Ok(crate::bench_common::percentile(&samples, 0.5))
 }

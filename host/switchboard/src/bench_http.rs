@@ -18,7 +18,6 @@ use hmac::{Hmac, Mac};
 use switchboard::engine::Engine;
 use switchboard::server;
 use switchboard::tenant::Tenant;
-use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -68,10 +67,7 @@ struct Run {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: switchboard::cache_dir(),
-        ..RuntimeConfig::default()
-    })?);
+    let runtime = crate::bench_common::runtime()?;
     let engine = Arc::new(Engine::new(Store::open(&work.path().join("store"))?, runtime.clone()));
     engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
     let app = server::app(engine, server::Options::default());
@@ -142,8 +138,8 @@ async fn load(
         },
         requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
+        p50_ms: crate::bench_common::percentile(&latencies, 0.50),
+        p99_ms: crate::bench_common::percentile(&latencies, 0.99),
     })
 }
 
@@ -239,12 +235,4 @@ fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
         ),
     )?;
     Ok(tenant)
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
-    sorted[index].as_secs_f64() * 1e3
 }

@@ -19,7 +19,6 @@ use switchboard::engine::{Engine, InboundMessage};
 use switchboard::scheduler;
 use switchboard::tenant::Tenant;
 use switchboard_core::contract::{Channel, Contact};
-use switchboard_runtime::{Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -55,10 +54,7 @@ struct Report {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: switchboard::cache_dir(),
-        ..RuntimeConfig::default()
-    })?);
+    let runtime = crate::bench_common::runtime()?;
     let store = Store::open(&work.path().join("store"))?;
     let engine = Arc::new(Engine::new(store, runtime.clone()));
     engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;

@@ -15,6 +15,7 @@
 //! - `bench_timers.rs`: `switchboard bench timers`, a million timers inserted and fired.
 
 mod bench;
+mod bench_common;
 mod bench_engine;
 mod bench_http;
 mod bench_timers;

@@ -26,20 +26,12 @@ impl Conversation {
         let Some(pending) = self.timers.remove(key) else {
             return Effects::default();
         };
-        let mut plugins = super::NoPlugins;
-        let mut turn = Turn {
-            conversation: self,
-            setting,
-            plugins: &mut plugins,
-            now,
-            effects: Effects::default(),
-            pending_offer_text: None,
-        };
-        let fired =
-            ScheduledTimer { key: key.to_owned(), kind: pending.kind.clone(), due_at: pending.due_at };
-        turn.effects.cancelled_timers.push(fired);
-        turn.fire(key, &pending);
-        turn.effects
+        self.without_plugins(setting, now, |turn| {
+            let fired =
+                ScheduledTimer { key: key.to_owned(), kind: pending.kind.clone(), due_at: pending.due_at };
+            turn.effects.cancelled_timers.push(fired);
+            turn.fire(key, &pending);
+        })
     }
 
     /// Set a timer of a kind the flow declares, due at `due_at` (an agent's
@@ -52,6 +44,18 @@ impl Conversation {
         now: i64,
     ) -> Option<Effects> {
         setting.flow.timer(kind)?;
+        Some(self.without_plugins(setting, now, |turn| {
+            turn.set_timer(kind.to_owned(), kind.to_owned(), due_at, String::new());
+        }))
+    }
+
+    /// Run `work` as a turn that calls no plugin; what it produced.
+    fn without_plugins(
+        &mut self,
+        setting: Setting<'_>,
+        now: i64,
+        work: impl FnOnce(&mut Turn<'_, '_>),
+    ) -> Effects {
         let mut plugins = super::NoPlugins;
         let mut turn = Turn {
             conversation: self,
@@ -61,8 +65,8 @@ impl Conversation {
             effects: Effects::default(),
             pending_offer_text: None,
         };
-        turn.set_timer(kind.to_owned(), kind.to_owned(), due_at, String::new());
-        Some(turn.effects)
+        work(&mut turn);
+        turn.effects
     }
 
     /// An approver decides an internal request: the requester is told, the
