@@ -258,8 +258,9 @@ impl Engine {
         let mut plugins = RuntimePlugins { engine: self, tenant: &tenant, pins: &stored.plugin_pins };
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
         let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
-        let mut verified = verified_contact_points(&flow, &effects);
-        if new && message.channel == Channel::Whatsapp {
+        let mut verified =
+            if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
+        if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {
             // A WhatsApp id is a phone number WhatsApp has verified.
             let wa_id = stored.conversation.contact.id.trim_start_matches("whatsapp:");
             verified.push(("phone", format!("+{wa_id}")));

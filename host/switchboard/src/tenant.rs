@@ -54,6 +54,12 @@ struct TenantFile {
     /// Where handoff cards are posted, signed.
     #[serde(default)]
     handoff_webhook: Option<HandoffWebhook>,
+    /// Link a customer's identities when the same phone or email is collected
+    /// on two channels. Off by default: a typed address proves nothing, so
+    /// whoever types another customer's email would continue their
+    /// conversation. Agents' links and WhatsApp's number changes always work.
+    #[serde(default)]
+    link_by_contact: bool,
 }
 
 /// A tenant's own endpoint for handoff cards: each is POSTed as JSON with
@@ -93,6 +99,8 @@ pub struct Tenant {
     pub api_token: Option<String>,
     pub channels: ChannelSecrets,
     pub handoff_webhook: Option<HandoffWebhook>,
+    /// See `TenantFile::link_by_contact`.
+    pub link_by_contact: bool,
     /// Where it was loaded from, so it can be reloaded.
     pub dir: PathBuf,
     pub plugin_dir: PathBuf,
@@ -173,6 +181,7 @@ impl Tenant {
             api_token: file.api_token.filter(|token| !token.is_empty()),
             channels: file.channels,
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
+            link_by_contact: file.link_by_contact,
             dir: dir.to_owned(),
             plugin_dir: plugin_dir.to_owned(),
         })

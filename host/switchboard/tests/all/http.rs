@@ -16,16 +16,18 @@ use tower::ServiceExt;
 use crate::support::{plugin_dir, runtime, write_tenant};
 
 /// Two tenants, `alpha` and `beta`, with their own API tokens and channel
-/// secrets (`wa-secret-alpha`, `tg-secret-alpha`, …).
+/// secrets (`wa-secret-alpha`, `tg-secret-alpha`, …). Only `alpha` links
+/// identities by a shared phone or email.
 pub fn app() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let runtime = runtime();
     let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
     for name in ["alpha", "beta"] {
         let extra = format!(
-            "api_token = \"token-{name}\"\n\
+            "api_token = \"token-{name}\"\nlink_by_contact = {}\n\
              [channels.whatsapp]\napp_secret = \"wa-secret-{name}\"\nverify_token = \"wa-verify\"\n\
-             [channels.telegram]\nsecret_token = \"tg-secret-{name}\""
+             [channels.telegram]\nsecret_token = \"tg-secret-{name}\"",
+            name == "alpha"
         );
         let tenant_dir = write_tenant(dir.path(), name, &extra);
         let tenant = Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads");

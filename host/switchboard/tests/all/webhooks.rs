@@ -211,17 +211,26 @@ fn telegram_text(update_id: i64, user: i64, text: &str) -> Vec<u8> {
 }
 
 async fn telegram(app: &Router, update_id: i64, text: &str) {
-    let headers = [("x-telegram-bot-api-secret-token", "tg-secret-alpha")];
-    let (status, body) =
-        post(app, "/webhooks/alpha/telegram", &headers, telegram_text(update_id, 42, text)).await;
+    telegram_to(app, "alpha", update_id, text).await;
+}
+
+async fn telegram_to(app: &Router, tenant: &str, update_id: i64, text: &str) {
+    let secret = format!("tg-secret-{tenant}");
+    let headers = [("x-telegram-bot-api-secret-token", secret.as_str())];
+    let uri = format!("/webhooks/{tenant}/telegram");
+    let (status, body) = post(app, &uri, &headers, telegram_text(update_id, 42, text)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn whatsapp(app: &Router, id: &str, text: &str) {
+    whatsapp_to(app, "alpha", id, text).await;
+}
+
+async fn whatsapp_to(app: &Router, tenant: &str, id: &str, text: &str) {
     let body = whatsapp_text(id, text);
-    let signature = sign("wa-secret-alpha", &body);
-    let (status, answer) =
-        post(app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], body).await;
+    let signature = sign(&format!("wa-secret-{tenant}"), &body);
+    let uri = format!("/webhooks/{tenant}/whatsapp");
+    let (status, answer) = post(app, &uri, &[("x-hub-signature-256", &signature)], body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
@@ -309,6 +318,17 @@ async fn the_same_email_verified_on_two_channels_links_them() {
             "< Your email, so we can send them?"
         ]
     );
+}
+
+#[tokio::test]
+async fn without_link_by_contact_a_typed_email_links_nothing() {
+    let (app, _dir) = app();
+    telegram_to(&app, "beta", 1, "opening hours?").await;
+    telegram_to(&app, "beta", 2, "ani@example.com").await;
+    whatsapp_to(&app, "beta", "wamid.B1", "what are your hours").await;
+    whatsapp_to(&app, "beta", "wamid.B2", "ani@example.com").await;
+    let (_, list) = send(&app, "GET", "/v1/tenants/beta/conversations", Some("token-beta"), None).await;
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(2), "two customers as far as beta knows");
 }
 
 #[tokio::test]
