@@ -88,7 +88,7 @@ pub struct ChannelSecrets {
     pub telegram: Option<TelegramSecrets>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaSecrets {
     /// Signs every POST (`X-Hub-Signature-256`).
@@ -106,7 +106,7 @@ pub struct MetaSecrets {
     pub api_base: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramSecrets {
     /// Set with `setWebhook(secret_token=…)`; sent back in every update.

@@ -15,6 +15,8 @@
 //! - `GET /healthz` and `GET /readyz`: liveness and readiness (`health.rs`).
 //! - `/v1/admin/...` (the operator's key) and `/v1/tenants/{tenant}/keys`:
 //!   tenants and their hashed, revocable API keys (`keys.rs`).
+//! - `PUT /v1/tenants/{tenant}/flow|calendar|channels/{channel}|plugins/{name}/…`:
+//!   a tenant edits itself; a bad edit changes nothing (`manage.rs`).
 //! - `GET /metrics`: Prometheus metrics, for the operator's token only.
 //! - `GET /v1/openapi.json`: the OpenAPI document, generated from the
 //!   handlers (`openapi.rs`).
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, header};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::engine::Engine;
@@ -38,6 +40,7 @@ mod demo_shop;
 mod error;
 mod health;
 mod keys;
+mod manage;
 mod openapi;
 mod pages;
 mod webhooks;
@@ -106,6 +109,15 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         .route("/v1/admin/tenants/{tenant}/keys", post(keys::admin_create))
         .route("/v1/tenants/{tenant}/keys", get(keys::list).post(keys::create_own))
         .route("/v1/tenants/{tenant}/keys/{id}", delete(keys::revoke))
+        .route("/v1/tenants/{tenant}/flow", put(manage::put_flow))
+        .route("/v1/tenants/{tenant}/calendar", put(manage::put_calendar))
+        .route("/v1/tenants/{tenant}/channels", get(manage::channels))
+        .route("/v1/tenants/{tenant}/channels/{channel}", put(manage::put_channel))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/component",
+            put(manage::put_component).layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES)),
+        )
+        .route("/v1/tenants/{tenant}/plugins/{name}/config", put(manage::put_config))
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));

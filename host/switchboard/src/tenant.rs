@@ -101,8 +101,10 @@ pub struct Tenant {
     pub handoff_webhook: Option<HandoffWebhook>,
     /// See `TenantFile::link_by_contact`.
     pub link_by_contact: bool,
-    /// Where it was loaded from, so it can be reloaded.
+    /// Where it was loaded from, so it can be reloaded (and edited).
     pub dir: PathBuf,
+    /// The flow file, inside `dir`.
+    pub flow_file: PathBuf,
     pub plugin_dir: PathBuf,
 }
 
@@ -183,6 +185,7 @@ impl Tenant {
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             link_by_contact: file.link_by_contact,
             dir: dir.to_owned(),
+            flow_file: flow_path.clone(),
             plugin_dir: plugin_dir.to_owned(),
         })
     }

@@ -5,6 +5,7 @@
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
 //! - `delivery.rs`: the outbox and a fake provider send API.
 //! - `http.rs`: the HTTP app, driven without a socket.
+//! - `manage.rs`: a tenant editing its flow, hours, secrets and plugins.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
@@ -15,6 +16,7 @@ mod cases;
 mod crash;
 mod delivery;
 mod http;
+mod manage;
 mod pinning;
 mod scheduler;
 mod support;
