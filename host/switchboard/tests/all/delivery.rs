@@ -182,3 +182,68 @@ async fn a_handoff_card_is_posted_to_the_tenants_webhook_signed() {
     mac.update(body.to_string().as_bytes());
     assert_eq!(signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
 }
+
+/// A signed Messenger (or Instagram) webhook in through the app, the turn,
+/// and the Send API call out to the fake provider.
+async fn meta_round_trip(channel: &str, object: &str) -> (String, Value) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use hmac::{Hmac, Mac};
+    use tower::ServiceExt;
+
+    let (api, received) = fake_whatsapp(Vec::new());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = format!(
+        "[channels.{channel}]\napp_secret = \"meta-secret\"\nverify_token = \"v\"\naccess_token = \"PAGE-TOKEN\"\napi_base = \"{api}\""
+    );
+    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
+    engine
+        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    let engine = Arc::new(engine);
+    let app = switchboard::server::app(engine.clone(), switchboard::server::Options::default());
+
+    let body = json!({
+        "object": object,
+        "entry": [{ "id": "PAGE", "time": 1767600000000_i64, "messaging": [{
+            "sender": { "id": "PSID-7" }, "recipient": { "id": "PAGE" }, "timestamp": 1767600000000_i64,
+            "message": { "mid": "m_meta_1", "text": "what are your hours?" }
+        }]}]
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"meta-secret").expect("key");
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("/webhooks/alpha/{channel}"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(Body::from(body))
+        .expect("request");
+    let response = app.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), 200);
+
+    let client = Client::new().expect("a client");
+    assert_eq!(deliver_due(&engine, &client, "alpha", 1_767_600_000_000).await.expect("runs"), 1);
+    let received = received.lock().expect("log").clone();
+    let [(path, headers, body)] = received.as_slice() else { panic!("one send, got {received:?}") };
+    assert!(headers.contains("authorization: bearer page-token"), "{headers}");
+    (path.clone(), body.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_and_instagram_round_trip_to_the_send_api() {
+    for (channel, object) in [("messenger", "page"), ("instagram", "instagram")] {
+        let (path, body) = meta_round_trip(channel, object).await;
+        assert_eq!(path, "/me/messages", "{channel}");
+        assert_eq!(
+            body,
+            json!({ "recipient": { "id": "PSID-7" }, "messaging_type": "RESPONSE",
+                    "message": { "text": "Your email, so we can send them?" } }),
+            "{channel}"
+        );
+    }
+}
