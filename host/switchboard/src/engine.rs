@@ -132,6 +132,10 @@ impl Engine {
         &self.store
     }
 
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// Web chat replies as they are committed, from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveReply> {
         self.live.subscribe()
@@ -194,6 +198,13 @@ impl Engine {
         }
         self.add_tenant(reloaded)?;
         self.tenant(name)
+    }
+
+    /// Stop serving a tenant. Its stored conversations, events and timers
+    /// stay (its timers wait, parked, in case it comes back).
+    pub fn remove_tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {
+        let mut tenants = self.tenants.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.remove(name).ok_or_else(|| EngineError::UnknownTenant(name.to_owned()))
     }
 
     pub fn tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {

@@ -67,6 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         demo_shop: args.demo_shop,
         metrics_token: args.metrics_token,
         admin_key: args.admin_key,
+        // A directory of tenants (not one tenant's own) takes new ones.
+        tenants_root: (!args.tenants.join("tenant.toml").exists()).then(|| args.tenants.clone()),
+        plugin_dir: args.plugins.clone(),
     };
     let app = server::app(engine.clone(), options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

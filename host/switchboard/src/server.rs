@@ -62,6 +62,9 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     metrics_token: Option<Arc<str>>,
     admin_key: Option<Arc<str>>,
+    /// Where the operator's new tenants go, and their components are found.
+    tenants_root: Option<Arc<std::path::Path>>,
+    plugin_dir: Arc<std::path::Path>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -73,6 +76,11 @@ pub struct Options {
     pub metrics_token: Option<String>,
     /// The operator's key for `/v1/admin`; without one that API is off.
     pub admin_key: Option<String>,
+    /// The directory of tenant directories, where `POST /v1/admin/tenants`
+    /// creates new ones; without it, tenants cannot be created over the API.
+    pub tenants_root: Option<std::path::PathBuf>,
+    /// Where compiled plugin components are (`serve --plugins`).
+    pub plugin_dir: std::path::PathBuf,
 }
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
@@ -80,6 +88,8 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         engine,
         metrics_token: options.metrics_token.map(Arc::from),
         admin_key: options.admin_key.filter(|key| !key.is_empty()).map(Arc::from),
+        tenants_root: options.tenants_root.map(Arc::from),
+        plugin_dir: Arc::from(options.plugin_dir),
     };
     let demo_shop = options.demo_shop;
     let mut router = Router::new()
@@ -105,7 +115,8 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/conversations/{id}/timers/{key}", delete(api::timers::cancel))
         .route("/v1/tenants/{tenant}/contacts/link", post(api::link))
-        .route("/v1/admin/tenants", get(keys::tenants))
+        .route("/v1/admin/tenants", get(keys::tenants).post(keys::create_tenant))
+        .route("/v1/admin/tenants/{tenant}", delete(keys::remove_tenant))
         .route("/v1/admin/tenants/{tenant}/keys", post(keys::admin_create))
         .route("/v1/tenants/{tenant}/keys", get(keys::list).post(keys::create_own))
         .route("/v1/tenants/{tenant}/keys/{id}", delete(keys::revoke))

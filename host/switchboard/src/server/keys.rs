@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchboard_store::ApiKey;
 
+use crate::tenant::Tenant;
+
 use super::api::{authorize, bearer, blocking, now};
 use super::{AppError, AppState, ErrorBody};
 
@@ -119,6 +121,119 @@ pub async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Resul
         })
         .collect();
     Ok(Json(json!({ "tenants": list })))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Letters, digits, `-` and `_`; the tenant's directory and URL name.
+    name: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    /// An IANA zone, e.g. `Asia/Yerevan`.
+    timezone: String,
+    /// The flow, in TOML.
+    flow: String,
+}
+
+/// The operator creates a tenant: its directory, flow and calendar, and a
+/// first API key (in this answer only). Plugins, hours and channels follow
+/// through the tenant's own API.
+#[utoipa::path(post, path = "/v1/admin/tenants", tag = "operator", security(("bearer" = [])),
+    request_body = NewTenant,
+    responses((status = 201, description = "`{name, flow_version, key}`", body = Object),
+              (status = 409, description = "The name is taken", body = ErrorBody),
+              (status = 422, description = "The flow or calendar has problems; nothing was created", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewTenant>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    authorize_admin(&state, &headers)?;
+    let Json(request) = body?;
+    let Some(root) = state.tenants_root.clone() else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "serve was given one tenant, not a directory of them",
+        ));
+    };
+    let plain = (1..=64).contains(&request.name.len())
+        && request.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return Err(AppError::bad_request("a tenant name is 1-64 letters, digits, '-' or '_'"));
+    }
+    if state.engine.tenant(&request.name).is_ok() || root.join(&request.name).exists() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "tenant_exists",
+            format!("{:?} is taken", request.name),
+        ));
+    }
+    let dir = root.join(&request.name);
+    let mut file = toml_edit::DocumentMut::new();
+    file["name"] = toml_edit::value(request.name.clone());
+    file["display_name"] =
+        toml_edit::value(request.display_name.clone().unwrap_or_else(|| request.name.clone()));
+    file["flow"] = toml_edit::value("flow.toml");
+    let mut calendar = toml_edit::Table::new();
+    calendar["timezone"] = toml_edit::value(request.timezone.clone());
+    file["calendar"] = toml_edit::Item::Table(calendar);
+    let (plugin_dir, name) = (state.plugin_dir.clone(), request.name.clone());
+    let engine = state.engine.clone();
+    let created = tokio::task::spawn_blocking(move || -> Result<String, AppError> {
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("flow.toml"), &request.flow))
+            .and_then(|()| std::fs::write(dir.join("tenant.toml"), file.to_string()));
+        let loaded = written.map_err(|error| format!("{}: {error}", dir.display())).and_then(|()| {
+            Tenant::load(&dir, &plugin_dir, engine.runtime(), &|name| std::env::var(name).ok())
+                .map_err(|error| format!("{error:#}"))
+        });
+        match loaded {
+            Ok(tenant) => {
+                let version = tenant.flow.version.clone();
+                engine.add_tenant(tenant)?;
+                Ok(version)
+            }
+            Err(problems) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_tenant",
+                    format!("nothing was created: {problems}"),
+                ))
+            }
+        }
+    })
+    .await??;
+    let (_, Json(key)) = create(&state, name.clone(), "created with the tenant".to_owned()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": name, "flow_version": created, "key": key["key"] }))))
+}
+
+/// The operator stops serving a tenant. Its directory is set aside under
+/// `.removed/` and its stored conversations stay, so it can be brought back.
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant}", tag = "operator", security(("bearer" = [])),
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "`{removed, kept_in}`", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove_tenant(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    authorize_admin(&state, &headers)?;
+    let removed = state.engine.remove_tenant(&tenant)?;
+    let kept = removed.dir.parent().map(|parent| parent.join(".removed").join(format!("{tenant}-{}", now())));
+    if let Some(kept) = &kept {
+        let moved = kept
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::rename(&removed.dir, kept));
+        if let Err(error) = moved {
+            tracing::warn!(%error, dir = %removed.dir.display(), "a removed tenant's directory stays in place");
+        }
+    }
+    Ok(Json(json!({ "removed": tenant, "kept_in": kept.map(|dir| dir.display().to_string()) })))
 }
 
 /// The operator makes a key for a tenant; the key is in this answer only.

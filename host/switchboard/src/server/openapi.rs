@@ -37,6 +37,8 @@ use super::webhooks;
         webhooks::verify,
         webhooks::receive,
         super::keys::tenants,
+        super::keys::create_tenant,
+        super::keys::remove_tenant,
         super::keys::admin_create,
         super::keys::create_own,
         super::keys::list,

@@ -36,6 +36,8 @@ pub fn app() -> (Router, tempfile::TempDir) {
     let options = server::Options {
         metrics_token: Some("metrics-token".to_owned()),
         admin_key: Some("admin-key".to_owned()),
+        tenants_root: Some(dir.path().to_owned()),
+        plugin_dir: plugin_dir(),
         ..server::Options::default()
     };
     (server::app(Arc::new(engine), options), dir)
@@ -315,4 +317,37 @@ async fn stored_keys_are_shown_once_work_for_their_tenant_only_and_can_be_revoke
     assert_eq!(tenants["tenants"][0]["name"], "alpha");
     assert_eq!(tenants["tenants"][0]["channels"], json!(["whatsapp", "telegram"]));
     assert!(!tenants.to_string().contains("wa-secret-alpha"), "channel secrets are never echoed");
+}
+
+#[tokio::test]
+async fn the_operator_creates_and_removes_tenants() {
+    let (app, dir) = app();
+    let new = |name: &str, flow: &str| {
+        Some(json!({ "name": name, "timezone": "Asia/Yerevan", "flow": flow }).to_string())
+    };
+    let flow = crate::support::HOURS_FLOW;
+    let (status, _) = send(&app, "POST", "/v1/admin/tenants", Some("token-alpha"), new("gamma", flow)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, created) =
+        send(&app, "POST", "/v1/admin/tenants", Some("admin-key"), new("gamma", flow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().expect("a first key").to_owned();
+    let (status, _) = say(&app, "gamma", "g1", "hours?", "g-m1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        send(&app, "GET", "/v1/tenants/gamma/conversations", Some(&key), None).await.0,
+        StatusCode::OK
+    );
+
+    let (status, _) = send(&app, "POST", "/v1/admin/tenants", Some("admin-key"), new("gamma", flow)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) =
+        send(&app, "POST", "/v1/admin/tenants", Some("admin-key"), new("delta", "version = ")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!dir.path().join("delta").exists(), "nothing is left of a tenant that failed to load");
+
+    let (status, _) = send(&app, "DELETE", "/v1/admin/tenants/gamma", Some("admin-key"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(say(&app, "gamma", "g1", "hours?", "g-m2").await.0, StatusCode::NOT_FOUND);
+    assert!(dir.path().join(".removed").exists(), "its directory is set aside, not deleted");
 }
