@@ -464,14 +464,23 @@ impl Engine {
             let setting = Setting { flow: &flow, calendar: &tenant.calendar };
             let mut effects = Effects::default();
             for timer in &timers {
-                if stored.conversation.timers.get(&timer.key).is_some_and(|pending| pending.due_at <= now) {
-                    effects.merge(stored.conversation.fire_timer(setting, &timer.key, now));
-                } else if !stored.conversation.timers.contains_key(&timer.key) {
-                    // An index entry without its timer (one parked, then
-                    // cancelled): nothing to fire, so clear it.
-                    let stale =
-                        ScheduledTimer { key: timer.key.clone(), kind: String::new(), due_at: timer.due_at };
-                    effects.cancelled_timers.push(stale);
+                let stale =
+                    ScheduledTimer { key: timer.key.clone(), kind: String::new(), due_at: timer.due_at };
+                match stored.conversation.timers.get(&timer.key) {
+                    Some(pending) if pending.due_at <= now => {
+                        effects.merge(stored.conversation.fire_timer(setting, &timer.key, now));
+                    }
+                    // The conversation has it for later than this entry says:
+                    // the entry is stale; index the timer where it belongs.
+                    Some(pending) => {
+                        let (kind, due_at) = (pending.kind.clone(), pending.due_at);
+                        effects.cancelled_timers.push(stale);
+                        effects.timers.push(ScheduledTimer { key: timer.key.clone(), kind, due_at });
+                    }
+                    // An entry without its timer (parked, then cancelled):
+                    // nothing to fire, so clear it. Either way every due
+                    // entry is settled, so the scheduler always moves on.
+                    None => effects.cancelled_timers.push(stale),
                 }
             }
             let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects);

@@ -511,3 +511,36 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
     );
     assert_eq!(scheduler::fire_due(&engine, start + 30 * DAY).expect("fired"), 0, "nothing left to escalate");
 }
+
+#[test]
+fn an_index_entry_without_its_timer_is_cleared_not_fired_forever() {
+    let mut sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
+    sim.say("price?");
+    let store = sim.engine.store();
+    let stored = store.conversation("ladders", &sim.conversation()).expect("read").expect("exists");
+    // A due-index entry the conversation knows nothing of, and one for a
+    // real timer at the wrong time.
+    let ghost = switchboard_core::conversation::ScheduledTimer {
+        key: "ghost".into(),
+        kind: "quote-4h".into(),
+        due_at: sim.now,
+    };
+    let early =
+        switchboard_core::conversation::ScheduledTimer { key: "quote-next-day".into(), ..ghost.clone() };
+    let record = switchboard_store::TurnRecord {
+        stored: &stored,
+        events: &[],
+        dedupe: None,
+        outbox: &[],
+        timers: &[ghost, early],
+        cancelled_timers: &[],
+    };
+    store.commit_turn("ladders", &record).expect("written");
+    assert_eq!(store.pending_timer_count(), 4);
+    assert_eq!(scheduler::fire_due(&sim.engine, sim.now).expect("fired"), 0, "nothing was due for real");
+    assert_eq!(store.pending_timer_count(), 2, "the ghost is gone, the early entry folded into the real one");
+    assert_eq!(
+        sim.advance(2 * DAY),
+        ["Mon 13:00 Any questions about the price?", "Tue 09:00 Shall we go ahead?"]
+    );
+}
