@@ -183,6 +183,10 @@ impl Effects {
     }
 }
 
+/// The payload prefix channels give a message whose kind the host cannot
+/// read (`unsupported:sticker`); the conversation says it reads text only.
+pub const UNSUPPORTED: &str = "unsupported:";
+
 /// WhatsApp, Messenger and Instagram allow free-form messages for 24 hours
 /// after the customer's last message.
 pub const MESSAGING_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -398,6 +402,12 @@ impl Turn<'_, '_> {
         }
         if let Some((kind, option)) = timer_answer {
             self.answer_timer(&kind, option);
+            return;
+        }
+        if inbound.payload.as_deref().is_some_and(|payload| payload.starts_with(UNSUPPORTED)) {
+            // Whatever was awaited still is: the customer can answer in text.
+            let locale = self.conversation.locale().to_owned();
+            self.say(render::phrase(&locale, render::Phrase::TextOnly), Vec::new());
             return;
         }
         self.follow_language(&inbound.text);

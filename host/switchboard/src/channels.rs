@@ -24,6 +24,29 @@ mod meta;
 mod telegram;
 mod whatsapp;
 
+/// A message we cannot read (a sticker, a location): its text names the
+/// kind, and its payload says it is unsupported, which the conversation
+/// answers politely.
+pub fn unsupported(
+    id: String,
+    from: String,
+    display_name: Option<String>,
+    kind: &str,
+    at: Option<i64>,
+) -> ProviderMessage {
+    ProviderMessage {
+        id,
+        from,
+        display_name,
+        text: format!("[{kind}]"),
+        payload: Some(format!("{UNSUPPORTED}{kind}")),
+        at,
+    }
+}
+
+/// The payload prefix of a message kind the host cannot read.
+pub use switchboard_core::conversation::UNSUPPORTED;
+
 /// One customer message from a provider, before it meets a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMessage {
@@ -61,6 +84,8 @@ pub struct Delivery {
     /// WhatsApp's `user_changed_number` notices: `(old id, new id)`.
     pub number_changes: Vec<(String, String)>,
     /// Message kinds we do not handle (stickers, locations, …), by kind.
+    /// Those with a sender are also in `messages`, as [`unsupported`], so the
+    /// customer hears that only text is understood.
     pub unsupported: Vec<String>,
 }
 

@@ -26,6 +26,7 @@ pub(super) enum Phrase {
     NoMoreMessages,
     Approved,
     Rejected,
+    TextOnly,
 }
 
 pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
@@ -64,6 +65,11 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
             "Իհարկե, այլ ժամ գտնենք։",
         ),
         Phrase::NotRelevant => ("Not relevant", "Не актуально", "Արդիական չէ"),
+        Phrase::TextOnly => (
+            "Sorry, I can only read text messages. Could you write it, please?",
+            "Извините, я понимаю только текст. Напишите, пожалуйста, словами.",
+            "Ներողություն, ես հասկանում եմ միայն տեքստ։ Խնդրում եմ, գրեք բառերով։",
+        ),
         Phrase::Approved => ("Approved by {by}.", "Одобрено: {by}.", "Հաստատված է՝ {by}։"),
         Phrase::Rejected => ("Rejected by {by}.", "Отклонено: {by}.", "Մերժված է՝ {by}։"),
         Phrase::NoMoreMessages => (

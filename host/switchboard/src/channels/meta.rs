@@ -104,7 +104,10 @@ pub(super) fn parse(body: &[u8], object: &'static str) -> Result<Delivery, Webho
                     payload: message.quick_reply.map(|reply| reply.payload),
                     at,
                 }),
-                None if !message.attachments.is_empty() => delivery.unsupported.push("attachment".to_owned()),
+                None if !message.attachments.is_empty() => {
+                    delivery.messages.push(super::unsupported(message.mid, from, None, "attachment", at));
+                    delivery.unsupported.push("attachment".to_owned());
+                }
                 None => delivery.unsupported.push("empty".to_owned()),
             }
         } else if let Some(postback) = event.postback {

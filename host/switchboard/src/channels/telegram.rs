@@ -77,7 +77,11 @@ pub(super) fn parse(body: &[u8]) -> Result<Delivery, WebhookError> {
                 payload: None,
                 at: message.date.map(|seconds| seconds * 1000),
             }),
-            None => delivery.unsupported.push("message".to_owned()),
+            None => {
+                let (from, at) = (message.chat.id.to_string(), message.date.map(|seconds| seconds * 1000));
+                delivery.messages.push(super::unsupported(id, from, display_name, "message", at));
+                delivery.unsupported.push("message".to_owned());
+            }
         }
     } else if let Some(callback) = update.callback_query {
         // The chat of the message whose keyboard was tapped; a private chat's id is the user's.

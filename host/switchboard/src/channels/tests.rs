@@ -43,6 +43,7 @@ fn whatsapp_text_buttons_lists_media_and_statuses() {
             ("wamid.B", "Срочно", Some("express")),
             ("wamid.C", "Mon 10:00", Some("slot:1")),
             ("wamid.D", "this one is broken", None),
+            ("wamid.E", "[sticker]", Some("unsupported:sticker")),
         ]
     );
     assert_eq!(delivery.messages[0].display_name.as_deref(), Some("Ani"));

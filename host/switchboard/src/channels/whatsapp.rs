@@ -201,7 +201,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Delivery, WebhookError> {
                     payload,
                     at,
                 }),
-                None => delivery.unsupported.push(message.kind),
+                None => {
+                    let polite =
+                        super::unsupported(message.id, message.from, display_name, &message.kind, at);
+                    delivery.messages.push(polite);
+                    delivery.unsupported.push(message.kind);
+                }
             }
         }
     }

@@ -370,3 +370,34 @@ async fn a_whatsapp_number_change_keeps_the_conversation() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_sticker_is_answered_politely_and_the_question_still_stands() {
+    let (app, _dir) = app();
+    whatsapp(&app, "wamid.S1", "opening hours?").await;
+    let sticker = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "messages": [{ "from": "37491000001", "id": "wamid.S2", "timestamp": "1767600100", "type": "sticker", "sticker": { "id": "ST" } }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &sticker);
+    let (status, body) =
+        post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], sticker).await;
+    assert_eq!((status, body["unsupported"].clone()), (StatusCode::OK, json!(["sticker"])));
+    whatsapp(&app, "wamid.S3", "ani@example.com").await;
+    let history = transcript(&app, "whatsapp:37491000001").await;
+    assert_eq!(
+        history[history.len() - 4..],
+        [
+            "whatsapp > [sticker]",
+            "< Sorry, I can only read text messages. Could you write it, please?",
+            "whatsapp > ani@example.com",
+            "< Sent to ani@example.com.",
+        ]
+    );
+}
