@@ -28,6 +28,11 @@ Each tenant's admin API (conversations, transcripts, events) takes its token:
 
   curl -s localhost:${port}/v1/tenants/salon/events -H 'authorization: Bearer demo-salon-token'
 
+The operator's API (tenants, their keys) and the OpenAPI document:
+
+  curl -s localhost:${port}/v1/admin/tenants -H 'authorization: Bearer demo-admin-key'
+  curl -s localhost:${port}/v1/openapi.json
+
 Prometheus metrics (events by tenant and type, turn latency, provider sends):
 
   curl -s localhost:${port}/metrics -H 'authorization: Bearer demo-metrics-token'
@@ -38,5 +43,6 @@ EOM
 export SHOP_API="${SHOP_API:-http://127.0.0.1:${port}/demo/shop}"
 export SHOP_HOST="${SHOP_HOST:-127.0.0.1:${port}}"
 export SWITCHBOARD_METRICS_TOKEN="${SWITCHBOARD_METRICS_TOKEN:-demo-metrics-token}"
+export SWITCHBOARD_ADMIN_KEY="${SWITCHBOARD_ADMIN_KEY:-demo-admin-key}"
 exec ./target/release/switchboard serve --tenants examples --plugins target/plugins \
     --data .switchboard/demo --listen "127.0.0.1:${port}" --demo-shop
