@@ -14,6 +14,11 @@
 //! When the tenant is reloaded, running conversations keep them (the old
 //! flow's source and components are in the store); new conversations get the
 //! new ones.
+//!
+//! Besides customer messages, turns come from agents (reply, hand back,
+//! close, decide), from the scheduler ([`Engine::fire_due`], a page of due
+//! timers in one write), and from links between a customer's identities. Web
+//! chat replies are published to open WebSocket sessions once committed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
