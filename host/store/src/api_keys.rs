@@ -22,7 +22,7 @@ impl Store {
         let bytes =
             serde_json::to_vec(key).map_err(|source| StoreError::Decode { key: key.id.clone(), source })?;
         self.turns.insert(keys::api_key(tenant, &key.id), bytes)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.durable()?;
         Ok(())
     }
 

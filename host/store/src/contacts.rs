@@ -7,6 +7,8 @@
 //! flow, an agent's explicit link, WhatsApp's `user_changed_number`), the
 //! new identity points at the first conversation, so it continues there.
 
+use switchboard_core::event::DomainEvent;
+
 use crate::{Store, StoreError, keys};
 
 impl Store {
@@ -16,11 +18,19 @@ impl Store {
         Ok(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// From now on, messages from `identity` continue `conversation`.
-    pub fn link_identity(&self, tenant: &str, identity: &str, conversation: &str) -> Result<(), StoreError> {
-        self.turns.insert(keys::identity(tenant, identity), conversation.as_bytes())?;
-        self.group_commit.durable(|| self.db.flush())?;
-        Ok(())
+    /// From now on, messages from `identity` continue `conversation`; the
+    /// link and the events that record it are written together.
+    pub fn link_identity(
+        &self,
+        tenant: &str,
+        identity: &str,
+        conversation: &str,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::identity(tenant, identity), conversation.as_bytes());
+        self.stage_events(&mut batch, tenant, events)?;
+        self.write(batch)
     }
 
     /// Record that `conversation` verified `value` (a `phone` or `email`),
@@ -37,7 +47,7 @@ impl Store {
             self.turns.compare_and_swap(&key, None as Option<&[u8]>, Some(conversation.as_bytes()))?;
         match previous {
             Ok(()) => {
-                self.group_commit.durable(|| self.db.flush())?;
+                self.durable()?;
                 Ok(conversation.to_owned())
             }
             Err(current) => Ok(current

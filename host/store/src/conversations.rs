@@ -67,8 +67,7 @@ impl Store {
         if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
         }
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.write(batch)?;
         Ok(Committed::Written)
     }
 
@@ -79,8 +78,7 @@ impl Store {
         for (tenant, turn) in turns {
             self.stage_turn(&mut batch, tenant, turn)?;
         }
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.write(batch)?;
         Ok(())
     }
 
@@ -92,12 +90,11 @@ impl Store {
     ) -> Result<Committed, StoreError> {
         let conversation_id = &turn.stored.conversation.id;
         let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
-        if let Some((channel, message_id)) = turn.dedupe {
-            let key = keys::inbound(tenant, channel, message_id);
-            if self.turns.contains_key(&key)? {
-                return Ok(Committed::Duplicate);
-            }
-            batch.insert(key, conversation_id.as_bytes());
+        if let Some((channel, message_id)) = turn.dedupe
+            && self.stage_dedupe(batch, tenant, channel, message_id, conversation_id.as_bytes())?
+                == Committed::Duplicate
+        {
+            return Ok(Committed::Duplicate);
         }
         batch.insert(
             keys::conversation(tenant, conversation_id),
@@ -138,8 +135,7 @@ impl Store {
             None => batch.remove(keys::outbox(tenant, seq)),
         }
         self.stage_events(&mut batch, tenant, events)?;
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.write(batch)?;
         Ok(())
     }
 
@@ -147,27 +143,39 @@ impl Store {
     /// belong to (usually one), holding them all, under one sequence number,
     /// plus that conversation's transcript index entry. Two keys per turn,
     /// however many events it produced.
-    fn stage_events(
+    pub(crate) fn stage_events(
         &self,
         batch: &mut sled::Batch,
         tenant: &str,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        let mut start = 0;
-        while start < events.len() {
-            let conversation = &events[start].conversation;
-            let end = events[start..]
-                .iter()
-                .position(|event| event.conversation != *conversation)
-                .map_or(events.len(), |offset| start + offset);
-            let bytes = serde_json::to_vec(&events[start..end])
+        for record in events.chunk_by(|one, next| one.conversation == next.conversation) {
+            let conversation = &record[0].conversation;
+            let bytes = serde_json::to_vec(record)
                 .map_err(|source| StoreError::Decode { key: conversation.clone(), source })?;
             let seq = self.db.generate_id()?;
             batch.insert(keys::tenant_event(tenant, seq), bytes);
             batch.insert(keys::conversation_event(tenant, conversation, seq), &[]);
-            start = end;
         }
         Ok(())
+    }
+
+    /// Mark a provider's message id as handled, unless it already was: a
+    /// provider's retry of it then changes nothing.
+    fn stage_dedupe(
+        &self,
+        batch: &mut sled::Batch,
+        tenant: &str,
+        channel: &str,
+        message_id: &str,
+        value: &[u8],
+    ) -> Result<Committed, StoreError> {
+        let key = keys::inbound(tenant, channel, message_id);
+        if self.turns.contains_key(&key)? {
+            return Ok(Committed::Duplicate);
+        }
+        batch.insert(key, value);
+        Ok(Committed::Written)
     }
 
     /// Append events outside a turn (a provider's delivery receipt), durably;
@@ -179,16 +187,13 @@ impl Store {
         dedupe: Option<(&str, &str)>,
     ) -> Result<Committed, StoreError> {
         let mut batch = sled::Batch::default();
-        if let Some((channel, id)) = dedupe {
-            let key = keys::inbound(tenant, channel, id);
-            if self.turns.contains_key(&key)? {
-                return Ok(Committed::Duplicate);
-            }
-            batch.insert(key, &[]);
+        if let Some((channel, id)) = dedupe
+            && self.stage_dedupe(&mut batch, tenant, channel, id, &[])? == Committed::Duplicate
+        {
+            return Ok(Committed::Duplicate);
         }
         self.stage_events(&mut batch, tenant, events)?;
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.write(batch)?;
         Ok(Committed::Written)
     }
 

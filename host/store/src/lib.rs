@@ -95,6 +95,19 @@ impl Store {
         SledKv::new(self.plugin_state.clone())
     }
 
+    /// Apply `batch` to the `turns` tree atomically and return once it is on
+    /// disk (concurrent writers share the sync). Every durable write goes here.
+    pub(crate) fn write(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.turns.apply_batch(batch)?;
+        self.durable()
+    }
+
+    /// Wait until what this thread wrote is on disk, sharing the sync.
+    pub(crate) fn durable(&self) -> Result<(), StoreError> {
+        self.group_commit.durable(|| self.db.flush())?;
+        Ok(())
+    }
+
     /// Wait until everything written so far is on disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;

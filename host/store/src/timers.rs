@@ -67,8 +67,7 @@ impl Store {
                 batch.insert(keys::due(*later, tenant, conversation, key), &[]);
             }
         }
-        self.turns.apply_batch(batch)?;
-        self.group_commit.durable(|| self.db.flush())?;
+        self.write(batch)?;
         Ok(())
     }
 

@@ -229,11 +229,8 @@ impl Engine {
         let started = std::time::Instant::now();
         let tenant = self.tenant(tenant_name)?;
         let channel_name = channel_name(message.channel);
-        // The identity that wrote (`telegram:42`) names its conversation,
-        // unless it was linked to one this customer started elsewhere.
         let identity = message.contact.id.clone();
-        let conversation_id =
-            self.store.linked_conversation(tenant_name, &identity)?.unwrap_or_else(|| identity.clone());
+        let conversation_id = self.conversation_of(tenant_name, &identity)?;
         if let Some(id) = &message.message_id
             && self.store.seen(tenant_name, &channel_name, id)?
         {
@@ -309,16 +306,21 @@ impl Engine {
             return Ok(());
         }
         let identity = &conversation.contact.id;
-        self.store.link_identity(tenant, identity, &owner)?;
         let linked = EventBody::ContactLinked {
             identity: identity.clone(),
             conversation: owner.clone(),
             by: kind.to_owned(),
         };
         let event = conversation.event(now, linked);
-        let in_owner = DomainEvent { conversation: owner, ..event.clone() };
-        self.store.append_events(tenant, &[event, in_owner], None)?;
+        let in_owner = DomainEvent { conversation: owner.clone(), ..event.clone() };
+        self.store.link_identity(tenant, identity, &owner, &[event, in_owner])?;
         Ok(())
+    }
+
+    /// The conversation an identity (`telegram:42`) continues: its own,
+    /// unless it was linked to one this customer started elsewhere.
+    fn conversation_of(&self, tenant: &str, identity: &str) -> Result<String, EngineError> {
+        Ok(self.store.linked_conversation(tenant, identity)?.unwrap_or_else(|| identity.to_owned()))
     }
 
     /// Link a channel identity to a conversation (an agent's explicit link,
@@ -332,18 +334,17 @@ impl Engine {
         now: i64,
     ) -> Result<(), EngineError> {
         self.tenant(tenant)?;
-        let target =
-            self.store.linked_conversation(tenant, conversation)?.unwrap_or_else(|| conversation.to_owned());
+        let target = self.conversation_of(tenant, conversation)?;
         let Some(stored) = self.store.conversation(tenant, &target)? else {
             return Err(EngineError::UnknownConversation { tenant: tenant.to_owned(), conversation: target });
         };
-        self.store.link_identity(tenant, identity, &target)?;
         let linked = EventBody::ContactLinked {
             identity: identity.to_owned(),
-            conversation: target,
+            conversation: target.clone(),
             by: by.to_owned(),
         };
-        self.store.append_events(tenant, &[stored.conversation.event(now, linked)], None)?;
+        let event = stored.conversation.event(now, linked);
+        self.store.link_identity(tenant, identity, &target, &[event])?;
         Ok(())
     }
 
