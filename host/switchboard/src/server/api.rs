@@ -114,12 +114,8 @@ pub(super) fn now() -> i64 {
 /// live stored keys (`keys.rs`), as `Authorization: Bearer <key>`.
 pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
     let found = state.engine.tenant(tenant)?;
-    let presented = bearer(headers);
-    let by_token = found
-        .api_token
-        .as_ref()
-        .is_some_and(|expected| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())));
-    if by_token || super::keys::stored_key_matches(state, tenant, presented) {
+    let by_token = found.api_token.as_ref().is_some_and(|expected| bearer_is(headers, expected));
+    if by_token || super::keys::stored_key_matches(state, tenant, bearer(headers)) {
         Ok(())
     } else {
         Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
@@ -131,16 +127,34 @@ pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> 
 #[utoipa::path(get, path = "/metrics", tag = "operator", security(("bearer" = [])),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 401, body = ErrorBody), (status = 404, description = "Metrics are off", body = ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<String, AppError> {
-    let Some(expected) = &state.metrics_token else {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", "metrics are not enabled"));
-    };
-    if !bool::from(bearer(&headers).as_bytes().ct_eq(expected.as_bytes())) {
-        return Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"));
-    }
+    operator_token(state.metrics_token.as_deref(), &headers, "metrics are not enabled", "bearer token")?;
     Ok(crate::telemetry::render())
 }
 
-pub(super) fn bearer(headers: &HeaderMap) -> &str {
+/// An operator endpoint's token: the endpoint is off (404, `off`) when no
+/// token was configured, and a wrong or missing one is a 401.
+pub(super) fn operator_token(
+    expected: Option<&str>,
+    headers: &HeaderMap,
+    off: &str,
+    what: &str,
+) -> Result<(), AppError> {
+    let Some(expected) = expected else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", off));
+    };
+    if bearer_is(headers, expected) {
+        Ok(())
+    } else {
+        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("missing or wrong {what}")))
+    }
+}
+
+/// Whether the request bears `expected`, compared in constant time.
+fn bearer_is(headers: &HeaderMap, expected: &str) -> bool {
+    bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes()))
+}
+
+fn bearer(headers: &HeaderMap) -> &str {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

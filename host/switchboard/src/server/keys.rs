@@ -17,7 +17,8 @@ use switchboard_store::ApiKey;
 
 use crate::tenant::Tenant;
 
-use super::api::{authorize, bearer, blocking, now};
+use super::api::{authorize, blocking, now, operator_token};
+use super::manage::plain_name;
 use super::{AppError, AppState, ErrorBody};
 
 const PREFIX: &str = "sbk_";
@@ -55,14 +56,7 @@ fn mint(label: &str) -> Result<(ApiKey, String), AppError> {
 }
 
 fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(expected) = &state.admin_key else {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", "the operator API is not enabled"));
-    };
-    if bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key"))
-    }
+    operator_token(state.admin_key.as_deref(), headers, "the operator API is not enabled", "admin key")
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -159,11 +153,7 @@ pub async fn create_tenant(
             "serve was given one tenant, not a directory of them",
         ));
     };
-    let plain = (1..=64).contains(&request.name.len())
-        && request.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !plain {
-        return Err(AppError::bad_request("a tenant name is 1-64 letters, digits, '-' or '_'"));
-    }
+    plain_name(&request.name, "tenant")?;
     if state.engine.tenant(&request.name).is_ok() || root.join(&request.name).exists() {
         return Err(AppError::new(
             StatusCode::CONFLICT,

@@ -237,7 +237,7 @@ pub async fn put_component(
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    binding_name(&name)?;
+    plain_name(&name, "plugin")?;
     let found = state.engine.tenant(&tenant)?;
     let relative = format!("plugins/{name}.wasm");
     let file = edited_tenant_file(&found, |document| {
@@ -262,7 +262,7 @@ pub async fn put_config(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    binding_name(&name)?;
+    plain_name(&name, "plugin")?;
     let Json(config) = body?;
     let found = state.engine.tenant(&tenant)?;
     if !found.plugins.contains_key(&name) {
@@ -286,13 +286,13 @@ pub async fn put_config(
     commit(&state, tenant, vec![(found.dir.join(&relative), json), file]).await
 }
 
-/// Binding names become file names: keep them plain.
-fn binding_name(name: &str) -> Result<(), AppError> {
+/// Tenant and plugin binding names become file names: keep them plain.
+pub(super) fn plain_name(name: &str, what: &str) -> Result<(), AppError> {
     let plain = (1..=64).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if plain {
         Ok(())
     } else {
-        Err(AppError::bad_request("a plugin name is 1-64 letters, digits, '-' or '_'"))
+        Err(AppError::bad_request(format!("a {what} name is 1-64 letters, digits, '-' or '_'")))
     }
 }
