@@ -1,5 +1,6 @@
 //! Prometheus metrics, through the `metrics` facade. Until [`install`] runs
-//! (in `serve`), recording is a no-op, so the engine records freely.
+//! (in `serve`, with a metrics token), recording is a no-op, and the labels
+//! that cost something to build are not built.
 //!
 //! - `switchboard_events_total{tenant, type}`: every domain event by type
 //!   (messages, intents, handoffs, timers, step failures…), the raw material
@@ -37,7 +38,17 @@ pub fn render() -> String {
     HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
 }
 
+/// Whether a recorder is installed; without one, labels are not worth building.
+fn on() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
+}
+
 pub fn events(tenant: &str, events: &[DomainEvent]) {
+    // An event's type name comes from serializing it: skip that on every turn
+    // when nothing records it.
+    if !on() {
+        return;
+    }
     for event in events {
         metrics::counter!("switchboard_events_total", "tenant" => tenant.to_owned(), "type" => event.body.name())
             .increment(1);
