@@ -387,7 +387,8 @@ impl Engine {
     }
 
     /// Record a provider's receipt for a message sent to `recipient` on
-    /// `channel`; receipts for unknown conversations are ignored. A
+    /// `channel`, in the conversation that identity continues; receipts for
+    /// unknown conversations are ignored. A
     /// provider's retry of the same receipt is recorded once.
     pub fn record_status(
         &self,
@@ -399,7 +400,8 @@ impl Engine {
         now: i64,
     ) -> Result<bool, EngineError> {
         self.tenant(tenant)?;
-        let conversation = format!("{}:{recipient}", channel_name(channel));
+        let identity = format!("{}:{recipient}", channel_name(channel));
+        let conversation = self.conversation_of(tenant, &identity)?;
         let Some(stored) = self.store.conversation(tenant, &conversation)? else { return Ok(false) };
         let event = stored.conversation.event(now, body);
         let channel = channel_name(channel);

@@ -401,3 +401,31 @@ async fn a_sticker_is_answered_politely_and_the_question_still_stands() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_receipt_for_a_linked_identity_lands_in_the_conversation_it_continues() {
+    let (app, _dir) = app();
+    telegram(&app, 1, "opening hours?").await;
+    let link = json!({ "identity": "whatsapp:37491000001", "conversation": "telegram:42" }).to_string();
+    send(&app, "POST", "/v1/tenants/alpha/contacts/link", Some("token-alpha"), Some(link)).await;
+    let receipt = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "statuses": [{ "id": "wamid.OUT9", "status": "read", "timestamp": "1767600009", "recipient_id": "37491000001" }]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &receipt);
+    post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", &signature)], receipt).await;
+    let (_, conversation) =
+        send(&app, "GET", "/v1/tenants/alpha/conversations/telegram:42", Some("token-alpha"), None).await;
+    let read = conversation["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|event| event["type"] == "message.status" && event["data"]["provider_id"] == "wamid.OUT9");
+    assert!(read, "{conversation}");
+}
