@@ -9,6 +9,7 @@
 
 use switchboard_core::event::DomainEvent;
 
+use crate::batch::Batch;
 use crate::{Store, StoreError, keys};
 
 impl Store {
@@ -27,7 +28,7 @@ impl Store {
         conversation: &str,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(keys::identity(tenant, identity), conversation.as_bytes());
         self.stage_events(&mut batch, tenant, events)?;
         self.write(batch)

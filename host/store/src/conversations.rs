@@ -2,10 +2,11 @@
 //!
 //! A turn's writes (the new conversation state, every event it produced, and
 //! the inbound message id that makes a provider's retry a no-op) commit
-//! together or not at all: they share one tree, `turns`, and go in one batch,
-//! which sled applies atomically and far more cheaply than a transaction
-//! across trees. [`Store::commit_turn`] returns only once the batch is on
-//! disk, so whatever a caller acknowledges survives a crash.
+//! together or not at all: they share one tree, `turns`, and go in one batch
+//! (`batch.rs`), far more cheaply than a transaction across trees.
+//! [`Store::commit_turn`] returns only once the batch is on disk, so whatever
+//! a caller acknowledges survives a crash; [`Store::apply_turn`] leaves the
+//! sync to the caller, so several turns can share it.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::conversation::{Conversation, ScheduledTimer};
 use switchboard_core::event::DomainEvent;
 
+use crate::batch::Batch;
 use crate::{Store, StoreError, keys};
 
 /// A conversation as stored: its state and what it is pinned to.
@@ -56,25 +58,37 @@ impl Store {
         Ok(self.turns.contains_key(keys::inbound(tenant, channel, message_id))?)
     }
 
-    /// Write a turn atomically (one sled batch on one tree), then return once
-    /// it is on disk.
+    /// Write a turn atomically (one batch on one tree), then return once it
+    /// is on disk.
     ///
     /// Callers serialise turns per conversation (the engine's turn locks), so
     /// the duplicate check and the write cannot interleave with a retry of
     /// the same message, which belongs to the same conversation.
     pub fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
-        let mut batch = sled::Batch::default();
+        let committed = self.apply_turn(tenant, turn)?;
+        if committed == Committed::Written {
+            self.durable()?;
+        }
+        Ok(committed)
+    }
+
+    /// Write a turn atomically like [`Store::commit_turn`], but return as soon
+    /// as it is applied, before it is on disk. Readers see it at once; call
+    /// [`Store::durable`] before acknowledging anything that depends on it.
+    /// Several turns applied this way share one disk sync.
+    pub fn apply_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
+        let mut batch = Batch::default();
         if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
         }
-        self.write(batch)?;
+        self.apply(batch)?;
         Ok(Committed::Written)
     }
 
     /// Write several turns (of different conversations) in one atomic batch
     /// and one disk sync: the scheduler fires a page of timers this way.
     pub fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (tenant, turn) in turns {
             self.stage_turn(&mut batch, tenant, turn)?;
         }
@@ -84,7 +98,7 @@ impl Store {
 
     fn stage_turn(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut Batch,
         tenant: &str,
         turn: &TurnRecord<'_>,
     ) -> Result<Committed, StoreError> {
@@ -108,7 +122,8 @@ impl Store {
         Ok(Committed::Written)
     }
 
-    /// Up to `limit` outbox entries of a tenant, oldest first.
+    /// Up to `limit` outbox entries of a tenant, oldest first, all on disk:
+    /// a reply is never sent for a turn a crash could still undo.
     pub fn outbox(&self, tenant: &str, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let prefix = keys::outbox_prefix(tenant);
         let mut entries = Vec::new();
@@ -116,6 +131,10 @@ impl Store {
             let (key, value) = entry?;
             let seq = keys::seq_after(&prefix, &key);
             entries.push((seq, value.to_vec()));
+        }
+        if !entries.is_empty() {
+            // Entries of turns applied but not yet synced (see `apply_turn`).
+            self.durable()?;
         }
         Ok(entries)
     }
@@ -129,7 +148,7 @@ impl Store {
         retry: Option<&[u8]>,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         match retry {
             Some(entry) => batch.insert(keys::outbox(tenant, seq), entry),
             None => batch.remove(keys::outbox(tenant, seq)),
@@ -145,7 +164,7 @@ impl Store {
     /// however many events it produced.
     pub(crate) fn stage_events(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut Batch,
         tenant: &str,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
@@ -164,7 +183,7 @@ impl Store {
     /// provider's retry of it then changes nothing.
     fn stage_dedupe(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut Batch,
         tenant: &str,
         channel: &str,
         message_id: &str,
@@ -186,7 +205,7 @@ impl Store {
         events: &[DomainEvent],
         dedupe: Option<(&str, &str)>,
     ) -> Result<Committed, StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         if let Some((channel, id)) = dedupe
             && self.stage_dedupe(&mut batch, tenant, channel, id, &[])? == Committed::Duplicate
         {

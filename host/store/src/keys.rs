@@ -154,6 +154,17 @@ fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
     Some((String::from_utf8(segment.to_vec()).ok()?, rest))
 }
 
+/// `r/{seq}`: a batch being written, recorded whole so a crash cannot leave
+/// it half-applied (see `batch.rs`). Like the due index, it is cross-tenant;
+/// it lives only while the batch is written.
+pub(crate) fn redo(seq: u64) -> Vec<u8> {
+    let mut key = REDO_PREFIX.to_vec();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) const REDO_PREFIX: &[u8] = b"r/";
+
 /// The sequence number that ends a key built as `prefix` + big-endian `u64`.
 pub(crate) fn seq_after(prefix: &[u8], key: &[u8]) -> u64 {
     key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u64::from_be_bytes)

@@ -16,9 +16,11 @@
 //! - `conversations.rs`: conversation state, the per-tenant event log, the
 //!   inbound dedupe index and the outbox, written in one atomic batch per turn.
 //! - `timers.rs`: the due-time index of pending timers, which the scheduler reads.
+//! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod api_keys;
+mod batch;
 mod blobs;
 mod contacts;
 mod conversations;
@@ -28,6 +30,8 @@ mod plugin_state;
 mod timers;
 
 use std::path::Path;
+
+use batch::Batch;
 
 pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
@@ -46,6 +50,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
+    #[error("an unfinished write ({key}) does not decode; the store is damaged")]
+    Unfinished { key: String },
     #[error("stored record {key} does not decode: {source}")]
     Decode { key: String, source: serde_json::Error },
 }
@@ -81,13 +87,18 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
-        Ok(Self {
+        let store = Self {
             blobs: db.open_tree("blobs")?,
             plugin_state: db.open_tree("plugin_state")?,
             turns: db.open_tree("turns")?,
             group_commit: std::sync::Arc::default(),
             db,
-        })
+        };
+        let replayed = store.replay_unfinished()?;
+        if replayed > 0 {
+            tracing::info!(replayed, "finished writes a crash interrupted");
+        }
+        Ok(store)
     }
 
     /// The `kv` capability's backend, sharing this database.
@@ -96,14 +107,17 @@ impl Store {
     }
 
     /// Apply `batch` to the `turns` tree atomically and return once it is on
-    /// disk (concurrent writers share the sync). Every durable write goes here.
-    pub(crate) fn write(&self, batch: sled::Batch) -> Result<(), StoreError> {
-        self.turns.apply_batch(batch)?;
+    /// disk (concurrent writers share the sync). Every durable write goes here,
+    /// except a turn's, which may be applied first and synced later (`apply_turn`).
+    pub(crate) fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        self.apply(batch)?;
         self.durable()
     }
 
-    /// Wait until what this thread wrote is on disk, sharing the sync.
-    pub(crate) fn durable(&self) -> Result<(), StoreError> {
+    /// Return once every write applied before the call is on disk, sharing
+    /// the sync with concurrent callers. sled's log is ordered, so this also
+    /// covers writes other threads applied earlier.
+    pub fn durable(&self) -> Result<(), StoreError> {
         self.group_commit.durable(|| self.db.flush())?;
         Ok(())
     }

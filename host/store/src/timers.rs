@@ -9,6 +9,7 @@
 
 use switchboard_core::conversation::ScheduledTimer;
 
+use crate::batch::Batch;
 use crate::{Store, StoreError, keys};
 
 /// A due timer, as the scheduler finds it.
@@ -22,7 +23,7 @@ pub struct DueTimer {
 
 impl Store {
     pub(crate) fn stage_timers(
-        batch: &mut sled::Batch,
+        batch: &mut Batch,
         tenant: &str,
         conversation: &str,
         set: &[ScheduledTimer],
@@ -59,7 +60,7 @@ impl Store {
         if timers.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (timer, later) in timers {
             let (tenant, conversation, key) = (&timer.tenant, &timer.conversation, &timer.key);
             batch.remove(keys::due(timer.due_at, tenant, conversation, key));

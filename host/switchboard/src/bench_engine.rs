@@ -2,12 +2,16 @@
 //! HTTP. Each conversation is a 7-message qualification and quote (the intent,
 //! then six answers); every answer re-prices and re-scores the lead, so it
 //! calls two wasm plugins. Every turn is committed to sled and flushed to
-//! disk before `handle` returns, as it is before a webhook is acknowledged.
+//! disk before it is acknowledged (before `handle_many` returns), as it is
+//! before a webhook is acknowledged.
 //!
 //! It reports messages per second and p50/p99 latency per message on 1 and 2
-//! worker threads, and, as the baseline measured in the same run, the p50 of
-//! a bare sled insert + flush of a record of the same size: the floor any
-//! durable acknowledgment pays on this disk.
+//! worker threads, first with one conversation in flight per worker (every
+//! message waits for its own sync), then with `--in-flight` conversations
+//! per worker whose next messages are handled together and share a sync, as
+//! concurrent customers' messages do in the server. The baseline, measured
+//! in the same run, is the p50 of a bare sled insert + flush of a record of
+//! the same size: the floor any durable acknowledgment pays on this disk.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,8 +30,12 @@ pub struct Args {
     #[arg(long, default_value = "target/plugins")]
     plugins_dir: PathBuf,
     /// Conversations per worker thread.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 400)]
     conversations: usize,
+    /// Conversations each worker keeps in flight in the second set of runs;
+    /// their messages share a disk sync (`Engine::handle_many`).
+    #[arg(long, default_value_t = 8)]
+    in_flight: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -92,6 +100,7 @@ state = "quoted"
 #[derive(Debug, serde::Serialize)]
 struct Row {
     workers: usize,
+    in_flight: usize,
     messages: usize,
     messages_per_second: f64,
     p50_ms: f64,
@@ -104,20 +113,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tenant_dir = write_tenant(work.path())?;
     let runtime = crate::bench_common::runtime()?;
     let flush_p50 = flush_baseline(&work.path().join("baseline"))?;
+    anyhow::ensure!(args.in_flight > 0, "--in-flight must be at least 1");
     let mut rows = Vec::new();
-    for workers in [1, 2] {
-        let store = Store::open(&work.path().join(format!("store-{workers}")))?;
+    for (workers, in_flight) in [(1, 1), (2, 1), (1, args.in_flight), (2, args.in_flight)] {
+        let store = Store::open(&work.path().join(format!("store-{workers}-{in_flight}")))?;
         let engine = Arc::new(Engine::new(store, runtime.clone()));
         let tenant = Tenant::load(&tenant_dir, &args.plugins_dir, &runtime, &|_| None)?;
         engine.add_tenant(tenant)?;
         // Warm up: compile caches, first-touch allocations.
-        drive(&engine, "warmup", 5)?;
+        drive(&engine, "warmup", 5, 1)?;
         let started = Instant::now();
         let handles: Vec<_> = (0..workers)
             .map(|worker| {
                 let engine = engine.clone();
                 let conversations = args.conversations;
-                std::thread::spawn(move || drive(&engine, &format!("w{worker}"), conversations))
+                let prefix = format!("w{worker}");
+                std::thread::spawn(move || drive(&engine, &prefix, conversations, in_flight))
             })
             .collect();
         let mut latencies = Vec::new();
@@ -129,6 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let p50 = crate::bench_common::percentile(&latencies, 0.50);
         rows.push(Row {
             workers,
+            in_flight,
             messages: latencies.len(),
             messages_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50_ms: p50,
@@ -144,13 +156,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         println!("baseline: sled insert + flush of one turn-sized record, p50 {flush_p50:.3} ms");
         println!(
-            "{:>7} {:>9} {:>12} {:>9} {:>9} {:>13}",
-            "workers", "messages", "messages/s", "p50 ms", "p99 ms", "p50/flush"
+            "{:>7} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13}",
+            "workers", "in flight", "messages", "messages/s", "p50 ms", "p99 ms", "p50/flush"
         );
         for row in &rows {
             println!(
-                "{:>7} {:>9} {:>12.0} {:>9.3} {:>9.3} {:>12.2}x",
+                "{:>7} {:>9} {:>9} {:>12.0} {:>9.3} {:>9.3} {:>12.2}x",
                 row.workers,
+                row.in_flight,
                 row.messages,
                 row.messages_per_second,
                 row.p50_ms,
@@ -162,29 +175,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run `count` conversations of the script; the latency of every message.
-fn drive(engine: &Engine, prefix: &str, count: usize) -> anyhow::Result<Vec<Duration>> {
+/// Run `count` conversations of the script, `in_flight` at a time: each
+/// round handles the next message of every conversation in flight as one
+/// `handle_many`, so they share a disk sync. A message's latency runs from
+/// the start of its round to the round's return, when it is on disk.
+fn drive(engine: &Engine, prefix: &str, count: usize, in_flight: usize) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(count * SCRIPT.len());
     let now = jiff::Timestamp::now().as_millisecond();
-    for conversation in 0..count {
-        let contact =
-            Contact { id: format!("{prefix}-{conversation}"), display_name: None, locale: "ru".to_owned() };
+    let ids: Vec<usize> = (0..count).collect();
+    for group in ids.chunks(in_flight) {
         for (index, text) in SCRIPT.iter().enumerate() {
-            let message = InboundMessage {
-                channel: Channel::Whatsapp,
-                contact: contact.clone(),
-                text: (*text).to_owned(),
-                payload: None,
-                message_id: Some(format!("{prefix}-{conversation}-{index}")),
-                at: now + index as i64 * 1_000,
-            };
+            let messages: Vec<InboundMessage> = group
+                .iter()
+                .map(|conversation| InboundMessage {
+                    channel: Channel::Whatsapp,
+                    contact: Contact {
+                        id: format!("{prefix}-{conversation}"),
+                        display_name: None,
+                        locale: "ru".to_owned(),
+                    },
+                    text: (*text).to_owned(),
+                    payload: None,
+                    message_id: Some(format!("{prefix}-{conversation}-{index}")),
+                    at: now + index as i64 * 1_000,
+                })
+                .collect();
             let started = Instant::now();
-            let outcome = engine.handle("bench", message)?;
-            latencies.push(started.elapsed());
-            anyhow::ensure!(
-                !outcome.replies.is_empty(),
-                "message {index} of {prefix}-{conversation} got no reply"
-            );
+            let outcomes = engine.handle_many("bench", messages)?;
+            let took = started.elapsed();
+            for (outcome, conversation) in outcomes.iter().zip(group) {
+                anyhow::ensure!(
+                    !outcome.replies.is_empty() && !outcome.duplicate,
+                    "message {index} of {prefix}-{conversation} got no reply"
+                );
+                latencies.push(took);
+            }
         }
     }
     Ok(latencies)

@@ -6,9 +6,9 @@
 //! slows its own conversation. Callers on an async runtime run [`Engine::handle`]
 //! on the blocking pool.
 //!
-//! **Architecture Invariant:** a turn is persisted in one atomic sled batch,
-//! on disk before [`Engine::handle`] returns. Nothing is acknowledged that a
-//! crash could lose.
+//! **Architecture Invariant:** a turn is persisted in one atomic batch, on
+//! disk before [`Engine::handle`] (or [`Engine::handle_many`]) returns.
+//! Nothing is acknowledged that a crash could lose.
 //!
 //! A conversation pins the flow version and plugin hashes it started with.
 //! When the tenant is reloaded, running conversations keep them (the old
@@ -146,17 +146,14 @@ impl Engine {
         self.live.subscribe()
     }
 
-    /// Push committed web chat replies to open sessions (nobody listening is fine).
-    fn publish(&self, tenant: &str, conversation: &Conversation, replies: &[Outbound]) {
-        if conversation.channel != Channel::Webchat || self.live.receiver_count() == 0 {
+    /// Push committed replies to a web chat visitor's open sessions (nobody
+    /// listening is fine).
+    fn publish(&self, tenant: &str, to: &str, replies: &[Outbound]) {
+        if self.live.receiver_count() == 0 {
             return;
         }
         for reply in replies {
-            let live = LiveReply {
-                tenant: tenant.to_owned(),
-                to: conversation.contact.id.clone(),
-                reply: reply.clone(),
-            };
+            let live = LiveReply { tenant: tenant.to_owned(), to: to.to_owned(), reply: reply.clone() };
             let _ = self.live.send(live);
         }
     }
@@ -226,7 +223,50 @@ impl Engine {
 
     /// Handle one inbound message: the whole turn, persisted and flushed.
     pub fn handle(&self, tenant_name: &str, message: InboundMessage) -> Result<TurnOutcome, EngineError> {
+        let mut outcomes = self.handle_many(tenant_name, vec![message])?;
+        Ok(outcomes.pop().expect("one outcome per message"))
+    }
+
+    /// Handle several inbound messages in order (a webhook that carries a
+    /// batch, or a caller with many conversations in flight), sharing one
+    /// disk sync: every turn is applied as it is handled, and all are on
+    /// disk before this returns. One outcome per message, in order.
+    ///
+    /// A conversation's turn lock is released once its turn is applied, so
+    /// its next message may be handled before this one is on disk. That is
+    /// safe because sled's log is ordered: whatever acknowledges the later
+    /// turn syncs the earlier one too, and nothing reads a turn back to
+    /// acknowledge or send it without syncing first (duplicates, the outbox).
+    pub fn handle_many(
+        &self,
+        tenant_name: &str,
+        messages: Vec<InboundMessage>,
+    ) -> Result<Vec<TurnOutcome>, EngineError> {
         let started = std::time::Instant::now();
+        let mut applied = Vec::with_capacity(messages.len());
+        for message in messages {
+            match self.apply_message(tenant_name, message) {
+                Ok(turn) => applied.push(turn),
+                Err(error) => {
+                    // What was applied is kept: a retry finds it a duplicate.
+                    self.store.durable()?;
+                    return Err(error);
+                }
+            }
+        }
+        self.store.durable()?;
+        let took = started.elapsed();
+        Ok(applied
+            .into_iter()
+            .map(|turn| {
+                crate::telemetry::turn(tenant_name, took);
+                self.announce(turn)
+            })
+            .collect())
+    }
+
+    /// One inbound message's turn, applied to the store but not yet synced.
+    fn apply_message(&self, tenant_name: &str, message: InboundMessage) -> Result<Applied, EngineError> {
         let tenant = self.tenant(tenant_name)?;
         let channel_name = channel_name(message.channel);
         let identity = message.contact.id.clone();
@@ -234,7 +274,7 @@ impl Engine {
         if let Some(id) = &message.message_id
             && self.store.seen(tenant_name, &channel_name, id)?
         {
-            return self.duplicate(tenant_name, &conversation_id);
+            return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &conversation_id)?));
         }
         let _turn = self.turns.hold(tenant_name, &conversation_id);
 
@@ -278,7 +318,7 @@ impl Engine {
             let wa_id = stored.conversation.contact.id.trim_start_matches("whatsapp:");
             verified.push(("phone", format!("+{wa_id}")));
         }
-        let outcome = self.commit(
+        let applied = self.apply(
             &tenant,
             &stored,
             effects,
@@ -287,8 +327,7 @@ impl Engine {
         for (kind, value) in verified {
             self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
         }
-        crate::telemetry::turn(tenant_name, started.elapsed());
-        Ok(outcome)
+        Ok(applied)
     }
 
     /// The same phone or email verified by two conversations is one
@@ -511,7 +550,9 @@ impl Engine {
         self.store.commit_turns(&turns)?;
         for (tenant, stored, effects, _) in &fired {
             crate::telemetry::events(&tenant.name, &effects.events);
-            self.publish(&tenant.name, &stored.conversation, &effects.outbound);
+            if stored.conversation.channel == Channel::Webchat {
+                self.publish(&tenant.name, &stored.conversation.contact.id, &effects.outbound);
+            }
         }
         self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
         drop(held);
@@ -558,6 +599,7 @@ impl Engine {
         self.commit(&found, &stored, effects, None)
     }
 
+    /// Apply a turn, wait until it is on disk, then announce it.
     fn commit(
         &self,
         tenant: &Tenant,
@@ -565,6 +607,19 @@ impl Engine {
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<TurnOutcome, EngineError> {
+        let applied = self.apply(tenant, stored, effects, dedupe)?;
+        self.store.durable()?;
+        Ok(self.announce(applied))
+    }
+
+    /// Apply a turn to the store, not yet synced: see [`Engine::handle_many`].
+    fn apply(
+        &self,
+        tenant: &Tenant,
+        stored: &StoredConversation,
+        effects: Effects,
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<Applied, EngineError> {
         let outbox = crate::delivery::outbox_entries(tenant, stored, &effects);
         let tenant = tenant.name.as_str();
         let record = TurnRecord {
@@ -575,22 +630,38 @@ impl Engine {
             timers: &effects.timers,
             cancelled_timers: &effects.cancelled_timers,
         };
-        let committed = self.store.commit_turn(tenant, &record)?;
-        if committed == Committed::Duplicate {
-            return self.duplicate(tenant, &stored.conversation.id);
+        if self.store.apply_turn(tenant, &record)? == Committed::Duplicate {
+            return Ok(Applied::duplicate(tenant, self.duplicate(tenant, &stored.conversation.id)?));
         }
-        crate::telemetry::events(tenant, &effects.events);
-        self.publish(tenant, &stored.conversation, &effects.outbound);
-        Ok(TurnOutcome {
-            conversation: stored.conversation.id.clone(),
-            replies: effects.outbound,
-            events: effects.events,
-            status: stored.conversation.status.clone(),
-            duplicate: false,
+        let conversation = &stored.conversation;
+        let web_chat = (conversation.channel == Channel::Webchat).then(|| conversation.contact.id.clone());
+        Ok(Applied {
+            tenant: tenant.to_owned(),
+            web_chat,
+            outcome: TurnOutcome {
+                conversation: conversation.id.clone(),
+                replies: effects.outbound,
+                events: effects.events,
+                status: conversation.status.clone(),
+                duplicate: false,
+            },
         })
     }
 
+    /// Once a turn is on disk: count its events and push its web chat replies.
+    fn announce(&self, applied: Applied) -> TurnOutcome {
+        let Applied { tenant, web_chat, outcome } = applied;
+        crate::telemetry::events(&tenant, &outcome.events);
+        if let Some(to) = web_chat {
+            self.publish(&tenant, &to, &outcome.replies);
+        }
+        outcome
+    }
+
+    /// A repeat of a message already handled: nothing to do, but the first
+    /// may have been applied and not yet synced, so sync before answering.
     fn duplicate(&self, tenant: &str, conversation: &str) -> Result<TurnOutcome, EngineError> {
+        self.store.durable()?;
         let status = self
             .store
             .conversation(tenant, conversation)?
@@ -646,6 +717,21 @@ impl Engine {
         let plugin = self.runtime.load(&bytes).ok()?;
         lock(&self.components).insert(hash.to_owned(), plugin.clone());
         Some(plugin)
+    }
+}
+
+/// A turn applied to the store and not yet announced.
+struct Applied {
+    tenant: String,
+    /// The visitor's identity, for a web chat conversation.
+    web_chat: Option<String>,
+    outcome: TurnOutcome,
+}
+
+impl Applied {
+    /// A duplicate has nothing to announce.
+    fn duplicate(tenant: &str, outcome: TurnOutcome) -> Self {
+        Self { tenant: tenant.to_owned(), web_chat: None, outcome }
     }
 }
 

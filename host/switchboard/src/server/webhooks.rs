@@ -128,8 +128,9 @@ pub async fn receive(
             };
             engine.record_status(&tenant_name, channel, &status.recipient, body, &dedupe, now)?;
         }
-        for message in messages {
-            let inbound = InboundMessage {
+        let inbound: Vec<InboundMessage> = messages
+            .into_iter()
+            .map(|message| InboundMessage {
                 channel,
                 contact: Contact {
                     id: format!("{}:{}", crate::engine::channel_name(channel), message.from),
@@ -140,8 +141,11 @@ pub async fn receive(
                 payload: message.payload,
                 message_id: Some(message.id),
                 at: now,
-            };
-            if engine.handle(&tenant_name, inbound)?.duplicate {
+            })
+            .collect();
+        // A batched webhook's messages share one disk sync.
+        for outcome in engine.handle_many(&tenant_name, inbound)? {
+            if outcome.duplicate {
                 duplicates += 1;
             } else {
                 received += 1;

@@ -1,5 +1,6 @@
 //! The host's integration tests, one binary.
 //!
+//! - `batching.rs`: several inbound messages handled with one disk sync.
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
@@ -12,6 +13,7 @@
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
+mod batching;
 mod cases;
 mod crash;
 mod delivery;
