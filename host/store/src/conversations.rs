@@ -85,15 +85,14 @@ impl Store {
         Ok(Committed::Written)
     }
 
-    /// Write several turns (of different conversations) in one atomic batch
-    /// and one disk sync: the scheduler fires a page of timers this way.
+    /// Write several turns (of different conversations), each atomically,
+    /// with one disk sync for all: the scheduler fires a page of timers
+    /// this way.
     pub fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
         for (tenant, turn) in turns {
-            self.stage_turn(&mut batch, tenant, turn)?;
+            self.apply_turn(tenant, turn)?;
         }
-        self.write(batch)?;
-        Ok(())
+        self.durable()
     }
 
     fn stage_turn(

@@ -481,9 +481,10 @@ impl Engine {
         self.agent_action(tenant, conversation, |conversation| conversation.decide(approved, by, note, now))
     }
 
-    /// Fire a page of due timers (from [`Store::due_timers`]) as one atomic
-    /// write with one disk sync. Each conversation's timers fire under its
-    /// turn lock, so they interleave with its messages in a definite order.
+    /// Fire a page of due timers (from [`Store::due_timers`]): one atomic
+    /// write per conversation, one disk sync for the page. Each
+    /// conversation's timers fire under its turn lock, so they interleave
+    /// with its messages in a definite order.
     /// Returns what each conversation did; a timer already fired or
     /// cancelled does nothing.
     pub fn fire_due(&self, due: &[DueTimer], now: i64) -> Result<Vec<TurnOutcome>, EngineError> {
@@ -514,9 +515,10 @@ impl Engine {
                 let stale =
                     ScheduledTimer { key: timer.key.clone(), kind: String::new(), due_at: timer.due_at };
                 match stored.conversation.timers.get(&timer.key) {
-                    Some(pending) if pending.due_at <= now => {
-                        effects.merge(stored.conversation.fire_timer(setting, &timer.key, now));
-                    }
+                    // Due: fired below, with the conversation's other due timers.
+                    Some(pending) if pending.due_at == timer.due_at => {}
+                    // Moved but due all the same: fired below; clear this entry.
+                    Some(pending) if pending.due_at <= now => effects.cancelled_timers.push(stale),
                     // The conversation has it for later than this entry says:
                     // the entry is stale; index the timer where it belongs.
                     Some(pending) => {
@@ -530,6 +532,9 @@ impl Engine {
                     None => effects.cancelled_timers.push(stale),
                 }
             }
+            // Every timer of this conversation due by now, not only those on
+            // this page: after downtime, one turn instead of one each.
+            effects.merge(stored.conversation.fire_due_timers(setting, now));
             let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects);
             fired.push((tenant, stored, effects, outbox));
         }

@@ -3,9 +3,9 @@
 //! Timers live in the store (see `switchboard_store::timers`), indexed by due
 //! time across tenants, so nothing is held in memory and nothing is lost on
 //! restart: timers that fell due while the host was down are simply the
-//! oldest entries of the index on start-up. Each page of due timers fires as
-//! one atomic write ([`Engine::fire_due`]), which removes them in the same
-//! batch as the messages they produce, so a timer fires exactly once.
+//! oldest entries of the index on start-up. A conversation's due timers fire
+//! as one atomic write ([`Engine::fire_due`]), which removes them in the
+//! same batch as the messages they produce, so a timer fires exactly once.
 //!
 //! Time comes from a [`Clock`], so tests and `switchboard chat` move it
 //! forward instead of sleeping.

@@ -34,6 +34,29 @@ impl Conversation {
         })
     }
 
+    /// Fire every pending timer due by `now`, earliest first, as one turn:
+    /// how the scheduler catches up after downtime or a burst, loading and
+    /// writing the conversation once rather than once per timer. Each timer
+    /// sees what the earlier ones did, so one that was cancelled or moved by
+    /// an earlier one is left alone; timers set while firing wait for the
+    /// scheduler's next pass.
+    pub fn fire_due_timers(&mut self, setting: Setting<'_>, now: i64) -> Effects {
+        let mut due: Vec<(i64, String)> = self
+            .timers
+            .iter()
+            .filter(|(_, timer)| timer.due_at <= now)
+            .map(|(key, timer)| (timer.due_at, key.clone()))
+            .collect();
+        due.sort_unstable();
+        let mut effects = Effects::default();
+        for (due_at, key) in due {
+            if self.timers.get(&key).is_some_and(|timer| timer.due_at == due_at) {
+                effects.merge(self.fire_timer(setting, &key, now));
+            }
+        }
+        effects
+    }
+
     /// Set a timer of a kind the flow declares, due at `due_at` (an agent's
     /// "remind me at 15:00"). `None` if the flow has no such kind.
     pub fn schedule_timer(

@@ -297,3 +297,26 @@ fn a_24h_reminder_keeps_its_wall_clock_time_across_the_dst_change() {
     assert_eq!(sim.due("remind-24h"), Some(at("2026-03-28T09:00:00Z")));
     assert_eq!(sim.due("remind-10m"), Some(at("2026-03-29T07:50:00Z")));
 }
+
+#[test]
+fn catching_up_fires_every_due_timer_in_order_in_one_turn_and_leaves_later_ones() {
+    let mut sim = Sim::new(Channel::Telegram, at("2026-01-05T10:00:00Z"));
+    sim.book("2026-01-07 10:00", at("2026-01-05T10:00:00Z"));
+    let no_show = sim.due("no-show").expect("the no-show check is set");
+    // The host was down from before the first reminder until just before the visit.
+    let setting = Setting { flow: &sim.flow, calendar: &sim.calendar };
+    let caught_up = sim.conversation.fire_due_timers(setting, at("2026-01-07T08:55:00Z"));
+    let caught_up = sim.keep(caught_up);
+    assert_eq!(keys(&caught_up.cancelled_timers), ["remind-24h", "remind-10m"]);
+    assert_eq!(texts(&caught_up), ["Tomorrow: 07.01.2026 10:00.", "In 10 minutes!"]);
+    let pending: Vec<&str> = sim.conversation.timers.keys().map(String::as_str).collect();
+    assert_eq!(pending, ["no-show"], "not due yet");
+    assert_eq!(sim.due("no-show"), Some(no_show));
+
+    // Down again over the visit: the check-in is still sent, once.
+    let setting = Setting { flow: &sim.flow, calendar: &sim.calendar };
+    let after = sim.conversation.fire_due_timers(setting, at("2026-01-07T12:00:00Z"));
+    assert_eq!(texts(&after), ["We missed you."]);
+    let setting = Setting { flow: &sim.flow, calendar: &sim.calendar };
+    assert_eq!(sim.conversation.fire_due_timers(setting, at("2026-01-07T12:00:01Z")), Effects::default());
+}
