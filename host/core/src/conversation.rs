@@ -72,7 +72,7 @@ pub struct Conversation {
 }
 
 /// A timer waiting to fire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingTimer {
     pub kind: String,
     pub due_at: i64,
@@ -81,6 +81,18 @@ pub struct PendingTimer {
     /// What a plugin attached when it asked for the timer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub payload: String,
+    /// For a timer anchored to a field (a booking's reminders): the intent
+    /// and fields it was set with. The conversation may start another
+    /// round before it fires, and the reminder is still about this booking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<TimerContext>,
+}
+
+/// What a field-anchored timer renders and checks against when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerContext {
+    pub intent: Option<String>,
+    pub fields: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,8 @@
 //! store's due-time index follows it through `Effects::timers` and
 //! `Effects::cancelled_timers`, in the same atomic write as the state.
 
+use std::borrow::Cow;
+
 use crate::contract::{Channel, Due, QuickReply, Timer, Value};
 use crate::event::{EventBody, Sender};
 use crate::flow::{TimerOption, TimerSpec};
@@ -13,8 +15,21 @@ use crate::flow::{TimerOption, TimerSpec};
 use super::render::{self, Phrase};
 use super::{
     Awaiting, Conversation, Effects, Outbound, OutsideWindow, PendingTimer, ScheduledTimer, Setting, Status,
-    Turn, WINDOW_CLOSED,
+    TimerContext, Turn, WINDOW_CLOSED,
 };
+
+/// What a timer is about: the conversation as it was in the round the timer
+/// was set in, if it kept that round's context, else as it is.
+fn about<'a>(conversation: &'a Conversation, pending: &PendingTimer) -> Cow<'a, Conversation> {
+    match &pending.context {
+        Some(context) => Cow::Owned(Conversation {
+            intent: context.intent.clone(),
+            fields: context.fields.clone(),
+            ..conversation.clone()
+        }),
+        None => Cow::Borrowed(conversation),
+    }
+}
 
 /// The payload of a timer message's button: `timer:{kind}:{option}`.
 const ANSWER_PREFIX: &str = "timer:";
@@ -202,13 +217,20 @@ impl Turn<'_, '_> {
             requested
         };
         let cancel_on_reply = spec.is_some_and(TimerSpec::cancels_on_reply);
+        let context =
+            spec.filter(|spec| spec.before_field.is_some() || spec.after_field.is_some()).map(|_| {
+                TimerContext {
+                    intent: self.conversation.intent.clone(),
+                    fields: self.conversation.fields.clone(),
+                }
+            });
         self.record(EventBody::TimerRequested {
             key: key.clone(),
             kind: kind.clone(),
             due_at,
             requested_at: (due_at != requested).then_some(requested),
         });
-        let pending = PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload };
+        let pending = PendingTimer { kind: kind.clone(), due_at, cancel_on_reply, payload, context };
         if let Some(moved) = self.conversation.timers.insert(key.clone(), pending) {
             let old = ScheduledTimer { key: key.clone(), kind: moved.kind, due_at: moved.due_at };
             self.effects.cancelled_timers.push(old);
@@ -242,7 +264,7 @@ impl Turn<'_, '_> {
             return;
         };
         let anchor_passed = spec.before_field.as_deref().is_some_and(|field| {
-            matches!(self.conversation.fields.get(field), Some(Value::Datetime(at)) if self.now >= *at)
+            matches!(about(self.conversation, pending).fields.get(field), Some(Value::Datetime(at)) if self.now >= *at)
         });
         let too_late = spec.late_after_minutes.is_some_and(|minutes| {
             self.now - pending.due_at > i64::try_from(minutes).unwrap_or(i64::MAX / 60_000) * 60_000
@@ -274,11 +296,12 @@ impl Turn<'_, '_> {
             None
         };
         self.fired(key, pending);
-        if let Some(name) = &spec.event {
-            let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();
+        let about = about(self.conversation, pending);
+        let payload = spec.event.as_ref().map(|_| serde_json::to_value(&about.fields).unwrap_or_default());
+        let text = render::fill(&self.text(&spec.say), &about, self.setting.calendar, flow);
+        if let (Some(name), Some(payload)) = (&spec.event, payload) {
             self.record(EventBody::Domain { name: name.clone(), payload });
         }
-        let text = render::fill(&self.text(&spec.say), self.conversation, self.setting.calendar, flow);
         if text.trim().is_empty() {
             return;
         }

@@ -189,6 +189,8 @@ fn reschedule_asks_again_and_moves_the_reminders() {
     let moved = booked.cancelled_timers.iter().find(|timer| timer.key == "remind-10m");
     assert_eq!(moved.map(|timer| timer.due_at), Some(at("2026-01-07T08:50:00Z")), "the old index entry goes");
     assert_eq!(sim.conversation.timers.len(), 3);
+    let moved_reminder = sim.fire("remind-24h", at("2026-01-08T14:00:00Z"));
+    assert_eq!(texts(&moved_reminder), ["Tomorrow: 09.01.2026 15:00."], "about the new time");
 }
 
 #[test]
@@ -276,6 +278,7 @@ fn silent_approvers_are_escalated_to_the_backup_once() {
             due_at: at("2026-01-05T12:00:00Z"),
             cancel_on_reply: false,
             payload: String::new(),
+            context: None,
         },
     );
     let fired = sim.fire("approval", at("2026-01-05T12:00:00Z"));
@@ -319,4 +322,19 @@ fn catching_up_fires_every_due_timer_in_order_in_one_turn_and_leaves_later_ones(
     assert_eq!(texts(&after), ["We missed you."]);
     let setting = Setting { flow: &sim.flow, calendar: &sim.calendar };
     assert_eq!(sim.conversation.fire_due_timers(setting, at("2026-01-07T12:00:01Z")), Effects::default());
+}
+
+#[test]
+fn a_booking_reminder_stays_about_its_booking_after_the_customer_asks_something_else() {
+    let mut sim = Sim::new(Channel::Telegram, at("2026-01-05T10:00:00Z"));
+    sim.book("2026-01-07 10:00", at("2026-01-05T10:00:00Z"));
+    // A new round starts with fresh fields; the booking's reminders stay.
+    sim.say("price", None, at("2026-01-05T11:00:00Z"));
+    assert!(!sim.conversation.fields.contains_key("when"));
+    let reminder = sim.fire("remind-24h", at("2026-01-06T09:00:00Z"));
+    assert_eq!(texts(&reminder), ["Tomorrow: 07.01.2026 10:00."]);
+    // And the booking's start still makes a late reminder pointless.
+    let late = sim.fire("remind-10m", at("2026-01-07T09:20:00Z"));
+    assert!(late.outbound.is_empty());
+    assert!(sim.events.contains(&"timer.skipped too_late".to_owned()), "{:?}", sim.events);
 }
