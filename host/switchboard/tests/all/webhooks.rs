@@ -429,3 +429,39 @@ async fn a_receipt_for_a_linked_identity_lands_in_the_conversation_it_continues(
         .any(|event| event["type"] == "message.status" && event["data"]["provider_id"] == "wamid.OUT9");
     assert!(read, "{conversation}");
 }
+
+#[tokio::test]
+async fn a_webhook_carrying_several_messages_handles_them_in_order_once_each() {
+    let (app, _dir) = app();
+    let message = |id: &str, text: &str| json!({ "from": "37491000001", "id": id, "timestamp": "1767600000", "type": "text", "text": { "body": text } });
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "contacts": [{ "profile": { "name": "Ani" }, "wa_id": "37491000001" }],
+            // Two messages held back by the provider, then a repeat of the first.
+            "messages": [
+                message("wamid.B1", "when are you open?"),
+                message("wamid.B2", "ani@example.com"),
+                message("wamid.B1", "when are you open?"),
+            ]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign("wa-secret-alpha", &body);
+    let (status, answer) =
+        post(&app, "/webhooks/alpha/whatsapp", &[("x-hub-signature-256", signature.as_str())], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!((answer["received"].clone(), answer["duplicates"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        transcript(&app, "whatsapp:37491000001").await,
+        [
+            "whatsapp > when are you open?",
+            "< Your email, so we can send them?",
+            "whatsapp > ani@example.com",
+            "< Sent to ani@example.com.",
+        ]
+    );
+}
