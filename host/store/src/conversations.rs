@@ -268,11 +268,25 @@ impl Store {
     }
 
     /// Every stored conversation of a tenant.
-    pub fn conversations(&self, tenant: &str) -> Result<Vec<StoredConversation>, StoreError> {
+    /// A page of a tenant's conversations: up to `limit`, in key order,
+    /// starting after the conversation `after`.
+    pub fn conversations(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>, StoreError> {
+        use std::ops::Bound;
         let mut prefix = keys::tenant_prefix(tenant);
         prefix.extend_from_slice(b"c/");
+        let start = match after {
+            Some(id) => Bound::Excluded(keys::conversation(tenant, id)),
+            None => Bound::Included(prefix.clone()),
+        };
         self.turns
-            .scan_prefix(prefix)
+            .range((start, Bound::Unbounded))
+            .take_while(|entry| entry.as_ref().map_or(true, |(key, _)| key.starts_with(&prefix)))
+            .take(limit)
             .map(|entry| {
                 let (key, bytes) = entry?;
                 decode(&key, &bytes)

@@ -162,16 +162,34 @@ fn bearer(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
-/// `GET /v1/tenants/{tenant}/conversations`
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name")),
-    responses((status = 200, description = "`{\"conversations\": [{id, channel, status, intent, score, updated_at}]}`", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationsQuery {
+    /// The last conversation id of the previous page (its `next_after`).
+    #[serde(default)]
+    after: Option<String>,
+    /// At most this many (1-1000, default 100).
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+/// `GET /v1/tenants/{tenant}/conversations?after=ID&limit=N`: a page of them.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ConversationsQuery),
+    responses((status = 200, description = "`{\"conversations\": [{id, channel, status, intent, score, updated_at}], \"next_after\"}`; `next_after` is null on the last page", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversations(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    Query(query): Query<ConversationsQuery>,
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let stored = blocking(&state, move |engine| Ok(engine.store().conversations(&tenant)?)).await?;
+    let limit = query.limit.clamp(1, 1000);
+    let stored = blocking(&state, move |engine| {
+        Ok(engine.store().conversations(&tenant, query.after.as_deref(), limit)?)
+    })
+    .await?;
+    let next =
+        (stored.len() == limit).then(|| stored.last().map(|last| last.conversation.id.clone())).flatten();
     let list: Vec<JsonValue> = stored
         .into_iter()
         .map(|stored| {
@@ -182,7 +200,7 @@ pub async fn conversations(
             })
         })
         .collect();
-    Ok(Json(json!({ "conversations": list })))
+    Ok(Json(json!({ "conversations": list, "next_after": next })))
 }
 
 /// `GET /v1/tenants/{tenant}/conversations/{id}`: the state and the transcript.

@@ -142,6 +142,36 @@ async fn each_tenants_api_needs_its_own_token() {
 }
 
 #[tokio::test]
+async fn the_conversation_list_comes_in_pages_that_cover_each_once() {
+    let (app, _dir) = app();
+    for (index, visitor) in ["ann", "bob", "cy"].iter().enumerate() {
+        say(&app, "alpha", visitor, "hours", &format!("m{index}")).await;
+    }
+    let page = |after: Option<String>| {
+        let app = app.clone();
+        async move {
+            let uri = match after {
+                Some(after) => format!("/v1/tenants/alpha/conversations?limit=2&after={after}"),
+                None => "/v1/tenants/alpha/conversations?limit=2".to_owned(),
+            };
+            send(&app, "GET", &uri, Some("token-alpha"), None).await.1
+        }
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["conversations"].as_array().expect("a list").iter().map(|c| c["id"].to_string()).collect()
+    };
+    let first = page(None).await;
+    assert_eq!(ids(&first).len(), 2, "{first}");
+    let after = first["next_after"].as_str().expect("more to come").to_owned();
+    let second = page(Some(after.replace(':', "%3A"))).await;
+    assert_eq!(ids(&second).len(), 1, "{second}");
+    assert_eq!(second["next_after"], Value::Null, "the last page says so");
+    let mut all = [ids(&first), ids(&second)].concat();
+    all.sort();
+    assert_eq!(all, ["\"web:ann\"", "\"web:bob\"", "\"web:cy\""]);
+}
+
+#[tokio::test]
 async fn an_agent_takes_over_replies_and_hands_back() {
     let (app, _dir) = app();
     say(&app, "alpha", "c1", "hours", "m1").await;
