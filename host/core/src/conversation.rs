@@ -65,8 +65,9 @@ pub struct Conversation {
     /// When the customer last wrote: messaging windows count from it.
     #[serde(default)]
     pub last_customer_at: i64,
-    /// Timers waiting to fire, by key. The scheduler's index in the store
-    /// mirrors this map; both change in the same atomic write.
+    /// Timers waiting to fire, by key: the truth. The scheduler's index in
+    /// the store has an entry for each (and, until they fall due, for timers
+    /// since moved or cancelled, which fire nothing).
     #[serde(default)]
     pub timers: BTreeMap<String, PendingTimer>,
 }
@@ -181,8 +182,9 @@ pub struct Effects {
     pub events: Vec<DomainEvent>,
     /// Timers to add to the store's due index.
     pub timers: Vec<ScheduledTimer>,
-    /// Timers to take out of the index: fired, cancelled, or moved (their
-    /// old due time). The store removes these before adding `timers`.
+    /// Timers that no longer stand: fired, cancelled, or moved (their old
+    /// due time). The store's index keeps their entries until they fall due;
+    /// the conversation's `timers` map, not the index, decides what fires.
     pub cancelled_timers: Vec<ScheduledTimer>,
 }
 

@@ -35,9 +35,9 @@ pub struct TurnRecord<'a> {
     /// Replies to send through a provider, committed with the turn so none is
     /// lost; opaque to the store (the engine's delivery entries, as JSON).
     pub outbox: &'a [Vec<u8>],
-    /// Due-index entries to add, and those to remove (fired, cancelled, moved).
+    /// Timers set (or moved) by the turn, to index. Fired, cancelled and
+    /// moved-away entries need no write: see `timers.rs`.
     pub timers: &'a [ScheduledTimer],
-    pub cancelled_timers: &'a [ScheduledTimer],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,8 @@ impl Store {
         if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
         }
+        // Index entries go first, so they are never behind the turn.
+        self.index_timers(tenant, &turn.stored.conversation.id, turn.timers)?;
         self.apply(batch)?;
         Ok(Committed::Written)
     }
@@ -117,7 +119,6 @@ impl Store {
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
-        Self::stage_timers(batch, tenant, conversation_id, turn.timers, turn.cancelled_timers);
         Ok(Committed::Written)
     }
 

@@ -15,7 +15,8 @@
 //! - `contacts.rs`: identities linked across channels, verified phones and emails.
 //! - `conversations.rs`: conversation state, the per-tenant event log, the
 //!   inbound dedupe index and the outbox, written in one atomic batch per turn.
-//! - `timers.rs`: the due-time index of pending timers, which the scheduler reads.
+//! - `timers.rs` + `timer_log.rs`: the due-time index of pending timers, an
+//!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
@@ -27,6 +28,7 @@ mod conversations;
 mod group_commit;
 mod keys;
 mod plugin_state;
+mod timer_log;
 mod timers;
 
 use std::path::Path;
@@ -48,6 +50,8 @@ pub enum StoreError {
     Open { path: String, source: sled::Error },
     #[error("store operation failed: {0}")]
     Sled(#[from] sled::Error),
+    #[error("timer log operation failed: {0}")]
+    TimerLog(#[from] std::io::Error),
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]
@@ -65,6 +69,9 @@ pub struct Store {
     /// Conversations, the event logs and the inbound dedupe index (see `keys.rs`).
     turns: sled::Tree,
     group_commit: std::sync::Arc<group_commit::GroupCommit>,
+    timer_log: std::sync::Arc<timer_log::TimerLog>,
+    /// Where a temporary store keeps its timer log; removed on drop.
+    _temporary: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Store {
@@ -73,30 +80,42 @@ impl Store {
     /// sled's page cache is capped, so memory stays flat however many
     /// conversations, events and timers the database holds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        Self::from_db(db)
+        let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
+        let db = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(open_error)?;
+        let timer_log =
+            timer_log::TimerLog::open(&path.join("timers")).map_err(|error| open_error(error.into()))?;
+        Self::from_db(db, timer_log, None)
     }
 
-    /// A store that lives in memory only and vanishes on drop; for tests.
+    /// A store that lives in memory (and a temporary directory) only and
+    /// vanishes on drop; for tests.
     pub fn temporary() -> Result<Self, StoreError> {
-        Self::from_db(sled::Config::new().temporary(true).open()?)
+        let dir = tempfile::tempdir().map_err(sled::Error::from)?;
+        let timer_log = timer_log::TimerLog::open(dir.path()).map_err(sled::Error::from)?;
+        Self::from_db(sled::Config::new().temporary(true).open()?, timer_log, Some(std::sync::Arc::new(dir)))
     }
 
-    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+    fn from_db(
+        db: sled::Db,
+        timer_log: timer_log::TimerLog,
+        temporary: Option<std::sync::Arc<tempfile::TempDir>>,
+    ) -> Result<Self, StoreError> {
         let store = Self {
             blobs: db.open_tree("blobs")?,
             plugin_state: db.open_tree("plugin_state")?,
             turns: db.open_tree("turns")?,
             group_commit: std::sync::Arc::default(),
+            timer_log: std::sync::Arc::new(timer_log),
+            _temporary: temporary,
             db,
         };
         let replayed = store.replay_unfinished()?;
         if replayed > 0 {
             tracing::info!(replayed, "finished writes a crash interrupted");
+        }
+        let moved = store.move_due_index_out_of_sled()?;
+        if moved > 0 {
+            tracing::info!(moved, "moved pending timers from the old due index to the timer log");
         }
         Ok(store)
     }
@@ -118,12 +137,18 @@ impl Store {
     /// the sync with concurrent callers. sled's log is ordered, so this also
     /// covers writes other threads applied earlier.
     pub fn durable(&self) -> Result<(), StoreError> {
-        self.group_commit.durable(|| self.db.flush())?;
+        // Timer entries first: they are appended before their turns are
+        // applied, so they are never behind a turn that reached the disk.
+        self.group_commit.durable(|| {
+            self.timer_log.sync()?;
+            self.db.flush()
+        })?;
         Ok(())
     }
 
     /// Wait until everything written so far is on disk.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.timer_log.sync()?;
         self.db.flush()?;
         Ok(())
     }

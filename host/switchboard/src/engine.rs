@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use switchboard_core::contract::{Channel, Contact, Decision, StepInput, Value};
 use switchboard_core::conversation::{
-    Conversation, Effects, Inbound, Outbound, Plugins, ScheduledTimer, Setting, Status, StepFailed,
+    Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
 };
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_core::flow::{FieldKind, Flow};
@@ -482,12 +482,26 @@ impl Engine {
     }
 
     /// Fire a page of due timers (from [`Store::due_timers`]): one atomic
-    /// write per conversation, one disk sync for the page. Each
-    /// conversation's timers fire under its turn lock, so they interleave
-    /// with its messages in a definite order.
-    /// Returns what each conversation did; a timer already fired or
+    /// write per conversation, one disk sync for the page, then the page's
+    /// index entries are settled (or, if firing failed, handed out again).
+    /// Each conversation's timers fire under its turn lock, so they
+    /// interleave with its messages in a definite order. Returns what each
+    /// conversation did; an entry whose timer was already fired, moved or
     /// cancelled does nothing.
     pub fn fire_due(&self, due: &[DueTimer], now: i64) -> Result<Vec<TurnOutcome>, EngineError> {
+        match self.fire_page(due, now) {
+            Ok(outcomes) => {
+                self.store.settle_timers(due, now)?;
+                Ok(outcomes)
+            }
+            Err(error) => {
+                self.store.release_timers(due.to_vec());
+                Err(error)
+            }
+        }
+    }
+
+    fn fire_page(&self, due: &[DueTimer], now: i64) -> Result<Vec<TurnOutcome>, EngineError> {
         let mut by_conversation: BTreeMap<(&str, &str), Vec<&DueTimer>> = BTreeMap::new();
         for timer in due {
             by_conversation.entry((&timer.tenant, &timer.conversation)).or_default().push(timer);
@@ -495,46 +509,27 @@ impl Engine {
         // Locks are taken in key order, and only the scheduler takes more than one.
         let mut held = Vec::with_capacity(by_conversation.len());
         let mut fired = Vec::with_capacity(by_conversation.len());
-        let mut orphans = Vec::new();
+        let mut parked = Vec::new();
         for ((tenant_name, conversation_id), timers) in by_conversation {
             let Ok(tenant) = self.tenant(tenant_name) else {
                 // The tenant is not loaded (yet): try again later rather than
                 // drop the timer or let it block the index.
-                orphans.extend(timers.into_iter().map(|timer| (timer, Some(now + ORPHAN_RETRY_MS))));
+                parked.extend(timers.into_iter().map(|timer| (timer, Some(now + ORPHAN_RETRY_MS))));
                 continue;
             };
             held.push(self.turns.hold(tenant_name, conversation_id));
-            let Some(mut stored) = self.store.conversation(tenant_name, conversation_id)? else {
-                orphans.extend(timers.into_iter().map(|timer| (timer, None)));
-                continue;
-            };
+            // A conversation that is gone has nothing to fire.
+            let Some(mut stored) = self.store.conversation(tenant_name, conversation_id)? else { continue };
             let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
             let setting = Setting { flow: &flow, calendar: &tenant.calendar };
-            let mut effects = Effects::default();
-            for timer in &timers {
-                let stale =
-                    ScheduledTimer { key: timer.key.clone(), kind: String::new(), due_at: timer.due_at };
-                match stored.conversation.timers.get(&timer.key) {
-                    // Due: fired below, with the conversation's other due timers.
-                    Some(pending) if pending.due_at == timer.due_at => {}
-                    // Moved but due all the same: fired below; clear this entry.
-                    Some(pending) if pending.due_at <= now => effects.cancelled_timers.push(stale),
-                    // The conversation has it for later than this entry says:
-                    // the entry is stale; index the timer where it belongs.
-                    Some(pending) => {
-                        let (kind, due_at) = (pending.kind.clone(), pending.due_at);
-                        effects.cancelled_timers.push(stale);
-                        effects.timers.push(ScheduledTimer { key: timer.key.clone(), kind, due_at });
-                    }
-                    // An entry without its timer (parked, then cancelled):
-                    // nothing to fire, so clear it. Either way every due
-                    // entry is settled, so the scheduler always moves on.
-                    None => effects.cancelled_timers.push(stale),
-                }
-            }
             // Every timer of this conversation due by now, not only those on
-            // this page: after downtime, one turn instead of one each.
-            effects.merge(stored.conversation.fire_due_timers(setting, now));
+            // this page: after downtime, one turn instead of one each. An
+            // entry the conversation disagrees with (its timer fired, moved
+            // or cancelled since) fires nothing.
+            let effects = stored.conversation.fire_due_timers(setting, now);
+            if effects == Effects::default() {
+                continue;
+            }
             let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects);
             fired.push((tenant, stored, effects, outbox));
         }
@@ -547,7 +542,6 @@ impl Engine {
                     dedupe: None,
                     outbox,
                     timers: &effects.timers,
-                    cancelled_timers: &effects.cancelled_timers,
                 };
                 (tenant.name.as_str(), record)
             })
@@ -559,7 +553,7 @@ impl Engine {
                 self.publish(&tenant.name, &stored.conversation.contact.id, &effects.outbound);
             }
         }
-        self.store.park_timers(&orphans.iter().map(|(timer, until)| (*timer, *until)).collect::<Vec<_>>())?;
+        self.store.park_timers(&parked)?;
         drop(held);
         Ok(fired
             .into_iter()
@@ -627,14 +621,8 @@ impl Engine {
     ) -> Result<Applied, EngineError> {
         let outbox = crate::delivery::outbox_entries(tenant, stored, &effects);
         let tenant = tenant.name.as_str();
-        let record = TurnRecord {
-            stored,
-            events: &effects.events,
-            dedupe,
-            outbox: &outbox,
-            timers: &effects.timers,
-            cancelled_timers: &effects.cancelled_timers,
-        };
+        let record =
+            TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox, timers: &effects.timers };
         if self.store.apply_turn(tenant, &record)? == Committed::Duplicate {
             return Ok(Applied::duplicate(tenant, self.duplicate(tenant, &stored.conversation.id)?));
         }

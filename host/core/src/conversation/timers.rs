@@ -3,8 +3,9 @@
 //! what they sent (confirm, reschedule, not relevant).
 //!
 //! The conversation's `timers` map is the truth about what is pending; the
-//! store's due-time index follows it through `Effects::timers` and
-//! `Effects::cancelled_timers`, in the same atomic write as the state.
+//! store indexes what `Effects::timers` sets, with the turn's write.
+//! `Effects::cancelled_timers` says what no longer stands (for callers and
+//! tests; the index needs no update, as the map decides what fires).
 
 use std::borrow::Cow;
 

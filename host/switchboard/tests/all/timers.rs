@@ -242,8 +242,9 @@ impl Sim {
         let stored = self.engine.store().conversation("ladders", &self.conversation()).expect("read");
         let pending: Vec<String> =
             stored.map(|stored| stored.conversation.timers.into_keys().collect()).unwrap_or_default();
-        // The scheduler's index holds exactly the conversation's timers.
-        assert_eq!(self.engine.store().pending_timer_count(), pending.len(), "index and state agree");
+        // The scheduler's index holds every one of the conversation's timers
+        // (and, until they fall due, entries of timers since cancelled or moved).
+        assert!(self.engine.store().pending_timer_count() >= pending.len(), "every pending timer is indexed");
         pending
     }
 }
@@ -513,7 +514,7 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
 }
 
 #[test]
-fn an_index_entry_without_its_timer_is_cleared_not_fired_forever() {
+fn an_index_entry_its_conversation_disagrees_with_fires_nothing_and_is_settled() {
     let mut sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
     sim.say("price?");
     let store = sim.engine.store();
@@ -533,12 +534,15 @@ fn an_index_entry_without_its_timer_is_cleared_not_fired_forever() {
         dedupe: None,
         outbox: &[],
         timers: &[ghost, early],
-        cancelled_timers: &[],
     };
     store.commit_turn("ladders", &record).expect("written");
     assert_eq!(store.pending_timer_count(), 4);
     assert_eq!(scheduler::fire_due(&sim.engine, sim.now).expect("fired"), 0, "nothing was due for real");
-    assert_eq!(store.pending_timer_count(), 2, "the ghost is gone, the early entry folded into the real one");
+    assert_eq!(
+        store.pending_timer_count(),
+        2,
+        "the ghost and the early entry are settled; the real two wait"
+    );
     assert_eq!(
         sim.advance(2 * DAY),
         ["Mon 13:00 Any questions about the price?", "Tue 09:00 Shall we go ahead?"]

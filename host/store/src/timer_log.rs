@@ -1,0 +1,503 @@
+//! The due index of pending timers: an append-only log outside sled, one
+//! file per due minute.
+//!
+//! sled holds about 140 bytes of memory per key whatever its cache size, so a
+//! million pending timers as sled keys cost about 150 MiB of resident memory,
+//! and draining them ran below 50,000 keys/s. Here a pending timer costs
+//! nothing in memory: the process keeps a few counters per minute that has
+//! timers, and reads a minute's file sequentially when it falls due.
+//!
+//! - **Append.** A turn that sets timers appends their entries before the
+//!   turn is applied to sled: to their minutes' files, and to one journal.
+//!   [`TimerLog::sync`] runs in the same group commit, before sled's flush,
+//!   and syncs only the journal: one disk sync however many minutes a commit
+//!   touched. So the index is never behind a turn that survived a crash.
+//!   When the journal grows past [`JOURNAL_LIMIT`], the minute files are
+//!   synced and the journal starts over. On open, whatever of the journal
+//!   did not reach its minute file is appended to it.
+//! - **Never edited.** Cancelling or moving a timer writes nothing here: the
+//!   conversation's own `timers` map is the truth, and the engine skips an
+//!   entry that map disagrees with (a stale entry) when it falls due.
+//! - **Read.** [`TimerLog::due`] hands out entries of past and current
+//!   minutes in file order; entries of the current minute that are not due
+//!   yet wait in memory (at most one minute's worth).
+//! - **Deleted** when every entry of a past minute was handed out and
+//!   [`TimerLog::settle`]d, that is, fired and on disk. A crash before that
+//!   only means the file is read again after restart and its entries, already
+//!   fired, are skipped as stale.
+//!
+//! Each record is `[length u32][crc32 u32][due_at i64][tenant][conversation][key]`,
+//! strings length-prefixed. A record cut short by a crash is cut off the
+//! file when the log opens.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::timers::DueTimer;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Bytes read from a minute's file at a time.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The journal's size at which the minute files are synced and it starts over.
+const JOURNAL_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Minute files kept open for appending.
+const OPEN_FILES: usize = 64;
+
+#[derive(Debug)]
+pub(crate) struct TimerLog {
+    dir: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    minutes: BTreeMap<u64, Minute>,
+    /// Handed out of the current minute's file, not due yet: `(due_at, entry)`.
+    waiting: BTreeSet<(i64, Entry)>,
+    journal: File,
+    journal_len: u64,
+    /// The journal has appends not yet synced.
+    journal_dirty: bool,
+    /// Minute files appended to since the journal last started over.
+    unsynced: BTreeSet<u64>,
+    open: HashMap<u64, File>,
+}
+
+/// What the process knows of one minute's file.
+#[derive(Debug, Default, Clone, Copy)]
+struct Minute {
+    /// Bytes of whole records in the file.
+    len: u64,
+    /// Bytes handed out (read by `due`).
+    read: u64,
+    records: u64,
+    settled: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    tenant: String,
+    conversation: String,
+    key: String,
+}
+
+/// One entry to append.
+pub(crate) struct NewTimer<'a> {
+    pub due_at: i64,
+    pub tenant: &'a str,
+    pub conversation: &'a str,
+    pub key: &'a str,
+}
+
+impl TimerLog {
+    /// Open the log in `dir`, creating it, and cut off any record a crash
+    /// left half-written.
+    pub(crate) fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let journal_path = dir.join("journal");
+        let journal = OpenOptions::new().create(true).read(true).append(true).open(&journal_path)?;
+        replay_journal(dir, &std::fs::read(&journal_path)?)?;
+        journal.set_len(0)?;
+        journal.sync_all()?;
+        let mut minutes = BTreeMap::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let Some(minute) = minute_of(&path) else { continue };
+            let bytes = std::fs::read(&path)?;
+            let (records, whole) = scan(&bytes);
+            if whole < bytes.len() {
+                tracing::warn!(file = %path.display(), cut = bytes.len() - whole, "cut a torn timer record");
+                OpenOptions::new().write(true).open(&path)?.set_len(whole as u64)?;
+            }
+            minutes.insert(minute, Minute { len: whole as u64, records, ..Minute::default() });
+        }
+        let state = State {
+            minutes,
+            waiting: BTreeSet::new(),
+            journal,
+            journal_len: 0,
+            journal_dirty: false,
+            unsynced: BTreeSet::new(),
+            open: HashMap::new(),
+        };
+        Ok(Self { dir: dir.to_owned(), state: Mutex::new(state) })
+    }
+
+    /// Append entries; they are durable after the next [`TimerLog::sync`].
+    pub(crate) fn append(&self, timers: &[NewTimer<'_>]) -> std::io::Result<()> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        let mut by_minute: BTreeMap<u64, (Vec<u8>, u64)> = BTreeMap::new();
+        for timer in timers {
+            let (bytes, count) = by_minute.entry(minute(timer.due_at)).or_default();
+            encode(bytes, timer);
+            *count += 1;
+        }
+        let mut state = self.lock();
+        let journal: Vec<u8> = by_minute.values().flat_map(|(bytes, _)| bytes.iter().copied()).collect();
+        state.journal.write_all(&journal)?;
+        state.journal_len += journal.len() as u64;
+        state.journal_dirty = true;
+        for (minute, (bytes, count)) in by_minute {
+            if state.open.len() >= OPEN_FILES && !state.open.contains_key(&minute) {
+                state.open.clear();
+            }
+            let file = match state.open.entry(minute) {
+                std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(OpenOptions::new().create(true).append(true).open(self.path(minute))?)
+                }
+            };
+            file.write_all(&bytes)?;
+            let known = state.minutes.entry(minute).or_default();
+            known.len += bytes.len() as u64;
+            known.records += count;
+            state.unsynced.insert(minute);
+        }
+        Ok(())
+    }
+
+    /// Make every append so far durable.
+    pub(crate) fn sync(&self) -> std::io::Result<()> {
+        let mut state = self.lock();
+        if !state.journal_dirty {
+            return Ok(());
+        }
+        if state.journal_len < JOURNAL_LIMIT {
+            let journal = state.journal.try_clone()?;
+            state.journal_dirty = false;
+            drop(state);
+            // Appends made while this runs are synced by the next call.
+            return journal.sync_data().inspect_err(|_| self.lock().journal_dirty = true);
+        }
+        // Start the journal over, once what it covers is in synced minute files.
+        for minute in state.unsynced.clone() {
+            match File::open(self.path(minute)).and_then(|file| file.sync_data()) {
+                Ok(()) => {}
+                // Fired and deleted since: nothing left to make durable.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+            state.unsynced.remove(&minute);
+        }
+        state.journal.set_len(0)?;
+        state.journal.sync_data()?;
+        state.journal_len = 0;
+        state.journal_dirty = false;
+        Ok(())
+    }
+
+    /// Up to `limit` entries due at or before `now`, oldest minute first.
+    /// Each must be [`TimerLog::settle`]d once fired.
+    pub(crate) fn due(&self, now: i64, limit: usize) -> std::io::Result<Vec<DueTimer>> {
+        let mut state = self.lock();
+        let mut due = Vec::new();
+        while due.len() < limit {
+            let Some(first) = state.waiting.first() else { break };
+            if first.0 > now {
+                break;
+            }
+            let (due_at, entry) = state.waiting.pop_first().expect("checked");
+            due.push(entry.into_due(due_at));
+        }
+        let current = minute(now);
+        let unread: Vec<u64> = state
+            .minutes
+            .range(..=current)
+            .filter(|(_, known)| known.read < known.len)
+            .map(|(minute, _)| *minute)
+            .collect();
+        for minute in unread {
+            if due.len() >= limit {
+                break;
+            }
+            let known = state.minutes[&minute];
+            let mut file = File::open(self.path(minute))?;
+            file.seek(SeekFrom::Start(known.read))?;
+            let want = usize::try_from(known.len - known.read).unwrap_or(usize::MAX).min(READ_CHUNK);
+            let mut bytes = vec![0; want];
+            file.read_exact(&mut bytes)?;
+            let mut offset = 0;
+            while due.len() < limit {
+                let Some((due_at, entry, size)) = decode(&bytes[offset..]) else { break };
+                offset += size;
+                if due_at <= now {
+                    due.push(entry.into_due(due_at));
+                } else {
+                    state.waiting.insert((due_at, entry));
+                }
+            }
+            let known = state.minutes.get_mut(&minute).expect("listed");
+            if offset == 0 && want > 0 {
+                // Not a torn tail (those are cut on open), and entries are far
+                // smaller than a chunk: the file is damaged here. Say so and
+                // skip the rest of this minute rather than stop every other.
+                // (Its file stays until a restart cuts it at the damage.)
+                tracing::error!(
+                    minute,
+                    at = known.read,
+                    "damaged timer log record; skipping the rest of its minute"
+                );
+                known.read = known.len;
+                continue;
+            }
+            known.read += offset as u64;
+        }
+        Ok(due)
+    }
+
+    /// Firing these failed: hand them out again.
+    pub(crate) fn release(&self, due: Vec<DueTimer>) {
+        let mut state = self.lock();
+        for timer in due {
+            let entry = Entry { tenant: timer.tenant, conversation: timer.conversation, key: timer.key };
+            state.waiting.insert((timer.due_at, entry));
+        }
+    }
+
+    /// These entries (from [`TimerLog::due`]) have fired and are on disk:
+    /// a past minute whose entries all have is deleted.
+    pub(crate) fn settle(&self, fired: &[DueTimer], now: i64) -> std::io::Result<()> {
+        let mut state = self.lock();
+        for timer in fired {
+            if let Some(known) = state.minutes.get_mut(&minute(timer.due_at)) {
+                known.settled += 1;
+            }
+        }
+        let current = minute(now);
+        let done: Vec<u64> = state
+            .minutes
+            .range(..current)
+            .filter(|(_, known)| known.read == known.len && known.settled >= known.records)
+            .map(|(minute, _)| *minute)
+            .collect();
+        for minute in done {
+            match std::fs::remove_file(self.path(minute)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+            state.minutes.remove(&minute);
+            state.open.remove(&minute);
+        }
+        Ok(())
+    }
+
+    /// The earliest an entry not yet handed out can be due (the start of its
+    /// minute if it is still unread), or `None` if there is none.
+    pub(crate) fn next_due(&self) -> Option<i64> {
+        let state = self.lock();
+        let waiting = state.waiting.first().map(|(due_at, _)| *due_at);
+        let unread = state
+            .minutes
+            .iter()
+            .find(|(_, known)| known.read < known.len)
+            .map(|(minute, _)| i64::try_from(*minute).unwrap_or(i64::MAX).saturating_mul(MINUTE_MS));
+        waiting.into_iter().chain(unread).min()
+    }
+
+    /// Entries not yet settled, stale ones included.
+    pub(crate) fn pending(&self) -> usize {
+        let state = self.lock();
+        let count: u64 =
+            state.minutes.values().map(|known| known.records.saturating_sub(known.settled)).sum();
+        usize::try_from(count).unwrap_or(usize::MAX)
+    }
+
+    fn path(&self, minute: u64) -> PathBuf {
+        self.dir.join(format!("{minute:020}.log"))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update to the state is a few counters changed together.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Entry {
+    fn into_due(self, due_at: i64) -> DueTimer {
+        DueTimer { due_at, tenant: self.tenant, conversation: self.conversation, key: self.key }
+    }
+}
+
+/// The minute a timer is filed under; times before 1970 as if due at the epoch.
+fn minute(due_at: i64) -> u64 {
+    u64::try_from(due_at.max(0) / MINUTE_MS).unwrap_or(0)
+}
+
+fn minute_of(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".log")?.parse().ok()
+}
+
+fn encode(bytes: &mut Vec<u8>, timer: &NewTimer<'_>) {
+    let mut payload =
+        Vec::with_capacity(24 + timer.tenant.len() + timer.conversation.len() + timer.key.len());
+    payload.extend_from_slice(&timer.due_at.to_be_bytes());
+    for text in [timer.tenant, timer.conversation, timer.key] {
+        payload.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+        payload.extend_from_slice(text.as_bytes());
+    }
+    bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap_or(u32::MAX).to_be_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
+    bytes.extend_from_slice(&payload);
+}
+
+/// One record from the start of `bytes`: `(due_at, entry, bytes used)`, or
+/// `None` if it is incomplete or damaged.
+fn decode(bytes: &[u8]) -> Option<(i64, Entry, usize)> {
+    let length = usize::try_from(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+    let crc = u32::from_be_bytes(bytes.get(4..8)?.try_into().ok()?);
+    let payload = bytes.get(8..8 + length)?;
+    if crc32fast::hash(payload) != crc {
+        return None;
+    }
+    let due_at = i64::from_be_bytes(payload.get(..8)?.try_into().ok()?);
+    let mut rest = &payload[8..];
+    let mut text = || -> Option<String> {
+        let length = usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
+        let value = std::str::from_utf8(rest.get(4..4 + length)?).ok()?.to_owned();
+        rest = &rest[4 + length..];
+        Some(value)
+    };
+    let entry = Entry { tenant: text()?, conversation: text()?, key: text()? };
+    Some((due_at, entry, 8 + length))
+}
+
+/// Bring each minute file up to the journal, and sync it. A minute's file
+/// got its journal records in order, so it ends with some first part of them
+/// (after a torn tail is cut); the rest are appended. Should a file end with
+/// the same bytes by chance, those are the same entries, which is as good.
+fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
+    // Each minute's journal records, and the offsets where they end.
+    let mut by_minute: BTreeMap<u64, (Vec<u8>, Vec<usize>)> = BTreeMap::new();
+    let mut offset = 0;
+    while let Some((due_at, _, size)) = decode(&journal[offset..]) {
+        let (bytes, ends) = by_minute.entry(minute(due_at)).or_default();
+        bytes.extend_from_slice(&journal[offset..offset + size]);
+        ends.push(bytes.len());
+        offset += size;
+    }
+    for (minute, (records, ends)) in by_minute {
+        let path = dir.join(format!("{minute:020}.log"));
+        let existing = std::fs::read(&path).unwrap_or_default();
+        let (_, whole) = scan(&existing);
+        let existing = &existing[..whole];
+        let written =
+            ends.iter().rev().copied().find(|end| existing.ends_with(&records[..*end])).unwrap_or(0);
+        let mut file = OpenOptions::new().create(true).write(true).truncate(false).open(&path)?;
+        file.set_len(whole as u64)?;
+        file.seek(SeekFrom::End(0))?;
+        file.write_all(&records[written..])?;
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// How many whole records `bytes` starts with, and how many bytes they take.
+fn scan(bytes: &[u8]) -> (u64, usize) {
+    let (mut records, mut offset) = (0, 0);
+    while let Some((_, _, size)) = decode(&bytes[offset..]) {
+        records += 1;
+        offset += size;
+    }
+    (records, offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer<'a>(due_at: i64, key: &'a str) -> NewTimer<'a> {
+        NewTimer { due_at, tenant: "acme", conversation: "telegram:42", key }
+    }
+
+    fn keys(due: &[DueTimer]) -> Vec<&str> {
+        due.iter().map(|timer| timer.key.as_str()).collect()
+    }
+
+    #[test]
+    fn entries_come_out_when_due_oldest_minute_first_and_past_minutes_go_once_settled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = TimerLog::open(dir.path()).expect("open");
+        log.append(&[timer(130_000, "b"), timer(65_000, "a"), timer(125_000, "later-in-b")]).expect("append");
+        assert_eq!(log.pending(), 3);
+        assert_eq!(log.next_due(), Some(60_000), "the start of the first minute with entries");
+
+        let first = log.due(126_000, 10).expect("due");
+        assert_eq!(keys(&first), ["a", "later-in-b"], "b is in this minute but not due");
+        assert_eq!(log.next_due(), Some(130_000), "exact once its minute has been read");
+        log.settle(&first, 126_000).expect("settle");
+        assert!(!log.path(1).exists(), "minute 1 fired and settled: gone");
+        assert!(log.path(2).exists(), "minute 2 is still current");
+
+        let second = log.due(130_000, 10).expect("due");
+        assert_eq!(keys(&second), ["b"]);
+        assert!(log.due(130_000, 10).expect("due").is_empty(), "handed out once");
+        log.settle(&second, 181_000).expect("settle");
+        assert_eq!((log.pending(), log.next_due()), (0, None));
+        assert!(!log.path(2).exists());
+    }
+
+    #[test]
+    fn a_reopened_log_hands_out_what_was_not_settled_and_cuts_a_torn_tail() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let log = TimerLog::open(dir.path()).expect("open");
+            log.append(&[timer(60_000, "fired"), timer(61_000, "not-yet")]).expect("append");
+            log.sync().expect("sync");
+            let handed = log.due(60_500, 10).expect("due");
+            assert_eq!(keys(&handed), ["fired"]);
+            // A crash: nothing settled, and half a record at the end.
+            let mut file = OpenOptions::new().append(true).open(log.path(1)).expect("open");
+            file.write_all(&[0, 0, 0, 40, 1, 2]).expect("write");
+        }
+        let log = TimerLog::open(dir.path()).expect("reopen");
+        assert_eq!(log.pending(), 2, "the torn record is not an entry");
+        assert_eq!(
+            keys(&log.due(61_000, 10).expect("due")),
+            ["fired", "not-yet"],
+            "read again from the start"
+        );
+        log.append(&[timer(62_000, "after-the-cut")]).expect("append");
+        assert_eq!(keys(&log.due(62_000, 10).expect("due")), ["after-the-cut"]);
+    }
+
+    #[test]
+    fn a_page_limit_is_respected_and_the_rest_follows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = TimerLog::open(dir.path()).expect("open");
+        let names: Vec<String> = (0..5).map(|index| format!("t{index}")).collect();
+        let timers: Vec<NewTimer<'_>> = names.iter().map(|name| timer(1_000, name)).collect();
+        log.append(&timers).expect("append");
+        assert_eq!(keys(&log.due(90_000, 2).expect("due")), ["t0", "t1"]);
+        assert_eq!(keys(&log.due(90_000, 10).expect("due")), ["t2", "t3", "t4"]);
+    }
+
+    #[test]
+    fn the_journal_restores_appends_a_minute_file_lost_and_only_those() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (first, both) = {
+            let log = TimerLog::open(dir.path()).expect("open");
+            log.append(&[timer(60_000, "one")]).expect("append");
+            let first = std::fs::read(log.path(1)).expect("read");
+            log.append(&[timer(61_000, "two"), timer(200_000, "other-minute")]).expect("append");
+            log.sync().expect("sync: the journal is on disk");
+            (first, std::fs::read(log.path(1)).expect("read"))
+        };
+        // Power lost: one minute file kept only its first record, another none.
+        std::fs::write(dir.path().join(format!("{:020}.log", 1)), &first).expect("write");
+        std::fs::remove_file(dir.path().join(format!("{:020}.log", 3))).expect("remove");
+        let log = TimerLog::open(dir.path()).expect("reopen");
+        assert_eq!(std::fs::read(log.path(1)).expect("read"), both, "restored, nothing twice");
+        assert_eq!(log.pending(), 3);
+        assert_eq!(keys(&log.due(200_000, 10).expect("due")), ["one", "two", "other-minute"]);
+    }
+}
