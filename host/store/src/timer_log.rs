@@ -53,6 +53,9 @@ const OPEN_FILES: usize = 64;
 pub(crate) struct TimerLog {
     dir: PathBuf,
     state: Mutex<State>,
+    /// Held through a sync, so a second caller returns only once the
+    /// appends it saw are on disk, not while another sync is still at it.
+    syncing: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -126,7 +129,7 @@ impl TimerLog {
             unsynced: BTreeSet::new(),
             open: HashMap::new(),
         };
-        Ok(Self { dir: dir.to_owned(), state: Mutex::new(state) })
+        Ok(Self { dir: dir.to_owned(), state: Mutex::new(state), syncing: Mutex::new(()) })
     }
 
     /// Append entries; they are durable after the next [`TimerLog::sync`].
@@ -166,6 +169,7 @@ impl TimerLog {
 
     /// Make every append so far durable.
     pub(crate) fn sync(&self) -> std::io::Result<()> {
+        let _syncing = self.syncing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut state = self.lock();
         if !state.journal_dirty {
             return Ok(());
@@ -219,7 +223,16 @@ impl TimerLog {
                 break;
             }
             let known = state.minutes[&minute];
-            let mut file = File::open(self.path(minute))?;
+            let mut file = match File::open(self.path(minute)) {
+                Ok(file) => file,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    // Removed behind our back: say so, and let the rest fire.
+                    tracing::error!(minute, "a timer log file went missing; its timers are lost");
+                    state.minutes.remove(&minute);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             file.seek(SeekFrom::Start(known.read))?;
             let want = usize::try_from(known.len - known.read).unwrap_or(usize::MAX).min(READ_CHUNK);
             let mut bytes = vec![0; want];
