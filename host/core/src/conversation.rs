@@ -180,7 +180,7 @@ pub enum OutsideWindow {
 pub struct Effects {
     pub outbound: Vec<Outbound>,
     pub events: Vec<DomainEvent>,
-    /// Timers to add to the store's due index.
+    /// Timers set (or moved) by this turn, for the store's due index.
     pub timers: Vec<ScheduledTimer>,
     /// Timers that no longer stand: fired, cancelled, or moved (their old
     /// due time). The store's index keeps their entries until they fall due;

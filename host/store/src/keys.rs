@@ -148,8 +148,8 @@ fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
 }
 
 /// `r/{seq}`: a batch being written, recorded whole so a crash cannot leave
-/// it half-applied (see `batch.rs`). Like the due index, it is cross-tenant;
-/// it lives only while the batch is written.
+/// it half-applied (see `batch.rs`). Cross-tenant, and it lives only while
+/// the batch is written.
 pub(crate) fn redo(seq: u64) -> Vec<u8> {
     let mut key = REDO_PREFIX.to_vec();
     key.extend_from_slice(&seq.to_be_bytes());
