@@ -11,7 +11,10 @@
 //!   turn is applied to sled: to their minutes' files, and to one journal.
 //!   [`TimerLog::sync`] runs in the same group commit, before sled's flush,
 //!   and syncs only the journal: one disk sync however many minutes a commit
-//!   touched. So the index is never behind a turn that survived a crash.
+//!   touched. So the index is never behind an acknowledged turn, nor, after
+//!   a process crash, behind any turn (its appends were written first). After
+//!   a power cut it is as durable as sled's own log, which sled may write out
+//!   on its own between our syncs.
 //!   When the journal grows past [`JOURNAL_LIMIT`], the minute files are
 //!   synced and the journal starts over. On open, whatever of the journal
 //!   did not reach its minute file is appended to it.
