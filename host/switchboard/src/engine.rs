@@ -547,24 +547,14 @@ impl Engine {
             })
             .collect();
         self.store.commit_turns(&turns)?;
-        for (tenant, stored, effects, _) in &fired {
-            crate::telemetry::events(&tenant.name, &effects.events);
-            if stored.conversation.channel == Channel::Webchat {
-                self.publish(&tenant.name, &stored.conversation.contact.id, &effects.outbound);
-            }
-        }
+        drop(turns);
+        let outcomes = fired
+            .into_iter()
+            .map(|(tenant, stored, effects, _)| self.announce(Applied::turn(&tenant.name, &stored, effects)))
+            .collect();
         self.store.park_timers(&parked)?;
         drop(held);
-        Ok(fired
-            .into_iter()
-            .map(|(_, stored, effects, _)| TurnOutcome {
-                conversation: stored.conversation.id,
-                replies: effects.outbound,
-                events: effects.events,
-                status: stored.conversation.status,
-                duplicate: false,
-            })
-            .collect())
+        Ok(outcomes)
     }
 
     fn agent_action(
@@ -626,19 +616,7 @@ impl Engine {
         if self.store.apply_turn(tenant, &record)? == Committed::Duplicate {
             return Ok(Applied::duplicate(tenant, self.duplicate(tenant, &stored.conversation.id)?));
         }
-        let conversation = &stored.conversation;
-        let web_chat = (conversation.channel == Channel::Webchat).then(|| conversation.contact.id.clone());
-        Ok(Applied {
-            tenant: tenant.to_owned(),
-            web_chat,
-            outcome: TurnOutcome {
-                conversation: conversation.id.clone(),
-                replies: effects.outbound,
-                events: effects.events,
-                status: conversation.status.clone(),
-                duplicate: false,
-            },
-        })
+        Ok(Applied::turn(tenant, stored, effects))
     }
 
     /// Once a turn is on disk: count its events and push its web chat replies.
@@ -722,6 +700,22 @@ struct Applied {
 }
 
 impl Applied {
+    /// A turn of `stored` that produced `effects`.
+    fn turn(tenant: &str, stored: &StoredConversation, effects: Effects) -> Self {
+        let conversation = &stored.conversation;
+        Self {
+            tenant: tenant.to_owned(),
+            web_chat: (conversation.channel == Channel::Webchat).then(|| conversation.contact.id.clone()),
+            outcome: TurnOutcome {
+                conversation: conversation.id.clone(),
+                replies: effects.outbound,
+                events: effects.events,
+                status: conversation.status.clone(),
+                duplicate: false,
+            },
+        }
+    }
+
     /// A duplicate has nothing to announce.
     fn duplicate(tenant: &str, outcome: TurnOutcome) -> Self {
         Self { tenant: tenant.to_owned(), web_chat: None, outcome }

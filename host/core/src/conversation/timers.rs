@@ -264,9 +264,11 @@ impl Turn<'_, '_> {
             self.fired(key, pending);
             return;
         };
-        let anchor_passed = spec.before_field.as_deref().is_some_and(|field| {
-            matches!(about(self.conversation, pending).fields.get(field), Some(Value::Datetime(at)) if self.now >= *at)
-        });
+        let fields = pending.context.as_ref().map_or(&self.conversation.fields, |context| &context.fields);
+        let anchor_passed = spec
+            .before_field
+            .as_deref()
+            .is_some_and(|field| matches!(fields.get(field), Some(Value::Datetime(at)) if self.now >= *at));
         let too_late = spec.late_after_minutes.is_some_and(|minutes| {
             self.now - pending.due_at > i64::try_from(minutes).unwrap_or(i64::MAX / 60_000) * 60_000
         });
