@@ -26,6 +26,7 @@
 
 use sled::IVec;
 
+use crate::codec::{pop_chunk, push_chunk};
 use crate::{Store, StoreError, keys};
 
 /// Writes that land together or not at all; see [`Store::write`].
@@ -67,12 +68,12 @@ impl Batch {
     fn decode(mut bytes: &[u8]) -> Option<Self> {
         let mut batch = Self::default();
         while !bytes.is_empty() {
-            let key = pop_chunk(&mut bytes)?;
+            let key = IVec::from(pop_chunk(&mut bytes)?);
             let (&tag, rest) = bytes.split_first()?;
             bytes = rest;
             let value = match tag {
                 0 => None,
-                1 => Some(pop_chunk(&mut bytes)?),
+                1 => Some(IVec::from(pop_chunk(&mut bytes)?)),
                 _ => return None,
             };
             batch.writes.push((key, value));
@@ -81,30 +82,16 @@ impl Batch {
     }
 }
 
-fn push_chunk(bytes: &mut Vec<u8>, chunk: &[u8]) {
-    let length = u32::try_from(chunk.len()).expect("a store record under 4 GiB");
-    bytes.extend_from_slice(&length.to_be_bytes());
-    bytes.extend_from_slice(chunk);
-}
-
-fn pop_chunk(bytes: &mut &[u8]) -> Option<IVec> {
-    let (length, rest) = bytes.split_at_checked(4)?;
-    let length = usize::try_from(u32::from_be_bytes(length.try_into().ok()?)).ok()?;
-    let (chunk, rest) = rest.split_at_checked(length)?;
-    *bytes = rest;
-    Some(IVec::from(chunk))
-}
-
 impl Store {
     /// Apply `batch` to the `turns` tree atomically (as far as a crash can
     /// tell), not yet synced.
-    pub(crate) fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        if let [(key, value)] = batch.writes.as_slice() {
-            self.apply_one(key, value.clone())?;
-            return Ok(());
-        }
-        if batch.writes.is_empty() {
-            return Ok(());
+    pub(crate) fn apply(&self, mut batch: Batch) -> Result<(), StoreError> {
+        if batch.writes.len() <= 1 {
+            // None, or one: sled makes a single write atomic by itself.
+            return match batch.writes.pop() {
+                Some((key, value)) => self.apply_one(&key, value),
+                None => Ok(()),
+            };
         }
         let redo = keys::redo(self.db.generate_id()?);
         self.turns.insert(&redo, batch.encode())?;

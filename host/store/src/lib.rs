@@ -23,6 +23,7 @@
 mod api_keys;
 mod batch;
 mod blobs;
+mod codec;
 mod contacts;
 mod conversations;
 mod group_commit;

@@ -39,6 +39,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::codec::{pop_chunk, push_chunk};
 use crate::timers::DueTimer;
 
 const MINUTE_MS: i64 = 60_000;
@@ -56,6 +57,8 @@ const OPEN_FILES: usize = 64;
 pub(crate) struct TimerLog {
     dir: PathBuf,
     state: Mutex<State>,
+    /// Written under the state lock; synced without it.
+    journal: File,
     /// Held through a sync, so a second caller returns only once the
     /// appends it saw are on disk, not while another sync is still at it.
     syncing: Mutex<()>,
@@ -66,7 +69,6 @@ struct State {
     minutes: BTreeMap<u64, Minute>,
     /// Handed out of the current minute's file, not due yet: `(due_at, entry)`.
     waiting: BTreeSet<(i64, Entry)>,
-    journal: File,
     journal_len: u64,
     /// The journal has appends not yet synced.
     journal_dirty: bool,
@@ -126,13 +128,12 @@ impl TimerLog {
         let state = State {
             minutes,
             waiting: BTreeSet::new(),
-            journal,
             journal_len: 0,
             journal_dirty: false,
             unsynced: BTreeSet::new(),
             open: HashMap::new(),
         };
-        Ok(Self { dir: dir.to_owned(), state: Mutex::new(state), syncing: Mutex::new(()) })
+        Ok(Self { dir: dir.to_owned(), state: Mutex::new(state), journal, syncing: Mutex::new(()) })
     }
 
     /// Append entries; they are durable after the next [`TimerLog::sync`].
@@ -148,7 +149,7 @@ impl TimerLog {
         }
         let mut state = self.lock();
         let journal: Vec<u8> = by_minute.values().flat_map(|(bytes, _)| bytes.iter().copied()).collect();
-        state.journal.write_all(&journal)?;
+        (&self.journal).write_all(&journal)?;
         state.journal_len += journal.len() as u64;
         state.journal_dirty = true;
         for (minute, (bytes, count)) in by_minute {
@@ -178,11 +179,10 @@ impl TimerLog {
             return Ok(());
         }
         if state.journal_len < JOURNAL_LIMIT {
-            let journal = state.journal.try_clone()?;
             state.journal_dirty = false;
             drop(state);
             // Appends made while this runs are synced by the next call.
-            return journal.sync_data().inspect_err(|_| self.lock().journal_dirty = true);
+            return self.journal.sync_data().inspect_err(|_| self.lock().journal_dirty = true);
         }
         // Start the journal over, once what it covers is in synced minute files.
         for minute in state.unsynced.clone() {
@@ -194,8 +194,8 @@ impl TimerLog {
             }
             state.unsynced.remove(&minute);
         }
-        state.journal.set_len(0)?;
-        state.journal.sync_data()?;
+        self.journal.set_len(0)?;
+        self.journal.sync_data()?;
         state.journal_len = 0;
         state.journal_dirty = false;
         Ok(())
@@ -328,7 +328,7 @@ impl TimerLog {
     }
 
     fn path(&self, minute: u64) -> PathBuf {
-        self.dir.join(format!("{minute:020}.log"))
+        minute_path(&self.dir, minute)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -348,6 +348,11 @@ fn minute(due_at: i64) -> u64 {
     u64::try_from(due_at.max(0) / MINUTE_MS).unwrap_or(0)
 }
 
+/// `{minute}.log`, zero-padded so names sort as minutes do.
+fn minute_path(dir: &Path, minute: u64) -> PathBuf {
+    dir.join(format!("{minute:020}.log"))
+}
+
 fn minute_of(path: &Path) -> Option<u64> {
     let name = path.file_name()?.to_str()?;
     name.strip_suffix(".log")?.parse().ok()
@@ -358,8 +363,7 @@ fn encode(bytes: &mut Vec<u8>, timer: &NewTimer<'_>) {
         Vec::with_capacity(24 + timer.tenant.len() + timer.conversation.len() + timer.key.len());
     payload.extend_from_slice(&timer.due_at.to_be_bytes());
     for text in [timer.tenant, timer.conversation, timer.key] {
-        payload.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
-        payload.extend_from_slice(text.as_bytes());
+        push_chunk(&mut payload, text.as_bytes());
     }
     bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap_or(u32::MAX).to_be_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
@@ -377,12 +381,7 @@ fn decode(bytes: &[u8]) -> Option<(i64, Entry, usize)> {
     }
     let due_at = i64::from_be_bytes(payload.get(..8)?.try_into().ok()?);
     let mut rest = &payload[8..];
-    let mut text = || -> Option<String> {
-        let length = usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
-        let value = std::str::from_utf8(rest.get(4..4 + length)?).ok()?.to_owned();
-        rest = &rest[4 + length..];
-        Some(value)
-    };
+    let mut text = || Some(std::str::from_utf8(pop_chunk(&mut rest)?).ok()?.to_owned());
     let entry = Entry { tenant: text()?, conversation: text()?, key: text()? };
     Some((due_at, entry, 8 + length))
 }
@@ -402,7 +401,7 @@ fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
         offset += size;
     }
     for (minute, (records, ends)) in by_minute {
-        let path = dir.join(format!("{minute:020}.log"));
+        let path = minute_path(dir, minute);
         let existing = std::fs::read(&path).unwrap_or_default();
         let (_, whole) = scan(&existing);
         let existing = &existing[..whole];
@@ -509,8 +508,8 @@ mod tests {
             (first, std::fs::read(log.path(1)).expect("read"))
         };
         // Power lost: one minute file kept only its first record, another none.
-        std::fs::write(dir.path().join(format!("{:020}.log", 1)), &first).expect("write");
-        std::fs::remove_file(dir.path().join(format!("{:020}.log", 3))).expect("remove");
+        std::fs::write(minute_path(dir.path(), 1), &first).expect("write");
+        std::fs::remove_file(minute_path(dir.path(), 3)).expect("remove");
         let log = TimerLog::open(dir.path()).expect("reopen");
         assert_eq!(std::fs::read(log.path(1)).expect("read"), both, "restored, nothing twice");
         assert_eq!(log.pending(), 3);
