@@ -64,12 +64,16 @@ pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
 }
 
 fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let extra = format!(
+    engine_with(&format!(
         "[channels.whatsapp]\napp_secret = \"s\"\nverify_token = \"v\"\naccess_token = \"EAAG-token\"\n\
          phone_number_id = \"1065\"\napi_base = \"{api_base}\""
-    );
-    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
+    ))
+}
+
+/// An engine serving tenant `alpha`, `extra` appended to its tenant.toml.
+fn engine_with(extra: &str) -> (Arc<Engine>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tenant_dir = write_tenant(dir.path(), "alpha", extra);
     let runtime = runtime();
     let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
     engine
@@ -152,15 +156,8 @@ async fn a_handoff_card_is_posted_to_the_tenants_webhook_signed() {
     use hmac::{Hmac, Mac};
 
     let (hook, received) = fake_whatsapp(Vec::new());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let extra = format!("[handoff_webhook]\nurl = \"{hook}/handoffs\"\nsecret = \"hook-secret\"");
-    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
-    let runtime = runtime();
-    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
-    engine
-        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
-        .expect("added");
-    let engine = Arc::new(engine);
+    let (engine, _dir) =
+        engine_with(&format!("[handoff_webhook]\nurl = \"{hook}/handoffs\"\nsecret = \"hook-secret\""));
     let handle = engine.clone();
     tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.H1", "I want a human"))
         .await
@@ -192,17 +189,9 @@ async fn meta_round_trip(channel: &str, object: &str) -> (String, Value) {
     use tower::ServiceExt;
 
     let (api, received) = fake_whatsapp(Vec::new());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let extra = format!(
+    let (engine, _dir) = engine_with(&format!(
         "[channels.{channel}]\napp_secret = \"meta-secret\"\nverify_token = \"v\"\naccess_token = \"PAGE-TOKEN\"\napi_base = \"{api}\""
-    );
-    let tenant_dir = write_tenant(dir.path(), "alpha", &extra);
-    let runtime = runtime();
-    let engine = Engine::new(Store::temporary().expect("store"), Arc::clone(&runtime));
-    engine
-        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
-        .expect("added");
-    let engine = Arc::new(engine);
+    ));
     let app = switchboard::server::app(engine.clone(), switchboard::server::Options::default());
 
     let body = json!({
