@@ -18,6 +18,7 @@
 //! - `timers.rs` + `timer_log.rs`: the due-time index of pending timers, an
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
+//! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
 mod api_keys;
