@@ -33,25 +33,32 @@ use crate::{Store, StoreError, keys};
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     writes: Vec<(IVec, Option<IVec>)>,
+    /// The size of its redo record.
+    encoded_len: usize,
 }
 
 impl Batch {
     pub(crate) fn insert(&mut self, key: impl Into<IVec>, value: impl Into<IVec>) {
-        self.writes.push((key.into(), Some(value.into())));
+        self.push(key.into(), Some(value.into()));
     }
 
     pub(crate) fn remove(&mut self, key: impl Into<IVec>) {
-        self.writes.push((key.into(), None));
+        self.push(key.into(), None);
+    }
+
+    fn push(&mut self, key: IVec, value: Option<IVec>) {
+        self.encoded_len += 9 + key.len() + value.as_ref().map_or(0, |value| value.len());
+        self.writes.push((key, value));
+    }
+
+    /// The size of its redo record, in bytes.
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.encoded_len
     }
 
     /// `[key length u32][key][0 = remove | 1 = insert][value length u32][value]`, repeated.
     fn encode(&self) -> Vec<u8> {
-        let size: usize = self
-            .writes
-            .iter()
-            .map(|(key, value)| 9 + key.len() + value.as_ref().map_or(0, |value| value.len()))
-            .sum();
-        let mut bytes = Vec::with_capacity(size);
+        let mut bytes = Vec::with_capacity(self.encoded_len);
         for (key, value) in &self.writes {
             push_chunk(&mut bytes, key);
             match value {
@@ -76,7 +83,7 @@ impl Batch {
                 1 => Some(IVec::from(pop_chunk(&mut bytes)?)),
                 _ => return None,
             };
-            batch.writes.push((key, value));
+            batch.push(key, value);
         }
         Some(batch)
     }

@@ -8,7 +8,7 @@
 //! a caller acknowledges survives a crash; [`Store::apply_turn`] leaves the
 //! sync to the caller, so several turns can share it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::conversation::{Conversation, ScheduledTimer};
@@ -39,6 +39,11 @@ pub struct TurnRecord<'a> {
     /// moved-away entries need no write: see `timers.rs`.
     pub timers: &'a [ScheduledTimer],
 }
+
+/// How large a batch [`Store::commit_turns`] lets grow before applying it.
+/// Past it, sharing the redo record saves little, and sled writes a value
+/// over about 128 KiB to a file of its own.
+const SHARED_BATCH_BYTES: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
@@ -81,20 +86,53 @@ impl Store {
         if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
         }
+        self.stage_events(&mut batch, tenant, turn.events)?;
         // Index entries go first, so they are never behind the turn.
         self.index_timers(tenant, &turn.stored.conversation.id, turn.timers)?;
         self.apply(batch)?;
         Ok(Committed::Written)
     }
 
-    /// Write several turns (of different conversations), each atomically,
-    /// with one disk sync for all: the scheduler fires a page of timers
-    /// this way.
+    /// Write several turns (of different conversations) with one disk sync
+    /// for all: the scheduler fires a page of timers this way.
+    ///
+    /// Consecutive turns share a batch, up to `SHARED_BATCH_BYTES`, so they
+    /// also share its redo record and one record in the tenant's event log:
+    /// each batch lands whole or not at all, which keeps every turn in it
+    /// atomic. A turn carrying an inbound message id is applied on its own,
+    /// so its duplicate check sees every turn before it.
     pub fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        let mut events: Option<EventRecord<'_>> = None;
         for (tenant, turn) in turns {
-            self.apply_turn(tenant, turn)?;
+            if turn.dedupe.is_some() {
+                self.apply_shared(&mut batch, events.take())?;
+                self.apply_turn(tenant, turn)?;
+                continue;
+            }
+            if events.as_ref().is_some_and(|record| record.tenant != *tenant) {
+                self.apply_shared(&mut batch, events.take())?;
+            }
+            self.stage_turn(&mut batch, tenant, turn)?;
+            events.get_or_insert_with(|| EventRecord::new(tenant)).push(turn.events)?;
+            // Index entries go before the batch is applied, as in `apply_turn`.
+            self.index_timers(tenant, &turn.stored.conversation.id, turn.timers)?;
+            let record_len = events.as_ref().map_or(0, EventRecord::len);
+            if batch.encoded_len() + record_len >= SHARED_BATCH_BYTES {
+                self.apply_shared(&mut batch, events.take())?;
+            }
         }
+        self.apply_shared(&mut batch, events)?;
         self.durable()
+    }
+
+    /// Apply a batch of [`Store::commit_turns`] with its event record, and
+    /// leave an empty one.
+    fn apply_shared(&self, batch: &mut Batch, events: Option<EventRecord<'_>>) -> Result<(), StoreError> {
+        if let Some(events) = events {
+            self.stage_record(batch, events)?;
+        }
+        self.apply(std::mem::take(batch))
     }
 
     fn stage_turn(
@@ -115,7 +153,6 @@ impl Store {
             keys::conversation(tenant, conversation_id),
             serde_json::to_vec(turn.stored).map_err(encode_error)?,
         );
-        self.stage_events(batch, tenant, turn.events)?;
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
@@ -158,24 +195,29 @@ impl Store {
         Ok(())
     }
 
-    /// Append events to the tenant's log: one record per conversation they
-    /// belong to (usually one), holding them all, under one sequence number,
-    /// plus that conversation's transcript index entry. Two keys per turn,
-    /// however many events it produced.
+    /// Append events to the tenant's log as one record under one sequence
+    /// number, plus a transcript index entry for each conversation they
+    /// belong to (usually one): two keys per write, however many events.
     pub(crate) fn stage_events(
         &self,
         batch: &mut Batch,
         tenant: &str,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        for record in events.chunk_by(|one, next| one.conversation == next.conversation) {
-            let conversation = &record[0].conversation;
-            let bytes = serde_json::to_vec(record)
-                .map_err(|source| StoreError::Decode { key: conversation.clone(), source })?;
-            let seq = self.db.generate_id()?;
-            batch.insert(keys::tenant_event(tenant, seq), bytes);
-            batch.insert(keys::conversation_event(tenant, conversation, seq), &[]);
+        let mut record = EventRecord::new(tenant);
+        record.push(events)?;
+        self.stage_record(batch, record)
+    }
+
+    fn stage_record(&self, batch: &mut Batch, record: EventRecord<'_>) -> Result<(), StoreError> {
+        if record.conversations.is_empty() {
+            return Ok(());
         }
+        let seq = self.db.generate_id()?;
+        for conversation in &record.conversations {
+            batch.insert(keys::conversation_event(record.tenant, conversation, seq), &[]);
+        }
+        batch.insert(keys::tenant_event(record.tenant, seq), record.finish());
         Ok(())
     }
 
@@ -296,8 +338,44 @@ impl Store {
     }
 }
 
-/// One log record: a turn's events (or, as written before records held
-/// several, a single event).
+/// Events of one tenant, from one turn or several, on their way to being one
+/// record of its log: a JSON array, built as they come.
+struct EventRecord<'a> {
+    tenant: &'a str,
+    json: Vec<u8>,
+    /// The conversations they belong to, each to get a transcript index entry.
+    conversations: BTreeSet<&'a str>,
+}
+
+impl<'a> EventRecord<'a> {
+    fn new(tenant: &'a str) -> Self {
+        Self { tenant, json: b"[".to_vec(), conversations: BTreeSet::new() }
+    }
+
+    fn push(&mut self, events: &'a [DomainEvent]) -> Result<(), StoreError> {
+        for event in events {
+            if !self.conversations.is_empty() {
+                self.json.push(b',');
+            }
+            serde_json::to_writer(&mut self.json, event)
+                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
+            self.conversations.insert(&event.conversation);
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.json.len()
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.json.push(b']');
+        self.json
+    }
+}
+
+/// One log record: the events of one write, a turn or several (or, as
+/// written before records held several, a single event).
 fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreError> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -344,26 +422,82 @@ mod tests {
     }
 
     #[test]
-    fn a_turns_events_are_one_record_and_pages_never_split_it() {
+    fn a_writes_events_are_one_record_and_pages_never_split_it() {
         let store = Store::temporary().expect("store");
         store
-            .append_events("acme", &[said("a", "1"), said("a", "2"), said("b", "3")], None)
+            .append_events("acme", &[said("a", "1"), said("b", "2"), said("a", "3")], None)
             .expect("written");
         store.append_events("acme", &[said("a", "4")], None).expect("written");
 
         let all = store.tenant_events("acme", None, 100).expect("read");
         assert_eq!(texts(&all), ["1", "2", "3", "4"]);
-        assert_eq!(all[0].0, all[1].0, "one turn, one sequence number");
-        assert_ne!(all[1].0, all[2].0, "another conversation, another record");
+        assert!(all[..3].iter().all(|(seq, _)| *seq == all[0].0), "one write, one sequence number");
+        assert_ne!(all[2].0, all[3].0, "another write, another record");
 
         let first = store.tenant_events("acme", None, 1).expect("read");
-        assert_eq!(texts(&first), ["1", "2"], "the page holds the whole record");
-        let next = store.tenant_events("acme", Some(first[1].0), 10).expect("read");
-        assert_eq!(texts(&next), ["3", "4"]);
+        assert_eq!(texts(&first), ["1", "2", "3"], "the page holds the whole record");
+        let next = store.tenant_events("acme", Some(first[2].0), 10).expect("read");
+        assert_eq!(texts(&next), ["4"]);
 
-        let transcript = store.conversation_events("acme", "a").expect("read");
-        let transcript: Vec<_> = transcript.into_iter().map(|event| (0, event)).collect();
-        assert_eq!(texts(&transcript), ["1", "2", "4"]);
+        let transcript = |conversation| {
+            let events = store.conversation_events("acme", conversation).expect("read");
+            texts(&events.into_iter().map(|event| (0, event)).collect::<Vec<_>>())
+        };
+        assert_eq!(transcript("a"), ["1", "3", "4"], "a transcript holds only its own events");
+        assert_eq!(transcript("b"), ["2"]);
         assert!(store.tenant_events("other", None, 10).expect("read").is_empty());
+    }
+
+    fn stored(id: &str, flow: &switchboard_core::flow::Flow) -> StoredConversation {
+        let contact =
+            switchboard_core::contract::Contact { id: id.into(), display_name: None, locale: "en".into() };
+        StoredConversation {
+            conversation: Conversation::new(id, "acme", Channel::Telegram, contact, flow, 0),
+            plugin_pins: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn turns_committed_together_share_records_but_keep_their_own_transcripts() {
+        let store = Store::temporary().expect("store");
+        let source = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n\
+                      [[intents]]\nname = \"ask\"\ntitle.en = \"Ask\"\ntriggers.en = [\"ask\"]\n\
+                      [intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n";
+        let flow = switchboard_core::flow::Flow::parse("flow.toml", source, &BTreeSet::new()).expect("flow");
+        let conversations: Vec<_> = (0..50).map(|n| stored(&format!("c{n}"), &flow)).collect();
+        let events: Vec<_> =
+            conversations.iter().map(|c| vec![said(&c.conversation.id, &c.conversation.id)]).collect();
+        let outbox = vec![b"reply".to_vec()];
+        let record = |index: usize, dedupe| TurnRecord {
+            stored: &conversations[index],
+            events: &events[index],
+            dedupe,
+            outbox: &outbox,
+            timers: &[],
+        };
+        // One turn brings an inbound message id, and one that was seen before.
+        store.commit_turn("acme", &record(0, Some(("telegram", "m1")))).expect("first");
+        let turns: Vec<_> = (0..50)
+            .map(|index| ("acme", record(index, (index % 10 == 0).then_some(("telegram", "m1")))))
+            .collect();
+        store.commit_turns(&turns).expect("committed");
+
+        for (index, conversation) in conversations.iter().enumerate() {
+            let id = &conversation.conversation.id;
+            let duplicate = index % 10 == 0 && index > 0;
+            let expected = (!duplicate).then_some(conversation);
+            assert_eq!(store.conversation("acme", id).expect("read").as_ref(), expected, "{id}");
+            let transcript = store.conversation_events("acme", id).expect("read");
+            // Conversation 0's first turn, and a repeat of its message refused.
+            assert_eq!(transcript.len(), usize::from(!duplicate), "{id}");
+            assert!(transcript.iter().all(|event| event.conversation == *id));
+        }
+        let all = store.tenant_events("acme", None, 1_000).expect("read");
+        // 1 from the first turn, then 45 turns that were not duplicates.
+        assert_eq!(all.len(), 1 + 45);
+        let records: BTreeSet<u64> = all.iter().map(|(seq, _)| *seq).collect();
+        assert!(records.len() < 10, "shared records, not one per turn: {}", records.len());
+        assert_eq!(store.outbox("acme", 1_000).expect("read").len(), 1 + 45);
+        assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
     }
 }
