@@ -448,6 +448,13 @@ mod tests {
         assert!(store.tenant_events("other", None, 10).expect("read").is_empty());
     }
 
+    fn flow() -> switchboard_core::flow::Flow {
+        let source = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n\
+                      [[intents]]\nname = \"ask\"\ntitle.en = \"Ask\"\ntriggers.en = [\"ask\"]\n\
+                      [intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n";
+        switchboard_core::flow::Flow::parse("flow.toml", source, &BTreeSet::new()).expect("flow")
+    }
+
     fn stored(id: &str, flow: &switchboard_core::flow::Flow) -> StoredConversation {
         let contact =
             switchboard_core::contract::Contact { id: id.into(), display_name: None, locale: "en".into() };
@@ -460,10 +467,7 @@ mod tests {
     #[test]
     fn turns_committed_together_share_records_but_keep_their_own_transcripts() {
         let store = Store::temporary().expect("store");
-        let source = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n\
-                      [[intents]]\nname = \"ask\"\ntitle.en = \"Ask\"\ntriggers.en = [\"ask\"]\n\
-                      [intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n";
-        let flow = switchboard_core::flow::Flow::parse("flow.toml", source, &BTreeSet::new()).expect("flow");
+        let flow = flow();
         let conversations: Vec<_> = (0..50).map(|n| stored(&format!("c{n}"), &flow)).collect();
         let events: Vec<_> =
             conversations.iter().map(|c| vec![said(&c.conversation.id, &c.conversation.id)]).collect();
@@ -475,7 +479,8 @@ mod tests {
             outbox: &outbox,
             timers: &[],
         };
-        // One turn brings an inbound message id, and one that was seen before.
+        // Turn 0 is committed first with an inbound message id; in the
+        // shared commit, turns 0, 10, 20... bring that same id and are refused.
         store.commit_turn("acme", &record(0, Some(("telegram", "m1")))).expect("first");
         let turns: Vec<_> = (0..50)
             .map(|index| ("acme", record(index, (index % 10 == 0).then_some(("telegram", "m1")))))
@@ -488,7 +493,6 @@ mod tests {
             let expected = (!duplicate).then_some(conversation);
             assert_eq!(store.conversation("acme", id).expect("read").as_ref(), expected, "{id}");
             let transcript = store.conversation_events("acme", id).expect("read");
-            // Conversation 0's first turn, and a repeat of its message refused.
             assert_eq!(transcript.len(), usize::from(!duplicate), "{id}");
             assert!(transcript.iter().all(|event| event.conversation == *id));
         }
@@ -499,5 +503,51 @@ mod tests {
         assert!(records.len() < 10, "shared records, not one per turn: {}", records.len());
         assert_eq!(store.outbox("acme", 1_000).expect("read").len(), 1 + 45);
         assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
+    }
+
+    #[test]
+    fn turns_of_two_tenants_committed_together_stay_in_their_own_logs() {
+        let store = Store::temporary().expect("store");
+        let flow = flow();
+        // Five turns of one tenant, five of another, five of the first again.
+        let tenant_of = |index: usize| if (5..10).contains(&index) { "beta" } else { "acme" };
+        let conversations: Vec<_> = (0..15).map(|n| stored(&format!("c{n}"), &flow)).collect();
+        let events: Vec<Vec<DomainEvent>> = conversations
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                let mut event = said(&c.conversation.id, &c.conversation.id);
+                event.tenant = tenant_of(index).into();
+                vec![event]
+            })
+            .collect();
+        let outbox = vec![b"reply".to_vec()];
+        let turns: Vec<_> = (0..15)
+            .map(|index| {
+                let record = TurnRecord {
+                    stored: &conversations[index],
+                    events: &events[index],
+                    dedupe: None,
+                    outbox: &outbox,
+                    timers: &[],
+                };
+                (tenant_of(index), record)
+            })
+            .collect();
+        store.commit_turns(&turns).expect("committed");
+
+        for tenant in ["acme", "beta"] {
+            let log = store.tenant_events(tenant, None, 100).expect("read");
+            assert_eq!(log.len(), if tenant == "beta" { 5 } else { 10 }, "{tenant}");
+            assert!(log.iter().all(|(_, event)| event.tenant == tenant), "{tenant} sees only its own");
+            assert_eq!(store.outbox(tenant, 100).expect("read").len(), log.len(), "{tenant}");
+        }
+        for (index, conversation) in conversations.iter().enumerate() {
+            let (own, other) = if tenant_of(index) == "beta" { ("beta", "acme") } else { ("acme", "beta") };
+            let id = &conversation.conversation.id;
+            assert_eq!(store.conversation_events(own, id).expect("read").len(), 1, "{id}");
+            assert!(store.conversation_events(other, id).expect("read").is_empty(), "{id}");
+            assert!(store.conversation(other, id).expect("read").is_none(), "{id}");
+        }
     }
 }
