@@ -23,7 +23,25 @@ pub struct StoredConversation {
     pub conversation: Conversation,
     /// Plugin binding name to the component hash this conversation started with.
     pub plugin_pins: BTreeMap<String, String>,
+    /// The store's own: the event-log records holding this conversation's
+    /// latest events, its transcript index kept in the conversation rather
+    /// than as a key per turn, since each new sled key costs more than a
+    /// turn's other writes. Every `TRANSCRIPT_TAIL` of them move to one
+    /// index key. Sound because each turn reads the conversation afresh,
+    /// under its turn lock, before writing it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    transcript_tail: Vec<u64>,
 }
+
+impl StoredConversation {
+    pub fn new(conversation: Conversation, plugin_pins: BTreeMap<String, String>) -> Self {
+        Self { conversation, plugin_pins, transcript_tail: Vec::new() }
+    }
+}
+
+/// How many records a conversation's transcript tail holds before they move
+/// to an index key of their own.
+const TRANSCRIPT_TAIL: usize = 8;
 
 /// What one handled inbound message changes.
 #[derive(Debug)]
@@ -83,10 +101,17 @@ impl Store {
     /// Several turns applied this way share one disk sync.
     pub fn apply_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
         let mut batch = Batch::default();
-        if self.stage_turn(&mut batch, tenant, turn)? == Committed::Duplicate {
+        let mut record = match turn.events {
+            [] => None,
+            _ => Some(EventRecord::new(tenant, self.db.generate_id()?)),
+        };
+        if self.stage_turn(&mut batch, tenant, turn, record.as_mut())? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
         }
-        self.stage_events(&mut batch, tenant, turn.events)?;
+        if let Some(mut record) = record {
+            record.push(turn.events)?;
+            self.stage_record(&mut batch, record)?;
+        }
         // Index entries go first, so they are never behind the turn.
         self.index_timers(tenant, &turn.stored.conversation.id, turn.timers)?;
         self.apply(batch)?;
@@ -113,8 +138,12 @@ impl Store {
             if events.as_ref().is_some_and(|record| record.tenant != *tenant) {
                 self.apply_shared(&mut batch, events.take())?;
             }
-            self.stage_turn(&mut batch, tenant, turn)?;
-            events.get_or_insert_with(|| EventRecord::new(tenant)).push(turn.events)?;
+            let record = match events {
+                Some(ref mut record) => record,
+                None => events.insert(EventRecord::new(tenant, self.db.generate_id()?)),
+            };
+            self.stage_turn(&mut batch, tenant, turn, Some(&mut *record))?;
+            record.push(turn.events)?;
             // Index entries go before the batch is applied, as in `apply_turn`.
             self.index_timers(tenant, &turn.stored.conversation.id, turn.timers)?;
             let record_len = events.as_ref().map_or(0, EventRecord::len);
@@ -135,13 +164,18 @@ impl Store {
         self.apply(std::mem::take(batch))
     }
 
-    fn stage_turn(
+    /// Stage a turn's conversation and outbox entries. If its events go into
+    /// `record`, the conversation's transcript tail gets the record's
+    /// sequence number.
+    fn stage_turn<'a>(
         &self,
         batch: &mut Batch,
         tenant: &str,
-        turn: &TurnRecord<'_>,
+        turn: &TurnRecord<'a>,
+        record: Option<&mut EventRecord<'a>>,
     ) -> Result<Committed, StoreError> {
-        let conversation_id = &turn.stored.conversation.id;
+        let stored = turn.stored;
+        let conversation_id = &stored.conversation.id;
         let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
         if let Some((channel, message_id)) = turn.dedupe
             && self.stage_dedupe(batch, tenant, channel, message_id, conversation_id.as_bytes())?
@@ -149,10 +183,24 @@ impl Store {
         {
             return Ok(Committed::Duplicate);
         }
-        batch.insert(
-            keys::conversation(tenant, conversation_id),
-            serde_json::to_vec(turn.stored).map_err(encode_error)?,
-        );
+        let mut tail = std::borrow::Cow::Borrowed(&stored.transcript_tail);
+        let own_events = turn.events.iter().any(|event| event.conversation == *conversation_id);
+        if let Some(record) = record.filter(|_| own_events) {
+            record.indexed_inline.insert(conversation_id);
+            let tail = tail.to_mut();
+            tail.push(record.seq);
+            if tail.len() >= TRANSCRIPT_TAIL {
+                let seqs: Vec<u8> = tail.iter().flat_map(|seq| seq.to_be_bytes()).collect();
+                batch.insert(keys::conversation_event(tenant, conversation_id, tail[0]), seqs);
+                tail.clear();
+            }
+        }
+        let encoded = serde_json::to_vec(&EncodedConversation {
+            conversation: &stored.conversation,
+            plugin_pins: &stored.plugin_pins,
+            transcript_tail: &tail,
+        });
+        batch.insert(keys::conversation(tenant, conversation_id), encoded.map_err(encode_error)?);
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
         }
@@ -204,20 +252,25 @@ impl Store {
         tenant: &str,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        let mut record = EventRecord::new(tenant);
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut record = EventRecord::new(tenant, self.db.generate_id()?);
         record.push(events)?;
         self.stage_record(batch, record)
     }
 
+    /// Stage an event record, with an index entry (empty: the sequence
+    /// number is in the key) for each conversation whose own transcript tail
+    /// does not already point at it.
     fn stage_record(&self, batch: &mut Batch, record: EventRecord<'_>) -> Result<(), StoreError> {
         if record.conversations.is_empty() {
             return Ok(());
         }
-        let seq = self.db.generate_id()?;
-        for conversation in &record.conversations {
-            batch.insert(keys::conversation_event(record.tenant, conversation, seq), &[]);
+        for conversation in record.conversations.difference(&record.indexed_inline) {
+            batch.insert(keys::conversation_event(record.tenant, conversation, record.seq), &[]);
         }
-        batch.insert(keys::tenant_event(record.tenant, seq), record.finish());
+        batch.insert(keys::tenant_event(record.tenant, record.seq), record.finish());
         Ok(())
     }
 
@@ -295,12 +348,31 @@ impl Store {
         tenant: &str,
         conversation: &str,
     ) -> Result<Vec<DomainEvent>, StoreError> {
-        // The transcript index holds sequence numbers; the events live once, in the tenant log.
+        // The transcript index holds sequence numbers; the events live once,
+        // in the tenant log. An index entry is empty (the number is in its
+        // key) or a list of them, moved out of the conversation's tail.
         let prefix = keys::conversation_events(tenant, conversation);
-        let mut events = Vec::new();
+        let mut seqs = Vec::new();
         for entry in self.turns.scan_prefix(&prefix) {
-            let (key, _) = entry?;
-            let seq = keys::seq_after(&prefix, &key);
+            let (key, value) = entry?;
+            if value.is_empty() {
+                seqs.push(keys::seq_after(&prefix, &key));
+                continue;
+            }
+            let damaged = || StoreError::Damaged { key: String::from_utf8_lossy(&key).into_owned() };
+            let numbers = value.chunks_exact(8);
+            if !numbers.remainder().is_empty() {
+                return Err(damaged());
+            }
+            seqs.extend(numbers.map(|bytes| u64::from_be_bytes(bytes.try_into().unwrap_or_default())));
+        }
+        if let Some(stored) = self.conversation(tenant, conversation)? {
+            seqs.extend(stored.transcript_tail);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut events = Vec::new();
+        for seq in seqs {
             let event_key = keys::tenant_event(tenant, seq);
             if let Some(bytes) = self.turns.get(&event_key)? {
                 let record = decode_record(&event_key, &bytes)?;
@@ -338,18 +410,38 @@ impl Store {
     }
 }
 
+/// How a conversation is written: [`StoredConversation`]'s fields, with the
+/// transcript tail as this write leaves it.
+#[derive(Serialize)]
+struct EncodedConversation<'a> {
+    conversation: &'a Conversation,
+    plugin_pins: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
+    transcript_tail: &'a [u64],
+}
+
 /// Events of one tenant, from one turn or several, on their way to being one
 /// record of its log: a JSON array, built as they come.
 struct EventRecord<'a> {
     tenant: &'a str,
+    /// Its sequence number in the tenant's log.
+    seq: u64,
     json: Vec<u8>,
-    /// The conversations they belong to, each to get a transcript index entry.
+    /// The conversations they belong to, each to be indexed.
     conversations: BTreeSet<&'a str>,
+    /// Those written in the same batch, whose transcript tail points here.
+    indexed_inline: BTreeSet<&'a str>,
 }
 
 impl<'a> EventRecord<'a> {
-    fn new(tenant: &'a str) -> Self {
-        Self { tenant, json: b"[".to_vec(), conversations: BTreeSet::new() }
+    fn new(tenant: &'a str, seq: u64) -> Self {
+        Self {
+            tenant,
+            seq,
+            json: b"[".to_vec(),
+            conversations: BTreeSet::new(),
+            indexed_inline: BTreeSet::new(),
+        }
     }
 
     fn push(&mut self, events: &'a [DomainEvent]) -> Result<(), StoreError> {
@@ -458,10 +550,10 @@ mod tests {
     fn stored(id: &str, flow: &switchboard_core::flow::Flow) -> StoredConversation {
         let contact =
             switchboard_core::contract::Contact { id: id.into(), display_name: None, locale: "en".into() };
-        StoredConversation {
-            conversation: Conversation::new(id, "acme", Channel::Telegram, contact, flow, 0),
-            plugin_pins: BTreeMap::new(),
-        }
+        StoredConversation::new(
+            Conversation::new(id, "acme", Channel::Telegram, contact, flow, 0),
+            BTreeMap::new(),
+        )
     }
 
     #[test]
@@ -490,8 +582,9 @@ mod tests {
         for (index, conversation) in conversations.iter().enumerate() {
             let id = &conversation.conversation.id;
             let duplicate = index % 10 == 0 && index > 0;
-            let expected = (!duplicate).then_some(conversation);
-            assert_eq!(store.conversation("acme", id).expect("read").as_ref(), expected, "{id}");
+            let expected = (!duplicate).then_some(&conversation.conversation);
+            let read = store.conversation("acme", id).expect("read");
+            assert_eq!(read.as_ref().map(|stored| &stored.conversation), expected, "{id}");
             let transcript = store.conversation_events("acme", id).expect("read");
             assert_eq!(transcript.len(), usize::from(!duplicate), "{id}");
             assert!(transcript.iter().all(|event| event.conversation == *id));
@@ -549,5 +642,46 @@ mod tests {
             assert!(store.conversation_events(other, id).expect("read").is_empty(), "{id}");
             assert!(store.conversation(other, id).expect("read").is_none(), "{id}");
         }
+    }
+
+    #[test]
+    fn a_transcript_reads_back_in_order_from_its_tail_its_index_keys_and_events_outside_turns() {
+        let store = Store::temporary().expect("store");
+        let flow = flow();
+        let mut stored = stored("c1", &flow);
+        for turn in 0..20 {
+            let events = [said("c1", &format!("turn {turn}"))];
+            let record =
+                TurnRecord { stored: &stored, events: &events, dedupe: None, outbox: &[], timers: &[] };
+            store.commit_turn("acme", &record).expect("turn");
+            if turn % 7 == 3 {
+                // A delivery receipt, say: written without the conversation.
+                store.append_events("acme", &[said("c1", &format!("receipt {turn}"))], None).expect("append");
+            }
+            // Each turn starts from the conversation as stored, as the engine's do.
+            stored = store.conversation("acme", "c1").expect("read").expect("stored");
+        }
+        let texts: Vec<String> = store
+            .conversation_events("acme", "c1")
+            .expect("read")
+            .into_iter()
+            .map(|event| match event.body {
+                EventBody::MessageReceived { text } => text,
+                _ => String::new(),
+            })
+            .collect();
+        let mut expected = Vec::new();
+        for turn in 0..20 {
+            expected.push(format!("turn {turn}"));
+            if turn % 7 == 3 {
+                expected.push(format!("receipt {turn}"));
+            }
+        }
+        assert_eq!(texts, expected);
+        // 20 turns: two full tails moved to index keys, four still in the
+        // conversation; and one key for each of the three receipts.
+        let index_keys = store.turns.scan_prefix(keys::conversation_events("acme", "c1")).count();
+        assert_eq!(index_keys, 2 + 3);
+        assert_eq!(stored.transcript_tail.len(), 20 % TRANSCRIPT_TAIL);
     }
 }

@@ -38,7 +38,9 @@ pub(crate) fn tenant_events(tenant: &str) -> Vec<u8> {
     key
 }
 
-/// `t/{tenant}/ce/{conversation}/{seq}`: one conversation's events (its transcript).
+/// `t/{tenant}/ce/{conversation}/{seq}`: one conversation's transcript index.
+/// Empty, for the record `seq` alone, or the numbers of several records,
+/// `seq` the first, moved out of the conversation's transcript tail.
 pub(crate) fn conversation_event(tenant: &str, conversation: &str, seq: u64) -> Vec<u8> {
     let mut key = conversation_events(tenant, conversation);
     key.extend_from_slice(&seq.to_be_bytes());

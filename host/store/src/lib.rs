@@ -58,6 +58,8 @@ pub enum StoreError {
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]
     Unfinished { key: String },
+    #[error("index entry {key} is damaged: not a list of sequence numbers")]
+    Damaged { key: String },
     #[error("stored record {key} does not decode: {source}")]
     Decode { key: String, source: serde_json::Error },
 }

@@ -291,7 +291,7 @@ impl Engine {
                     &tenant.flow,
                     message.at,
                 );
-                (StoredConversation { conversation, plugin_pins: tenant.pins() }, true)
+                (StoredConversation::new(conversation, tenant.pins()), true)
             }
         };
         // Replies go to the channel and identity the customer wrote from last.
