@@ -66,46 +66,35 @@ pub const PAGE: usize = 256;
 /// fired or were skipped (too late, window closed). Blocking: call it off
 /// the async threads.
 pub fn fire_due(engine: &Engine, now: i64) -> Result<usize, EngineError> {
-    fire_due_on(engine, now, 1)
-}
-
-/// [`fire_due`] with each page split by conversation across `threads`, each
-/// part its own atomic write (their disk syncs are shared). For catching up
-/// on a backlog when nothing else needs the cores.
-pub fn fire_due_on(engine: &Engine, now: i64, threads: usize) -> Result<usize, EngineError> {
-    let threads = threads.max(1);
     let mut total = 0;
     loop {
-        let due = engine.store().due_timers(now, PAGE * threads)?;
+        let due = engine.store().due_timers(now, PAGE)?;
         if due.is_empty() {
             return Ok(total);
         }
-        if threads == 1 {
-            total += timers_settled(&engine.fire_due(&due, now)?);
-            continue;
-        }
-        let mut parts = vec![Vec::new(); threads];
-        for timer in due {
-            parts[shard(&timer.conversation, threads)].push(timer);
-        }
-        total += std::thread::scope(|scope| {
-            let running: Vec<_> =
-                parts.iter().map(|part| scope.spawn(move || engine.fire_due(part, now))).collect();
-            running.into_iter().try_fold(0, |sum, thread| match thread.join() {
-                Ok(fired) => fired.map(|outcomes| sum + timers_settled(&outcomes)),
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-        })?;
+        total += timers_settled(&engine.fire_due(&due, now)?);
     }
 }
 
-/// A conversation's part: all its timers go to the same thread, so no two
-/// threads ever wait for the same conversation.
-fn shard(conversation: &str, parts: usize) -> usize {
-    let hash = conversation.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % parts as u64) as usize
+/// [`fire_due`] on `threads` threads, each taking its own pages from the
+/// index, so one thread's page fires while another's waits for the disk.
+/// For catching up on a backlog when nothing else needs the cores.
+///
+/// Two pages may hold timers of the same conversation: their turns take its
+/// lock in turn (every page locks its conversations in key order, so they
+/// cannot deadlock), and whichever comes second finds the timer already
+/// fired and fires nothing.
+pub fn fire_due_on(engine: &Engine, now: i64, threads: usize) -> Result<usize, EngineError> {
+    if threads <= 1 {
+        return fire_due(engine, now);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| fire_due(engine, now))).collect();
+        workers.into_iter().try_fold(0, |total, worker| match worker.join() {
+            Ok(fired) => fired.map(|fired| total + fired),
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    })
 }
 
 /// Run the scheduler until the process ends.

@@ -548,3 +548,44 @@ fn an_index_entry_its_conversation_disagrees_with_fires_nothing_and_is_settled()
         ["Mon 13:00 Any questions about the price?", "Tue 09:00 Shall we go ahead?"]
     );
 }
+
+#[test]
+fn a_backlog_fired_on_several_threads_fires_every_timer_once() {
+    let sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
+    let conversations: Vec<String> = (0..300).map(|n| format!("telegram:c{n}")).collect();
+    for id in &conversations {
+        for text in ["visit", "2026-01-07 15:00"] {
+            let message = InboundMessage {
+                channel: Channel::Telegram,
+                contact: Contact { id: id.clone(), display_name: None, locale: "en".to_owned() },
+                text: text.to_owned(),
+                payload: None,
+                message_id: None,
+                at: sim.now,
+            };
+            sim.engine.handle("ladders", message).expect("handled");
+        }
+    }
+    // Down until after the no-show check: three reminders each are too late,
+    // and the check fires. Several pages, taken by three threads at once.
+    let now = at("2026-01-07T15:35:00Z");
+    assert_eq!(scheduler::fire_due_on(&sim.engine, now, 3).expect("fired"), 300 * 4);
+    for id in &conversations {
+        let events = sim.engine.store().conversation_events("ladders", id).expect("events");
+        let settled: Vec<String> = events
+            .into_iter()
+            .filter_map(|event| match event.body {
+                EventBody::TimerFired { key, .. } => Some(format!("fired {key}")),
+                EventBody::TimerSkipped { key, .. } => Some(format!("skipped {key}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            settled,
+            ["skipped remind-24h", "skipped remind-2h", "skipped remind-10m", "fired no-show"],
+            "{id}"
+        );
+    }
+    assert_eq!(sim.engine.store().pending_timer_count(), 0);
+    assert_eq!(scheduler::fire_due_on(&sim.engine, now + DAY, 3).expect("fired"), 0, "nothing fires twice");
+}
