@@ -10,10 +10,12 @@
 //!   remaining timer is due at once; a conversation's due timers fire in one
 //!   turn.
 //!
-//! It reports the insert rate, both firing rates with the process's CPU time
-//! per fired timer, and resident memory along the way. The baseline, measured in the same run on the same disk, is the
-//! raw cost of the due index alone: indexing as many entries, then handing
-//! them out and settling them in the same page size, one disk sync per page.
+//! It reports the insert rate, the firing rate over every timer and in each
+//! regime (with the process's CPU time per fired timer), and resident memory
+//! along the way. The baseline, measured in the same run on the same disk,
+//! is the raw cost of the due index alone: indexing as many entries, then
+//! handing them out and settling them in the same page size, one disk sync
+//! per page.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
