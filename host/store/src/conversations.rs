@@ -6,7 +6,13 @@
 //! (`batch.rs`), far more cheaply than a transaction across trees.
 //! [`Store::commit_turn`] returns only once the batch is on disk, so whatever
 //! a caller acknowledges survives a crash; [`Store::apply_turn`] leaves the
-//! sync to the caller, so several turns can share it.
+//! sync to the caller, so several turns can share it; [`Store::commit_turns`]
+//! also lets them share a batch.
+//!
+//! New sled keys are what a turn's writes cost most (sled splits a leaf every
+//! 16 keys and rewrites its parent), so a turn makes as few as it can: one
+//! event-log record for all its events, shared by the turns of a batch, and
+//! its transcript index kept in the conversation it rewrites anyway.
 
 use std::collections::{BTreeMap, BTreeSet};
 
