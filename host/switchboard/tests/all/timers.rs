@@ -184,15 +184,20 @@ impl Sim {
         format!("{}:c1", switchboard::engine::channel_name(self.channel))
     }
 
-    fn send(&mut self, text: &str, payload: Option<&str>) -> Vec<String> {
-        let message = InboundMessage {
+    /// What `contact` writes on the sim's channel, now.
+    fn message(&self, contact: &str, text: &str, payload: Option<&str>) -> InboundMessage {
+        InboundMessage {
             channel: self.channel,
-            contact: Contact { id: self.conversation(), display_name: None, locale: "en".to_owned() },
+            contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
             text: text.to_owned(),
             payload: payload.map(str::to_owned),
             message_id: None,
             at: self.now,
-        };
+        }
+    }
+
+    fn send(&mut self, text: &str, payload: Option<&str>) -> Vec<String> {
+        let message = self.message(&self.conversation(), text, payload);
         self.engine.handle("ladders", message).expect("handled");
         self.sent()
     }
@@ -555,15 +560,7 @@ fn a_backlog_fired_on_several_threads_fires_every_timer_once() {
     let conversations: Vec<String> = (0..300).map(|n| format!("telegram:c{n}")).collect();
     for id in &conversations {
         for text in ["visit", "2026-01-07 15:00"] {
-            let message = InboundMessage {
-                channel: Channel::Telegram,
-                contact: Contact { id: id.clone(), display_name: None, locale: "en".to_owned() },
-                text: text.to_owned(),
-                payload: None,
-                message_id: None,
-                at: sim.now,
-            };
-            sim.engine.handle("ladders", message).expect("handled");
+            sim.engine.handle("ladders", sim.message(id, text, None)).expect("handled");
         }
     }
     // Down until after the no-show check: three reminders each are too late,
