@@ -354,26 +354,44 @@ impl Store {
         tenant: &str,
         conversation: &str,
     ) -> Result<Vec<DomainEvent>, StoreError> {
+        let tail = self.conversation(tenant, conversation)?.map(|stored| stored.transcript_tail);
+        self.events_of(tenant, conversation, tail.as_deref().unwrap_or_default())
+    }
+
+    /// The events of a conversation already read, oldest first: what
+    /// [`Store::conversation_events`] gives, without reading it again.
+    pub fn transcript(
+        &self,
+        tenant: &str,
+        stored: &StoredConversation,
+    ) -> Result<Vec<DomainEvent>, StoreError> {
+        self.events_of(tenant, &stored.conversation.id, &stored.transcript_tail)
+    }
+
+    /// The events of `conversation` in the records its transcript index and
+    /// `tail` name.
+    fn events_of(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        tail: &[u64],
+    ) -> Result<Vec<DomainEvent>, StoreError> {
         // The transcript index holds sequence numbers; the events live once,
         // in the tenant log. An index entry is empty (the number is in its
         // key) or a list of them, moved out of the conversation's tail.
         let prefix = keys::conversation_events(tenant, conversation);
-        let mut seqs = Vec::new();
+        let mut seqs = tail.to_vec();
         for entry in self.turns.scan_prefix(&prefix) {
             let (key, value) = entry?;
             if value.is_empty() {
                 seqs.push(keys::seq_after(&prefix, &key));
                 continue;
             }
-            let damaged = || StoreError::Damaged { key: String::from_utf8_lossy(&key).into_owned() };
             let numbers = value.chunks_exact(8);
             if !numbers.remainder().is_empty() {
-                return Err(damaged());
+                return Err(StoreError::Damaged { key: String::from_utf8_lossy(&key).into_owned() });
             }
             seqs.extend(numbers.map(|bytes| u64::from_be_bytes(bytes.try_into().unwrap_or_default())));
-        }
-        if let Some(stored) = self.conversation(tenant, conversation)? {
-            seqs.extend(stored.transcript_tail);
         }
         seqs.sort_unstable();
         seqs.dedup();
@@ -388,7 +406,6 @@ impl Store {
         Ok(events)
     }
 
-    /// Every stored conversation of a tenant.
     /// A page of a tenant's conversations: up to `limit`, in key order,
     /// starting after the conversation `after`.
     pub fn conversations(

@@ -212,12 +212,14 @@ pub async fn conversation(
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let (stored, events) = blocking(&state, move |engine| {
+    let found = blocking(&state, move |engine| {
         let store = engine.store();
-        Ok((store.conversation(&tenant, &id)?, store.conversation_events(&tenant, &id)?))
+        let Some(stored) = store.conversation(&tenant, &id)? else { return Ok(None) };
+        let events = store.transcript(&tenant, &stored)?;
+        Ok(Some((stored, events)))
     })
     .await?;
-    let Some(stored) = stored else {
+    let Some((stored, events)) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
     Ok(Json(
