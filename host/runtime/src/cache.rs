@@ -11,16 +11,22 @@ use std::path::PathBuf;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::compile::{CompileSandbox, compile_in_sandbox};
 use crate::error::LoadError;
 use crate::plugin::ContentHash;
+use crate::runtime::RuntimeConfig;
 
 #[derive(Debug)]
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
+    /// With a sandbox (and a directory), compiles run in a child process.
+    sandbox: Option<(CompileSandbox, RuntimeConfig)>,
 }
 
 impl CompileCache {
-    pub(crate) fn new(dir: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &RuntimeConfig) -> anyhow::Result<Self> {
+        let dir = config.cache_dir.clone();
+        let sandbox = config.compile_sandbox.clone().map(|sandbox| (sandbox, config.clone()));
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir)?;
             #[cfg(unix)]
@@ -29,7 +35,7 @@ impl CompileCache {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
             }
         }
-        Ok(Self { dir })
+        Ok(Self { dir, sandbox })
     }
 
     pub(crate) fn component(
@@ -55,6 +61,15 @@ impl CompileCache {
                     tracing::warn!(path = %path.display(), "discarding unreadable cache entry: {error:#}")
                 }
             }
+        }
+        if let Some((sandbox, config)) = &self.sandbox {
+            compile_in_sandbox(sandbox, config, bytes, &path)?;
+            // SAFETY: as above; the child that wrote it is this host's own
+            // compiler, run with the same engine settings.
+            return unsafe { Component::deserialize_file(engine, &path) }.map_err(|error| {
+                let _ = std::fs::remove_file(&path);
+                LoadError::Invalid(anyhow::Error::from(error).context("the compiled component did not load"))
+            });
         }
         let component = Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()))?;
         if let Err(error) = store_entry(&path, &component) {

@@ -16,6 +16,10 @@ pub enum LoadError {
     Incompatible(String),
     #[error("failed to read component {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// Compiling it would take more than the host allows
+    /// ([`CompileSandbox`](crate::CompileSandbox)).
+    #[error("component refused: {0}; make it smaller or less deeply nested")]
+    TooCostly(String),
 }
 
 /// Why a step call produced no decisions. The host always survives these.

@@ -10,7 +10,9 @@
 //!
 //! - [`Runtime`] (`runtime.rs`): the one wasmtime `Engine` (Cranelift, pooling
 //!   allocator, fuel, epochs), its epoch ticker, the linkers per WIT version and
-//!   the on-disk compile cache (`cache.rs`).
+//!   the on-disk compile cache (`cache.rs`), and the [`CompileSandbox`]
+//!   (`compile.rs`) that compiles in a child process under CPU-time and
+//!   memory limits.
 //! - [`Plugin`] (`plugin.rs`): a loaded, pre-instantiated component and
 //!   [`Plugin::call`], the production path: fresh `Store`, fresh instance.
 //! - [`Limits`] (`limits.rs`): fuel, deadline, memory and table caps per call,
@@ -20,6 +22,8 @@
 //! - [`HttpGrant`] (`http.rs`): outbound `wasi:http`, checked against the
 //!   plugin's host allowlist, with timeouts and a response-size cap.
 //! - `state.rs`: the per-call store data, with WASI denied by default.
+//! - `deadline.rs`: `wasi:io/poll` and blocking stream calls that give up at
+//!   the call's deadline, where epochs cannot reach.
 //! - `since_v0_1_0.rs`: bindings for `switchboard:plugin@0.1.0`, converted to
 //!   and from [`switchboard_core::contract`]. Each released WIT version gets one
 //!   such module and nothing past it sees versioned types.
@@ -27,6 +31,8 @@
 
 mod cache;
 mod capabilities;
+mod compile;
+mod deadline;
 mod error;
 mod http;
 mod limits;
@@ -36,6 +42,7 @@ mod since_v0_1_0;
 mod state;
 
 pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
+pub use compile::{ChildArgs, CompileSandbox, compile_in_child};
 pub use error::{FailureKind, LoadError, StepFailure};
 pub use http::HttpGrant;
 pub use limits::{Limits, ResourceReport};

@@ -33,6 +33,34 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The default ceiling a host puts on every binding's limits
+    /// ([`RuntimeConfig::ceiling`](crate::RuntimeConfig::ceiling)): generous
+    /// for business logic, far from what one tenant could use to starve others.
+    pub fn default_ceiling() -> Self {
+        Self {
+            fuel: 1_000_000_000,
+            timeout: Duration::from_secs(5),
+            memory_bytes: 128 << 20,
+            table_elements: 200_000,
+        }
+    }
+
+    /// Which of these limits is above `ceiling`, if any, said so a tenant
+    /// file's author knows what to lower.
+    pub fn above(&self, ceiling: &Limits) -> Option<String> {
+        let over = |what: &str, asked: u64, most: u64| {
+            (asked > most).then(|| format!("limits.{what} = {asked} is above this host's ceiling of {most}"))
+        };
+        over("fuel", self.fuel, ceiling.fuel)
+            .or_else(|| {
+                over("timeout_ms", self.timeout.as_millis() as u64, ceiling.timeout.as_millis() as u64)
+            })
+            .or_else(|| over("memory_bytes", self.memory_bytes, ceiling.memory_bytes))
+            .or_else(|| over("table_elements", self.table_elements, ceiling.table_elements))
+    }
+}
+
 /// What a call consumed, success or failure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceReport {

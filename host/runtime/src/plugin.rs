@@ -162,6 +162,7 @@ impl Plugin {
     /// Give `store` the call's instruction budget and wall-clock deadline.
     fn arm(&self, store: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<()> {
         store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
+        store.data_mut().deadline = Instant::now() + limits.timeout;
         store.set_fuel(limits.fuel)
     }
 
@@ -277,6 +278,9 @@ fn classify(error: &anyhow::Error, limits: &Limits, stderr: &str) -> FailureKind
             }
             LimitExceeded::Table { limit } => FailureKind::TableLimit { limit_elements: *limit },
         };
+    }
+    if error.downcast_ref::<crate::deadline::PastDeadline>().is_some() {
+        return FailureKind::Deadline { timeout: limits.timeout };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => FailureKind::FuelExhausted { budget: limits.fuel },

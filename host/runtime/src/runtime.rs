@@ -12,7 +12,9 @@ use wasmtime::{
 };
 
 use crate::cache::CompileCache;
+use crate::compile::CompileSandbox;
 use crate::error::LoadError;
+use crate::limits::Limits;
 use crate::plugin::{ApiVersion, ContentHash, Plugin, VersionedPre};
 use crate::since_v0_1_0;
 use crate::state::HostState;
@@ -37,6 +39,12 @@ pub struct RuntimeConfig {
     pub max_stack_bytes: usize,
     /// How often the epoch advances: the granularity of call deadlines.
     pub epoch_tick: Duration,
+    /// The most any binding may ask for: a tenant file whose limits are above
+    /// it does not load. Its memory is also capped by `max_memory_bytes`.
+    pub ceiling: Limits,
+    /// Compile in a child process under limits (needs `cache_dir`, where the
+    /// child leaves its artifact). `None` compiles in this process.
+    pub compile_sandbox: Option<CompileSandbox>,
 }
 
 impl Default for RuntimeConfig {
@@ -48,6 +56,8 @@ impl Default for RuntimeConfig {
             max_table_elements: 200_000,
             max_stack_bytes: 512 << 10,
             epoch_tick: Duration::from_millis(1),
+            ceiling: Limits::default_ceiling(),
+            compile_sandbox: None,
         }
     }
 }
@@ -59,24 +69,31 @@ pub struct Runtime {
     linker_v0_1: Linker<HostState>,
     cache: CompileCache,
     epoch_tick: Duration,
+    ceiling: Limits,
     ticker: Option<EpochTicker>,
 }
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config(&config)?)?;
+        let engine = Engine::new(&engine_config(&config, true)?)?;
         let mut linker_v0_1 = Linker::new(&engine);
         // Every WASI interface is linked, so components built by any toolchain
         // instantiate; what they can *do* is decided by the context in `state.rs`.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker_v0_1)?;
+        crate::deadline::add_to_linker(&mut linker_v0_1)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker_v0_1)?;
         since_v0_1_0::add_to_linker(&mut linker_v0_1)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick)?;
         Ok(Self {
-            cache: CompileCache::new(config.cache_dir)?,
+            cache: CompileCache::new(&config)?,
             engine,
             linker_v0_1,
             epoch_tick: config.epoch_tick,
+            ceiling: Limits {
+                memory_bytes: config.ceiling.memory_bytes.min(config.max_memory_bytes),
+                table_elements: config.ceiling.table_elements.min(config.max_table_elements),
+                ..config.ceiling
+            },
             ticker: Some(ticker),
         })
     }
@@ -108,6 +125,11 @@ impl Runtime {
         self.load(&bytes)
     }
 
+    /// The most any binding's [`Limits`] may be.
+    pub fn ceiling(&self) -> &Limits {
+        &self.ceiling
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -131,7 +153,14 @@ impl Drop for Runtime {
     }
 }
 
-fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
+/// An engine that only compiles, for the compile sandbox's child: the same
+/// code generation as the server's (so its artifacts load there), without
+/// the instance pool.
+pub(crate) fn compile_only_engine(config: &RuntimeConfig) -> anyhow::Result<Engine> {
+    Ok(Engine::new(&engine_config(config, false)?)?)
+}
+
+fn engine_config(config: &RuntimeConfig, pooled: bool) -> anyhow::Result<Config> {
     let calls = config.max_concurrent_calls;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(calls)
@@ -164,8 +193,10 @@ fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
         .consume_fuel(true)
         .epoch_interruption(true)
         .max_wasm_stack(config.max_stack_bytes)
-        .memory_init_cow(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .memory_init_cow(true);
+    if pooled {
+        engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     Ok(engine_config)
 }
 

@@ -1,6 +1,6 @@
 //! The data each call's `Store` holds, with WASI locked down.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -28,6 +28,8 @@ pub(crate) struct HostState {
     pub(crate) tenant: String,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) stderr: MemoryOutputPipe,
+    /// When every host call of this call must have returned (`deadline.rs`).
+    pub(crate) deadline: Instant,
 }
 
 impl HostState {
@@ -44,7 +46,12 @@ impl HostState {
             tenant: tenant.to_owned(),
             logs: Vec::new(),
             stderr,
+            deadline: Instant::now(),
         }
+    }
+
+    pub(crate) fn bounded_io(&mut self) -> crate::deadline::Bounded<'_> {
+        crate::deadline::Bounded { table: &mut self.table, deadline: self.deadline }
     }
 }
 

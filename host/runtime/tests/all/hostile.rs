@@ -39,6 +39,17 @@ fn a_busy_loop_with_ample_fuel_hits_the_wall_clock_deadline() {
     assert!(failure.report.wall_time < Duration::from_secs(5), "took {:?}", failure.report.wall_time);
 }
 
+/// Issue 12, H1: a sleep blocks in the host, where epochs cannot reach; the
+/// bounded `wasi:io/poll` gives up at the deadline all the same.
+#[test]
+fn a_sleep_in_the_host_ends_at_the_deadline() {
+    let limits = Limits { timeout: Duration::from_millis(50), ..Limits::default() };
+    let started = std::time::Instant::now();
+    let failure = attack("sleep", CallContext { limits, ..context() });
+    assert_eq!(failure.kind, FailureKind::Deadline { timeout: Duration::from_millis(50) });
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}
+
 #[test]
 fn a_memory_bomb_stops_at_the_memory_limit() {
     let limits = Limits { memory_bytes: 16 << 20, ..Limits::default() };
