@@ -45,4 +45,4 @@ export SHOP_HOST="${SHOP_HOST:-127.0.0.1:${port}}"
 export SWITCHBOARD_METRICS_TOKEN="${SWITCHBOARD_METRICS_TOKEN:-demo-metrics-token}"
 export SWITCHBOARD_ADMIN_KEY="${SWITCHBOARD_ADMIN_KEY:-demo-admin-key}"
 exec ./target/release/switchboard serve --tenants examples --plugins target/plugins \
-    --data .switchboard/demo --listen "127.0.0.1:${port}" --demo-shop
+    --data .switchboard/demo --listen "127.0.0.1:${port}" --demo

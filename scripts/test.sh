@@ -24,7 +24,7 @@ step "plugin logic tests in their own languages"
 (cd plugins/slot-picker-py && python3 -m unittest -v 2>&1 | tail -n 4)
 (cd plugins/contact-validator-js && node --test)
 
-step "Rust tests: unit, integration (real components through the sandbox), docs"
+step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.
 cargo test --workspace --exclude hostile-fixture
 

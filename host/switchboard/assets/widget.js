@@ -11,9 +11,18 @@
   if (!tenant) { console.error('switchboard: data-tenant is missing'); return; }
   var base = new URL(script.src, location.href).origin;
   var key = 'switchboard:' + tenant;
+  // Ids come from the browser's CSPRNG: a session id is the visitor's only
+  // credential for their conversation, so it must not be guessable.
+  function randomHex(bytes) {
+    var values = crypto.getRandomValues(new Uint8Array(bytes));
+    var hex = '';
+    for (var i = 0; i < values.length; i++) hex += (values[i] < 16 ? '0' : '') + values[i].toString(16);
+    return hex;
+  }
   var session = localStorage.getItem(key + ':session');
   if (!session) {
-    session = 'web-' + Math.random().toString(36).slice(2) + Date.now().toString(36);
+    // 128 bits; the server takes 1-200 of [A-Za-z0-9._-].
+    session = 'web-' + randomHex(16);
     localStorage.setItem(key + ':session', session);
   }
   var history = JSON.parse(localStorage.getItem(key + ':history') || '[]');
@@ -105,7 +114,7 @@
     remember(mine); show(mine);
     var message = {
       text: text, payload: payload || null,
-      message_id: session + ':' + Date.now() + ':' + Math.random().toString(36).slice(2)
+      message_id: session + ':' + Date.now() + ':' + randomHex(16)
     };
     if (socket && socket.readyState === WebSocket.OPEN) {
       socket.send(JSON.stringify({ text: message.text, payload: message.payload, message_id: message.message_id, locale: locale }));

@@ -100,25 +100,29 @@ pub enum WebhookError {
 }
 
 /// A tenant's credentials for its channels, from `[channels.*]` in tenant.toml.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSecrets {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whatsapp: Option<MetaSecrets>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messenger: Option<MetaSecrets>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instagram: Option<MetaSecrets>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telegram: Option<TelegramSecrets>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaSecrets {
-    /// Signs every POST (`X-Hub-Signature-256`).
+    /// Signs every POST (`X-Hub-Signature-256`). Never empty: anyone can
+    /// compute an HMAC with an empty key.
+    #[serde(deserialize_with = "app_secret")]
     pub app_secret: String,
-    /// Answers the subscription handshake (`hub.verify_token`).
+    /// Answers the subscription handshake (`hub.verify_token`). Never empty:
+    /// an empty one would match a request without one.
+    #[serde(deserialize_with = "verify_token")]
     pub verify_token: String,
     /// The token replies are sent with; without it replies stay in the transcript.
     #[serde(default)]
@@ -135,12 +139,40 @@ pub struct MetaSecrets {
 #[serde(deny_unknown_fields)]
 pub struct TelegramSecrets {
     /// Set with `setWebhook(secret_token=…)`; sent back in every update.
+    /// Never empty: an empty one would match an update without the header.
+    #[serde(deserialize_with = "secret_token")]
     pub secret_token: String,
     /// The bot's token, for `sendMessage`; without it replies stay in the transcript.
     #[serde(default)]
     pub bot_token: Option<String>,
     #[serde(default = "telegram_api")]
     pub api_base: String,
+}
+
+/// A secret that authenticates deliveries, refused when empty or blank so
+/// that neither tenant.toml nor `PUT …/channels/{channel}` can switch the
+/// check off by leaving it out.
+fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    field: &str,
+) -> Result<String, D::Error> {
+    let secret = String::deserialize(deserializer)?;
+    if secret.trim().is_empty() {
+        return Err(serde::de::Error::custom(format!("{field} must not be empty")));
+    }
+    Ok(secret)
+}
+
+fn app_secret<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    non_empty_secret(deserializer, "app_secret")
+}
+
+fn verify_token<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    non_empty_secret(deserializer, "verify_token")
+}
+
+fn secret_token<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    non_empty_secret(deserializer, "secret_token")
 }
 
 fn graph_api() -> String {

@@ -34,6 +34,11 @@ use switchboard_store::{Committed, DueTimer, Store, StoreError, StoredConversati
 
 use crate::tenant::Tenant;
 
+mod admission;
+
+use admission::Admission;
+pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
+
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
 
@@ -41,6 +46,10 @@ const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
 pub enum EngineError {
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// Named at start-up but not served: still loading, or it failed to
+    /// load (the operator's log and `/v1/admin/tenants` say why).
+    #[error("tenant {0:?} is not available")]
+    Unavailable(String),
     #[error("tenant {tenant:?} has no conversation {conversation:?}")]
     UnknownConversation { tenant: String, conversation: String },
     #[error("the flow declares no timer kind {0:?}")]
@@ -99,13 +108,26 @@ pub struct Engine {
     runtime: Arc<Runtime>,
     kv: Arc<dyn KvBackend>,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Tenants that are known but not served, and why (see [`Unavailable`]).
+    unavailable: RwLock<HashMap<String, Unavailable>>,
     /// Components by hash, for conversations pinned to a replaced version.
     components: Mutex<HashMap<String, Plugin>>,
     flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
     /// One lock per conversation with a turn in progress; see [`TurnLocks`].
-    turns: TurnLocks,
+    turns: Arc<TurnLocks>,
+    /// Per-tenant slots on the blocking pool, and what is running there.
+    admission: Admission,
     /// Web chat replies as they are committed, for open WebSocket sessions.
     live: tokio::sync::broadcast::Sender<LiveReply>,
+}
+
+/// Why a known tenant is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Start-up is still loading it.
+    Loading,
+    /// It did not load; the problems, for the operator only.
+    Failed(String),
 }
 
 /// A committed reply to a web chat visitor, pushed to their open sessions:
@@ -126,11 +148,62 @@ impl Engine {
             runtime,
             kv,
             tenants: RwLock::default(),
+            unavailable: RwLock::default(),
             components: Mutex::default(),
             flows: Mutex::default(),
-            turns: TurnLocks::default(),
+            turns: Arc::default(),
+            admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
             live: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// At most `turns` turns of one tenant run at once (see [`Engine::slot`]).
+    pub fn with_turns_per_tenant(mut self, turns: usize) -> Self {
+        self.admission = Admission::new(turns);
+        self
+    }
+
+    /// Wait, without holding a thread, until `tenant` may start another
+    /// turn; hold the slot while it runs. A tenant at its cap waits in its
+    /// own queue, so its flood never takes the blocking pool from others.
+    pub async fn slot(&self, tenant: &str) -> Slot {
+        self.admission.slot(tenant).await
+    }
+
+    /// Turns that have run longer than `limit`, `(tenant, running for)`:
+    /// with every step bounded by its deadline, these are stuck.
+    pub fn stuck(&self, limit: std::time::Duration) -> Vec<(String, std::time::Duration)> {
+        self.admission.stuck(limit)
+    }
+
+    /// [`Engine::handle`] from async code: waits for the tenant's slot and
+    /// the conversation's turn lock without holding a thread, then runs the
+    /// turn on the blocking pool.
+    pub async fn handle_async(
+        self: &Arc<Self>,
+        tenant: String,
+        message: InboundMessage,
+    ) -> Result<TurnOutcome, EngineError> {
+        let conversation = self.conversation_of(&tenant, &message.contact.id)?;
+        // The conversation's lock first: a turn waiting behind another of
+        // its conversation holds none of the tenant's slots meanwhile.
+        let held = self.turns.hold_async(&tenant, &conversation).await;
+        let slot = self.slot(&tenant).await;
+        let engine = Arc::clone(self);
+        let turn = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            let started = std::time::Instant::now();
+            let applied = engine.apply_message(&tenant, message, Some(held));
+            engine.store.durable()?;
+            crate::telemetry::turn(&tenant, started.elapsed());
+            Ok(engine.announce(applied?))
+        });
+        turn.await.unwrap_or_else(|joined| {
+            Err(EngineError::Setup {
+                tenant: String::new(),
+                message: format!("a turn failed to run: {joined}"),
+            })
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -172,6 +245,7 @@ impl Engine {
             lock(&self.components).insert(binding.plugin.hash().to_string(), binding.plugin.clone());
         }
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
+        write(&self.unavailable).remove(&tenant.name);
         self.tenants
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -211,7 +285,34 @@ impl Engine {
 
     pub fn tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {
         let tenants = self.tenants.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tenants.get(name).cloned().ok_or_else(|| EngineError::UnknownTenant(name.to_owned()))
+        if let Some(tenant) = tenants.get(name) {
+            return Ok(tenant.clone());
+        }
+        match read(&self.unavailable).contains_key(name) {
+            true => Err(EngineError::Unavailable(name.to_owned())),
+            false => Err(EngineError::UnknownTenant(name.to_owned())),
+        }
+    }
+
+    /// Record that `name` is known but not served, and why. A tenant that
+    /// loads later (`add_tenant`) is served again.
+    pub fn mark_unavailable(&self, name: &str, why: Unavailable) {
+        if !read(&self.tenants).contains_key(name) {
+            write(&self.unavailable).insert(name.to_owned(), why);
+        }
+    }
+
+    /// Forget that `name` was expected (it loaded under another name).
+    pub fn forget_unavailable(&self, name: &str) {
+        write(&self.unavailable).remove(name);
+    }
+
+    /// The tenants not served, and why, by name.
+    pub fn unavailable(&self) -> Vec<(String, Unavailable)> {
+        let mut list: Vec<_> =
+            read(&self.unavailable).iter().map(|(n, why)| (n.clone(), why.clone())).collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
     }
 
     pub fn tenant_names(&self) -> Vec<String> {
@@ -245,7 +346,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let mut applied = Vec::with_capacity(messages.len());
         for message in messages {
-            match self.apply_message(tenant_name, message) {
+            match self.apply_message(tenant_name, message, None) {
                 Ok(turn) => applied.push(turn),
                 Err(error) => {
                     // What was applied is kept: a retry finds it a duplicate.
@@ -266,7 +367,14 @@ impl Engine {
     }
 
     /// One inbound message's turn, applied to the store but not yet synced.
-    fn apply_message(&self, tenant_name: &str, message: InboundMessage) -> Result<Applied, EngineError> {
+    /// `held` is the conversation's turn lock if the caller took it already.
+    fn apply_message(
+        &self,
+        tenant_name: &str,
+        message: InboundMessage,
+        held: Option<TurnGuard>,
+    ) -> Result<Applied, EngineError> {
+        let _working = self.admission.working(tenant_name);
         let tenant = self.tenant(tenant_name)?;
         let channel_name = channel_name(message.channel);
         let identity = message.contact.id.clone();
@@ -276,7 +384,11 @@ impl Engine {
         {
             return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &conversation_id)?));
         }
-        let _turn = self.turns.hold(tenant_name, &conversation_id);
+        // The identity may have been linked elsewhere since the caller locked.
+        let _turn = match held {
+            Some(held) if held.key == (tenant_name.to_owned(), conversation_id.clone()) => held,
+            _ => self.turns.hold(tenant_name, &conversation_id),
+        };
 
         let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
         let _entered = span.enter();
@@ -518,6 +630,7 @@ impl Engine {
                 continue;
             };
             held.push(self.turns.hold(tenant_name, conversation_id));
+            let _working = self.admission.working(tenant_name);
             // A conversation that is gone has nothing to fire.
             let Some(mut stored) = self.store.conversation(tenant_name, conversation_id)? else { continue };
             let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
@@ -576,6 +689,7 @@ impl Engine {
     ) -> Result<TurnOutcome, EngineError> {
         let found = self.tenant(tenant)?;
         let _turn = self.turns.hold(tenant, conversation_id);
+        let _working = self.admission.working(tenant);
         let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
             EngineError::UnknownConversation {
                 tenant: tenant.to_owned(),
@@ -735,20 +849,31 @@ type ConversationKey = (String, String);
 impl TurnLocks {
     /// Block until no other turn of this conversation runs; it stays ours
     /// until the guard drops. Call from a blocking context, never async.
-    fn hold(&self, tenant: &str, conversation: &str) -> TurnGuard<'_> {
+    fn hold(self: &Arc<Self>, tenant: &str, conversation: &str) -> TurnGuard {
+        let (key, entry) = self.entry(tenant, conversation);
+        TurnGuard { locks: self.clone(), key, guard: Some(entry.blocking_lock_owned()) }
+    }
+
+    /// [`TurnLocks::hold`] for async callers: waits without a thread.
+    async fn hold_async(self: &Arc<Self>, tenant: &str, conversation: &str) -> TurnGuard {
+        let (key, entry) = self.entry(tenant, conversation);
+        TurnGuard { locks: self.clone(), key, guard: Some(entry.lock_owned().await) }
+    }
+
+    fn entry(&self, tenant: &str, conversation: &str) -> (ConversationKey, Arc<tokio::sync::Mutex<()>>) {
         let key = (tenant.to_owned(), conversation.to_owned());
         let entry = lock(&self.locks).entry(key.clone()).or_default().clone();
-        TurnGuard { locks: self, key, guard: Some(entry.blocking_lock_owned()) }
+        (key, entry)
     }
 }
 
-struct TurnGuard<'a> {
-    locks: &'a TurnLocks,
+struct TurnGuard {
+    locks: Arc<TurnLocks>,
     key: ConversationKey,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl Drop for TurnGuard<'_> {
+impl Drop for TurnGuard {
     fn drop(&mut self) {
         let Some(guard) = self.guard.take() else { return };
         let entry = tokio::sync::OwnedMutexGuard::mutex(&guard).clone();
@@ -822,6 +947,14 @@ fn verified_contact_points(flow: &Flow, effects: &Effects) -> Vec<(&'static str,
 
 pub fn channel_name(channel: Channel) -> String {
     serde_json::to_value(channel).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

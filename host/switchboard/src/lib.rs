@@ -4,7 +4,11 @@
 //!
 //! # Layout
 //!
-//! - `tenant.rs`: loading a tenant directory (tenant.toml, flow, bindings).
+//! - `tenant.rs` + `tenant/`: loading a tenant directory (the operator's
+//!   tenant.toml, expanded per value; the tenant's own literal managed.toml;
+//!   flow, bindings), and `tenant/edit.rs`, the edits a tenant makes.
+//! - `startup.rs`: every tenant loaded in the background at start-up, each
+//!   within its own deadline.
 //! - `engine.rs`: the state machine wired to the runtime and the store, one
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
@@ -18,6 +22,7 @@ pub mod delivery;
 pub mod engine;
 pub mod scheduler;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 pub mod tenant;
 

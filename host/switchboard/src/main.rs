@@ -61,6 +61,10 @@ enum Command {
     /// Check flow files, or print their JSON Schema.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// The compile sandbox's child: `serve` runs it to compile one component
+    /// under CPU-time and memory limits (see switchboard_runtime::CompileSandbox).
+    #[command(hide = true)]
+    CompileComponent(serve::CompileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),
+        Command::CompileComponent(args) => serve::compile_component(args),
     };
     match result {
         Ok(code) => code,

@@ -4,15 +4,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use switchboard_runtime::{Runtime, RuntimeConfig};
+use switchboard_runtime::{ChildArgs, CompileSandbox, Runtime, RuntimeConfig};
 use switchboard_store::Store;
 
 use switchboard::engine::Engine;
 use switchboard::scheduler::SystemClock;
 use switchboard::server;
-use switchboard::tenant::{Tenant, tenant_dirs};
+use switchboard::server::listen::ConnectionLimits;
+use switchboard::tenant::tenant_dirs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,44 +29,124 @@ pub struct Args {
     data: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Also serve a stand-in shop order API under /demo/shop (for the web-shop example).
+    /// Run as the demo: `/` lists every tenant with a link to its chat page,
+    /// and a stand-in shop order API is served under /demo/shop (for the
+    /// web-shop example). Without it, `/` names no tenant.
     #[arg(long)]
-    demo_shop: bool,
+    demo: bool,
     /// Serve Prometheus metrics at /metrics to requests with this bearer token.
     #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN")]
     metrics_token: Option<String>,
     /// The operator's key for /v1/admin (tenants, minting their API keys).
     #[arg(long, env = "SWITCHBOARD_ADMIN_KEY")]
     admin_key: Option<String>,
+    /// Open connections, all clients together; past it, new ones are closed at once.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Open connections from one client address (an IPv6 /64). Behind a
+    /// reverse proxy, set it to --max-connections and limit clients there.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Seconds a connection may take to send a request head (also the idle
+    /// keep-alive limit).
+    #[arg(long, default_value_t = ConnectionLimits::default().header_read_timeout.as_secs())]
+    header_timeout_secs: u64,
+    /// Seconds a request body or a response may move no bytes before the
+    /// connection is closed.
+    #[arg(long, default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout_secs: u64,
+    /// Turns of one tenant that may run at once; its next ones wait in its own queue.
+    #[arg(long, default_value_t = switchboard::engine::DEFAULT_TURNS_PER_TENANT)]
+    max_turns_per_tenant: usize,
+    /// CPU seconds compiling one component may take (in a child process);
+    /// a component that needs more is refused.
+    #[arg(long, default_value_t = CompileSandbox::default().cpu.as_secs())]
+    compile_cpu_secs: u64,
+    /// Memory (address space, MiB) compiling one component may take.
+    #[arg(long, default_value_t = CompileSandbox::default().memory_bytes >> 20)]
+    compile_memory_mib: u64,
+    /// Seconds one tenant may take to load at start-up before it is
+    /// reported and served as unavailable.
+    #[arg(long, default_value_t = 300)]
+    tenant_load_timeout_secs: u64,
+}
+
+/// What the compile sandbox's child is given (see `switchboard_runtime::ChildArgs`).
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long)]
+    output: PathBuf,
+    #[arg(long)]
+    cpu_secs: u64,
+    #[arg(long)]
+    memory_bytes: u64,
+    #[arg(long)]
+    max_memory_bytes: u64,
+    #[arg(long)]
+    max_table_elements: u64,
+    #[arg(long)]
+    max_stack_bytes: usize,
+}
+
+/// The child's side of the compile sandbox.
+pub fn compile_component(args: CompileArgs) -> anyhow::Result<ExitCode> {
+    switchboard_runtime::compile_in_child(&ChildArgs {
+        input: args.input,
+        output: args.output,
+        cpu_secs: args.cpu_secs,
+        memory_bytes: args.memory_bytes,
+        max_memory_bytes: args.max_memory_bytes,
+        max_table_elements: args.max_table_elements,
+        max_stack_bytes: args.max_stack_bytes,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime =
-        Arc::new(Runtime::new(RuntimeConfig { cache_dir: crate::cache_dir(), ..RuntimeConfig::default() })?);
-    let store = Store::open(&args.data)?;
-    let engine = Arc::new(Engine::new(store, runtime.clone()));
-    let vars = |name: &str| std::env::var(name).ok();
-    let mut loaded = 0;
-    for dir in tenant_dirs(&args.tenants)? {
-        // One broken tenant must not take the others down.
-        match Tenant::load(&dir, &args.plugins, &runtime, &vars) {
-            Ok(tenant) => {
-                let name = tenant.name.clone();
-                engine.add_tenant(tenant).with_context(|| format!("failed to add tenant {name}"))?;
-                eprintln!("loaded tenant {name} from {}", dir.display());
-                loaded += 1;
-            }
-            Err(error) => eprintln!("error: tenant in {} not loaded: {error:#}", dir.display()),
+    let cache_dir = crate::cache_dir();
+    // Compiling happens in a child process under limits, so a component
+    // that is costly to compile is refused instead of taking the host.
+    let compile_sandbox = match (&cache_dir, std::env::current_exe()) {
+        (Some(_), Ok(program)) => Some(CompileSandbox {
+            program,
+            args: vec!["compile-component".to_owned()],
+            cpu: Duration::from_secs(args.compile_cpu_secs),
+            memory_bytes: args.compile_memory_mib << 20,
+            ..CompileSandbox::default()
+        }),
+        _ => {
+            eprintln!(
+                "warning: no compile cache directory; components compile in this process, without limits"
+            );
+            None
         }
+    };
+    let runtime =
+        Arc::new(Runtime::new(RuntimeConfig { cache_dir, compile_sandbox, ..RuntimeConfig::default() })?);
+    let store = Store::open(&args.data)?;
+    let engine =
+        Arc::new(Engine::new(store, runtime.clone()).with_turns_per_tenant(args.max_turns_per_tenant));
+    let dirs = tenant_dirs(&args.tenants)?;
+    if dirs.is_empty() {
+        anyhow::bail!("no tenant directory (one holding a tenant.toml) in {}", args.tenants.display());
     }
-    if loaded == 0 {
-        anyhow::bail!("no tenant loaded from {}", args.tenants.display());
-    }
+    // Listen at once; tenants load in the background, each within its own
+    // deadline, and one that fails is served as unavailable (startup.rs).
+    let parallel = std::thread::available_parallelism().map_or(2, |cores| cores.get().min(4));
+    switchboard::startup::load_in_background(
+        engine.clone(),
+        dirs,
+        args.plugins.clone(),
+        parallel,
+        Duration::from_secs(args.tenant_load_timeout_secs),
+    );
     if args.metrics_token.is_some() {
         switchboard::telemetry::install();
     }
     let options = server::Options {
-        demo_shop: args.demo_shop,
+        demo: args.demo,
         metrics_token: args.metrics_token,
         admin_key: args.admin_key,
         // A directory of tenants (not one tenant's own) takes new ones.
@@ -76,16 +158,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         tokio::spawn(switchboard::delivery::run(engine.clone()));
         tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = server::listen::bind(args.listen)
             .with_context(|| format!("failed to listen on {}", args.listen))?;
         eprintln!("switchboard is listening on http://{}/", listener.local_addr()?);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("server failed")
+        let limits = ConnectionLimits {
+            max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        };
+        server::listen::serve(listener, app, limits, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,7 @@
 //! - `GET /metrics`: Prometheus metrics, for the operator's token only.
 //! - `GET /v1/openapi.json`: the OpenAPI document, generated from the
 //!   handlers (`openapi.rs`).
-//! - `GET /demo/shop/api/orders/{id}`: with `--demo-shop`, a stand-in order
+//! - `GET /demo/shop/api/orders/{id}`: with `--demo`, a stand-in order
 //!   system for the web-shop example's order-status plugin.
 //!
 //! Errors are one JSON shape, `{"error": {"code", "message"}}` (`error.rs`).
@@ -40,6 +40,7 @@ mod demo_shop;
 mod error;
 mod health;
 mod keys;
+pub mod listen;
 mod manage;
 mod openapi;
 mod pages;
@@ -65,13 +66,16 @@ pub struct AppState {
     /// Where the operator's new tenants go, and their components are found.
     tenants_root: Option<Arc<std::path::Path>>,
     plugin_dir: Arc<std::path::Path>,
+    demo: bool,
 }
 
 /// What `serve` switches on beyond the API.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Serve the stand-in shop order API under `/demo/shop`.
-    pub demo_shop: bool,
+    /// This server is the demo: `/` lists every tenant with a link to its
+    /// chat page, and the stand-in shop order API is served under
+    /// `/demo/shop`. Otherwise `/` names no tenant.
+    pub demo: bool,
     /// Serve `/metrics` to requests bearing this token; without one it is off.
     pub metrics_token: Option<String>,
     /// The operator's key for `/v1/admin`; without one that API is off.
@@ -86,12 +90,13 @@ pub struct Options {
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
     let state = AppState {
         engine,
-        metrics_token: options.metrics_token.map(Arc::from),
+        // An empty token would match a request with none: treat it as off.
+        metrics_token: options.metrics_token.filter(|token| !token.trim().is_empty()).map(Arc::from),
         admin_key: options.admin_key.filter(|key| !key.is_empty()).map(Arc::from),
         tenants_root: options.tenants_root.map(Arc::from),
         plugin_dir: Arc::from(options.plugin_dir),
+        demo: options.demo,
     };
-    let demo_shop = options.demo_shop;
     let mut router = Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(health::live))
@@ -132,7 +137,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));
-    if demo_shop {
+    if state.demo {
         router = router.route("/demo/shop/api/orders/{id}", get(demo_shop::order));
     }
     router.fallback(error::not_found).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)

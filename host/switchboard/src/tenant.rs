@@ -5,6 +5,7 @@
 //! name = "moving"
 //! display_name = "Swift Movers"
 //! flow = "flow.toml"
+//! web_chat = true                      # serve anonymous web chat (off unless said)
 //!
 //! [calendar]
 //! timezone = "Asia/Yerevan"
@@ -17,12 +18,19 @@
 //! grants = { log = true }
 //! ```
 //!
-//! `${NAME}` and `${NAME:-default}` in `tenant.toml` are replaced from the
-//! given variables (the environment, in `serve`), so deployments can point a
-//! plugin at their own URLs without editing the file.
+//! `tenant.toml` is the operator's file, and the server never writes it.
+//! `${NAME}` and `${NAME:-default}` in its string values are replaced from
+//! the given variables (the environment, in `serve`), one parsed value at a
+//! time (`vars.rs`). What the tenant sets through its own API is in
+//! `managed.toml` (`managed.rs`), literal and layered on top; `edit.rs`
+//! makes those edits, one tenant at a time.
+//!
+//! Every path either file names stays inside the tenant's directory (or,
+//! for a component named without `.wasm`, the plugin directory), and every
+//! binding's limits stay within the host's ceiling.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -33,6 +41,14 @@ use switchboard_core::flow::Flow;
 use switchboard_runtime::{Grants, Limits, Plugin, Runtime};
 
 use crate::channels::ChannelSecrets;
+
+pub mod edit;
+mod managed;
+mod vars;
+
+pub use managed::{MANAGED_FILE, Managed, ManagedBinding, token_sha256};
+pub use vars::Vars;
+pub(crate) use vars::escape;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +67,11 @@ struct TenantFile {
     /// Credentials for the messenger webhooks this tenant receives.
     #[serde(default)]
     channels: ChannelSecrets,
+    /// Whether anyone may chat with this tenant from a web page (the widget,
+    /// `POST …/messages`, its WebSocket, `/chat/{tenant}`). Off unless the
+    /// operator says so: an internal tenant has no public face.
+    #[serde(default)]
+    web_chat: bool,
     /// Where handoff cards are posted, signed.
     #[serde(default)]
     handoff_webhook: Option<HandoffWebhook>,
@@ -96,8 +117,11 @@ pub struct Tenant {
     /// The flow's source, stored so conversations pinned to it outlive a reload.
     pub flow_source: String,
     pub plugins: HashMap<String, Binding>,
+    /// The operator's bootstrap token, unless the tenant revoked it.
     pub api_token: Option<String>,
     pub channels: ChannelSecrets,
+    /// See `TenantFile::web_chat`.
+    pub web_chat: bool,
     pub handoff_webhook: Option<HandoffWebhook>,
     /// See `TenantFile::link_by_contact`.
     pub link_by_contact: bool,
@@ -119,45 +143,52 @@ pub struct Binding {
 }
 
 impl Tenant {
-    /// Load `dir/tenant.toml`. Components are looked up in `plugin_dir`.
-    pub fn load(
+    /// Load `dir/tenant.toml` with the tenant's `managed.toml` on top.
+    /// Components are looked up in `plugin_dir`.
+    pub fn load(dir: &Path, plugin_dir: &Path, runtime: &Runtime, vars: Vars<'_>) -> anyhow::Result<Self> {
+        let managed = Managed::read(dir)?;
+        Self::load_with(dir, plugin_dir, runtime, vars, &managed)
+    }
+
+    /// Load with `managed` in place of the tenant's `managed.toml`: how an
+    /// edit is checked whole before it is committed.
+    pub fn load_with(
         dir: &Path,
         plugin_dir: &Path,
         runtime: &Runtime,
-        vars: &dyn Fn(&str) -> Option<String>,
+        vars: Vars<'_>,
+        managed: &Managed,
     ) -> anyhow::Result<Self> {
-        let path = dir.join("tenant.toml");
-        let raw =
-            std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-        let text = substitute(&raw, vars).with_context(|| format!("in {}", path.display()))?;
-        let file: TenantFile = toml::from_str(&text).map_err(|error| {
-            let at = error.span().map(|span| line_of(&text, span.start)).unwrap_or(1);
-            anyhow::anyhow!("{}:{at}: {}", path.display(), error.message())
-        })?;
-        let calendar =
-            Calendar::new(&file.calendar).with_context(|| format!("{}: [calendar]", path.display()))?;
+        let mut file = read_operator_file(dir, vars)?;
+        layer(&mut file, managed);
+        let calendar = Calendar::new(&file.calendar).context("tenant.toml: [calendar]")?;
 
         let mut plugins = HashMap::new();
         for (name, binding) in &file.plugins {
-            let component = resolve_component(&binding.component, dir, plugin_dir);
-            let plugin = runtime
-                .load_file(&component)
-                .with_context(|| format!("{}: plugin {name:?} ({})", path.display(), component.display()))?;
+            let context = || format!("plugin {name:?}");
+            let component = resolve_component(&binding.component, dir, plugin_dir).with_context(context)?;
+            if let Some(problem) = binding.limits.above(runtime.ceiling()) {
+                bail!("plugin {name:?}: {problem}");
+            }
             let config = match (&binding.config, &binding.config_file) {
-                (Some(_), Some(_)) => {
-                    bail!("{}: plugin {name:?} has both config and config_file", path.display())
-                }
+                (Some(_), Some(_)) => bail!("plugin {name:?} has both config and config_file"),
                 (Some(inline), None) => PluginConfig::from(inline.clone()),
                 (None, Some(file)) => {
-                    let file = dir.join(file);
-                    let text = std::fs::read_to_string(&file)
-                        .with_context(|| format!("failed to read {}", file.display()))?;
+                    let path = confined(dir, file, "config_file").with_context(context)?;
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("plugin {name:?}: failed to read {}", file.display()))?;
                     let value: serde_json::Value = serde_json::from_str(&text)
-                        .with_context(|| format!("{} is not JSON", file.display()))?;
+                        .with_context(|| format!("plugin {name:?}: {} is not JSON", file.display()))?;
                     PluginConfig::from(value)
                 }
                 (None, None) => PluginConfig::default(),
             };
+            // Read here, so that an error names the component as the tenant
+            // file does, never by its path on this server.
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("plugin {name:?}: failed to read {}", binding.component))?;
+            let plugin =
+                runtime.load(&bytes).with_context(|| format!("plugin {name:?} ({})", binding.component))?;
             let binding = Binding {
                 plugin,
                 component,
@@ -168,11 +199,11 @@ impl Tenant {
             plugins.insert(name.clone(), binding);
         }
 
-        let flow_path = dir.join(&file.flow);
+        let flow_path = confined(dir, &file.flow, "flow")?;
         let flow_source = std::fs::read_to_string(&flow_path)
-            .with_context(|| format!("failed to read {}", flow_path.display()))?;
+            .with_context(|| format!("failed to read the flow {}", file.flow.display()))?;
         let bound: BTreeSet<String> = plugins.keys().cloned().collect();
-        let flow = Flow::parse(&flow_path.display().to_string(), &flow_source, &bound)?;
+        let flow = Flow::parse(&file.flow.display().to_string(), &flow_source, &bound)?;
         Ok(Self {
             display_name: file.display_name.unwrap_or_else(|| file.name.clone()),
             name: file.name,
@@ -180,8 +211,9 @@ impl Tenant {
             flow: Arc::new(flow),
             flow_source,
             plugins,
-            api_token: file.api_token.filter(|token| !token.is_empty()),
+            api_token: file.api_token.filter(|token| !token.is_empty() && !managed.revoked(token)),
             channels: file.channels,
+            web_chat: file.web_chat,
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             link_by_contact: file.link_by_contact,
             dir: dir.to_owned(),
@@ -212,48 +244,97 @@ pub fn tenant_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-fn resolve_component(component: &str, dir: &Path, plugin_dir: &Path) -> PathBuf {
-    if component.ends_with(".wasm") {
-        dir.join(component)
-    } else {
-        plugin_dir.join(format!("{component}.wasm"))
+/// The operator's file, checked with line numbers as written, then with
+/// its string values expanded.
+fn read_operator_file(dir: &Path, vars: Vars<'_>) -> anyhow::Result<TenantFile> {
+    let raw = std::fs::read_to_string(dir.join("tenant.toml")).context("failed to read tenant.toml")?;
+    let at = |error: toml::de::Error| {
+        let line = error.span().map(|span| line_of(&raw, span.start)).unwrap_or(1);
+        anyhow::anyhow!("tenant.toml:{line}: {}", error.message())
+    };
+    // The shape is checked before expansion, so errors point at the text;
+    // expansion only changes what strings say.
+    toml::from_str::<TenantFile>(&raw).map_err(at)?;
+    let mut table: toml::Table = toml::from_str(&raw).map_err(at)?;
+    vars::expand_table(&mut table, vars).context("tenant.toml")?;
+    TenantFile::deserialize(toml::Value::Table(table))
+        .map_err(|error| anyhow::anyhow!("tenant.toml: {error}"))
+}
+
+/// Put what the tenant set through its API over the operator's file.
+fn layer(file: &mut TenantFile, managed: &Managed) {
+    if let Some(flow) = &managed.flow {
+        file.flow = flow.clone();
+    }
+    if let Some(calendar) = &managed.calendar {
+        file.calendar = calendar.clone();
+    }
+    let channels = &managed.channels;
+    let ours = &mut file.channels;
+    for (set, slot) in [
+        (&channels.whatsapp, &mut ours.whatsapp),
+        (&channels.messenger, &mut ours.messenger),
+        (&channels.instagram, &mut ours.instagram),
+    ] {
+        if set.is_some() {
+            slot.clone_from(set);
+        }
+    }
+    if channels.telegram.is_some() {
+        ours.telegram.clone_from(&channels.telegram);
+    }
+    for (name, uploaded) in &managed.plugins {
+        let binding = file.plugins.entry(name.clone()).or_insert_with(|| BindingFile {
+            component: String::new(),
+            config: None,
+            config_file: None,
+            limits: Limits::default(),
+            grants: Grants::default(),
+        });
+        if let Some(component) = &uploaded.component {
+            binding.component = component.display().to_string();
+        }
+        if let Some(config_file) = &uploaded.config_file {
+            binding.config = None;
+            binding.config_file = Some(config_file.clone());
+        }
     }
 }
 
-/// Replace `${NAME}` and `${NAME:-default}`.
-fn substitute(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('}') else { bail!("unclosed ${{ in tenant file") };
-        let inner = &rest[start + 2..start + end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (inner, None),
-        };
-        match vars(name).or(default.map(str::to_owned)) {
-            Some(value) => out.push_str(&value),
-            None => bail!("variable {name} is not set and has no default"),
-        }
-        rest = &rest[start + end + 1..];
+/// A component is a plain name in the plugin directory, or a `.wasm` file
+/// inside the tenant's directory.
+fn resolve_component(component: &str, dir: &Path, plugin_dir: &Path) -> anyhow::Result<PathBuf> {
+    if component.ends_with(".wasm") {
+        return confined(dir, Path::new(component), "component");
     }
-    out.push_str(rest);
-    Ok(out)
+    let plain =
+        !component.is_empty() && component.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        bail!("component {component:?} is neither a name in the plugin directory nor a .wasm file");
+    }
+    Ok(plugin_dir.join(format!("{component}.wasm")))
+}
+
+/// `relative` inside `root`, or an error that names only `relative`: no
+/// absolute path, no `..`, and no symbolic link that leads out.
+fn confined(root: &Path, relative: &Path, what: &str) -> anyhow::Result<PathBuf> {
+    let inside = relative.components().all(|part| matches!(part, Component::Normal(_) | Component::CurDir));
+    if !inside || relative.as_os_str().is_empty() {
+        bail!(
+            "{what} {:?} must be a relative path inside the tenant's directory",
+            relative.display().to_string()
+        );
+    }
+    let path = root.join(relative);
+    let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) else {
+        bail!("{what} {:?} does not exist", relative.display().to_string());
+    };
+    if !real.starts_with(&real_root) {
+        bail!("{what} {:?} leads outside the tenant's directory", relative.display().to_string());
+    }
+    Ok(path)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn variables_are_substituted_with_defaults() {
-        let vars = |name: &str| (name == "SHOP").then(|| "http://127.0.0.1:9".to_owned());
-        assert_eq!(substitute("a ${SHOP}/x ${PORT:-80} b", &vars).unwrap(), "a http://127.0.0.1:9/x 80 b");
-        assert!(substitute("${MISSING}", &vars).is_err());
-    }
 }

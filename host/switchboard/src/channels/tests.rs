@@ -155,3 +155,39 @@ fn telegram_secret_tokens_must_match() {
     assert_eq!(verify_telegram_secret("s3cret", Some("guess")), Err(WebhookError::BadSignature));
     assert_eq!(verify_telegram_secret("s3cret", None), Err(WebhookError::BadSignature));
 }
+
+#[test]
+fn empty_or_blank_secrets_are_refused_by_name() {
+    let meta = |app_secret: &str, verify_token: &str| {
+        serde_json::from_value::<MetaSecrets>(
+            json!({ "app_secret": app_secret, "verify_token": verify_token }),
+        )
+        .map_err(|error| error.to_string())
+    };
+    assert!(meta("s3cret", "v").is_ok());
+    for (app_secret, verify_token, problem) in [
+        ("", "v", "app_secret must not be empty"),
+        ("  \t", "v", "app_secret must not be empty"),
+        ("s3cret", "", "verify_token must not be empty"),
+        ("s3cret", " ", "verify_token must not be empty"),
+    ] {
+        let error = meta(app_secret, verify_token).expect_err("refused");
+        assert!(error.contains(problem), "{error:?} should say {problem:?}");
+    }
+    let telegram = serde_json::from_value::<TelegramSecrets>(json!({ "secret_token": "" }));
+    let error = telegram.expect_err("refused").to_string();
+    assert!(error.contains("secret_token must not be empty"), "{error}");
+}
+
+#[test]
+fn tenant_toml_with_an_empty_secret_does_not_parse() {
+    let channels = |text: &str| toml::from_str::<ChannelSecrets>(text).map_err(|error| error.to_string());
+    assert!(
+        channels("[telegram]\nsecret_token = \"s\"\n[whatsapp]\napp_secret = \"a\"\nverify_token = \"v\"")
+            .is_ok()
+    );
+    let error = channels("[messenger]\napp_secret = \"\"\nverify_token = \"v\"").expect_err("refused");
+    assert!(error.contains("app_secret must not be empty"), "{error}");
+    let error = channels("[telegram]\nsecret_token = \"\"").expect_err("refused");
+    assert!(error.contains("secret_token must not be empty"), "{error}");
+}

@@ -1,5 +1,7 @@
 //! The JSON API: messages in, and the tenant's admin and agent endpoints.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -14,6 +16,7 @@ use super::{AppError, AppState, ErrorBody};
 pub mod socket;
 pub mod timers;
 use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
+use crate::tenant::Tenant;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +71,7 @@ pub async fn message(
     if request.text.trim().is_empty() && request.payload.is_none() {
         return Err(AppError::bad_request("a message needs text or a payload"));
     }
-    state.engine.tenant(&tenant)?;
+    web_chat_served(&state, &tenant)?;
     let message = InboundMessage {
         channel: Channel::Webchat,
         contact: Contact {
@@ -81,7 +84,21 @@ pub async fn message(
         message_id: request.message_id,
         at: now(),
     };
-    Ok(Json(blocking(&state, move |engine| engine.handle(&tenant, message)).await?))
+    Ok(Json(state.engine.handle_async(tenant, message).await?))
+}
+
+/// The tenant, if it serves web chat (`web_chat = true` in its tenant.toml).
+pub(super) fn web_chat_served(state: &AppState, tenant: &str) -> Result<Arc<Tenant>, AppError> {
+    let found = state.engine.tenant(tenant)?;
+    if found.web_chat {
+        Ok(found)
+    } else {
+        Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "web_chat_off",
+            format!("{tenant:?} does not serve web chat"),
+        ))
+    }
 }
 
 /// A visitor's session id as their identity, `web:{id}`.
@@ -112,11 +129,17 @@ pub(super) fn now() -> i64 {
 /// The tenant's API token must be presented as `Authorization: Bearer <token>`.
 /// A tenant's API takes its bootstrap token from `tenant.toml` or one of its
 /// live stored keys (`keys.rs`), as `Authorization: Bearer <key>`.
+///
+/// The key is checked before anything is said about the tenant: without a
+/// key of its own, a tenant that does not exist, is loading or failed to
+/// load answers the same 401 as one that does, so names cannot be probed.
 pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
-    let found = state.engine.tenant(tenant)?;
-    let by_token = found.api_token.as_ref().is_some_and(|expected| bearer_is(headers, expected));
+    let found = state.engine.tenant(tenant);
+    let by_token = found
+        .as_ref()
+        .is_ok_and(|found| found.api_token.as_ref().is_some_and(|expected| bearer_is(headers, expected)));
     if by_token || super::keys::stored_key_matches(state, tenant, bearer(headers)) {
-        Ok(())
+        found.map(|_| ()).map_err(AppError::from)
     } else {
         Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
     }

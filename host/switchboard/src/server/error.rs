@@ -52,6 +52,11 @@ impl From<EngineError> for AppError {
             EngineError::UnknownTenant(tenant) => {
                 Self::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("no tenant named {tenant:?}"))
             }
+            EngineError::Unavailable(tenant) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tenant_unavailable",
+                format!("tenant {tenant:?} is not available right now; try again later"),
+            ),
             EngineError::UnknownConversation { conversation, .. } => Self::new(
                 StatusCode::NOT_FOUND,
                 "unknown_conversation",

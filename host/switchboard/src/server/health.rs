@@ -1,5 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve:
-//! tenants are loaded and the store reads).
+//! tenants are loaded, the store reads, and no work is stuck).
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -7,6 +9,15 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::engine::Unavailable;
+
+/// A turn running longer than this is stuck: every step in it is bounded by
+/// a deadline of at most a few seconds.
+const STUCK_AFTER: Duration = Duration::from_secs(30);
+
+/// How long the store check may wait for a blocking thread: longer means
+/// the blocking pool is saturated, which is not ready either.
+const CHECK_WITHIN: Duration = Duration::from_secs(2);
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operator",
@@ -15,32 +26,49 @@ pub async fn live() -> &'static str {
     "ok"
 }
 
-/// Ready for traffic: at least one tenant loaded, and the store answers.
+/// Ready for traffic: at least one tenant loaded, the store answers, and
+/// no turn has been running for longer than any turn can.
 #[utoipa::path(get, path = "/readyz", tag = "operator",
     responses((status = 200, description = "`{ready: true, tenants}`", body = Object),
               (status = 503, description = "`{ready: false, reason}`", body = Object)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let not_ready =
+        |reason: String| (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": reason })));
+    let loading = state.engine.unavailable().iter().filter(|(_, why)| *why == Unavailable::Loading).count();
+    if loading > 0 {
+        return not_ready(format!("{loading} tenant(s) still loading"));
+    }
+    let stuck = state.engine.stuck(STUCK_AFTER);
+    if let Some((tenant, running)) = stuck.first() {
+        tracing::error!(stuck = stuck.len(), %tenant, ?running, "readiness: turns are stuck");
+        return not_ready(format!(
+            "{} turn(s) stuck, the oldest running for {} s",
+            stuck.len(),
+            running.as_secs()
+        ));
+    }
     let engine = state.engine.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let tenants = engine.tenant_names();
-        engine.store().next_due().map(|_| tenants.len())
-    })
+    let checked = tokio::time::timeout(
+        CHECK_WITHIN,
+        tokio::task::spawn_blocking(move || {
+            let tenants = engine.tenant_names();
+            engine.store().next_due().map(|_| tenants.len())
+        }),
+    )
     .await;
     match checked {
-        Ok(Ok(tenants)) if tenants > 0 => {
+        Ok(Ok(Ok(tenants))) if tenants > 0 => {
             (StatusCode::OK, Json(json!({ "ready": true, "tenants": tenants })))
         }
-        Ok(Ok(_)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": "no tenant is loaded" })),
-        ),
-        Ok(Err(error)) => {
+        Ok(Ok(Ok(_))) => not_ready("no tenant is loaded".to_owned()),
+        Ok(Ok(Err(error))) => {
             tracing::error!(%error, "readiness: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "ready": false, "reason": "the store does not answer" })),
-            )
+            not_ready("the store does not answer".to_owned())
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": "internal" }))),
+        Ok(Err(_)) => not_ready("internal".to_owned()),
+        Err(_) => {
+            tracing::error!("readiness: no blocking thread within {CHECK_WITHIN:?}");
+            not_ready("the blocking pool is saturated".to_owned())
+        }
     }
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchboard_store::ApiKey;
 
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, escape, token_sha256};
 
 use super::api::{authorize, blocking, now, operator_token};
 use super::manage::plain_name;
@@ -128,6 +128,9 @@ pub struct NewTenant {
     timezone: String,
     /// The flow, in TOML.
     flow: String,
+    /// Serve anonymous web chat (the widget and `POST …/messages`). Off by default.
+    #[serde(default)]
+    web_chat: bool,
 }
 
 /// The operator creates a tenant: its directory, flow and calendar, and a
@@ -163,12 +166,15 @@ pub async fn create_tenant(
     }
     let dir = root.join(&request.name);
     let mut file = toml_edit::DocumentMut::new();
+    // tenant.toml is expanded when loaded: what the request says is written
+    // escaped, so it stays literal.
     file["name"] = toml_edit::value(request.name.clone());
-    file["display_name"] =
-        toml_edit::value(request.display_name.clone().unwrap_or_else(|| request.name.clone()));
+    let display_name = request.display_name.clone().unwrap_or_else(|| request.name.clone());
+    file["display_name"] = toml_edit::value(escape(&display_name));
     file["flow"] = toml_edit::value("flow.toml");
+    file["web_chat"] = toml_edit::value(request.web_chat);
     let mut calendar = toml_edit::Table::new();
-    calendar["timezone"] = toml_edit::value(request.timezone.clone());
+    calendar["timezone"] = toml_edit::value(escape(&request.timezone));
     file["calendar"] = toml_edit::Item::Table(calendar);
     let (plugin_dir, name) = (state.plugin_dir.clone(), request.name.clone());
     let engine = state.engine.clone();
@@ -176,7 +182,7 @@ pub async fn create_tenant(
         let written = std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(dir.join("flow.toml"), &request.flow))
             .and_then(|()| std::fs::write(dir.join("tenant.toml"), file.to_string()));
-        let loaded = written.map_err(|error| format!("{}: {error}", dir.display())).and_then(|()| {
+        let loaded = written.map_err(|error| format!("the tenant's directory: {error}")).and_then(|()| {
             Tenant::load(&dir, &plugin_dir, engine.runtime(), &|name| std::env::var(name).ok())
                 .map_err(|error| format!("{error:#}"))
         });
@@ -267,9 +273,17 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
+    let bootstrap = state.engine.tenant(&tenant)?.api_token.is_some();
     let keys = blocking(&state, move |engine| Ok(engine.store().api_keys(&tenant)?)).await?;
-    Ok(Json(json!({ "keys": keys.iter().map(listed).collect::<Vec<_>>() })))
+    let mut shown: Vec<Value> = keys.iter().map(listed).collect();
+    if bootstrap {
+        shown.insert(0, json!({ "id": BOOTSTRAP, "label": "api_token in tenant.toml", "created_at": null, "revoked_at": null }));
+    }
+    Ok(Json(json!({ "keys": shown })))
 }
+
+/// The id under which the operator's bootstrap `api_token` is listed and revoked.
+const BOOTSTRAP: &str = "bootstrap";
 
 /// Revoke a key: it stops working at once.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{id}", tag = "keys", security(("bearer" = [])),
@@ -281,6 +295,9 @@ pub async fn revoke(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
+    if id == BOOTSTRAP {
+        return revoke_bootstrap(&state, tenant).await;
+    }
     let revoked = blocking(&state, move |engine| {
         let store = engine.store();
         let Some(mut key) = store.api_key(&tenant, &id)? else { return Ok(None) };
@@ -293,4 +310,21 @@ pub async fn revoke(
         Some(key) => Ok(Json(listed(&key))),
         None => Err(AppError::new(StatusCode::NOT_FOUND, "unknown_key", "no such key")),
     }
+}
+
+/// Revoke the operator's bootstrap token: its hash goes into the tenant's
+/// `managed.toml`, so it stays revoked across restarts, until the operator
+/// sets another token (rotation).
+async fn revoke_bootstrap(state: &AppState, tenant: String) -> Result<Json<Value>, AppError> {
+    let Some(token) = state.engine.tenant(&tenant)?.api_token.clone() else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_key", "the bootstrap token is not in use"));
+    };
+    let _reloaded = super::manage::commit(state, tenant, move |_, managed, _| {
+        managed.revoked_api_token_sha256 = Some(token_sha256(&token));
+        Ok(())
+    })
+    .await?;
+    Ok(Json(
+        json!({ "id": BOOTSTRAP, "label": "api_token in tenant.toml", "created_at": null, "revoked_at": now() }),
+    ))
 }

@@ -1,15 +1,11 @@
 //! A tenant manages itself with its own keys: its flow, business hours,
 //! channel credentials and plugins.
 //!
-//! The tenant's directory stays the one source of truth (what `serve` loads
-//! at start-up). An edit writes the files it changes, each atomically, then
-//! reloads the tenant, which checks everything (the flow against the
-//! bindings, the calendar, the components in the sandbox). If the reload
-//! fails, the old files go back, the tenant keeps running what it had, and
-//! the answer is a 422 with every problem. Secrets go in, never out.
-
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+//! Each handler is a thin call into `tenant::edit`, which writes what the
+//! tenant set to its `managed.toml` as literal values (never expanded, and
+//! with no place for grants or limits), checks the whole tenant before
+//! committing, and keeps one edit per tenant at a time. A bad edit changes
+//! nothing and answers 422 with every problem. Secrets go in, never out.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -23,103 +19,35 @@ use super::api::authorize;
 use super::{AppError, AppState, ErrorBody};
 use crate::channels::{MetaSecrets, TelegramSecrets};
 use crate::engine::EngineError;
-use crate::tenant::Tenant;
+use crate::tenant::edit::{EditError, NewFile, edit};
+use crate::tenant::{Managed, ManagedBinding, Tenant};
 
 /// Largest component accepted (the Python runtime is about 20 MiB).
 pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
 
-/// One edit at a time, so a rollback never undoes another edit's files.
-static EDITS: Mutex<()> = Mutex::new(());
-
-/// Write `files`, reload the tenant, and restore the old files if it fails.
-fn apply(
-    engine: &crate::engine::Engine,
-    tenant: &str,
-    files: Vec<(PathBuf, Vec<u8>)>,
-) -> Result<std::sync::Arc<Tenant>, EngineError> {
-    let _one_at_a_time = EDITS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let io = |path: &Path, error: std::io::Error| EngineError::Setup {
-        tenant: tenant.to_owned(),
-        message: format!("{}: {error}", path.display()),
-    };
-    let mut written: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
-    let mut result = Ok(());
-    for (path, bytes) in files {
-        let old = std::fs::read(&path).ok();
-        if let Err(error) = write_atomically(&path, &bytes) {
-            result = Err(io(&path, error));
-            break;
-        }
-        written.push((path, old));
-    }
-    let reloaded = result.and_then(|()| engine.reload(tenant, &|name| std::env::var(name).ok()));
-    if reloaded.is_err() {
-        for (path, old) in written.into_iter().rev() {
-            let restored = match old {
-                Some(bytes) => write_atomically(&path, &bytes),
-                None => std::fs::remove_file(&path),
-            };
-            if let Err(error) = restored {
-                tracing::error!(path = %path.display(), %error, "could not put a tenant file back");
-            }
-        }
-    }
-    reloaded
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("partial");
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
-}
-
-/// `tenant.toml` with `edit` applied, keeping its comments and `${VAR}`s.
-fn edited_tenant_file(
-    tenant: &Tenant,
-    edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), AppError>,
-) -> Result<(PathBuf, Vec<u8>), AppError> {
-    let path = tenant.dir.join("tenant.toml");
-    let text = std::fs::read_to_string(&path).map_err(|error| {
-        tracing::error!(path = %path.display(), %error, "tenant file unreadable");
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the tenant's file could not be read")
-    })?;
-    let mut document: toml_edit::DocumentMut = text.parse().map_err(|_| {
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the tenant's file does not parse")
-    })?;
-    edit(&mut document)?;
-    Ok((path, document.to_string().into_bytes()))
-}
-
-/// A serializable value as a TOML table item.
-fn table_of(value: &impl serde::Serialize) -> Result<toml_edit::Item, AppError> {
-    let text = toml::to_string(value).map_err(|error| AppError::bad_request(error.to_string()))?;
-    let document: toml_edit::DocumentMut =
-        text.parse().map_err(|_| AppError::bad_request("the value has no TOML form"))?;
-    Ok(toml_edit::Item::Table(document.as_table().clone()))
-}
-
-fn invalid(error: EngineError) -> AppError {
+fn invalid(error: EditError) -> AppError {
     match error {
-        EngineError::Invalid { problems, .. } => AppError::new(
+        EditError::Request(message) => AppError::bad_request(message),
+        EditError::Engine(EngineError::Invalid { problems, .. }) => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_tenant",
             format!("nothing was changed: {problems}"),
         ),
-        other => other.into(),
+        EditError::Engine(other) => other.into(),
     }
 }
 
-async fn commit(
+/// Make the edit on the blocking pool and answer with the new version.
+pub(super) async fn commit(
     state: &AppState,
     tenant: String,
-    files: Vec<(PathBuf, Vec<u8>)>,
+    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String> + Send + 'static,
 ) -> Result<Json<Value>, AppError> {
     let engine = state.engine.clone();
     let reloaded =
-        tokio::task::spawn_blocking(move || apply(&engine, &tenant, files)).await?.map_err(invalid)?;
+        tokio::task::spawn_blocking(move || edit(&engine, &tenant, &|name| std::env::var(name).ok(), change))
+            .await?
+            .map_err(invalid)?;
     Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
 }
 
@@ -136,8 +64,13 @@ pub async fn put_flow(
     body: String,
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
-    let found = state.engine.tenant(&tenant)?;
-    commit(&state, tenant, vec![(found.flow_file.clone(), body.into_bytes())]).await
+    commit(&state, tenant, move |_, managed, files| {
+        let flow = NewFile::named_by_content("flows", "flow", "toml", body.into_bytes());
+        managed.flow = Some(flow.relative.clone());
+        files.push(flow);
+        Ok(())
+    })
+    .await
 }
 
 /// Replace the time zone, business hours and holidays.
@@ -153,12 +86,11 @@ pub async fn put_calendar(
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
     let Json(calendar) = body?;
-    let found = state.engine.tenant(&tenant)?;
-    let file = edited_tenant_file(&found, |document| {
-        document["calendar"] = table_of(&calendar)?;
+    commit(&state, tenant, move |_, managed, _| {
+        managed.calendar = Some(calendar);
         Ok(())
-    })?;
-    commit(&state, tenant, vec![file]).await
+    })
+    .await
 }
 
 /// Set one channel's credentials. The answer, like every other, never
@@ -176,20 +108,24 @@ pub async fn put_channel(
     authorize(&state, &tenant, &headers)?;
     let Json(secrets) = body?;
     let bad = |error: serde_json::Error| AppError::bad_request(format!("{channel}: {error}"));
-    let table = match channel.as_str() {
-        "whatsapp" | "messenger" | "instagram" => {
-            table_of(&serde_json::from_value::<MetaSecrets>(secrets).map_err(bad)?)?
-        }
-        "telegram" => table_of(&serde_json::from_value::<TelegramSecrets>(secrets).map_err(bad)?)?,
+    let meta = |secrets: Value| serde_json::from_value::<MetaSecrets>(secrets).map(Some).map_err(bad);
+    let mut given = crate::channels::ChannelSecrets::default();
+    match channel.as_str() {
+        "whatsapp" => given.whatsapp = meta(secrets)?,
+        "messenger" => given.messenger = meta(secrets)?,
+        "instagram" => given.instagram = meta(secrets)?,
+        "telegram" => given.telegram = Some(serde_json::from_value::<TelegramSecrets>(secrets).map_err(bad)?),
         other => return Err(AppError::bad_request(format!("unknown channel {other:?}"))),
-    };
-    let found = state.engine.tenant(&tenant)?;
-    let file = edited_tenant_file(&found, |document| {
-        let channels = document["channels"].or_insert(toml_edit::table());
-        channels[channel.as_str()] = table;
+    }
+    let _reloaded = commit(&state, tenant.clone(), move |_, managed, _| {
+        let ours = &mut managed.channels;
+        ours.whatsapp = given.whatsapp.or(ours.whatsapp.take());
+        ours.messenger = given.messenger.or(ours.messenger.take());
+        ours.instagram = given.instagram.or(ours.instagram.take());
+        ours.telegram = given.telegram.or(ours.telegram.take());
         Ok(())
-    })?;
-    let _reloaded = commit(&state, tenant.clone(), vec![file]).await?;
+    })
+    .await?;
     channels(State(state), UrlPath(tenant), headers).await
 }
 
@@ -238,16 +174,14 @@ pub async fn put_component(
 ) -> Result<Json<Value>, AppError> {
     authorize(&state, &tenant, &headers)?;
     plain_name(&name, "plugin")?;
-    let found = state.engine.tenant(&tenant)?;
-    let relative = format!("plugins/{name}.wasm");
-    let file = edited_tenant_file(&found, |document| {
-        let plugins = document["plugins"].or_insert(toml_edit::table());
-        let binding = plugins[name.as_str()].or_insert(toml_edit::table());
-        binding["component"] = toml_edit::value(relative.clone());
+    commit(&state, tenant, move |_, managed, files| {
+        let component = NewFile::named_by_content("plugins", &name, "wasm", body.to_vec());
+        let binding = managed.plugins.entry(name).or_insert_with(ManagedBinding::default);
+        binding.component = Some(component.relative.clone());
+        files.push(component);
         Ok(())
-    })?;
-    let files = vec![(found.dir.join(&relative), body.to_vec()), file];
-    commit(&state, tenant, files).await
+    })
+    .await
 }
 
 /// Set a plugin binding's config (JSON), kept beside it as `plugins/{name}.json`.
@@ -264,26 +198,26 @@ pub async fn put_config(
     authorize(&state, &tenant, &headers)?;
     plain_name(&name, "plugin")?;
     let Json(config) = body?;
-    let found = state.engine.tenant(&tenant)?;
-    if !found.plugins.contains_key(&name) {
+    if !state.engine.tenant(&tenant)?.plugins.contains_key(&name) {
         return Err(AppError::new(
             StatusCode::NOT_FOUND,
             "unknown_plugin",
             format!("no plugin bound as {name:?}"),
         ));
     }
-    let relative = format!("plugins/{name}.json");
-    let file = edited_tenant_file(&found, |document| {
-        let binding = &mut document["plugins"][name.as_str()];
-        if let Some(table) = binding.as_table_like_mut() {
-            table.remove("config");
-        }
-        binding["config_file"] = toml_edit::value(relative.clone());
-        Ok(())
-    })?;
     let json =
         serde_json::to_vec_pretty(&config).map_err(|error| AppError::bad_request(error.to_string()))?;
-    commit(&state, tenant, vec![(found.dir.join(&relative), json), file]).await
+    commit(&state, tenant, move |current, managed, files| {
+        if !current.plugins.contains_key(&name) {
+            return Err(format!("no plugin bound as {name:?}"));
+        }
+        let config = NewFile::named_by_content("plugins", &name, "json", json);
+        let binding = managed.plugins.entry(name).or_insert_with(ManagedBinding::default);
+        binding.config_file = Some(config.relative.clone());
+        files.push(config);
+        Ok(())
+    })
+    .await
 }
 
 /// Tenant and plugin binding names become file names: keep them plain.

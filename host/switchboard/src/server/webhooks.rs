@@ -110,7 +110,11 @@ pub async fn receive(
     let statuses = delivery.statuses;
     let status_count = statuses.len();
     let number_changes = delivery.number_changes;
+    // One of the tenant's slots on the blocking pool, waited for here: a
+    // flood of deliveries to one tenant queues behind its own slots.
+    let slot = engine.slot(&tenant_name).await;
     let (received, duplicates) = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let (mut received, mut duplicates) = (0, 0);
         for (old, new) in number_changes {
             let (old, new) = (format!("whatsapp:{old}"), format!("whatsapp:{new}"));

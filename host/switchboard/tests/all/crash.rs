@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::support::{plugin_dir, write_tenant};
 
-/// Start `switchboard serve`; its address once it listens.
+/// Start `switchboard serve`; its address once it listens and is ready
+/// (it loads tenants after it starts listening).
 pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--tenants"])
@@ -33,7 +34,21 @@ pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
+    let started = std::time::Instant::now();
+    while !is_ready(&addr) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "serve did not get ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     (child, addr)
+}
+
+fn is_ready(addr: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let request = format!("GET /readyz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.starts_with("HTTP/1.1 200")
 }
 
 fn post(addr: &str, path: &str, body: &Value) -> Value {

@@ -331,9 +331,12 @@ async fn stored_keys_are_shown_once_work_for_their_tenant_only_and_can_be_revoke
     assert_eq!(send(&app, "GET", &conversations("beta"), Some(&key), None).await.0, StatusCode::UNAUTHORIZED);
 
     let (_, listed) = send(&app, "GET", "/v1/tenants/alpha/keys", Some(&key), None).await;
-    assert_eq!(listed["keys"][0]["label"], "CRM sync");
+    // The bootstrap token of tenant.toml is listed first, then the stored keys.
+    assert_eq!(listed["keys"][0]["id"], "bootstrap");
+    assert_eq!(listed["keys"][1]["label"], "CRM sync");
     assert!(!listed.to_string().contains(&key[key.len() - 16..]), "the secret is never shown again");
-    assert!(listed["keys"][0].get("hash").is_none());
+    assert!(!listed.to_string().contains("token-alpha"), "nor is the bootstrap token");
+    assert!(listed["keys"][1].get("hash").is_none());
 
     let (status, _) =
         send(&app, "DELETE", &format!("/v1/tenants/alpha/keys/{id}"), Some("token-alpha"), None).await;
@@ -353,7 +356,7 @@ async fn stored_keys_are_shown_once_work_for_their_tenant_only_and_can_be_revoke
 async fn the_operator_creates_and_removes_tenants() {
     let (app, dir) = app();
     let new = |name: &str, flow: &str| {
-        Some(json!({ "name": name, "timezone": "Asia/Yerevan", "flow": flow }).to_string())
+        Some(json!({ "name": name, "timezone": "Asia/Yerevan", "flow": flow, "web_chat": true }).to_string())
     };
     let flow = crate::support::HOURS_FLOW;
     let (status, _) = send(&app, "POST", "/v1/admin/tenants", Some("token-alpha"), new("gamma", flow)).await;

@@ -7,6 +7,8 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use switchboard::tenant::Tenant;
+
 use crate::http::{app, send};
 use crate::support::HOURS_FLOW;
 
@@ -129,7 +131,93 @@ async fn a_tenant_uploads_a_component_and_its_config() {
         put(&app, "/v1/tenants/alpha/plugins/pricing/config", "token-alpha", "application/json", config)
             .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let tenant_file = std::fs::read_to_string(dir.path().join("alpha/tenant.toml")).expect("tenant.toml");
-    assert!(tenant_file.contains("component = \"plugins/pricing.wasm\""), "{tenant_file}");
-    assert!(tenant_file.contains("config_file = \"plugins/pricing.json\""), "{tenant_file}");
+    let managed = std::fs::read_to_string(dir.path().join("alpha/managed.toml")).expect("managed.toml");
+    assert!(managed.contains("component = \"plugins/pricing-"), "{managed}");
+    assert!(managed.contains("config_file = \"plugins/pricing-"), "{managed}");
+    let operator_file = std::fs::read_to_string(dir.path().join("alpha/tenant.toml")).expect("tenant.toml");
+    assert!(!operator_file.contains("pricing"), "the operator's file is never written: {operator_file}");
+}
+
+/// C1: values a tenant writes are never expanded, so `${VAR}` in them reads
+/// nothing of the server's environment.
+#[tokio::test]
+async fn a_variable_a_tenant_writes_stays_literal() {
+    // SAFETY: set once before any thread reads it; other tests do not read this name.
+    unsafe { std::env::set_var("SWITCHBOARD_TEST_SERVER_SECRET", "the-servers-own-secret") };
+    let (app, _dir) = app();
+    let secrets = json!({ "app_secret": "s", "verify_token": "v", "phone_number_id": "${SWITCHBOARD_TEST_SERVER_SECRET}" });
+    let (status, shown) = put(
+        &app,
+        "/v1/tenants/alpha/channels/whatsapp",
+        "token-alpha",
+        "application/json",
+        secrets.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["whatsapp"]["phone_number_id"], json!("${SWITCHBOARD_TEST_SERVER_SECRET}"));
+    let calendar = json!({ "timezone": "${SWITCHBOARD_TEST_SERVER_SECRET}" }).to_string().into_bytes();
+    let (status, body) =
+        put(&app, "/v1/tenants/alpha/calendar", "token-alpha", "application/json", calendar).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!body.to_string().contains("the-servers-own-secret"), "{body}");
+}
+
+/// C2: a crafted value cannot add keys of its own (grants, limits, paths).
+#[tokio::test]
+async fn a_crafted_value_adds_nothing_to_the_tenant() {
+    let (app, dir) = app();
+    let injection = "x}\"\n[plugins.evil]\ncomponent = \"hostile_fixture\"\ngrants = { kv = true }\n#${";
+    let secrets = json!({ "app_secret": injection, "verify_token": injection, "access_token": "${" });
+    let (status, shown) = put(
+        &app,
+        "/v1/tenants/alpha/channels/messenger",
+        "token-alpha",
+        "application/json",
+        secrets.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let (status, body) =
+        put(&app, "/v1/tenants/alpha/plugins/evil/config", "token-alpha", "application/json", b"{}".to_vec())
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no binding named evil appeared: {body}");
+    let managed = std::fs::read_to_string(dir.path().join("alpha/managed.toml")).expect("managed.toml");
+    let parsed: toml::Table = toml::from_str(&managed).expect("managed.toml parses");
+    assert!(parsed.get("plugins").is_none_or(|plugins| plugins.get("evil").is_none()), "{managed}");
+}
+
+/// C2: a tenant file cannot name a file outside its directory, nor raise
+/// its limits past the host's ceiling.
+#[test]
+fn paths_stay_inside_the_tenant_and_limits_under_the_ceiling() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = crate::support::runtime();
+    let other = crate::support::write_tenant(dir.path(), "other", "");
+    std::fs::write(other.join("secret.json"), "{\"other tenant's\": true}").expect("write");
+    let attempts = [
+        ("config_file = \"../other/secret.json\"", "must be a relative path inside"),
+        ("config_file = \"/etc/hostname\"", "must be a relative path inside"),
+        ("config_file = \"link.json\"", "leads outside"),
+        ("component = \"../../etc/x\"", "neither a name"),
+        ("component = \"../other/x.wasm\"", "must be a relative path inside"),
+        ("limits = { fuel = 2000000000 }", "above this host's ceiling"),
+        ("limits = { memory_bytes = 536870912 }", "above this host's ceiling"),
+    ];
+    for (index, (line, expected)) in attempts.into_iter().enumerate() {
+        let component =
+            if line.starts_with("component") { "" } else { "component = \"pricing_calculator\"\n" };
+        let name = format!("t{index}");
+        let extra = format!("[plugins.pricing]\n{component}{line}");
+        let tenant = crate::support::write_tenant(dir.path(), &name, "");
+        let text = std::fs::read_to_string(tenant.join("tenant.toml")).expect("read");
+        std::fs::write(tenant.join("tenant.toml"), format!("{text}{extra}\n")).expect("write");
+        std::os::unix::fs::symlink(other.join("secret.json"), tenant.join("link.json")).expect("symlink");
+        let error = Tenant::load(&tenant, &crate::support::plugin_dir(), &runtime, &|_| None)
+            .map(|_| ())
+            .expect_err(line);
+        let error = format!("{error:#}");
+        assert!(error.contains(expected), "{line}: {error}");
+        assert!(!error.contains(&dir.path().display().to_string()), "no server path in {error}");
+    }
 }

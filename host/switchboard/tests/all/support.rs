@@ -120,7 +120,9 @@ pub fn write_tenant(dir: &std::path::Path, name: &str, extra: &str) -> PathBuf {
     let tenant = dir.join(name);
     std::fs::create_dir_all(&tenant).expect("mkdir");
     std::fs::write(tenant.join("flow.toml"), HOURS_FLOW).expect("write flow");
-    let toml = format!("name = \"{name}\"\nflow = \"flow.toml\"\n{extra}\n[calendar]\ntimezone = \"UTC\"\n");
+    let toml = format!(
+        "name = \"{name}\"\nflow = \"flow.toml\"\nweb_chat = true\n{extra}\n[calendar]\ntimezone = \"UTC\"\n"
+    );
     std::fs::write(tenant.join("tenant.toml"), toml).expect("write tenant");
     tenant
 }

@@ -41,7 +41,7 @@ pub async fn chat(
     Path((tenant, session)): Path<(String, String)>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    state.engine.tenant(&tenant)?;
+    super::web_chat_served(&state, &tenant)?;
     let identity = web_session(&session)?;
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
@@ -114,7 +114,7 @@ async fn handle(state: &AppState, tenant: &str, identity: &str, frame: &str) -> 
         at: now(),
     };
     let tenant = tenant.to_owned();
-    match super::blocking(state, move |engine| engine.handle(&tenant, message)).await {
+    match state.engine.handle_async(tenant, message).await.map_err(super::AppError::from) {
         Ok(_) => None,
         Err(failure) => error(failure.code, failure.message),
     }

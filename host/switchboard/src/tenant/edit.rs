@@ -1,0 +1,139 @@
+//! A tenant's own edits to itself, as a library the API handlers call.
+//!
+//! An edit reads the tenant's `managed.toml` under that tenant's edit lock
+//! (so concurrent edits never lose one another), changes it, writes the
+//! files it brings under names derived from their content, and loads the
+//! whole tenant from the result. Only a tenant that loads is committed
+//! (`Managed::commit`, one rename) and swapped in; otherwise nothing the
+//! tenant runs or reads changed, and the files it brought are removed.
+//!
+//! The lock is per tenant: an edit that is slow to check (a large
+//! component to compile) holds up that tenant's next edit, nobody else's.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::managed::{MANAGED_FILE, sync_dir, write_synced};
+use super::{Managed, Tenant, Vars};
+use crate::engine::{Engine, EngineError};
+
+/// A file an edit brings, inside the tenant's directory.
+#[derive(Debug)]
+pub struct NewFile {
+    pub relative: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl NewFile {
+    /// `{folder}/{stem}-{first 16 hex digits of its SHA-256}.{extension}`:
+    /// a new version never overwrites the one running.
+    pub fn named_by_content(folder: &str, stem: &str, extension: &str, bytes: Vec<u8>) -> Self {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        Self { relative: PathBuf::from(format!("{folder}/{stem}-{}.{extension}", &hash[..16])), bytes }
+    }
+}
+
+/// Why an edit was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The request itself is wrong (nothing was read or written).
+    #[error("{0}")]
+    Request(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Change `tenant` with `change`, which gets the tenant's managed settings
+/// and a list to put the files it brings in. The tenant as reloaded, or why
+/// nothing changed.
+pub fn edit(
+    engine: &Engine,
+    tenant: &str,
+    vars: Vars<'_>,
+    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
+) -> Result<Arc<Tenant>, EditError> {
+    let current = engine.tenant(tenant)?;
+    let lock = edit_lock(tenant);
+    let _one_at_a_time = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = current.dir.as_path();
+    let setup = |error: anyhow::Error| EngineError::Setup {
+        tenant: tenant.to_owned(),
+        message: format!("{error:#}"),
+    };
+    let before = Managed::read(dir).map_err(setup)?;
+    let mut after = before.clone();
+    let mut files = Vec::new();
+    change(&current, &mut after, &mut files).map_err(EditError::Request)?;
+
+    let created = write_new_files(dir, files).map_err(setup)?;
+    let loaded = Tenant::load_with(dir, &current.plugin_dir, engine.runtime(), vars, &after)
+        .map_err(|error| format!("{error:#}"))
+        .and_then(|loaded| match loaded.name == tenant {
+            true => Ok(loaded),
+            false => Err(format!("tenant.toml now names the tenant {:?}", loaded.name)),
+        });
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            remove(dir, created.iter().map(PathBuf::as_path));
+            return Err(EngineError::Invalid { tenant: tenant.to_owned(), problems }.into());
+        }
+    };
+    let older = Managed::read_previous(dir);
+    after.commit(dir).map_err(setup)?;
+    engine.add_tenant(loaded)?;
+    // Keep the files of this version and the one before it; what only the
+    // version before that named is garbage now.
+    let kept: BTreeSet<&Path> = after.files().chain(before.files()).collect();
+    remove(dir, older.iter().flat_map(Managed::files).filter(|file| !kept.contains(file)));
+    Ok(engine.tenant(tenant)?)
+}
+
+impl Managed {
+    fn read_previous(dir: &Path) -> Option<Managed> {
+        let text = std::fs::read_to_string(dir.join(format!("{MANAGED_FILE}.previous"))).ok()?;
+        toml::from_str(&text).ok()
+    }
+}
+
+/// Write the files that are not there yet (same name, same content), each
+/// beside then renamed, and sync their folders. The ones it wrote.
+fn write_new_files(dir: &Path, files: Vec<NewFile>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut created = Vec::new();
+    let mut folders = BTreeSet::new();
+    for file in files {
+        let path = dir.join(&file.relative);
+        if path.exists() {
+            continue;
+        }
+        let partial = path.with_extension("partial");
+        write_synced(&partial, &file.bytes)?;
+        std::fs::rename(&partial, &path)?;
+        folders.extend(path.parent().map(Path::to_owned));
+        created.push(file.relative);
+    }
+    for folder in folders {
+        sync_dir(&folder)?;
+    }
+    Ok(created)
+}
+
+fn remove<'a>(dir: &Path, files: impl Iterator<Item = &'a Path>) {
+    for file in files {
+        if let Err(error) = std::fs::remove_file(dir.join(file))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %file.display(), %error, "could not remove an unused tenant file");
+        }
+    }
+}
+
+/// The edit lock of one tenant.
+fn edit_lock(tenant: &str) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<Option<HashMap<String, Arc<Mutex<()>>>>> = Mutex::new(None);
+    let mut locks = LOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    locks.get_or_insert_with(HashMap::new).entry(tenant.to_owned()).or_default().clone()
+}
