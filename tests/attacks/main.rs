@@ -26,6 +26,8 @@
 //!   function sleeps hung edits and start-up; **H3**, a compile bomb.
 //! - `connections.rs`: **H4**, idle TCP connections from one client exhaust
 //!   file descriptors (caps per address and host-wide, header timeout).
+//! - `removal.rs`: **M3**, a removed tenant's name, created again, brought
+//!   back its conversations and keys.
 //! - `disclosure.rs`: **L4**, errors named server paths, a tenant's API
 //!   told which tenants exist before checking the key, and `/` listed them.
 //! - `surface.rs`: **L5**, an internal tenant answered anonymous web chat,
@@ -34,7 +36,7 @@
 //!   **L3**, a tenant sets an empty Meta or Telegram secret, so deliveries
 //!   can be forged (also unit-tested in `channels/tests.rs`).
 //!
-//! Not here yet: M3 to M7, L1 and L6. L6 (widget
+//! Not here yet: M4 to M7, L1 and L6. L6 (widget
 //! ids from `crypto.getRandomValues`) lives in `assets/widget.js`, which the
 //! browser test (`tests/browser/`) drives. Add a file here, and its findings
 //! to the list above.
@@ -42,6 +44,7 @@
 mod blocking;
 mod connections;
 mod disclosure;
+mod removal;
 mod support;
 mod surface;
 mod tenant_files;

@@ -160,6 +160,31 @@ pub(crate) fn redo(seq: u64) -> Vec<u8> {
 
 pub(crate) const REDO_PREFIX: &[u8] = b"r/";
 
+/// `z/{tenant}`: a retirement in progress (`retire.rs`), its value the
+/// time it was retired at.
+pub(crate) fn retiring(tenant: &str) -> Vec<u8> {
+    let mut key = RETIRING_PREFIX.to_vec();
+    push_segment(&mut key, tenant);
+    key
+}
+
+pub(crate) const RETIRING_PREFIX: &[u8] = b"z/";
+
+/// The tenant a [`retiring`] key names.
+pub(crate) fn retiring_tenant(key: &[u8]) -> Option<String> {
+    pop_segment(key.strip_prefix(RETIRING_PREFIX)?).map(|(tenant, _)| tenant)
+}
+
+/// `x/{retired at}/{key}`: a retired tenant's key, out of every tenant's
+/// reach (no `t/` in front).
+pub(crate) fn retired(retired_at: i64, key: &[u8]) -> Vec<u8> {
+    let mut full = b"x/".to_vec();
+    full.extend_from_slice(&retired_at.to_be_bytes());
+    full.push(b'/');
+    full.extend_from_slice(key);
+    full
+}
+
 /// The sequence number that ends a key built as `prefix` + big-endian `u64`.
 pub(crate) fn seq_after(prefix: &[u8], key: &[u8]) -> u64 {
     key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u64::from_be_bytes)

@@ -18,6 +18,7 @@
 //! - `timers.rs` + `timer_log.rs`: the due-time index of pending timers, an
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
+//! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
@@ -30,6 +31,7 @@ mod conversations;
 mod group_commit;
 mod keys;
 mod plugin_state;
+mod retire;
 mod timer_log;
 mod timers;
 
@@ -116,6 +118,10 @@ impl Store {
         let replayed = store.replay_unfinished()?;
         if replayed > 0 {
             tracing::info!(replayed, "finished writes a crash interrupted");
+        }
+        let retired = store.finish_retirements()?;
+        if retired > 0 {
+            tracing::info!(retired, "finished retiring removed tenants' data");
         }
         let moved = store.move_due_index_out_of_sled()?;
         if moved > 0 {

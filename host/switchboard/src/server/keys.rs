@@ -208,10 +208,12 @@ pub async fn create_tenant(
 }
 
 /// The operator stops serving a tenant. Its directory is set aside under
-/// `.removed/` and its stored conversations stay, so it can be brought back.
+/// `.removed/`, and its stored data (conversations, events, keys, plugin
+/// state) is retired: kept, but out of reach of the name, so its keys stop
+/// working and a tenant created later under the name starts empty.
 #[utoipa::path(delete, path = "/v1/admin/tenants/{tenant}", tag = "operator", security(("bearer" = [])),
     params(("tenant" = String, Path)),
-    responses((status = 200, description = "`{removed, kept_in}`", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "`{removed, kept_in, records_retired}`: `kept_in` is relative to the tenants directory", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_tenant(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -219,6 +221,9 @@ pub async fn remove_tenant(
 ) -> Result<Json<Value>, AppError> {
     authorize_admin(&state, &headers)?;
     let removed = state.engine.remove_tenant(&tenant)?;
+    let name = tenant.clone();
+    let retired = blocking(&state, move |engine| Ok(engine.store().retire_tenant(&name, now())?)).await?;
+    tracing::info!(%tenant, retired, "removed a tenant and retired its stored data");
     let kept = removed.dir.parent().map(|parent| parent.join(".removed").join(format!("{tenant}-{}", now())));
     if let Some(kept) = &kept {
         let moved = kept
@@ -229,7 +234,12 @@ pub async fn remove_tenant(
             tracing::warn!(%error, dir = %removed.dir.display(), "a removed tenant's directory stays in place");
         }
     }
-    Ok(Json(json!({ "removed": tenant, "kept_in": kept.map(|dir| dir.display().to_string()) })))
+    // Relative to the tenants' directory: no path of the server in answers.
+    let kept_in = kept.as_deref().and_then(|kept| {
+        let root = removed.dir.parent()?;
+        kept.strip_prefix(root).ok().map(|relative| relative.display().to_string())
+    });
+    Ok(Json(json!({ "removed": tenant, "kept_in": kept_in, "records_retired": retired })))
 }
 
 /// The operator makes a key for a tenant; the key is in this answer only.
