@@ -28,6 +28,9 @@
 //!   file descriptors (caps per address and host-wide, header timeout).
 //! - `removal.rs`: **M3**, a removed tenant's name, created again, brought
 //!   back its conversations and keys.
+//! - `live.rs`: **L1**, every live reply of every tenant woke every open
+//!   web chat session, so one tenant's bursts cost the others CPU and
+//!   dropped replies.
 //! - `disclosure.rs`: **L4**, errors named server paths, a tenant's API
 //!   told which tenants exist before checking the key, and `/` listed them.
 //! - `surface.rs`: **L5**, an internal tenant answered anonymous web chat,
@@ -36,7 +39,7 @@
 //!   **L3**, a tenant sets an empty Meta or Telegram secret, so deliveries
 //!   can be forged (also unit-tested in `channels/tests.rs`).
 //!
-//! Not here yet: M4 to M7, L1 and L6. L6 (widget
+//! Not here yet: M4 to M7, and L6. L6 (widget
 //! ids from `crypto.getRandomValues`) lives in `assets/widget.js`, which the
 //! browser test (`tests/browser/`) drives. Add a file here, and its findings
 //! to the list above.
@@ -44,6 +47,7 @@
 mod blocking;
 mod connections;
 mod disclosure;
+mod live;
 mod removal;
 mod support;
 mod surface;

@@ -133,6 +133,19 @@ impl Server {
         self.wait_until_ready(listening);
     }
 
+    /// CPU time the server process has used so far (user and system).
+    pub fn cpu_time(&self) -> Duration {
+        let pid = self.child.lock().unwrap_or_else(PoisonError::into_inner).id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
+        let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
+        // utime and stime are fields 14 and 15 of stat(5), 11 and 12 here;
+        // Linux counts them in 100 Hz ticks (`getconf CLK_TCK`).
+        Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    }
+
     /// Set an environment variable for the next [`Server::restart`].
     pub fn set_env(&mut self, name: &str, value: &str) {
         self.options.env.retain(|(set, _)| set != name);

@@ -35,9 +35,12 @@ use switchboard_store::{Committed, DueTimer, Store, StoreError, StoredConversati
 use crate::tenant::Tenant;
 
 mod admission;
+mod live;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
+use live::LiveFeeds;
+pub use live::{LiveSession, SESSION_QUEUE};
 
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
@@ -118,7 +121,7 @@ pub struct Engine {
     /// Per-tenant slots on the blocking pool, and what is running there.
     admission: Admission,
     /// Web chat replies as they are committed, for open WebSocket sessions.
-    live: tokio::sync::broadcast::Sender<LiveReply>,
+    live: LiveFeeds,
 }
 
 /// Why a known tenant is not served.
@@ -128,16 +131,6 @@ pub enum Unavailable {
     Loading,
     /// It did not load; the problems, for the operator only.
     Failed(String),
-}
-
-/// A committed reply to a web chat visitor, pushed to their open sessions:
-/// the bot's answers, an agent's replies, what timers send.
-#[derive(Debug, Clone)]
-pub struct LiveReply {
-    pub tenant: String,
-    /// The identity the reply goes to (`web:{session}`).
-    pub to: String,
-    pub reply: Outbound,
 }
 
 impl Engine {
@@ -153,7 +146,7 @@ impl Engine {
             flows: Mutex::default(),
             turns: Arc::default(),
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
-            live: tokio::sync::broadcast::channel(1024).0,
+            live: LiveFeeds::default(),
         }
     }
 
@@ -214,21 +207,17 @@ impl Engine {
         &self.runtime
     }
 
-    /// Web chat replies as they are committed, from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveReply> {
-        self.live.subscribe()
+    /// The replies committed for web chat visitor `to` of `tenant` from
+    /// now on (the bot's answers, an agent's replies, what timers send),
+    /// for one open session.
+    pub fn subscribe(&self, tenant: &str, to: &str) -> LiveSession {
+        self.live.subscribe(tenant, to)
     }
 
     /// Push committed replies to a web chat visitor's open sessions (nobody
     /// listening is fine).
     fn publish(&self, tenant: &str, to: &str, replies: &[Outbound]) {
-        if self.live.receiver_count() == 0 {
-            return;
-        }
-        for reply in replies {
-            let live = LiveReply { tenant: tenant.to_owned(), to: to.to_owned(), reply: reply.clone() };
-            let _ = self.live.send(live);
-        }
+        self.live.publish(tenant, to, replies);
     }
 
     /// Add or replace a tenant. Its flow source and components go to the store

@@ -11,7 +11,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::contract::{Channel, Contact};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::{now, web_session};
 use crate::engine::InboundMessage;
@@ -49,7 +48,7 @@ pub async fn chat(
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity: String) {
-    let mut live = state.engine.subscribe();
+    let mut live = state.engine.subscribe(&tenant, &identity);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -66,19 +65,9 @@ async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity:
                 }
             }
             pushed = live.recv() => {
-                let pushed = match pushed {
-                    Ok(pushed) => pushed,
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "a web chat session fell behind; replies were dropped");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return,
-                };
-                if pushed.tenant != tenant || pushed.to != identity {
-                    continue;
-                }
+                let Some(pushed) = pushed else { return };
                 let frame = json!({
-                    "type": "reply", "text": pushed.reply.text, "quick_replies": pushed.reply.quick_replies,
+                    "type": "reply", "text": pushed.text, "quick_replies": pushed.quick_replies,
                 });
                 if socket.send(Message::text(frame.to_string())).await.is_err() {
                     return;
