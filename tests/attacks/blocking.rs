@@ -58,7 +58,7 @@ const ONE_CONVERSATION_CLIENTS: usize = 200;
 const ATTACK_TIME: Duration = Duration::from_secs(8);
 
 /// A tenant `name` running [`SLEEP_FLOW`] with the hostile fixture bound.
-fn sleepy_tenant(server: &Server, name: &str) -> String {
+pub fn sleepy_tenant(server: &Server, name: &str) -> String {
     let key = server.create_tenant(name);
     let auth = bearer(&key);
     let headers = [("authorization", auth.as_str())];
@@ -70,7 +70,7 @@ fn sleepy_tenant(server: &Server, name: &str) -> String {
     key
 }
 
-fn go(server: &Server, name: &str, contact: &str) -> std::io::Result<(Duration, Value)> {
+pub fn go(server: &Server, name: &str, contact: &str) -> std::io::Result<(Duration, Value)> {
     let body = json!({ "contact": { "id": contact }, "text": "go" }).to_string();
     let path = format!("/v1/tenants/{name}/messages");
     let started = Instant::now();

@@ -28,6 +28,12 @@
 //!   file descriptors (caps per address and host-wide, header timeout).
 //! - `removal.rs`: **M3**, a removed tenant's name, created again, brought
 //!   back its conversations and keys.
+//! - `egress.rs`: **M4**, a tenant's `api_base` scanned the server's network
+//!   and read the answer in `message.failed`; **M6**, a plugin's allowlisted
+//!   name resolved to loopback, and a bare host allowed every port.
+//! - `quotas.rs`: **M5** (in part), anonymous web chat wrote to disk and
+//!   took CPU without limit: rate limits per address and per tenant.
+//! - `memory.rs`: **M7**, one tenant could claim gigabytes of guest memory.
 //! - `live.rs`: **L1**, every live reply of every tenant woke every open
 //!   web chat session, so one tenant's bursts cost the others CPU and
 //!   dropped replies.
@@ -39,15 +45,20 @@
 //!   **L3**, a tenant sets an empty Meta or Telegram secret, so deliveries
 //!   can be forged (also unit-tested in `channels/tests.rs`).
 //!
-//! Not here yet: M4 to M7, and L6. L6 (widget
-//! ids from `crypto.getRandomValues`) lives in `assets/widget.js`, which the
-//! browser test (`tests/browser/`) drives. Add a file here, and its findings
-//! to the list above.
+//! **L6** (the widget's session ids came from `Math.random`) is in the
+//! browser test, which runs the widget in Chromium: `tests/browser/
+//! widget.test.mjs`, "the widget makes its session id without Math.random".
+//!
+//! Not here yet: the rest of M5 (kv, event and reply-size quotas). Add a file here, and its findings to the list
+//! above.
 
 mod blocking;
 mod connections;
 mod disclosure;
+mod egress;
 mod live;
+mod memory;
+mod quotas;
 mod removal;
 mod support;
 mod surface;

@@ -247,6 +247,7 @@ fn spawn(options: &Options, root: &Path) -> (Child, Arc<Mutex<Vec<String>>>, mps
         .arg(root.join("data"))
         .args(["--listen", "127.0.0.1:0"])
         .args(&options.args)
+        .args(suite_defaults(options))
         .env_remove("SWITCHBOARD_METRICS_TOKEN")
         .env("SWITCHBOARD_ADMIN_KEY", ADMIN_KEY)
         .env("RUST_LOG", "warn")
@@ -272,6 +273,17 @@ fn spawn(options: &Options, root: &Path) -> (Child, Arc<Mutex<Vec<String>>>, mps
         }
     });
     (child, log, listening)
+}
+
+/// Web chat rate limits out of the way of the benign yardstick (hundreds of
+/// messages a second from 127.0.0.1), unless a test sets its own.
+fn suite_defaults(options: &Options) -> Vec<String> {
+    let unlimited = "1000000000";
+    ["--web-chat-per-ip-per-minute", "--web-chat-per-tenant-per-minute"]
+        .into_iter()
+        .filter(|flag| !options.args.iter().any(|arg| arg == flag))
+        .flat_map(|flag| [flag.to_owned(), unlimited.to_owned()])
+        .collect()
 }
 
 /// `Bearer {token}`, for an `authorization` header.

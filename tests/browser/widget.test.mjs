@@ -47,3 +47,28 @@ test('the widget chats over a WebSocket, survives a reload and shows an agent re
     await browser.close();
   }
 });
+
+// Issue 12, L6: the session id is the visitor's only credential for their
+// conversation, so it comes from the browser's CSPRNG, never Math.random.
+test('the widget makes its session id without Math.random', async () => {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium' });
+  try {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      Math.random = () => { throw new Error('Math.random is not for session ids'); };
+    });
+    const ids = [];
+    for (let visitor = 0; visitor < 2; visitor++) {
+      const page = await context.newPage();
+      await page.goto(`${base}/chat/moving`);
+      await page.waitForFunction(() => window.switchboardWidget && window.switchboardWidget.session);
+      ids.push(await page.evaluate(() => window.switchboardWidget.session));
+      await page.evaluate(() => localStorage.clear());
+      await page.close();
+    }
+    for (const id of ids) assert.match(id, /^web-[0-9a-f]{32}$/);
+    assert.notEqual(ids[0], ids[1]);
+  } finally {
+    await browser.close();
+  }
+});

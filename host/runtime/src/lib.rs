@@ -21,6 +21,9 @@
 //!   the [`KvBackend`] that plugin state lives in.
 //! - [`HttpGrant`] (`http.rs`): outbound `wasi:http`, checked against the
 //!   plugin's host allowlist, with timeouts and a response-size cap.
+//! - [`OutboundPolicy`] (`egress.rs`): where any outbound connection may go,
+//!   plugins' and the server's: resolved once, every address checked, only
+//!   public ones unless the operator allows more.
 //! - `state.rs`: the per-call store data, with WASI denied by default.
 //! - `deadline.rs`: `wasi:io/poll` and blocking stream calls that give up at
 //!   the call's deadline, where epochs cannot reach.
@@ -33,6 +36,7 @@ mod cache;
 mod capabilities;
 mod compile;
 mod deadline;
+mod egress;
 mod error;
 mod http;
 mod limits;
@@ -43,6 +47,7 @@ mod state;
 
 pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
 pub use compile::{ChildArgs, CompileSandbox, compile_in_child};
+pub use egress::{AllowedDestination, EgressError, OutboundPolicy, PolicyError, is_public};
 pub use error::{FailureKind, LoadError, StepFailure};
 pub use http::HttpGrant;
 pub use limits::{Limits, ResourceReport};

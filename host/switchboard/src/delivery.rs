@@ -9,6 +9,12 @@
 //! the provider will repeat (a 4xx other than 429) or the last attempt
 //! records `message.failed`.
 //!
+//! Every send connects through the runtime's outbound policy
+//! (`switchboard_runtime::OutboundPolicy`, the one plugins' HTTP uses): an
+//! `api_base` or handoff webhook that resolves to loopback, a private or a
+//! link-local address is refused before any connection, unless the operator
+//! allowed it, and the tenant reads only `destination not allowed`.
+//!
 //! An entry is removed only after the provider accepted it, so a crash
 //! between the two sends it again on restart: delivery is at least once. The
 //! entry's sequence number goes with it as an idempotency key
@@ -29,7 +35,7 @@ use crate::tenant::Tenant;
 mod client;
 mod render;
 
-pub use client::Client;
+pub use client::{Client, NOT_ALLOWED, UNREACHABLE};
 
 /// Attempts before a reply is given up on.
 const MAX_ATTEMPTS: u32 = 6;
@@ -120,7 +126,7 @@ fn can_send(tenant: &Tenant, channel: Channel) -> bool {
 
 /// Run the delivery worker until the process ends.
 pub async fn run(engine: Arc<Engine>) {
-    let client = match Client::new() {
+    let client = match Client::new(switchboard_runtime::OutboundPolicy::installed()) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "no TLS client: replies stay in the outbox");
@@ -179,7 +185,7 @@ pub async fn deliver_due(
             ),
             Err(failure) => {
                 let gave_up = !failure.retryable || entry.attempts >= MAX_ATTEMPTS;
-                tracing::warn!(tenant = tenant_name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, "send failed: {}", failure.reason);
+                tracing::warn!(tenant = tenant_name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, reason = %failure.reason, "send failed: {}", failure.detail);
                 let event = EventBody::MessageFailed {
                     text: entry.text.clone(),
                     attempts: entry.attempts,

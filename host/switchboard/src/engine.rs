@@ -36,11 +36,14 @@ use crate::tenant::Tenant;
 
 mod admission;
 mod live;
+mod memory;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
 use live::LiveFeeds;
 pub use live::{LiveSession, SESSION_QUEUE};
+use memory::GuestMemory;
+pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
@@ -122,6 +125,8 @@ pub struct Engine {
     admission: Admission,
     /// Web chat replies as they are committed, for open WebSocket sessions.
     live: LiveFeeds,
+    /// Guest memory reserved by steps in flight, per tenant and in all.
+    memory: GuestMemory,
 }
 
 /// Why a known tenant is not served.
@@ -147,12 +152,20 @@ impl Engine {
             turns: Arc::default(),
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
             live: LiveFeeds::default(),
+            memory: GuestMemory::default(),
         }
     }
 
     /// At most `turns` turns of one tenant run at once (see [`Engine::slot`]).
     pub fn with_turns_per_tenant(mut self, turns: usize) -> Self {
         self.admission = Admission::new(turns);
+        self
+    }
+
+    /// Steps of one tenant may hold at most `per_tenant` bytes of guest
+    /// memory at once, and all tenants' steps at most `host` (see `memory.rs`).
+    pub fn with_guest_memory(mut self, per_tenant: u64, host: u64) -> Self {
+        self.memory = GuestMemory::new(per_tenant, host);
         self
     }
 
@@ -907,6 +920,13 @@ impl Plugins for RuntimePlugins<'_> {
         };
         let span = tracing::debug_span!("step", plugin = name, step = %input.step, version = %plugin.hash());
         let _entered = span.enter();
+        // The most this call can grow its memory to, held until it ends.
+        let _memory =
+            self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
+                tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
+                metrics::counter!("switchboard_steps_refused_total", "reason" => "memory_busy").increment(1);
+                StepFailed { code: "memory_busy".to_owned(), message: busy.to_string() }
+            })?;
         plugin.call(&input, context).map(|outcome| outcome.decisions).map_err(|failure| {
             tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
             StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }

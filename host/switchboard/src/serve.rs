@@ -69,6 +69,29 @@ pub struct Args {
     /// reported and served as unavailable.
     #[arg(long, default_value_t = 300)]
     tenant_load_timeout_secs: u64,
+    /// Guest memory (MiB) one tenant's steps in flight may hold together;
+    /// each step holds its binding's memory limit while it runs.
+    #[arg(long, default_value_t = switchboard::engine::DEFAULT_TENANT_BUDGET >> 20)]
+    guest_memory_per_tenant_mib: u64,
+    /// Guest memory (MiB) all tenants' steps in flight may hold together.
+    #[arg(long, default_value_t = switchboard::engine::DEFAULT_HOST_BUDGET >> 20)]
+    guest_memory_mib: u64,
+    /// Web chat messages per minute from one client address (an IPv6 /64),
+    /// to all tenants together; past it, 429 with Retry-After. Behind a
+    /// reverse proxy every client has the proxy's address: limit there.
+    #[arg(long, default_value_t = switchboard::server::rate::DEFAULT_PER_IP_PER_MINUTE)]
+    web_chat_per_ip_per_minute: u32,
+    /// Web chat messages per minute to one tenant, from all its visitors,
+    /// unless its tenant.toml sets `[quotas] web_chat_per_minute`.
+    #[arg(long, default_value_t = switchboard::server::rate::DEFAULT_PER_TENANT_PER_MINUTE)]
+    web_chat_per_tenant_per_minute: u32,
+    /// Destinations that are not public (loopback, private, link-local,
+    /// CGNAT, ...) which outbound HTTP may reach anyway: plugins' requests,
+    /// provider sends and handoff webhooks. IPs, networks (`10.0.0.0/8`) or
+    /// one address and port (`127.0.0.1:9000`), comma-separated. Default:
+    /// none, only public addresses. `--demo` adds `--listen` (its shop).
+    #[arg(long, env = "SWITCHBOARD_ALLOW_OUTBOUND", value_delimiter = ',')]
+    allow_outbound: Vec<switchboard_runtime::AllowedDestination>,
 }
 
 /// What the compile sandbox's child is given (see `switchboard_runtime::ChildArgs`).
@@ -123,11 +146,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None
         }
     };
+    // One outbound policy for plugins' HTTP and delivery. The demo's shop is
+    // this server itself, which the web-shop example's plugin calls.
+    let demo_shop = args.demo.then(|| switchboard_runtime::AllowedDestination::address(args.listen));
+    let outbound = args.allow_outbound.iter().copied().chain(demo_shop);
+    switchboard_runtime::OutboundPolicy::allowing(outbound).install()?;
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig { cache_dir, compile_sandbox, ..RuntimeConfig::default() })?);
     let store = Store::open(&args.data)?;
-    let engine =
-        Arc::new(Engine::new(store, runtime.clone()).with_turns_per_tenant(args.max_turns_per_tenant));
+    let engine = Arc::new(
+        Engine::new(store, runtime.clone())
+            .with_turns_per_tenant(args.max_turns_per_tenant)
+            .with_guest_memory(args.guest_memory_per_tenant_mib << 20, args.guest_memory_mib << 20),
+    );
     let dirs = tenant_dirs(&args.tenants)?;
     if dirs.is_empty() {
         anyhow::bail!("no tenant directory (one holding a tenant.toml) in {}", args.tenants.display());
@@ -152,6 +183,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // A directory of tenants (not one tenant's own) takes new ones.
         tenants_root: (!args.tenants.join("tenant.toml").exists()).then(|| args.tenants.clone()),
         plugin_dir: args.plugins.clone(),
+        web_chat_per_ip_per_minute: Some(args.web_chat_per_ip_per_minute),
+        web_chat_per_tenant_per_minute: Some(args.web_chat_per_tenant_per_minute),
     };
     let app = server::app(engine.clone(), options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

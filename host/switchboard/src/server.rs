@@ -44,6 +44,7 @@ pub mod listen;
 mod manage;
 mod openapi;
 mod pages;
+pub mod rate;
 mod webhooks;
 
 pub use error::{AppError, ErrorBody};
@@ -67,6 +68,7 @@ pub struct AppState {
     tenants_root: Option<Arc<std::path::Path>>,
     plugin_dir: Arc<std::path::Path>,
     demo: bool,
+    web_chat_limits: Arc<rate::WebChatLimits>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -85,6 +87,10 @@ pub struct Options {
     pub tenants_root: Option<std::path::PathBuf>,
     /// Where compiled plugin components are (`serve --plugins`).
     pub plugin_dir: std::path::PathBuf,
+    /// Web chat messages per minute from one client address (`rate.rs`).
+    pub web_chat_per_ip_per_minute: Option<u32>,
+    /// Web chat messages per minute to one tenant, unless its tenant.toml says.
+    pub web_chat_per_tenant_per_minute: Option<u32>,
 }
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
@@ -96,6 +102,10 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         tenants_root: options.tenants_root.map(Arc::from),
         plugin_dir: Arc::from(options.plugin_dir),
         demo: options.demo,
+        web_chat_limits: Arc::new(rate::WebChatLimits::new(
+            options.web_chat_per_ip_per_minute.unwrap_or(rate::DEFAULT_PER_IP_PER_MINUTE),
+            options.web_chat_per_tenant_per_minute.unwrap_or(rate::DEFAULT_PER_TENANT_PER_MINUTE),
+        )),
     };
     let mut router = Router::new()
         .route("/", get(pages::index))

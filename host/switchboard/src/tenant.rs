@@ -6,6 +6,7 @@
 //! display_name = "Swift Movers"
 //! flow = "flow.toml"
 //! web_chat = true                      # serve anonymous web chat (off unless said)
+//! quotas = { web_chat_per_minute = 600 }  # over the host's default
 //!
 //! [calendar]
 //! timezone = "Asia/Yerevan"
@@ -72,6 +73,9 @@ struct TenantFile {
     /// operator says so: an internal tenant has no public face.
     #[serde(default)]
     web_chat: bool,
+    /// What this tenant may use, where it differs from the operator's defaults.
+    #[serde(default)]
+    quotas: Quotas,
     /// Where handoff cards are posted, signed.
     #[serde(default)]
     handoff_webhook: Option<HandoffWebhook>,
@@ -81,6 +85,15 @@ struct TenantFile {
     /// conversation. Agents' links and WhatsApp's number changes always work.
     #[serde(default)]
     link_by_contact: bool,
+}
+
+/// `[quotas]` in `tenant.toml`: the operator's limits for this tenant, over
+/// the host's defaults (the tenant cannot set these through its API).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// Web chat messages per minute, from all its visitors together.
+    pub web_chat_per_minute: Option<u32>,
 }
 
 /// A tenant's own endpoint for handoff cards: each is POSTed as JSON with
@@ -122,6 +135,7 @@ pub struct Tenant {
     pub channels: ChannelSecrets,
     /// See `TenantFile::web_chat`.
     pub web_chat: bool,
+    pub quotas: Quotas,
     pub handoff_webhook: Option<HandoffWebhook>,
     /// See `TenantFile::link_by_contact`.
     pub link_by_contact: bool,
@@ -214,6 +228,7 @@ impl Tenant {
             api_token: file.api_token.filter(|token| !token.is_empty() && !managed.revoked(token)),
             channels: file.channels,
             web_chat: file.web_chat,
+            quotas: file.quotas,
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             link_by_contact: file.link_by_contact,
             dir: dir.to_owned(),

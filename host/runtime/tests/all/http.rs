@@ -1,16 +1,21 @@
-//! Outbound HTTP: only to allowlisted hosts, with a timeout and a size cap.
+//! Outbound HTTP: only to allowlisted hosts, only to addresses the outbound
+//! policy allows, with a timeout and a size cap.
 //!
 //! The order-status plugin calls a fake order API on loopback, a plain
 //! `TcpListener` that answers each connection with one canned response.
+//! Loopback is not public, so this binary allows `127.0.0.1` as an operator
+//! would (`serve --allow-outbound 127.0.0.1`), and nothing else.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use switchboard_core::contract::{Decision, StepError, Value};
-use switchboard_runtime::{FailureKind, Grants, HttpGrant, Limits, Secret, StepFailure, StepOutcome};
+use switchboard_runtime::{
+    FailureKind, Grants, HttpGrant, Limits, OutboundPolicy, Secret, StepFailure, StepOutcome,
+};
 
 use crate::support::{context_with, input, load};
 
@@ -23,7 +28,12 @@ struct FakeOrderApi {
 
 impl FakeOrderApi {
     fn start(status: u16, body: String, delay: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_on(Ipv4Addr::LOCALHOST.into(), status, body, delay)
+    }
+
+    /// [`FakeOrderApi::start`] on another loopback address (`127.0.0.2`, say).
+    fn start_on(ip: IpAddr, status: u16, body: String, delay: Duration) -> Self {
+        let listener = TcpListener::bind((ip, 0)).expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let (sender, requests) = mpsc::channel();
         thread::spawn(move || {
@@ -61,8 +71,18 @@ impl FakeOrderApi {
 const ORDER: &str = r#"{"id": "A-1001", "status": "shipped", "expected_date": "2026-01-05",
     "last_scan": {"place": "Yerevan hub"}, "phone": "+37491000000"}"#;
 
+/// The operator's opt-in for the fake APIs: `127.0.0.1`, and no other
+/// loopback address.
+fn allow_loopback() {
+    OutboundPolicy::allowing(["127.0.0.1".parse().expect("an address")])
+        .install()
+        .expect("every test installs the same policy");
+}
+
 fn grants(api: &FakeOrderApi, allow: &str) -> Grants {
-    let allow = allow.replace("{addr}", &api.addr.to_string());
+    allow_loopback();
+    let allow =
+        allow.replace("{addr}", &api.addr.to_string()).replace("{port}", &api.addr.port().to_string());
     Grants {
         http: HttpGrant { allow: vec![allow], timeout_ms: 300, max_response_bytes: 4 << 10 },
         secrets: [("orders_api_token".to_owned(), Secret("s3cret".to_owned()))].into(),
@@ -71,10 +91,14 @@ fn grants(api: &FakeOrderApi, allow: &str) -> Grants {
 }
 
 fn check_order(api: &FakeOrderApi, grants: Grants) -> Result<StepOutcome, StepFailure> {
+    check_order_at(&api.url(), grants)
+}
+
+fn check_order_at(orders_url: &str, grants: Grants) -> Result<StepOutcome, StepFailure> {
     let mut step = input("webshop", "order_status");
     step.fields.insert("order_id".to_owned(), Value::Text("A-1001".to_owned()));
     step.fields.insert("contact".to_owned(), Value::Text("+374 91 000 000".to_owned()));
-    step.config = serde_json::json!({ "orders_url": api.url(), "token_secret": "orders_api_token" }).into();
+    step.config = serde_json::json!({ "orders_url": orders_url, "token_secret": "orders_api_token" }).into();
     let context = context_with(grants);
     let context = switchboard_runtime::CallContext {
         limits: Limits { timeout: Duration::from_secs(2), ..Limits::default() },
@@ -98,7 +122,8 @@ fn an_allowlisted_order_api_answers_with_the_bearer_token() {
 #[test]
 fn a_host_off_the_allowlist_is_refused_before_any_connection() {
     let api = FakeOrderApi::start(200, ORDER.to_owned(), Duration::ZERO);
-    for allow in ["shop.example", "127.0.0.1:1", "localhost"] {
+    // A bare host is its scheme's default port only (80 here), not the API's.
+    for allow in ["shop.example", "127.0.0.1:1", "localhost", "127.0.0.1"] {
         let failure = check_order(&api, grants(&api, allow)).expect_err("denied");
         assert!(
             matches!(&failure.kind, FailureKind::Guest(StepError::InvalidConfig(message)) if message.contains("not allowed")),
@@ -107,6 +132,24 @@ fn a_host_off_the_allowlist_is_refused_before_any_connection() {
     }
     let failure = check_order(&api, Grants::default()).expect_err("HTTP is not granted by default");
     assert!(matches!(failure.kind, FailureKind::Guest(StepError::InvalidConfig(_))), "{failure:?}");
+    assert_eq!(api.request(), None, "nothing reached the API");
+}
+
+#[test]
+fn an_allowlisted_host_at_an_address_the_policy_refuses_is_denied_before_connecting() {
+    // 127.0.0.2 is loopback too, but the operator allowed only 127.0.0.1.
+    // 2130706434 is a name the resolver turns into 127.0.0.2: the check is
+    // on the address, after the lookup.
+    let api =
+        FakeOrderApi::start_on(Ipv4Addr::new(127, 0, 0, 2).into(), 200, ORDER.to_owned(), Duration::ZERO);
+    for host in ["127.0.0.2", "2130706434", "[::ffff:127.0.0.2]"] {
+        let url = format!("http://{host}:{}/api/orders/{{order_id}}", api.addr.port());
+        let failure = check_order_at(&url, grants(&api, &format!("{host}:{{port}}"))).expect_err("refused");
+        assert!(
+            matches!(&failure.kind, FailureKind::Guest(StepError::InvalidConfig(message)) if message.contains("not allowed")),
+            "{host}: the same denial as a host off the allowlist, got {failure:?}"
+        );
+    }
     assert_eq!(api.request(), None, "nothing reached the API");
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value as JsonValue, json};
 use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 
+use super::rate::ClientAddr;
 use super::{AppError, AppState, ErrorBody};
 
 pub mod socket;
@@ -55,10 +56,11 @@ fn webchat() -> Channel {
 /// for web chat only: the visitor's id becomes the identity `web:{id}`, and
 /// it can never act as a WhatsApp or Telegram customer.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/messages", tag = "web chat", params(("tenant" = String, Path, description = "The tenant's name")), request_body = MessageRequest,
-    responses((status = 200, description = "The turn: replies, events, status", body = TurnOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The turn: replies, events, status", body = TurnOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)))]
 pub async fn message(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    client: ClientAddr,
     body: Result<Json<MessageRequest>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
     let Json(request) = body?;
@@ -71,7 +73,8 @@ pub async fn message(
     if request.text.trim().is_empty() && request.payload.is_none() {
         return Err(AppError::bad_request("a message needs text or a payload"));
     }
-    web_chat_served(&state, &tenant)?;
+    let served = web_chat_served(&state, &tenant)?;
+    state.web_chat_limits.check(client.0, &tenant, served.quotas.web_chat_per_minute)?;
     let message = InboundMessage {
         channel: Channel::Webchat,
         contact: Contact {

@@ -48,6 +48,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
+pub(crate) use limiter::client_of;
 pub use limiter::{Limiter, Permit, Refused};
 
 mod limiter;

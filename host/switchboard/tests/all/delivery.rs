@@ -1,17 +1,20 @@
 //! Replies on provider channels go out through the durable outbox to the
 //! provider's send API, here a fake WhatsApp on loopback that records what it
-//! gets and fails on demand.
+//! gets and fails on demand. Loopback is not public, so the client these
+//! tests use allows `127.0.0.1` as an operator would
+//! (`serve --allow-outbound 127.0.0.1`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use switchboard::delivery::{Client, deliver_due};
+use switchboard::delivery::{Client, NOT_ALLOWED, deliver_due};
 use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
 use switchboard_core::contract::{Channel, Contact};
 use switchboard_core::event::EventBody;
+use switchboard_runtime::OutboundPolicy;
 use switchboard_store::Store;
 
 use crate::support::{plugin_dir, runtime, write_tenant};
@@ -61,6 +64,11 @@ pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
         }
     });
     (format!("http://{addr}"), received)
+}
+
+/// A delivery client that may reach `127.0.0.1`, where the fake providers are.
+fn loopback_client() -> Client {
+    Client::new(OutboundPolicy::allowing(["127.0.0.1".parse().expect("an address")])).expect("a client")
 }
 
 fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
@@ -118,7 +126,7 @@ async fn a_reply_reaches_the_whatsapp_send_api_and_a_failure_is_retried() {
     tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.1", "what are your hours?"))
         .await
         .expect("turn");
-    let client = Client::new().expect("a client");
+    let client = loopback_client();
     let now = 1_767_600_000_000;
 
     assert_eq!(deliver_due(&engine, &client, "alpha", now).await.expect("runs"), 1);
@@ -146,7 +154,7 @@ async fn a_refused_reply_is_given_up_with_an_event() {
     let (engine, _dir) = engine_with_whatsapp(&api);
     let handle = engine.clone();
     tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.1", "hours")).await.expect("turn");
-    deliver_due(&engine, &Client::new().expect("a client"), "alpha", 1_767_600_000_000).await.expect("runs");
+    deliver_due(&engine, &loopback_client(), "alpha", 1_767_600_000_000).await.expect("runs");
     assert_eq!(delivery_events(&engine), ["failed 1 gave_up=true"]);
     assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
 }
@@ -162,7 +170,7 @@ async fn a_handoff_card_is_posted_to_the_tenants_webhook_signed() {
     tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.H1", "I want a human"))
         .await
         .expect("turn");
-    let client = Client::new().expect("a client");
+    let client = loopback_client();
     assert_eq!(deliver_due(&engine, &client, "alpha", 1_767_600_000_000).await.expect("runs"), 1);
 
     let received = received.lock().expect("log").clone();
@@ -178,6 +186,47 @@ async fn a_handoff_card_is_posted_to_the_tenants_webhook_signed() {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").expect("key");
     mac.update(body.to_string().as_bytes());
     assert_eq!(signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_operators_opt_in_a_loopback_or_metadata_destination_is_refused_alike() {
+    let (listening, received) = fake_whatsapp(Vec::new());
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", listener.local_addr().expect("addr"))
+    };
+    let by_name = listening.replace("127.0.0.1", "localhost");
+    let client = Client::new(OutboundPolicy::default()).expect("a client");
+    for destination in
+        [listening.as_str(), &closed, &by_name, "http://169.254.169.254", "http://[::ffff:127.0.0.1]:9"]
+    {
+        // A reply on WhatsApp, and a handoff card for the webhook, both to `destination`.
+        let (engine, _dir) = engine_with(&format!(
+            "[channels.whatsapp]\napp_secret = \"s\"\nverify_token = \"v\"\naccess_token = \"t\"\n\
+             phone_number_id = \"1065\"\napi_base = \"{destination}\"\n\
+             [handoff_webhook]\nurl = \"{destination}/handoffs\"\nsecret = \"hook-secret\""
+        ));
+        let handle = engine.clone();
+        tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.H1", "I want a human"))
+            .await
+            .expect("turn");
+        let started = std::time::Instant::now();
+        assert_eq!(deliver_due(&engine, &client, "alpha", 1_767_600_000_000).await.expect("runs"), 2);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{destination}: refused before connecting"
+        );
+        let events = engine.store().conversation_events("alpha", "whatsapp:37491000001").expect("events");
+        let failures: Vec<(String, bool)> = events
+            .into_iter()
+            .filter_map(|event| match event.body {
+                EventBody::MessageFailed { reason, gave_up, .. } => Some((reason, gave_up)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failures, vec![(NOT_ALLOWED.to_owned(), true); 2], "{destination}");
+    }
+    assert!(received.lock().expect("log").is_empty(), "a refused send reached the provider");
 }
 
 /// A signed Messenger (or Instagram) webhook in through the app, the turn,
@@ -215,7 +264,7 @@ async fn meta_round_trip(channel: &str, object: &str) -> (String, Value) {
     let response = app.oneshot(request).await.expect("response");
     assert_eq!(response.status(), 200);
 
-    let client = Client::new().expect("a client");
+    let client = loopback_client();
     assert_eq!(deliver_due(&engine, &client, "alpha", 1_767_600_000_000).await.expect("runs"), 1);
     let received = received.lock().expect("log").clone();
     let [(path, headers, body)] = received.as_slice() else { panic!("one send, got {received:?}") };

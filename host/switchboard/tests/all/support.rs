@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use switchboard_runtime::{Runtime, RuntimeConfig};
+use switchboard_runtime::{AllowedDestination, OutboundPolicy, Runtime, RuntimeConfig};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -40,11 +40,14 @@ pub fn runtime() -> Arc<Runtime> {
 
 /// A shop order API on loopback with fixed orders, for the web-shop tenant's
 /// order-status plugin. Started once; answers every connection in turn.
+/// Loopback is not public, so it is allowed in this process's outbound
+/// policy, as an operator would (`serve --allow-outbound 127.0.0.1:PORT`).
 pub fn fake_shop() -> SocketAddr {
     static SHOP: OnceLock<SocketAddr> = OnceLock::new();
     *SHOP.get_or_init(|| {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
+        OutboundPolicy::allowing([AllowedDestination::address(addr)]).install().expect("the only policy");
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream);

@@ -14,6 +14,7 @@ use switchboard_core::contract::{Channel, Contact};
 
 use super::{now, web_session};
 use crate::engine::InboundMessage;
+use crate::server::rate::ClientAddr;
 use crate::server::{AppError, AppState, ErrorBody};
 
 #[derive(Debug, Deserialize)]
@@ -38,23 +39,24 @@ const MAX_FRAME_BYTES: usize = 16 << 10;
 pub async fn chat(
     State(state): State<AppState>,
     Path((tenant, session)): Path<(String, String)>,
+    client: ClientAddr,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     super::web_chat_served(&state, &tenant)?;
     let identity = web_session(&session)?;
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, tenant, identity)))
+        .on_upgrade(move |socket| serve(socket, state, tenant, identity, client)))
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity: String) {
+async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity: String, client: ClientAddr) {
     let mut live = state.engine.subscribe(&tenant, &identity);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
                 let Some(Ok(frame)) = incoming else { return };
                 let reply = match frame {
-                    Message::Text(text) => handle(&state, &tenant, &identity, text.as_str()).await,
+                    Message::Text(text) => handle(&state, &tenant, &identity, client, text.as_str()).await,
                     Message::Close(_) => return,
                     _ => continue,
                 };
@@ -79,7 +81,13 @@ async fn serve(mut socket: WebSocket, state: AppState, tenant: String, identity:
 
 /// One visitor message through the engine; its replies come back through
 /// the live feed. An error frame, if it could not be handled.
-async fn handle(state: &AppState, tenant: &str, identity: &str, frame: &str) -> Option<serde_json::Value> {
+async fn handle(
+    state: &AppState,
+    tenant: &str,
+    identity: &str,
+    client: ClientAddr,
+    frame: &str,
+) -> Option<serde_json::Value> {
     let error = |code: &str, message: String| {
         Some(json!({ "type": "error", "error": { "code": code, "message": message } }))
     };
@@ -89,6 +97,11 @@ async fn handle(state: &AppState, tenant: &str, identity: &str, frame: &str) -> 
     };
     if said.text.trim().is_empty() && said.payload.is_none() {
         return error("bad_request", "a message needs text or a payload".to_owned());
+    }
+    let own_rate = state.engine.tenant(tenant).ok().and_then(|found| found.quotas.web_chat_per_minute);
+    if let Err(limited) = state.web_chat_limits.check(client.0, tenant, own_rate) {
+        let refused = super::AppError::from(limited);
+        return error(refused.code, refused.message);
     }
     let message = InboundMessage {
         channel: Channel::Webchat,

@@ -113,7 +113,7 @@ impl Drop for Permit {
 
 /// The unit one client is counted by: an IPv4 address, or an IPv6 /64 (one
 /// subscriber usually holds a whole /64, so single addresses cost nothing).
-fn client_of(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
