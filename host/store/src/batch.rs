@@ -168,7 +168,7 @@ mod tests {
             store.turns.insert(b"t/a", b"one".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = Store::reopen(dir.path());
         assert_eq!(store.turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
         assert_eq!(store.turns.get(b"t/b").unwrap(), None);
         assert_eq!(store.turns.get(b"t/c").unwrap().as_deref(), Some(b"".as_slice()));

@@ -156,6 +156,24 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::open`] again right after a store on `path` was dropped, for
+    /// tests: sled's flusher thread may hold the directory's lock for a
+    /// moment after the drop, so a lock error is retried for a while.
+    #[cfg(test)]
+    pub(crate) fn reopen(path: &Path) -> Self {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open(path) {
+                Ok(store) => return store,
+                Err(error) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                    assert!(format!("{error:?}").contains("lock"), "reopen: {error:?}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => panic!("reopen: {error:?}"),
+            }
+        }
+    }
+
     /// Wait until everything written so far is on disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.timer_log.sync()?;

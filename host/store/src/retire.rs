@@ -125,7 +125,7 @@ mod tests {
             store.turns.insert(keys::retiring("acme"), &7_i64.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::reopen(dir.path());
         assert!(store.api_key("acme", "k1").unwrap().is_none());
         assert_eq!(store.turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0);
     }

@@ -140,7 +140,7 @@ mod tests {
             store.turns.insert(old, b"".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = Store::reopen(dir.path());
         assert_eq!(store.turns.scan_prefix(keys::DUE_PREFIX).count(), 0, "gone from sled");
         assert_eq!(store.pending_timer_count(), 1);
         let due = store.due_timers(120_000, 10).expect("due");
