@@ -1,11 +1,25 @@
-//! **M5** (part): anonymous web chat could write about 17 MB/s to disk, and
-//! take the host's CPU from every tenant. Web chat messages are now rate
-//! limited per client address and per tenant (`server/rate.rs`), each with
-//! 429 `rate_limited` and `Retry-After`, set by the operator with a
-//! per-tenant override in `tenant.toml`.
+//! **M5**: no quotas or rate limits. Anonymous web chat could write about
+//! 17 MB/s to disk and take the host's CPU from every tenant, a kv-granted
+//! plugin could write about 640 MB/s, and a turn could store 8 MiB of
+//! replies. Now:
 //!
-//! Not yet here: quotas on plugin kv keys and bytes, events per day, and a
-//! cap on a turn's total reply size.
+//! - web chat messages are rate limited per client address and per tenant
+//!   (`server/rate.rs`): 429 `rate_limited` with `Retry-After`;
+//! - a tenant's plugins keep at most `--kv-keys-per-tenant` keys and
+//!   `--kv-mib-per-tenant` of kv state together: past it the guest gets
+//!   `host-error::limit`;
+//! - a step's decisions take at most 64 KiB (`output_too_large`, a
+//!   `step.failed` event), and a visitor's message 4096 characters (413
+//!   `message_too_long`);
+//! - a tenant commits at most `--events-per-tenant-per-day` events per UTC
+//!   day; past it, new messages get 429 `quota_exceeded` until the next.
+//!
+//! Refusals before a turn (rate, message size, the day's events) are
+//! counted in metrics and the server's log, not as events: writing an
+//! event per refused message would be the very write the limit prevents.
+//!
+//! The operator sets each; a tenant's `tenant.toml` `[quotas]` overrides the
+//! rate and kv quotas for that tenant.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -106,4 +120,138 @@ fn m5_a_flooded_tenant_is_limited_and_the_others_go_on() {
     let allowed = (PER_MINUTE / 12 + PER_MINUTE / 20) as usize;
     assert!(accepted <= allowed + allowed / 5, "{accepted} accepted, the limit allows about {allowed}");
     assert!(limited > 0, "the flood was never limited");
+}
+
+/// A tenant the operator set up with the hostile fixture, its `kv` granted.
+fn plant_kv_tenant(tenants: &std::path::Path) {
+    let dir = tenants.join("hog");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("tenant.toml"),
+        "name = \"hog\"\nflow = \"flow.toml\"\nweb_chat = true\napi_token = \"hog-token\"\n\
+         [calendar]\ntimezone = \"UTC\"\n\
+         [plugins.hostile]\ncomponent = \"hostile_fixture\"\ngrants = { kv = true }\n\
+         limits = { timeout_ms = 2000 }\n",
+    )
+    .expect("tenant.toml");
+    let flow = r#"
+version = "hog-1"
+default_locale = "en"
+menu.en = "Say flood or huge."
+[handoff]
+phrases.en = ["human"]
+[[intents]]
+name = "flood"
+title.en = "Flood"
+triggers.en = ["flood"]
+[[intents.steps]]
+name = "kv-flood"
+plugin = "hostile"
+on_failure = "skip"
+[intents.done]
+reply.en = "Flooded."
+state = "resolved"
+[[intents]]
+name = "huge"
+title.en = "Huge"
+triggers.en = ["huge"]
+[[intents.steps]]
+name = "huge-reply"
+plugin = "hostile"
+on_failure = "skip"
+[intents.done]
+reply.en = "Said it."
+state = "resolved"
+"#;
+    std::fs::write(dir.join("flow.toml"), flow).expect("flow.toml");
+}
+
+fn hog_says(server: &Server, visitor: &str, text: &str) -> crate::support::Response {
+    server.post_json("/v1/tenants/hog/messages", &json!({ "contact": { "id": visitor }, "text": text }))
+}
+
+/// What the kv flood wrote before the host said no, and what it said.
+fn flood(server: &Server, visitor: &str) -> (u64, String) {
+    let turn = hog_says(server, visitor, "flood");
+    assert_eq!(turn.status, 200, "{}", turn.body);
+    let events = turn.json()["events"].as_array().cloned().unwrap_or_default();
+    let field = |name: &str| {
+        events
+            .iter()
+            .find(|event| event["type"] == "field.collected" && event["data"]["field"] == name)
+            .map(|event| event["data"]["value"].clone())
+            .unwrap_or_else(|| panic!("no {name} in {}", turn.body))
+    };
+    let written = field("kv-written")["number"].as_f64().unwrap_or(-1.0);
+    (written as u64, field("kv-error")["text"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn m5_a_plugins_kv_state_stays_within_its_tenants_quota() {
+    const KEYS: u64 = 300;
+    let mut server =
+        Server::start_with(Options::new().flag("--kv-keys-per-tenant", &KEYS.to_string()), plant_kv_tenant);
+    let (written, error) = flood(&server, "first");
+    eprintln!("the flood wrote {written} keys, then: {error}");
+    assert_eq!(written, KEYS, "the quota is {KEYS} keys");
+    assert!(error.contains("Limit") && error.contains("quota"), "{error}");
+    // The quota holds across conversations and restarts: the flood rewrites
+    // its own keys (which fit), and its first new key is refused.
+    server.restart();
+    let (written, error) = flood(&server, "second");
+    assert_eq!(written, KEYS, "after a restart the flood wrote {written} keys, past the quota");
+    assert!(error.contains("quota"), "{error}");
+}
+
+#[test]
+fn m5_a_steps_output_and_a_visitors_message_are_capped() {
+    let server = Server::start_with(Options::new(), plant_kv_tenant);
+    let turn = hog_says(&server, "big", "huge");
+    assert_eq!(turn.status, 200, "{}", turn.body);
+    assert!(turn.body.len() < 64 << 10, "a 1 MiB reply reached the customer: {} bytes", turn.body.len());
+    let failed = turn.json()["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|event| event["type"] == "step.failed")
+        .cloned()
+        .unwrap_or_else(|| panic!("the huge step did not fail: {}", turn.body));
+    assert_eq!(failed["data"]["code"], json!("output_too_large"), "{failed}");
+    let events = server.get("/v1/tenants/hog/events", &[("authorization", "Bearer hog-token")]);
+    assert!(
+        events.body.len() < 64 << 10,
+        "the 1 MiB reply was stored: {} bytes of events",
+        events.body.len()
+    );
+
+    let long = "я".repeat(5000);
+    let response = hog_says(&server, "talker", &long);
+    assert_eq!(response.status, 413, "{}", response.body);
+    assert_eq!(response.json()["error"]["code"], json!("message_too_long"), "{}", response.body);
+}
+
+#[test]
+fn m5_a_tenant_past_its_events_for_the_day_takes_no_new_message_and_the_others_do() {
+    const EVENTS: u64 = 40;
+    let server = Server::start(Options::new().flag("--events-per-tenant-per-day", &EVENTS.to_string()));
+    let mut written = 0;
+    let mut refused = None;
+    for visit in 0..EVENTS {
+        let response = post(&server, ATTACKER, "salon", &format!("daily-{visit}"));
+        match response.status {
+            200 => written += response.json()["events"].as_array().map_or(0, Vec::len) as u64,
+            _ => {
+                refused = Some(response);
+                break;
+            }
+        }
+    }
+    let refused = refused.unwrap_or_else(|| panic!("{written} events and no refusal"));
+    eprintln!("refused after {written} events: {}", refused.body);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], json!("quota_exceeded"), "{}", refused.body);
+    assert!(written >= EVENTS, "refused at {written} events, before the quota of {EVENTS}");
+    // One turn's events may go past it, never a second turn's.
+    assert!(written < EVENTS * 2, "{written} events written");
+    crate::support::benign_quote(&server);
 }

@@ -54,11 +54,35 @@ pub struct KvScope {
     pub plugin: String,
 }
 
+/// How much `kv` state one tenant's plugins may keep, all together: keys,
+/// and bytes of keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+impl Default for KvQuota {
+    fn default() -> Self {
+        Self { keys: 10_000, bytes: 64 << 20 }
+    }
+}
+
+/// A `kv` write the tenant's [`KvQuota`] has no room for. Backends return
+/// it (in the `anyhow` error), and the guest sees `host-error::limit`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the tenant's plugin state is at its quota of {limit} {what}")]
+pub struct KvQuotaExceeded {
+    pub what: &'static str,
+    pub limit: u64,
+}
+
 /// Where plugin state lives. The store crate implements it on sled; the
-/// runtime only needs these three operations.
+/// runtime only needs these three operations. `set` keeps the tenant's
+/// state within `quota`, or fails with [`KvQuotaExceeded`].
 pub trait KvBackend: Send + Sync + fmt::Debug {
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
-    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    fn set(&self, scope: &KvScope, key: &str, value: &[u8], quota: &KvQuota) -> anyhow::Result<()>;
     fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<()>;
 }
 
@@ -82,8 +106,24 @@ impl KvBackend for MemoryKv {
         Ok(self.entries().get(&(scope.clone(), key.to_owned())).cloned())
     }
 
-    fn set(&self, scope: &KvScope, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        self.entries().insert((scope.clone(), key.to_owned()), value.to_vec());
+    fn set(&self, scope: &KvScope, key: &str, value: &[u8], quota: &KvQuota) -> anyhow::Result<()> {
+        let mut entries = self.entries();
+        let entry = (scope.clone(), key.to_owned());
+        let tenant = entries.iter().filter(|((held, _), _)| held.tenant == scope.tenant);
+        let (mut keys, mut bytes) = tenant.fold((0, 0), |(keys, bytes), ((_, key), value)| {
+            (keys + 1, bytes + (key.len() + value.len()) as u64)
+        });
+        if let Some(old) = entries.get(&entry) {
+            keys -= 1;
+            bytes -= (key.len() + old.len()) as u64;
+        }
+        if keys + 1 > quota.keys {
+            return Err(KvQuotaExceeded { what: "keys", limit: quota.keys }.into());
+        }
+        if bytes + (key.len() + value.len()) as u64 > quota.bytes {
+            return Err(KvQuotaExceeded { what: "bytes", limit: quota.bytes }.into());
+        }
+        entries.insert(entry, value.to_vec());
         Ok(())
     }
 

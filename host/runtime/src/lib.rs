@@ -45,7 +45,7 @@ mod runtime;
 mod since_v0_1_0;
 mod state;
 
-pub use capabilities::{Grants, KvBackend, KvScope, MemoryKv, Secret};
+pub use capabilities::{Grants, KvBackend, KvQuota, KvQuotaExceeded, KvScope, MemoryKv, Secret};
 pub use compile::{ChildArgs, CompileSandbox, compile_in_child};
 pub use egress::{AllowedDestination, EgressError, OutboundPolicy, PolicyError, is_public};
 pub use error::{FailureKind, LoadError, StepFailure};

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use switchboard_core::contract::{Decision, StepInput};
 use wasmtime::{Engine, Store, Trap};
 
-use crate::capabilities::{Grants, KvBackend};
+use crate::capabilities::{Grants, KvBackend, KvQuota};
 use crate::error::{FailureKind, LoadError, StepFailure};
 use crate::limits::{LimitExceeded, Limits, ResourceReport};
 use crate::since_v0_1_0;
@@ -85,12 +85,20 @@ pub struct CallContext {
     pub limits: Limits,
     pub grants: Arc<Grants>,
     pub kv: Option<Arc<dyn KvBackend>>,
+    /// How much `kv` state the tenant's plugins may keep together.
+    pub kv_quota: KvQuota,
 }
 
 impl CallContext {
     /// Default limits, nothing granted.
     pub fn new(plugin: impl Into<String>) -> Self {
-        Self { plugin: plugin.into(), limits: Limits::default(), grants: Arc::default(), kv: None }
+        Self {
+            plugin: plugin.into(),
+            limits: Limits::default(),
+            grants: Arc::default(),
+            kv: None,
+            kv_quota: KvQuota::default(),
+        }
     }
 }
 

@@ -134,7 +134,8 @@ impl kv::Host for HostState {
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::HostError>> {
-        Ok(self.with_kv(&key, Some(&value), |backend, scope| backend.set(scope, &key, &value)))
+        let quota = self.context.kv_quota;
+        Ok(self.with_kv(&key, Some(&value), |backend, scope| backend.set(scope, &key, &value, &quota)))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::HostError>> {
@@ -163,6 +164,10 @@ impl HostState {
         }
         let scope = KvScope { tenant: self.tenant.clone(), plugin: self.context.plugin.clone() };
         operation(backend.as_ref(), &scope).map_err(|error| {
+            if let Some(exceeded) = error.downcast_ref::<crate::KvQuotaExceeded>() {
+                tracing::info!(tenant = %scope.tenant, plugin = %scope.plugin, "kv write refused: {exceeded}");
+                return types::HostError::Limit(exceeded.to_string());
+            }
             tracing::warn!(tenant = %scope.tenant, plugin = %scope.plugin, "kv backend failed: {error:#}");
             types::HostError::Unavailable
         })

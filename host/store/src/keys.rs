@@ -17,6 +17,13 @@ pub(crate) fn plugin_state(tenant: &str, plugin: &str, key: &str) -> Vec<u8> {
     full
 }
 
+/// `t/{tenant}/kvusage`: how much plugin state the tenant keeps (`plugin_state.rs`).
+pub(crate) fn kv_usage(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"kvusage");
+    key
+}
+
 /// `t/{tenant}/c/{conversation}`: a conversation's state.
 pub(crate) fn conversation(tenant: &str, conversation: &str) -> Vec<u8> {
     let mut key = tenant_prefix(tenant);

@@ -29,17 +29,20 @@ use switchboard_core::conversation::{
 };
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_core::flow::{FieldKind, Flow};
-use switchboard_runtime::{CallContext, KvBackend, Plugin, Runtime};
+use switchboard_runtime::{CallContext, KvBackend, KvQuota, Plugin, Runtime};
 use switchboard_store::{Committed, DueTimer, Store, StoreError, StoredConversation, TurnRecord};
 
 use crate::tenant::Tenant;
 
 mod admission;
+mod daily;
 mod live;
 mod memory;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
+pub use daily::DEFAULT_EVENTS_PER_DAY;
+use daily::DailyEvents;
 use live::LiveFeeds;
 pub use live::{LiveSession, SESSION_QUEUE};
 use memory::GuestMemory;
@@ -47,6 +50,8 @@ pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
+/// When timers of a tenant that start-up is still loading are tried again.
+const LOADING_RETRY_MS: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -67,6 +72,9 @@ pub enum EngineError {
     /// A reload found problems; the tenant keeps running what it had.
     #[error("tenant {tenant:?} was not reloaded: {problems}")]
     Invalid { tenant: String, problems: String },
+    /// The tenant wrote its quota of events today; new messages wait.
+    #[error("tenant {tenant:?} reached its {limit} events today")]
+    DailyQuota { tenant: String, limit: u64, retry_after_secs: u64 },
 }
 
 /// One inbound customer message, channel-neutral.
@@ -127,6 +135,11 @@ pub struct Engine {
     live: LiveFeeds,
     /// Guest memory reserved by steps in flight, per tenant and in all.
     memory: GuestMemory,
+    /// Plugin `kv` state per tenant, unless its tenant.toml says otherwise.
+    kv_quota: KvQuota,
+    /// Events committed per tenant today, and the quota on them.
+    daily: DailyEvents,
+    events_per_day: u64,
 }
 
 /// Why a known tenant is not served.
@@ -153,6 +166,9 @@ impl Engine {
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
             live: LiveFeeds::default(),
             memory: GuestMemory::default(),
+            kv_quota: KvQuota::default(),
+            daily: DailyEvents::default(),
+            events_per_day: DEFAULT_EVENTS_PER_DAY,
         }
     }
 
@@ -166,6 +182,21 @@ impl Engine {
     /// memory at once, and all tenants' steps at most `host` (see `memory.rs`).
     pub fn with_guest_memory(mut self, per_tenant: u64, host: u64) -> Self {
         self.memory = GuestMemory::new(per_tenant, host);
+        self
+    }
+
+    /// Each tenant's plugins keep at most this much `kv` state together,
+    /// unless its tenant.toml's `[quotas]` says otherwise.
+    pub fn with_kv_quota(mut self, quota: KvQuota) -> Self {
+        self.kv_quota = quota;
+        self
+    }
+
+    /// A tenant whose committed events today reach `events` takes no new
+    /// inbound message until the next UTC day (see `daily.rs`), unless its
+    /// tenant.toml's `[quotas] events_per_day` says otherwise.
+    pub fn with_events_per_day(mut self, events: u64) -> Self {
+        self.events_per_day = events;
         self
     }
 
@@ -304,6 +335,10 @@ impl Engine {
         }
     }
 
+    fn is_loading(&self, name: &str) -> bool {
+        read(&self.unavailable).get(name) == Some(&Unavailable::Loading)
+    }
+
     /// Forget that `name` was expected (it loaded under another name).
     pub fn forget_unavailable(&self, name: &str) {
         write(&self.unavailable).remove(name);
@@ -378,6 +413,12 @@ impl Engine {
     ) -> Result<Applied, EngineError> {
         let _working = self.admission.working(tenant_name);
         let tenant = self.tenant(tenant_name)?;
+        let limit = tenant.quotas.events_per_day.unwrap_or(self.events_per_day);
+        if let Err(retry_after_secs) = self.daily.check(tenant_name, limit, message.at) {
+            metrics::counter!("switchboard_messages_refused_total", "reason" => "events_per_day")
+                .increment(1);
+            return Err(EngineError::DailyQuota { tenant: tenant_name.to_owned(), limit, retry_after_secs });
+        }
         let channel_name = channel_name(message.channel);
         let identity = message.contact.id.clone();
         let conversation_id = self.conversation_of(tenant_name, &identity)?;
@@ -626,9 +667,11 @@ impl Engine {
         let mut parked = Vec::new();
         for ((tenant_name, conversation_id), timers) in by_conversation {
             let Ok(tenant) = self.tenant(tenant_name) else {
-                // The tenant is not loaded (yet): try again later rather than
-                // drop the timer or let it block the index.
-                parked.extend(timers.into_iter().map(|timer| (timer, Some(now + ORPHAN_RETRY_MS))));
+                // The tenant is not loaded: try again later rather than drop
+                // the timer or let it block the index; soon if start-up is
+                // still loading it (its timers due during downtime are due).
+                let retry = if self.is_loading(tenant_name) { LOADING_RETRY_MS } else { ORPHAN_RETRY_MS };
+                parked.extend(timers.into_iter().map(|timer| (timer, Some(now + retry))));
                 continue;
             };
             held.push(self.turns.hold(tenant_name, conversation_id));
@@ -739,6 +782,9 @@ impl Engine {
     fn announce(&self, applied: Applied) -> TurnOutcome {
         let Applied { tenant, web_chat, outcome } = applied;
         crate::telemetry::events(&tenant, &outcome.events);
+        if let Some(last) = outcome.events.last() {
+            self.daily.count(&tenant, outcome.events.len(), last.at);
+        }
         if let Some(to) = web_chat {
             self.publish(&tenant, &to, &outcome.replies);
         }
@@ -891,6 +937,9 @@ impl Drop for TurnGuard {
 
 /// Plugin calls for one turn: the conversation's pinned components, with the
 /// tenant's config, limits and grants for each binding.
+/// The most a step's decisions may take, encoded (replies, fields, cards).
+pub const MAX_STEP_OUTPUT_BYTES: usize = 64 << 10;
+
 struct RuntimePlugins<'a> {
     engine: &'a Engine,
     tenant: &'a Tenant,
@@ -917,6 +966,10 @@ impl Plugins for RuntimePlugins<'_> {
             limits: binding.limits,
             grants: binding.grants.clone(),
             kv: Some(self.engine.kv.clone()),
+            kv_quota: KvQuota {
+                keys: self.tenant.quotas.kv_keys.unwrap_or(self.engine.kv_quota.keys),
+                bytes: self.tenant.quotas.kv_mib.map_or(self.engine.kv_quota.bytes, |mib| mib << 20),
+            },
         };
         let span = tracing::debug_span!("step", plugin = name, step = %input.step, version = %plugin.hash());
         let _entered = span.enter();
@@ -927,10 +980,24 @@ impl Plugins for RuntimePlugins<'_> {
                 metrics::counter!("switchboard_steps_refused_total", "reason" => "memory_busy").increment(1);
                 StepFailed { code: "memory_busy".to_owned(), message: busy.to_string() }
             })?;
-        plugin.call(&input, context).map(|outcome| outcome.decisions).map_err(|failure| {
+        let decisions = plugin.call(&input, context).map(|outcome| outcome.decisions).map_err(|failure| {
             tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
             StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
-        })
+        })?;
+        // What a step says is stored and sent: a plugin may not make a turn
+        // write (or a customer receive) megabytes.
+        let size = serde_json::to_vec(&decisions).map_or(usize::MAX, |encoded| encoded.len());
+        if size > MAX_STEP_OUTPUT_BYTES {
+            tracing::warn!(plugin = name, size, "step refused: its decisions are too large");
+            metrics::counter!("switchboard_steps_refused_total", "reason" => "output_too_large").increment(1);
+            return Err(StepFailed {
+                code: "output_too_large".to_owned(),
+                message: format!(
+                    "the step's decisions take {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"
+                ),
+            });
+        }
+        Ok(decisions)
     }
 }
 

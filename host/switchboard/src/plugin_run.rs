@@ -89,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits,
         grants: Arc::new(grants),
         kv: Some(Arc::new(MemoryKv::default())),
+        kv_quota: Default::default(),
     };
     match plugin.call(&input, context) {
         Ok(outcome) => {

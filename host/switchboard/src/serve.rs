@@ -85,6 +85,19 @@ pub struct Args {
     /// unless its tenant.toml sets `[quotas] web_chat_per_minute`.
     #[arg(long, default_value_t = switchboard::server::rate::DEFAULT_PER_TENANT_PER_MINUTE)]
     web_chat_per_tenant_per_minute: u32,
+    /// Keys one tenant's plugins may keep in `kv` state, all together,
+    /// unless its tenant.toml sets `[quotas] kv_keys`.
+    #[arg(long, default_value_t = switchboard_runtime::KvQuota::default().keys)]
+    kv_keys_per_tenant: u64,
+    /// MiB of `kv` keys and values one tenant's plugins may keep, unless
+    /// its tenant.toml sets `[quotas] kv_mib`.
+    #[arg(long, default_value_t = switchboard_runtime::KvQuota::default().bytes >> 20)]
+    kv_mib_per_tenant: u64,
+    /// Events one tenant may commit per UTC day; past it, its new messages
+    /// get 429 until the next day. `[quotas] events_per_day` in its
+    /// tenant.toml overrides.
+    #[arg(long, default_value_t = switchboard::engine::DEFAULT_EVENTS_PER_DAY)]
+    events_per_tenant_per_day: u64,
     /// Destinations that are not public (loopback, private, link-local,
     /// CGNAT, ...) which outbound HTTP may reach anyway: plugins' requests,
     /// provider sends and handoff webhooks. IPs, networks (`10.0.0.0/8`) or
@@ -157,7 +170,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(
         Engine::new(store, runtime.clone())
             .with_turns_per_tenant(args.max_turns_per_tenant)
-            .with_guest_memory(args.guest_memory_per_tenant_mib << 20, args.guest_memory_mib << 20),
+            .with_guest_memory(args.guest_memory_per_tenant_mib << 20, args.guest_memory_mib << 20)
+            .with_kv_quota(switchboard_runtime::KvQuota {
+                keys: args.kv_keys_per_tenant,
+                bytes: args.kv_mib_per_tenant << 20,
+            })
+            .with_events_per_day(args.events_per_tenant_per_day),
     );
     let dirs = tenant_dirs(&args.tenants)?;
     if dirs.is_empty() {

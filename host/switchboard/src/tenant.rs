@@ -94,6 +94,12 @@ struct TenantFile {
 pub struct Quotas {
     /// Web chat messages per minute, from all its visitors together.
     pub web_chat_per_minute: Option<u32>,
+    /// Keys its plugins' `kv` state may hold, all plugins together.
+    pub kv_keys: Option<u64>,
+    /// MiB of keys and values its plugins' `kv` state may hold.
+    pub kv_mib: Option<u64>,
+    /// Events committed per UTC day before new messages wait for the next.
+    pub events_per_day: Option<u64>,
 }
 
 /// A tenant's own endpoint for handoff cards: each is POSTed as JSON with

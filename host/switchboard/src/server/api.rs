@@ -73,6 +73,7 @@ pub async fn message(
     if request.text.trim().is_empty() && request.payload.is_none() {
         return Err(AppError::bad_request("a message needs text or a payload"));
     }
+    check_length(&request.text)?;
     let served = web_chat_served(&state, &tenant)?;
     state.web_chat_limits.check(client.0, &tenant, served.quotas.web_chat_per_minute)?;
     let message = InboundMessage {
@@ -88,6 +89,20 @@ pub async fn message(
         at: now(),
     };
     Ok(Json(state.engine.handle_async(tenant, message).await?))
+}
+
+/// The longest web chat message, in characters (WhatsApp's limit too).
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
+pub(super) fn check_length(text: &str) -> Result<(), AppError> {
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "message_too_long",
+            format!("a message is at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The tenant, if it serves web chat (`web_chat = true` in its tenant.toml).

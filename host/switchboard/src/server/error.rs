@@ -82,6 +82,12 @@ impl From<EngineError> for AppError {
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
             }
+            EngineError::DailyQuota { limit, retry_after_secs, .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!("this tenant reached its quota of {limit} events today; messages are taken again tomorrow (UTC)"),
+            )
+            .retry_after(std::time::Duration::from_secs(retry_after_secs)),
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be completed")

@@ -98,6 +98,9 @@ async fn handle(
     if said.text.trim().is_empty() && said.payload.is_none() {
         return error("bad_request", "a message needs text or a payload".to_owned());
     }
+    if let Err(refused) = super::check_length(&said.text) {
+        return error(refused.code, refused.message);
+    }
     let own_rate = state.engine.tenant(tenant).ok().and_then(|found| found.quotas.web_chat_per_minute);
     if let Err(limited) = state.web_chat_limits.check(client.0, tenant, own_rate) {
         let refused = super::AppError::from(limited);
