@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::{
-    ATTACKER, Baseline, Options, Server, assert_benign_ok_during, bearer, component, http_from,
+    ATTACKER, Baseline, Options, Server, assert_benign_ok_during, bearer, component, http_from, with_benign,
 };
 
 /// A tenant whose one intent runs the hostile fixture's `sleep` step (3 s
@@ -207,26 +207,28 @@ fn h2_a_component_whose_start_sleeps_holds_up_no_one() {
     let other = [("authorization", other_auth.as_str())];
 
     // While the upload is checked, another tenant's edits go through.
-    let (upload, bystander_edits) = std::thread::scope(|scope| {
-        let uploading = scope.spawn(|| {
-            let started = Instant::now();
-            let response =
-                server.put_wasm("/v1/tenants/slowpoke/plugins/slow/component", &headers, &slow_start);
-            (started.elapsed(), response)
-        });
-        let mut edits = Vec::new();
-        while !uploading.is_finished() || edits.is_empty() {
-            let started = Instant::now();
-            let response = server.send_json(
-                "PUT",
-                "/v1/tenants/bystander/calendar",
-                &other,
-                &json!({ "timezone": "UTC" }),
-            );
-            assert_eq!(response.status, 200, "the bystander's edit: {}", response.body);
-            edits.push(started.elapsed());
-        }
-        (uploading.join().expect("the upload"), edits)
+    let (upload, bystander_edits) = with_benign(&server, || {
+        std::thread::scope(|scope| {
+            let uploading = scope.spawn(|| {
+                let started = Instant::now();
+                let response =
+                    server.put_wasm("/v1/tenants/slowpoke/plugins/slow/component", &headers, &slow_start);
+                (started.elapsed(), response)
+            });
+            let mut edits = Vec::new();
+            while !uploading.is_finished() || edits.is_empty() {
+                let started = Instant::now();
+                let response = server.send_json(
+                    "PUT",
+                    "/v1/tenants/bystander/calendar",
+                    &other,
+                    &json!({ "timezone": "UTC" }),
+                );
+                assert_eq!(response.status, 200, "the bystander's edit: {}", response.body);
+                edits.push(started.elapsed());
+            }
+            (uploading.join().expect("the upload"), edits)
+        })
     });
     let (took, response) = upload;
     eprintln!("upload answered in {took:?}: {}; bystander edits: {bystander_edits:?}", response.body);

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{ATTACKER, Baseline, Options, Server, assert_benign_ok_during, http_from};
+use crate::support::{ATTACKER, Baseline, Options, Server, assert_benign_ok_during, http_from, with_benign};
 
 fn post(server: &Server, from: IpAddr, tenant: &str, visitor: &str) -> crate::support::Response {
     let body = json!({ "contact": { "id": visitor }, "text": "hello" }).to_string();
@@ -191,7 +191,7 @@ fn m5_a_plugins_kv_state_stays_within_its_tenants_quota() {
     const KEYS: u64 = 300;
     let mut server =
         Server::start_with(Options::new().flag("--kv-keys-per-tenant", &KEYS.to_string()), plant_kv_tenant);
-    let (written, error) = flood(&server, "first");
+    let (written, error) = with_benign(&server, || flood(&server, "first"));
     eprintln!("the flood wrote {written} keys, then: {error}");
     assert_eq!(written, KEYS, "the quota is {KEYS} keys");
     assert!(error.contains("Limit") && error.contains("quota"), "{error}");
@@ -206,7 +206,11 @@ fn m5_a_plugins_kv_state_stays_within_its_tenants_quota() {
 #[test]
 fn m5_a_steps_output_and_a_visitors_message_are_capped() {
     let server = Server::start_with(Options::new(), plant_kv_tenant);
-    let turn = hog_says(&server, "big", "huge");
+    with_benign(&server, || say_too_much(&server));
+}
+
+fn say_too_much(server: &Server) {
+    let turn = hog_says(server, "big", "huge");
     assert_eq!(turn.status, 200, "{}", turn.body);
     assert!(turn.body.len() < 64 << 10, "a 1 MiB reply reached the customer: {} bytes", turn.body.len());
     let failed = turn.json()["events"]
@@ -225,7 +229,7 @@ fn m5_a_steps_output_and_a_visitors_message_are_capped() {
     );
 
     let long = "я".repeat(5000);
-    let response = hog_says(&server, "talker", &long);
+    let response = hog_says(server, "talker", &long);
     assert_eq!(response.status, 413, "{}", response.body);
     assert_eq!(response.json()["error"]["code"], json!("message_too_long"), "{}", response.body);
 }
@@ -233,19 +237,26 @@ fn m5_a_steps_output_and_a_visitors_message_are_capped() {
 #[test]
 fn m5_a_tenant_past_its_events_for_the_day_takes_no_new_message_and_the_others_do() {
     const EVENTS: u64 = 40;
-    let server = Server::start(Options::new().flag("--events-per-tenant-per-day", &EVENTS.to_string()));
-    let mut written = 0;
-    let mut refused = None;
-    for visit in 0..EVENTS {
-        let response = post(&server, ATTACKER, "salon", &format!("daily-{visit}"));
-        match response.status {
-            200 => written += response.json()["events"].as_array().map_or(0, Vec::len) as u64,
-            _ => {
-                refused = Some(response);
-                break;
+    // The benign yardstick's tenant has a quota of its own in its tenant.toml.
+    let options = Options::new().flag("--events-per-tenant-per-day", &EVENTS.to_string());
+    let server = Server::start_with(options, |tenants| {
+        let moving = tenants.join("moving").join("tenant.toml");
+        let text = std::fs::read_to_string(&moving).expect("moving's tenant.toml");
+        let quotas = "quotas = { events_per_day = 1000000000 }\n";
+        std::fs::write(&moving, text.replacen("web_chat = true\n", &format!("web_chat = true\n{quotas}"), 1))
+            .expect("write");
+    });
+    let (written, refused) = with_benign(&server, || {
+        let mut written = 0;
+        for visit in 0..EVENTS {
+            let response = post(&server, ATTACKER, "salon", &format!("daily-{visit}"));
+            match response.status {
+                200 => written += response.json()["events"].as_array().map_or(0, Vec::len) as u64,
+                _ => return (written, Some(response)),
             }
         }
-    }
+        (written, None)
+    });
     let refused = refused.unwrap_or_else(|| panic!("{written} events and no refusal"));
     eprintln!("refused after {written} events: {}", refused.body);
     assert_eq!(refused.status, 429, "{}", refused.body);
@@ -253,5 +264,4 @@ fn m5_a_tenant_past_its_events_for_the_day_takes_no_new_message_and_the_others_d
     assert!(written >= EVENTS, "refused at {written} events, before the quota of {EVENTS}");
     // One turn's events may go past it, never a second turn's.
     assert!(written < EVENTS * 2, "{written} events written");
-    crate::support::benign_quote(&server);
 }

@@ -569,6 +569,12 @@ impl Baseline {
     }
 }
 
+/// [`assert_benign_ok_during`] against a baseline measured first.
+pub fn with_benign<T: Send>(server: &Server, attack: impl FnOnce() -> T + Send) -> T {
+    let baseline = Baseline::measure(server);
+    assert_benign_ok_during(server, baseline, attack)
+}
+
 /// Run `attack` on its own thread while benign turns are timed, then
 /// assert that every benign turn succeeded and that their median stayed
 /// within 2x `baseline`. Returns what the attack returned.

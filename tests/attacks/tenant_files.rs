@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_KEY, Baseline, Options, Server, assert_benign_ok_during, bearer};
+use crate::support::{ADMIN_KEY, Baseline, Options, Server, assert_benign_ok_during, bearer, with_benign};
 
 /// What an attacker tenant is called.
 const ATTACKER: &str = "mallory";
@@ -26,7 +26,11 @@ const ATTACKER: &str = "mallory";
 fn c1_a_variable_a_tenant_writes_reads_nothing_of_the_server() {
     let server = Server::start(Options::new());
     let key = server.create_tenant(ATTACKER);
-    let auth = bearer(&key);
+    with_benign(&server, || read_the_servers_environment(&server, &key));
+}
+
+fn read_the_servers_environment(server: &Server, key: &str) {
+    let auth = bearer(key);
     let headers = [("authorization", auth.as_str())];
     let variable = "${SWITCHBOARD_ADMIN_KEY}";
 
@@ -49,7 +53,7 @@ fn c1_a_variable_a_tenant_writes_reads_nothing_of_the_server() {
         assert_eq!(response.status, 200, "{}", response.body);
         assert_eq!(response.json()["instagram"]["phone_number_id"], json!(value), "{}", response.body);
     }
-    assert_key_opens_only_its_own_tenant(&server, &key);
+    assert_key_opens_only_its_own_tenant(server, key);
 }
 
 /// The tenant's key reaches its own tenant and nothing else.
@@ -66,7 +70,11 @@ fn assert_key_opens_only_its_own_tenant(server: &Server, key: &str) {
 fn c2_crafted_values_write_no_grants_limits_or_paths() {
     let server = Server::start(Options::new());
     let key = server.create_tenant(ATTACKER);
-    let auth = bearer(&key);
+    with_benign(&server, || inject_settings(&server, &key));
+}
+
+fn inject_settings(server: &Server, key: &str) {
+    let auth = bearer(key);
     let headers = [("authorization", auth.as_str())];
     // Before the fix, `${` in one value and `}` in the next spanned both and
     // the lines between, which then parsed as TOML of the tenant's choosing.
@@ -100,7 +108,7 @@ fn c2_crafted_values_write_no_grants_limits_or_paths() {
     let bindings = parsed.get("plugins").and_then(toml::Value::as_table).map_or(0, toml::Table::len);
     assert_eq!(bindings, 0, "the tenant wrote plugin bindings: {file}");
 
-    assert_key_opens_only_its_own_tenant(&server, &key);
+    assert_key_opens_only_its_own_tenant(server, key);
 }
 
 /// Edits of the whatsapp channel, numbered, until told to stop; the last
@@ -156,6 +164,8 @@ fn m1_a_crash_during_edits_leaves_the_old_version_or_the_new() {
             editing.join().expect("the editor");
         });
         server.restart();
+        // Every benign step succeeds again once the server is back.
+        crate::support::benign_quote(&server);
         let acknowledged = acked.load(Ordering::SeqCst);
         let found = phone_number_id(&server, &headers, "whatsapp").unwrap_or(0);
         eprintln!("crash {crash}: {acknowledged} acknowledged, {found} after the restart");
