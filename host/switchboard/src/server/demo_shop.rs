@@ -1,4 +1,4 @@
-//! A stand-in for a web shop's order system, mounted by `serve --demo-shop`,
+//! A stand-in for a web shop's order system, mounted by `serve --demo`,
 //! so the web-shop example's order-status plugin has something to ask. It is
 //! reached over real HTTP, through the plugin's allowlist, like a real one.
 
