@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
-use crate::support::{Options, Server, connect_from, http_from};
+use crate::support::{Options, Server, connect_from, http_from, unlimited_yardstick};
 
 /// Other tenants' open sessions, idle while the noise goes on.
 const IDLE_SESSIONS: usize = 600;
@@ -107,13 +107,7 @@ fn l1_one_tenants_replies_wake_no_other_tenants_sessions() {
     // The noisy tenant is held to the host's default web chat rate, as any
     // tenant is; the benign yardstick's tenant has a rate of its own.
     let options = Options::new().flag("--web-chat-per-tenant-per-minute", &NOISY_RATE_PER_MINUTE.to_string());
-    let server = Server::start_with(options, |tenants| {
-        let moving = tenants.join("moving").join("tenant.toml");
-        let text = std::fs::read_to_string(&moving).expect("moving's tenant.toml");
-        let quotas = "quotas = { web_chat_per_minute = 1000000000 }\n";
-        std::fs::write(&moving, text.replacen("web_chat = true\n", &format!("web_chat = true\n{quotas}"), 1))
-            .expect("write");
-    });
+    let server = Server::start_with(options, |tenants| unlimited_yardstick(tenants, "web_chat_per_minute"));
     // A store that grows makes each turn dearer for a while: warm it up, and
     // take the baseline on both sides of the measurement.
     noise(&server);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::blocking::{go, sleepy_tenant};
-use crate::support::{Baseline, Options, Server, assert_benign_ok_during};
+use crate::support::{Baseline, Options, Server, assert_benign_ok_during, unlimited_yardstick};
 
 /// Two steps at the default 32 MiB limit.
 const TENANT_BUDGET_MIB: u64 = 64;
@@ -27,13 +27,7 @@ fn m7_a_tenants_steps_hold_no_more_guest_memory_than_its_budget() {
     let options = Options::new()
         .flag("--guest-memory-per-tenant-mib", &TENANT_BUDGET_MIB.to_string())
         .flag("--web-chat-per-tenant-per-minute", &ATTACKER_RATE_PER_MINUTE.to_string());
-    let server = Server::start_with(options, |tenants| {
-        let moving = tenants.join("moving").join("tenant.toml");
-        let text = std::fs::read_to_string(&moving).expect("moving's tenant.toml");
-        let quotas = "quotas = { web_chat_per_minute = 1000000000 }\n";
-        std::fs::write(&moving, text.replacen("web_chat = true\n", &format!("web_chat = true\n{quotas}"), 1))
-            .expect("write");
-    });
+    let server = Server::start_with(options, |tenants| unlimited_yardstick(tenants, "web_chat_per_minute"));
     sleepy_tenant(&server, "hoarder");
     let baseline = Baseline::measure(&server);
     let stop = AtomicBool::new(false);

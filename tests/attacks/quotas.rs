@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{ATTACKER, Baseline, Options, Server, assert_benign_ok_during, http_from, with_benign};
+use crate::support::{
+    ATTACKER, Baseline, Options, Server, assert_benign_ok_during, http_from, unlimited_yardstick, with_benign,
+};
 
 fn post(server: &Server, from: IpAddr, tenant: &str, visitor: &str) -> crate::support::Response {
     let body = json!({ "contact": { "id": visitor }, "text": "hello" }).to_string();
@@ -78,13 +80,7 @@ fn m5_a_flooded_tenant_is_limited_and_the_others_go_on() {
     const PER_MINUTE: u32 = 600;
     let options = Options::new().flag("--web-chat-per-tenant-per-minute", &PER_MINUTE.to_string());
     // The benign yardstick's tenant has a rate of its own in its tenant.toml.
-    let server = Server::start_with(options, |tenants| {
-        let moving = tenants.join("moving").join("tenant.toml");
-        let text = std::fs::read_to_string(&moving).expect("moving's tenant.toml");
-        let quotas = "quotas = { web_chat_per_minute = 1000000000 }\n";
-        std::fs::write(&moving, text.replacen("web_chat = true\n", &format!("web_chat = true\n{quotas}"), 1))
-            .expect("write");
-    });
+    let server = Server::start_with(options, |tenants| unlimited_yardstick(tenants, "web_chat_per_minute"));
     let baseline = Baseline::measure(&server);
     let stop = AtomicBool::new(false);
     let (accepted, limited) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -239,13 +235,7 @@ fn m5_a_tenant_past_its_events_for_the_day_takes_no_new_message_and_the_others_d
     const EVENTS: u64 = 40;
     // The benign yardstick's tenant has a quota of its own in its tenant.toml.
     let options = Options::new().flag("--events-per-tenant-per-day", &EVENTS.to_string());
-    let server = Server::start_with(options, |tenants| {
-        let moving = tenants.join("moving").join("tenant.toml");
-        let text = std::fs::read_to_string(&moving).expect("moving's tenant.toml");
-        let quotas = "quotas = { events_per_day = 1000000000 }\n";
-        std::fs::write(&moving, text.replacen("web_chat = true\n", &format!("web_chat = true\n{quotas}"), 1))
-            .expect("write");
-    });
+    let server = Server::start_with(options, |tenants| unlimited_yardstick(tenants, "events_per_day"));
     let (written, refused) = with_benign(&server, || {
         let mut written = 0;
         for visit in 0..EVENTS {

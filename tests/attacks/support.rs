@@ -275,6 +275,18 @@ fn spawn(options: &Options, root: &Path) -> (Child, Arc<Mutex<Vec<String>>>, mps
     (child, log, listening)
 }
 
+/// Lift one of the benign yardstick's quotas (`web_chat_per_minute`,
+/// `events_per_day`) out of the way in the moving tenant's `tenant.toml`,
+/// for a test that sets the host's own quota low: the operator's override
+/// for one tenant, as `[quotas]` allows.
+pub fn unlimited_yardstick(tenants: &Path, quota: &str) {
+    let file = tenants.join("moving").join("tenant.toml");
+    let text = std::fs::read_to_string(&file).expect("moving's tenant.toml");
+    let quotas = format!("web_chat = true\nquotas = {{ {quota} = 1000000000 }}\n");
+    assert!(text.contains("web_chat = true\n"), "moving's tenant.toml changed shape");
+    std::fs::write(&file, text.replacen("web_chat = true\n", &quotas, 1)).expect("moving's tenant.toml");
+}
+
 /// Web chat rate limits out of the way of the benign yardstick (hundreds of
 /// messages a second from 127.0.0.1), unless a test sets its own.
 fn suite_defaults(options: &Options) -> Vec<String> {
@@ -292,24 +304,7 @@ pub fn bearer(token: &str) -> String {
 }
 
 /// The flow of tenants an attack creates: one intent, one field.
-pub const SMALL_FLOW: &str = r#"
-version = "1"
-default_locale = "en"
-menu.en = "Ask me for the opening hours."
-[handoff]
-phrases.en = ["human"]
-[[intents]]
-name = "hours"
-title.en = "Opening hours"
-triggers.en = ["hours", "open"]
-[[intents.fields]]
-name = "email"
-type = "email"
-prompt.en = "Your email, so we can send them?"
-[intents.done]
-reply.en = "Sent to {email}."
-state = "resolved"
-"#;
+pub const SMALL_FLOW: &str = include_str!("../fixtures/hours-flow.toml");
 
 /// `switchboard is listening on http://ADDR/`, as `serve` prints it.
 fn listening_address(line: &str) -> Option<SocketAddr> {

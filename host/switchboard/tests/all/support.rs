@@ -98,24 +98,7 @@ pub fn vars(name: &str) -> Option<String> {
 }
 
 /// A flow that needs no plugins: the opening hours, sent to an email.
-pub const HOURS_FLOW: &str = r#"
-version = "1"
-default_locale = "en"
-menu.en = "Ask me for the opening hours."
-[handoff]
-phrases.en = ["human"]
-[[intents]]
-name = "hours"
-title.en = "Opening hours"
-triggers.en = ["hours", "open"]
-[[intents.fields]]
-name = "email"
-type = "email"
-prompt.en = "Your email, so we can send them?"
-[intents.done]
-reply.en = "Sent to {email}."
-state = "resolved"
-"#;
+pub const HOURS_FLOW: &str = include_str!("../../../../tests/fixtures/hours-flow.toml");
 
 /// Write a tenant directory `dir/name` running [`HOURS_FLOW`]; `extra` is
 /// appended to its tenant.toml (an API token, channel secrets).
