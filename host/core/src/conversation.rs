@@ -23,11 +23,13 @@ use crate::contract::{
 };
 use crate::event::{DomainEvent, EventBody, Sender};
 use crate::flow::{FieldKind, Flow};
-use crate::text::{Detected, detect_intent, guess_locale, mentions_any, words};
+use crate::text::guess_locale;
+use crate::understand::{Understanding, understand};
 
 mod advance;
 mod decisions;
 mod handoff;
+mod listen;
 mod render;
 mod timers;
 
@@ -65,6 +67,10 @@ pub struct Conversation {
     /// When the customer last wrote: messaging windows count from it.
     #[serde(default)]
     pub last_customer_at: i64,
+    /// What the customer told us in earlier rounds that holds beyond one
+    /// request (phone, email, name), by field name: never asked again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profile: BTreeMap<String, Value>,
     /// Timers waiting to fire, by key: the truth. The scheduler's index in
     /// the store has an entry for each (and, until they fall due, for timers
     /// since moved or cancelled, which fire nothing).
@@ -270,6 +276,7 @@ impl Conversation {
             started_at: now,
             updated_at: now,
             last_customer_at: now,
+            profile: BTreeMap::new(),
             timers: BTreeMap::new(),
         }
     }
@@ -283,8 +290,11 @@ impl Conversation {
             now: inbound.at,
             effects: Effects::default(),
             pending_offer_text: None,
+            understanding: Understanding::default(),
+            noted: Vec::new(),
         };
         turn.inbound(inbound);
+        turn.flush_note();
         turn.effects
     }
 
@@ -363,9 +373,14 @@ impl Conversation {
     fn restart(&mut self, flow: &Flow, now: i64) {
         let contact = self.contact.clone();
         let timers = std::mem::take(&mut self.timers);
+        let mut profile = std::mem::take(&mut self.profile);
+        profile.extend(self.fields.iter().filter(|(name, value)| listen::lasting(flow, name, value)).map(
+            |(name, value)| (name.clone(), value.clone()),
+        ));
         *self = Self {
             greeted: true,
             timers,
+            profile,
             ..Self::new(&self.id, &self.tenant, self.channel, contact, flow, now)
         };
     }
@@ -380,6 +395,11 @@ struct Turn<'a, 'p> {
     effects: Effects,
     /// A plugin's wording for the options it offered, said with them.
     pending_offer_text: Option<String>,
+    /// What the understanding pass found in the message being handled.
+    understanding: Understanding,
+    /// Fields taken from the message without being asked: said back before
+    /// the next question ("Записываю: стрижка, завтра (03.12)").
+    noted: Vec<String>,
 }
 
 impl Turn<'_, '_> {
@@ -393,9 +413,12 @@ impl Turn<'_, '_> {
     }
 
     fn say(&mut self, text: impl Into<String>, quick_replies: Vec<QuickReply>) {
-        let text = text.into();
+        let mut text = text.into();
         if text.trim().is_empty() {
             return;
+        }
+        if let Some(note) = self.take_note() {
+            text = format!("{note}\n{text}");
         }
         self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
         self.effects.outbound.push(Outbound { text, quick_replies, outside_window: None });
@@ -424,18 +447,21 @@ impl Turn<'_, '_> {
             self.say(render::phrase(&locale, render::Phrase::TextOnly), Vec::new());
             return;
         }
-        self.follow_language(&inbound.text);
-        let said = words(&inbound.text);
-        let handoff = &self.flow().handoff;
-        if inbound.payload.as_deref() == Some("handoff") || mentions_any(&said, &handoff.phrases) {
+        self.understanding = understand(self.flow(), &inbound.text);
+        if inbound.payload.is_none() {
+            // A tap says nothing about the language: its title is ours.
+            self.follow_language(&inbound.text);
+        }
+        let signals = self.understanding.signals;
+        if inbound.payload.as_deref() == Some("handoff") || signals.human {
             self.handoff(handoff::Reason::Asked);
             return;
         }
-        if mentions_any(&said, &handoff.negative) {
+        if signals.negative {
             self.handoff(handoff::Reason::Negative);
             return;
         }
-        if !self.conversation.timers.is_empty() && mentions_any(&said, &self.flow().opt_out) {
+        if !self.conversation.timers.is_empty() && signals.opt_out {
             self.stop_timers();
             return;
         }
@@ -443,6 +469,9 @@ impl Turn<'_, '_> {
             self.conversation.greeted = true;
             let greeting = self.text(&self.flow().greeting);
             self.say(greeting, Vec::new());
+        }
+        if inbound.payload.is_none() && (signals.reschedule || signals.cancel) && self.booking_request(signals) {
+            return;
         }
         let answer = inbound.payload.clone().unwrap_or_else(|| inbound.text.clone());
         match self.conversation.awaiting.clone() {
@@ -486,19 +515,29 @@ impl Turn<'_, '_> {
 
     fn choose_intent(&mut self, inbound: &Inbound) {
         let chosen = inbound.payload.as_deref().and_then(|payload| payload.strip_prefix("intent:"));
-        let detected = match chosen {
-            Some(name) if self.flow().intent(name).is_some() => Detected::Intent(name.to_owned()),
-            _ => detect_intent(self.flow(), &inbound.text),
-        };
-        match detected {
-            Detected::Intent(intent) => self.start_intent(&intent),
-            Detected::Ambiguous(candidates) => {
-                self.record(EventBody::IntentUnclear { candidates: candidates.clone() });
-                self.menu(Some(&candidates));
+        if let Some(name) = chosen.filter(|name| self.flow().intent(name).is_some()) {
+            self.start_intent(name);
+            return;
+        }
+        let candidates = &self.understanding.intents;
+        match self.understanding.intent() {
+            Some(candidate) => {
+                let intent = candidate.intent.clone();
+                self.start_intent(&intent);
             }
-            Detected::Unknown => {
+            None if candidates.is_empty() => {
                 self.record(EventBody::IntentUnclear { candidates: Vec::new() });
                 self.menu(None);
+            }
+            None => {
+                let top = candidates[0].confidence;
+                let tied: Vec<String> = candidates
+                    .iter()
+                    .filter(|candidate| candidate.confidence >= top)
+                    .map(|candidate| candidate.intent.clone())
+                    .collect();
+                self.record(EventBody::IntentUnclear { candidates: tied.clone() });
+                self.menu(Some(&tied));
             }
         }
     }
@@ -510,6 +549,9 @@ impl Turn<'_, '_> {
         conversation.next_step = 0;
         conversation.confirmed = false;
         conversation.awaiting = Awaiting::Nothing;
+        // The message that named the intent often carries its fields too.
+        let taken = self.take_values(None, false);
+        self.noted.extend(taken);
         self.advance();
     }
 

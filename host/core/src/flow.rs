@@ -111,10 +111,29 @@ pub struct FieldSpec {
     pub min: Option<f64>,
     #[serde(default)]
     pub max: Option<f64>,
-    /// For `date` and `datetime`: accept dates in the past (a purchase date),
-    /// which are refused by default (a booking date).
+    /// For `date` and `datetime`: which way from today the date lies. A
+    /// purchase date is `past`, a booking `future` (the default). The year
+    /// of "26.11" and the week of "в пятницу" follow it.
     #[serde(default)]
+    pub direction: Option<Direction>,
+    /// The old spelling of `direction = "any"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_past: bool,
+    /// `false`: never asked, only filled when the customer mentions it (a
+    /// budget, a preferred day). Every field is taken from any message that
+    /// carries it, asked or not.
+    #[serde(default = "default_true")]
+    pub ask: bool,
+    /// For `number`: the units that mark a number as this field's when it
+    /// comes unasked (`["км", "km", "կմ"]` for a distance).
+    #[serde(default)]
+    pub units: Vec<String>,
+    /// What the host already knows fills the field without asking: the
+    /// sender's number on WhatsApp for `phone` fields, the provider's display
+    /// name for a `text` field called `name`. `offer` asks, with the known
+    /// value as a button to tap; `ask` ignores it.
+    #[serde(default)]
+    pub known: Known,
     /// For `phone`: the country code for numbers written the local way, with
     /// a leading 0 (`091 123456` becomes `+37491123456` with `"374"`).
     #[serde(default)]
@@ -148,6 +167,113 @@ fn default_retries() -> u32 {
     2
 }
 
+impl FieldSpec {
+    /// A field with every option at its default, for code that builds flows.
+    pub fn new(name: &str, kind: FieldKind) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            prompt: Localized::default(),
+            options: Vec::new(),
+            min: None,
+            max: None,
+            direction: None,
+            allow_past: false,
+            ask: true,
+            units: Vec::new(),
+            known: Known::default(),
+            country_code: None,
+            currency: None,
+            pattern: None,
+            validator: None,
+            retries: default_retries(),
+            on_exhausted: Exhausted::default(),
+            invalid: Localized::default(),
+            on_collect: Vec::new(),
+        }
+    }
+
+    /// Which way a date field looks from today.
+    pub fn direction(&self) -> Direction {
+        self.direction.unwrap_or(if self.allow_past { Direction::Any } else { Direction::Future })
+    }
+}
+
+/// Which way from today a date field's dates lie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Today or earlier: a purchase date.
+    Past,
+    /// Today or later: a booking, a move.
+    #[default]
+    Future,
+    /// Either: the nearest date that fits.
+    Any,
+}
+
+/// What to do with a fact the host knows before asking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Known {
+    /// Fill the field with it and do not ask.
+    #[default]
+    Use,
+    /// Ask, offering it as a button.
+    Offer,
+    /// Ask as if it were not known.
+    Ask,
+}
+
+/// How many days ahead a choice option stands for: `"0"` (today), `"1-2"`,
+/// `"3-"` (three days or later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DayRange {
+    pub from: i64,
+    pub to: Option<i64>,
+}
+
+impl DayRange {
+    pub fn contains(&self, days: i64) -> bool {
+        days >= self.from && self.to.is_none_or(|to| days <= to)
+    }
+}
+
+impl TryFrom<String> for DayRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let wrong = || format!("days {text:?} is not N, N-M or N- (days from today)");
+        let number = |part: &str| part.trim().parse::<i64>().ok().filter(|days| *days >= 0);
+        let range = match text.split_once('-') {
+            None => {
+                let days = number(&text).ok_or_else(wrong)?;
+                DayRange { from: days, to: Some(days) }
+            }
+            Some((from, "")) => DayRange { from: number(from).ok_or_else(wrong)?, to: None },
+            Some((from, to)) => {
+                let (from, to) = (number(from).ok_or_else(wrong)?, number(to).ok_or_else(wrong)?);
+                if to < from {
+                    return Err(wrong());
+                }
+                DayRange { from, to: Some(to) }
+            }
+        };
+        Ok(range)
+    }
+}
+
+impl From<DayRange> for String {
+    fn from(range: DayRange) -> String {
+        match range.to {
+            Some(to) if to == range.from => to.to_string(),
+            Some(to) => format!("{}-{to}", range.from),
+            None => format!("{}-", range.from),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -163,6 +289,8 @@ pub enum FieldKind {
     Choice,
     Pattern,
     Boolean,
+    /// A count and what it counts ("40 стульев"), kept as text.
+    Quantity,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -174,6 +302,15 @@ pub struct ChoiceOption {
     /// Other words that pick this option.
     #[serde(default)]
     pub synonyms: Vec<String>,
+    /// A shorter title per locale for buttons with little room (WhatsApp
+    /// and Messenger allow 20 characters).
+    #[serde(default)]
+    pub short: Localized,
+    /// For options that say how soon ("today", "this week"): the days from
+    /// today they stand for, so "послезавтра" picks one.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub days: Option<DayRange>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -18,6 +18,9 @@
 //! - [`event`]: the typed domain events KPIs are computed from.
 //! - [`text`]: normalisation, tolerant phrase matching, intent detection and
 //!   language guessing for Russian, Armenian and English.
+//! - [`understand`]: the understanding pass over each message: candidate
+//!   intents and every entity it carries (dates, money, counts, phones, ids,
+//!   choices), so any field can be filled from any message.
 //! - [`validate`]: the built-in field checks.
 //! - [`calendar`]: a tenant's zone, business hours and holidays.
 
@@ -27,4 +30,5 @@ pub mod conversation;
 pub mod event;
 pub mod flow;
 pub mod text;
+pub mod understand;
 pub mod validate;

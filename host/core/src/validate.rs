@@ -2,13 +2,12 @@
 //! tenant's zone, numbers, money, choices, patterns and yes/no, each with an
 //! explanation in the customer's language when the answer does not fit.
 
-use jiff::ToSpan;
-use jiff::civil::{Date, Time};
-
 use crate::calendar::Calendar;
-use crate::contract::{Money, Value};
+use crate::contract::Value;
 use crate::flow::{FieldKind, FieldSpec};
 use crate::text::{same_word, words};
+use crate::understand::tokens::tokenize;
+use crate::understand::{Clock, Understanding, date_value, money_value};
 
 /// Why an answer was not accepted. [`Invalid::explain`] says it to the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +18,7 @@ pub enum Invalid {
     Date,
     Time,
     Past,
+    Future,
     Number,
     Range { min: Option<String>, max: Option<String> },
     Choice,
@@ -35,6 +35,7 @@ impl Invalid {
             Invalid::Date => "date",
             Invalid::Time => "time",
             Invalid::Past => "past",
+            Invalid::Future => "future",
             Invalid::Number => "number",
             Invalid::Range { .. } => "range",
             Invalid::Choice => "choice",
@@ -79,6 +80,11 @@ impl Invalid {
                 "Эта дата уже прошла. Выберите более позднюю.",
                 "Այդ ամսաթիվն արդեն անցել է։ Ընտրեք ավելի ուշ օր։",
             ),
+            Invalid::Future => pick(
+                "That date is still ahead. Which day was it?",
+                "Эта дата ещё не наступила. Какого числа это было?",
+                "Այդ ամսաթիվը դեռ չի եկել։ Ո՞ր օրն էր։",
+            ),
             Invalid::Number => pick("Please send a number.", "Пришлите число.", "Ուղարկեք թիվ։"),
             Invalid::Range { min, max } => {
                 let (min, max) = (min.as_deref().unwrap_or("…"), max.as_deref().unwrap_or("…"));
@@ -107,43 +113,39 @@ impl Invalid {
     }
 }
 
-/// Check `answer` (a message text, or a quick-reply payload) against `field`.
+/// Check `answer` (a message text, or a quick-reply payload) against `field`,
+/// the field the customer was asked for.
 pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i64) -> Result<Value, Invalid> {
     let answer = answer.trim();
     if answer.is_empty() {
         return Err(Invalid::Empty);
     }
+    let clock = Clock { calendar, now: now_ms };
     match field.kind {
-        FieldKind::Text => Ok(Value::Text(answer.to_owned())),
+        FieldKind::Text | FieldKind::Quantity => Ok(Value::Text(answer.to_owned())),
         FieldKind::Phone => phone(answer, field.country_code.as_deref()).map(Value::Text),
         FieldKind::Email => email(answer).map(Value::Text),
         FieldKind::Number => {
-            let number = first_number(answer).ok_or(Invalid::Number)?;
-            in_range(field, number).map(Value::Number)
+            let quantities = quantities(answer);
+            // An amount of money is not an answer to "how many km?"; it may fill another field.
+            let number = quantities.iter().find(|q| !q.is_money()).ok_or(Invalid::Number)?;
+            in_range(field, number.value).map(Value::Number)
         }
         FieldKind::Money => {
-            let number = first_number(answer).ok_or(Invalid::Number)?;
-            let number = in_range(field, number)?;
-            let currency = currency_in(answer).or(field.currency.clone()).unwrap_or_else(|| "USD".to_owned());
-            Ok(Value::Money(Money::new((number * 100.0).round() as i64, currency)))
+            let quantities = quantities(answer);
+            let amount = quantities.iter().find(|q| q.is_money()).or(quantities.first()).ok_or(Invalid::Number)?;
+            money_value(field, amount)
         }
-        FieldKind::Date => {
-            let (date, _) = date_time(answer, calendar, now_ms)?;
-            let at = calendar.timestamp(date, Time::midnight()).ok_or(Invalid::Date)?;
-            if !field.allow_past && date < calendar.local(now_ms).date() {
-                return Err(Invalid::Past);
+        FieldKind::Date | FieldKind::Datetime => {
+            let tokens = tokenize(answer);
+            let mut used = vec![false; tokens.len()];
+            let mention = crate::understand::dates::find(&tokens, &mut used).ok_or(Invalid::Date)?;
+            if field.kind == FieldKind::Date && mention.day.is_none() {
+                return Err(Invalid::Date);
             }
-            Ok(Value::Datetime(at))
+            date_value(field, &mention, clock)
         }
-        FieldKind::Datetime => {
-            let (date, time) = date_time(answer, calendar, now_ms)?;
-            let at = calendar.timestamp(date, time.ok_or(Invalid::Time)?).ok_or(Invalid::Date)?;
-            if !field.allow_past && at < now_ms {
-                return Err(Invalid::Past);
-            }
-            Ok(Value::Datetime(at))
-        }
-        FieldKind::Choice => choice(field, answer).map(Value::Text),
+        FieldKind::Choice => choice(field, answer, clock).map(Value::Text),
         FieldKind::Pattern => {
             let pattern = field.pattern.as_deref().unwrap_or(".*");
             let anchored = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| Invalid::Pattern)?;
@@ -154,9 +156,15 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
     }
 }
 
+fn quantities(answer: &str) -> Vec<crate::understand::Quantity> {
+    let tokens = tokenize(answer);
+    let mut used = vec![false; tokens.len()];
+    crate::understand::numbers::find(&tokens, &mut used)
+}
+
 /// `+` and 8 to 15 digits; spaces, dashes, dots and brackets are dropped. A
 /// local number (leading 0, no `+`) gets the country code in place of the 0.
-fn phone(answer: &str, country_code: Option<&str>) -> Result<String, Invalid> {
+pub(crate) fn phone(answer: &str, country_code: Option<&str>) -> Result<String, Invalid> {
     let international = answer.starts_with('+');
     let mut digits = String::new();
     for (index, character) in answer.chars().enumerate() {
@@ -176,7 +184,7 @@ fn phone(answer: &str, country_code: Option<&str>) -> Result<String, Invalid> {
     Ok(format!("+{digits}"))
 }
 
-fn email(answer: &str) -> Result<String, Invalid> {
+pub(crate) fn email(answer: &str) -> Result<String, Invalid> {
     let (local, domain) = answer.split_once('@').ok_or(Invalid::Email)?;
     let plausible = !local.is_empty()
         && !answer.contains(char::is_whitespace)
@@ -187,26 +195,7 @@ fn email(answer: &str) -> Result<String, Invalid> {
     plausible.then(|| answer.to_lowercase()).ok_or(Invalid::Email)
 }
 
-fn first_number(answer: &str) -> Option<f64> {
-    // "5 000", "5,5" and "1 200.50" are all numbers people write.
-    let mut number = String::new();
-    let mut started = false;
-    for character in answer.chars() {
-        match character {
-            '0'..='9' => {
-                started = true;
-                number.push(character);
-            }
-            '.' | ',' if started => number.push('.'),
-            ' ' | '\u{a0}' if started => {}
-            _ if started => break,
-            _ => {}
-        }
-    }
-    number.trim_end_matches('.').parse().ok()
-}
-
-fn in_range(field: &FieldSpec, number: f64) -> Result<f64, Invalid> {
+pub(crate) fn in_range(field: &FieldSpec, number: f64) -> Result<f64, Invalid> {
     let below = field.min.is_some_and(|min| number < min);
     let above = field.max.is_some_and(|max| number > max);
     if below || above {
@@ -218,91 +207,7 @@ fn in_range(field: &FieldSpec, number: f64) -> Result<f64, Invalid> {
     Ok(number)
 }
 
-fn currency_in(answer: &str) -> Option<String> {
-    let lower = answer.to_lowercase();
-    [
-        ("$", "USD"),
-        ("usd", "USD"),
-        ("€", "EUR"),
-        ("eur", "EUR"),
-        ("֏", "AMD"),
-        ("amd", "AMD"),
-        ("драм", "AMD"),
-        ("դրամ", "AMD"),
-        ("₽", "RUB"),
-        ("руб", "RUB"),
-    ]
-    .iter()
-    .find(|(mark, _)| lower.contains(mark))
-    .map(|(_, code)| (*code).to_owned())
-}
-
-/// A date (and maybe a time) in the tenant's zone: `2026-01-05`, `05.01.2026`,
-/// `5.1`, today/tomorrow in three languages, with an optional `HH:MM`.
-fn date_time(answer: &str, calendar: &Calendar, now_ms: i64) -> Result<(Date, Option<Time>), Invalid> {
-    let today = calendar.local(now_ms).date();
-    let mut date = None;
-    let mut time = None;
-    for token in answer.split(|c: char| c.is_whitespace() || c == ',') {
-        let token = token.trim_matches(|c: char| !c.is_alphanumeric());
-        if token.is_empty() {
-            continue;
-        }
-        if let Some(parsed) = clock(token) {
-            time = Some(parsed);
-        } else if let Some(parsed) = calendar_date(token, today) {
-            date = Some(parsed);
-        }
-    }
-    let relative = words(answer);
-    let says =
-        |options: &[&str]| relative.iter().any(|word| options.iter().any(|option| same_word(word, option)));
-    if date.is_none() {
-        if says(&["tomorrow", "завтра", "վաղը"]) {
-            date = today.checked_add(1.day()).ok();
-        } else if says(&["today", "tonight", "сегодня", "այսօր"]) {
-            date = Some(today);
-        }
-    }
-    match (date, time) {
-        (Some(date), time) => Ok((date, time)),
-        (None, Some(_)) => Ok((today, time)),
-        (None, None) => Err(Invalid::Date),
-    }
-}
-
-fn clock(token: &str) -> Option<Time> {
-    let (hour, minute) = token.split_once(':')?;
-    Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
-}
-
-fn calendar_date(token: &str, today: Date) -> Option<Date> {
-    if let Ok(date) = token.parse::<Date>() {
-        return Some(date);
-    }
-    let parts: Vec<&str> = token.split(['.', '/']).collect();
-    let number = |text: &str| text.parse::<i16>().ok();
-    match parts.as_slice() {
-        [day, month] => {
-            let (day, month) = (number(day)?, number(month)?);
-            // "25.12" means the next 25 December, this year or next.
-            let this_year = Date::new(today.year(), month as i8, day as i8).ok()?;
-            if this_year >= today {
-                Some(this_year)
-            } else {
-                Date::new(today.year() + 1, month as i8, day as i8).ok()
-            }
-        }
-        [day, month, year] => {
-            let year = number(year)?;
-            let year = if year < 100 { 2000 + year } else { year };
-            Date::new(year, number(month)? as i8, number(day)? as i8).ok()
-        }
-        _ => None,
-    }
-}
-
-fn choice(field: &FieldSpec, answer: &str) -> Result<String, Invalid> {
+fn choice(field: &FieldSpec, answer: &str, clock: Clock<'_>) -> Result<String, Invalid> {
     if let Some(option) = field.options.iter().find(|option| option.value == answer) {
         return Ok(option.value.clone());
     }
@@ -326,6 +231,18 @@ fn choice(field: &FieldSpec, answer: &str) -> Result<String, Invalid> {
                 || option.synonyms.iter().any(|synonym| matches(synonym))
         })
         .map(|option| option.value.clone())
+        .or_else(|| {
+            // "Послезавтра" answers "how urgent?" when the options say how soon.
+            let understanding = Understanding {
+                date: {
+                    let tokens = tokenize(answer);
+                    let mut used = vec![false; tokens.len()];
+                    crate::understand::dates::find(&tokens, &mut used)
+                },
+                ..Understanding::default()
+            };
+            understanding.choice_by_date(field, clock)
+        })
         .ok_or(Invalid::Choice)
 }
 

@@ -1,9 +1,9 @@
 //! Moving a conversation on: answers, the next question, plugin steps,
 //! confirmation and completion.
 
-use crate::contract::{Decision, Message, QuickReply};
+use crate::contract::{Decision, Message, QuickReply, Value};
 use crate::event::EventBody;
-use crate::flow::{Exhausted, FailurePolicy, FieldKind, FieldSpec, Intent, StepSpec};
+use crate::flow::{Exhausted, FailurePolicy, FieldKind, FieldSpec, Intent, Known, StepSpec};
 use crate::validate::{Invalid, validate, yes_no};
 
 use super::handoff::Reason;
@@ -30,8 +30,10 @@ impl Turn<'_, '_> {
                 self.menu(None);
                 return;
             };
+            self.take_known(intent);
             let missing = intent.fields.iter().find(|field| {
-                !self.conversation.fields.contains_key(&field.name)
+                field.ask
+                    && !self.conversation.fields.contains_key(&field.name)
                     && !self.conversation.skipped.contains(&field.name)
             });
             if let Some(field) = missing {
@@ -69,10 +71,16 @@ impl Turn<'_, '_> {
     }
 
     pub(super) fn ask(&mut self, field: &FieldSpec, prompt: Option<String>) {
-        let options = match field.kind {
+        let mut options = match field.kind {
             FieldKind::Boolean => render::yes_no_options(self.conversation.locale()),
             _ => self.choice_options(field),
         };
+        if field.known == Known::Offer
+            && let Some(Value::Text(known)) = self.known_value(field)
+        {
+            // Known, but the flow wants it confirmed: one tap.
+            options.push(QuickReply { title: known.clone(), payload: known });
+        }
         let prompt = prompt.unwrap_or_else(|| self.text(&field.prompt));
         self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: 0 };
         self.say(prompt, options);
@@ -100,13 +108,36 @@ impl Turn<'_, '_> {
             self.collect(name, crate::contract::Value::Text(answer.trim().to_owned()));
             return;
         };
+        let answered = validate(&field, answer, self.setting.calendar, self.now);
+        // A free-text question takes any answer, so only a clear request
+        // for another intent ("хочу вернуть товар") leaves it.
+        let free_text = matches!(field.kind, FieldKind::Text | FieldKind::Quantity);
+        let clearly_else = self.understanding.intent().is_some_and(|candidate| candidate.confidence >= 0.75);
+        if (answered.is_err() || (free_text && clearly_else)) && self.switch_intent() {
+            return;
+        }
+        let replace = self.understanding.negated;
         if let Some(validator) = &field.validator {
+            let taken = self.take_values(Some(name), replace);
+            self.noted.extend(taken);
             self.validate_with_plugin(&field, validator, attempts, inbound);
             return;
         }
-        match validate(&field, answer, self.setting.calendar, self.now) {
-            Ok(value) => self.collect(name, value),
+        match answered {
+            Ok(value) => {
+                let taken = self.take_values(Some(name), replace);
+                self.noted.extend(taken);
+                self.collect(name, value);
+            }
             Err(invalid) => {
+                let taken = self.take_values(Some(name), replace);
+                if !taken.is_empty() {
+                    // Not this answer, but something we needed: keep it, ask again, count nothing.
+                    self.noted.extend(taken);
+                    self.conversation.awaiting = Awaiting::Nothing;
+                    self.advance();
+                    return;
+                }
                 let explanation = if field.invalid.is_empty() {
                     invalid.explain(self.conversation.locale())
                 } else {
@@ -225,11 +256,14 @@ impl Turn<'_, '_> {
             .iter()
             .find(|option| option.payload == answer || option.title.eq_ignore_ascii_case(answer))
             .or(by_number);
+        let picked = picked.or_else(|| self.option_by_time(options));
         match picked {
             Some(option) => {
                 let value = option.value.clone();
                 self.collect(field, value);
             }
+            None if self.switch_intent() => {}
+            None if self.understanding.carries_values() && self.new_basis_for_options() => {}
             None => {
                 let attempt = attempts + 1;
                 self.conversation.failed_validations += 1;
@@ -257,8 +291,52 @@ impl Turn<'_, '_> {
         }
     }
 
+    /// "А можно вечером?" while slots are offered: the fields the options
+    /// were made from changed, so the steps make new ones.
+    fn new_basis_for_options(&mut self) -> bool {
+        let taken = self.take_values(None, true);
+        if taken.is_empty() {
+            return false;
+        }
+        self.noted.extend(taken);
+        if let Some(intent) = self.current_intent().cloned() {
+            self.steps_again(&intent);
+        }
+        self.advance();
+        true
+    }
+
+    /// An offered time named by its clock time ("в 18:00", "давайте 17:00 во вторник").
+    fn option_by_time<'o>(&self, options: &'o [Choice]) -> Option<&'o Choice> {
+        let mention = self.understanding.date?;
+        let time = mention.time?;
+        let calendar = self.setting.calendar;
+        let today = calendar.local(self.now).date();
+        let day = mention.day.and_then(|_| mention.date(today, crate::flow::Direction::Future));
+        let mut fits = options.iter().filter(|option| {
+            let Value::Datetime(at) = option.value else { return false };
+            let local = calendar.local(at);
+            local.time() == time && day.is_none_or(|day| local.date() == day)
+        });
+        let first = fits.next()?;
+        fits.next().is_none().then_some(first)
+    }
+
     pub(super) fn answer_confirm(&mut self, second: bool, answer: &str) {
         let locale = self.conversation.locale().to_owned();
+        // "Нет, в пятницу": a correction, not a refusal.
+        let taken = self.take_values(None, true);
+        if !taken.is_empty() {
+            self.noted.extend(taken);
+            if let Some(intent) = self.current_intent().cloned() {
+                self.steps_again(&intent);
+            }
+            self.advance();
+            return;
+        }
+        if yes_no(answer).is_none() && self.switch_intent() {
+            return;
+        }
         let double =
             self.intent().and_then(|intent| intent.confirm.as_ref()).is_some_and(|confirm| confirm.double);
         match yes_no(answer) {

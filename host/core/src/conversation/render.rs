@@ -27,6 +27,8 @@ pub(super) enum Phrase {
     Approved,
     Rejected,
     TextOnly,
+    NoBooking,
+    BookingCancelled,
 }
 
 pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
@@ -70,6 +72,16 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
             "Извините, я понимаю только текст. Напишите, пожалуйста, словами.",
             "Ներողություն, ես հասկանում եմ միայն տեքստ։ Խնդրում եմ, գրեք բառերով։",
         ),
+        Phrase::NoBooking => (
+            "I couldn't find a booking of yours.",
+            "Не нашёл вашей записи.",
+            "Ձեր գրանցումը չգտա։",
+        ),
+        Phrase::BookingCancelled => (
+            "Your booking is cancelled. Write any time to book again.",
+            "Запись отменена. Напишите, когда захотите записаться снова.",
+            "Գրանցումը չեղարկված է։ Գրեք, երբ ցանկանաք նորից գրանցվել։",
+        ),
         Phrase::Approved => ("Approved by {by}.", "Одобрено: {by}.", "Հաստատված է՝ {by}։"),
         Phrase::Rejected => ("Rejected by {by}.", "Отклонено: {by}.", "Մերժված է՝ {by}։"),
         Phrase::NoMoreMessages => (
@@ -96,93 +108,187 @@ pub(super) fn yes_no_options(locale: &str) -> Vec<QuickReply> {
 /// Replace `{field}` placeholders with the conversation's values; a choice
 /// shows its title in the customer's language, not its stored value.
 pub(super) fn fill(template: &str, conversation: &Conversation, calendar: &Calendar, flow: &Flow) -> String {
-    let locale = conversation.locale();
-    let intent = conversation.intent.as_deref().and_then(|name| flow.intent(name));
     let mut text = template.to_owned();
     for name in placeholders(template) {
-        let title = |value: &Value| {
-            let Value::Text(chosen) = value else { return None };
-            let field = intent?.field(name)?;
-            let option = field.options.iter().find(|option| option.value == *chosen)?;
-            Some(option.title.get(locale, &flow.default_locale).to_owned())
-        };
         let value = match name {
-            "name" => conversation.contact.display_name.clone().unwrap_or_default(),
-            "remedy" => match conversation.fields.get(name) {
-                Some(Value::Text(payload)) => remedy_name(payload, locale),
-                _ => "—".to_owned(),
-            },
-            _ => conversation
-                .fields
-                .get(name)
-                .map(|value| title(value).unwrap_or_else(|| render_value(value, locale, calendar)))
-                .unwrap_or_else(|| "—".to_owned()),
+            "name" if !conversation.fields.contains_key("name") => {
+                conversation.contact.display_name.clone().unwrap_or_default()
+            }
+            _ if conversation.fields.contains_key(name) => field_value(conversation, calendar, flow, name),
+            _ => "—".to_owned(),
         };
         text = text.replace(&format!("{{{name}}}"), &value);
     }
     text
 }
 
-/// A value as a customer reads it: dates in the tenant's zone, money with its currency.
+/// One collected field as the customer reads it.
+fn field_value(conversation: &Conversation, calendar: &Calendar, flow: &Flow, name: &str) -> String {
+    let locale = conversation.locale();
+    let Some(value) = conversation.fields.get(name) else { return "—".to_owned() };
+    if let ("remedy", Value::Text(payload)) = (name, value) {
+        return remedy_name(payload, locale);
+    }
+    let intent = conversation.intent.as_deref().and_then(|intent| flow.intent(intent));
+    let title = match value {
+        Value::Text(chosen) => intent
+            .and_then(|intent| intent.field(name))
+            .and_then(|field| field.options.iter().find(|option| option.value == *chosen))
+            .map(|option| option.title.get(locale, &flow.default_locale).to_owned()),
+        _ => None,
+    };
+    title.unwrap_or_else(|| render_value(value, locale, calendar))
+}
+
+/// A field taken from a message unasked, as it is said back: a choice by its
+/// title, a near date with its day ("завтра, 03.12").
+pub(super) fn field_text(conversation: &Conversation, calendar: &Calendar, flow: &Flow, name: &str, now: i64) -> String {
+    let text = field_value(conversation, calendar, flow, name);
+    let locale = conversation.locale();
+    let Some(Value::Datetime(at)) = conversation.fields.get(name) else { return lowercase_first(&text, locale) };
+    let days = (calendar.local(*at).date() - calendar.local(now).date()).get_days();
+    let relative = match (days, locale) {
+        (0, "ru") => "сегодня",
+        (1, "ru") => "завтра",
+        (2, "ru") => "послезавтра",
+        (0, "hy") => "այսօր",
+        (1, "hy") => "վաղը",
+        (2, "hy") => "վաղը չէ մյուս օրը",
+        (0, _) => "today",
+        (1, _) => "tomorrow",
+        _ => return text,
+    };
+    format!("{relative}, {text}")
+}
+
+/// Titles are capitalised for buttons; inside a sentence they are not.
+fn lowercase_first(text: &str, locale: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        // English keeps capitals for names; ours are words.
+        Some(first) if locale != "en" && characters.clone().all(|c| !c.is_uppercase()) => {
+            first.to_lowercase().chain(characters).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// "Записываю: стрижка, завтра (03.12)." for values taken unasked.
+pub(super) fn noted(locale: &str, values: &[String]) -> String {
+    let list = values.join("; ");
+    match locale {
+        "ru" => format!("Записываю: {list}."),
+        "hy" => format!("Գրանցում եմ՝ {list}։"),
+        _ => format!("Noted: {list}."),
+    }
+}
+
+/// A value as a customer reads it, in their locale: dates in the tenant's
+/// zone (`02.12.2026`, `2 Dec 2026`), money with the locale's separators
+/// and currency (`150 000 драм`, `150,000 AMD`).
 pub fn render_value(value: &Value, locale: &str, calendar: &Calendar) -> String {
     match value {
         Value::Text(text) => text.clone(),
-        Value::Number(number) => trim_number(*number),
-        Value::Money(money) => money_text(money),
-        Value::Datetime(at) => {
-            let local = calendar.local(*at);
-            if local.hour() == 0 && local.minute() == 0 {
-                local.strftime("%d.%m.%Y").to_string()
-            } else {
-                local.strftime("%d.%m.%Y %H:%M").to_string()
-            }
-        }
+        Value::Number(number) => number_text(*number, locale),
+        Value::Money(money) => money_text(money, locale),
+        Value::Datetime(at) => datetime_text(*at, locale, calendar),
         Value::Boolean(flag) => phrase(locale, if *flag { Phrase::Yes } else { Phrase::No }),
         Value::List(items) => items
             .iter()
             .map(|item| match item {
                 crate::contract::Scalar::Text(text) => text.clone(),
-                crate::contract::Scalar::Number(number) => trim_number(*number),
-                crate::contract::Scalar::Money(money) => money_text(money),
-                crate::contract::Scalar::Datetime(at) => {
-                    calendar.local(*at).strftime("%d.%m.%Y %H:%M").to_string()
+                crate::contract::Scalar::Number(number) => number_text(*number, locale),
+                crate::contract::Scalar::Money(money) => money_text(money, locale),
+                crate::contract::Scalar::Datetime(at) => datetime_text(*at, locale, calendar),
+                crate::contract::Scalar::Boolean(flag) => {
+                    phrase(locale, if *flag { Phrase::Yes } else { Phrase::No })
                 }
-                crate::contract::Scalar::Boolean(flag) => flag.to_string(),
             })
             .collect::<Vec<_>>()
             .join(", "),
     }
 }
 
+const EN_MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// `05.01.2026 18:00` in Russian and Armenian, `5 Jan 2026, 18:00` in English;
+/// midnight is a date alone.
+fn datetime_text(at: i64, locale: &str, calendar: &Calendar) -> String {
+    let local = calendar.local(at);
+    let date = date_text(local.date(), locale);
+    if local.hour() == 0 && local.minute() == 0 {
+        return date;
+    }
+    let time = local.strftime("%H:%M");
+    match locale {
+        "ru" | "hy" => format!("{date} {time}"),
+        _ => format!("{date}, {time}"),
+    }
+}
+
+pub(super) fn date_text(date: jiff::civil::Date, locale: &str) -> String {
+    match locale {
+        "ru" | "hy" => date.strftime("%d.%m.%Y").to_string(),
+        _ => format!("{} {} {}", date.day(), EN_MONTHS[date.month() as usize - 1], date.year()),
+    }
+}
+
+fn number_text(number: f64, locale: &str) -> String {
+    let text = if number.fract() == 0.0 { format!("{number:.0}") } else { number.to_string() };
+    match locale {
+        "ru" | "hy" => text.replace('.', ","),
+        _ => text,
+    }
+}
+
 fn trim_number(number: f64) -> String {
-    if number.fract() == 0.0 { format!("{number:.0}") } else { number.to_string() }
+    number_text(number, "en")
 }
 
-/// `150,000 AMD`, `299.50 USD`.
-fn money_text(money: &Money) -> String {
-    format!("{} {}", amount_text(money.amount_minor), money.currency)
+/// `150,000 AMD` and `$299.50` in English, `150 000 драм` in Russian,
+/// `150 000 դրամ` in Armenian.
+pub(super) fn money_text(money: &Money, locale: &str) -> String {
+    let amount = amount_text(money.amount_minor, locale);
+    let code = money.currency.as_str();
+    match (locale, code) {
+        ("ru", "AMD") => format!("{amount} драм"),
+        ("hy", "AMD") => format!("{amount} դրամ"),
+        ("ru", "RUB") => format!("{amount} ₽"),
+        ("ru" | "hy", "USD") => format!("{amount} $"),
+        ("ru" | "hy", "EUR") => format!("{amount} €"),
+        (_, "USD") => format!("${amount}"),
+        (_, "EUR") => format!("€{amount}"),
+        _ => format!("{amount} {code}"),
+    }
 }
 
-fn amount_text(minor: i64) -> String {
+/// Grouped by thousands the locale's way: `150,000.50` or `150 000,50`.
+fn amount_text(minor: i64, locale: &str) -> String {
+    let (group, decimal) = match locale {
+        "ru" | "hy" => (' ', ','),
+        _ => (',', '.'),
+    };
     let (units, cents) = (minor / 100, (minor % 100).abs());
     let digits = units.abs().to_string();
     let mut grouped = String::new();
     for (index, digit) in digits.chars().enumerate() {
         if index > 0 && (digits.len() - index) % 3 == 0 {
-            grouped.push(',');
+            grouped.push(group);
         }
         grouped.push(digit);
     }
     let sign = if minor < 0 { "-" } else { "" };
-    if cents == 0 { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{cents:02}") }
+    if cents == 0 { format!("{sign}{grouped}") } else { format!("{sign}{grouped}{decimal}{cents:02}") }
 }
 
-pub(super) fn quote_total_value(quote: &Quote) -> Value {
+pub(super) fn quote_total_value(quote: &Quote, locale: &str) -> Value {
     match quote.total {
         Amount::Exact(total) => Value::Money(Money::new(total, quote.currency.clone())),
-        Amount::Range(low, high) => {
-            Value::Text(format!("{}-{} {}", amount_text(low), amount_text(high), quote.currency))
-        }
+        Amount::Range(low, high) => Value::Text(format!(
+            "{}-{}",
+            amount_text(low, locale),
+            money_text(&Money::new(high, quote.currency.clone()), locale)
+        )),
     }
 }
 
@@ -202,22 +308,25 @@ pub(super) fn quote(quote: &Quote, locale: &str, calendar: &Calendar) -> String 
             } else {
                 format!(" × {}", trim_number(item.quantity))
             };
-            format!("• {}{quantity}: {} {}", item.label, amount_text(item.total_minor), quote.currency)
+            let total = money_text(&Money::new(item.total_minor, quote.currency.clone()), locale);
+            format!("• {}{quantity}: {total}", item.label)
         })
         .collect();
     lines.push(match quote.total {
-        Amount::Exact(amount) => format!("{total}: {} {}", amount_text(amount), quote.currency),
+        Amount::Exact(amount) => {
+            format!("{total}: {}", money_text(&Money::new(amount, quote.currency.clone()), locale))
+        }
         Amount::Range(low, high) => {
             let (from, to) = from_to;
-            format!("{total}: {from} {} {to} {} {}", amount_text(low), amount_text(high), quote.currency)
-                .replace("  ", " ")
+            let high = money_text(&Money::new(high, quote.currency.clone()), locale);
+            format!("{total}: {from} {} {to} {high}", amount_text(low, locale)).trim_start().replace("  ", " ")
         }
     });
     if !quote.factors.is_empty() {
         lines.push(format!("{depends}: {}.", quote.factors.join(", ")));
     }
     if let Some(until) = quote.valid_until {
-        lines.push(format!("{valid} {}.", calendar.local(until).strftime("%d.%m.%Y")));
+        lines.push(format!("{valid} {}.", date_text(calendar.local(until).date(), locale)));
     }
     lines.join("\n")
 }
@@ -258,18 +367,18 @@ pub(super) fn remedy(remedy: &Remedy, locale: &str) -> (String, String) {
         Remedy::Exchange => ("exchange".to_owned(), pick("Exchange", "Обмен", "Փոխանակում")),
         Remedy::StoreCredit(money) => (
             "store_credit".to_owned(),
-            format!("{} {}", pick("Store credit", "Бонусы", "Բոնուս"), money_text(money)),
+            format!("{} {}", pick("Store credit", "Бонусы", "Բոնուս"), money_text(money, locale)),
         ),
         Remedy::FullRefund(money) => (
             "full_refund".to_owned(),
-            format!("{} {}", pick("Refund", "Возврат денег", "Գումարի վերադարձ"), money_text(money)),
+            format!("{} {}", pick("Refund", "Возврат денег", "Գումարի վերադարձ"), money_text(money, locale)),
         ),
         Remedy::PartialRefund(money) => (
             "partial_refund".to_owned(),
             format!(
                 "{} {}",
                 pick("Partial refund", "Частичный возврат", "Մասնակի վերադարձ"),
-                money_text(money)
+                money_text(money, locale)
             ),
         ),
     }
@@ -281,9 +390,20 @@ mod tests {
 
     #[test]
     fn amounts_are_grouped_with_cents_only_when_present() {
-        assert_eq!(amount_text(15_000_000), "150,000");
-        assert_eq!(amount_text(29_950), "299.50");
-        assert_eq!(amount_text(-100), "-1");
-        assert_eq!(amount_text(0), "0");
+        assert_eq!(amount_text(15_000_000, "en"), "150,000");
+        assert_eq!(amount_text(15_000_000, "ru"), "150 000");
+        assert_eq!(amount_text(29_950, "en"), "299.50");
+        assert_eq!(amount_text(29_950, "hy"), "299,50");
+        assert_eq!(amount_text(-100, "en"), "-1");
+        assert_eq!(amount_text(0, "en"), "0");
+    }
+
+    #[test]
+    fn money_reads_the_locales_way() {
+        let amd = Money::new(15_000_000, "AMD");
+        assert_eq!(money_text(&amd, "ru"), "150 000 драм");
+        assert_eq!(money_text(&amd, "hy"), "150 000 դրամ");
+        assert_eq!(money_text(&amd, "en"), "150,000 AMD");
+        assert_eq!(money_text(&Money::new(29_950, "USD"), "en"), "$299.50");
     }
 }

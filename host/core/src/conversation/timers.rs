@@ -103,8 +103,11 @@ impl Conversation {
             now,
             effects: Effects::default(),
             pending_offer_text: None,
+            understanding: crate::understand::Understanding::default(),
+            noted: Vec::new(),
         };
         work(&mut turn);
+        turn.flush_note();
         turn.effects
     }
 

@@ -1,25 +1,10 @@
 use super::*;
 use crate::calendar::CalendarConfig;
-use crate::flow::{ChoiceOption, Exhausted, Localized};
+use crate::contract::Money;
+use crate::flow::{ChoiceOption, Localized};
 
 fn field(kind: FieldKind) -> FieldSpec {
-    FieldSpec {
-        name: "f".to_owned(),
-        kind,
-        prompt: Localized::default(),
-        options: Vec::new(),
-        min: None,
-        max: None,
-        allow_past: false,
-        country_code: None,
-        currency: None,
-        pattern: None,
-        validator: None,
-        retries: 2,
-        on_exhausted: Exhausted::Handoff,
-        invalid: Localized::default(),
-        on_collect: Vec::new(),
-    }
+    FieldSpec::new("f", kind)
 }
 
 fn yerevan() -> Calendar {
@@ -102,6 +87,8 @@ fn choices_match_by_value_number_title_or_synonym() {
             value: value.to_owned(),
             title: Localized([("ru".to_owned(), ru.to_owned())].into()),
             synonyms: vec![format!("{value} flat")],
+            short: Localized::default(),
+            days: None,
         });
     }
     let pick = |answer: &str| validate(&size, answer, &yerevan(), NOW);

@@ -150,7 +150,7 @@ fn booking_reminders_count_back_from_the_booking_and_carry_buttons() {
     assert_eq!(sim.due("no-show"), Some(at("2026-01-07T09:30:00Z")));
 
     let fired = sim.fire("remind-24h", at("2026-01-06T09:00:00Z"));
-    assert_eq!(texts(&fired), ["Tomorrow: 07.01.2026 10:00."]);
+    assert_eq!(texts(&fired), ["Tomorrow: 7 Jan 2026, 10:00."]);
     let buttons: Vec<&str> = fired.outbound[0].quick_replies.iter().map(|b| b.payload.as_str()).collect();
     assert_eq!(buttons, ["timer:remind-24h:confirm", "timer:remind-24h:reschedule", "timer:remind-24h:stop"]);
     assert_eq!(keys(&fired.cancelled_timers), ["remind-24h"]);
@@ -183,14 +183,14 @@ fn reschedule_asks_again_and_moves_the_reminders() {
     let asked = sim.say("Reschedule", Some("timer:remind-24h:reschedule"), at("2026-01-06T09:01:00Z"));
     assert_eq!(texts(&asked), ["Of course, let's find another time.", "When?"]);
     let booked = sim.say("2026-01-09 15:00", None, at("2026-01-06T09:02:00Z"));
-    assert_eq!(texts(&booked), ["Booked for 09.01.2026 15:00."]);
+    assert_eq!(texts(&booked), ["Booked for 9 Jan 2026, 15:00."]);
     assert_eq!(sim.due("remind-10m"), Some(at("2026-01-09T13:50:00Z")), "moved, not duplicated");
     assert!(booked.timers.iter().any(|timer| timer.key == "remind-10m"));
     let moved = booked.cancelled_timers.iter().find(|timer| timer.key == "remind-10m");
     assert_eq!(moved.map(|timer| timer.due_at), Some(at("2026-01-07T08:50:00Z")), "the old index entry goes");
     assert_eq!(sim.conversation.timers.len(), 3);
     let moved_reminder = sim.fire("remind-24h", at("2026-01-08T14:00:00Z"));
-    assert_eq!(texts(&moved_reminder), ["Tomorrow: 09.01.2026 15:00."], "about the new time");
+    assert_eq!(texts(&moved_reminder), ["Tomorrow: 9 Jan 2026, 15:00."], "about the new time");
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn catching_up_fires_every_due_timer_in_order_in_one_turn_and_leaves_later_ones(
     let caught_up = sim.conversation.fire_due_timers(setting, at("2026-01-07T08:55:00Z"));
     let caught_up = sim.keep(caught_up);
     assert_eq!(keys(&caught_up.cancelled_timers), ["remind-24h", "remind-10m"]);
-    assert_eq!(texts(&caught_up), ["Tomorrow: 07.01.2026 10:00.", "In 10 minutes!"]);
+    assert_eq!(texts(&caught_up), ["Tomorrow: 7 Jan 2026, 10:00.", "In 10 minutes!"]);
     let pending: Vec<&str> = sim.conversation.timers.keys().map(String::as_str).collect();
     assert_eq!(pending, ["no-show"], "not due yet");
     assert_eq!(sim.due("no-show"), Some(no_show));
@@ -332,7 +332,7 @@ fn a_booking_reminder_stays_about_its_booking_after_the_customer_asks_something_
     sim.say("price", None, at("2026-01-05T11:00:00Z"));
     assert!(!sim.conversation.fields.contains_key("when"));
     let reminder = sim.fire("remind-24h", at("2026-01-06T09:00:00Z"));
-    assert_eq!(texts(&reminder), ["Tomorrow: 07.01.2026 10:00."]);
+    assert_eq!(texts(&reminder), ["Tomorrow: 7 Jan 2026, 10:00."]);
     // And the booking's start still makes a late reminder pointless.
     let late = sim.fire("remind-10m", at("2026-01-07T09:20:00Z"));
     assert!(late.outbound.is_empty());
