@@ -186,6 +186,20 @@ impl Checker<'_> {
                 },
                 _ => {}
             }
+            let dated = matches!(field.kind, FieldKind::Date | FieldKind::Datetime);
+            if (field.direction.is_some() || field.allow_past) && !dated {
+                self.report(
+                    &near,
+                    format!("field {:?} has a direction but is not a date", field.name),
+                    "direction applies to date and datetime fields".to_owned(),
+                );
+            }
+            if !field.units.is_empty() && field.kind != FieldKind::Number {
+                self.report(&near, format!("field {:?} has units but is not a number", field.name), None);
+            }
+            if field.options.iter().any(|option| option.days.is_some()) && field.kind != FieldKind::Choice {
+                self.report(&near, format!("field {:?} has options with days but is not a choice", field.name), None);
+            }
             if let (Some(min), Some(max)) = (field.min, field.max)
                 && min > max
             {
