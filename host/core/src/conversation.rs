@@ -420,6 +420,12 @@ impl Turn<'_, '_> {
         if let Some(note) = self.take_note() {
             text = format!("{note}\n{text}");
         }
+        let mut quick_replies = quick_replies;
+        if let Some(max) = render::button_limit(self.conversation.channel) {
+            for reply in &mut quick_replies {
+                reply.title = render::fit_title(&reply.title, max);
+            }
+        }
         self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
         self.effects.outbound.push(Outbound { text, quick_replies, outside_window: None });
     }

@@ -95,9 +95,15 @@ impl Turn<'_, '_> {
         field
             .options
             .iter()
-            .map(|option| QuickReply {
-                title: option.title.get(locale, fallback).to_owned(),
-                payload: option.value.clone(),
+            .map(|option| {
+                let title = option.title.get(locale, fallback);
+                let limit = render::button_limit(self.conversation.channel).unwrap_or(usize::MAX);
+                let title = if title.chars().count() > limit && !option.short.is_empty() {
+                    option.short.get(locale, fallback)
+                } else {
+                    title
+                };
+                QuickReply { title: title.to_owned(), payload: option.value.clone() }
             })
             .collect()
     }

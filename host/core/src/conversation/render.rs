@@ -33,7 +33,7 @@ pub(super) enum Phrase {
 
 pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
     let (en, ru, hy) = match phrase {
-        Phrase::Human => ("Talk to a person", "Связаться с человеком", "Խոսել մարդու հետ"),
+        Phrase::Human => ("Talk to a person", "Позвать человека", "Խոսել մարդու հետ"),
         Phrase::HumanComing => (
             "I'm passing you to a colleague, who will reply here shortly.",
             "Передаю вас коллеге, он скоро ответит здесь.",
@@ -384,9 +384,92 @@ pub(super) fn remedy(remedy: &Remedy, locale: &str) -> (String, String) {
     }
 }
 
+/// How many characters a channel shows on a button: WhatsApp and
+/// Messenger/Instagram quick replies 20, Telegram 64; web chat no limit.
+pub fn button_limit(channel: crate::contract::Channel) -> Option<usize> {
+    use crate::contract::Channel;
+    match channel {
+        Channel::Whatsapp | Channel::Messenger | Channel::Instagram => Some(20),
+        Channel::Telegram => Some(64),
+        Channel::Webchat | Channel::Internal => None,
+    }
+}
+
+/// A button title within `max` characters, never cut inside a word or an
+/// amount: the currency is written as its sign, then words of the label
+/// give way from the end, the amount last. ("Частичный возврат 31 500 драм"
+/// becomes "Частичный 31 500 ֏".)
+pub fn fit_title(title: &str, max: usize) -> String {
+    let fits = |text: &str| text.chars().count() <= max;
+    if fits(title) {
+        return title.to_owned();
+    }
+    let signed = title
+        .split(' ')
+        .map(|word| match word {
+            "драм" | "դրամ" | "AMD" => "֏",
+            "USD" => "$",
+            "EUR" => "€",
+            "RUB" => "₽",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if fits(&signed) {
+        return signed;
+    }
+    // The amount is the tail from the first word with a digit or a sign.
+    let words: Vec<&str> = signed.split(' ').collect();
+    let amount_at = words
+        .iter()
+        .position(|word| word.chars().any(|c| c.is_ascii_digit() || "֏$€₽".contains(c)))
+        .unwrap_or(words.len());
+    let (label, amount) = words.split_at(amount_at);
+    let amount = amount.join(" ");
+    for keep in (1..label.len()).rev() {
+        let shorter = format!("{} {amount}", label[..keep].join(" "));
+        if fits(shorter.trim()) {
+            return shorter.trim().to_owned();
+        }
+    }
+    if !amount.is_empty() && fits(&amount) && label.is_empty() {
+        return amount;
+    }
+    // Without the amount, as many whole words of the label as fit.
+    let mut kept = String::new();
+    for word in label.iter().chain(std::iter::once(&amount.as_str())) {
+        let next = if kept.is_empty() { (*word).to_owned() } else { format!("{kept} {word}") };
+        if !fits(&next) {
+            break;
+        }
+        kept = next;
+    }
+    if kept.is_empty() {
+        // One word longer than the button: cut it, and show that it was.
+        kept = signed.chars().take(max.saturating_sub(1)).collect::<String>() + "…";
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn button_titles_fit_without_cutting_a_word_or_an_amount() {
+        assert_eq!(fit_title("Частичный возврат 31 500 драм", 20), "Частичный 31 500 ֏");
+        assert_eq!(fit_title("Partial refund 315,000 AMD", 20), "Partial 315,000 ֏");
+        assert_eq!(fit_title("Связаться с менеджером", 20), "Связаться с");
+        assert_eq!(fit_title("Haircut", 20), "Haircut");
+        assert_eq!(fit_title("Գումարի մասնակի վերադարձ", 20), "Գումարի մասնակի");
+        for title in ["Частичный возврат 31 500 драм", "Store credit 1,234,567.50 AMD", "Mon 05.01 17:00"] {
+            let fitted = fit_title(title, 20);
+            assert!(fitted.chars().count() <= 20, "{fitted}");
+            for word in fitted.split(' ') {
+                assert!(title.contains(word) || "֏$€₽".contains(word), "{word} is whole in {title}");
+            }
+        }
+    }
 
     #[test]
     fn amounts_are_grouped_with_cents_only_when_present() {
