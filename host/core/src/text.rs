@@ -1,6 +1,6 @@
-//! Understanding short customer messages in Russian, Armenian and English
-//! without a model: normalisation, tolerant word matching, intent detection
-//! and language guessing.
+//! Words in Russian, Armenian and English without a model: normalisation,
+//! tolerant word matching and language guessing. The understanding pass
+//! (`understand.rs`) builds on it.
 //!
 //! Matching is deliberately simple and predictable, so a tenant can reason
 //! about it: case and punctuation are ignored (including Armenian marks such
@@ -9,7 +9,7 @@
 //! covers most Russian and Armenian endings ("заказ" / "заказа",
 //! "записаться" / "запись") without a dictionary.
 
-use crate::flow::{Flow, Phrases};
+use crate::flow::Phrases;
 
 /// Lowercase words, with punctuation removed. Armenian emphasis and question
 /// marks sit inside words, so they are dropped rather than split on.
@@ -49,44 +49,6 @@ pub fn contains_phrase(message: &[String], phrase: &[String]) -> bool {
 /// Whether `message` contains any of the phrases, in any locale.
 pub fn mentions_any(message: &[String], phrases: &Phrases) -> bool {
     phrases.values().flatten().any(|phrase| contains_phrase(message, &words(phrase)))
-}
-
-/// How sure the engine is about what the customer wants.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Detected {
-    Intent(String),
-    /// Two or more intents matched equally well.
-    Ambiguous(Vec<String>),
-    Unknown,
-}
-
-/// The intent whose trigger phrases match best. A longer matching phrase beats
-/// a shorter one ("cancel my order" over "order").
-pub fn detect_intent(flow: &Flow, text: &str) -> Detected {
-    let message = words(text);
-    let mut best: Vec<(&str, usize)> = Vec::new();
-    for intent in &flow.intents {
-        let score = intent
-            .triggers
-            .values()
-            .flatten()
-            .map(|phrase| words(phrase))
-            .filter(|phrase| contains_phrase(&message, phrase))
-            .map(|phrase| phrase.len())
-            .max();
-        if let Some(score) = score {
-            best.push((intent.name.as_str(), score));
-        }
-    }
-    let Some(top) = best.iter().map(|(_, score)| *score).max() else {
-        return Detected::Unknown;
-    };
-    let winners: Vec<String> =
-        best.iter().filter(|(_, score)| *score == top).map(|(name, _)| (*name).to_owned()).collect();
-    match winners.as_slice() {
-        [one] => Detected::Intent(one.clone()),
-        _ => Detected::Ambiguous(winners),
-    }
 }
 
 /// The language a message is written in, by its script: Armenian and Cyrillic

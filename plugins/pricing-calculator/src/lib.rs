@@ -41,7 +41,7 @@ fn default_valid_hours() -> i64 {
 pub enum Pricing {
     Modifiers {
         base_minor: i64,
-        base_label: String,
+        base_label: Label,
         modifiers: Vec<Modifier>,
     },
     Packages {
@@ -61,10 +61,39 @@ pub enum Pricing {
 #[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum Modifier {
     /// Multiplies the running total by the factor of the chosen option.
-    Multiplier { field: String, label: String, options: BTreeMap<String, f64> },
+    Multiplier {
+        field: String,
+        label: Label,
+        options: BTreeMap<String, f64>,
+        /// What each option is called in the quote, per locale; the option's value otherwise.
+        #[serde(default)]
+        option_labels: BTreeMap<String, Label>,
+    },
     /// Adds `unit_minor` per unit above `included`. `typical` bounds the range
     /// quoted while the field is unknown.
-    PerUnit { field: String, label: String, unit_minor: i64, included: f64, typical: (f64, f64) },
+    PerUnit { field: String, label: Label, unit_minor: i64, included: f64, typical: (f64, f64) },
+}
+
+/// A label in one language, or per locale (`{ "en": "Distance", "ru": "Расстояние" }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    One(String),
+    PerLocale(BTreeMap<String, String>),
+}
+
+impl Label {
+    /// In the customer's locale, else English, else any.
+    pub fn get(&self, locale: &str) -> &str {
+        match self {
+            Label::One(label) => label,
+            Label::PerLocale(labels) => labels
+                .get(locale)
+                .or_else(|| labels.get("en"))
+                .or_else(|| labels.values().next())
+                .map_or("", String::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,7 +161,12 @@ pub fn quote(config: &Config, input: &StepInput) -> Result<Quote, StepError> {
     let mut high = span.high.round() as i64;
     if high < config.minimum_minor {
         line_items.push(LineItem {
-            label: "Minimum order".to_owned(),
+            label: match input.contact.locale.as_str() {
+                "ru" => "Минимальный заказ",
+                "hy" => "Նվազագույն պատվեր",
+                _ => "Minimum order",
+            }
+            .to_owned(),
             quantity: 1.0,
             unit_price_minor: config.minimum_minor - high,
             total_minor: config.minimum_minor - high,
@@ -153,17 +187,19 @@ pub fn quote(config: &Config, input: &StepInput) -> Result<Quote, StepError> {
 
 fn price_modifiers(
     base_minor: i64,
-    base_label: &str,
+    base_label: &Label,
     modifiers: &[Modifier],
     input: &StepInput,
     line_items: &mut Vec<LineItem>,
     factors: &mut Vec<String>,
 ) -> Result<Span, StepError> {
-    line_items.push(item(base_label, 1.0, base_minor));
+    let locale = input.contact.locale.as_str();
+    line_items.push(item(base_label.get(locale), 1.0, base_minor));
     let mut span = Span::exact(base_minor as f64);
     for modifier in modifiers {
         match modifier {
-            Modifier::Multiplier { field, label, options } => {
+            Modifier::Multiplier { field, label, options, option_labels } => {
+                let label = label.get(locale);
                 let chosen = input.text(field).map(|text| text.trim().to_lowercase());
                 match chosen {
                     Some(choice) => {
@@ -175,7 +211,8 @@ fn price_modifiers(
                         })?;
                         let extra = span.low * (factor - 1.0);
                         if extra.abs() >= 0.5 {
-                            line_items.push(item(&format!("{label}: {choice}"), 1.0, extra.round() as i64));
+                            let name = option_labels.get(&choice).map_or(choice.as_str(), |name| name.get(locale));
+                            line_items.push(item(&format!("{label} ({name})"), 1.0, extra.round() as i64));
                         }
                         span = Span { low: span.low * factor, high: span.high * factor };
                     }
@@ -183,18 +220,19 @@ fn price_modifiers(
                         let (min, max) = min_max(options.values().copied())
                             .ok_or_else(|| StepError::InvalidConfig(format!("{field} has no options")))?;
                         span = Span { low: span.low * min, high: span.high * max };
-                        factors.push(label.clone());
+                        factors.push(label.to_owned());
                     }
                 }
             }
             Modifier::PerUnit { field, label, unit_minor, included, typical } => {
+                let label = label.get(locale);
                 let (low_units, high_units) = match input.number(field) {
                     Some(units) if units < 0.0 => {
                         return Err(StepError::InvalidInput(format!("{field} cannot be negative")));
                     }
                     Some(units) => (units, units),
                     None => {
-                        factors.push(label.clone());
+                        factors.push(label.to_owned());
                         *typical
                     }
                 };

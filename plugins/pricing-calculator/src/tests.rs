@@ -31,7 +31,7 @@ fn complete_inputs_give_an_exact_total_with_every_modifier_itemised() {
     let labels: Vec<&str> = quote.line_items.iter().map(|item| item.label.as_str()).collect();
     assert_eq!(
         labels,
-        ["Move, up to 2 rooms", "Urgency: express", "Complexity: stairs", "Distance beyond 10 km"]
+        ["Move, up to 2 rooms", "Urgency (express)", "Complexity (stairs)", "Distance beyond 10 km"]
     );
     assert!(quote.factors.is_empty());
     assert_eq!(quote.line_items.iter().map(|item| item.total_minor).sum::<i64>(), 3_325_000);

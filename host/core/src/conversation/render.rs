@@ -145,8 +145,23 @@ fn field_value(conversation: &Conversation, calendar: &Calendar, flow: &Flow, na
 pub(super) fn field_text(conversation: &Conversation, calendar: &Calendar, flow: &Flow, name: &str, now: i64) -> String {
     let text = field_value(conversation, calendar, flow, name);
     let locale = conversation.locale();
-    let Some(Value::Datetime(at)) = conversation.fields.get(name) else { return lowercase_first(&text, locale) };
-    let days = (calendar.local(*at).date() - calendar.local(now).date()).get_days();
+    let intent = conversation.intent.as_deref().and_then(|intent| flow.intent(intent));
+    let unit = intent.and_then(|intent| intent.field(name)).and_then(|field| field.units.first());
+    let at = match conversation.fields.get(name) {
+        Some(Value::Datetime(at)) => *at,
+        Some(Value::Number(_)) if let Some(unit) = unit => return format!("{text} {unit}"),
+        _ => return text,
+    };
+    let local = calendar.local(at);
+    if local.hour() != 0 || local.minute() != 0 {
+        return text;
+    }
+    let date = local.date();
+    let text = match locale {
+        "ru" | "hy" => date.strftime("%d.%m").to_string(),
+        _ => format!("{} {}", date.day(), EN_MONTHS[date.month() as usize - 1]),
+    };
+    let days = (date - calendar.local(now).date()).get_days();
     let relative = match (days, locale) {
         (0, "ru") => "сегодня",
         (1, "ru") => "завтра",
@@ -159,18 +174,6 @@ pub(super) fn field_text(conversation: &Conversation, calendar: &Calendar, flow:
         _ => return text,
     };
     format!("{relative}, {text}")
-}
-
-/// Titles are capitalised for buttons; inside a sentence they are not.
-fn lowercase_first(text: &str, locale: &str) -> String {
-    let mut characters = text.chars();
-    match characters.next() {
-        // English keeps capitals for names; ours are words.
-        Some(first) if locale != "en" && characters.clone().all(|c| !c.is_uppercase()) => {
-            first.to_lowercase().chain(characters).collect()
-        }
-        _ => text.to_owned(),
-    }
 }
 
 /// "Записываю: стрижка, завтра (03.12)." for values taken unasked.

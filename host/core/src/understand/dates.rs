@@ -165,6 +165,8 @@ enum Found {
     Time(Time),
     Part(PartOfDay),
     DayAndPart(Day, PartOfDay),
+    /// Words about time that name no day ("this week").
+    Nothing,
 }
 
 /// A mention starting at `tokens[index]`, and how many tokens it takes.
@@ -185,6 +187,14 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
             _ => 2,
         };
         return Some((length, Found::Day(Day::Offset { days: 2 })));
+    }
+    // "This week" names no day ("այս շաբաթ" is not Saturday); a how-soon option may take it.
+    let this = token.is(&["this", "этой", "эту", "այս"]);
+    if this && next.is_some_and(|n| n.starts(&["week", "недел"]) || n.is(&["շաբաթ"])) {
+        return Some((2, Found::Nothing));
+    }
+    if token.is(&["на"]) && next.is_some_and(|n| n.is(&["этой"])) && after_next.is_some_and(|n| n.starts(&["недел"])) {
+        return Some((3, Found::Nothing));
     }
     if let Some(days) = relative_day(word) {
         return Some((1, Found::Day(Day::Offset { days })));
@@ -508,7 +518,9 @@ mod tests {
 
     #[test]
     fn numbers_that_are_not_dates_are_left_alone() {
-        for text in ["40 стульев", "150 000 драм", "A-1001", "sunny", "среди", "32.13", "завтрак"] {
+        for text in
+            ["40 стульев", "150 000 драм", "A-1001", "sunny", "среди", "32.13", "завтрак", "Այս շաբաթ ազատ եք", "на этой неделе"]
+        {
             assert_eq!(mention(text), None, "{text}");
         }
     }
