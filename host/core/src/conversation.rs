@@ -374,9 +374,12 @@ impl Conversation {
         let contact = self.contact.clone();
         let timers = std::mem::take(&mut self.timers);
         let mut profile = std::mem::take(&mut self.profile);
-        profile.extend(self.fields.iter().filter(|(name, value)| listen::lasting(flow, name, value)).map(
-            |(name, value)| (name.clone(), value.clone()),
-        ));
+        profile.extend(
+            self.fields
+                .iter()
+                .filter(|(name, value)| listen::lasting(flow, name, value))
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
         *self = Self {
             greeted: true,
             timers,
@@ -476,7 +479,10 @@ impl Turn<'_, '_> {
             let greeting = self.text(&self.flow().greeting);
             self.say(greeting, Vec::new());
         }
-        if inbound.payload.is_none() && (signals.reschedule || signals.cancel) && self.booking_request(signals) {
+        if inbound.payload.is_none()
+            && (signals.reschedule || signals.cancel)
+            && self.booking_request(signals)
+        {
             return;
         }
         let answer = inbound.payload.clone().unwrap_or_else(|| inbound.text.clone());

@@ -23,6 +23,7 @@ use crate::text::{contains_phrase, guess_locale, mentions_any, same_word, words}
 use crate::validate::{self, yes_no};
 
 pub mod dates;
+pub mod eval;
 pub mod numbers;
 pub mod tokens;
 
@@ -179,7 +180,9 @@ fn take(
 ) -> Vec<String> {
     let mut found = Vec::new();
     for (index, token) in tokens.iter().enumerate() {
-        if !used[index] && let Some(value) = read(token) {
+        if !used[index]
+            && let Some(value) = read(token)
+        {
             used[index] = true;
             found.push(value);
         }
@@ -202,7 +205,8 @@ fn find_phones(tokens: &[tokens::Token], used: &mut [bool]) -> Vec<String> {
     while index < tokens.len() {
         let token = &tokens[index];
         let plus = token.text.starts_with('+');
-        let (true, Some(mut digits)) = (!used[index] && (plus || token.text.starts_with('0')), digits_of(&token.text))
+        let (true, Some(mut digits)) =
+            (!used[index] && (plus || token.text.starts_with('0')), digits_of(&token.text))
         else {
             index += 1;
             continue;
@@ -377,10 +381,9 @@ impl Understanding {
                 Some(Value::Text(hit.value.clone()))
             }
             FieldKind::Choice => {
-                let by_name = self
-                    .choices
-                    .iter()
-                    .find(|choice| choice.intent == intent && choice.field == field.name && !choice.yes_no_word);
+                let by_name = self.choices.iter().find(|choice| {
+                    choice.intent == intent && choice.field == field.name && !choice.yes_no_word
+                });
                 match by_name {
                     Some(choice) => Some(Value::Text(choice.value.clone())),
                     None => self.choice_by_date(field, clock).map(Value::Text),
@@ -413,14 +416,41 @@ fn unit_matches(word: &str, unit: &str) -> bool {
 /// Units of measure, which a count of things is not: `12 км` is a distance.
 fn is_unit(word: &str) -> bool {
     const UNITS: &[&str] = &[
-        "км", "km", "կմ", "м", "m", "кг", "kg", "կգ", "мин", "min", "час", "часа", "часов", "h", "hours",
-        "дней", "дня", "день", "days", "day", "օր", "%", "этаж", "этажа", "floor",
+        "км",
+        "km",
+        "կմ",
+        "м",
+        "m",
+        "кг",
+        "kg",
+        "կգ",
+        "мин",
+        "min",
+        "час",
+        "часа",
+        "часов",
+        "h",
+        "hours",
+        "дней",
+        "дня",
+        "день",
+        "days",
+        "day",
+        "օր",
+        "%",
+        "этаж",
+        "этажа",
+        "floor",
     ];
     UNITS.contains(&word) || word.starts_with("километр") || word.starts_with("kilomet")
 }
 
 fn quantity_text(quantity: &Quantity) -> String {
-    let number = if quantity.value.fract() == 0.0 { format!("{:.0}", quantity.value) } else { quantity.value.to_string() };
+    let number = if quantity.value.fract() == 0.0 {
+        format!("{:.0}", quantity.value)
+    } else {
+        quantity.value.to_string()
+    };
     match &quantity.word {
         Some(word) => format!("{number} {word}"),
         None => number,
@@ -428,7 +458,11 @@ fn quantity_text(quantity: &Quantity) -> String {
 }
 
 /// A date mention as a field's value, refused when it lies on the wrong side of today.
-pub fn date_value(field: &FieldSpec, mention: &DateMention, clock: Clock<'_>) -> Result<Value, validate::Invalid> {
+pub fn date_value(
+    field: &FieldSpec,
+    mention: &DateMention,
+    clock: Clock<'_>,
+) -> Result<Value, validate::Invalid> {
     let direction = field.direction();
     let today = clock.today();
     let date = mention.date(today, direction).ok_or(validate::Invalid::Date)?;

@@ -133,7 +133,8 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
         }
         FieldKind::Money => {
             let quantities = quantities(answer);
-            let amount = quantities.iter().find(|q| q.is_money()).or(quantities.first()).ok_or(Invalid::Number)?;
+            let amount =
+                quantities.iter().find(|q| q.is_money()).or(quantities.first()).ok_or(Invalid::Number)?;
             money_value(field, amount)
         }
         FieldKind::Date | FieldKind::Datetime => {

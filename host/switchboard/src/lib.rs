@@ -13,6 +13,7 @@
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
+//! - `nlu.rs`: the understanding corpus scored against the tenants' flows.
 //! - `telemetry.rs`: Prometheus metrics.
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
@@ -20,6 +21,7 @@
 pub mod channels;
 pub mod delivery;
 pub mod engine;
+pub mod nlu;
 pub mod scheduler;
 pub mod server;
 pub mod startup;

@@ -8,6 +8,7 @@
 //! - `serve.rs`: `switchboard serve`, every tenant of a directory over HTTP.
 //! - `chat.rs`: `switchboard chat`, a flow in the terminal.
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
+//! - `nlu_eval.rs`: `switchboard nlu eval`, the understanding corpus scored.
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
 //! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
 //! - `bench_engine.rs`: `switchboard bench engine`, messages/s and latency with durable writes.
@@ -21,6 +22,7 @@ mod bench_http;
 mod bench_timers;
 mod chat;
 mod flow_check;
+mod nlu_eval;
 mod plugin_run;
 mod serve;
 
@@ -61,6 +63,9 @@ enum Command {
     /// Check flow files, or print their JSON Schema.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// Score the built-in understanding on the corpus in tests/nlu.
+    #[command(subcommand)]
+    Nlu(NluCommand),
     /// The compile sandbox's child: `serve` runs it to compile one component
     /// under CPU-time and memory limits (see switchboard_runtime::CompileSandbox).
     #[command(hide = true)]
@@ -73,6 +78,12 @@ enum FlowCommand {
     Check(flow_check::CheckArgs),
     /// Print the JSON Schema of flow files (for editors).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum NluCommand {
+    /// Accuracy per language and entity kind, and the misses.
+    Eval(nlu_eval::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +122,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),
+        Command::Nlu(NluCommand::Eval(args)) => nlu_eval::run(args),
         Command::CompileComponent(args) => serve::compile_component(args),
     };
     match result {

@@ -211,7 +211,8 @@ fn price_modifiers(
                         })?;
                         let extra = span.low * (factor - 1.0);
                         if extra.abs() >= 0.5 {
-                            let name = option_labels.get(&choice).map_or(choice.as_str(), |name| name.get(locale));
+                            let name =
+                                option_labels.get(&choice).map_or(choice.as_str(), |name| name.get(locale));
                             line_items.push(item(&format!("{label} ({name})"), 1.0, extra.round() as i64));
                         }
                         span = Span { low: span.low * factor, high: span.high * factor };

@@ -52,7 +52,9 @@ impl Turn<'_, '_> {
                 }
                 Decision::Quote(quote) => {
                     let text = render::quote(&quote, &locale, self.setting.calendar);
-                    self.conversation.fields.insert("total".to_owned(), render::quote_total_value(&quote, &locale));
+                    self.conversation
+                        .fields
+                        .insert("total".to_owned(), render::quote_total_value(&quote, &locale));
                     self.record(EventBody::QuoteSent { quote });
                     self.say(text, Vec::new());
                 }

@@ -61,7 +61,9 @@ impl Turn<'_, '_> {
     pub(super) fn take_values(&mut self, asked: Option<&str>, replace: bool) -> Vec<String> {
         let Some(intent) = self.current_intent().cloned() else { return Vec::new() };
         let mut claimed = BTreeSet::new();
-        if let Some(kind) = asked.and_then(|name| intent.field(name)).and_then(|field| entity_kind(field.kind)) {
+        if let Some(kind) =
+            asked.and_then(|name| intent.field(name)).and_then(|field| entity_kind(field.kind))
+        {
             claimed.insert(kind);
         }
         let mut taken = Vec::new();
@@ -74,7 +76,9 @@ impl Turn<'_, '_> {
             if kind.is_some_and(|kind| claimed.contains(kind)) {
                 continue;
             }
-            let Some(value) = self.understanding.value_for(&intent.name, field, self.clock()) else { continue };
+            let Some(value) = self.understanding.value_for(&intent.name, field, self.clock()) else {
+                continue;
+            };
             let fresh = match self.conversation.fields.get(&field.name) {
                 None => true,
                 Some(old) if replace && *old != value => {
@@ -133,7 +137,8 @@ impl Turn<'_, '_> {
             FieldKind::Phone if self.conversation.channel == Channel::Whatsapp => {
                 // A WhatsApp id is the sender's number, verified by WhatsApp.
                 let digits = contact.id.trim_start_matches("whatsapp:");
-                let plausible = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+                let plausible =
+                    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
                 plausible.then(|| Value::Text(format!("+{digits}")))
             }
             _ if is_name_field(field) => {
@@ -157,7 +162,8 @@ impl Turn<'_, '_> {
         let Some(target) = flow.intent(&candidate.intent) else { return false };
         self.record(EventBody::IntentDetected { intent: target.name.clone() });
         if target.fields.is_empty() && target.steps.is_empty() && target.confirm.is_none() {
-            let reply = render::fill(&self.text(&target.done.reply), self.conversation, self.setting.calendar, flow);
+            let reply =
+                render::fill(&self.text(&target.done.reply), self.conversation, self.setting.calendar, flow);
             self.say(reply, Vec::new());
             self.repeat_question();
             return true;
@@ -190,7 +196,8 @@ impl Turn<'_, '_> {
     fn repeat_question(&mut self) {
         match self.conversation.awaiting.clone() {
             Awaiting::Field { field, attempts } => {
-                let Some(spec) = self.current_intent().and_then(|intent| intent.field(&field)).cloned() else {
+                let Some(spec) = self.current_intent().and_then(|intent| intent.field(&field)).cloned()
+                else {
                     return;
                 };
                 self.ask(&spec, None);
@@ -243,7 +250,10 @@ impl Turn<'_, '_> {
             intent.done.timers.iter().filter_map(|spec| spec.anchor().map(str::to_owned)).collect();
         let booked_intent = intent.name.clone();
         let mine = |_: &str, timer: &super::PendingTimer| {
-            timer.context.as_ref().is_some_and(|context| context.intent.as_deref() == Some(booked_intent.as_str()))
+            timer
+                .context
+                .as_ref()
+                .is_some_and(|context| context.intent.as_deref() == Some(booked_intent.as_str()))
         };
         if signals.cancel {
             let payload = serde_json::to_value(&fields).unwrap_or_default();

@@ -72,11 +72,9 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
             "Извините, я понимаю только текст. Напишите, пожалуйста, словами.",
             "Ներողություն, ես հասկանում եմ միայն տեքստ։ Խնդրում եմ, գրեք բառերով։",
         ),
-        Phrase::NoBooking => (
-            "I couldn't find a booking of yours.",
-            "Не нашёл вашей записи.",
-            "Ձեր գրանցումը չգտա։",
-        ),
+        Phrase::NoBooking => {
+            ("I couldn't find a booking of yours.", "Не нашёл вашей записи.", "Ձեր գրանցումը չգտա։")
+        }
         Phrase::BookingCancelled => (
             "Your booking is cancelled. Write any time to book again.",
             "Запись отменена. Напишите, когда захотите записаться снова.",
@@ -142,7 +140,13 @@ fn field_value(conversation: &Conversation, calendar: &Calendar, flow: &Flow, na
 
 /// A field taken from a message unasked, as it is said back: a choice by its
 /// title, a near date with its day ("завтра, 03.12").
-pub(super) fn field_text(conversation: &Conversation, calendar: &Calendar, flow: &Flow, name: &str, now: i64) -> String {
+pub(super) fn field_text(
+    conversation: &Conversation,
+    calendar: &Calendar,
+    flow: &Flow,
+    name: &str,
+    now: i64,
+) -> String {
     let text = field_value(conversation, calendar, flow, name);
     let locale = conversation.locale();
     let intent = conversation.intent.as_deref().and_then(|intent| flow.intent(intent));
@@ -212,7 +216,8 @@ pub fn render_value(value: &Value, locale: &str, calendar: &Calendar) -> String 
     }
 }
 
-const EN_MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const EN_MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// `05.01.2026 18:00` in Russian and Armenian, `5 Jan 2026, 18:00` in English;
 /// midnight is a date alone.
@@ -322,7 +327,9 @@ pub(super) fn quote(quote: &Quote, locale: &str, calendar: &Calendar) -> String 
         Amount::Range(low, high) => {
             let (from, to) = from_to;
             let high = money_text(&Money::new(high, quote.currency.clone()), locale);
-            format!("{total}: {from} {} {to} {high}", amount_text(low, locale)).trim_start().replace("  ", " ")
+            format!("{total}: {from} {} {to} {high}", amount_text(low, locale))
+                .trim_start()
+                .replace("  ", " ")
         }
     });
     if !quote.factors.is_empty() {
@@ -465,7 +472,8 @@ mod tests {
         assert_eq!(fit_title("Связаться с менеджером", 20), "Связаться с");
         assert_eq!(fit_title("Haircut", 20), "Haircut");
         assert_eq!(fit_title("Գումարի մասնակի վերադարձ", 20), "Գումարի մասնակի");
-        for title in ["Частичный возврат 31 500 драм", "Store credit 1,234,567.50 AMD", "Mon 05.01 17:00"] {
+        for title in ["Частичный возврат 31 500 драм", "Store credit 1,234,567.50 AMD", "Mon 05.01 17:00"]
+        {
             let fitted = fit_title(title, 20);
             assert!(fitted.chars().count() <= 20, "{fitted}");
             for word in fitted.split(' ') {

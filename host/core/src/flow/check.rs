@@ -198,7 +198,11 @@ impl Checker<'_> {
                 self.report(&near, format!("field {:?} has units but is not a number", field.name), None);
             }
             if field.options.iter().any(|option| option.days.is_some()) && field.kind != FieldKind::Choice {
-                self.report(&near, format!("field {:?} has options with days but is not a choice", field.name), None);
+                self.report(
+                    &near,
+                    format!("field {:?} has options with days but is not a choice", field.name),
+                    None,
+                );
             }
             if let (Some(min), Some(max)) = (field.min, field.max)
                 && min > max

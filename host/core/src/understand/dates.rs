@@ -86,8 +86,9 @@ impl DateMention {
                 }
             }
             Day::Weekday { weekday, next } => {
-                let ahead = i64::from(weekday.to_monday_zero_offset() - today.weekday().to_monday_zero_offset())
-                    .rem_euclid(7);
+                let ahead =
+                    i64::from(weekday.to_monday_zero_offset() - today.weekday().to_monday_zero_offset())
+                        .rem_euclid(7);
                 match direction {
                     Direction::Past => {
                         let back = (7 - ahead) % 7;
@@ -121,9 +122,10 @@ mod weekday_name {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Weekday, D::Error> {
         let name = String::deserialize(deserializer)?;
-        let index = NAMES.iter().position(|known| *known == name).ok_or_else(|| {
-            serde::de::Error::custom(format!("unknown weekday {name:?}"))
-        })?;
+        let index = NAMES
+            .iter()
+            .position(|known| *known == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown weekday {name:?}")))?;
         Weekday::from_monday_zero_offset(index as i8).map_err(serde::de::Error::custom)
     }
 }
@@ -177,7 +179,10 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
     let word = token.text.as_str();
 
     // Phrases of several words first: "day after tomorrow", "վաղը չէ մյուս օրը".
-    if word == "day" && next.is_some_and(|n| n.is(&["after"])) && after_next.is_some_and(|n| n.is(&["tomorrow"])) {
+    if word == "day"
+        && next.is_some_and(|n| n.is(&["after"]))
+        && after_next.is_some_and(|n| n.is(&["tomorrow"]))
+    {
         return Some((3, Found::Day(Day::Offset { days: 2 })));
     }
     if word == "վաղը" && next.is_some_and(|n| n.is(&["չէ", "չե"])) {
@@ -193,7 +198,10 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
     if this && next.is_some_and(|n| n.starts(&["week", "недел"]) || n.is(&["շաբաթ"])) {
         return Some((2, Found::Nothing));
     }
-    if token.is(&["на"]) && next.is_some_and(|n| n.is(&["этой"])) && after_next.is_some_and(|n| n.starts(&["недел"])) {
+    if token.is(&["на"])
+        && next.is_some_and(|n| n.is(&["этой"]))
+        && after_next.is_some_and(|n| n.starts(&["недел"]))
+    {
         return Some((3, Found::Nothing));
     }
     if let Some(days) = relative_day(word) {
@@ -205,7 +213,8 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
     // "next week", "на следующей неделе", "հաջորդ շաբաթ" (շաբաթ alone is Saturday).
     let next_word = token.starts(&["следующ", "next", "հաջորդ", "sleduyush"]);
     if next_word && let Some(following) = next {
-        if following.starts(&["недел", "week", "nedel"]) || following.is(&["շաբաթ", "շաբաթը"]) {
+        if following.starts(&["недел", "week", "nedel"]) || following.is(&["շաբաթ", "շաբաթը"])
+        {
             return Some((2, Found::Day(Day::NextWeek)));
         }
         if let Some(weekday) = weekday(&following.text) {
@@ -219,7 +228,9 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
     {
         return Some((3, Found::Day(Day::Offset { days: count * unit })));
     }
-    if token.is(&["через", "in"]) && let Some(unit) = next.and_then(|n| unit_days(&n.text)) {
+    if token.is(&["через", "in"])
+        && let Some(unit) = next.and_then(|n| unit_days(&n.text))
+    {
         return Some((2, Found::Day(Day::Offset { days: unit })));
     }
     if let Some(count) = count(word)
@@ -269,9 +280,12 @@ fn with_year(tokens: &[Token], year_at: usize, length: usize, day: i8, month: i8
 
 fn relative_day(word: &str) -> Option<i32> {
     let days = match word {
-        "today" | "сегодня" | "сегодняшний" | "այսօր" | "aysor" | "segodnya" | "sevodnya" => 0,
-        "tomorrow" | "tmrw" | "завтра" | "վաղը" | "վաղ" | "vaghy" | "vaxy" | "vaghe" | "vaxe"
-        | "zavtra" => 1,
+        "today" | "сегодня" | "сегодняшний" | "այսօր" | "aysor" | "segodnya" | "sevodnya" => {
+            0
+        }
+        "tomorrow" | "tmrw" | "завтра" | "վաղը" | "վաղ" | "vaghy" | "vaxy" | "vaghe" | "vaxe" | "zavtra" => {
+            1
+        }
         "послезавтра" | "poslezavtra" => 2,
         "yesterday" | "вчера" | "երեկ" | "vchera" | "yerek" => -1,
         "позавчера" => -2,
@@ -307,9 +321,15 @@ fn weekday(word: &str) -> Option<Weekday> {
 
 fn part_of_day(word: &str) -> Option<PartOfDay> {
     let part = match word {
-        "morning" | "утром" | "утро" | "утра" | "առավոտ" | "առավոտյան" | "առավոտը" => PartOfDay::Morning,
-        "afternoon" | "днем" | "днём" | "ցերեկ" | "ցերեկը" | "կեսօրից" => PartOfDay::Afternoon,
-        "evening" | "вечером" | "вечер" | "вечера" | "երեկո" | "երեկոյան" | "երեկոն" => PartOfDay::Evening,
+        "morning" | "утром" | "утро" | "утра" | "առավոտ" | "առավոտյան" | "առավոտը" => {
+            PartOfDay::Morning
+        }
+        "afternoon" | "днем" | "днём" | "ցերեկ" | "ցերեկը" | "կեսօրից" => {
+            PartOfDay::Afternoon
+        }
+        "evening" | "вечером" | "вечер" | "вечера" | "երեկո" | "երեկոյան" | "երեկոն" => {
+            PartOfDay::Evening
+        }
         _ => return None,
     };
     Some(part)
@@ -382,7 +402,8 @@ fn numeric_date(word: &str) -> Option<Day> {
     }
     let parts: Vec<&str> = word.split(['.', '/']).collect();
     let number = |text: &str| -> Option<i16> {
-        (!text.is_empty() && text.len() <= 4 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok())?
+        (!text.is_empty() && text.len() <= 4 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())?
     };
     match parts.as_slice() {
         [day, month] => {
@@ -395,7 +416,8 @@ fn numeric_date(word: &str) -> Option<Day> {
         [day, month, year] => {
             let year = number(year)?;
             let year = if year < 100 { 2000 + year } else { year };
-            let date = Date::new(year, i8::try_from(number(month)?).ok()?, i8::try_from(number(day)?).ok()?).ok()?;
+            let date =
+                Date::new(year, i8::try_from(number(month)?).ok()?, i8::try_from(number(day)?).ok()?).ok()?;
             Some(Day::Exact { date })
         }
         _ => None,
@@ -406,7 +428,10 @@ fn numeric_date(word: &str) -> Option<Day> {
 fn day_number(word: &str) -> Option<i8> {
     let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
     let rest = &word[digits.len()..];
-    let suffix_ok = matches!(rest, "" | "-го" | "го" | "-е" | "th" | "st" | "nd" | "rd" | "-ին" | "ին" | "-ը" | "ը" | "-ի");
+    let suffix_ok = matches!(
+        rest,
+        "" | "-го" | "го" | "-е" | "th" | "st" | "nd" | "rd" | "-ին" | "ին" | "-ը" | "ը" | "-ի"
+    );
     let day = digits.parse::<i8>().ok()?;
     (suffix_ok && (1..=31).contains(&day)).then_some(day)
 }
@@ -426,7 +451,10 @@ fn month(word: &str) -> Option<i8> {
         &["ноябр", "nov", "նոյեմբեր"],
         &["декабр", "dec", "դեկտեմբեր"],
     ];
-    MONTHS.iter().position(|stems| stems.iter().any(|stem| word.starts_with(stem))).map(|index| index as i8 + 1)
+    MONTHS
+        .iter()
+        .position(|stems| stems.iter().any(|stem| word.starts_with(stem)))
+        .map(|index| index as i8 + 1)
 }
 
 #[cfg(test)]
@@ -518,9 +546,17 @@ mod tests {
 
     #[test]
     fn numbers_that_are_not_dates_are_left_alone() {
-        for text in
-            ["40 стульев", "150 000 драм", "A-1001", "sunny", "среди", "32.13", "завтрак", "Այս շաբաթ ազատ եք", "на этой неделе"]
-        {
+        for text in [
+            "40 стульев",
+            "150 000 драм",
+            "A-1001",
+            "sunny",
+            "среди",
+            "32.13",
+            "завтрак",
+            "Այս շաբաթ ազատ եք",
+            "на этой неделе",
+        ] {
             assert_eq!(mention(text), None, "{text}");
         }
     }

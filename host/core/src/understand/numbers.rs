@@ -62,7 +62,9 @@ fn at(tokens: &[Token], used: &[bool], index: usize) -> Option<(usize, Quantity)
         cursor += 1;
     }
     let mut currency = None;
-    if free(cursor) && let Some(code) = currency_of(&tokens[cursor].text) {
+    if free(cursor)
+        && let Some(code) = currency_of(&tokens[cursor].text)
+    {
         currency = Some(code);
         cursor += 1;
     }
@@ -79,12 +81,17 @@ fn at(tokens: &[Token], used: &[bool], index: usize) -> Option<(usize, Quantity)
             cursor += 1;
         }
     }
-    if free(cursor) && let Some(factor) = multiplier(&tokens[cursor].text) {
+    if free(cursor)
+        && let Some(factor) = multiplier(&tokens[cursor].text)
+    {
         value *= factor;
         scaled = true;
         cursor += 1;
     }
-    if currency.is_none() && free(cursor) && let Some(code) = currency_of(&tokens[cursor].text) {
+    if currency.is_none()
+        && free(cursor)
+        && let Some(code) = currency_of(&tokens[cursor].text)
+    {
         currency = Some(code);
         cursor += 1;
     }
@@ -103,13 +110,23 @@ fn at(tokens: &[Token], used: &[bool], index: usize) -> Option<(usize, Quantity)
     Some((cursor, Quantity { value, currency: currency.map(str::to_owned), word, scaled, approximate }))
 }
 
-const APPROXIMATE: &[&str] =
-    &["около", "примерно", "где-то", "about", "around", "approximately", "roughly", "~", "մոտ", "մոտավորապես"];
+const APPROXIMATE: &[&str] = &[
+    "около",
+    "примерно",
+    "где-то",
+    "about",
+    "around",
+    "approximately",
+    "roughly",
+    "~",
+    "մոտ",
+    "մոտավորապես",
+];
 
 /// Short words that follow a number without being what it counts.
 const FUNCTION_WORDS: &[&str] = &[
-    "на", "за", "в", "во", "и", "или", "по", "до", "от", "к", "с", "the", "and", "or", "for", "to", "at", "on",
-    "in", "of", "by", "и", "է", "եմ", "ու", "և", "կամ", "էլ", "per",
+    "на", "за", "в", "во", "и", "или", "по", "до", "от", "к", "с", "the", "and", "or", "for", "to", "at",
+    "on", "in", "of", "by", "и", "է", "եմ", "ու", "և", "կամ", "էլ", "per",
 ];
 
 /// `150000`, `150,000`, `150.000`, `1 200.50` (the groups come later),
@@ -151,8 +168,12 @@ fn number(text: &str) -> Option<(f64, bool, bool)> {
 
 fn multiplier(word: &str) -> Option<f64> {
     match word {
-        "тыс" | "тысяч" | "тысячи" | "тысяча" | "тыщ" | "k" | "к" | "thousand" | "հազար" | "hazar" => Some(1000.0),
-        "млн" | "миллион" | "миллиона" | "миллионов" | "million" | "միլիոն" => Some(1_000_000.0),
+        "тыс" | "тысяч" | "тысячи" | "тысяча" | "тыщ" | "k" | "к" | "thousand" | "հազար" | "hazar" => {
+            Some(1000.0)
+        }
+        "млн" | "миллион" | "миллиона" | "миллионов" | "million" | "միլիոն" => {
+            Some(1_000_000.0)
+        }
         _ => None,
     }
 }
@@ -160,8 +181,12 @@ fn multiplier(word: &str) -> Option<f64> {
 /// The ISO code of a currency as people write it.
 pub fn currency_of(word: &str) -> Option<&'static str> {
     let code = match word {
-        "֏" | "amd" | "драм" | "драма" | "драмов" | "դրամ" | "դր" | "dram" | "drams" => "AMD",
-        "$" | "usd" | "dollar" | "dollars" | "доллар" | "доллара" | "долларов" | "դոլար" => "USD",
+        "֏" | "amd" | "драм" | "драма" | "драмов" | "դրամ" | "դր" | "dram" | "drams" => {
+            "AMD"
+        }
+        "$" | "usd" | "dollar" | "dollars" | "доллар" | "доллара" | "долларов" | "դոլար" => {
+            "USD"
+        }
         "€" | "eur" | "euro" | "euros" | "евро" | "եվրո" => "EUR",
         "₽" | "rub" | "руб" | "рубль" | "рубля" | "рублей" | "ռուբլի" => "RUB",
         _ => return None,
@@ -189,9 +214,14 @@ mod tests {
     #[test]
     fn amounts_in_every_way_people_write_them() {
         let amd = Some("AMD".to_owned());
-        for text in
-            ["150000 драм", "150 000 драм", "AMD 150,000", "֏150 000", "150.000 дрaм", "Бюджет около 150000 драм"]
-        {
+        for text in [
+            "150000 драм",
+            "150 000 драм",
+            "AMD 150,000",
+            "֏150 000",
+            "150.000 дрaм",
+            "Бюджет около 150000 драм",
+        ] {
             let (value, _) = money(text);
             assert_eq!(value, 150_000.0, "{text}");
         }

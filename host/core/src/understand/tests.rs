@@ -8,7 +8,9 @@ use crate::calendar::CalendarConfig;
 
 fn flow(source: &str) -> Flow {
     let plugins: BTreeSet<String> =
-        ["slots", "phone-check", "pricing", "scoring", "approvals", "orders", "refunds"].map(String::from).into();
+        ["slots", "phone-check", "pricing", "scoring", "approvals", "orders", "refunds"]
+            .map(String::from)
+            .into();
     Flow::parse("flow.toml", source, &plugins).expect("the demo flow parses")
 }
 
@@ -70,7 +72,10 @@ fn a_purchase_request_carries_item_amount_and_branch() {
     let message = "Нужно согласовать закупку 40 стульев на 600000 драм, филиал Арабкир";
     assert_eq!(understand(&office, message).intent().map(|c| c.intent.as_str()), Some("purchase"));
     assert_eq!(value(&office, "purchase", "item", message), text("40 стульев"));
-    assert_eq!(value(&office, "purchase", "amount", message), Some(Value::Money(Money::new(60_000_000, "AMD"))));
+    assert_eq!(
+        value(&office, "purchase", "amount", message),
+        Some(Value::Money(Money::new(60_000_000, "AMD")))
+    );
     assert_eq!(value(&office, "purchase", "branch", message), text("arabkir"));
 }
 

@@ -68,11 +68,16 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
         if sign(character) {
             flush(&mut current, start, offset, &mut tokens);
-            tokens.push(Token { text: character.to_string(), start: offset, end: offset + character.len_utf8() });
+            tokens.push(Token {
+                text: character.to_string(),
+                start: offset,
+                end: offset + character.len_utf8(),
+            });
             continue;
         }
         let next_is_word = characters.get(index + 1).is_some_and(|(_, next)| next.is_alphanumeric());
-        if joins(character) && (next_is_word || character == '+') && (!current.is_empty() || character == '+') {
+        if joins(character) && (next_is_word || character == '+') && (!current.is_empty() || character == '+')
+        {
             if current.is_empty() {
                 start = offset;
             }

@@ -7,6 +7,7 @@
 //! - `delivery.rs`: the outbox and a fake provider send API.
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `manage.rs`: a tenant editing its flow, hours, secrets and plugins.
+//! - `nlu.rs`: the understanding corpus in `tests/nlu/` holds its targets.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
@@ -19,6 +20,7 @@ mod crash;
 mod delivery;
 mod http;
 mod manage;
+mod nlu;
 mod pinning;
 mod scheduler;
 mod support;

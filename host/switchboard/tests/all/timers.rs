@@ -265,12 +265,12 @@ fn booking_reminders_fire_at_24h_2h_and_10m_then_the_no_show_check() {
     // Monday 2026-01-05 09:00; the visit is Wednesday at 15:00.
     let mut sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
     sim.say("I'd like a visit");
-    assert_eq!(sim.say("2026-01-07 15:00"), ["Booked for 07.01.2026 15:00."]);
+    assert_eq!(sim.say("2026-01-07 15:00"), ["Booked for 7 Jan 2026, 15:00."]);
     assert_eq!(sim.pending(), ["no-show", "remind-10m", "remind-24h", "remind-2h"]);
     assert_eq!(
         sim.advance(3 * DAY),
         [
-            "Tue 15:00 Tomorrow at 07.01.2026 15:00.",
+            "Tue 15:00 Tomorrow at 7 Jan 2026, 15:00.",
             "Wed 13:00 In 2 hours.",
             "Wed 14:50 In 10 minutes.",
             "Wed 15:30 We missed you.",
@@ -285,17 +285,17 @@ fn rescheduling_from_a_reminder_moves_the_remaining_reminders() {
     let mut sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
     sim.say("visit");
     sim.say("2026-01-07 15:00");
-    assert_eq!(sim.advance(DAY + 6 * HOUR), ["Tue 15:00 Tomorrow at 07.01.2026 15:00."]);
+    assert_eq!(sim.advance(DAY + 6 * HOUR), ["Tue 15:00 Tomorrow at 7 Jan 2026, 15:00."]);
     assert_eq!(
         sim.send("Reschedule", Some("timer:remind-24h:reschedule")),
         ["Of course, let's find another time.", "When?"]
     );
-    assert_eq!(sim.say("2026-01-09 11:00"), ["Booked for 09.01.2026 11:00."]);
+    assert_eq!(sim.say("2026-01-09 11:00"), ["Booked for 9 Jan 2026, 11:00."]);
     // Nothing fires at the old time; everything at the new one.
     assert_eq!(
         sim.advance(5 * DAY),
         [
-            "Thu 11:00 Tomorrow at 09.01.2026 11:00.",
+            "Thu 11:00 Tomorrow at 9 Jan 2026, 11:00.",
             "Fri 09:00 In 2 hours.",
             "Fri 10:50 In 10 minutes.",
             "Fri 11:30 We missed you.",
@@ -359,7 +359,7 @@ fn renewal_is_reminded_14_days_ahead_and_a_cancellation_gets_a_win_back() {
     sim.say("my subscription");
     sim.say("2026-02-01");
     let said = sim.advance(30 * DAY);
-    assert_eq!(said, ["Sun 08:00 Your subscription ends on 01.02.2026. Renew?"]);
+    assert_eq!(said, ["Sun 08:00 Your subscription ends on 1 Feb 2026. Renew?"]);
 
     let mut leaving = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
     leaving.say("cancel please");

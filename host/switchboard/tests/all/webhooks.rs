@@ -315,7 +315,8 @@ async fn the_same_email_verified_on_two_channels_links_them() {
         [
             "linked whatsapp:37491000001 by email",
             "whatsapp > hours again?",
-            "< Your email, so we can send them?"
+            // Collected on Telegram in an earlier round: never asked again, on any linked channel.
+            "< Sent to ani@example.com."
         ]
     );
 }
