@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Calendar;
 use crate::contract::{Money, Value};
 use crate::flow::{ChoiceOption, Direction, FieldKind, FieldSpec, Flow};
-use crate::text::{contains_phrase, guess_locale, mentions_any, same_word, words};
+use crate::text::{
+    contains_phrase, guess_locale, mentions_any, phrase_at, same_word, transliterations, words,
+};
 use crate::validate::{self, yes_no};
 
 pub mod dates;
@@ -88,6 +90,9 @@ pub struct ChoiceMatch {
     /// Matched only by a word that also means yes or no ("нет" for "nothing
     /// special"): taken only when that field is the question.
     pub yes_no_word: bool,
+    /// The word it starts at: of two options named, a correction ("не
+    /// стрижка, а маникюр") means the later one.
+    pub at: usize,
 }
 
 /// The time and zone a message is understood in.
@@ -120,18 +125,16 @@ pub const RESCHEDULE: &[&str] = &[
     "այլ ժամ",
 ];
 
-/// Words that ask to call an existing booking off.
+/// Words that call off a booking or the request in progress.
 pub const CANCEL: &[&str] = &[
-    "cancel my appointment",
-    "cancel my booking",
-    "cancel the appointment",
-    "cancel the booking",
-    "отменить запись",
-    "отмените запись",
-    "отменить визит",
+    "cancel",
+    "отменить",
+    "отмените",
+    "отменяю",
     "не смогу прийти",
     "не приду",
     "չեղարկել",
+    "չեղարկեք",
     "չեմ գա",
 ];
 
@@ -147,23 +150,43 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
     let patterns = find_patterns(flow, text, &tokens, &mut used);
     let date = dates::find(&tokens, &mut used);
     let quantities = numbers::find(&tokens, &mut used);
+    // Russian and Armenian typed in Latin letters match in their own script too.
+    let [cyrillic, armenian] = transliterations(&said);
+    let readings: Vec<&[String]> =
+        [said.as_slice(), &cyrillic, &armenian].into_iter().filter(|reading| !reading.is_empty()).collect();
+    let any = |check: &dyn Fn(&[String]) -> bool| readings.iter().any(|reading| check(reading));
+    let intents = intents(flow, &readings);
+    // "Հետ զանգեք" is the callback intent, though "զանգեք" alone asks for a person.
+    let named_intent = intents.first().is_some_and(|candidate| candidate.confidence >= 0.75);
+    let books = flow.intents.iter().any(|intent| intent.done.state == crate::flow::Terminal::Booked);
     let signals = Signals {
-        human: mentions_any(&said, &flow.handoff.phrases),
+        human: !named_intent && any(&|reading| mentions_any(reading, &flow.handoff.phrases)),
         negative: mentions_any(&said, &flow.handoff.negative),
         opt_out: mentions_any(&said, &flow.opt_out),
-        reschedule: any_phrase(&said, RESCHEDULE),
-        cancel: any_phrase(&said, CANCEL),
+        reschedule: books && any(&|reading| any_phrase(reading, RESCHEDULE)),
+        cancel: any(&|reading| any_phrase(reading, CANCEL)),
     };
+    let mut choices = Vec::new();
+    for reading in &readings {
+        for found in self::choices(flow, reading) {
+            if !choices
+                .iter()
+                .any(|known: &ChoiceMatch| known.field == found.field && known.value == found.value)
+            {
+                choices.push(found);
+            }
+        }
+    }
     Understanding {
         locale: guess_locale(text).map(str::to_owned),
-        intents: intents(flow, &said),
+        intents,
         signals,
         date,
         quantities,
         phones,
         emails,
         patterns,
-        choices: choices(flow, &said),
+        choices,
         yes_no: yes_no(text),
         negated: said.iter().any(|word| NEGATION.contains(&word.as_str())),
     }
@@ -262,7 +285,7 @@ fn find_patterns(flow: &Flow, text: &str, tokens: &[tokens::Token], used: &mut [
 }
 
 /// Intents by their trigger phrases: a longer matching phrase is surer.
-fn intents(flow: &Flow, said: &[String]) -> Vec<Candidate> {
+fn intents(flow: &Flow, readings: &[&[String]]) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = flow
         .intents
         .iter()
@@ -272,7 +295,7 @@ fn intents(flow: &Flow, said: &[String]) -> Vec<Candidate> {
                 .values()
                 .flatten()
                 .map(|phrase| words(phrase))
-                .filter(|phrase| contains_phrase(said, phrase))
+                .filter(|phrase| readings.iter().any(|said| contains_phrase(said, phrase)))
                 .map(|phrase| phrase.len())
                 .max()?;
             // One word: 0.6, two: 0.75, three or more: 0.9.
@@ -289,12 +312,13 @@ fn choices(flow: &Flow, said: &[String]) -> Vec<ChoiceMatch> {
     for intent in &flow.intents {
         for field in intent.fields.iter().filter(|field| field.kind == FieldKind::Choice) {
             for option in &field.options {
-                if let Some(yes_no_word) = names_option(option, said) {
+                if let Some((at, yes_no_word)) = names_option(option, said) {
                     found.push(ChoiceMatch {
                         intent: intent.name.clone(),
                         field: field.name.clone(),
                         value: option.value.clone(),
                         yes_no_word,
+                        at,
                     });
                 }
             }
@@ -303,20 +327,25 @@ fn choices(flow: &Flow, said: &[String]) -> Vec<ChoiceMatch> {
     found
 }
 
-/// Whether the message names `option`, and if only by a yes/no word.
-fn names_option(option: &ChoiceOption, said: &[String]) -> Option<bool> {
+/// Where the message names `option`, and whether only by a yes/no word.
+fn names_option(option: &ChoiceOption, said: &[String]) -> Option<(usize, bool)> {
     let phrases = std::iter::once(option.value.as_str())
         .chain(option.title.0.values().map(String::as_str))
         .chain(option.synonyms.iter().map(String::as_str));
-    let mut only_yes_no = None;
+    let mut found: Option<(usize, bool)> = None;
     for phrase in phrases {
         let phrase = words(phrase);
-        if contains_phrase(said, &phrase) {
+        // "не срочно", "not urgent": the option named is the one not meant.
+        let negated_before = |at: usize| at > 0 && NEGATION.contains(&said[at - 1].as_str());
+        if let Some(at) = phrase_at(said, &phrase).filter(|&at| !negated_before(at)) {
             let yes_no_word = phrase.len() == 1 && yes_no(&phrase[0]).is_some();
-            only_yes_no = Some(only_yes_no.unwrap_or(true) && yes_no_word);
+            found = Some(match found {
+                None => (at, yes_no_word),
+                Some((earlier, only_yes_no)) => (earlier.min(at), only_yes_no && yes_no_word),
+            });
         }
     }
-    only_yes_no
+    found
 }
 
 impl Understanding {
@@ -381,9 +410,14 @@ impl Understanding {
                 Some(Value::Text(hit.value.clone()))
             }
             FieldKind::Choice => {
-                let by_name = self.choices.iter().find(|choice| {
+                let named = self.choices.iter().filter(|choice| {
                     choice.intent == intent && choice.field == field.name && !choice.yes_no_word
                 });
+                let by_name = if self.negated {
+                    named.max_by_key(|choice| choice.at)
+                } else {
+                    named.min_by_key(|choice| choice.at)
+                };
                 match by_name {
                     Some(choice) => Some(Value::Text(choice.value.clone())),
                     None => self.choice_by_date(field, clock).map(Value::Text),

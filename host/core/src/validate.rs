@@ -151,7 +151,17 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
             let pattern = field.pattern.as_deref().unwrap_or(".*");
             let anchored = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| Invalid::Pattern)?;
             let candidate = answer.trim_start_matches('#');
-            anchored.is_match(candidate).then(|| Value::Text(candidate.to_owned())).ok_or(Invalid::Pattern)
+            if anchored.is_match(candidate) {
+                return Ok(Value::Text(candidate.to_owned()));
+            }
+            // "вот номер: A-1001": the id inside a sentence.
+            let inside = regex::Regex::new(&format!(r"(?:^|[^\w-])#?({pattern})(?:$|[^\w-])"))
+                .map_err(|_| Invalid::Pattern)?;
+            inside
+                .captures(answer)
+                .and_then(|captures| captures.get(1))
+                .map(|hit| Value::Text(hit.as_str().to_owned()))
+                .ok_or(Invalid::Pattern)
         }
         FieldKind::Boolean => yes_no(answer).map(Value::Boolean).ok_or(Invalid::YesNo),
     }

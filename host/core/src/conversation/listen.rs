@@ -228,6 +228,15 @@ impl Turn<'_, '_> {
             (intent.done.state == Terminal::Booked).then(|| (intent, context.fields.clone()))
         });
         let locale = self.conversation.locale().to_owned();
+        // Mid-request, "cancel" calls off the request, not an earlier booking.
+        let in_progress =
+            self.conversation.intent.is_some() && self.conversation.awaiting != Awaiting::Nothing;
+        if signals.cancel && in_progress {
+            self.conversation.intent = None;
+            self.conversation.awaiting = Awaiting::Nothing;
+            self.say(render::phrase(&locale, Phrase::Cancelled), Vec::new());
+            return true;
+        }
         let Some((intent, fields)) = booking else {
             let booking_intent = flow.intents.iter().find(|intent| intent.done.state == Terminal::Booked);
             if signals.cancel {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tokens::Token;
 use crate::flow::Direction;
+use crate::text::one_typo;
 
 /// Part of the day, for a slot preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +229,19 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
     {
         return Some((3, Found::Day(Day::Offset { days: count * unit })));
     }
+    // "3 дня назад", "неделю назад", "3 days ago", "3 օր առաջ".
+    let ago = |at: Option<&Token>| at.is_some_and(|n| n.is(&["назад", "ago", "առաջ"]));
+    if let Some(count) = count(word)
+        && let Some(unit) = next.and_then(|n| unit_days(&n.text).or_else(|| armenian_after(&n.text)))
+        && ago(after_next)
+    {
+        return Some((3, Found::Day(Day::Offset { days: -count * unit })));
+    }
+    if let Some(unit) = unit_days(word)
+        && ago(next)
+    {
+        return Some((2, Found::Day(Day::Offset { days: -unit })));
+    }
     if token.is(&["через", "in"])
         && let Some(unit) = next.and_then(|n| unit_days(&n.text))
     {
@@ -250,7 +264,8 @@ fn at(tokens: &[Token], index: usize) -> Option<(usize, Found)> {
         let length = if next.is_some_and(|n| n.is(&["am", "pm"])) { 2 } else { 1 };
         return Some((length, Found::Time(time)));
     }
-    if let Some(date) = numeric_date(word) {
+    let bare = ["-ին", "-ը", "-ից", "-ի", "-го", "-е"].iter().find_map(|suffix| word.strip_suffix(suffix));
+    if let Some(date) = numeric_date(bare.unwrap_or(word)) {
         return Some((1, Found::Day(date)));
     }
     // "26 ноября", "26 Nov 2026", "26-го ноября", "Nov 26", "նոյեմբերի 26-ին".
@@ -278,7 +293,22 @@ fn with_year(tokens: &[Token], year_at: usize, length: usize, day: i8, month: i8
     }
 }
 
+/// Near misses that are other words: breakfast is not tomorrow.
+const NOT_DATES: &[&str] = &["завтрак", "завтрака", "завтраки", "вчерашний"];
+
 fn relative_day(word: &str) -> Option<i32> {
+    if let Some(days) = exact_relative_day(word) {
+        return Some(days);
+    }
+    if NOT_DATES.contains(&word) {
+        return None;
+    }
+    const FORMS: &[&str] =
+        &["сегодня", "завтра", "послезавтра", "tomorrow", "yesterday", "today", "позавчера"];
+    FORMS.iter().find(|form| one_typo(word, form)).and_then(|form| exact_relative_day(form))
+}
+
+fn exact_relative_day(word: &str) -> Option<i32> {
     let days = match word {
         "today" | "сегодня" | "сегодняшний" | "այսօր" | "aysor" | "segodnya" | "sevodnya" => {
             0
@@ -295,6 +325,43 @@ fn relative_day(word: &str) -> Option<i32> {
 }
 
 fn weekday(word: &str) -> Option<Weekday> {
+    exact_weekday(word).or_else(|| {
+        const FULL: [(&str, Weekday); 29] = [
+            ("понедельник", Weekday::Monday),
+            ("вторник", Weekday::Tuesday),
+            ("среду", Weekday::Wednesday),
+            ("четверг", Weekday::Thursday),
+            ("пятницу", Weekday::Friday),
+            ("пятница", Weekday::Friday),
+            ("субботу", Weekday::Saturday),
+            ("суббота", Weekday::Saturday),
+            ("воскресенье", Weekday::Sunday),
+            ("monday", Weekday::Monday),
+            ("tuesday", Weekday::Tuesday),
+            ("wednesday", Weekday::Wednesday),
+            ("thursday", Weekday::Thursday),
+            ("friday", Weekday::Friday),
+            ("saturday", Weekday::Saturday),
+            ("sunday", Weekday::Sunday),
+            ("երկուշաբթի", Weekday::Monday),
+            ("երեքշաբթի", Weekday::Tuesday),
+            ("չորեքշաբթի", Weekday::Wednesday),
+            ("հինգշաբթի", Weekday::Thursday),
+            ("ուրբաթ", Weekday::Friday),
+            ("ուրբաթը", Weekday::Friday),
+            ("կիրակի", Weekday::Sunday),
+            ("понеделник", Weekday::Monday),
+            ("пятнецу", Weekday::Friday),
+            ("суботу", Weekday::Saturday),
+            ("субота", Weekday::Saturday),
+            ("четверк", Weekday::Thursday),
+            ("воскресение", Weekday::Sunday),
+        ];
+        FULL.iter().find(|(form, _)| one_typo(word, form)).map(|(_, weekday)| *weekday)
+    })
+}
+
+fn exact_weekday(word: &str) -> Option<Weekday> {
     const NAMES: [(&[&str], Weekday); 7] = [
         (&["понедельн", "monday", "mon", "երկուշաբթի"], Weekday::Monday),
         (&["вторник", "tuesday", "tue", "երեքշաբթի"], Weekday::Tuesday),
@@ -497,6 +564,9 @@ mod tests {
             ("через неделю", d(12, 9)),
             ("3 օրից", d(12, 5)),
             ("vaghy", d(12, 3)),
+            ("неделю назад", d(11, 25)),
+            ("3 дня назад", d(11, 29)),
+            ("3 օր առաջ", d(11, 29)),
         ] {
             assert_eq!(date(text, Direction::Future), expected, "{text}");
         }
