@@ -51,10 +51,11 @@ pub fn same_word(a: &str, b: &str) -> bool {
     ending || (shorter >= 5 && longer >= 6 && typos(&a, &b) <= 1)
 }
 
-/// One typo away, in a word of five letters or more ("завтро", "Firday").
+/// One typo away, in a word of six letters or more ("завтро", "Firday";
+/// "среди" is not "среду").
 pub fn one_typo(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    a.len().min(b.len()) >= 5 && typos(&a, &b) <= 1
+    a.len().min(b.len()) >= 6 && typos(&a, &b) <= 1
 }
 
 /// Edits between two words, counting a swap of neighbours as one

@@ -163,8 +163,8 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
         human: !named_intent && any(&|reading| mentions_any(reading, &flow.handoff.phrases)),
         negative: mentions_any(&said, &flow.handoff.negative),
         opt_out: mentions_any(&said, &flow.opt_out),
-        reschedule: books && any(&|reading| any_phrase(reading, RESCHEDULE)),
-        cancel: any(&|reading| any_phrase(reading, CANCEL)),
+        reschedule: books && !owns(flow, RESCHEDULE) && any(&|reading| any_phrase(reading, RESCHEDULE)),
+        cancel: !owns(flow, CANCEL) && any(&|reading| any_phrase(reading, CANCEL)),
     };
     let mut choices = Vec::new();
     for reading in &readings {
@@ -190,6 +190,15 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
         yes_no: yes_no(text),
         negated: said.iter().any(|word| NEGATION.contains(&word.as_str())),
     }
+}
+
+/// A flow with its own intent for these words (a subscription's "cancel")
+/// decides what they mean; the host's built-in handling stands aside.
+fn owns(flow: &Flow, phrases: &[&str]) -> bool {
+    flow.intents
+        .iter()
+        .flat_map(|intent| intent.triggers.values().flatten())
+        .any(|trigger| any_phrase(&words(trigger), phrases))
 }
 
 fn any_phrase(said: &[String], phrases: &[&str]) -> bool {

@@ -99,11 +99,12 @@ fn choices_match_by_value_number_title_or_synonym() {
 }
 
 #[test]
-fn patterns_match_the_whole_answer() {
+fn patterns_match_the_answer_or_a_whole_word_in_it() {
     let mut order = field(FieldKind::Pattern);
     order.pattern = Some("[A-Z]-\\d{4}".to_owned());
     assert_eq!(validate(&order, "#A-1001", &yerevan(), NOW), Ok(Value::Text("A-1001".to_owned())));
-    assert_eq!(validate(&order, "A-1001 please", &yerevan(), NOW), Err(Invalid::Pattern));
+    assert_eq!(validate(&order, "вот номер: A-1001", &yerevan(), NOW), Ok(Value::Text("A-1001".to_owned())));
+    assert_eq!(validate(&order, "AB-10012", &yerevan(), NOW), Err(Invalid::Pattern));
 }
 
 #[test]
