@@ -9,6 +9,22 @@ use super::render::{self, Phrase};
 use super::{Awaiting, Choice, Turn};
 
 impl Turn<'_, '_> {
+    /// The times the customer's bookings hold: the anchors their reminders count from.
+    fn held_times(&self) -> Vec<i64> {
+        let flow = self.setting.flow;
+        self.conversation
+            .timers
+            .values()
+            .filter_map(|timer| {
+                let (_, spec) = flow.timer(&timer.kind)?;
+                match timer.context.as_ref()?.fields.get(spec.anchor()?)? {
+                    Value::Datetime(at) => Some(*at),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
     pub(super) fn apply(&mut self, step: &str, decisions: Vec<Decision>) {
         // A step that scores again replaces its earlier contribution: a lead
         // re-scored as answers arrive is scored, not double-counted.
@@ -73,7 +89,12 @@ impl Turn<'_, '_> {
                         Verdict::Escalate(_) => {}
                     }
                 }
-                Decision::OfferSlots(slots) => {
+                Decision::OfferSlots(mut slots) => {
+                    // Moving a booking: the time it holds now is no new time.
+                    let held = self.held_times();
+                    if slots.len() > 1 {
+                        slots.retain(|slot| !held.contains(&slot.start));
+                    }
                     self.record(EventBody::SlotOffered { slots: slots.clone() });
                     let options = slots
                         .iter()
