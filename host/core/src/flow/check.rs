@@ -194,6 +194,9 @@ impl Checker<'_> {
                     "direction applies to date and datetime fields".to_owned(),
                 );
             }
+            if dated {
+                self.date_examples(field);
+            }
             if !field.units.is_empty() && field.kind != FieldKind::Number {
                 self.report(&near, format!("field {:?} has units but is not a number", field.name), None);
             }
@@ -318,6 +321,30 @@ impl Checker<'_> {
         }
     }
 
+    /// The example a date prompt gives ("e.g. 25.12 or tomorrow") must be an
+    /// answer its field takes: "tomorrow" is never a purchase date.
+    fn date_examples(&mut self, field: &crate::flow::FieldSpec) {
+        use crate::flow::Direction;
+        use crate::understand::Day;
+        for prompt in field.prompt.0.values() {
+            let tokens = crate::understand::tokens::tokenize(prompt);
+            let mut used = vec![false; tokens.len()];
+            let Some(mention) = crate::understand::dates::find(&tokens, &mut used) else { continue };
+            let wrong = match (mention.day, field.direction()) {
+                (Some(Day::Offset { days }), Direction::Past) => days > 0,
+                (Some(Day::Offset { days }), Direction::Future) => days < 0,
+                _ => false,
+            };
+            if wrong {
+                self.report(
+                    prompt,
+                    format!("the prompt of field {:?} gives an example its direction refuses", field.name),
+                    "give an example on the field's side of today, or change its direction".to_owned(),
+                );
+            }
+        }
+    }
+
     fn plugin(&mut self, plugin: &str) {
         if !self.plugins.contains(plugin) {
             self.report(
@@ -402,6 +429,32 @@ state = "booked"
             Ok(_) => Vec::new(),
             Err(problems) => problems.to_string().lines().map(str::to_owned).collect(),
         }
+    }
+
+    #[test]
+    fn a_date_prompts_example_must_fit_its_direction() {
+        let source = r#"
+version = "1"
+default_locale = "en"
+menu.en = "Hi"
+[[intents]]
+name = "refund"
+title.en = "Refund"
+triggers.en = ["refund"]
+[[intents.fields]]
+name = "bought"
+type = "date"
+direction = "past"
+prompt.en = "When did you buy it? (e.g. tomorrow)"
+[intents.done]
+state = "resolved"
+"#;
+        let problems = check(source);
+        assert!(
+            problems.iter().any(|problem| problem.contains("example its direction refuses")),
+            "{problems:?}"
+        );
+        assert!(check(&source.replace("tomorrow", "10.11")).is_empty());
     }
 
     #[test]
