@@ -160,6 +160,10 @@ pub struct Reply {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReply>,
+    /// The language the text is in, when a step wrote it in several; the
+    /// host keeps the ones in the conversation's language (0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +173,10 @@ pub struct Ask {
     pub prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReply>,
+    /// The language the text is in, when a step wrote it in several; the
+    /// host keeps the ones in the conversation's language (0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +223,10 @@ pub struct Quote {
     pub valid_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub factors: Vec<String>,
+    /// The language the text is in, when a step wrote it in several; the
+    /// host keeps the ones in the conversation's language (0.2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,6 +344,99 @@ pub enum StepError {
     Refused(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+impl Decision {
+    /// The language a customer-facing decision says it is written in.
+    pub fn locale(&self) -> Option<&str> {
+        match self {
+            Decision::Reply(reply) => reply.locale.as_deref(),
+            Decision::Ask(ask) => ask.locale.as_deref(),
+            Decision::Quote(quote) => quote.locale.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of value a field takes, as a classifier sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKindSpec {
+    Text,
+    Number,
+    Money,
+    Date,
+    Datetime,
+    Phone,
+    Email,
+    Choice,
+    Boolean,
+    Pattern,
+    Quantity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpecInfo {
+    pub name: String,
+    pub kind: FieldKindSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// One of the flow's intents, for a classifier to choose among.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentSpec {
+    pub name: String,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub fields: Vec<FieldSpecInfo>,
+}
+
+/// What an understanding plugin reads (`understanding.classify`, 0.2.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyInput {
+    pub tenant: String,
+    pub conversation: String,
+    pub channel: Channel,
+    pub contact: Contact,
+    pub text: String,
+    #[serde(default)]
+    pub intents: Vec<IntentSpec>,
+    #[serde(default)]
+    pub active_intent: Option<String>,
+    #[serde(default)]
+    pub asking: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    pub now: Timestamp,
+    #[serde(default)]
+    pub config: PluginConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentGuess {
+    pub name: String,
+    pub confidence: f32,
+}
+
+/// A value for one field, found in the message by a classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub field: String,
+    pub value: Value,
+    pub confidence: f32,
+}
+
+/// What an understanding plugin answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    #[serde(default)]
+    pub intents: Vec<IntentGuess>,
+    #[serde(default)]
+    pub entities: Vec<Entity>,
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
 use crate::contract::{
-    Channel, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply, Route, StepInput, Value,
+    Channel, Classification, ClassifyInput, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply,
+    Route, StepInput, Value,
 };
 use crate::event::{DomainEvent, EventBody, Sender};
 use crate::flow::{FieldKind, Flow};
@@ -234,6 +235,16 @@ pub struct StepFailed {
 /// wasm runtime (filling in each binding's config); tests with plain values.
 pub trait Plugins {
     fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed>;
+
+    /// Run a binding's `understanding.classify` (the flow's `[understanding]`).
+    /// Hosts without understanding plugins keep this default, which fails, so
+    /// the built-in understanding serves alone.
+    fn classify(&mut self, plugin: &str, _input: ClassifyInput) -> Result<Classification, StepFailed> {
+        Err(StepFailed {
+            code: "unavailable".to_owned(),
+            message: format!("{plugin:?} cannot classify here"),
+        })
+    }
 }
 
 /// For turns that call no plugin (a timer firing).
@@ -457,6 +468,9 @@ impl Turn<'_, '_> {
             return;
         }
         self.understanding = understand(self.flow(), &inbound.text);
+        if inbound.payload.is_none() {
+            self.classify(&inbound.text);
+        }
         if inbound.payload.is_none() {
             // A tap says nothing about the language: its title is ours.
             self.follow_language(&inbound.text);

@@ -8,7 +8,7 @@
 //! internally consistent: every intent, field, plugin step and queue it names
 //! exists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,20 @@ pub struct Flow {
     /// "Not relevant", "stop": any of these stops every pending follow-up.
     #[serde(default)]
     pub opt_out: Phrases,
+    /// A tenant's own understanding step, run on every typed message beside
+    /// the built-in one and merged with it by confidence.
+    #[serde(default)]
+    pub understanding: Option<UnderstandingStep>,
+}
+
+/// `[understanding]`: which plugin binding classifies messages.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnderstandingStep {
+    /// A plugin binding of the tenant whose component exports
+    /// `understanding.classify` (WIT 0.2.0). When it fails or times out,
+    /// the built-in understanding serves alone.
+    pub plugin: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -572,6 +586,20 @@ pub struct When {
 impl Flow {
     pub fn intent(&self, name: &str) -> Option<&Intent> {
         self.intents.iter().find(|intent| intent.name == name)
+    }
+
+    /// Every plugin binding the flow calls as a step (`handler.run`): intent
+    /// steps, field validators and on-collect steps.
+    pub fn step_plugins(&self) -> BTreeSet<&str> {
+        let mut names = BTreeSet::new();
+        for intent in &self.intents {
+            names.extend(intent.steps.iter().map(|step| step.plugin.as_str()));
+            for field in &intent.fields {
+                names.extend(field.validator.as_deref());
+                names.extend(field.on_collect.iter().map(|step| step.plugin.as_str()));
+            }
+        }
+        names
     }
 
     /// The spec of a timer kind, wherever the flow declares it, with the

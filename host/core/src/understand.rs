@@ -13,6 +13,7 @@
 //! - `tokens.rs`: splitting a message into words, numbers and dates.
 //! - `dates.rs`: dates, times and parts of the day in RU, HY and EN.
 //! - `numbers.rs`: money and counts.
+//! - `merge.rs`: a tenant's understanding plugin's answer, merged by confidence.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,7 @@ use crate::validate::{self, yes_no};
 
 pub mod dates;
 pub mod eval;
+pub mod merge;
 pub mod numbers;
 pub mod tokens;
 
@@ -52,6 +54,9 @@ pub struct Understanding {
     pub yes_no: Option<bool>,
     /// "не", "нет", "no", "not", "ոչ", "չէ": a correction or a refusal.
     pub negated: bool,
+    /// Field values from the tenant's understanding plugin (`merge.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guesses: Vec<merge::Guess>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +194,7 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
         choices,
         yes_no: yes_no(text),
         negated: said.iter().any(|word| NEGATION.contains(&word.as_str())),
+        guesses: Vec::new(),
     }
 }
 
@@ -373,13 +379,23 @@ impl Understanding {
             || !self.emails.is_empty()
             || !self.patterns.is_empty()
             || self.choices.iter().any(|choice| !choice.yes_no_word)
+            || !self.guesses.is_empty()
     }
 
     /// The value this message gives for `field` of `intent` without being
     /// asked for it: only what the message says unmistakably (a date for a
     /// date field, money with its currency, a number with the field's unit,
-    /// an option by name). Text and yes/no are taken only as answers.
+    /// an option by name). Text and yes/no are taken only as answers, unless
+    /// the tenant's understanding plugin found them (see `merge.rs`).
     pub fn value_for(&self, intent: &str, field: &FieldSpec, clock: Clock<'_>) -> Option<Value> {
+        let built_in = self.built_in_value(intent, field, clock);
+        if self.guesses.is_empty() {
+            return built_in;
+        }
+        self.surer(field, built_in, clock)
+    }
+
+    fn built_in_value(&self, intent: &str, field: &FieldSpec, clock: Clock<'_>) -> Option<Value> {
         match field.kind {
             FieldKind::Date => {
                 let mention = self.date.filter(|mention| mention.day.is_some())?;

@@ -115,6 +115,7 @@ impl Turn<'_, '_> {
             return;
         };
         let answered = validate(&field, answer, self.setting.calendar, self.now);
+        let answered = self.understanding.answer(&field, answered, self.clock());
         // A free-text question takes any answer, so only a clear request
         // for another intent ("хочу вернуть товар") leaves it.
         let free_text = matches!(field.kind, FieldKind::Text | FieldKind::Quantity);
@@ -177,7 +178,7 @@ impl Turn<'_, '_> {
         let message =
             Message { text: inbound.text.clone(), payload: inbound.payload.clone(), received_at: self.now };
         let input = self.step_input(&field.name, Some(message));
-        match self.plugins.call(plugin, input) {
+        match self.call_plugin(plugin, input) {
             Ok(decisions) => {
                 let accepted = decisions.iter().find_map(|decision| match decision {
                     Decision::SetField { name, value } if *name == field.name => Some(value.clone()),
@@ -375,12 +376,12 @@ impl Turn<'_, '_> {
 
     pub(super) fn run_step(&mut self, step: &StepSpec) {
         let input = self.step_input(&step.name, None);
-        let mut outcome = self.plugins.call(&step.plugin, input.clone());
+        let mut outcome = self.call_plugin(&step.plugin, input.clone());
         if outcome.is_err() && step.on_failure == FailurePolicy::Retry {
             if let Err(failure) = &outcome {
                 self.step_failed(step, failure);
             }
-            outcome = self.plugins.call(&step.plugin, input);
+            outcome = self.call_plugin(&step.plugin, input);
         }
         match outcome {
             Ok(decisions) => self.apply(&step.name, decisions),

@@ -8,7 +8,38 @@ use super::handoff::Reason;
 use super::render::{self, Phrase};
 use super::{Awaiting, Choice, Turn};
 
+/// Keep the customer-facing decisions in the conversation's language.
+///
+/// A step may write its replies, asks and quotes in several languages, each
+/// tagged with a `locale` (WIT 0.2.0). Untagged decisions always apply; of
+/// the tagged ones, those in `locale` are kept, else those in `fallback`
+/// (the flow's default), else those in the first language the step used.
+pub(super) fn in_language(decisions: Vec<Decision>, locale: &str, fallback: &str) -> Vec<Decision> {
+    let language = |tag: &str| tag.split(['-', '_']).next().unwrap_or(tag).to_ascii_lowercase();
+    let tagged: Vec<String> = decisions.iter().filter_map(Decision::locale).map(language).collect();
+    let Some(first) = tagged.first() else { return decisions };
+    let wanted = [locale, fallback]
+        .into_iter()
+        .map(language)
+        .find(|wanted| tagged.contains(wanted))
+        .unwrap_or_else(|| first.clone());
+    decisions
+        .into_iter()
+        .filter(|decision| decision.locale().is_none_or(|tag| language(tag) == wanted))
+        .collect()
+}
+
 impl Turn<'_, '_> {
+    /// Call a plugin step, keeping its answer in the conversation's language.
+    pub(super) fn call_plugin(
+        &mut self,
+        plugin: &str,
+        input: crate::contract::StepInput,
+    ) -> Result<Vec<Decision>, super::StepFailed> {
+        let decisions = self.plugins.call(plugin, input)?;
+        Ok(in_language(decisions, self.conversation.locale(), &self.setting.flow.default_locale))
+    }
+
     /// The times the customer's bookings hold: the anchors their reminders count from.
     fn held_times(&self) -> Vec<i64> {
         let flow = self.setting.flow;

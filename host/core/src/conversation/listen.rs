@@ -10,13 +10,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::contract::{Channel, Value};
+use crate::contract::{Channel, ClassifyInput, PluginConfig, Value};
 use crate::event::EventBody;
 use crate::flow::{FieldKind, FieldSpec, Flow, Intent, Known, Terminal};
-use crate::understand::{Clock, Signals};
+use crate::understand::{Clock, Signals, merge};
 
 use super::render::{self, Phrase};
 use super::{Awaiting, Status, Turn};
+
+/// The step name an understanding plugin's failures are recorded under.
+pub const UNDERSTANDING_STEP: &str = "understanding";
 
 /// A field whose value outlives the request it was collected for.
 pub(super) fn lasting(flow: &Flow, name: &str, value: &Value) -> bool {
@@ -44,6 +47,43 @@ fn entity_kind(kind: FieldKind) -> Option<&'static str> {
 }
 
 impl Turn<'_, '_> {
+    /// Ask the tenant's understanding plugin, if the flow names one, and
+    /// merge its answer into the built-in one. A failure is recorded and
+    /// changes nothing: the built-in understanding serves alone.
+    pub(super) fn classify(&mut self, text: &str) {
+        let Some(step) = self.flow().understanding.clone() else { return };
+        let conversation = &*self.conversation;
+        let asking = match &conversation.awaiting {
+            Awaiting::Field { field, .. } | Awaiting::Choice { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let input = ClassifyInput {
+            tenant: conversation.tenant.clone(),
+            conversation: conversation.id.clone(),
+            channel: conversation.channel,
+            contact: conversation.contact.clone(),
+            text: text.to_owned(),
+            intents: merge::intent_specs(self.flow()),
+            active_intent: conversation.intent.clone(),
+            asking,
+            fields: conversation.fields.clone(),
+            now: self.now,
+            config: PluginConfig::default(),
+        };
+        match self.plugins.classify(&step.plugin, input) {
+            Ok(answer) => {
+                let flow = self.setting.flow;
+                self.understanding.merge(flow, answer);
+            }
+            Err(failure) => self.record(EventBody::StepFailed {
+                step: UNDERSTANDING_STEP.to_owned(),
+                plugin: step.plugin,
+                code: failure.code,
+                message: failure.message,
+            }),
+        }
+    }
+
     pub(super) fn clock(&self) -> Clock<'_> {
         Clock { calendar: self.setting.calendar, now: self.now }
     }

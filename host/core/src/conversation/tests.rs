@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use super::*;
-use crate::contract::{Amount, LineItem, Quote, ScoreChange, Verdict};
+use crate::contract::{Amount, Entity, IntentGuess, LineItem, Quote, Reply, ScoreChange, Verdict};
 
 const FLOW: &str = r#"
 version = "test-1"
@@ -77,12 +77,19 @@ fn flow() -> Flow {
 struct Canned {
     answers: VecDeque<Result<Vec<Decision>, StepFailed>>,
     calls: Vec<(String, StepInput)>,
+    classifications: VecDeque<Result<Classification, StepFailed>>,
+    classified: Vec<(String, ClassifyInput)>,
 }
 
 impl Plugins for Canned {
     fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed> {
         self.calls.push((plugin.to_owned(), input));
         self.answers.pop_front().unwrap_or(Ok(Vec::new()))
+    }
+
+    fn classify(&mut self, plugin: &str, input: ClassifyInput) -> Result<Classification, StepFailed> {
+        self.classified.push((plugin.to_owned(), input));
+        self.classifications.pop_front().unwrap_or(Ok(Classification::default()))
     }
 }
 
@@ -97,7 +104,17 @@ struct Chat {
 
 impl Chat {
     fn new() -> Self {
-        let flow = flow();
+        Self::with_flow(flow())
+    }
+
+    /// The test flow with `[understanding] plugin = "nlu"`.
+    fn with_classifier() -> Self {
+        let plugins: BTreeSet<String> = ["pricing", "policy", "nlu"].map(str::to_owned).into();
+        let source = format!("{FLOW}\n[understanding]\nplugin = \"nlu\"\n");
+        Self::with_flow(Flow::parse("test.toml", &source, &plugins).expect("the test flow is valid"))
+    }
+
+    fn with_flow(flow: Flow) -> Self {
         let contact =
             Contact { id: "c1".to_owned(), display_name: Some("Ani".to_owned()), locale: "en".to_owned() };
         let conversation = Conversation::new("conv-1", "acme", Channel::Whatsapp, contact, &flow, 0);
@@ -134,7 +151,105 @@ fn quote(total: i64) -> Decision {
         currency: "AMD".to_owned(),
         valid_until: None,
         factors: Vec::new(),
+        locale: None,
     })
+}
+
+fn classified(intent: Option<(&str, f32)>, entities: &[(&str, Value, f32)]) -> Classification {
+    Classification {
+        intents: intent
+            .map(|(name, confidence)| IntentGuess { name: name.to_owned(), confidence })
+            .into_iter()
+            .collect(),
+        entities: entities
+            .iter()
+            .map(|(field, value, confidence)| Entity {
+                field: (*field).to_owned(),
+                value: value.clone(),
+                confidence: *confidence,
+            })
+            .collect(),
+        locale: None,
+    }
+}
+
+#[test]
+fn a_classifier_finds_the_intent_and_the_fields_the_built_in_pass_missed() {
+    let mut chat = Chat::with_classifier();
+    chat.plugins
+        .classifications
+        .push_back(Ok(classified(Some(("quote", 0.9)), &[("rooms", Value::Number(3.0), 0.9)])));
+    chat.plugins.answers.push_back(Ok(vec![quote(5_000_000)]));
+    let replies = chat.say("We are moving out of a three-bedroom flat");
+    assert_eq!(replies.last().map(String::as_str), Some("3 rooms for 50,000 AMD. Book it?"), "{replies:?}");
+    let (plugin, input) = &chat.plugins.classified[0];
+    assert_eq!((plugin.as_str(), input.text.as_str()), ("nlu", "We are moving out of a three-bedroom flat"));
+    let quote_intent =
+        input.intents.iter().find(|intent| intent.name == "quote").expect("intents are listed");
+    assert!(quote_intent.examples.contains(&"how much".to_owned()));
+    assert_eq!(quote_intent.fields[0].kind, crate::contract::FieldKindSpec::Number);
+}
+
+#[test]
+fn a_failing_classifier_leaves_the_built_in_understanding_to_serve() {
+    let mut chat = Chat::with_classifier();
+    chat.plugins
+        .classifications
+        .push_back(Err(StepFailed { code: "deadline".to_owned(), message: "took 300 ms".to_owned() }));
+    assert_eq!(chat.say("How much for a move?"), ["Hi!", "How many rooms?"]);
+    assert!(chat.events.iter().any(|event| event == "step.failed"), "{:?}", chat.events);
+}
+
+#[test]
+fn a_classifier_value_the_field_refuses_is_dropped_and_the_field_asked() {
+    let mut chat = Chat::with_classifier();
+    chat.plugins
+        .classifications
+        .push_back(Ok(classified(Some(("quote", 0.9)), &[("rooms", Value::Number(50.0), 0.99)])));
+    assert_eq!(chat.say("price for a palace"), ["Hi!", "How many rooms?"]);
+}
+
+#[test]
+fn the_surer_of_the_two_understandings_gives_the_value() {
+    for (confidence, rooms) in [(0.7, 3.0), (0.95, 4.0)] {
+        let mut chat = Chat::with_classifier();
+        chat.say("How much?");
+        chat.plugins
+            .classifications
+            .push_back(Ok(classified(None, &[("rooms", Value::Number(4.0), confidence)])));
+        chat.plugins.answers.push_back(Ok(vec![quote(5_000_000)]));
+        chat.say("3 rooms");
+        let (_, input) = chat.plugins.calls.last().expect("the pricing step ran");
+        assert_eq!(input.fields.get("rooms"), Some(&Value::Number(rooms)), "plugin confidence {confidence}");
+    }
+}
+
+#[test]
+fn a_step_that_writes_several_languages_is_heard_in_the_conversations() {
+    let reply = |locale: Option<&str>, text: &str| {
+        Decision::Reply(Reply {
+            text: text.to_owned(),
+            quick_replies: Vec::new(),
+            locale: locale.map(str::to_owned),
+        })
+    };
+    let texts = |decisions: Vec<Decision>| -> Vec<String> {
+        decisions
+            .into_iter()
+            .filter_map(|decision| match decision {
+                Decision::Reply(reply) => Some(reply.text),
+                _ => None,
+            })
+            .collect()
+    };
+    let answer = || vec![reply(Some("ru"), "Привет"), reply(Some("en-GB"), "Hello"), reply(None, "🙂")];
+    assert_eq!(texts(decisions::in_language(answer(), "ru", "en")), ["Привет", "🙂"]);
+    assert_eq!(texts(decisions::in_language(answer(), "en", "ru")), ["Hello", "🙂"]);
+    // No Armenian: the flow's default language, then the first the step used.
+    assert_eq!(texts(decisions::in_language(answer(), "hy", "en")), ["Hello", "🙂"]);
+    assert_eq!(texts(decisions::in_language(answer(), "hy", "fr")), ["Привет", "🙂"]);
+    let untagged = vec![reply(None, "a"), reply(None, "b")];
+    assert_eq!(texts(decisions::in_language(untagged, "ru", "en")), ["a", "b"]);
 }
 
 #[test]
@@ -318,12 +433,13 @@ state = "resolved"
     chat.flow = Flow::parse("order.toml", source, &plugins).expect("valid");
     chat.say("order");
     let not_found = vec![
-        Decision::Reply(crate::contract::Reply { text: "No such order.".into(), quick_replies: Vec::new() }),
+        Decision::Reply(Reply { text: "No such order.".into(), quick_replies: Vec::new(), locale: None }),
         Decision::ClearField("order_id".into()),
         Decision::Ask(crate::contract::Ask {
             field: "order_id".into(),
             prompt: None,
             quick_replies: Vec::new(),
+            locale: None,
         }),
     ];
     // on_collect "notes", then "lookup" says not found and asks again.

@@ -93,6 +93,9 @@ impl Checker<'_> {
                 "add at least one [[intents]] table".to_owned(),
             );
         }
+        if let Some(understanding) = &flow.understanding {
+            self.plugin(&understanding.plugin);
+        }
         let mut names = HashSet::new();
         for intent in &flow.intents {
             if !names.insert(intent.name.as_str()) {
