@@ -27,11 +27,13 @@
 //! - `state.rs`: the per-call store data, with WASI denied by default.
 //! - `deadline.rs`: `wasi:io/poll` and blocking stream calls that give up at
 //!   the call's deadline, where epochs cannot reach.
-//! - `since_v0_1_0.rs`: bindings for `switchboard:plugin@0.1.0`, converted to
-//!   and from [`switchboard_core::contract`]. Each released WIT version gets one
-//!   such module and nothing past it sees versioned types.
+//! - `since_v0_1_0.rs`, `since_v0_2_0.rs`: bindings for each
+//!   `switchboard:plugin` version, converted to and from
+//!   [`switchboard_core::contract`]. Each WIT version gets one such module and
+//!   nothing past it sees versioned types; `bridge.rs` holds what they share.
 //! - `error.rs`: [`LoadError`] and [`StepFailure`].
 
+mod bridge;
 mod cache;
 mod capabilities;
 mod compile;
@@ -43,6 +45,7 @@ mod limits;
 mod plugin;
 mod runtime;
 mod since_v0_1_0;
+mod since_v0_2_0;
 mod state;
 
 pub use capabilities::{Grants, KvBackend, KvQuota, KvQuotaExceeded, KvScope, MemoryKv, Secret};
@@ -51,5 +54,7 @@ pub use egress::{AllowedDestination, EgressError, OutboundPolicy, PolicyError, i
 pub use error::{FailureKind, LoadError, StepFailure};
 pub use http::HttpGrant;
 pub use limits::{Limits, ResourceReport};
-pub use plugin::{ApiVersion, CallContext, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome};
+pub use plugin::{
+    ApiVersion, CallContext, ClassifyOutcome, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome,
+};
 pub use runtime::{Runtime, RuntimeConfig};

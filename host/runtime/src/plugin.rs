@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use switchboard_core::contract::{Decision, StepInput};
+use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepError, StepInput};
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::capabilities::{Grants, KvBackend, KvQuota};
 use crate::error::{FailureKind, LoadError, StepFailure};
 use crate::limits::{LimitExceeded, Limits, ResourceReport};
-use crate::since_v0_1_0;
 use crate::state::HostState;
+use crate::{since_v0_1_0, since_v0_2_0};
 
 /// The SHA-256 of a component's bytes: its identity for binding and caching.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,19 +41,57 @@ impl fmt::Display for ContentHash {
 pub enum ApiVersion {
     #[serde(rename = "0.1")]
     V0_1,
+    #[serde(rename = "0.2")]
+    V0_2,
 }
 
 impl fmt::Display for ApiVersion {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {
             ApiVersion::V0_1 => "0.1",
+            ApiVersion::V0_2 => "0.2",
         })
     }
 }
 
+/// What a component exports, by version, each resolved to an export index.
 #[derive(Clone)]
-pub(crate) enum VersionedPre {
-    V0_1(since_v0_1_0::Handler),
+pub(crate) enum Exports {
+    V0_1 { handler: since_v0_1_0::Handler },
+    V0_2 { handler: Option<since_v0_2_0::Handler>, classifier: Option<since_v0_2_0::Classifier> },
+}
+
+impl Exports {
+    /// Type-check every export this component has against its version's signature.
+    fn probe(&self, instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<()> {
+        match self {
+            Exports::V0_1 { handler } => handler.probe(instance, store),
+            Exports::V0_2 { handler, classifier } => {
+                if let Some(handler) = handler {
+                    handler.probe(instance, store)?;
+                }
+                if let Some(classifier) = classifier {
+                    classifier.probe(instance, store)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn run(
+        &self,
+        instance: &Instance,
+        store: &mut Store<HostState>,
+        input: &StepInput,
+    ) -> wasmtime::Result<Result<Vec<Decision>, StepError>> {
+        match self {
+            Exports::V0_1 { handler } => handler.run(instance, store, input),
+            Exports::V0_2 { handler: Some(handler), .. } => handler.run(instance, store, input),
+            Exports::V0_2 { handler: None, .. } => {
+                Err(wasmtime::format_err!("this component exports no step handler, only `understanding`"))
+            }
+        }
+    }
 }
 
 /// A component checked against the host's contract and pre-instantiated: imports
@@ -63,7 +102,8 @@ pub struct Plugin {
     engine: Engine,
     hash: ContentHash,
     version: ApiVersion,
-    pre: VersionedPre,
+    pre: InstancePre<HostState>,
+    exports: Exports,
     epoch_tick: Duration,
 }
 
@@ -109,6 +149,14 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// A successful `classify` call.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifyOutcome {
+    pub classification: Classification,
+    pub report: ResourceReport,
+    pub logs: Vec<LogLine>,
+}
+
 /// Log lines kept per call; more are counted, not stored.
 const MAX_LOG_LINES: usize = 100;
 
@@ -125,10 +173,11 @@ impl Plugin {
         engine: Engine,
         hash: ContentHash,
         version: ApiVersion,
-        pre: VersionedPre,
+        pre: InstancePre<HostState>,
+        exports: Exports,
         epoch_tick: Duration,
     ) -> Self {
-        Self { engine, hash, version, pre, epoch_tick }
+        Self { engine, hash, version, pre, exports, epoch_tick }
     }
 
     pub fn hash(&self) -> &ContentHash {
@@ -139,14 +188,25 @@ impl Plugin {
         self.version
     }
 
+    /// Whether the component exports a step handler (`handler.run`).
+    pub fn is_step(&self) -> bool {
+        matches!(self.exports, Exports::V0_1 { .. } | Exports::V0_2 { handler: Some(_), .. })
+    }
+
+    /// Whether the component exports `understanding.classify` (0.2.0).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self.exports, Exports::V0_2 { classifier: Some(_), .. })
+    }
+
     /// Instantiate once, under default limits, calling nothing: catches
     /// mismatched export types (checked at instantiation) and start functions
     /// that trap, at load time rather than on a customer's message.
     pub(crate) fn probe(&self) -> Result<(), LoadError> {
         let probe_input = "load-probe";
         self.store(CallContext::new(probe_input), probe_input, probe_input, 0)
-            .and_then(|mut store| match &self.pre {
-                VersionedPre::V0_1(handler) => handler.probe(&mut store),
+            .and_then(|mut store| {
+                let instance = self.pre.instantiate(&mut store)?;
+                self.exports.probe(&instance, &mut store)
             })
             .map_err(|error| LoadError::Incompatible(format!("{:#}", anyhow::Error::from(error))))
     }
@@ -180,21 +240,58 @@ impl Plugin {
     /// This blocks the thread for as long as the guest runs (bounded by the
     /// call's deadline): async callers should use a blocking pool.
     pub fn call(&self, input: &StepInput, context: CallContext) -> Result<StepOutcome, StepFailure> {
+        let (decisions, report, logs) =
+            self.invoke(context, &input.tenant, &input.conversation, input.now, |instance, store| {
+                self.exports.run(instance, store, input)
+            })?;
+        Ok(StepOutcome { decisions, report, logs })
+    }
+
+    /// Run `understanding.classify` on a fresh instance, under the same
+    /// limits and isolation as a step.
+    pub fn classify(
+        &self,
+        input: &ClassifyInput,
+        context: CallContext,
+    ) -> Result<ClassifyOutcome, StepFailure> {
+        let Exports::V0_2 { classifier: Some(classifier), .. } = &self.exports else {
+            let message = "this component exports no `understanding` (WIT 0.2.0)".to_owned();
+            return Err(StepFailure {
+                kind: FailureKind::Host { message },
+                report: ResourceReport::default(),
+            });
+        };
+        let (classification, report, logs) =
+            self.invoke(context, &input.tenant, &input.conversation, input.now, |instance, store| {
+                classifier.classify(instance, store, input)
+            })?;
+        Ok(ClassifyOutcome { classification, report, logs })
+    }
+
+    /// One call on a fresh store and instance, with its limits armed and its
+    /// failures classified.
+    fn invoke<T>(
+        &self,
+        context: CallContext,
+        tenant: &str,
+        conversation: &str,
+        now: i64,
+        call: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Result<T, StepError>>,
+    ) -> Result<(T, ResourceReport, Vec<LogLine>), StepFailure> {
         let limits = context.limits;
         let started = Instant::now();
-        let mut store = match self.store(context, &input.tenant, &input.conversation, input.now) {
+        let mut store = match self.store(context, tenant, conversation, now) {
             Ok(store) => store,
             Err(error) => {
                 let kind = FailureKind::Host { message: format!("{:#}", anyhow::Error::from(error)) };
                 return Err(StepFailure { kind, report: ResourceReport::default() });
             }
         };
-        let result = match &self.pre {
-            VersionedPre::V0_1(handler) => handler
-                .instantiate(&mut store)
-                .and_then(|instance| handler.run(&instance, &mut store, input))
-                .map_err(anyhow::Error::from),
-        };
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| call(&instance, &mut store))
+            .map_err(anyhow::Error::from);
 
         let report = ResourceReport {
             fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
@@ -202,9 +299,9 @@ impl Plugin {
             peak_memory_bytes: store.data().limiter.peak_memory,
         };
         match result {
-            Ok(Ok(decisions)) => {
+            Ok(Ok(value)) => {
                 let logs = std::mem::take(&mut store.data_mut().logs);
-                Ok(StepOutcome { decisions, report, logs })
+                Ok((value, report, logs))
             }
             Ok(Err(guest)) => Err(StepFailure { kind: FailureKind::Guest(guest), report }),
             Err(error) => {
@@ -221,9 +318,7 @@ impl Plugin {
     pub fn reused_instance_for_benchmarks(&self, context: CallContext) -> anyhow::Result<ReusedInstance<'_>> {
         let limits = context.limits;
         let mut store = self.store(context, "bench", "bench", 0)?;
-        let instance = match &self.pre {
-            VersionedPre::V0_1(handler) => handler.instantiate(&mut store)?,
-        };
+        let instance = self.pre.instantiate(&mut store)?;
         Ok(ReusedInstance { plugin: self, store, instance, limits })
     }
 
@@ -254,8 +349,7 @@ impl ReusedInstance<'_> {
     /// Run one step with the limits re-armed, on the same instance as before.
     pub fn call(&mut self, input: &StepInput) -> anyhow::Result<Vec<Decision>> {
         self.plugin.arm(&mut self.store, &self.limits)?;
-        let VersionedPre::V0_1(handler) = &self.plugin.pre;
-        let decisions = handler.run(&self.instance, &mut self.store, input)??;
+        let decisions = self.plugin.exports.run(&self.instance, &mut self.store, input)??;
         Ok(decisions)
     }
 }

@@ -15,9 +15,9 @@ use crate::cache::CompileCache;
 use crate::compile::CompileSandbox;
 use crate::error::LoadError;
 use crate::limits::Limits;
-use crate::plugin::{ApiVersion, ContentHash, Plugin, VersionedPre};
-use crate::since_v0_1_0;
+use crate::plugin::{ApiVersion, ContentHash, Exports, Plugin};
 use crate::state::HostState;
+use crate::{since_v0_1_0, since_v0_2_0};
 
 /// Engine-wide settings. Per-call [`Limits`](crate::Limits) must fit inside them.
 #[derive(Debug, Clone)]
@@ -66,7 +66,9 @@ impl Default for RuntimeConfig {
 /// the epoch ticker that enforces deadlines.
 pub struct Runtime {
     engine: Engine,
-    linker_v0_1: Linker<HostState>,
+    /// Every WIT version's imports: their names carry the version, so one
+    /// linker serves components of any version.
+    linker: Linker<HostState>,
     cache: CompileCache,
     epoch_tick: Duration,
     ceiling: Limits,
@@ -76,18 +78,19 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(&config, true)?)?;
-        let mut linker_v0_1 = Linker::new(&engine);
+        let mut linker = Linker::new(&engine);
         // Every WASI interface is linked, so components built by any toolchain
         // instantiate; what they can *do* is decided by the context in `state.rs`.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker_v0_1)?;
-        crate::deadline::add_to_linker(&mut linker_v0_1)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker_v0_1)?;
-        since_v0_1_0::add_to_linker(&mut linker_v0_1)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        crate::deadline::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+        since_v0_1_0::add_to_linker(&mut linker)?;
+        since_v0_2_0::add_to_linker(&mut linker)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick)?;
         Ok(Self {
             cache: CompileCache::new(&config)?,
             engine,
-            linker_v0_1,
+            linker,
             epoch_tick: config.epoch_tick,
             ceiling: Limits {
                 memory_bytes: config.ceiling.memory_bytes.min(config.max_memory_bytes),
@@ -102,19 +105,12 @@ impl Runtime {
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let hash = ContentHash::of(bytes);
         let component = self.cache.component(&self.engine, &hash, bytes)?;
-        let version = api_version(&self.engine, &component)?;
-        let pre = match version {
-            ApiVersion::V0_1 => {
-                let instance_pre = self
-                    .linker_v0_1
-                    .instantiate_pre(&component)
-                    .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
-                let handler = since_v0_1_0::Handler::new(instance_pre)
-                    .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
-                VersionedPre::V0_1(handler)
-            }
-        };
-        let plugin = Plugin::new(self.engine.clone(), hash, version, pre, self.epoch_tick);
+        let (version, exports) = exports(&self.engine, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
+        let plugin = Plugin::new(self.engine.clone(), hash, version, pre, exports, self.epoch_tick);
         plugin.probe()?;
         Ok(plugin)
     }
@@ -200,15 +196,23 @@ fn engine_config(config: &RuntimeConfig, pooled: bool) -> anyhow::Result<Config>
     Ok(engine_config)
 }
 
-/// Which `switchboard:plugin` version the component implements, from its exports.
-fn api_version(engine: &Engine, component: &Component) -> Result<ApiVersion, LoadError> {
+/// Which `switchboard:plugin` version the component implements, and which of
+/// its exports it has, from its exports. The newest version wins.
+fn exports(engine: &Engine, component: &Component) -> Result<(ApiVersion, Exports), LoadError> {
+    let handler = since_v0_2_0::Handler::find(component);
+    let classifier = since_v0_2_0::Classifier::find(component);
+    if handler.is_some() || classifier.is_some() {
+        return Ok((ApiVersion::V0_2, Exports::V0_2 { handler, classifier }));
+    }
+    if let Some(handler) = since_v0_1_0::Handler::find(component) {
+        return Ok((ApiVersion::V0_1, Exports::V0_1 { handler }));
+    }
     let exports: Vec<String> =
         component.component_type().exports(engine).map(|(name, _)| name.to_owned()).collect();
-    if exports.iter().any(|name| name == since_v0_1_0::HANDLER_EXPORT) {
-        return Ok(ApiVersion::V0_1);
-    }
     Err(LoadError::Incompatible(format!(
-        "component exports none of [{}]; it exports [{}]",
+        "component exports none of [{}, {}, {}]; it exports [{}]",
+        since_v0_2_0::HANDLER_EXPORT,
+        since_v0_2_0::UNDERSTANDING_EXPORT,
         since_v0_1_0::HANDLER_EXPORT,
         exports.join(", ")
     )))

@@ -6,21 +6,23 @@
 //! Loopback is not public, so this binary allows `127.0.0.1` as an operator
 //! would (`serve --allow-outbound 127.0.0.1`), and nothing else.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use switchboard_core::contract::{Decision, StepError, Value};
+use switchboard_core::contract::{
+    ClassifyInput, Decision, FieldKindSpec, FieldSpecInfo, IntentGuess, IntentSpec, StepError, Value,
+};
 use switchboard_runtime::{
     FailureKind, Grants, HttpGrant, Limits, OutboundPolicy, Secret, StepFailure, StepOutcome,
 };
 
 use crate::support::{context_with, input, load};
 
-/// A one-shot HTTP server: it records the request head it gets, waits `delay`,
-/// then answers `status` with `body`.
+/// A one-shot HTTP server: it records the request it gets (head, blank line,
+/// body), waits `delay`, then answers `status` with `body`.
 struct FakeOrderApi {
     addr: SocketAddr,
     requests: mpsc::Receiver<String>,
@@ -47,6 +49,15 @@ impl FakeOrderApi {
                 }
                 head.push_str(&line);
             }
+            let length = head
+                .lines()
+                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_owned))
+                .and_then(|length| length.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            head.push_str("\r\n");
+            head.push_str(&String::from_utf8_lossy(&request_body));
             let _ = sender.send(head);
             thread::sleep(delay);
             let mut stream = reader.into_inner();
@@ -172,4 +183,95 @@ fn a_slow_api_times_out_within_the_grant() {
     let failure = check_order(&api, grants(&api, "{addr}")).expect_err("timed out");
     assert!(matches!(failure.kind, FailureKind::Guest(StepError::Unavailable(_))), "{failure:?}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+/// A chat-completions answer whose message content is `content`.
+fn completion(content: &serde_json::Value) -> String {
+    serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content.to_string()}}]})
+        .to_string()
+}
+
+fn booking_input(text: &str) -> ClassifyInput {
+    let service = FieldSpecInfo {
+        name: "service".to_owned(),
+        kind: FieldKindSpec::Choice,
+        options: vec!["haircut".to_owned(), "coloring".to_owned()],
+    };
+    let day =
+        FieldSpecInfo { name: "preferred_date".to_owned(), kind: FieldKindSpec::Date, options: Vec::new() };
+    let step = input("salon", "understanding");
+    ClassifyInput {
+        tenant: step.tenant,
+        conversation: step.conversation,
+        channel: step.channel,
+        contact: step.contact,
+        text: text.to_owned(),
+        intents: vec![IntentSpec {
+            name: "booking".to_owned(),
+            examples: vec!["записаться".to_owned()],
+            fields: vec![service, day],
+        }],
+        active_intent: None,
+        asking: None,
+        fields: Default::default(),
+        now: step.now,
+        config: Default::default(),
+    }
+}
+
+fn classify(api: &FakeOrderApi, text: &str) -> Result<switchboard_runtime::ClassifyOutcome, StepFailure> {
+    let mut input = booking_input(text);
+    let endpoint = format!("http://{}/v1/chat/completions", api.addr);
+    input.config =
+        serde_json::json!({"endpoint": endpoint, "model": "gpt-4o-mini", "key_secret": "llm_key"}).into();
+    let mut grants = grants(api, "{addr}");
+    grants.secrets = [("llm_key".to_owned(), Secret("test-key".to_owned()))].into();
+    let context = switchboard_runtime::CallContext {
+        limits: Limits { timeout: Duration::from_secs(2), ..Limits::default() },
+        ..context_with(grants)
+    };
+    load("llm_classifier").classify(&input, context)
+}
+
+#[test]
+fn an_llm_classifier_asks_the_model_and_keeps_only_what_the_flow_has() {
+    let answer = serde_json::json!({
+        "intent": "booking", "confidence": 0.9, "locale": "ru",
+        "entities": [
+            {"field": "service", "value": "haircut", "confidence": 0.85},
+            {"field": "preferred_date", "value": "2026-01-02", "confidence": 0.8},
+            {"field": "made_up", "value": "anything", "confidence": 1.0},
+            {"field": "service", "value": "massage", "confidence": 1.0},
+        ],
+    });
+    let api = FakeOrderApi::start(200, completion(&answer), Duration::ZERO);
+    let outcome = classify(&api, "Можно записаться на завтра на стрижку?").expect("classifies");
+
+    let request = api.request().expect("the model API was called");
+    assert!(request.starts_with("POST /v1/chat/completions HTTP/1.1"), "{request}");
+    assert!(request.to_ascii_lowercase().contains("authorization: bearer test-key"), "{request}");
+    assert!(request.contains("на завтра на стрижку") && request.contains("gpt-4o-mini"), "{request}");
+
+    let classification = outcome.classification;
+    assert_eq!(classification.intents, [IntentGuess { name: "booking".to_owned(), confidence: 0.9 }]);
+    assert_eq!(classification.locale.as_deref(), Some("ru"));
+    let found: Vec<(&str, &Value)> =
+        classification.entities.iter().map(|entity| (entity.field.as_str(), &entity.value)).collect();
+    assert_eq!(found.len(), 2, "the made-up field and option are dropped: {found:?}");
+    assert_eq!(found[0], ("service", &Value::Text("haircut".to_owned())));
+    assert!(matches!(found[1], ("preferred_date", Value::Datetime(_))), "{found:?}");
+}
+
+#[test]
+fn an_llm_classifier_whose_model_fails_says_it_is_unavailable() {
+    let api = FakeOrderApi::start(500, r#"{"error": "overloaded"}"#.to_owned(), Duration::ZERO);
+    let failure = classify(&api, "hello").expect_err("the model failed");
+    assert!(
+        matches!(&failure.kind, FailureKind::Guest(StepError::Unavailable(message)) if message.contains("500")),
+        "{failure:?}"
+    );
+
+    let api = FakeOrderApi::start(200, completion(&serde_json::json!("not json at all")), Duration::ZERO);
+    let failure = classify(&api, "hello").expect_err("garbage from the model");
+    assert!(matches!(&failure.kind, FailureKind::Guest(StepError::Unavailable(_))), "{failure:?}");
 }

@@ -10,3 +10,4 @@ mod loading;
 mod plugins;
 mod polyglot;
 mod support;
+mod versions;

@@ -1,0 +1,162 @@
+//! Bindings for `switchboard:plugin@0.2.0`: the step contract of 0.1.0 with
+//! `locale` on replies, asks and quotes, and the new `understanding` export.
+//!
+//! 0.2.0 is not yet released: `wit/since_v0.2.0/` may still change, and this
+//! module with it, until it is frozen like 0.1.0.
+
+use switchboard_core::contract as latest;
+
+use crate::state::HostState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/since_v0.2.0",
+        // The world with every export: a component may have either or both,
+        // and the host looks each one up by name (see `Handler::find`).
+        world: "plugin",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::exports::switchboard::plugin::understanding;
+use bindings::switchboard::plugin::{config, kv, log, types};
+
+pub(crate) fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+    bindings::Plugin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |state| {
+        state
+    })
+}
+
+crate::bridge::host_capabilities!();
+crate::bridge::step_handler!("switchboard:plugin/handler@0.2.0");
+crate::bridge::conversions!();
+
+fn reply_locale(reply: &types::Reply) -> Option<String> {
+    reply.locale.clone()
+}
+
+fn ask_locale(ask: &types::Ask) -> Option<String> {
+    ask.locale.clone()
+}
+
+fn quote_locale(quote: &types::Quote) -> Option<String> {
+    quote.locale.clone()
+}
+
+/// The export a component must have to be an understanding plugin.
+pub(crate) const UNDERSTANDING_EXPORT: &str = "switchboard:plugin/understanding@0.2.0";
+
+type ClassifyParams<'a> = (&'a understanding::ClassifyInput,);
+type ClassifyResults = (Result<understanding::Classification, types::StepError>,);
+
+/// `understanding.classify`, resolved to an export index once (see [`Handler`]).
+#[derive(Clone)]
+pub(crate) struct Classifier {
+    classify: wasmtime::component::ComponentExportIndex,
+}
+
+impl Classifier {
+    pub(crate) fn find(component: &wasmtime::component::Component) -> Option<Self> {
+        let classify = component
+            .get_export_index(None, UNDERSTANDING_EXPORT)
+            .and_then(|export| component.get_export_index(Some(&export), "classify"))?;
+        Some(Self { classify })
+    }
+
+    pub(crate) fn probe(
+        &self,
+        instance: &wasmtime::component::Instance,
+        store: &mut wasmtime::Store<HostState>,
+    ) -> wasmtime::Result<()> {
+        instance.get_typed_func::<ClassifyParams<'_>, ClassifyResults>(&mut *store, &self.classify)?;
+        Ok(())
+    }
+
+    pub(crate) fn classify(
+        &self,
+        instance: &wasmtime::component::Instance,
+        store: &mut wasmtime::Store<HostState>,
+        input: &latest::ClassifyInput,
+    ) -> wasmtime::Result<Result<latest::Classification, latest::StepError>> {
+        let func = instance
+            .get_func(&mut *store, self.classify)
+            .ok_or_else(|| wasmtime::format_err!("{UNDERSTANDING_EXPORT} lost its `classify` export"))?;
+        // SAFETY: `probe` type-checked this export against these types at load
+        // time, and `instance` comes from the same `InstancePre`.
+        let classify = unsafe {
+            wasmtime::component::TypedFunc::<ClassifyParams<'_>, ClassifyResults>::new_unchecked(func)
+        };
+        let (result,) = classify.call(&mut *store, (&classify_input(input),))?;
+        Ok(result.map(classification).map_err(step_error))
+    }
+}
+
+fn classify_input(input: &latest::ClassifyInput) -> understanding::ClassifyInput {
+    understanding::ClassifyInput {
+        tenant: input.tenant.clone(),
+        conversation: input.conversation.clone(),
+        channel: channel_to_guest(input.channel),
+        contact: contact_to_guest(&input.contact),
+        text: input.text.clone(),
+        intents: input
+            .intents
+            .iter()
+            .map(|intent| understanding::IntentSpec {
+                name: intent.name.clone(),
+                examples: intent.examples.clone(),
+                fields: intent
+                    .fields
+                    .iter()
+                    .map(|field| understanding::FieldSpec {
+                        name: field.name.clone(),
+                        kind: field_kind(field.kind),
+                        options: field.options.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        active_intent: input.active_intent.clone(),
+        asking: input.asking.clone(),
+        fields: fields_to_guest(&input.fields),
+        now: input.now,
+        config: input.config.as_str().to_owned(),
+    }
+}
+
+fn field_kind(kind: latest::FieldKindSpec) -> understanding::FieldKind {
+    use latest::FieldKindSpec as K;
+    use understanding::FieldKind as G;
+    match kind {
+        K::Text => G::Text,
+        K::Number => G::Number,
+        K::Money => G::Money,
+        K::Date => G::Date,
+        K::Datetime => G::Datetime,
+        K::Phone => G::Phone,
+        K::Email => G::Email,
+        K::Choice => G::Choice,
+        K::Boolean => G::Boolean,
+        K::Pattern => G::Pattern,
+        K::Quantity => G::Quantity,
+    }
+}
+
+fn classification(answer: understanding::Classification) -> latest::Classification {
+    latest::Classification {
+        intents: answer
+            .intents
+            .into_iter()
+            .map(|guess| latest::IntentGuess { name: guess.name, confidence: guess.confidence })
+            .collect(),
+        entities: answer
+            .entities
+            .into_iter()
+            .map(|entity| latest::Entity {
+                field: entity.field,
+                value: value(entity.value),
+                confidence: entity.confidence,
+            })
+            .collect(),
+        locale: answer.locale,
+    }
+}
