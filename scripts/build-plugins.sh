@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=target/plugins
 mkdir -p "$out"
 
-rust_plugins=(pricing-calculator lead-scoring refund-policy order-status approval-routing hostile-fixture slow-start-fixture)
+rust_plugins=(pricing-calculator lead-scoring refund-policy order-status approval-routing llm-classifier hostile-fixture slow-start-fixture contract-v0-1-fixture)
 echo "==> Rust plugins: ${rust_plugins[*]}"
 cargo build --quiet --target wasm32-wasip2 --profile plugin ${rust_plugins[@]/#/-p }
 for crate in "${rust_plugins[@]}"; do

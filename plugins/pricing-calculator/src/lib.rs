@@ -182,6 +182,9 @@ pub fn quote(config: &Config, input: &StepInput) -> Result<Quote, StepError> {
         currency: config.currency.clone(),
         valid_until: Some(input.now + config.valid_hours * HOUR_MS),
         factors,
+        // The labels were picked for the customer's language; saying so lets
+        // the host keep this quote out of a conversation in another one.
+        locale: Some(input.contact.locale.clone()).filter(|locale| !locale.is_empty()),
     })
 }
 

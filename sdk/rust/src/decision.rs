@@ -7,7 +7,7 @@ use crate::{
 
 impl Decision {
     pub fn reply(text: impl Into<String>) -> Self {
-        Decision::Reply(Reply { text: text.into(), quick_replies: Vec::new() })
+        Decision::Reply(Reply { text: text.into(), quick_replies: Vec::new(), locale: None })
     }
 
     /// A reply with quick-reply buttons, each `(title, payload)`.
@@ -15,11 +15,25 @@ impl Decision {
         text: impl Into<String>,
         options: impl IntoIterator<Item = (T, P)>,
     ) -> Self {
-        Decision::Reply(Reply { text: text.into(), quick_replies: quick_replies(options) })
+        Decision::Reply(Reply { text: text.into(), quick_replies: quick_replies(options), locale: None })
     }
 
     pub fn ask(field: impl Into<String>) -> Self {
-        Decision::Ask(Ask { field: field.into(), prompt: None, quick_replies: Vec::new() })
+        Decision::Ask(Ask { field: field.into(), prompt: None, quick_replies: Vec::new(), locale: None })
+    }
+
+    /// Say which language this reply, ask or quote is written in (BCP 47).
+    /// A step may return the same text in several languages; the host keeps
+    /// the conversation's. Other decisions are returned unchanged.
+    pub fn in_locale(mut self, locale: impl Into<String>) -> Self {
+        let tag = Some(locale.into());
+        match &mut self {
+            Decision::Reply(reply) => reply.locale = tag,
+            Decision::Ask(ask) => ask.locale = tag,
+            Decision::Quote(quote) => quote.locale = tag,
+            _ => {}
+        }
+        self
     }
 
     pub fn set_field(name: impl Into<String>, value: Value) -> Self {

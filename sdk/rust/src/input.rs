@@ -64,10 +64,15 @@ impl StepInput {
     /// An empty configuration parses as `{}`, so a type whose fields all have
     /// serde defaults works unconfigured.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, StepError> {
-        let text = self.config.trim();
-        let text = if text.is_empty() || text == "null" { "{}" } else { text };
-        serde_json::from_str(text).map_err(|error| StepError::InvalidConfig(error.to_string()))
+        parse_config(&self.config)
     }
+}
+
+/// A plugin's JSON config; empty counts as `{}`.
+pub(crate) fn parse_config<T: DeserializeOwned>(config: &str) -> Result<T, StepError> {
+    let text = config.trim();
+    let text = if text.is_empty() || text == "null" { "{}" } else { text };
+    serde_json::from_str(text).map_err(|error| StepError::InvalidConfig(error.to_string()))
 }
 
 impl Money {

@@ -29,8 +29,9 @@
 //!
 //! # Layout
 //!
-//! - [`bindings`]: what wit-bindgen generates from `wit/since_v0.1.0`; the
-//!   types are re-exported from the crate root and [`prelude`].
+//! - [`bindings`]: what wit-bindgen generates from `wit/since_v0.2.0`; the
+//!   types are re-exported from the crate root and [`prelude`]. The
+//!   `classifier` world's bindings share them.
 //! - `decision.rs`, `input.rs`: constructors and accessors that make those
 //!   types pleasant to use.
 //! - [`kv`], [`config`], [`log`], [`http`]: the host capabilities.
@@ -40,7 +41,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.2.0",
         world: "step",
         pub_export_macro: true,
         export_macro_name: "__export_step_world",
@@ -49,7 +50,28 @@ pub mod bindings {
     });
 }
 
+/// The `classifier` world, sharing the step world's types and imports.
+#[allow(missing_debug_implementations, clippy::all)]
+#[doc(hidden)]
+pub mod classifier_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.2.0",
+        world: "classifier",
+        with: {
+            "switchboard:plugin/types@0.2.0": crate::bindings::switchboard::plugin::types,
+            "switchboard:plugin/log@0.2.0": crate::bindings::switchboard::plugin::log,
+            "switchboard:plugin/config@0.2.0": crate::bindings::switchboard::plugin::config,
+            "switchboard:plugin/kv@0.2.0": crate::bindings::switchboard::plugin::kv,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_classifier_world",
+        default_bindings_module: "switchboard_sdk::classifier_bindings",
+        additional_derives: [Clone, PartialEq],
+    });
+}
+
 mod capabilities;
+mod classify;
 mod decision;
 pub mod http;
 mod input;
@@ -63,12 +85,15 @@ pub use bindings::switchboard::plugin::types::{
     StepError, StepInput, Timer, Value, Verdict,
 };
 pub use capabilities::{config, kv, log};
+pub use classifier_bindings::exports::switchboard::plugin::understanding::{
+    Classification, ClassifyInput, Entity, FieldKind, FieldSpec, Guest as Classifier, IntentGuess, IntentSpec,
+};
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Amount, Decision, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict,
-        config, http, kv, log,
+        Amount, Classification, Classifier, ClassifyInput, Decision, Entity, IntentGuess, LeadTier, Money,
+        Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict, config, http, kv, log,
     };
 }
 
@@ -95,6 +120,31 @@ macro_rules! export_plugin {
         const _: fn() = || {
             fn is_a_plugin<T: $crate::Plugin>() {}
             is_a_plugin::<$plugin>();
+        };
+    };
+}
+
+/// Export a [`Classifier`] implementation as the component's `understanding`
+/// (WIT 0.2.0): a tenant's own reading of each message, which the host merges
+/// with its built-in one by confidence. A component is either a step or a
+/// classifier; use this macro or [`export_plugin!`], not both.
+#[cfg(target_arch = "wasm32")]
+#[macro_export]
+macro_rules! export_classifier {
+    ($classifier:ident) => {
+        $crate::classifier_bindings::__export_classifier_world!($classifier with_types_in $crate::classifier_bindings);
+    };
+}
+
+/// Export a [`Classifier`] implementation as the component's `understanding`.
+/// Natively it exports nothing and only checks that the type is a classifier.
+#[cfg(not(target_arch = "wasm32"))]
+#[macro_export]
+macro_rules! export_classifier {
+    ($classifier:ident) => {
+        const _: fn() = || {
+            fn is_a_classifier<T: $crate::Classifier>() {}
+            is_a_classifier::<$classifier>();
         };
     };
 }

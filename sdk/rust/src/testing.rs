@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use crate::http::{HttpError, Response};
 use crate::log::Level;
-use crate::{Channel, Contact, Field, HostError, Message, Money, StepInput, Value};
+use crate::{
+    Channel, ClassifyInput, Contact, Field, FieldKind, FieldSpec, HostError, IntentSpec, Message, Money,
+    StepInput, Value,
+};
 
 /// What a plugin's capabilities see in a native test. Each test thread has its own.
 #[derive(Debug, Default)]
@@ -28,6 +31,8 @@ pub struct TestHost {
     pub http: HashMap<String, Result<Response, HttpError>>,
     /// Every URL the plugin requested, in order.
     pub requested: Vec<String>,
+    /// The body of every `POST`, in order.
+    pub posted: Vec<Vec<u8>>,
 }
 
 impl TestHost {
@@ -46,12 +51,13 @@ impl TestHost {
         Ok(self.secrets.get(name).cloned())
     }
 
-    pub(crate) fn http_get(&mut self, url: &str) -> Result<Response, HttpError> {
+    pub(crate) fn http_send(&mut self, url: &str, body: Option<&[u8]>) -> Result<Response, HttpError> {
         self.requested.push(url.to_owned());
+        self.posted.extend(body.map(<[u8]>::to_vec));
         self.http.get(url).cloned().unwrap_or(Err(HttpError::Denied))
     }
 
-    /// Answer `GET url` with `status` and a JSON body.
+    /// Answer requests to `url` with `status` and a JSON body.
     pub fn respond_json(&mut self, url: &str, status: u16, body: &serde_json::Value) {
         let body = body.to_string().into_bytes();
         self.http.insert(url.to_owned(), Ok(Response { status, body }));
@@ -87,6 +93,69 @@ pub fn input(step: &str) -> InputBuilder {
             now: 1_767_225_600_000, // 2026-01-01T00:00:00Z
             config: String::new(),
         },
+    }
+}
+
+/// Start building the input of an understanding plugin for the message `text`.
+pub fn classify_input(text: &str) -> ClassifyBuilder {
+    ClassifyBuilder {
+        input: ClassifyInput {
+            tenant: "test-tenant".to_owned(),
+            conversation: "test-conversation".to_owned(),
+            channel: Channel::Webchat,
+            contact: Contact { id: "test-contact".to_owned(), display_name: None, locale: "en".to_owned() },
+            text: text.to_owned(),
+            intents: Vec::new(),
+            active_intent: None,
+            asking: None,
+            fields: Vec::new(),
+            now: 1_767_225_600_000, // 2026-01-01T00:00:00Z
+            config: String::new(),
+        },
+    }
+}
+
+/// A fluent [`ClassifyInput`] builder for tests.
+#[derive(Debug)]
+pub struct ClassifyBuilder {
+    input: ClassifyInput,
+}
+
+impl ClassifyBuilder {
+    /// One of the flow's intents, with its example phrases and `(name, kind, options)` fields.
+    pub fn intent(mut self, name: &str, examples: &[&str], fields: &[(&str, FieldKind, &[&str])]) -> Self {
+        self.input.intents.push(IntentSpec {
+            name: name.to_owned(),
+            examples: examples.iter().map(|example| (*example).to_owned()).collect(),
+            fields: fields
+                .iter()
+                .map(|(name, kind, options)| FieldSpec {
+                    name: (*name).to_owned(),
+                    kind: *kind,
+                    options: options.iter().map(|option| (*option).to_owned()).collect(),
+                })
+                .collect(),
+        });
+        self
+    }
+
+    pub fn asking(mut self, field: &str) -> Self {
+        self.input.asking = Some(field.to_owned());
+        self
+    }
+
+    pub fn config(mut self, json: &str) -> Self {
+        self.input.config = json.to_owned();
+        self
+    }
+
+    pub fn now(mut self, now: i64) -> Self {
+        self.input.now = now;
+        self
+    }
+
+    pub fn build(self) -> ClassifyInput {
+        self.input
     }
 }
 
