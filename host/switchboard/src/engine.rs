@@ -23,7 +23,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
-use switchboard_core::contract::{Channel, Contact, Decision, StepInput, Value};
+use switchboard_core::contract::{
+    Channel, Classification, ClassifyInput, Contact, Decision, StepInput, Value,
+};
 use switchboard_core::conversation::{
     Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
 };
@@ -946,8 +948,18 @@ struct RuntimePlugins<'a> {
     pins: &'a BTreeMap<String, String>,
 }
 
-impl Plugins for RuntimePlugins<'_> {
-    fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+/// One plugin call, ready to run: the component the conversation is pinned
+/// to, the binding's config, and the call's limits and grants. Holds the
+/// call's share of the tenant's guest memory until it drops.
+struct PreparedCall {
+    plugin: Plugin,
+    config: switchboard_core::contract::PluginConfig,
+    context: CallContext,
+    _memory: memory::Reservation,
+}
+
+impl RuntimePlugins<'_> {
+    fn prepare(&self, name: &str) -> Result<PreparedCall, StepFailed> {
         let Some(binding) = self.tenant.plugins.get(name) else {
             return Err(StepFailed {
                 code: "unbound".to_owned(),
@@ -960,7 +972,6 @@ impl Plugins for RuntimePlugins<'_> {
             }
             _ => binding.plugin.clone(),
         };
-        input.config = binding.config.clone();
         let context = CallContext {
             plugin: name.to_owned(),
             limits: binding.limits,
@@ -971,33 +982,65 @@ impl Plugins for RuntimePlugins<'_> {
                 bytes: self.tenant.quotas.kv_mib.map_or(self.engine.kv_quota.bytes, |mib| mib << 20),
             },
         };
-        let span = tracing::debug_span!("step", plugin = name, step = %input.step, version = %plugin.hash());
-        let _entered = span.enter();
         // The most this call can grow its memory to, held until it ends.
-        let _memory =
+        let memory =
             self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
                 tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
                 metrics::counter!("switchboard_steps_refused_total", "reason" => "memory_busy").increment(1);
                 StepFailed { code: "memory_busy".to_owned(), message: busy.to_string() }
             })?;
-        let decisions = plugin.call(&input, context).map(|outcome| outcome.decisions).map_err(|failure| {
-            tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
-            StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
-        })?;
-        // What a step says is stored and sent: a plugin may not make a turn
-        // write (or a customer receive) megabytes.
-        let size = serde_json::to_vec(&decisions).map_or(usize::MAX, |encoded| encoded.len());
-        if size > MAX_STEP_OUTPUT_BYTES {
-            tracing::warn!(plugin = name, size, "step refused: its decisions are too large");
-            metrics::counter!("switchboard_steps_refused_total", "reason" => "output_too_large").increment(1);
-            return Err(StepFailed {
-                code: "output_too_large".to_owned(),
-                message: format!(
-                    "the step's decisions take {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"
-                ),
-            });
-        }
+        Ok(PreparedCall { plugin, config: binding.config.clone(), context, _memory: memory })
+    }
+}
+
+fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
+    tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
+    StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
+}
+
+/// Refuse a step's answer that would make a turn write (or a customer
+/// receive) megabytes.
+fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), StepFailed> {
+    let size = serde_json::to_vec(answer).map_or(usize::MAX, |encoded| encoded.len());
+    if size <= MAX_STEP_OUTPUT_BYTES {
+        return Ok(());
+    }
+    tracing::warn!(plugin = name, size, "step refused: its answer is too large");
+    metrics::counter!("switchboard_steps_refused_total", "reason" => "output_too_large").increment(1);
+    Err(StepFailed {
+        code: "output_too_large".to_owned(),
+        message: format!("the step's answer takes {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"),
+    })
+}
+
+impl Plugins for RuntimePlugins<'_> {
+    fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+        let call = self.prepare(name)?;
+        input.config = call.config.clone();
+        let span =
+            tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
+        let _entered = span.enter();
+        let decisions = call
+            .plugin
+            .call(&input, call.context.clone())
+            .map(|outcome| outcome.decisions)
+            .map_err(|failure| step_failed(name, &failure))?;
+        bounded_output(name, &decisions)?;
         Ok(decisions)
+    }
+
+    fn classify(&mut self, name: &str, mut input: ClassifyInput) -> Result<Classification, StepFailed> {
+        let call = self.prepare(name)?;
+        input.config = call.config.clone();
+        let span = tracing::debug_span!("classify", plugin = name, version = %call.plugin.hash());
+        let _entered = span.enter();
+        let classification = call
+            .plugin
+            .classify(&input, call.context.clone())
+            .map(|outcome| outcome.classification)
+            .map_err(|failure| step_failed(name, &failure))?;
+        bounded_output(name, &classification)?;
+        Ok(classification)
     }
 }
 

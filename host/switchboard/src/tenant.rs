@@ -224,6 +224,7 @@ impl Tenant {
             .with_context(|| format!("failed to read the flow {}", file.flow.display()))?;
         let bound: BTreeSet<String> = plugins.keys().cloned().collect();
         let flow = Flow::parse(&file.flow.display().to_string(), &flow_source, &bound)?;
+        check_exports(&flow, &plugins)?;
         Ok(Self {
             display_name: file.display_name.unwrap_or_else(|| file.name.clone()),
             name: file.name,
@@ -247,6 +248,32 @@ impl Tenant {
     pub fn pins(&self) -> BTreeMap<String, String> {
         self.plugins.iter().map(|(name, binding)| (name.clone(), binding.plugin.hash().to_string())).collect()
     }
+}
+
+/// Each binding the flow calls exports what it is called for: a step's
+/// `handler`, or `understanding` for the flow's `[understanding]`.
+fn check_exports(flow: &Flow, plugins: &HashMap<String, Binding>) -> anyhow::Result<()> {
+    if let Some(step) = &flow.understanding
+        && let Some(binding) = plugins.get(&step.plugin)
+        && !binding.plugin.is_classifier()
+    {
+        bail!(
+            "[understanding] names plugin {:?}, whose component does not export `understanding.classify`; \
+             build it against wit/since_v0.2.0 (world `classifier`)",
+            step.plugin
+        );
+    }
+    for name in flow.step_plugins() {
+        if let Some(binding) = plugins.get(name)
+            && !binding.plugin.is_step()
+        {
+            bail!(
+                "the flow calls plugin {name:?} as a step, but its component exports only \
+                 `understanding`; name it in [understanding] instead"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Every tenant directory under `root` (directories holding a `tenant.toml`).
