@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Build a JavaScript plugin into a component:
 //
-//   node sdk/js/build.mjs PLUGIN_DIR OUTPUT.wasm
+//   node sdk/js/build.mjs PLUGIN_DIR OUTPUT.wasm [WORLD]
 //
-// PLUGIN_DIR/app.js exports `handler = { run(input) { ... } }`. The plugin and
+// PLUGIN_DIR/app.js exports `handler = { run(input) { ... } }` for WORLD
+// `step` (the default), `understanding = { classify(input) { ... } }` for
+// `classifier`, or both for `plugin`, against `wit/since_v0.2.0`. The plugin and
 // this SDK are bundled into one module first (componentize-js takes a single
 // source), and every WASI feature the world does not need is disabled, so the
 // component imports only what the host grants.
@@ -13,13 +15,13 @@ import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const [pluginDir, output] = process.argv.slice(2);
-if (!pluginDir || !output) {
-  console.error('usage: build.mjs PLUGIN_DIR OUTPUT.wasm');
+const [pluginDir, output, worldName = 'step'] = process.argv.slice(2);
+if (!pluginDir || !output || !['step', 'classifier', 'plugin'].includes(worldName)) {
+  console.error('usage: build.mjs PLUGIN_DIR OUTPUT.wasm [step|classifier|plugin]');
   process.exit(2);
 }
 const sdkDir = dirname(fileURLToPath(import.meta.url));
-const witPath = resolve(sdkDir, '../../wit/since_v0.1.0');
+const witPath = resolve(sdkDir, '../../wit/since_v0.2.0');
 
 // A tiny bundler: inline `./x.js` and `switchboard` imports, in dependency order.
 const seen = new Set();
@@ -48,7 +50,7 @@ await writeFile(sourcePath, chunks.join('\n'));
 const { component } = await componentize({
   sourcePath,
   witPath,
-  worldName: 'step',
+  worldName,
   disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
 });
 await mkdir(dirname(resolve(output)), { recursive: true });

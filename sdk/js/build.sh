@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build a JavaScript plugin into a component with componentize-js.
 #
-#   sdk/js/build.sh PLUGIN_DIR OUTPUT.wasm
+#   sdk/js/build.sh PLUGIN_DIR OUTPUT.wasm [step|classifier|plugin]
 #
 # Installs componentize-js (pinned in package-lock.json) into sdk/js/node_modules
 # on first use.
@@ -14,4 +14,4 @@ if [[ ! -d "$sdk/node_modules/@bytecodealliance/componentize-js" ]]; then
     # in package.json and recorded in package-lock.json either way.
     (cd "$sdk" && npm install --no-audit --no-fund --loglevel=error)
 fi
-node "$sdk/build.mjs" "$1" "$2"
+node "$sdk/build.mjs" "$@"

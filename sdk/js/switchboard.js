@@ -24,10 +24,24 @@ export const text = (value) => ({ tag: 'text', val: value });
 export const datetime = (ms) => ({ tag: 'datetime', val: BigInt(ms) });
 
 export const setField = (name, value) => ({ tag: 'set-field', val: { name, value } });
-export const ask = (fieldName, prompt) => ({ tag: 'ask', val: { field: fieldName, prompt, quickReplies: [] } });
-export const reply = (message, options = []) => ({
+// `locale` (optional) says which language the text is in, for a step that
+// answers in several: the host keeps the ones in the conversation's language.
+const quickReplies = (options) => options.map(([title, payload]) => ({ title, payload }));
+export const ask = (fieldName, prompt, options = [], locale = undefined) => ({
+  tag: 'ask',
+  val: { field: fieldName, prompt, quickReplies: quickReplies(options), locale },
+});
+export const reply = (message, options = [], locale = undefined) => ({
   tag: 'reply',
-  val: { text: message, quickReplies: options.map(([title, payload]) => ({ title, payload })) },
+  val: { text: message, quickReplies: quickReplies(options), locale },
+});
+
+// For an understanding plugin (`classify`, world `classifier`): the intents
+// and field values it found, each with a confidence from 0 to 1.
+export const classification = ({ intents = [], entities = [], locale = undefined } = {}) => ({
+  intents: intents.map(([name, confidence]) => ({ name, confidence })),
+  entities: entities.map(([fieldName, value, confidence]) => ({ field: fieldName, value, confidence })),
+  locale,
 });
 
 export const invalidInput = (message) => ({ tag: 'invalid-input', val: message });

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Build a Python plugin into a component with componentize-py.
 #
-#   sdk/python/build.sh PLUGIN_DIR OUTPUT.wasm
+#   sdk/python/build.sh PLUGIN_DIR OUTPUT.wasm [WORLD]
 #
-# PLUGIN_DIR holds `app.py`, which defines `class Handler` with
-# `run(self, input) -> list[Decision]`. componentize-py is installed into
-# .tools/python (a virtualenv at the repository root) on first use.
+# PLUGIN_DIR holds `app.py`. For WORLD `step` (the default) it defines
+# `class Handler` with `run(self, input) -> list[Decision]`; for `classifier`,
+# `class Understanding` with `classify(self, input) -> Classification`; for
+# `plugin`, both. The contract is `wit/since_v0.2.0`. componentize-py is
+# installed into .tools/python (a virtualenv at the repository root) on first use.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 plugin_dir="$(cd "$1" && pwd)"
 output="$2"
+world="${3:-step}"
 componentize_py_version="0.25.1"
 
 venv="$root/.tools/python"
@@ -20,8 +23,8 @@ if [[ ! -x "$venv/bin/componentize-py" ]] || ! "$venv/bin/componentize-py" --ver
 fi
 
 "$venv/bin/componentize-py" \
-    --wit-path "$root/wit/since_v0.1.0" \
-    --world step \
+    --wit-path "$root/wit/since_v0.2.0" \
+    --world "$world" \
     componentize app \
     --python-path "$plugin_dir" \
     --python-path "$root/sdk/python" \

@@ -1,6 +1,6 @@
 """Helpers for Switchboard step plugins written in Python.
 
-componentize-py generates `wit_world` from `wit/since_v0.1.0` at build time;
+componentize-py generates `wit_world` from `wit/since_v0.2.0` at build time;
 this module wraps the parts a plugin author touches most: reading fields and
 config, building decisions, and refusing a step with a typed error.
 
@@ -47,10 +47,21 @@ def config(step: t.StepInput) -> Any:
         raise Err(t.StepError_InvalidConfig(f"config is not JSON: {error}"))
 
 
-def reply(message: str, options: Iterable[Tuple[str, str]] = ()) -> t.Decision:
-    """A reply, with quick replies given as (title, payload) pairs."""
+def reply(message: str, options: Iterable[Tuple[str, str]] = (), locale: Optional[str] = None) -> t.Decision:
+    """A reply, with quick replies given as (title, payload) pairs.
+
+    `locale` says which language `message` is in, for a step that answers in
+    several: the host keeps the replies in the conversation's language.
+    """
     quick = [t.QuickReply(title=title, payload=payload) for title, payload in options]
-    return t.Decision_Reply(t.Reply(text=message, quick_replies=quick))
+    return t.Decision_Reply(t.Reply(text=message, quick_replies=quick, locale=locale))
+
+
+def ask(field_name: str, prompt: Optional[str] = None, options: Iterable[Tuple[str, str]] = (),
+        locale: Optional[str] = None) -> t.Decision:
+    """Ask for `field_name`, with the flow's own prompt unless `prompt` is given."""
+    quick = [t.QuickReply(title=title, payload=payload) for title, payload in options]
+    return t.Decision_Ask(t.Ask(field=field_name, prompt=prompt, quick_replies=quick, locale=locale))
 
 
 def invalid_input(message: str) -> Err:
