@@ -221,3 +221,39 @@ fn paths_stay_inside_the_tenant_and_limits_under_the_ceiling() {
         assert!(!error.contains(&dir.path().display().to_string()), "no server path in {error}");
     }
 }
+
+/// A binding is checked against what the flow calls it for: a step needs a
+/// `handler` export, the flow's `[understanding]` needs `classify`.
+#[test]
+fn a_plugin_bound_as_what_it_does_not_export_is_refused_at_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = crate::support::runtime();
+    let flow = std::fs::read_to_string(
+        crate::support::repo_root().join("tests/cases/llm-understanding-ru/tenant/flow.toml"),
+    )
+    .expect("the case's flow");
+    let attempts = [
+        (
+            flow.replace("plugin = \"llm\"", "plugin = \"pricing\""),
+            "does not export `understanding.classify`",
+        ),
+        (
+            format!("{flow}\n[[intents.steps]]\nname = \"guess\"\nplugin = \"llm\"\n"),
+            "exports only `understanding`",
+        ),
+    ];
+    for (index, (flow, expected)) in attempts.into_iter().enumerate() {
+        let tenant = dir.path().join(format!("t{index}"));
+        std::fs::create_dir_all(&tenant).expect("mkdir");
+        std::fs::write(tenant.join("flow.toml"), flow).expect("write flow");
+        let toml = format!(
+            "name = \"t{index}\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n\
+             [plugins.llm]\ncomponent = \"llm_classifier\"\n[plugins.pricing]\ncomponent = \"pricing_calculator\"\n"
+        );
+        std::fs::write(tenant.join("tenant.toml"), toml).expect("write tenant");
+        let error = Tenant::load(&tenant, &crate::support::plugin_dir(), &runtime, &|_| None)
+            .map(|_| ())
+            .expect_err(expected);
+        assert!(format!("{error:#}").contains(expected), "{error:#}");
+    }
+}

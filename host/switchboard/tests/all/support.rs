@@ -1,6 +1,7 @@
-//! Shared pieces: one runtime per test binary, paths, a fake order API.
+//! Shared pieces: one runtime per test binary, paths, a fake order API and a
+//! fake language-model API.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -38,10 +39,11 @@ pub fn runtime() -> Arc<Runtime> {
         .clone()
 }
 
-/// A shop order API on loopback with fixed orders, for the web-shop tenant's
-/// order-status plugin. Started once; answers every connection in turn.
-/// Loopback is not public, so it is allowed in this process's outbound
-/// policy, as an operator would (`serve --allow-outbound 127.0.0.1:PORT`).
+/// A shop order API and an OpenAI-style chat-completions API on loopback,
+/// for the web-shop tenant's order-status plugin and the LLM classifier.
+/// Started once; each connection is answered on its own thread. Loopback is
+/// not public, so it is allowed in this process's outbound policy, as an
+/// operator would (`serve --allow-outbound 127.0.0.1:PORT`).
 pub fn fake_shop() -> SocketAddr {
     static SHOP: OnceLock<SocketAddr> = OnceLock::new();
     *SHOP.get_or_init(|| {
@@ -50,25 +52,81 @@ pub fn fake_shop() -> SocketAddr {
         OutboundPolicy::allowing([AllowedDestination::address(addr)]).install().expect("the only policy");
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut request_line = String::new();
-                let _ = reader.read_line(&mut request_line);
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
-                    line.clear();
-                }
-                let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-                let (status, body) = order(&path);
-                let mut stream = reader.into_inner();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                std::thread::spawn(move || answer(stream));
             }
         });
         addr
     })
+}
+
+fn answer(stream: std::net::TcpStream) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    let _ = reader.read_line(&mut request_line);
+    let (mut length, mut authorization) = (0, String::new());
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+        if let Some((name, value)) = line.split_once(':') {
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "authorization" => authorization = value.trim().to_owned(),
+                _ => {}
+            }
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    let (status, body) = match path.as_str() {
+        "/v1/chat/completions" => chat_completion(&authorization, &body),
+        _ => {
+            let (status, body) = order(&path);
+            (status, body.to_owned())
+        }
+    };
+    let mut stream = reader.into_inner();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// The model behind `tests/cases/llm-understanding-ru`: canned answers keyed
+/// on the customer's message, which the classifier sends as the `message` of
+/// the JSON in the user turn. One message makes the model fail, one makes it
+/// too slow; anything else it does not understand.
+fn chat_completion(authorization: &str, body: &[u8]) -> (u16, String) {
+    if authorization != "Bearer test-key" {
+        return (401, r#"{"error": {"message": "Incorrect API key provided"}}"#.to_owned());
+    }
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let user = request["messages"][1]["content"].as_str().unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(user).unwrap_or_default()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    let answer = if message.contains("освежить образ") {
+        serde_json::json!({"intent": "booking", "confidence": 0.92, "locale": "ru", "entities": [
+            {"field": "service", "value": "haircut", "confidence": 0.85},
+            {"field": "preferred_date", "value": "2026-01-09", "confidence": 0.9},
+            {"field": "time_of_day", "value": "evening", "confidence": 0.8},
+            {"field": "nonexistent", "value": "made up", "confidence": 1.0},
+        ]})
+    } else if message.contains("стрижку") {
+        return (500, r#"{"error": {"message": "The server had an error"}}"#.to_owned());
+    } else if message.contains("маникюр") {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        serde_json::json!({"intent": "booking", "confidence": 1.0, "entities": []})
+    } else {
+        serde_json::json!({"intent": null, "entities": []})
+    };
+    let completion = serde_json::json!({
+        "id": "chatcmpl-test", "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.to_string()}, "finish_reason": "stop"}],
+    });
+    (200, completion.to_string())
 }
 
 fn order(path: &str) -> (u16, &'static str) {
@@ -93,6 +151,7 @@ pub fn vars(name: &str) -> Option<String> {
     match name {
         "SHOP_API" => Some(format!("http://{}", fake_shop())),
         "SHOP_HOST" => Some(fake_shop().to_string()),
+        "LLM_API" => Some(format!("http://{}", fake_shop())),
         _ => None,
     }
 }
