@@ -31,6 +31,13 @@ cargo test --workspace --exclude hostile-fixture
 step "the web chat widget in headless Chromium (Debian's, installed if missing; Playwright)"
 tests/browser/run.sh
 
+step "the crate graph: the store knows no wasm"
+if cargo tree --quiet -p switchboard-store -e normal --prefix none | grep -q '^wasmtime '; then
+    echo "switchboard-store depends on wasmtime (see: cargo tree -p switchboard-store -i wasmtime);" \
+        "plugin-state types belong in switchboard_core::kv" >&2
+    exit 1
+fi
+
 step "lints"
 cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
 

@@ -29,6 +29,7 @@ pub mod contract;
 pub mod conversation;
 pub mod event;
 pub mod flow;
+pub mod kv;
 pub mod text;
 pub mod understand;
 pub mod validate;

@@ -11,7 +11,9 @@
 //! tells the macros how to read the new field through the `*_locale`
 //! functions it defines; everything else is written once.
 
-use crate::capabilities::{KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES, KvScope};
+use switchboard_core::kv::KvScope;
+
+use crate::capabilities::{KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES};
 use crate::plugin::LogLine;
 use crate::state::HostState;
 

@@ -48,7 +48,7 @@ mod since_v0_1_0;
 mod since_v0_2_0;
 mod state;
 
-pub use capabilities::{Grants, KvBackend, KvQuota, KvQuotaExceeded, KvScope, MemoryKv, Secret};
+pub use capabilities::{Grants, MemoryKv, Secret};
 pub use compile::{ChildArgs, CompileSandbox, compile_in_child};
 pub use egress::{AllowedDestination, EgressError, OutboundPolicy, PolicyError, is_public};
 pub use error::{FailureKind, LoadError, StepFailure};
@@ -58,3 +58,4 @@ pub use plugin::{
     ApiVersion, CallContext, ClassifyOutcome, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome,
 };
 pub use runtime::{Runtime, RuntimeConfig};
+pub use switchboard_core::kv::{KvBackend, KvQuota, KvQuotaExceeded, KvScope};

@@ -10,7 +10,9 @@ use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepEr
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 
-use crate::capabilities::{Grants, KvBackend, KvQuota};
+use switchboard_core::kv::{KvBackend, KvQuota};
+
+use crate::capabilities::Grants;
 use crate::error::{FailureKind, LoadError, StepFailure};
 use crate::limits::{LimitExceeded, Limits, ResourceReport};
 use crate::state::HostState;

@@ -7,7 +7,7 @@
 //! record existed is not counted.
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use switchboard_runtime::{KvBackend, KvQuota, KvQuotaExceeded, KvScope};
+use switchboard_core::kv::{KvBackend, KvQuota, KvQuotaExceeded, KvScope};
 
 use crate::keys;
 
