@@ -61,6 +61,86 @@ pub enum Channel {
     Internal,
 }
 
+impl Channel {
+    /// Every channel, in a fixed order.
+    pub const ALL: [Channel; 6] = [
+        Channel::Whatsapp,
+        Channel::Telegram,
+        Channel::Messenger,
+        Channel::Instagram,
+        Channel::Webchat,
+        Channel::Internal,
+    ];
+
+    /// The channel's name as it appears in identities (`telegram:42`), URLs
+    /// and events; the same as its serde form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Telegram => "telegram",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+            Channel::Webchat => "webchat",
+            Channel::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of [`Channel::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown channel {0:?}: expected one of whatsapp, telegram, messenger, instagram, webchat, internal")]
+pub struct UnknownChannel(pub String);
+
+/// A customer's address on one channel: `telegram:42`, `whatsapp:37491000001`.
+/// A conversation starts under the identity its first message came from,
+/// and [`Contact::id`] carries it in that form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pub channel: Channel,
+    /// The id the provider uses (phone number, PSID, chat id, visitor id).
+    pub id: String,
+}
+
+impl Identity {
+    pub fn new(channel: Channel, id: impl Into<String>) -> Self {
+        Self { channel, id: id.into() }
+    }
+
+    /// `channel:id` taken apart; `None` for anything else.
+    pub fn parse(identity: &str) -> Option<Self> {
+        let (channel, id) = identity.split_once(':')?;
+        Some(Self { channel: channel.parse().ok()?, id: id.to_owned() })
+    }
+
+    /// The provider's id if `identity` is on `channel`.
+    pub fn id_on(identity: &str, channel: Channel) -> Option<&str> {
+        identity.strip_prefix(channel.as_str())?.strip_prefix(':')
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.channel.as_str(), self.id)
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = UnknownChannel;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Channel::ALL
+            .into_iter()
+            .find(|channel| channel.as_str() == name)
+            .ok_or_else(|| UnknownChannel(name.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: String,
@@ -442,6 +522,31 @@ pub struct Classification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channels_name_is_its_serde_form_and_parses_back() {
+        for channel in Channel::ALL {
+            let serde = serde_json::to_value(channel).expect("serialises");
+            assert_eq!(serde.as_str(), Some(channel.as_str()));
+            assert_eq!(channel.as_str().parse::<Channel>(), Ok(channel));
+        }
+        let unknown = "sms".parse::<Channel>().expect_err("not a channel");
+        assert!(unknown.to_string().contains("whatsapp, telegram"), "{unknown}");
+    }
+
+    #[test]
+    fn an_identity_is_channel_colon_id_both_ways() {
+        let identity = Identity::new(Channel::Telegram, "42");
+        assert_eq!(identity.to_string(), "telegram:42");
+        assert_eq!(Identity::parse("telegram:42"), Some(identity));
+        // Only the first colon separates: a web chat visitor id may hold more.
+        assert_eq!(Identity::parse("webchat:a:b").map(|identity| identity.id), Some("a:b".to_owned()));
+        assert_eq!(Identity::parse("fax:1"), None);
+        assert_eq!(Identity::parse("no-colon"), None);
+        assert_eq!(Identity::id_on("whatsapp:3749", Channel::Whatsapp), Some("3749"));
+        assert_eq!(Identity::id_on("whatsapp:3749", Channel::Telegram), None);
+        assert_eq!(Identity::id_on("whatsappx:3749", Channel::Whatsapp), None);
+    }
 
     #[test]
     fn step_input_json_accepts_the_minimal_form_users_write() {

@@ -40,6 +40,12 @@ pub enum EventBody {
     /// A provider refused a reply, or kept failing until we gave up.
     #[serde(rename = "message.failed")]
     MessageFailed { text: String, attempts: u32, reason: String, gave_up: bool },
+    /// A reply delivery set aside because it cannot be sent as it is (the
+    /// channel's credentials are gone, or its messaging window closed with
+    /// no template or tag to fall back on). It is kept, listed by
+    /// `GET …/outbox/parked`, and sent again by `POST …/outbox/parked/redrive`.
+    #[serde(rename = "message.parked")]
+    MessageParked { text: String, attempts: u32, reason: String },
     #[serde(rename = "intent.detected")]
     IntentDetected { intent: String },
     #[serde(rename = "intent.unclear")]

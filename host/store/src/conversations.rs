@@ -216,18 +216,102 @@ impl Store {
     /// Up to `limit` outbox entries of a tenant, oldest first, all on disk:
     /// a reply is never sent for a turn a crash could still undo.
     pub fn outbox(&self, tenant: &str, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.outbox_after(tenant, None, limit)
+    }
+
+    /// Up to `limit` outbox entries after sequence number `after`, oldest
+    /// first: a page, so a reader can go through an outbox of any size
+    /// without holding it all, and see past entries it cannot send yet.
+    pub fn outbox_after(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let prefix = keys::outbox_prefix(tenant);
-        let mut entries = Vec::new();
-        for entry in self.turns.scan_prefix(&prefix).take(limit) {
-            let (key, value) = entry?;
-            let seq = keys::seq_after(&prefix, &key);
-            entries.push((seq, value.to_vec()));
-        }
+        let entries = self.page(&prefix, after.map(|seq| keys::outbox(tenant, seq)), limit)?;
         if !entries.is_empty() {
             // Entries of turns applied but not yet synced (see `apply_turn`).
             self.durable()?;
         }
         Ok(entries)
+    }
+
+    /// Up to `limit` keys under `prefix` after the key `after`, as
+    /// (sequence number, value).
+    fn page(
+        &self,
+        prefix: &[u8],
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let range = match after {
+            Some(after) => self.turns.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => self.turns.range(prefix.to_vec()..),
+        };
+        let mut entries = Vec::new();
+        for entry in range.take(limit) {
+            let (key, value) = entry?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            entries.push((keys::seq_after(prefix, &key), value.to_vec()));
+        }
+        Ok(entries)
+    }
+
+    /// Move an outbox entry that cannot be sent as it is (its channel's
+    /// credentials are gone, its messaging window closed with no template or
+    /// tag to fall back on) out of the outbox, with the events that say
+    /// so, durably. It keeps its sequence number, and `entry` replaces what
+    /// was stored (with its attempts so far).
+    pub fn park_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        entry: &[u8],
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        batch.remove(keys::outbox(tenant, seq));
+        batch.insert(keys::parked_outbox(tenant, seq), entry);
+        self.stage_events(&mut batch, tenant, events)?;
+        self.write(batch)
+    }
+
+    /// Up to `limit` parked entries after `after`, oldest first.
+    pub fn parked_outbox(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let prefix = keys::parked_outbox_prefix(tenant);
+        self.page(&prefix, after.map(|seq| keys::parked_outbox(tenant, seq)), limit)
+    }
+
+    /// Put every parked entry back in the outbox under its old sequence
+    /// number, `reset` applied to each (delivery clears its backoff), in
+    /// pages that are each atomic and durable; how many moved.
+    pub fn redrive_parked(
+        &self,
+        tenant: &str,
+        reset: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        loop {
+            let page = self.parked_outbox(tenant, None, 256)?;
+            if page.is_empty() {
+                return Ok(moved);
+            }
+            let mut batch = Batch::default();
+            for (seq, entry) in &page {
+                batch.remove(keys::parked_outbox(tenant, *seq));
+                batch.insert(keys::outbox(tenant, *seq), reset(entry));
+            }
+            self.write(batch)?;
+            moved += page.len();
+        }
     }
 
     /// Settle an outbox entry: remove it (sent, or given up) or replace it
@@ -619,6 +703,40 @@ mod tests {
         assert!(records.len() < 10, "shared records, not one per turn: {}", records.len());
         assert_eq!(store.outbox("acme", 1_000).expect("read").len(), 1 + 45);
         assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
+    }
+
+    #[test]
+    fn the_outbox_pages_and_a_parked_entry_returns_to_its_old_place_in_its_own_tenant() {
+        let store = Store::temporary().expect("store");
+        let flow = flow();
+        for (tenant, n) in [("acme", 0), ("acme", 1), ("acme", 2), ("beta", 3), ("acme", 4)] {
+            let conversation = stored(&format!("c{n}"), &flow);
+            let outbox = vec![format!("reply {n}").into_bytes()];
+            let record =
+                TurnRecord { stored: &conversation, events: &[], dedupe: None, outbox: &outbox, timers: &[] };
+            store.commit_turn(tenant, &record).expect("committed");
+        }
+        let values = |page: &[(u64, Vec<u8>)]| {
+            page.iter().map(|(_, value)| String::from_utf8_lossy(value).into_owned()).collect::<Vec<_>>()
+        };
+        let first = store.outbox_after("acme", None, 2).expect("read");
+        assert_eq!(values(&first), ["reply 0", "reply 1"]);
+        let rest = store.outbox_after("acme", Some(first[1].0), 10).expect("read");
+        assert_eq!(values(&rest), ["reply 2", "reply 4"], "past the page, never another tenant's");
+
+        let (seq, _) = first[1];
+        store.park_outbox("acme", seq, b"reply 1, parked", &[said("c1", "parked")]).expect("parked");
+        assert_eq!(values(&store.outbox("acme", 10).expect("read")), ["reply 0", "reply 2", "reply 4"]);
+        assert_eq!(values(&store.parked_outbox("acme", None, 10).expect("read")), ["reply 1, parked"]);
+        assert!(store.parked_outbox("beta", None, 10).expect("read").is_empty());
+        assert_eq!(texts(&store.tenant_events("acme", None, 10).expect("read")), ["parked"]);
+
+        assert_eq!(store.redrive_parked("beta", |value| value.to_vec()).expect("redrive"), 0);
+        assert_eq!(store.redrive_parked("acme", |value| [value, b" again"].concat()).expect("redrive"), 1);
+        let outbox = store.outbox("acme", 10).expect("read");
+        assert_eq!(values(&outbox), ["reply 0", "reply 1, parked again", "reply 2", "reply 4"]);
+        assert_eq!(outbox[1].0, seq, "the same sequence number, so the same place");
+        assert!(store.parked_outbox("acme", None, 10).expect("read").is_empty());
     }
 
     #[test]

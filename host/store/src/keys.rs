@@ -91,6 +91,21 @@ pub(crate) fn outbox_prefix(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/op/{seq}`: outbox entries delivery set aside because they
+/// cannot be sent as they are (see `Store::park_outbox`), under the
+/// sequence number they had in the outbox, so a re-drive keeps their order.
+pub(crate) fn parked_outbox(tenant: &str, seq: u64) -> Vec<u8> {
+    let mut key = parked_outbox_prefix(tenant);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn parked_outbox_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"op/");
+    key
+}
+
 /// `t/{tenant}/key/{id}`: an API key's record (its hash, never the key).
 pub(crate) fn api_key(tenant: &str, id: &str) -> Vec<u8> {
     let mut key = api_keys(tenant);

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::contract::{Channel, ClassifyInput, PluginConfig, Value};
+use crate::contract::{Channel, ClassifyInput, Identity, PluginConfig, Value};
 use crate::event::EventBody;
 use crate::flow::{FieldKind, FieldSpec, Flow, Intent, Known, Terminal};
 use crate::understand::{Clock, Signals, merge};
@@ -176,7 +176,8 @@ impl Turn<'_, '_> {
         match field.kind {
             FieldKind::Phone if self.conversation.channel == Channel::Whatsapp => {
                 // A WhatsApp id is the sender's number, verified by WhatsApp.
-                let digits = contact.id.trim_start_matches("whatsapp:");
+                // (Tests and tools may give the bare number.)
+                let digits = Identity::id_on(&contact.id, Channel::Whatsapp).unwrap_or(&contact.id);
                 let plausible =
                     (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
                 plausible.then(|| Value::Text(format!("+{digits}")))
