@@ -133,6 +133,13 @@ pub struct MetaSecrets {
     /// The Graph API root; tests point it at a fake provider.
     #[serde(default = "graph_api")]
     pub api_base: String,
+    /// How a reply still unsent when the 24 h messaging window closes goes
+    /// out: on WhatsApp the name of an approved template whose body takes
+    /// the reply as its one parameter, on Messenger and Instagram a message
+    /// tag (`HUMAN_AGENT`, `ACCOUNT_UPDATE`, …). Without it such a reply is
+    /// parked, where the API lists it and can send it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

@@ -1,232 +1,496 @@
 //! Sending replies back through the providers, from a durable outbox.
 //!
 //! A turn on a provider channel commits its replies as outbox entries in the
-//! same atomic write as the turn itself, so a reply is never lost between
-//! deciding it and sending it. The delivery worker sends entries in order,
-//! rendering each for its provider (`render.rs`) and posting it
-//! (`client.rs`). A success removes the entry and records `message.delivered`;
-//! a failure is retried with exponential backoff and jitter, and a refusal
-//! the provider will repeat (a 4xx other than 429) or the last attempt
-//! records `message.failed`.
+//! same atomic write as the turn itself (`engine/outbox.rs`), so a reply is
+//! never lost between deciding it and sending it. The engine wakes the
+//! worker here when a tenant's outbox gains entries, the way it wakes open
+//! web chat sessions; nothing polls.
+//!
+//! The worker ([`Worker`]) is one dispatcher and many lanes:
+//! - A **lane** sends one conversation's due entries, in order, and stops at
+//!   the first that has to wait, so replies of a conversation never pass
+//!   each other. A conversation has at most one lane at a time.
+//! - The **dispatcher** reads each woken tenant's outbox in pages, skips the
+//!   conversations that have a lane or are backing off (so they never starve
+//!   the ones behind them), and starts lanes up to [`Limits::tenant`] per
+//!   tenant. Sends across the host are bounded by [`Limits::host`], so one
+//!   tenant's slow or hanging provider holds its own lanes and no one else's.
+//! - Sends are paced to the providers' own limits ([`Pace`]): WhatsApp per
+//!   sending number, Telegram per bot and per chat, Meta per page.
+//!
+//! What a send's outcome does to its entry:
+//! - accepted: removed, with `message.delivered`;
+//! - a timeout, a connection failure, 429 or 5xx: `message.failed` (not
+//!   given up) and tried again after a capped, jittered backoff, for as long
+//!   as it takes. Once the provider accepts anything again on that channel,
+//!   waiting entries go at once rather than at their backoff;
+//! - refused for good (another 4xx, a destination the operator does not
+//!   allow): removed, with `message.failed` and `gave_up`;
+//! - cannot go out as it is (the channel's credentials are gone or refused,
+//!   or the 24 h messaging window closed and the channel has no
+//!   `window_fallback`): parked, with `message.parked`. The API lists parked
+//!   entries and re-drives them (`/v1/tenants/{t}/outbox/parked`).
+//!
+//! Nothing is discarded without an event. An entry is removed only after
+//! the provider accepted it, so a crash between the two sends it again on
+//! restart: delivery is at least once. The entry's sequence number goes with
+//! it as an idempotency key (`Idempotency-Key`), for providers and proxies
+//! that honour one.
 //!
 //! Every send connects through the runtime's outbound policy
 //! (`switchboard_runtime::OutboundPolicy`, the one plugins' HTTP uses): an
 //! `api_base` or handoff webhook that resolves to loopback, a private or a
 //! link-local address is refused before any connection, unless the operator
 //! allowed it, and the tenant reads only `destination not allowed`.
-//!
-//! An entry is removed only after the provider accepted it, so a crash
-//! between the two sends it again on restart: delivery is at least once. The
-//! entry's sequence number goes with it as an idempotency key
-//! (`Idempotency-Key`), for providers and proxies that honour one.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use switchboard_core::contract::{Channel, QuickReply};
-use switchboard_core::conversation::{Effects, OutsideWindow};
+use switchboard_core::contract::Channel;
+use switchboard_core::conversation::OutsideWindow;
 use switchboard_core::event::{DomainEvent, EventBody};
-use switchboard_store::StoredConversation;
+use tokio::sync::{Semaphore, mpsc};
 
-use crate::engine::{Engine, channel_name};
+use crate::engine::Engine;
 use crate::tenant::Tenant;
 
 mod client;
+mod pace;
 mod render;
 
-pub use client::{Client, NOT_ALLOWED, UNREACHABLE};
+pub use crate::engine::OutboxEntry;
+pub use client::{Client, NOT_ALLOWED, SendFailure, UNREACHABLE};
+pub use pace::Pace;
 
-/// Attempts before a reply is given up on.
-const MAX_ATTEMPTS: u32 = 6;
+/// How many entries the dispatcher reads at a time.
+const PAGE: usize = 256;
+/// The longest wait between two attempts at one entry.
+const MAX_BACKOFF_MS: i64 = 30_000;
+/// What `message.parked` says when the 24 h window closed first.
+pub const WINDOW_CLOSED: &str = "the 24 h messaging window closed before the provider accepted it, and the channel has no window_fallback";
+/// What `message.parked` says when the channel's credentials are gone.
+pub const NO_CREDENTIALS: &str = "the channel's credentials were removed";
 
-/// One reply waiting for its provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub conversation: String,
-    pub channel: Channel,
-    /// The customer's id on the channel (phone number, PSID, chat id).
-    pub to: String,
-    pub text: String,
-    #[serde(default)]
-    pub quick_replies: Vec<QuickReply>,
-    /// How to send once the channel's 24 h window has closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outside_window: Option<OutsideWindow>,
-    /// Set for a handoff card bound for the tenant's own webhook rather than
-    /// a reply to the customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handoff: Option<serde_json::Value>,
-    #[serde(default)]
-    pub attempts: u32,
-    /// Unix milliseconds before which it is not tried again.
-    #[serde(default)]
-    pub not_before: i64,
+/// How much is sent at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sends in flight across the host.
+    pub host: usize,
+    /// Conversations being delivered at once per tenant.
+    pub tenant: usize,
 }
 
-/// The outbox entries a turn becomes: its replies, on provider channels the
-/// tenant can send on, and its handoff cards, if the tenant has a webhook.
-pub(crate) fn outbox_entries(
-    tenant: &Tenant,
-    stored: &StoredConversation,
-    effects: &Effects,
-) -> Vec<Vec<u8>> {
-    let conversation = &stored.conversation;
-    let mut entries = Vec::new();
-    let prefix = format!("{}:", channel_name(conversation.channel));
-    let to = conversation.contact.id.strip_prefix(&prefix);
-    if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
-        entries.extend(effects.outbound.iter().map(|reply| OutboxEntry {
-            conversation: conversation.id.clone(),
-            channel: conversation.channel,
-            to: to.to_owned(),
-            text: reply.text.clone(),
-            quick_replies: reply.quick_replies.clone(),
-            outside_window: reply.outside_window.clone(),
-            handoff: None,
-            attempts: 0,
-            not_before: 0,
-        }));
-    }
-    if tenant.handoff_webhook.is_some() {
-        let cards = effects.events.iter().filter_map(|event| match &event.body {
-            EventBody::HandoffRequested { card } => Some(serde_json::json!({
-                "tenant": event.tenant, "conversation": event.conversation, "at": event.at, "card": card,
-            })),
-            _ => None,
-        });
-        entries.extend(cards.map(|card| OutboxEntry {
-            conversation: conversation.id.clone(),
-            channel: conversation.channel,
-            to: String::new(),
-            text: "handoff card".to_owned(),
-            quick_replies: Vec::new(),
-            outside_window: None,
-            handoff: Some(card),
-            attempts: 0,
-            not_before: 0,
-        }));
-    }
-    entries.iter().filter_map(|entry| serde_json::to_vec(entry).ok()).collect()
-}
-
-fn can_send(tenant: &Tenant, channel: Channel) -> bool {
-    let channels = &tenant.channels;
-    match channel {
-        Channel::Whatsapp => channels
-            .whatsapp
-            .as_ref()
-            .is_some_and(|c| c.access_token.is_some() && c.phone_number_id.is_some()),
-        Channel::Messenger => channels.messenger.as_ref().is_some_and(|c| c.access_token.is_some()),
-        Channel::Instagram => channels.instagram.as_ref().is_some_and(|c| c.access_token.is_some()),
-        Channel::Telegram => channels.telegram.as_ref().is_some_and(|c| c.bot_token.is_some()),
-        Channel::Webchat | Channel::Internal => false,
+impl Default for Limits {
+    fn default() -> Self {
+        Self { host: 512, tenant: 64 }
     }
 }
 
 /// Run the delivery worker until the process ends.
 pub async fn run(engine: Arc<Engine>) {
-    let client = match Client::new(switchboard_runtime::OutboundPolicy::installed()) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "no TLS client: replies stay in the outbox");
-            return;
-        }
-    };
-    loop {
-        let mut sent_any = false;
-        for tenant in engine.tenant_names() {
-            let now = jiff::Timestamp::now().as_millisecond();
-            match deliver_due(&engine, &client, &tenant, now).await {
-                Ok(sent) => sent_any |= sent > 0,
-                Err(error) => tracing::error!(tenant, %error, "outbox delivery failed"),
-            }
-        }
-        if !sent_any {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    match Client::new(switchboard_runtime::OutboundPolicy::installed()) {
+        Ok(client) => Worker::new(engine, client, Limits::default()).run().await,
+        Err(error) => tracing::error!(%error, "no TLS client: replies stay in the outbox"),
     }
 }
 
-/// Send what is due for one tenant at `now` (Unix ms); how many entries were settled.
+/// Send what is due for one tenant at `now` (Unix ms), one conversation
+/// after another; how many entries were settled (sent, retried, refused or
+/// parked). The worker does the same concurrently; this is the one-pass form
+/// for tests and tools.
 pub async fn deliver_due(
     engine: &Arc<Engine>,
     client: &Client,
     tenant_name: &str,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let tenant = engine.tenant(tenant_name)?;
-    let store = engine.store().clone();
-    let name = tenant_name.to_owned();
-    let entries = tokio::task::spawn_blocking(move || store.outbox(&name, 64)).await??;
+    engine.tenant(tenant_name)?;
+    let sender = Sender::new(engine.clone(), client.clone(), Limits::default(), Clock::Fixed(now));
     let mut settled = 0;
-    let mut blocked = std::collections::HashSet::new();
-    for (seq, bytes) in entries {
-        let mut entry: OutboxEntry = serde_json::from_slice(&bytes)?;
-        // Replies of one conversation go out in order: a later one waits for an earlier retry.
-        if entry.not_before > now || blocked.contains(&entry.conversation) {
-            blocked.insert(entry.conversation.clone());
-            continue;
+    let mut after = None;
+    let mut seen = HashSet::new();
+    loop {
+        let page = read_page(engine, tenant_name, after).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(*last);
+        let lanes = sender.lanes(tenant_name, page, &mut seen, usize::MAX);
+        for lane in lanes.ready {
+            settled += sender.lane(tenant_name, lane).await.settled;
         }
-        let Some(request) = render::request(&tenant, &entry, seq) else {
-            blocked.insert(entry.conversation.clone());
-            continue;
+    }
+    Ok(settled)
+}
+
+/// The delivery worker: see the module documentation.
+#[derive(Debug)]
+pub struct Worker {
+    sender: Sender,
+    /// Conversations with a lane, per tenant.
+    busy: HashMap<String, HashSet<String>>,
+    /// When a tenant next has an entry due, if one is backing off.
+    wake_at: HashMap<String, i64>,
+}
+
+impl Worker {
+    pub fn new(engine: Arc<Engine>, client: Client, limits: Limits) -> Self {
+        Self {
+            sender: Sender::new(engine, client, limits, Clock::System),
+            busy: HashMap::new(),
+            wake_at: HashMap::new(),
+        }
+    }
+
+    /// Deliver until the process ends.
+    pub async fn run(mut self) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, String)>();
+        let engine = self.sender.engine.clone();
+        let mut woken: HashSet<String> = engine.tenant_names().into_iter().collect();
+        loop {
+            for tenant in std::mem::take(&mut woken) {
+                if let Err(error) = self.dispatch(&tenant, &done_tx).await {
+                    tracing::error!(tenant, error = format!("{error:#}"), "outbox delivery failed");
+                    // A store that failed once is tried again, not forgotten.
+                    self.wake_at.insert(tenant, self.sender.clock.now() + 1_000);
+                }
+            }
+            let next = self.wake_at.values().min().copied();
+            let sleep = next.map_or(Duration::from_secs(3600), |at| {
+                Duration::from_millis(u64::try_from(at - self.sender.clock.now()).unwrap_or(0))
+            });
+            tokio::select! {
+                changed = engine.outbox_changed() => woken.extend(changed),
+                Some((tenant, conversation)) = done_rx.recv() => {
+                    self.lane_done(&tenant, &conversation);
+                    woken.insert(tenant);
+                    while let Ok((tenant, conversation)) = done_rx.try_recv() {
+                        self.lane_done(&tenant, &conversation);
+                        woken.insert(tenant);
+                    }
+                }
+                () = tokio::time::sleep(sleep) => {
+                    let now = self.sender.clock.now();
+                    let due: Vec<String> =
+                        self.wake_at.iter().filter(|(_, at)| **at <= now).map(|(tenant, _)| tenant.clone()).collect();
+                    for tenant in due {
+                        self.wake_at.remove(&tenant);
+                        woken.insert(tenant);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lane_done(&mut self, tenant: &str, conversation: &str) {
+        if let Some(busy) = self.busy.get_mut(tenant) {
+            busy.remove(conversation);
+        }
+    }
+
+    /// Start lanes for the tenant's due conversations, up to its limit.
+    async fn dispatch(
+        &mut self,
+        tenant: &str,
+        done: &mpsc::UnboundedSender<(String, String)>,
+    ) -> anyhow::Result<()> {
+        let engine = &self.sender.engine;
+        if engine.tenant(tenant).is_err() {
+            self.busy.remove(tenant);
+            self.wake_at.remove(tenant);
+            return Ok(());
+        }
+        self.wake_at.remove(tenant);
+        // Only the dispatcher starts lanes, so what is busy now stays busy
+        // until a lane reports back: an entry read below is never sent twice.
+        let mut seen = self.busy.get(tenant).cloned().unwrap_or_default();
+        let mut after = None;
+        let mut earliest: Option<i64> = None;
+        loop {
+            let room =
+                self.sender.limits.tenant.saturating_sub(self.busy.get(tenant).map_or(0, HashSet::len));
+            if room == 0 {
+                break;
+            }
+            let page = read_page(engine, tenant, after).await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(*last);
+            let lanes = self.sender.lanes(tenant, page, &mut seen, room);
+            earliest = earliest.into_iter().chain(lanes.wake_at).min();
+            for lane in lanes.ready {
+                let conversation = lane.conversation.clone();
+                self.busy.entry(tenant.to_owned()).or_default().insert(conversation.clone());
+                let (sender, done, tenant) = (self.sender.clone(), done.clone(), tenant.to_owned());
+                tokio::spawn(async move {
+                    sender.lane(&tenant, lane).await;
+                    let _ = done.send((tenant, conversation));
+                });
+            }
+        }
+        if let Some(at) = earliest {
+            self.wake_at.insert(tenant.to_owned(), at);
+        }
+        Ok(())
+    }
+}
+
+async fn read_page(
+    engine: &Arc<Engine>,
+    tenant: &str,
+    after: Option<u64>,
+) -> anyhow::Result<Vec<(u64, OutboxEntry)>> {
+    let (engine, tenant) = (engine.clone(), tenant.to_owned());
+    Ok(tokio::task::spawn_blocking(move || engine.outbox(&tenant, after, PAGE)).await??)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    System,
+    /// Always this Unix millisecond: the one-pass [`deliver_due`].
+    Fixed(i64),
+}
+
+impl Clock {
+    fn now(self) -> i64 {
+        match self {
+            Self::System => jiff::Timestamp::now().as_millisecond(),
+            Self::Fixed(now) => now,
+        }
+    }
+}
+
+/// One conversation's due entries, oldest first.
+struct Lane {
+    conversation: String,
+    entries: Vec<(u64, OutboxEntry)>,
+}
+
+/// A page sorted into lanes that can go now and the time the first of the
+/// rest comes due.
+struct Lanes {
+    ready: Vec<Lane>,
+    wake_at: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct LaneOutcome {
+    settled: usize,
+}
+
+/// What lanes share: the engine, the client, the limits and the pacing.
+#[derive(Debug, Clone)]
+struct Sender {
+    engine: Arc<Engine>,
+    client: Client,
+    limits: Limits,
+    clock: Clock,
+    host: Arc<Semaphore>,
+    pace: Arc<Pace>,
+    /// When a tenant's channel last had a send accepted (Unix ms): an entry
+    /// that failed before that goes again at once, not at its backoff.
+    accepted: Arc<Mutex<HashMap<(String, Channel), i64>>>,
+}
+
+impl Sender {
+    fn new(engine: Arc<Engine>, client: Client, limits: Limits, clock: Clock) -> Self {
+        Self {
+            engine,
+            client,
+            limits,
+            clock,
+            host: Arc::new(Semaphore::new(limits.host.max(1))),
+            pace: Arc::new(Pace::default()),
+            accepted: Arc::default(),
+        }
+    }
+
+    /// Sort a page into lanes: each conversation's entries from its first,
+    /// if that one is due, up to the first that is not. A conversation in
+    /// `seen` (it has a lane, or an earlier entry of it waits) is skipped,
+    /// and every conversation met is added to it. At most `room` lanes.
+    fn lanes(
+        &self,
+        tenant: &str,
+        page: Vec<(u64, OutboxEntry)>,
+        seen: &mut HashSet<String>,
+        room: usize,
+    ) -> Lanes {
+        let now = self.clock.now();
+        let accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ready: Vec<Lane> = Vec::new();
+        let mut open: HashMap<String, usize> = HashMap::new();
+        let mut wake_at: Option<i64> = None;
+        for (seq, entry) in page {
+            if let Some(&index) = open.get(&entry.conversation) {
+                ready[index].entries.push((seq, entry));
+                continue;
+            }
+            if seen.contains(&entry.conversation) {
+                continue;
+            }
+            seen.insert(entry.conversation.clone());
+            let recovered = accepted
+                .get(&(tenant.to_owned(), entry.channel))
+                .is_some_and(|at| entry.last_tried > 0 && *at > entry.last_tried);
+            if entry.not_before > now && !recovered {
+                wake_at = Some(wake_at.map_or(entry.not_before, |at| at.min(entry.not_before)));
+                continue;
+            }
+            if ready.len() >= room {
+                // Its turn comes when a lane finishes, which wakes the tenant.
+                continue;
+            }
+            open.insert(entry.conversation.clone(), ready.len());
+            ready.push(Lane { conversation: entry.conversation.clone(), entries: vec![(seq, entry)] });
+        }
+        Lanes { ready, wake_at }
+    }
+
+    /// Send a lane's entries in order until one has to wait.
+    async fn lane(&self, tenant_name: &str, lane: Lane) -> LaneOutcome {
+        let mut outcome = LaneOutcome::default();
+        let Ok(tenant) = self.engine.tenant(tenant_name) else { return outcome };
+        for (seq, entry) in lane.entries {
+            match self.send(&tenant, seq, entry).await {
+                Ok(sent) => {
+                    outcome.settled += 1;
+                    if !sent {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(
+                        tenant = tenant_name,
+                        seq,
+                        error = format!("{error:#}"),
+                        "an outbox entry was not settled"
+                    );
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Try one entry and record what happened; whether the lane goes on.
+    async fn send(&self, tenant: &Tenant, seq: u64, mut entry: OutboxEntry) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let window_closed = entry.handoff.is_none()
+            && entry.outside_window.is_none()
+            && entry.window_until.is_some_and(|until| now >= until);
+        if window_closed {
+            match window_fallback(tenant, &entry) {
+                Some(fallback) => entry.outside_window = Some(fallback),
+                None => return self.park(tenant, seq, entry, WINDOW_CLOSED, now).await.map(|()| true),
+            }
+        }
+        let Some(request) = render::request(tenant, &entry, seq) else {
+            return self.park(tenant, seq, entry, NO_CREDENTIALS, now).await.map(|()| true);
         };
+        let key = self.pace.key(tenant, &entry);
+        self.pace.wait(&key).await;
+        let permit = self.host.clone().acquire_owned().await?;
         entry.attempts += 1;
-        let outcome = client.post(request).await;
-        let (retry, body) = match outcome {
-            Ok(provider_id) => (
-                None,
-                EventBody::MessageDelivered {
+        let result = self.client.post(request).await;
+        drop(permit);
+        let now = self.clock.now();
+        entry.last_tried = now;
+        let channel = entry.channel;
+        let (retry, body, outcome) = match result {
+            Ok(provider_id) => {
+                let mut accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                accepted.insert((tenant.name.clone(), channel), now);
+                drop(accepted);
+                let body = EventBody::MessageDelivered {
                     text: entry.text.clone(),
                     attempts: entry.attempts,
                     provider_id,
-                },
-            ),
+                };
+                (None, body, "delivered")
+            }
+            Err(failure) if failure.park => {
+                tracing::warn!(tenant = tenant.name, conversation = %entry.conversation, reason = %failure.reason, "send parked: {}", failure.detail);
+                let reason = failure.reason.clone();
+                return self.park(tenant, seq, entry, &reason, now).await.map(|()| true);
+            }
             Err(failure) => {
-                let gave_up = !failure.retryable || entry.attempts >= MAX_ATTEMPTS;
-                tracing::warn!(tenant = tenant_name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, reason = %failure.reason, "send failed: {}", failure.detail);
-                let event = EventBody::MessageFailed {
+                let gave_up = !failure.retryable;
+                tracing::warn!(tenant = tenant.name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, reason = %failure.reason, "send failed: {}", failure.detail);
+                let body = EventBody::MessageFailed {
                     text: entry.text.clone(),
                     attempts: entry.attempts,
                     reason: failure.reason,
                     gave_up,
                 };
                 if gave_up {
-                    (None, event)
+                    (None, body, "failed")
                 } else {
                     entry.not_before = now + backoff_ms(entry.attempts, seq);
-                    blocked.insert(entry.conversation.clone());
-                    (Some(serde_json::to_vec(&entry)?), event)
+                    (Some(entry.clone()), body, "retrying")
                 }
             }
         };
-        let outcome = match (&body, &retry) {
-            (EventBody::MessageDelivered { .. }, _) => "delivered",
-            (_, Some(_)) => "retrying",
-            _ => "failed",
-        };
-        crate::telemetry::delivery(tenant_name, &channel_name(entry.channel), outcome);
+        crate::telemetry::delivery(&tenant.name, channel.as_str(), outcome);
         let event = DomainEvent {
             at: now,
-            tenant: tenant_name.to_owned(),
+            tenant: tenant.name.clone(),
             conversation: entry.conversation.clone(),
-            channel: entry.channel,
+            channel,
             body,
         };
-        let store = engine.store().clone();
-        let name = tenant_name.to_owned();
-        tokio::task::spawn_blocking(move || store.settle_outbox(&name, seq, retry.as_deref(), &[event]))
+        let goes_on = retry.is_none();
+        let (engine, name) = (self.engine.clone(), tenant.name.clone());
+        tokio::task::spawn_blocking(move || engine.settle_outbox(&name, seq, retry.as_ref(), &[event]))
             .await??;
-        settled += 1;
+        Ok(goes_on)
     }
-    Ok(settled)
+
+    async fn park(
+        &self,
+        tenant: &Tenant,
+        seq: u64,
+        mut entry: OutboxEntry,
+        reason: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        entry.parked_because = Some(reason.to_owned());
+        crate::telemetry::delivery(&tenant.name, entry.channel.as_str(), "parked");
+        let event = DomainEvent {
+            at: now,
+            tenant: tenant.name.clone(),
+            conversation: entry.conversation.clone(),
+            channel: entry.channel,
+            body: EventBody::MessageParked {
+                text: entry.text.clone(),
+                attempts: entry.attempts,
+                reason: reason.to_owned(),
+            },
+        };
+        let (engine, name) = (self.engine.clone(), tenant.name.clone());
+        tokio::task::spawn_blocking(move || engine.park_outbox(&name, seq, &entry, &[event])).await??;
+        Ok(())
+    }
 }
 
-/// 0.5 s, 1 s, 2 s, … capped at a minute, plus up to 25% jitter so retries of
-/// many entries do not arrive in step.
+/// The template or tag a reply goes out with once its window closed.
+fn window_fallback(tenant: &Tenant, entry: &OutboxEntry) -> Option<OutsideWindow> {
+    let channels = &tenant.channels;
+    let secrets = match entry.channel {
+        Channel::Whatsapp => channels.whatsapp.as_ref(),
+        Channel::Messenger => channels.messenger.as_ref(),
+        Channel::Instagram => channels.instagram.as_ref(),
+        Channel::Telegram | Channel::Webchat | Channel::Internal => None,
+    }?;
+    let name = secrets.window_fallback.clone()?;
+    Some(match entry.channel {
+        Channel::Whatsapp => OutsideWindow::Template { name, language: entry.locale.clone() },
+        _ => OutsideWindow::Tag(name),
+    })
+}
+
+/// 0.5 s, 1 s, 2 s, … capped at [`MAX_BACKOFF_MS`], plus up to 25 % jitter
+/// so retries of many entries do not arrive in step.
 fn backoff_ms(attempts: u32, seed: u64) -> i64 {
-    let base = 500_i64.saturating_mul(1 << attempts.saturating_sub(1).min(7)).min(60_000);
+    let base = 500_i64.saturating_mul(1 << attempts.saturating_sub(1).min(7)).min(MAX_BACKOFF_MS);
     let jitter = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as i64 % (base / 4 + 1);
     base + jitter
 }
@@ -239,7 +503,7 @@ mod tests {
     fn backoff_grows_is_capped_and_jittered() {
         assert!((500..=625).contains(&backoff_ms(1, 7)));
         assert!((1_000..=1_250).contains(&backoff_ms(2, 7)));
-        assert!((60_000..=75_000).contains(&backoff_ms(30, 7)));
+        assert!((30_000..=37_500).contains(&backoff_ms(30, 7)));
         assert_ne!(backoff_ms(3, 1), backoff_ms(3, 2), "different entries spread out");
     }
 }

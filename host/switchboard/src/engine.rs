@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use switchboard_core::contract::{
-    Channel, Classification, ClassifyInput, Contact, Decision, StepInput, Value,
+    Channel, Classification, ClassifyInput, Contact, Decision, Identity, StepInput, Value,
 };
 use switchboard_core::conversation::{
     Conversation, Effects, Inbound, Outbound, Plugins, Setting, Status, StepFailed,
@@ -40,6 +40,7 @@ mod admission;
 mod daily;
 mod live;
 mod memory;
+mod outbox;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
@@ -49,6 +50,8 @@ use live::LiveFeeds;
 pub use live::{LiveSession, SESSION_QUEUE};
 use memory::GuestMemory;
 pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
+use outbox::OutboxSignal;
+pub use outbox::{OutboxEntry, can_send};
 
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
@@ -135,6 +138,8 @@ pub struct Engine {
     admission: Admission,
     /// Web chat replies as they are committed, for open WebSocket sessions.
     live: LiveFeeds,
+    /// Tenants whose outbox gained entries, for the delivery worker.
+    outbox: OutboxSignal,
     /// Guest memory reserved by steps in flight, per tenant and in all.
     memory: GuestMemory,
     /// Plugin `kv` state per tenant, unless its tenant.toml says otherwise.
@@ -167,6 +172,7 @@ impl Engine {
             turns: Arc::default(),
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
             live: LiveFeeds::default(),
+            outbox: OutboxSignal::default(),
             memory: GuestMemory::default(),
             kv_quota: KvQuota::default(),
             daily: DailyEvents::default(),
@@ -253,6 +259,18 @@ impl Engine {
         &self.runtime
     }
 
+    /// Wait until some tenant's outbox gains entries, and take the set of
+    /// those tenants: the delivery worker's wake-up, so it never polls.
+    pub async fn outbox_changed(&self) -> std::collections::HashSet<String> {
+        self.outbox.changed().await
+    }
+
+    /// Tell the delivery worker that `tenant`'s outbox has entries (after a
+    /// re-drive, or at start-up for what a crash left behind).
+    pub fn outbox_ready(&self, tenant: &str) {
+        self.outbox.mark(tenant);
+    }
+
     /// The replies committed for web chat visitor `to` of `tenant` from
     /// now on (the bot's answers, an agent's replies, what timers send),
     /// for one open session.
@@ -281,10 +299,13 @@ impl Engine {
         }
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
         write(&self.unavailable).remove(&tenant.name);
+        let name = tenant.name.clone();
         self.tenants
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(tenant.name.clone(), Arc::new(tenant));
+            .insert(name.clone(), Arc::new(tenant));
+        // What it left unsent (a crash, credentials it has only now) goes out.
+        self.outbox.mark(&name);
         Ok(())
     }
 
@@ -421,11 +442,11 @@ impl Engine {
                 .increment(1);
             return Err(EngineError::DailyQuota { tenant: tenant_name.to_owned(), limit, retry_after_secs });
         }
-        let channel_name = channel_name(message.channel);
+        let channel_name = message.channel.as_str();
         let identity = message.contact.id.clone();
         let conversation_id = self.conversation_of(tenant_name, &identity)?;
         if let Some(id) = &message.message_id
-            && self.store.seen(tenant_name, &channel_name, id)?
+            && self.store.seen(tenant_name, channel_name, id)?
         {
             return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &conversation_id)?));
         }
@@ -472,14 +493,15 @@ impl Engine {
             if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
         if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {
             // A WhatsApp id is a phone number WhatsApp has verified.
-            let wa_id = stored.conversation.contact.id.trim_start_matches("whatsapp:");
+            let identity = &stored.conversation.contact.id;
+            let wa_id = Identity::id_on(identity, Channel::Whatsapp).unwrap_or(identity);
             verified.push(("phone", format!("+{wa_id}")));
         }
         let applied = self.apply(
             &tenant,
             &stored,
             effects,
-            message.message_id.as_deref().map(|id| (channel_name.as_str(), id)),
+            message.message_id.as_deref().map(|id| (channel_name, id)),
         )?;
         for (kind, value) in verified {
             self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
@@ -596,13 +618,15 @@ impl Engine {
         now: i64,
     ) -> Result<bool, EngineError> {
         self.tenant(tenant)?;
-        let identity = format!("{}:{recipient}", channel_name(channel));
+        let identity = Identity::new(channel, recipient).to_string();
         let conversation = self.conversation_of(tenant, &identity)?;
         let Some(stored) = self.store.conversation(tenant, &conversation)? else { return Ok(false) };
         let event = stored.conversation.event(now, body);
-        let channel = channel_name(channel);
-        let written =
-            self.store.append_events(tenant, std::slice::from_ref(&event), Some((&channel, dedupe_id)))?;
+        let written = self.store.append_events(
+            tenant,
+            std::slice::from_ref(&event),
+            Some((channel.as_str(), dedupe_id)),
+        )?;
         if written == Committed::Written {
             crate::telemetry::events(tenant, &[event]);
         }
@@ -690,7 +714,7 @@ impl Engine {
             if effects == Effects::default() {
                 continue;
             }
-            let outbox = crate::delivery::outbox_entries(&tenant, &stored, &effects);
+            let outbox = outbox::entries(&tenant, &stored, &effects);
             fired.push((tenant, stored, effects, outbox));
         }
         let turns: Vec<(&str, TurnRecord<'_>)> = fired
@@ -710,7 +734,9 @@ impl Engine {
         drop(turns);
         let outcomes = fired
             .into_iter()
-            .map(|(tenant, stored, effects, _)| self.announce(Applied::turn(&tenant.name, &stored, effects)))
+            .map(|(tenant, stored, effects, outbox)| {
+                self.announce(Applied::turn(&tenant.name, &stored, effects).with_outbox(!outbox.is_empty()))
+            })
             .collect();
         self.store.park_timers(&parked)?;
         drop(held);
@@ -770,25 +796,28 @@ impl Engine {
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<Applied, EngineError> {
-        let outbox = crate::delivery::outbox_entries(tenant, stored, &effects);
+        let outbox = outbox::entries(tenant, stored, &effects);
         let tenant = tenant.name.as_str();
         let record =
             TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox, timers: &effects.timers };
         if self.store.apply_turn(tenant, &record)? == Committed::Duplicate {
             return Ok(Applied::duplicate(tenant, self.duplicate(tenant, &stored.conversation.id)?));
         }
-        Ok(Applied::turn(tenant, stored, effects))
+        Ok(Applied::turn(tenant, stored, effects).with_outbox(!outbox.is_empty()))
     }
 
     /// Once a turn is on disk: count its events and push its web chat replies.
     fn announce(&self, applied: Applied) -> TurnOutcome {
-        let Applied { tenant, web_chat, outcome } = applied;
+        let Applied { tenant, web_chat, outbox, outcome } = applied;
         crate::telemetry::events(&tenant, &outcome.events);
         if let Some(last) = outcome.events.last() {
             self.daily.count(&tenant, outcome.events.len(), last.at);
         }
         if let Some(to) = web_chat {
             self.publish(&tenant, &to, &outcome.replies);
+        }
+        if outbox {
+            self.outbox.mark(&tenant);
         }
         outcome
     }
@@ -860,6 +889,8 @@ struct Applied {
     tenant: String,
     /// The visitor's identity, for a web chat conversation.
     web_chat: Option<String>,
+    /// Whether the turn left entries in the outbox.
+    outbox: bool,
     outcome: TurnOutcome,
 }
 
@@ -870,6 +901,7 @@ impl Applied {
         Self {
             tenant: tenant.to_owned(),
             web_chat: (conversation.channel == Channel::Webchat).then(|| conversation.contact.id.clone()),
+            outbox: false,
             outcome: TurnOutcome {
                 conversation: conversation.id.clone(),
                 replies: effects.outbound,
@@ -882,7 +914,11 @@ impl Applied {
 
     /// A duplicate has nothing to announce.
     fn duplicate(tenant: &str, outcome: TurnOutcome) -> Self {
-        Self { tenant: tenant.to_owned(), web_chat: None, outcome }
+        Self { tenant: tenant.to_owned(), web_chat: None, outbox: false, outcome }
+    }
+
+    fn with_outbox(self, outbox: bool) -> Self {
+        Self { outbox, ..self }
     }
 }
 
@@ -1062,10 +1098,6 @@ fn verified_contact_points(flow: &Flow, effects: &Effects) -> Vec<(&'static str,
             }
         })
         .collect()
-}
-
-pub fn channel_name(channel: Channel) -> String {
-    serde_json::to_value(channel).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -145,6 +145,8 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/plugins/{name}/config", put(manage::put_config))
         .route("/v1/tenants/{tenant}/events", get(api::events))
+        .route("/v1/tenants/{tenant}/outbox/parked", get(api::outbox::parked))
+        .route("/v1/tenants/{tenant}/outbox/parked/redrive", post(api::outbox::redrive))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))
         .route("/webhooks/{tenant}/{channel}", get(webhooks::verify).post(webhooks::receive));
     if state.demo {

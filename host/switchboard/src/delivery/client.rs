@@ -35,6 +35,9 @@ pub const UNREACHABLE: &str = "the provider could not be reached";
 pub struct SendFailure {
     /// A timeout, a connection problem, 429 or 5xx: worth another try.
     pub retryable: bool,
+    /// The provider refused the credentials (401, 403): nothing goes out
+    /// until they are fixed, so the entry is parked rather than dropped.
+    pub park: bool,
     /// For the tenant's `message.failed` event: never a host, an address or
     /// an OS error.
     pub reason: String,
@@ -44,11 +47,11 @@ pub struct SendFailure {
 
 impl SendFailure {
     fn retry(reason: &str, detail: impl std::fmt::Display) -> Self {
-        Self { retryable: true, reason: reason.to_owned(), detail: detail.to_string() }
+        Self { retryable: true, park: false, reason: reason.to_owned(), detail: detail.to_string() }
     }
 
     fn give_up(reason: &str, detail: impl std::fmt::Display) -> Self {
-        Self { retryable: false, reason: reason.to_owned(), detail: detail.to_string() }
+        Self { retryable: false, park: false, reason: reason.to_owned(), detail: detail.to_string() }
     }
 }
 
@@ -103,6 +106,7 @@ impl Client {
             // The operator's policy will not change between retries.
             SendFailure {
                 retryable: !error.is_refused(),
+                park: false,
                 reason: reason.to_owned(),
                 detail: error.to_string(),
             }
@@ -135,6 +139,10 @@ impl Client {
             429 | 500..=599 => {
                 let reason = format!("provider answered {status}");
                 Err(SendFailure::retry(&reason, &reason))
+            }
+            401 | 403 => {
+                let reason = format!("provider refused the channel's credentials ({status})");
+                Err(SendFailure { park: true, ..SendFailure::give_up(&reason, &reason) })
             }
             _ => {
                 let reason = format!("provider refused with {status}");

@@ -192,6 +192,10 @@ mod tests {
             handoff: None,
             attempts: 0,
             not_before: 0,
+            last_tried: 0,
+            window_until: None,
+            locale: "ru".to_owned(),
+            parked_because: None,
         }
     }
 

@@ -14,6 +14,7 @@ use switchboard_core::contract::{Channel, Contact};
 use super::rate::ClientAddr;
 use super::{AppError, AppState, ErrorBody};
 
+pub mod outbox;
 pub mod socket;
 pub mod timers;
 use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};

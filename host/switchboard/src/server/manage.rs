@@ -97,7 +97,7 @@ pub async fn put_calendar(
 /// contains them.
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/channels/{channel}", tag = "tenant", security(("bearer" = [])),
     params(("tenant" = String, Path), ("channel" = String, Path, description = "`whatsapp`, `messenger`, `instagram` or `telegram`")),
-    request_body(content = Object, description = "Meta: `{app_secret, verify_token, access_token, phone_number_id, api_base}`; Telegram: `{secret_token, bot_token, api_base}`"),
+    request_body(content = Object, description = "Meta: `{app_secret, verify_token, access_token, phone_number_id, api_base, window_fallback}`; Telegram: `{secret_token, bot_token, api_base}`"),
     responses((status = 200, description = "Which fields are set", body = Object), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_channel(
     State(state): State<AppState>,
@@ -145,7 +145,10 @@ pub async fn channels(
         secrets.as_ref().map(|secrets| {
             let mut set = vec!["app_secret", "verify_token"];
             set.extend(secrets.access_token.as_ref().map(|_| "access_token"));
-            json!({ "set": set, "phone_number_id": secrets.phone_number_id, "api_base": secrets.api_base })
+            json!({
+                "set": set, "phone_number_id": secrets.phone_number_id, "api_base": secrets.api_base,
+                "window_fallback": secrets.window_fallback,
+            })
         })
     };
     let telegram = channels.telegram.as_ref().map(|secrets| {

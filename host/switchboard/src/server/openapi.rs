@@ -32,6 +32,8 @@ use super::webhooks;
         api::timers::schedule,
         api::timers::cancel,
         api::events,
+        api::outbox::parked,
+        api::outbox::redrive,
         api::reload,
         api::metrics,
         webhooks::verify,

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use switchboard_core::contract::{Channel, Contact};
+use switchboard_core::contract::{Channel, Contact, Identity};
 use switchboard_core::event::EventBody;
 
 use super::{AppError, AppState, ErrorBody};
@@ -21,15 +21,14 @@ use crate::engine::{EngineError, InboundMessage};
 use crate::tenant::Tenant;
 
 fn channel(name: &str) -> Result<Channel, AppError> {
-    match name {
-        "whatsapp" => Ok(Channel::Whatsapp),
-        "messenger" => Ok(Channel::Messenger),
-        "instagram" => Ok(Channel::Instagram),
-        "telegram" => Ok(Channel::Telegram),
-        other => Err(AppError::new(
+    match name.parse() {
+        Ok(channel @ (Channel::Whatsapp | Channel::Messenger | Channel::Instagram | Channel::Telegram)) => {
+            Ok(channel)
+        }
+        _ => Err(AppError::new(
             StatusCode::NOT_FOUND,
             "unknown_channel",
-            format!("no webhook for channel {other:?}"),
+            format!("no webhook for channel {name:?}"),
         )),
     }
 }
@@ -137,7 +136,7 @@ pub async fn receive(
             .map(|message| InboundMessage {
                 channel,
                 contact: Contact {
-                    id: format!("{}:{}", crate::engine::channel_name(channel), message.from),
+                    id: Identity::new(channel, message.from).to_string(),
                     display_name: message.display_name,
                     locale: String::new(),
                 },

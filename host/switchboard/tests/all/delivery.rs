@@ -67,11 +67,11 @@ pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
 }
 
 /// A delivery client that may reach `127.0.0.1`, where the fake providers are.
-fn loopback_client() -> Client {
+pub fn loopback_client() -> Client {
     Client::new(OutboundPolicy::allowing(["127.0.0.1".parse().expect("an address")])).expect("a client")
 }
 
-fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
+pub fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
     engine_with(&format!(
         "[channels.whatsapp]\napp_secret = \"s\"\nverify_token = \"v\"\naccess_token = \"EAAG-token\"\n\
          phone_number_id = \"1065\"\napi_base = \"{api_base}\""
@@ -79,7 +79,7 @@ fn engine_with_whatsapp(api_base: &str) -> (Arc<Engine>, tempfile::TempDir) {
 }
 
 /// An engine serving tenant `alpha`, `extra` appended to its tenant.toml.
-fn engine_with(extra: &str) -> (Arc<Engine>, tempfile::TempDir) {
+pub fn engine_with(extra: &str) -> (Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let tenant_dir = write_tenant(dir.path(), "alpha", extra);
     let runtime = runtime();
@@ -90,7 +90,7 @@ fn engine_with(extra: &str) -> (Arc<Engine>, tempfile::TempDir) {
     (Arc::new(engine), dir)
 }
 
-fn whatsapp_message(engine: &Engine, id: &str, text: &str) {
+pub fn whatsapp_message(engine: &Engine, id: &str, text: &str) {
     let message = InboundMessage {
         channel: Channel::Whatsapp,
         contact: Contact { id: "whatsapp:37491000001".to_owned(), display_name: None, locale: String::new() },
@@ -102,7 +102,7 @@ fn whatsapp_message(engine: &Engine, id: &str, text: &str) {
     engine.handle("alpha", message).expect("handled");
 }
 
-fn delivery_events(engine: &Engine) -> Vec<String> {
+pub fn delivery_events(engine: &Engine) -> Vec<String> {
     let events = engine.store().conversation_events("alpha", "whatsapp:37491000001").expect("events");
     events
         .into_iter()
@@ -112,6 +112,9 @@ fn delivery_events(engine: &Engine) -> Vec<String> {
             }
             EventBody::MessageFailed { attempts, gave_up, .. } => {
                 Some(format!("failed {attempts} gave_up={gave_up}"))
+            }
+            EventBody::MessageParked { attempts, reason, .. } => {
+                Some(format!("parked after {attempts}: {reason}"))
             }
             _ => None,
         })

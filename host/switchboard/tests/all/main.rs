@@ -5,6 +5,8 @@
 //!   repository root, run through the real engine, store and plugins.
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
 //! - `delivery.rs`: the outbox and a fake provider send API.
+//! - `outbox.rs`: nothing dropped (parking, re-drive, retries without a cap)
+//!   and the concurrent worker's order and fairness.
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `manage.rs`: a tenant editing its flow, hours, secrets and plugins.
 //! - `nlu.rs`: the understanding corpus in `tests/nlu/` holds its targets.
@@ -21,6 +23,7 @@ mod delivery;
 mod http;
 mod manage;
 mod nlu;
+mod outbox;
 mod pinning;
 mod scheduler;
 mod support;

@@ -181,7 +181,7 @@ impl Sim {
     }
 
     fn conversation(&self) -> String {
-        format!("{}:c1", switchboard::engine::channel_name(self.channel))
+        format!("{}:c1", self.channel.as_str())
     }
 
     /// What `contact` writes on the sim's channel, now.
