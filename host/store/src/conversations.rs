@@ -272,6 +272,10 @@ impl Store {
         entry: &[u8],
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
+        if !self.turns.contains_key(keys::outbox(tenant, seq))? {
+            // Gone meanwhile (its tenant removed): nothing to park.
+            return Ok(());
+        }
         let mut batch = Batch::default();
         batch.remove(keys::outbox(tenant, seq));
         batch.insert(keys::parked_outbox(tenant, seq), entry);
@@ -299,11 +303,13 @@ impl Store {
         reset: impl Fn(&[u8]) -> Vec<u8>,
     ) -> Result<usize, StoreError> {
         let mut moved = 0;
+        let mut after = None;
         loop {
-            let page = self.parked_outbox(tenant, None, 256)?;
-            if page.is_empty() {
-                return Ok(moved);
-            }
+            // Forward from where the last page ended: what delivery parks
+            // again meanwhile waits for the next re-drive.
+            let page = self.parked_outbox(tenant, after, 256)?;
+            let Some((last, _)) = page.last() else { return Ok(moved) };
+            after = Some(*last);
             let mut batch = Batch::default();
             for (seq, entry) in &page {
                 batch.remove(keys::parked_outbox(tenant, *seq));
@@ -323,6 +329,11 @@ impl Store {
         retry: Option<&[u8]>,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
+        if !self.turns.contains_key(keys::outbox(tenant, seq))? {
+            // Gone meanwhile (its tenant removed and its data retired): a
+            // retry must not bring it back under a name a new tenant may take.
+            return Ok(());
+        }
         let mut batch = Batch::default();
         match retry {
             Some(entry) => batch.insert(keys::outbox(tenant, seq), entry),
@@ -737,6 +748,13 @@ mod tests {
         assert_eq!(values(&outbox), ["reply 0", "reply 1, parked again", "reply 2", "reply 4"]);
         assert_eq!(outbox[1].0, seq, "the same sequence number, so the same place");
         assert!(store.parked_outbox("acme", None, 10).expect("read").is_empty());
+
+        // A settle or park of an entry gone meanwhile (its tenant removed) brings nothing back.
+        store.settle_outbox("acme", 9_999, Some(b"ghost"), &[said("c9", "ghost")]).expect("settled");
+        store.park_outbox("acme", 9_998, b"ghost", &[said("c9", "ghost")]).expect("parked");
+        assert_eq!(store.outbox("acme", 10).expect("read").len(), 4);
+        assert!(store.parked_outbox("acme", None, 10).expect("read").is_empty());
+        assert_eq!(texts(&store.tenant_events("acme", None, 10).expect("read")), ["parked"]);
     }
 
     #[test]

@@ -35,10 +35,10 @@ pub struct Args {
     json: bool,
 }
 
-const SECRET: &str = "bench-app-secret";
+pub const SECRET: &str = "bench-app-secret";
 
 /// Each customer asks, is asked for an email, gives it: two turns, repeated.
-const FLOW: &str = r#"
+pub const FLOW: &str = r#"
 version = "bench-http"
 default_locale = "en"
 menu.en = "Ask me for the opening hours."
@@ -162,7 +162,7 @@ async fn connection_loop(
                 // Ten customers per connection, each asking then answering.
                 let customer = format!("374{:05}{:03}", connection, sequence / 2 % 10);
                 let text = if sequence.is_multiple_of(2) { "hours?" } else { "ani@example.com" };
-                webhook(addr, &customer, &format!("wamid.{connection}.{sequence}"), text)
+                webhook(addr, "bench", "PNID", &customer, &format!("wamid.{connection}.{sequence}"), text)
             }
         };
         let sent = Instant::now();
@@ -175,12 +175,20 @@ async fn connection_loop(
     Ok(latencies)
 }
 
-fn webhook(addr: std::net::SocketAddr, customer: &str, id: &str, text: &str) -> Vec<u8> {
+/// A signed WhatsApp webhook carrying one text message, as raw HTTP/1.1.
+pub fn webhook(
+    addr: std::net::SocketAddr,
+    tenant: &str,
+    phone_number_id: &str,
+    customer: &str,
+    id: &str,
+    text: &str,
+) -> Vec<u8> {
     let body = serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "15550000000", "phone_number_id": "PNID" },
+            "metadata": { "display_phone_number": "15550000000", "phone_number_id": phone_number_id },
             "contacts": [{ "profile": { "name": "Bench" }, "wa_id": customer }],
             "messages": [{ "from": customer, "id": id, "timestamp": "1767600000", "type": "text", "text": { "body": text } }]
         }}]}]
@@ -190,7 +198,7 @@ fn webhook(addr: std::net::SocketAddr, customer: &str, id: &str, text: &str) -> 
     mac.update(body.as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
     format!(
-        "POST /webhooks/bench/whatsapp HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+        "POST /webhooks/{tenant}/whatsapp HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
          x-hub-signature-256: sha256={signature}\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -198,7 +206,7 @@ fn webhook(addr: std::net::SocketAddr, customer: &str, id: &str, text: &str) -> 
 }
 
 /// Read one HTTP/1.1 response (with a content-length body); its status.
-async fn read_response(stream: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
+pub async fn read_response(stream: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
     let mut line = String::new();
     stream.read_line(&mut line).await?;
     let status = line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);

@@ -52,7 +52,7 @@ use switchboard_core::conversation::OutsideWindow;
 use switchboard_core::event::{DomainEvent, EventBody};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, OutboxPage};
 use crate::tenant::Tenant;
 
 mod client;
@@ -67,6 +67,14 @@ pub use pace::Pace;
 const PAGE: usize = 256;
 /// The longest wait between two attempts at one entry.
 const MAX_BACKOFF_MS: i64 = 30_000;
+/// How often a failing channel is tried while its entries back off.
+const PROBE_MS: i64 = 2_000;
+/// Failed attempts after which an entry is parked rather than tried again:
+/// about a day of tries at the longest backoff, so an endpoint that never
+/// recovers does not hold its conversation's later replies for ever.
+const PARK_AFTER_ATTEMPTS: u32 = 2_880;
+/// What `message.parked` says after [`PARK_AFTER_ATTEMPTS`].
+pub const FAILING_FOR_A_DAY: &str = "the provider failed it for about a day";
 /// What `message.parked` says when the 24 h window closed first.
 pub const WINDOW_CLOSED: &str = "the 24 h messaging window closed before the provider accepted it, and the channel has no window_fallback";
 /// What `message.parked` says when the channel's credentials are gone.
@@ -83,7 +91,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { host: 512, tenant: 64 }
+        Self { host: 1024, tenant: 32 }
     }
 }
 
@@ -112,9 +120,9 @@ pub async fn deliver_due(
     let mut seen = HashSet::new();
     loop {
         let page = read_page(engine, tenant_name, after).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(*last);
-        let lanes = sender.lanes(tenant_name, page, &mut seen, usize::MAX);
+        let Some(last) = page.last else { break };
+        after = Some(last);
+        let lanes = sender.lanes(tenant_name, page.entries, &mut seen, usize::MAX);
         for lane in lanes.ready {
             settled += sender.lane(tenant_name, lane).await.settled;
         }
@@ -195,7 +203,8 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let engine = &self.sender.engine;
         if engine.tenant(tenant).is_err() {
-            self.busy.remove(tenant);
+            // Its lanes stop at their next entry and report back; until
+            // then their conversations stay busy, whatever takes the name.
             self.wake_at.remove(tenant);
             return Ok(());
         }
@@ -212,12 +221,12 @@ impl Worker {
                 break;
             }
             let page = read_page(engine, tenant, after).await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(*last);
-            let lanes = self.sender.lanes(tenant, page, &mut seen, room);
+            let Some(last) = page.last else { break };
+            after = Some(last);
+            let lanes = self.sender.lanes(tenant, page.entries, &mut seen, room);
             earliest = earliest.into_iter().chain(lanes.wake_at).min();
             for lane in lanes.ready {
-                let conversation = lane.conversation.clone();
+                let conversation = lane.key.clone();
                 self.busy.entry(tenant.to_owned()).or_default().insert(conversation.clone());
                 let (sender, done, tenant) = (self.sender.clone(), done.clone(), tenant.to_owned());
                 tokio::spawn(async move {
@@ -233,11 +242,7 @@ impl Worker {
     }
 }
 
-async fn read_page(
-    engine: &Arc<Engine>,
-    tenant: &str,
-    after: Option<u64>,
-) -> anyhow::Result<Vec<(u64, OutboxEntry)>> {
+async fn read_page(engine: &Arc<Engine>, tenant: &str, after: Option<u64>) -> anyhow::Result<OutboxPage> {
     let (engine, tenant) = (engine.clone(), tenant.to_owned());
     Ok(tokio::task::spawn_blocking(move || engine.outbox(&tenant, after, PAGE)).await??)
 }
@@ -258,10 +263,30 @@ impl Clock {
     }
 }
 
-/// One conversation's due entries, oldest first.
+/// One conversation's due entries, oldest first: its replies, or its
+/// handoff cards (which go to another endpoint, so wait on their own).
 struct Lane {
-    conversation: String,
+    key: String,
     entries: Vec<(u64, OutboxEntry)>,
+}
+
+fn lane_key(entry: &OutboxEntry) -> String {
+    if entry.handoff.is_some() {
+        format!("{}\u{0}handoff", entry.conversation)
+    } else {
+        entry.conversation.clone()
+    }
+}
+
+/// Where a send goes, for telling a provider's recovery: a tenant's
+/// channel, or (`true`) its handoff webhook.
+type Endpoint = (String, Channel, bool);
+
+/// Unix milliseconds per endpoint.
+type EndpointTimes = Arc<Mutex<HashMap<Endpoint, i64>>>;
+
+fn endpoint(tenant: &str, entry: &OutboxEntry) -> Endpoint {
+    (tenant.to_owned(), entry.channel, entry.handoff.is_some())
 }
 
 /// A page sorted into lanes that can go now and the time the first of the
@@ -287,7 +312,9 @@ struct Sender {
     pace: Arc<Pace>,
     /// When a tenant's channel last had a send accepted (Unix ms): an entry
     /// that failed before that goes again at once, not at its backoff.
-    accepted: Arc<Mutex<HashMap<(String, Channel), i64>>>,
+    accepted: EndpointTimes,
+    /// When an endpoint was last probed while its entries back off.
+    probes: EndpointTimes,
 }
 
 impl Sender {
@@ -300,6 +327,7 @@ impl Sender {
             host: Arc::new(Semaphore::new(limits.host.max(1))),
             pace: Arc::new(Pace::default()),
             accepted: Arc::default(),
+            probes: Arc::default(),
         }
     }
 
@@ -316,31 +344,44 @@ impl Sender {
     ) -> Lanes {
         let now = self.clock.now();
         let accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut probes = self.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut ready: Vec<Lane> = Vec::new();
         let mut open: HashMap<String, usize> = HashMap::new();
         let mut wake_at: Option<i64> = None;
         for (seq, entry) in page {
-            if let Some(&index) = open.get(&entry.conversation) {
+            let key = lane_key(&entry);
+            if let Some(&index) = open.get(&key) {
                 ready[index].entries.push((seq, entry));
                 continue;
             }
-            if seen.contains(&entry.conversation) {
+            if !seen.insert(key.clone()) {
                 continue;
             }
-            seen.insert(entry.conversation.clone());
-            let recovered = accepted
-                .get(&(tenant.to_owned(), entry.channel))
-                .is_some_and(|at| entry.last_tried > 0 && *at > entry.last_tried);
+            let endpoint = endpoint(tenant, &entry);
+            // The endpoint took a send after this entry last failed, and the
+            // entry has waited PROBE_MS since: it goes now, not at its backoff.
+            let recovered = entry.last_tried > 0
+                && now - entry.last_tried >= PROBE_MS
+                && accepted.get(&endpoint).is_some_and(|at| *at > entry.last_tried);
             if entry.not_before > now && !recovered {
-                wake_at = Some(wake_at.map_or(entry.not_before, |at| at.min(entry.not_before)));
-                continue;
+                // While an endpoint fails, one waiting entry probes it every
+                // PROBE_MS, so a recovery is seen at once rather than at the
+                // end of everyone's backoff.
+                let last = probes.get(&endpoint).copied().unwrap_or(0).max(entry.last_tried);
+                let next_probe = last + PROBE_MS;
+                if next_probe > now || ready.len() >= room {
+                    let due = entry.not_before.min(next_probe.max(now + 1));
+                    wake_at = Some(wake_at.map_or(due, |at| at.min(due)));
+                    continue;
+                }
+                probes.insert(endpoint, now);
             }
             if ready.len() >= room {
                 // Its turn comes when a lane finishes, which wakes the tenant.
                 continue;
             }
-            open.insert(entry.conversation.clone(), ready.len());
-            ready.push(Lane { conversation: entry.conversation.clone(), entries: vec![(seq, entry)] });
+            open.insert(key.clone(), ready.len());
+            ready.push(Lane { key, entries: vec![(seq, entry)] });
         }
         Lanes { ready, wake_at }
     }
@@ -350,6 +391,10 @@ impl Sender {
         let mut outcome = LaneOutcome::default();
         let Ok(tenant) = self.engine.tenant(tenant_name) else { return outcome };
         for (seq, entry) in lane.entries {
+            // Removed or reloaded meanwhile: the dispatcher reads it afresh.
+            if !self.engine.tenant(tenant_name).is_ok_and(|current| Arc::ptr_eq(&current, &tenant)) {
+                break;
+            }
             match self.send(&tenant, seq, entry).await {
                 Ok(sent) => {
                     outcome.settled += 1;
@@ -364,6 +409,9 @@ impl Sender {
                         error = format!("{error:#}"),
                         "an outbox entry was not settled"
                     );
+                    // The store failed: hold the conversation a moment rather than
+                    // dispatch it again at once.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
             }
@@ -398,7 +446,7 @@ impl Sender {
         let (retry, body, outcome) = match result {
             Ok(provider_id) => {
                 let mut accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                accepted.insert((tenant.name.clone(), channel), now);
+                accepted.insert(endpoint(&tenant.name, &entry), now);
                 drop(accepted);
                 let body = EventBody::MessageDelivered {
                     text: entry.text.clone(),
@@ -414,7 +462,12 @@ impl Sender {
             }
             Err(failure) => {
                 let gave_up = !failure.retryable;
-                tracing::warn!(tenant = tenant.name, conversation = %entry.conversation, attempts = entry.attempts, gave_up, reason = %failure.reason, "send failed: {}", failure.detail);
+                if gave_up {
+                    tracing::warn!(tenant = tenant.name, conversation = %entry.conversation, attempts = entry.attempts, reason = %failure.reason, "send refused for good: {}", failure.detail);
+                } else {
+                    // Routine while a provider is down; the event says it too.
+                    tracing::debug!(tenant = tenant.name, conversation = %entry.conversation, attempts = entry.attempts, reason = %failure.reason, "send failed, will retry: {}", failure.detail);
+                }
                 let body = EventBody::MessageFailed {
                     text: entry.text.clone(),
                     attempts: entry.attempts,
@@ -423,6 +476,8 @@ impl Sender {
                 };
                 if gave_up {
                     (None, body, "failed")
+                } else if entry.attempts >= PARK_AFTER_ATTEMPTS {
+                    return self.park(tenant, seq, entry, FAILING_FOR_A_DAY, now).await.map(|()| true);
                 } else {
                     entry.not_before = now + backoff_ms(entry.attempts, seq);
                     (Some(entry.clone()), body, "retrying")

@@ -51,7 +51,7 @@ pub use live::{LiveSession, SESSION_QUEUE};
 use memory::GuestMemory;
 pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
-pub use outbox::{OutboxEntry, can_send};
+pub use outbox::{OutboxEntry, OutboxPage, can_send};
 
 /// How long timers of a tenant that is not loaded wait before the next try.
 const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;

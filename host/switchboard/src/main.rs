@@ -11,12 +11,14 @@
 //! - `nlu_eval.rs`: `switchboard nlu eval`, the understanding corpus scored.
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
 //! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
+//! - `bench_delivery.rs`: `switchboard bench delivery`, webhooks in and replies out through a slow fake provider.
 //! - `bench_engine.rs`: `switchboard bench engine`, messages/s and latency with durable writes.
 //! - `bench_http.rs`: `switchboard bench http`, signed webhooks over loopback HTTP.
 //! - `bench_timers.rs`: `switchboard bench timers`, a million timers inserted and fired.
 
 mod bench;
 mod bench_common;
+mod bench_delivery;
 mod bench_engine;
 mod bench_http;
 mod bench_timers;
@@ -102,6 +104,9 @@ enum BenchCommand {
     Http(bench_http::Args),
     /// Insert a million timers and fire them: rates and resident memory.
     Timers(bench_timers::Args),
+    /// Webhooks in, replies out through a slow, rate-limited fake provider:
+    /// replies/s, latency, a hanging tenant and an outage.
+    Delivery(bench_delivery::Args),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Engine(args)) => bench_engine::run(args),
         Command::Bench(BenchCommand::Timers(args)) => bench_timers::run(args),
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(args),
+        Command::Bench(BenchCommand::Delivery(args)) => bench_delivery::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::contract::{Channel, Identity, QuickReply};
-use switchboard_core::conversation::{Effects, MESSAGING_WINDOW_MS, OutsideWindow};
+use switchboard_core::conversation::{Conversation, Effects, MESSAGING_WINDOW_MS, OutsideWindow};
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_store::StoredConversation;
 
@@ -64,29 +64,27 @@ pub(crate) fn entries(tenant: &Tenant, stored: &StoredConversation, effects: &Ef
     let to = Identity::id_on(&conversation.contact.id, conversation.channel);
     let windowed =
         matches!(conversation.channel, Channel::Whatsapp | Channel::Messenger | Channel::Instagram);
-    let last_customer = if conversation.last_customer_at == 0 {
-        conversation.started_at
+    // A template needs a language: the conversation's, else the flow's.
+    let locale = if conversation.locale().is_empty() {
+        tenant.flow.default_locale.as_str()
     } else {
-        conversation.last_customer_at
+        conversation.locale()
     };
     if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
-        entries.extend(effects.outbound.iter().map(|reply| {
-            OutboxEntry {
-                conversation: conversation.id.clone(),
-                channel: conversation.channel,
-                to: to.to_owned(),
-                text: reply.text.clone(),
-                quick_replies: reply.quick_replies.clone(),
-                outside_window: reply.outside_window.clone(),
-                handoff: None,
-                attempts: 0,
-                not_before: 0,
-                last_tried: 0,
-                window_until: (windowed && reply.outside_window.is_none())
-                    .then(|| last_customer.saturating_add(MESSAGING_WINDOW_MS)),
-                locale: conversation.locale().to_owned(),
-                parked_because: None,
-            }
+        entries.extend(effects.outbound.iter().map(|reply| OutboxEntry {
+            conversation: conversation.id.clone(),
+            channel: conversation.channel,
+            to: to.to_owned(),
+            text: reply.text.clone(),
+            quick_replies: reply.quick_replies.clone(),
+            outside_window: reply.outside_window.clone(),
+            handoff: None,
+            attempts: 0,
+            not_before: 0,
+            last_tried: 0,
+            window_until: (windowed && reply.outside_window.is_none()).then(|| window_until(conversation)),
+            locale: locale.to_owned(),
+            parked_because: None,
         }));
     }
     if tenant.handoff_webhook.is_some() {
@@ -165,18 +163,14 @@ impl OutboxSignal {
 impl Engine {
     /// Up to `limit` of a tenant's outbox entries after sequence number
     /// `after`, oldest first. An entry that no longer decodes is logged and
-    /// left where it is.
-    pub fn outbox(
-        &self,
-        tenant: &str,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<(u64, OutboxEntry)>, EngineError> {
+    /// left where it is; the page still moves past it.
+    pub fn outbox(&self, tenant: &str, after: Option<u64>, limit: usize) -> Result<OutboxPage, EngineError> {
         Ok(decode(tenant, self.store.outbox_after(tenant, after, limit)?))
     }
 
     /// Settle an entry: `retry` replaces it (a later attempt), `None`
     /// removes it (sent, or refused for good), with the events that say so.
+    /// An entry gone meanwhile (its tenant removed) is left gone.
     pub fn settle_outbox(
         &self,
         tenant: &str,
@@ -211,19 +205,29 @@ impl Engine {
         tenant: &str,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, OutboxEntry)>, EngineError> {
+    ) -> Result<OutboxPage, EngineError> {
         self.tenant(tenant)?;
         Ok(decode(tenant, self.store.parked_outbox(tenant, after, limit)?))
     }
 
     /// Put every parked entry of a tenant back in its outbox, in its old
-    /// place, to be tried at once; how many went back.
+    /// place, to be tried at once; how many went back. A re-driven reply
+    /// goes after any of its conversation's replies sent while it was
+    /// parked: parking takes it out of its conversation's order.
     pub fn redrive_parked(&self, tenant: &str) -> Result<usize, EngineError> {
         self.tenant(tenant)?;
-        let reset = |bytes: &[u8]| match serde_json::from_slice::<OutboxEntry>(bytes) {
-            Ok(entry) => serde_json::to_vec(&OutboxEntry { not_before: 0, parked_because: None, ..entry })
-                .unwrap_or_else(|_| bytes.to_vec()),
-            Err(_) => bytes.to_vec(),
+        let reset = |bytes: &[u8]| {
+            let Ok(mut entry) = serde_json::from_slice::<OutboxEntry>(bytes) else { return bytes.to_vec() };
+            entry.not_before = 0;
+            entry.attempts = 0;
+            entry.parked_because = None;
+            // The customer may have written since: the window is theirs now.
+            if entry.window_until.is_some()
+                && let Ok(Some(stored)) = self.store.conversation(tenant, &entry.conversation)
+            {
+                entry.window_until = Some(window_until(&stored.conversation));
+            }
+            serde_json::to_vec(&entry).unwrap_or_else(|_| bytes.to_vec())
         };
         let moved = self.store.redrive_parked(tenant, reset)?;
         if moved > 0 {
@@ -233,8 +237,21 @@ impl Engine {
     }
 }
 
-fn decode(tenant: &str, page: Vec<(u64, Vec<u8>)>) -> Vec<(u64, OutboxEntry)> {
-    page.into_iter()
+/// A page of outbox (or parked) entries.
+#[derive(Debug, Default)]
+pub struct OutboxPage {
+    pub entries: Vec<(u64, OutboxEntry)>,
+    /// The last sequence number read, decoded or not: where the next page
+    /// starts. `None` when nothing was read.
+    pub last: Option<u64>,
+    /// How many were read, decoded or not (a full page means there may be more).
+    pub read: usize,
+}
+
+fn decode(tenant: &str, page: Vec<(u64, Vec<u8>)>) -> OutboxPage {
+    let (last, read) = (page.last().map(|(seq, _)| *seq), page.len());
+    let entries = page
+        .into_iter()
         .filter_map(|(seq, bytes)| match serde_json::from_slice(&bytes) {
             Ok(entry) => Some((seq, entry)),
             Err(error) => {
@@ -242,7 +259,18 @@ fn decode(tenant: &str, page: Vec<(u64, Vec<u8>)>) -> Vec<(u64, OutboxEntry)> {
                 None
             }
         })
-        .collect()
+        .collect();
+    OutboxPage { entries, last, read }
+}
+
+/// When the conversation's messaging window closes.
+fn window_until(conversation: &Conversation) -> i64 {
+    let last_customer = if conversation.last_customer_at == 0 {
+        conversation.started_at
+    } else {
+        conversation.last_customer_at
+    };
+    last_customer.saturating_add(MESSAGING_WINDOW_MS)
 }
 
 fn encoding(error: serde_json::Error) -> EngineError {

@@ -54,7 +54,7 @@ async fn a_reply_is_retried_past_any_fixed_count_until_the_provider_accepts_it()
     expected.push("delivered after 10 as wamid.OUT".to_owned());
     assert_eq!(delivery_events(&engine), expected);
     assert_eq!(received.lock().expect("log").len(), 10);
-    assert!(engine.outbox("alpha", None, 10).expect("outbox").is_empty());
+    assert!(engine.outbox("alpha", None, 10).expect("outbox").entries.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +68,7 @@ async fn a_reply_whose_credentials_were_removed_is_parked_listed_and_redriven() 
 
     assert_eq!(deliver_due(&engine, &client, "alpha", AT).await.expect("runs"), 1);
     assert_eq!(delivery_events(&engine), [format!("parked after 0: {NO_CREDENTIALS}")]);
-    assert!(engine.outbox("alpha", None, 10).expect("outbox").is_empty(), "out of the outbox");
+    assert!(engine.outbox("alpha", None, 10).expect("outbox").entries.is_empty(), "out of the outbox");
     assert_eq!(deliver_due(&engine, &client, "alpha", AT + 60_000).await.expect("runs"), 0, "not retried");
     assert!(received.lock().expect("log").is_empty());
 
@@ -94,7 +94,7 @@ async fn a_reply_whose_credentials_were_removed_is_parked_listed_and_redriven() 
         delivery_events(&engine),
         [format!("parked after 0: {NO_CREDENTIALS}"), "delivered after 1 as wamid.OUT".to_owned()]
     );
-    assert!(engine.parked_outbox("alpha", None, 10).expect("parked").is_empty());
+    assert!(engine.parked_outbox("alpha", None, 10).expect("parked").entries.is_empty());
     assert_eq!(received.lock().expect("log").len(), 1);
 }
 
@@ -228,7 +228,7 @@ async fn the_worker_delivers_conversations_at_once_each_in_order_and_a_failing_o
     let healthy = (numbers.len() - 1) * 3;
     let started = Instant::now();
     let settled = || {
-        let waiting = engine.outbox("alpha", None, 100).expect("outbox");
+        let waiting = engine.outbox("alpha", None, 100).expect("outbox").entries;
         log.lock().expect("log").len() >= healthy
             && waiting.iter().all(|(_, entry)| entry.conversation == "whatsapp:37491000666")
     };
@@ -246,7 +246,7 @@ async fn the_worker_delivers_conversations_at_once_each_in_order_and_a_failing_o
     }
     let peak = peak.load(Ordering::SeqCst);
     assert!((2..=4).contains(&peak), "sends overlap, within the tenant's limit of 4: peak {peak}");
-    let waiting = engine.outbox("alpha", None, 10).expect("outbox");
+    let waiting = engine.outbox("alpha", None, 10).expect("outbox").entries;
     assert_eq!(waiting.len(), 3, "the failing conversation's replies wait, none dropped: {waiting:?}");
     assert!(waiting.iter().all(|(_, entry)| entry.conversation == "whatsapp:37491000666"));
     let events = engine.store().conversation_events("alpha", "whatsapp:37491000666").expect("events");

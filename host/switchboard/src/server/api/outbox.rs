@@ -64,8 +64,9 @@ pub async fn parked(
     authorize(&state, &tenant, &headers)?;
     let limit = query.limit.clamp(1, 1000);
     let page = blocking(&state, move |engine| engine.parked_outbox(&tenant, query.after, limit)).await?;
-    let next_after = (page.len() == limit).then(|| page.last().map(|(seq, _)| *seq)).flatten();
+    let next_after = page.last.filter(|_| page.read == limit);
     let parked = page
+        .entries
         .into_iter()
         .map(|(seq, entry)| Parked {
             seq,
