@@ -46,6 +46,8 @@ cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
 cargo run --quiet -- bench engine --conversations 2 > /dev/null
 cargo run --quiet -- bench timers --timers 200 > /dev/null
 cargo run --quiet -- bench http --seconds 1 --connections 2 > /dev/null
+cargo run --quiet -- bench delivery --tenants 3 --customers 2 --seconds 1 --outage-seconds 2 \
+    --outage-pair-every 1 --latency-ms 20 > /dev/null
 cargo run --quiet -- flow check examples/moving/flow.toml
 cargo run --quiet -- flow check examples/salon/flow.toml
 cargo run --quiet -- flow check examples/webshop/flow.toml
