@@ -31,8 +31,10 @@
 //! - `egress.rs`: **M4**, a tenant's `api_base` scanned the server's network
 //!   and read the answer in `message.failed`; **M6**, a plugin's allowlisted
 //!   name resolved to loopback, and a bare host allowed every port.
-//! - `quotas.rs`: **M5** (in part), anonymous web chat wrote to disk and
-//!   took CPU without limit: rate limits per address and per tenant.
+//! - `quotas.rs`: **M5**, anonymous web chat wrote to disk and took CPU
+//!   without limit (rate limits per address and per tenant), and a tenant's
+//!   kv keys and bytes, events per day, step output and message size had no
+//!   quota.
 //! - `memory.rs`: **M7**, one tenant could claim gigabytes of guest memory.
 //! - `live.rs`: **L1**, every live reply of every tenant woke every open
 //!   web chat session, so one tenant's bursts cost the others CPU and
@@ -49,8 +51,7 @@
 //! browser test, which runs the widget in Chromium: `tests/browser/
 //! widget.test.mjs`, "the widget makes its session id without Math.random".
 //!
-//! Not here yet: the rest of M5 (kv, event and reply-size quotas). Add a file here, and its findings to the list
-//! above.
+//! A new finding gets a file here, and a line in the list above.
 
 mod blocking;
 mod connections;
