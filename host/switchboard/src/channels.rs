@@ -113,6 +113,18 @@ pub struct ChannelSecrets {
     pub telegram: Option<TelegramSecrets>,
 }
 
+impl ChannelSecrets {
+    /// The Meta credentials for `channel` (WhatsApp, Messenger, Instagram).
+    pub fn meta(&self, channel: Channel) -> Option<&MetaSecrets> {
+        match channel {
+            Channel::Whatsapp => self.whatsapp.as_ref(),
+            Channel::Messenger => self.messenger.as_ref(),
+            Channel::Instagram => self.instagram.as_ref(),
+            Channel::Telegram | Channel::Webchat | Channel::Internal => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaSecrets {

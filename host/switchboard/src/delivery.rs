@@ -153,7 +153,9 @@ impl Worker {
     pub async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, String)>();
         let engine = self.sender.engine.clone();
-        let mut woken: HashSet<String> = engine.tenant_names().into_iter().collect();
+        // Every tenant marked its outbox when it was added, so the first
+        // wake-up brings what a crash or a restart left behind.
+        let mut woken: HashSet<String> = HashSet::new();
         loop {
             for tenant in std::mem::take(&mut woken) {
                 if let Err(error) = self.dispatch(&tenant, &done_tx).await {
@@ -202,13 +204,12 @@ impl Worker {
         done: &mpsc::UnboundedSender<(String, String)>,
     ) -> anyhow::Result<()> {
         let engine = &self.sender.engine;
+        self.wake_at.remove(tenant);
         if engine.tenant(tenant).is_err() {
             // Its lanes stop at their next entry and report back; until
             // then their conversations stay busy, whatever takes the name.
-            self.wake_at.remove(tenant);
             return Ok(());
         }
-        self.wake_at.remove(tenant);
         // Only the dispatcher starts lanes, so what is busy now stays busy
         // until a lane reports back: an entry read below is never sent twice.
         let mut seen = self.busy.get(tenant).cloned().unwrap_or_default();
@@ -485,13 +486,7 @@ impl Sender {
             }
         };
         crate::telemetry::delivery(&tenant.name, channel.as_str(), outcome);
-        let event = DomainEvent {
-            at: now,
-            tenant: tenant.name.clone(),
-            conversation: entry.conversation.clone(),
-            channel,
-            body,
-        };
+        let event = event(tenant, &entry, now, body);
         let goes_on = retry.is_none();
         let (engine, name) = (self.engine.clone(), tenant.name.clone());
         tokio::task::spawn_blocking(move || engine.settle_outbox(&name, seq, retry.as_ref(), &[event]))
@@ -509,33 +504,32 @@ impl Sender {
     ) -> anyhow::Result<()> {
         entry.parked_because = Some(reason.to_owned());
         crate::telemetry::delivery(&tenant.name, entry.channel.as_str(), "parked");
-        let event = DomainEvent {
-            at: now,
-            tenant: tenant.name.clone(),
-            conversation: entry.conversation.clone(),
-            channel: entry.channel,
-            body: EventBody::MessageParked {
-                text: entry.text.clone(),
-                attempts: entry.attempts,
-                reason: reason.to_owned(),
-            },
+        let body = EventBody::MessageParked {
+            text: entry.text.clone(),
+            attempts: entry.attempts,
+            reason: reason.to_owned(),
         };
+        let event = event(tenant, &entry, now, body);
         let (engine, name) = (self.engine.clone(), tenant.name.clone());
         tokio::task::spawn_blocking(move || engine.park_outbox(&name, seq, &entry, &[event])).await??;
         Ok(())
     }
 }
 
+/// What happened to `entry`, as an event of its conversation.
+fn event(tenant: &Tenant, entry: &OutboxEntry, at: i64, body: EventBody) -> DomainEvent {
+    DomainEvent {
+        at,
+        tenant: tenant.name.clone(),
+        conversation: entry.conversation.clone(),
+        channel: entry.channel,
+        body,
+    }
+}
+
 /// The template or tag a reply goes out with once its window closed.
 fn window_fallback(tenant: &Tenant, entry: &OutboxEntry) -> Option<OutsideWindow> {
-    let channels = &tenant.channels;
-    let secrets = match entry.channel {
-        Channel::Whatsapp => channels.whatsapp.as_ref(),
-        Channel::Messenger => channels.messenger.as_ref(),
-        Channel::Instagram => channels.instagram.as_ref(),
-        Channel::Telegram | Channel::Webchat | Channel::Internal => None,
-    }?;
-    let name = secrets.window_fallback.clone()?;
+    let name = tenant.channels.meta(entry.channel)?.window_fallback.clone()?;
     Some(match entry.channel {
         Channel::Whatsapp => OutsideWindow::Template { name, language: entry.locale.clone() },
         _ => OutsideWindow::Tag(name),

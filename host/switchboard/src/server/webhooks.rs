@@ -42,12 +42,7 @@ fn not_configured(channel: &str) -> AppError {
 }
 
 fn meta_secrets(tenant: &Tenant, channel: Channel) -> Option<&MetaSecrets> {
-    match channel {
-        Channel::Whatsapp => tenant.channels.whatsapp.as_ref(),
-        Channel::Messenger => tenant.channels.messenger.as_ref(),
-        Channel::Instagram => tenant.channels.instagram.as_ref(),
-        _ => None,
-    }
+    tenant.channels.meta(channel)
 }
 
 /// `GET /webhooks/{tenant}/{channel}?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`

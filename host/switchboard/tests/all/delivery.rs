@@ -32,28 +32,7 @@ pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
         let mut statuses = statuses.into_iter();
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream);
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let (mut headers, mut length) = (String::new(), 0);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) <= 2 {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(value) = lower.strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-                headers.push_str(&lower);
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-            log.lock().expect("log").push((
-                path,
-                headers,
-                serde_json::from_slice(&body).unwrap_or(Value::Null),
-            ));
+            log.lock().expect("log").push(read_request(&mut reader));
             let status = statuses.next().unwrap_or(200);
             let reply = r#"{"messages":[{"id":"wamid.OUT"}]}"#;
             let _ = write!(
@@ -64,6 +43,29 @@ pub fn fake_whatsapp(statuses: Vec<u16>) -> (String, Received) {
         }
     });
     (format!("http://{addr}"), received)
+}
+
+/// One HTTP/1.1 request with a content-length body: its path, its headers
+/// (lowercased, one per line) and its body as JSON (`null` if it is not).
+pub fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> (String, String, Value) {
+    let mut request_line = String::new();
+    let _ = reader.read_line(&mut request_line);
+    let (mut headers, mut length) = (String::new(), 0);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) <= 2 {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        headers.push_str(&lower);
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    (path, headers, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// A delivery client that may reach `127.0.0.1`, where the fake providers are.

@@ -4,13 +4,12 @@
 //! conversations at once, each in order, without a failing one holding up
 //! the rest.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use switchboard::delivery::{Limits, NO_CREDENTIALS, WINDOW_CLOSED, Worker, deliver_due};
 use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
@@ -18,7 +17,8 @@ use switchboard_core::contract::{Channel, Contact};
 use switchboard_core::event::EventBody;
 
 use crate::delivery::{
-    delivery_events, engine_with, engine_with_whatsapp, fake_whatsapp, loopback_client, whatsapp_message,
+    delivery_events, engine_with, engine_with_whatsapp, fake_whatsapp, loopback_client, read_request,
+    whatsapp_message,
 };
 use crate::support::{plugin_dir, runtime, write_tenant};
 
@@ -145,37 +145,17 @@ fn concurrent_provider(latency: Duration, failing: &'static str) -> (String, Log
             let (log, peak, in_flight) = (log_.clone(), peak_.clone(), in_flight.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let (mut length, mut key) = (0, 0);
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) <= 2 {
-                        break;
-                    }
-                    let lower = header.to_ascii_lowercase();
-                    if let Some(value) = lower.strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                    if let Some(value) = lower.strip_prefix("idempotency-key:") {
-                        key = value
-                            .trim()
-                            .rsplit(['-', ':'])
-                            .next()
-                            .and_then(|seq| seq.parse().ok())
-                            .unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
+                let (_, headers, body) = read_request(&mut reader);
+                let key = headers
+                    .lines()
+                    .find_map(|line| line.strip_prefix("idempotency-key:"))
+                    .and_then(|value| value.trim().rsplit(['-', ':']).next()?.parse().ok())
+                    .unwrap_or(0);
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(latency);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                let to = serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|body| body["to"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let to = body["to"].as_str().unwrap_or_default().to_owned();
                 let status = if to == failing { 503 } else { 200 };
                 if status == 200 {
                     log.lock().expect("log").push((to, key));

@@ -14,12 +14,8 @@ use crate::server::{AppError, AppState, ErrorBody};
 pub struct ParkedQuery {
     /// Entries after this sequence number (the previous page's `next_after`).
     after: Option<u64>,
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::default_limit")]
     limit: usize,
-}
-
-fn default_limit() -> usize {
-    100
 }
 
 /// One parked reply, as the API shows it.
