@@ -1,28 +1,237 @@
-//! Inbound messenger webhooks, parsed into channel-neutral messages.
+//! The messaging providers, one module each, and the registry that
+//! dispatches on them.
 //!
-//! Each provider's payload is read exactly as its documentation shapes it:
+//! A provider module owns everything about its channel: the tenant's
+//! credentials for it, the webhook's authenticity check and payload, whether
+//! the tenant can send, the send API's request, and the channel's limits
+//! (text length, buttons, rate). Nothing else matches on a [`Channel`] to
+//! learn any of that: the webhooks, delivery's rendering and pacing and the
+//! engine's outbox ask [`provider`].
+//!
+//! # Layout
 //!
 //! - `whatsapp.rs`: WhatsApp Cloud API (`object: whatsapp_business_account`).
-//! - `meta.rs`: Messenger (`object: page`) and Instagram (`object: instagram`).
-//! - `telegram.rs`: a Telegram Bot API `Update`.
+//! - `messenger.rs`: Messenger (`object: page`).
+//! - `instagram.rs`: Instagram messaging (`object: instagram`).
+//! - `meta.rs`: what the three Meta channels share: the Graph API's
+//!   credentials ([`MetaSecrets`]), signature and subscription handshake,
+//!   and the Messenger-format payloads and Send API body that Messenger and
+//!   Instagram both speak.
+//! - `telegram.rs`: the Telegram Bot API.
+//! - `webchat.rs`, `internal.rs`: no webhook and no send API (web chat
+//!   replies go to the live session, internal ones nowhere), present so the
+//!   registry covers every channel.
 //!
-//! Authenticity is checked on the raw bytes before anything is parsed: Meta's
-//! `X-Hub-Signature-256` (HMAC-SHA256 with the app secret) and Telegram's
-//! `X-Telegram-Bot-Api-Secret-Token`, both compared in constant time.
+//! Adding a channel: a variant of `Channel` in core, a file here that
+//! implements [`Provider`], and its line in [`provider`]. While
+//! `server/manage.rs` and tenant.toml read credentials by field, a channel
+//! with credentials also adds its field to [`ChannelSecrets`].
 //!
-//! Replies to these channels (the provider send APIs, through a durable
-//! outbox) are not built yet; inbound messages are handled and their replies
-//! recorded in the conversation's transcript.
+//! **Architecture Invariant:** authenticity is checked on the raw bytes
+//! before anything is parsed (Meta's `X-Hub-Signature-256`, Telegram's
+//! `X-Telegram-Bot-Api-Secret-Token`), with secrets compared in constant
+//! time. This module does no IO: it reads bytes and builds requests, and
+//! `delivery` sends them.
 
-use hmac::{Hmac, Mac};
+use std::collections::HashMap;
+
+use http::HeaderMap;
 use serde::Deserialize;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-use switchboard_core::contract::Channel;
+use serde_json::Value;
+use switchboard_core::contract::{Channel, Identity, QuickReply};
+use switchboard_core::conversation::OutsideWindow;
 
+mod instagram;
+mod internal;
+mod messenger;
 mod meta;
 mod telegram;
+mod webchat;
 mod whatsapp;
+
+pub use meta::MetaSecrets;
+/// The payload prefix of a message kind the host cannot read.
+pub use switchboard_core::conversation::UNSUPPORTED;
+pub use telegram::TelegramSecrets;
+
+/// The provider of `channel`. The registry: one line per channel, and the
+/// compiler checks that every channel has one.
+pub fn provider(channel: Channel) -> &'static dyn Provider {
+    match channel {
+        Channel::Whatsapp => &whatsapp::Whatsapp,
+        Channel::Messenger => &messenger::Messenger,
+        Channel::Instagram => &instagram::Instagram,
+        Channel::Telegram => &telegram::Telegram,
+        Channel::Webchat => &webchat::Webchat,
+        Channel::Internal => &internal::Internal,
+    }
+}
+
+/// Everything the host knows about one messaging provider. The defaults
+/// are a channel without credentials, webhook or send API.
+pub trait Provider: Sync {
+    /// The channel this provider serves.
+    fn channel(&self) -> Channel;
+
+    /// What one message on the channel may hold, and how fast sends may go.
+    fn limits(&self) -> Limits;
+
+    /// Whether a tenant configures credentials for it (`[channels.<name>]`,
+    /// `PUT /v1/tenants/{t}/channels/{name}`).
+    fn takes_credentials(&self) -> bool {
+        false
+    }
+
+    /// Whether the tenant has configured the channel.
+    fn configured(&self, _secrets: &ChannelSecrets) -> bool {
+        false
+    }
+
+    /// Set the tenant's credentials for the channel from JSON as
+    /// `PUT …/channels/{name}` takes them, replacing any it had.
+    fn put_secrets(&self, _secrets: &mut ChannelSecrets, _given: Value) -> Result<(), serde_json::Error> {
+        Err(serde::de::Error::custom(format!("{} takes no credentials", self.channel())))
+    }
+
+    /// Which of the channel's credentials are set (never their values), as
+    /// `GET …/channels` shows them; `None` when it is not configured.
+    fn describe_secrets(&self, _secrets: &ChannelSecrets) -> Option<Value> {
+        None
+    }
+
+    /// Whether `/webhooks/{tenant}/{channel}` exists for this channel.
+    fn has_webhook(&self) -> bool {
+        false
+    }
+
+    /// Answer a subscription handshake (`GET` on the webhook).
+    fn handshake(&self, _secrets: &ChannelSecrets, _query: &HashMap<String, String>) -> Handshake {
+        Handshake::Unavailable
+    }
+
+    /// Check that a delivery (`POST` on the webhook) comes from the
+    /// provider, on the raw bytes, before anything is parsed.
+    fn verify(
+        &self,
+        _secrets: &ChannelSecrets,
+        _headers: &HeaderMap,
+        _body: &[u8],
+    ) -> Result<(), WebhookError> {
+        Err(WebhookError::BadSignature)
+    }
+
+    /// Read a delivery the provider signed.
+    fn parse(&self, _body: &[u8]) -> Result<Delivery, WebhookError> {
+        Err(WebhookError::Malformed("no webhook for this channel".to_owned()))
+    }
+
+    /// Whether the tenant has the credentials to send on the channel.
+    fn can_send(&self, _secrets: &ChannelSecrets) -> bool {
+        false
+    }
+
+    /// The send API call for one reply; `None` when the tenant cannot send
+    /// on the channel (any more).
+    fn request(&self, _secrets: &ChannelSecrets, _message: &Outgoing<'_>) -> Option<Request> {
+        None
+    }
+
+    /// Which of the tenant's accounts (number, bot, page) a send counts
+    /// against, for [`Rate::per_sender`].
+    fn sender(&self, _secrets: &ChannelSecrets) -> String {
+        String::new()
+    }
+
+    /// How a reply still unsent when the messaging window closes goes out,
+    /// if the tenant named a way (`window_fallback`).
+    fn window_fallback(&self, _secrets: &ChannelSecrets, _locale: &str) -> Option<OutsideWindow> {
+        None
+    }
+}
+
+/// What a channel accepts. `None` is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Characters of text in one message, as the provider documents it.
+    /// Replies are not cut to it: a longer one is the provider's to refuse.
+    pub text_chars: Option<usize>,
+    /// Quick-reply options one message shows; rendering drops the rest.
+    pub buttons: Option<usize>,
+    /// Characters of a button title; the conversation fits titles to it
+    /// without cutting a word (`fit_title` in core).
+    pub button_title_chars: Option<usize>,
+    /// How fast the provider takes sends; `None`: not paced.
+    pub rate: Option<Rate>,
+}
+
+/// A provider's documented send rate, per tenant (a tenant that names
+/// another's number or bot slows only itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Sends per second per sending account ([`Provider::sender`]).
+    pub per_sender: u32,
+    /// Sends per second to one recipient, with a burst above it.
+    pub per_recipient: Option<Burst>,
+}
+
+/// A steady rate with a burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// What a subscription handshake gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    /// The challenge to echo.
+    Accepted(String),
+    /// The verify token does not match.
+    Refused,
+    /// The tenant has not configured the channel, or the channel has no
+    /// handshake (Telegram is set up with `setWebhook`).
+    Unavailable,
+}
+
+/// One reply as a provider sends it, whatever queued it.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The customer's id on the channel (phone number, PSID, chat id).
+    pub to: &'a str,
+    pub text: &'a str,
+    pub quick_replies: &'a [QuickReply],
+    /// Set once the channel's 24 h window has closed: the template or tag
+    /// it goes out with.
+    pub outside_window: Option<&'a OutsideWindow>,
+}
+
+/// A provider API call, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+/// Parse a delivery for `channel`.
+pub fn parse(channel: Channel, body: &[u8]) -> Result<Delivery, WebhookError> {
+    provider(channel).parse(body)
+}
+
+/// `GET /v1/tenants/{t}/channels`: per channel that takes credentials,
+/// which are set (never their values), or `null`.
+pub fn describe_secrets(secrets: &ChannelSecrets) -> Value {
+    let described =
+        Channel::ALL.into_iter().map(provider).filter(|provider| provider.takes_credentials()).map(
+            |provider| {
+                (
+                    provider.channel().as_str().to_owned(),
+                    provider.describe_secrets(secrets).unwrap_or(Value::Null),
+                )
+            },
+        );
+    Value::Object(described.collect())
+}
 
 /// A message we cannot read (a sticker, a location): its text names the
 /// kind, and its payload says it is unsupported, which the conversation
@@ -43,9 +252,6 @@ pub fn unsupported(
         at,
     }
 }
-
-/// The payload prefix of a message kind the host cannot read.
-pub use switchboard_core::conversation::UNSUPPORTED;
 
 /// One customer message from a provider, before it meets a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +287,9 @@ pub struct Delivery {
     pub messages: Vec<ProviderMessage>,
     /// Delivery receipts for what we sent.
     pub statuses: Vec<ProviderStatus>,
-    /// WhatsApp's `user_changed_number` notices: `(old id, new id)`.
-    pub number_changes: Vec<(String, String)>,
+    /// A customer's new identity on the channel (WhatsApp's
+    /// `user_changed_number`): `(old, new)`.
+    pub number_changes: Vec<(Identity, Identity)>,
     /// Message kinds we do not handle (stickers, locations, …), by kind.
     /// Those with a sender are also in `messages`, as [`unsupported`], so the
     /// customer hears that only text is understood.
@@ -99,7 +306,8 @@ pub enum WebhookError {
     WrongObject { expected: &'static str, found: String },
 }
 
-/// A tenant's credentials for its channels, from `[channels.*]` in tenant.toml.
+/// A tenant's credentials for its channels, from `[channels.*]` in
+/// tenant.toml. Each field is read by its channel's provider only.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSecrets {
@@ -114,58 +322,15 @@ pub struct ChannelSecrets {
 }
 
 impl ChannelSecrets {
-    /// The Meta credentials for `channel` (WhatsApp, Messenger, Instagram).
-    pub fn meta(&self, channel: Channel) -> Option<&MetaSecrets> {
-        match channel {
-            Channel::Whatsapp => self.whatsapp.as_ref(),
-            Channel::Messenger => self.messenger.as_ref(),
-            Channel::Instagram => self.instagram.as_ref(),
-            Channel::Telegram | Channel::Webchat | Channel::Internal => None,
-        }
+    /// Take every channel `given` sets, keeping the rest: what
+    /// `PUT …/channels/{name}` does to the tenant's credentials.
+    pub fn overlay(&mut self, given: ChannelSecrets) {
+        let ChannelSecrets { whatsapp, messenger, instagram, telegram } = given;
+        self.whatsapp = whatsapp.or(self.whatsapp.take());
+        self.messenger = messenger.or(self.messenger.take());
+        self.instagram = instagram.or(self.instagram.take());
+        self.telegram = telegram.or(self.telegram.take());
     }
-}
-
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetaSecrets {
-    /// Signs every POST (`X-Hub-Signature-256`). Never empty: anyone can
-    /// compute an HMAC with an empty key.
-    #[serde(deserialize_with = "app_secret")]
-    pub app_secret: String,
-    /// Answers the subscription handshake (`hub.verify_token`). Never empty:
-    /// an empty one would match a request without one.
-    #[serde(deserialize_with = "verify_token")]
-    pub verify_token: String,
-    /// The token replies are sent with; without it replies stay in the transcript.
-    #[serde(default)]
-    pub access_token: Option<String>,
-    /// WhatsApp only: the sending number's id (`/{phone-number-id}/messages`).
-    #[serde(default)]
-    pub phone_number_id: Option<String>,
-    /// The Graph API root; tests point it at a fake provider.
-    #[serde(default = "graph_api")]
-    pub api_base: String,
-    /// How a reply still unsent when the 24 h messaging window closes goes
-    /// out: on WhatsApp the name of an approved template whose body takes
-    /// the reply as its one parameter, on Messenger and Instagram a message
-    /// tag (`HUMAN_AGENT`, `ACCOUNT_UPDATE`, …). Without it such a reply is
-    /// parked, where the API lists it and can send it again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_fallback: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelegramSecrets {
-    /// Set with `setWebhook(secret_token=…)`; sent back in every update.
-    /// Never empty: an empty one would match an update without the header.
-    #[serde(deserialize_with = "secret_token")]
-    pub secret_token: String,
-    /// The bot's token, for `sendMessage`; without it replies stay in the transcript.
-    #[serde(default)]
-    pub bot_token: Option<String>,
-    #[serde(default = "telegram_api")]
-    pub api_base: String,
 }
 
 /// A secret that authenticates deliveries, refused when empty or blank so
@@ -182,66 +347,23 @@ fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
     Ok(secret)
 }
 
-fn app_secret<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    non_empty_secret(deserializer, "app_secret")
-}
-
-fn verify_token<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    non_empty_secret(deserializer, "verify_token")
-}
-
-fn secret_token<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    non_empty_secret(deserializer, "secret_token")
-}
-
-fn graph_api() -> String {
-    "https://graph.facebook.com/v21.0".to_owned()
-}
-
-fn telegram_api() -> String {
-    "https://api.telegram.org".to_owned()
-}
-
-/// Check `X-Hub-Signature-256: sha256=<hex>` against the raw body.
-pub fn verify_meta_signature(
-    app_secret: &str,
-    header: Option<&str>,
-    body: &[u8],
-) -> Result<(), WebhookError> {
-    let given = header.and_then(|value| value.strip_prefix("sha256=")).ok_or(WebhookError::BadSignature)?;
-    let given = hex::decode(given).map_err(|_| WebhookError::BadSignature)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).map_err(|_| WebhookError::BadSignature)?;
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given).map_err(|_| WebhookError::BadSignature)
-}
-
-/// Check `X-Telegram-Bot-Api-Secret-Token`.
-pub fn verify_telegram_secret(expected: &str, header: Option<&str>) -> Result<(), WebhookError> {
-    let given = header.unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {
-        Ok(())
-    } else {
-        Err(WebhookError::BadSignature)
-    }
-}
-
-/// Parse a delivery for `channel`.
-pub fn parse(channel: Channel, body: &[u8]) -> Result<Delivery, WebhookError> {
-    match channel {
-        Channel::Whatsapp => whatsapp::parse(body),
-        Channel::Messenger => meta::parse(body, "page"),
-        Channel::Instagram => meta::parse(body, "instagram"),
-        Channel::Telegram => telegram::parse(body),
-        Channel::Webchat | Channel::Internal => {
-            Err(WebhookError::Malformed("no webhook for this channel".to_owned()))
-        }
-    }
-}
-
 fn malformed(error: serde_json::Error) -> WebhookError {
     WebhookError::Malformed(error.to_string())
+}
+
+/// A header's value, if it is there and readable.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// `Authorization: Bearer <token>`.
+fn bearer(token: &str) -> (String, String) {
+    ("authorization".to_owned(), format!("Bearer {token}"))
+}
+
+/// Providers cap button titles; cut on a character boundary.
+fn clip(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
 }
 
 #[cfg(test)]

@@ -529,11 +529,7 @@ fn event(tenant: &Tenant, entry: &OutboxEntry, at: i64, body: EventBody) -> Doma
 
 /// The template or tag a reply goes out with once its window closed.
 fn window_fallback(tenant: &Tenant, entry: &OutboxEntry) -> Option<OutsideWindow> {
-    let name = tenant.channels.meta(entry.channel)?.window_fallback.clone()?;
-    Some(match entry.channel {
-        Channel::Whatsapp => OutsideWindow::Template { name, language: entry.locale.clone() },
-        _ => OutsideWindow::Tag(name),
-    })
+    crate::channels::provider(entry.channel).window_fallback(&tenant.channels, &entry.locale)
 }
 
 /// 0.5 s, 1 s, 2 s, … capped at [`MAX_BACKOFF_MS`], plus up to 25 % jitter

@@ -115,17 +115,7 @@ pub(crate) fn entries(tenant: &Tenant, stored: &StoredConversation, effects: &Ef
 
 /// Whether the tenant has the credentials to send on `channel`.
 pub fn can_send(tenant: &Tenant, channel: Channel) -> bool {
-    let channels = &tenant.channels;
-    match channel {
-        Channel::Whatsapp => channels
-            .whatsapp
-            .as_ref()
-            .is_some_and(|c| c.access_token.is_some() && c.phone_number_id.is_some()),
-        Channel::Messenger => channels.messenger.as_ref().is_some_and(|c| c.access_token.is_some()),
-        Channel::Instagram => channels.instagram.as_ref().is_some_and(|c| c.access_token.is_some()),
-        Channel::Telegram => channels.telegram.as_ref().is_some_and(|c| c.bot_token.is_some()),
-        Channel::Webchat | Channel::Internal => false,
-    }
+    crate::channels::provider(channel).can_send(&tenant.channels)
 }
 
 /// The tenants whose outbox gained entries since delivery last looked.

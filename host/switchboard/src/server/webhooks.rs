@@ -11,38 +11,28 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact, Identity};
 use switchboard_core::event::EventBody;
 
 use super::{AppError, AppState, ErrorBody};
-use crate::channels::{self, MetaSecrets, WebhookError};
+use crate::channels::{self, Handshake, Provider, WebhookError};
 use crate::engine::{EngineError, InboundMessage};
-use crate::tenant::Tenant;
 
-fn channel(name: &str) -> Result<Channel, AppError> {
-    match name.parse() {
-        Ok(channel @ (Channel::Whatsapp | Channel::Messenger | Channel::Instagram | Channel::Telegram)) => {
-            Ok(channel)
-        }
-        _ => Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_channel",
-            format!("no webhook for channel {name:?}"),
-        )),
-    }
+/// The provider behind `/webhooks/{tenant}/{name}`, if its channel has a webhook.
+fn provider(name: &str) -> Result<&'static dyn Provider, AppError> {
+    let unknown = || {
+        AppError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("no webhook for channel {name:?}"))
+    };
+    let provider = channels::provider(name.parse().map_err(|_| unknown())?);
+    if provider.has_webhook() { Ok(provider) } else { Err(unknown()) }
 }
 
-fn not_configured(channel: &str) -> AppError {
+fn not_configured(channel: Channel) -> AppError {
     AppError::new(
         StatusCode::NOT_FOUND,
         "channel_not_configured",
         format!("this tenant has no {channel} channel"),
     )
-}
-
-fn meta_secrets(tenant: &Tenant, channel: Channel) -> Option<&MetaSecrets> {
-    tenant.channels.meta(channel)
 }
 
 /// `GET /webhooks/{tenant}/{channel}?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`
@@ -54,15 +44,14 @@ pub async fn verify(
     Path((tenant, channel_name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<String, AppError> {
-    let channel = channel(&channel_name)?;
+    let provider = provider(&channel_name)?;
     let tenant = state.engine.tenant(&tenant)?;
-    let secrets = meta_secrets(&tenant, channel).ok_or_else(|| not_configured(&channel_name))?;
-    let given = query.get("hub.verify_token").map(String::as_str).unwrap_or_default();
-    let subscribing = query.get("hub.mode").map(String::as_str) == Some("subscribe");
-    if subscribing && bool::from(given.as_bytes().ct_eq(secrets.verify_token.as_bytes())) {
-        Ok(query.get("hub.challenge").cloned().unwrap_or_default())
-    } else {
-        Err(AppError::new(StatusCode::FORBIDDEN, "bad_verify_token", "the verify token does not match"))
+    match provider.handshake(&tenant.channels, &query) {
+        Handshake::Accepted(challenge) => Ok(challenge),
+        Handshake::Refused => {
+            Err(AppError::new(StatusCode::FORBIDDEN, "bad_verify_token", "the verify token does not match"))
+        }
+        Handshake::Unavailable => Err(not_configured(provider.channel())),
     }
 }
 
@@ -77,26 +66,19 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    let channel = channel(&channel_name)?;
+    let provider = provider(&channel_name)?;
+    let channel = provider.channel();
     let tenant = state.engine.tenant(&tenant_name)?;
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let checked = match channel {
-        Channel::Telegram => {
-            let secrets = tenant.channels.telegram.as_ref().ok_or_else(|| not_configured(&channel_name))?;
-            channels::verify_telegram_secret(&secrets.secret_token, header("x-telegram-bot-api-secret-token"))
-        }
-        _ => {
-            let secrets = meta_secrets(&tenant, channel).ok_or_else(|| not_configured(&channel_name))?;
-            channels::verify_meta_signature(&secrets.app_secret, header("x-hub-signature-256"), &body)
-        }
-    };
+    if !provider.configured(&tenant.channels) {
+        return Err(not_configured(channel));
+    }
     let rejected = |error: WebhookError| {
         let error = webhook_error(error);
-        crate::telemetry::webhook_rejected(&channel_name, error.code);
+        crate::telemetry::webhook_rejected(channel.as_str(), error.code);
         error
     };
-    checked.map_err(rejected)?;
-    let delivery = channels::parse(channel, &body).map_err(rejected)?;
+    provider.verify(&tenant.channels, &headers, &body).map_err(rejected)?;
+    let delivery = provider.parse(&body).map_err(rejected)?;
 
     let engine = state.engine.clone();
     let now = jiff::Timestamp::now().as_millisecond();
@@ -111,7 +93,7 @@ pub async fn receive(
         let _slot = slot;
         let (mut received, mut duplicates) = (0, 0);
         for (old, new) in number_changes {
-            let (old, new) = (format!("whatsapp:{old}"), format!("whatsapp:{new}"));
+            let (old, new) = (old.to_string(), new.to_string());
             match engine.link_identity(&tenant_name, &new, &old, "user_changed_number", now) {
                 Ok(()) | Err(EngineError::UnknownConversation { .. }) => {}
                 Err(error) => return Err(error),
