@@ -142,6 +142,13 @@ pub trait Provider: Sync {
         String::new()
     }
 
+    /// Whether free-form replies must go within the messaging window (24 h
+    /// after the customer last wrote); after it only a template or a tag
+    /// ([`Provider::window_fallback`]) may.
+    fn messaging_window(&self) -> bool {
+        false
+    }
+
     /// How a reply still unsent when the messaging window closes goes out,
     /// if the tenant named a way (`window_fallback`).
     fn window_fallback(&self, _secrets: &ChannelSecrets, _locale: &str) -> Option<OutsideWindow> {

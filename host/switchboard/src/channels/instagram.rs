@@ -73,6 +73,10 @@ impl Provider for Instagram {
         meta::send_api_request(secrets.instagram.as_ref()?, message)
     }
 
+    fn messaging_window(&self) -> bool {
+        true
+    }
+
     /// A message tag.
     fn window_fallback(&self, secrets: &ChannelSecrets, _locale: &str) -> Option<OutsideWindow> {
         Some(OutsideWindow::Tag(secrets.instagram.as_ref()?.window_fallback.clone()?))

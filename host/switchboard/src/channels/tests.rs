@@ -381,6 +381,9 @@ fn senders_and_window_fallbacks_are_each_providers_own() {
         Some(OutsideWindow::Tag("HUMAN_AGENT".to_owned()))
     );
     assert_eq!(provider(Channel::Instagram).window_fallback(&secrets, "hy"), None);
+    let windowed: Vec<_> =
+        Channel::ALL.into_iter().filter(|channel| provider(*channel).messaging_window()).collect();
+    assert_eq!(windowed, [Channel::Whatsapp, Channel::Messenger, Channel::Instagram]);
 }
 
 #[test]

@@ -101,6 +101,10 @@ impl Provider for Whatsapp {
         secrets.whatsapp.as_ref().and_then(|secrets| secrets.phone_number_id.clone()).unwrap_or_default()
     }
 
+    fn messaging_window(&self) -> bool {
+        true
+    }
+
     /// An approved template, in the conversation's language.
     fn window_fallback(&self, secrets: &ChannelSecrets, locale: &str) -> Option<OutsideWindow> {
         let name = secrets.whatsapp.as_ref()?.window_fallback.clone()?;
