@@ -31,10 +31,20 @@ cargo test --workspace --exclude hostile-fixture
 step "the web chat widget in headless Chromium (Debian's, installed if missing; Playwright)"
 tests/browser/run.sh
 
-step "the crate graph: the store knows no wasm"
+step "the crate graph: the store knows no wasm, the host no example plugin"
 if cargo tree --quiet -p switchboard-store -e normal --prefix none | grep -q '^wasmtime '; then
     echo "switchboard-store depends on wasmtime (see: cargo tree -p switchboard-store -i wasmtime);" \
         "plugin-state types belong in switchboard_core::kv" >&2
+    exit 1
+fi
+# The whole tree first: grep -q would stop reading early, and with pipefail a
+# cargo killed by SIGPIPE would hide the match.
+host_tree=$(cargo tree --quiet -p switchboard -e normal --prefix none)
+plugin_crates='^(pricing-calculator|lead-scoring|refund-policy|order-status|approval-routing|llm-classifier|switchboard-sdk) '
+if grep -qE "$plugin_crates" <<<"$host_tree"; then
+    echo "switchboard depends on $(grep -oE "$plugin_crates" <<<"$host_tree" | sort -u | xargs)" \
+        "(see: cargo tree -p switchboard -e normal -i <crate>); only switchboard-bench (host/bench)" \
+        "may depend on the example plugins and the SDK" >&2
     exit 1
 fi
 
@@ -42,11 +52,11 @@ step "lints"
 cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
 
 step "the benchmarks run and their paths agree (smoke runs, not measurements)"
-cargo run --quiet -- bench steps --rounds 1 --sample-ms 1 > /dev/null
-cargo run --quiet -- bench engine --conversations 2 > /dev/null
-cargo run --quiet -- bench timers --timers 200 > /dev/null
-cargo run --quiet -- bench http --seconds 1 --connections 2 > /dev/null
-cargo run --quiet -- bench delivery --tenants 3 --customers 2 --seconds 1 --outage-seconds 2 \
+cargo run --quiet -p switchboard-bench -- steps --rounds 1 --sample-ms 1 > /dev/null
+cargo run --quiet -p switchboard-bench -- engine --conversations 2 > /dev/null
+cargo run --quiet -p switchboard-bench -- timers --timers 200 > /dev/null
+cargo run --quiet -p switchboard-bench -- http --seconds 1 --connections 2 > /dev/null
+cargo run --quiet -p switchboard-bench -- delivery --tenants 3 --customers 2 --seconds 1 --outage-seconds 2 \
     --outage-pair-every 1 --latency-ms 20 > /dev/null
 cargo run --quiet -- flow check examples/moving/flow.toml
 cargo run --quiet -- flow check examples/salon/flow.toml

@@ -10,18 +10,10 @@
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
 //! - `nlu_eval.rs`: `switchboard nlu eval`, the understanding corpus scored.
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
-//! - `bench.rs`: `switchboard bench steps`, native against wasm, fresh against reused.
-//! - `bench_delivery.rs`: `switchboard bench delivery`, webhooks in and replies out through a slow fake provider.
-//! - `bench_engine.rs`: `switchboard bench engine`, messages/s and latency with durable writes.
-//! - `bench_http.rs`: `switchboard bench http`, signed webhooks over loopback HTTP.
-//! - `bench_timers.rs`: `switchboard bench timers`, a million timers inserted and fired.
+//!
+//! The benchmarks are a binary of their own, `switchboard-bench` (`host/bench`),
+//! so that this one does not depend on the example plugins or the SDK.
 
-mod bench;
-mod bench_common;
-mod bench_delivery;
-mod bench_engine;
-mod bench_http;
-mod bench_timers;
 mod chat;
 mod flow_check;
 mod nlu_eval;
@@ -35,7 +27,7 @@ use clap::{Parser, Subcommand};
 
 /// sled allocates and frees several times on every write; with mimalloc a
 /// fired timer's turn takes about a third less CPU than with glibc's
-/// allocator (`switchboard bench timers`).
+/// allocator (`switchboard-bench timers`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -55,9 +47,6 @@ enum Command {
     /// Work with plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
-    /// Measure the step call paths.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Serve the tenants: web chat, the message API and the admin API.
     Serve(serve::Args),
     /// Talk to a tenant's flow in the terminal.
@@ -94,21 +83,6 @@ enum PluginCommand {
     Run(plugin_run::Args),
 }
 
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Time each example plugin natively, on a fresh instance and on a reused one.
-    Steps(bench::Args),
-    /// End-to-end engine throughput and latency, with durable writes.
-    Engine(bench_engine::Args),
-    /// Signed WhatsApp webhooks over loopback HTTP: webhooks/s and ack latency.
-    Http(bench_http::Args),
-    /// Insert a million timers and fire them: rates and resident memory.
-    Timers(bench_timers::Args),
-    /// Webhooks in, replies out through a slow, rate-limited fake provider:
-    /// replies/s, latency, a hanging tenant and an outage.
-    Delivery(bench_delivery::Args),
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -119,11 +93,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
-        Command::Bench(BenchCommand::Steps(args)) => bench::run(args),
-        Command::Bench(BenchCommand::Engine(args)) => bench_engine::run(args),
-        Command::Bench(BenchCommand::Timers(args)) => bench_timers::run(args),
-        Command::Bench(BenchCommand::Http(args)) => bench_http::run(args),
-        Command::Bench(BenchCommand::Delivery(args)) => bench_delivery::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

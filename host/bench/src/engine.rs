@@ -1,4 +1,4 @@
-//! `switchboard bench engine`: end-to-end engine throughput, in process, no
+//! `switchboard-bench engine`: end-to-end engine throughput, in process, no
 //! HTTP. Each conversation is a 7-message qualification and quote (the intent,
 //! then six answers); every answer re-prices and re-scores the lead, so it
 //! calls two wasm plugins. Every turn is committed to sled and flushed to
@@ -111,7 +111,7 @@ struct Row {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = crate::bench_common::runtime()?;
+    let runtime = crate::common::runtime()?;
     let flush_p50 = flush_baseline(&work.path().join("baseline"))?;
     anyhow::ensure!(args.in_flight > 0, "--in-flight must be at least 1");
     let mut rows = Vec::new();
@@ -137,14 +137,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let elapsed = started.elapsed();
         latencies.sort_unstable();
-        let p50 = crate::bench_common::percentile(&latencies, 0.50);
+        let p50 = crate::common::percentile(&latencies, 0.50);
         rows.push(Row {
             workers,
             in_flight,
             messages: latencies.len(),
             messages_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50_ms: p50,
-            p99_ms: crate::bench_common::percentile(&latencies, 0.99),
+            p99_ms: crate::common::percentile(&latencies, 0.99),
             p50_over_flush: p50 / flush_p50,
         });
     }
@@ -243,5 +243,5 @@ fn flush_baseline(path: &Path) -> anyhow::Result<f64> {
         samples.push(started.elapsed());
     }
     samples.sort_unstable();
-    Ok(crate::bench_common::percentile(&samples, 0.5))
+    Ok(crate::common::percentile(&samples, 0.5))
 }

@@ -1,4 +1,4 @@
-//! `switchboard bench delivery`: webhooks in and replies out, through the
+//! `switchboard-bench delivery`: webhooks in and replies out, through the
 //! real app, engine, store and delivery worker, to a fake WhatsApp send API
 //! on loopback that behaves like a real one is slow: every send waits
 //! `--latency-ms` (200 ms) before it is answered, and a sending number gets
@@ -43,7 +43,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::bench_http::{FLOW, SECRET, read_response, webhook};
+use crate::http::{FLOW, SECRET, read_response, webhook};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_state(provider.clone());
         tokio::spawn(async move { axum::serve(listener, routes).await });
 
-        let runtime = crate::bench_common::runtime()?;
+        let runtime = crate::common::runtime()?;
         let engine = Arc::new(Engine::new(Store::open(&work.path().join("store"))?, runtime.clone()));
         for index in 0..args.tenants {
             let dir = write_tenant(work.path(), index, api)?;
@@ -424,8 +424,8 @@ fn summarise(name: impl Into<String>, customers: Vec<Customer>, elapsed: Duratio
         name: name.into(),
         replies: latencies.len(),
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: crate::bench_common::percentile(&latencies, 0.50),
-        p99_ms: crate::bench_common::percentile(&latencies, 0.99),
+        p50_ms: crate::common::percentile(&latencies, 0.50),
+        p99_ms: crate::common::percentile(&latencies, 0.99),
         missing: customers.iter().map(|customer| customer.missing).sum(),
         out_of_order: customers.iter().filter(|customer| customer.out_of_order).count(),
         drain_s: None,

@@ -1,4 +1,4 @@
-//! `switchboard bench http`: signed WhatsApp webhooks over loopback HTTP
+//! `switchboard-bench http`: signed WhatsApp webhooks over loopback HTTP
 //! against the real app (`server::app`, as `serve` runs it), from a load
 //! generator in the same process: many keep-alive connections, each posting
 //! one message at a time for its own customers, as fast as acknowledgments
@@ -67,7 +67,7 @@ struct Run {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = crate::bench_common::runtime()?;
+    let runtime = crate::common::runtime()?;
     let engine = Arc::new(Engine::new(Store::open(&work.path().join("store"))?, runtime.clone()));
     engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
     let app = server::app(engine, server::Options::default());
@@ -138,8 +138,8 @@ async fn load(
         },
         requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed,
-        p50_ms: crate::bench_common::percentile(&latencies, 0.50),
-        p99_ms: crate::bench_common::percentile(&latencies, 0.99),
+        p50_ms: crate::common::percentile(&latencies, 0.50),
+        p99_ms: crate::common::percentile(&latencies, 0.99),
     })
 }
 

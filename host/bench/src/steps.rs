@@ -1,4 +1,4 @@
-//! `switchboard bench steps`: what a step call costs, three ways, in one run.
+//! `switchboard-bench steps`: what a step call costs, three ways, in one run.
 //!
 //! For each example plugin and input:
 //!
@@ -65,7 +65,7 @@ struct Row {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
         eprintln!(
-            "warning: this is a debug build; run `cargo run --release -- bench steps` for real figures"
+            "warning: this is a debug build; run `cargo run --release -p switchboard-bench -- steps` for real figures"
         );
     }
     let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() })?;

@@ -1,4 +1,4 @@
-//! `switchboard bench timers`: the scheduler at scale. Conversations each
+//! `switchboard-bench timers`: the scheduler at scale. Conversations each
 //! complete an intent that sets ten follow-up timers, one a minute for ten
 //! minutes (one turn, one durable write per conversation), until a million
 //! timers are pending. Then the scheduler fires them all, each firing a
@@ -68,7 +68,7 @@ struct Report {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
-    let runtime = crate::bench_common::runtime()?;
+    let runtime = crate::common::runtime()?;
     let store = Store::open(&work.path().join("store"))?;
     let engine = Arc::new(Engine::new(store, runtime.clone()));
     engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
