@@ -24,6 +24,8 @@
 //! - [`validate`]: the built-in field checks.
 //! - [`calendar`]: a tenant's zone, business hours and holidays.
 
+#![forbid(unsafe_code)]
+
 pub mod calendar;
 pub mod contract;
 pub mod conversation;

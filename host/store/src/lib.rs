@@ -22,6 +22,8 @@
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
 
+#![forbid(unsafe_code)]
+
 mod api_keys;
 mod batch;
 mod blobs;

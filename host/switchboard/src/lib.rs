@@ -18,6 +18,8 @@
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
 //!   the error type, the demo shop API.
 
+#![forbid(unsafe_code)]
+
 pub mod channels;
 pub mod delivery;
 pub mod engine;

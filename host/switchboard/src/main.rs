@@ -14,6 +14,8 @@
 //! The benchmarks are a binary of their own, `switchboard-bench` (`host/bench`),
 //! so that this one does not depend on the example plugins or the SDK.
 
+#![forbid(unsafe_code)]
+
 mod chat;
 mod flow_check;
 mod nlu_eval;

@@ -4,6 +4,8 @@
 //! is, asks the host to escalate to the backup if the approver stays
 //! silent, and tells the requester where the request is.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

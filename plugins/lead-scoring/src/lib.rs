@@ -6,6 +6,8 @@
 //! Every point the lead earns comes back as a `score` decision with its reason,
 //! so an agent sees *why* a lead is hot.
 
+#![forbid(unsafe_code)]
+
 use serde::Deserialize;
 use switchboard_sdk::prelude::*;
 use switchboard_sdk::time::DAY_MS;

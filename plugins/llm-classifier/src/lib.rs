@@ -29,6 +29,8 @@
 //! Whatever the model makes up that the flow lacks (an intent, a field, an
 //! option) is dropped here, and the host checks every value again.
 
+#![forbid(unsafe_code)]
+
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_sdk::http::{self, HttpError};

@@ -16,6 +16,8 @@
 //!  "phone": "+37491000000", "email": "ani@example.com"}
 //! ```
 
+#![forbid(unsafe_code)]
+
 use serde::Deserialize;
 use switchboard_sdk::http::{self, HttpError};
 use switchboard_sdk::prelude::*;

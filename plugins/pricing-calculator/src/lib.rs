@@ -13,6 +13,8 @@
 //!
 //! Every model honours a minimum price.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

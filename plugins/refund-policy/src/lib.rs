@@ -10,6 +10,8 @@
 //! 5. the item's condition picks the remedies: exchange, store credit, a full
 //!    refund or a partial one.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

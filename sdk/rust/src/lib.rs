@@ -37,6 +37,8 @@
 //! - [`kv`], [`config`], [`log`], [`http`]: the host capabilities.
 //! - [`testing`] (native only): input builders and the in-process host.
 
+#![forbid(unsafe_code)]
+
 #[allow(missing_debug_implementations, clippy::all)]
 #[doc(hidden)]
 pub mod bindings {
