@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rss_tenth = rss_mib();
     insert(&engine, tenth..conversations, args.workers, start_ms)?;
     let insert_seconds = started.elapsed().as_secs_f64();
-    let pending = engine.store().pending_timer_count();
+    let pending = engine.pending_timer_count();
     anyhow::ensure!(pending == conversations * PER_CONVERSATION, "{pending} timers pending");
     let rss_pending = rss_mib();
 
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let catch_up_per_second = caught_up as f64 / catch_up_seconds;
     let catch_up_cpu = cpu_seconds() - cpu_started;
     anyhow::ensure!(steady + caught_up == pending, "fired {} of {pending}", steady + caught_up);
-    anyhow::ensure!(engine.store().next_due()?.is_none(), "timers left after firing");
+    anyhow::ensure!(engine.next_due()?.is_none(), "timers left after firing");
     let rss_fired = rss_mib();
     drop(engine);
 

@@ -161,7 +161,7 @@ fn print_timers(
     now: i64,
     zone: &jiff::tz::TimeZone,
 ) -> anyhow::Result<()> {
-    let stored = engine.store().conversation(tenant, conversation)?;
+    let stored = engine.conversation(tenant, conversation)?;
     let mut timers: Vec<_> =
         stored.map(|stored| stored.conversation.timers.into_iter().collect()).unwrap_or_default();
     timers.sort_by_key(|(_, timer)| timer.due_at);
@@ -189,9 +189,9 @@ fn advance(
 ) -> anyhow::Result<()> {
     let until = clock.now_ms() + i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
     let mut said = false;
-    while let Some(due) = engine.store().next_due()?.filter(|due| *due <= until) {
+    while let Some(due) = engine.next_due()?.filter(|due| *due <= until) {
         clock.set(clock.now_ms().max(due));
-        let page = engine.store().due_timers(clock.now_ms(), scheduler::PAGE)?;
+        let page = engine.due_timers(clock.now_ms(), scheduler::PAGE)?;
         for outcome in engine.fire_due(&page, clock.now_ms())? {
             if outcome.conversation != conversation {
                 continue;

@@ -6,7 +6,9 @@
 //!
 //! - `tenant.rs` + `tenant/`: loading a tenant directory (the operator's
 //!   tenant.toml, expanded per value; the tenant's own literal managed.toml;
-//!   flow, bindings), and `tenant/edit.rs`, the edits a tenant makes.
+//!   flow, bindings).
+//! - `tenants.rs` + `tenants/`: the control plane: creating, editing,
+//!   reloading and removing tenants, and their API keys.
 //! - `startup.rs`: every tenant loaded in the background at start-up, each
 //!   within its own deadline.
 //! - `engine.rs`: the state machine wired to the runtime and the store, one
@@ -29,6 +31,7 @@ pub mod server;
 pub mod startup;
 pub mod telemetry;
 pub mod tenant;
+pub mod tenants;
 
 use std::path::PathBuf;
 

@@ -68,7 +68,7 @@ pub const PAGE: usize = 256;
 pub fn fire_due(engine: &Engine, now: i64) -> Result<usize, EngineError> {
     let mut total = 0;
     loop {
-        let due = engine.store().due_timers(now, PAGE)?;
+        let due = engine.due_timers(now, PAGE)?;
         if due.is_empty() {
             return Ok(total);
         }
@@ -104,9 +104,9 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>) {
         let page = {
             let engine = engine.clone();
             tokio::task::spawn_blocking(move || {
-                let due = engine.store().due_timers(now, PAGE)?;
+                let due = engine.due_timers(now, PAGE)?;
                 let fired = if due.is_empty() { 0 } else { timers_settled(&engine.fire_due(&due, now)?) };
-                Ok::<_, EngineError>((due.len(), fired, engine.store().next_due()?))
+                Ok::<_, EngineError>((due.len(), fired, engine.next_due()?))
             })
             .await
         };

@@ -34,8 +34,10 @@ use axum::routing::{delete, get, post, put};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::engine::Engine;
+use crate::tenants::ControlPlane;
 
 mod api;
+pub mod auth;
 mod demo_shop;
 mod error;
 mod health;
@@ -61,12 +63,12 @@ fn widget_cors() -> CorsLayer {
 
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// What handlers serve: conversations, turns and reads.
     pub engine: Arc<Engine>,
+    /// What handlers change about tenants: create, edit, reload, remove, keys.
+    pub control: Arc<ControlPlane>,
     metrics_token: Option<Arc<str>>,
     admin_key: Option<Arc<str>>,
-    /// Where the operator's new tenants go, and their components are found.
-    tenants_root: Option<Arc<std::path::Path>>,
-    plugin_dir: Arc<std::path::Path>,
     demo: bool,
     web_chat_limits: Arc<rate::WebChatLimits>,
 }
@@ -94,13 +96,13 @@ pub struct Options {
 }
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
+    let control = Arc::new(ControlPlane::new(engine.clone(), options.tenants_root, options.plugin_dir));
     let state = AppState {
         engine,
+        control,
         // An empty token would match a request with none: treat it as off.
         metrics_token: options.metrics_token.filter(|token| !token.trim().is_empty()).map(Arc::from),
         admin_key: options.admin_key.filter(|key| !key.is_empty()).map(Arc::from),
-        tenants_root: options.tenants_root.map(Arc::from),
-        plugin_dir: Arc::from(options.plugin_dir),
         demo: options.demo,
         web_chat_limits: Arc::new(rate::WebChatLimits::new(
             options.web_chat_per_ip_per_minute.unwrap_or(rate::DEFAULT_PER_IP_PER_MINUTE),

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use crate::engine::{Engine, Unavailable};
-use crate::tenant::Tenant;
 
 /// Load the tenants in `dirs` on `parallel` threads, each within `timeout`.
 /// Returns at once; the handle finishes when every load has ended or timed out.
@@ -62,7 +61,7 @@ fn load_one(engine: &Arc<Engine>, dir: PathBuf, plugin_dir: &Arc<PathBuf>, timeo
             (engine.clone(), plugin_dir.clone(), abandoned.clone(), name.clone());
         std::thread::spawn(move || {
             let vars = |variable: &str| std::env::var(variable).ok();
-            let loaded = Tenant::load(&dir, &plugin_dir, engine.runtime(), &vars);
+            let loaded = engine.load_tenant(&dir, &plugin_dir, &vars);
             if abandoned.load(Ordering::SeqCst) {
                 return;
             }

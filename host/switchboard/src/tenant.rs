@@ -23,8 +23,8 @@
 //! `${NAME}` and `${NAME:-default}` in its string values are replaced from
 //! the given variables (the environment, in `serve`), one parsed value at a
 //! time (`vars.rs`). What the tenant sets through its own API is in
-//! `managed.toml` (`managed.rs`), literal and layered on top; `edit.rs`
-//! makes those edits, one tenant at a time.
+//! `managed.toml` (`managed.rs`), literal and layered on top;
+//! `crate::tenants` (the control plane) makes those edits, one tenant at a time.
 //!
 //! Every path either file names stays inside the tenant's directory (or,
 //! for a component named without `.wasm`, the plugin directory), and every
@@ -43,8 +43,7 @@ use switchboard_runtime::{Grants, Limits, Plugin, Runtime};
 
 use crate::channels::ChannelSecrets;
 
-pub mod edit;
-mod managed;
+pub(crate) mod managed;
 mod vars;
 
 pub use managed::{MANAGED_FILE, Managed, ManagedBinding, token_sha256};

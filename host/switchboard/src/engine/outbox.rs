@@ -62,8 +62,7 @@ pub(crate) fn entries(tenant: &Tenant, stored: &StoredConversation, effects: &Ef
     let conversation = &stored.conversation;
     let mut entries = Vec::new();
     let to = Identity::id_on(&conversation.contact.id, conversation.channel);
-    let windowed =
-        matches!(conversation.channel, Channel::Whatsapp | Channel::Messenger | Channel::Instagram);
+    let windowed = crate::channels::provider(conversation.channel).messaging_window();
     // A template needs a language: the conversation's, else the flow's.
     let locale = if conversation.locale().is_empty() {
         tenant.flow.default_locale.as_str()

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
-use subtle::ConstantTimeEq;
 use switchboard_core::contract::{Channel, Contact};
 
+use super::auth::{MetricsAuth, TenantAuth};
 use super::rate::ClientAddr;
 use super::{AppError, AppState, ErrorBody};
 
@@ -145,63 +145,12 @@ pub(super) fn now() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// The tenant's API token must be presented as `Authorization: Bearer <token>`.
-/// A tenant's API takes its bootstrap token from `tenant.toml` or one of its
-/// live stored keys (`keys.rs`), as `Authorization: Bearer <key>`.
-///
-/// The key is checked before anything is said about the tenant: without a
-/// key of its own, a tenant that does not exist, is loading or failed to
-/// load answers the same 401 as one that does, so names cannot be probed.
-pub(super) fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(), AppError> {
-    let found = state.engine.tenant(tenant);
-    let by_token = found
-        .as_ref()
-        .is_ok_and(|found| found.api_token.as_ref().is_some_and(|expected| bearer_is(headers, expected)));
-    if by_token || super::keys::stored_key_matches(state, tenant, bearer(headers)) {
-        found.map(|_| ()).map_err(AppError::from)
-    } else {
-        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
-    }
-}
-
 /// `GET /metrics`: Prometheus' text format, behind the operator's metrics
 /// token (the figures span every tenant). Off, as a 404, without a token.
 #[utoipa::path(get, path = "/metrics", tag = "operator", security(("bearer" = [])),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 401, body = ErrorBody), (status = 404, description = "Metrics are off", body = ErrorBody)))]
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<String, AppError> {
-    operator_token(state.metrics_token.as_deref(), &headers, "metrics are not enabled", "bearer token")?;
-    Ok(crate::telemetry::render())
-}
-
-/// An operator endpoint's token: the endpoint is off (404, `off`) when no
-/// token was configured, and a wrong or missing one is a 401.
-pub(super) fn operator_token(
-    expected: Option<&str>,
-    headers: &HeaderMap,
-    off: &str,
-    what: &str,
-) -> Result<(), AppError> {
-    let Some(expected) = expected else {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "not_found", off));
-    };
-    if bearer_is(headers, expected) {
-        Ok(())
-    } else {
-        Err(AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("missing or wrong {what}")))
-    }
-}
-
-/// Whether the request bears `expected`, compared in constant time.
-fn bearer_is(headers: &HeaderMap, expected: &str) -> bool {
-    bool::from(bearer(headers).as_bytes().ct_eq(expected.as_bytes()))
-}
-
-fn bearer(headers: &HeaderMap) -> &str {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default()
+pub async fn metrics(_: MetricsAuth) -> String {
+    crate::telemetry::render()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -220,16 +169,12 @@ pub struct ConversationsQuery {
     responses((status = 200, description = "`{\"conversations\": [{id, channel, status, intent, score, updated_at}], \"next_after\"}`; `next_after` is null on the last page", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversations(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     Query(query): Query<ConversationsQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let limit = query.limit.clamp(1, 1000);
-    let stored = blocking(&state, move |engine| {
-        Ok(engine.store().conversations(&tenant, query.after.as_deref(), limit)?)
-    })
-    .await?;
+    let stored =
+        blocking(&state, move |engine| engine.conversations(&tenant, query.after.as_deref(), limit)).await?;
     let next =
         (stored.len() == limit).then(|| stored.last().map(|last| last.conversation.id.clone())).flatten();
     let list: Vec<JsonValue> = stored
@@ -250,17 +195,10 @@ pub async fn conversations(
     responses((status = 200, description = "`{\"conversation\", \"plugin_pins\", \"events\"}`: the state and the transcript", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversation(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
-    let found = blocking(&state, move |engine| {
-        let store = engine.store();
-        let Some(stored) = store.conversation(&tenant, &id)? else { return Ok(None) };
-        let events = store.transcript(&tenant, &stored)?;
-        Ok(Some((stored, events)))
-    })
-    .await?;
+    let found = blocking(&state, move |engine| engine.conversation_with_transcript(&tenant, &id)).await?;
     let Some((stored, events)) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
@@ -282,11 +220,10 @@ pub struct AgentRequest {
     responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn hand_back(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     let agent = request.agent.unwrap_or_else(|| "agent".to_owned());
     Ok(Json(blocking(&state, move |engine| engine.hand_back(&tenant, &id, &agent, now())).await?))
@@ -297,10 +234,9 @@ pub async fn hand_back(
     responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn close(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, now())).await?))
 }
 
@@ -309,11 +245,10 @@ pub async fn close(
     responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     let text = request
         .text
@@ -337,11 +272,10 @@ pub struct Decision {
     responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Json<Decision>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     let approved = match request.decision.as_str() {
         "approve" => true,
@@ -377,11 +311,9 @@ pub struct Link {
     responses((status = 200, description = "The link, echoed", body = Object), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn link(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     body: Result<Json<Link>, JsonRejection>,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     if !request.identity.contains(':') {
         return Err(AppError::bad_request("identity is channel:id, e.g. telegram:42"));
@@ -410,15 +342,11 @@ fn default_limit() -> usize {
     responses((status = 200, description = "`{\"events\": [{seq, ...event}], \"next\"}`, oldest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     Query(query): Query<EventsQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let limit = query.limit.clamp(1, 1000);
-    let events =
-        blocking(&state, move |engine| Ok(engine.store().tenant_events(&tenant, query.after, limit)?))
-            .await?;
+    let events = blocking(&state, move |engine| engine.tenant_events(&tenant, query.after, limit)).await?;
     let next = events.last().map(|(seq, _)| *seq);
     let events: Vec<JsonValue> =
         events.into_iter().map(|(seq, event)| json!({ "seq": seq, "event": event })).collect();
@@ -430,11 +358,9 @@ pub async fn events(
     responses((status = 200, description = "The versions now served", body = Object), (status = 422, description = "The new files have problems; nothing changed", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
-    let reloaded =
-        blocking(&state, move |engine| engine.reload(&tenant, &|name| std::env::var(name).ok())).await?;
+    let control = state.control.clone();
+    let reloaded = tokio::task::spawn_blocking(move || control.reload(&tenant)).await??;
     Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
 }

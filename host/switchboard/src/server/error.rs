@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::EngineError;
+use crate::tenants::ControlError;
 
 #[derive(Debug)]
 pub struct AppError {
@@ -91,6 +92,26 @@ impl From<EngineError> for AppError {
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be completed")
+            }
+        }
+    }
+}
+
+impl From<ControlError> for AppError {
+    fn from(error: ControlError) -> Self {
+        let message = error.to_string();
+        match error {
+            ControlError::Engine(error) => error.into(),
+            ControlError::NoTenantsDirectory => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            ControlError::BadName { .. } | ControlError::Request(_) => Self::bad_request(message),
+            ControlError::Exists(_) => Self::new(StatusCode::CONFLICT, "tenant_exists", message),
+            ControlError::NotCreated(_) | ControlError::NotChanged(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", message)
+            }
+            ControlError::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, "unknown_plugin", message),
+            ControlError::UnknownKey(_) => Self::new(StatusCode::NOT_FOUND, "unknown_key", message),
+            ControlError::NoRandomness => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the key could not be made")
             }
         }
     }

@@ -52,7 +52,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         CHECK_WITHIN,
         tokio::task::spawn_blocking(move || {
             let tenants = engine.tenant_names();
-            engine.store().next_due().map(|_| tenants.len())
+            engine.next_due().map(|_| tenants.len())
         }),
     )
     .await;

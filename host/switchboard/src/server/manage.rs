@@ -1,53 +1,50 @@
 //! A tenant manages itself with its own keys: its flow, business hours,
 //! channel credentials and plugins.
 //!
-//! Each handler is a thin call into `tenant::edit`, which writes what the
+//! Each handler is a thin call into the control plane's edit
+//! (`crate::tenants`), which writes what the
 //! tenant set to its `managed.toml` as literal values (never expanded, and
 //! with no place for grants or limits), checks the whole tenant before
 //! committing, and keeps one edit per tenant at a time. A bad edit changes
 //! nothing and answers 422 with every problem. Secrets go in, never out.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use switchboard_core::calendar::CalendarConfig;
+use switchboard_core::contract::Channel;
 
-use super::api::authorize;
+use super::auth::TenantAuth;
 use super::{AppError, AppState, ErrorBody};
-use crate::channels::{MetaSecrets, TelegramSecrets};
-use crate::engine::EngineError;
-use crate::tenant::edit::{EditError, NewFile, edit};
+use crate::channels::{self, ChannelSecrets};
 use crate::tenant::{Managed, ManagedBinding, Tenant};
+use crate::tenants::{NewFile, plain_name};
 
 /// Largest component accepted (the Python runtime is about 20 MiB).
 pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
 
-fn invalid(error: EditError) -> AppError {
-    match error {
-        EditError::Request(message) => AppError::bad_request(message),
-        EditError::Engine(EngineError::Invalid { problems, .. }) => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_tenant",
-            format!("nothing was changed: {problems}"),
-        ),
-        EditError::Engine(other) => other.into(),
-    }
+/// Make the edit on the blocking pool; the tenant as it now runs.
+async fn edit(
+    state: &AppState,
+    tenant: String,
+    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String> + Send + 'static,
+) -> Result<Arc<Tenant>, AppError> {
+    let control = state.control.clone();
+    Ok(tokio::task::spawn_blocking(move || control.edit(&tenant, change)).await??)
 }
 
-/// Make the edit on the blocking pool and answer with the new version.
-pub(super) async fn commit(
+/// [`edit`], answered with the version now served.
+async fn commit(
     state: &AppState,
     tenant: String,
     change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String> + Send + 'static,
 ) -> Result<Json<Value>, AppError> {
-    let engine = state.engine.clone();
-    let reloaded =
-        tokio::task::spawn_blocking(move || edit(&engine, &tenant, &|name| std::env::var(name).ok(), change))
-            .await?
-            .map_err(invalid)?;
+    let reloaded = edit(state, tenant, change).await?;
     Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
 }
 
@@ -59,11 +56,9 @@ pub(super) async fn commit(
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_flow(
     State(state): State<AppState>,
-    UrlPath(tenant): UrlPath<String>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     body: String,
 ) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     commit(&state, tenant, move |_, managed, files| {
         let flow = NewFile::named_by_content("flows", "flow", "toml", body.into_bytes());
         managed.flow = Some(flow.relative.clone());
@@ -80,11 +75,9 @@ pub async fn put_flow(
     responses((status = 200, body = Object), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn put_calendar(
     State(state): State<AppState>,
-    UrlPath(tenant): UrlPath<String>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     body: Result<Json<CalendarConfig>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(calendar) = body?;
     commit(&state, tenant, move |_, managed, _| {
         managed.calendar = Some(calendar);
@@ -101,65 +94,35 @@ pub async fn put_calendar(
     responses((status = 200, description = "Which fields are set", body = Object), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_channel(
     State(state): State<AppState>,
-    UrlPath((tenant, channel)): UrlPath<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    UrlPath((_, channel)): UrlPath<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(secrets) = body?;
-    let bad = |error: serde_json::Error| AppError::bad_request(format!("{channel}: {error}"));
-    let meta = |secrets: Value| serde_json::from_value::<MetaSecrets>(secrets).map(Some).map_err(bad);
-    let mut given = crate::channels::ChannelSecrets::default();
-    match channel.as_str() {
-        "whatsapp" => given.whatsapp = meta(secrets)?,
-        "messenger" => given.messenger = meta(secrets)?,
-        "instagram" => given.instagram = meta(secrets)?,
-        "telegram" => given.telegram = Some(serde_json::from_value::<TelegramSecrets>(secrets).map_err(bad)?),
-        other => return Err(AppError::bad_request(format!("unknown channel {other:?}"))),
-    }
-    let _reloaded = commit(&state, tenant.clone(), move |_, managed, _| {
-        let ours = &mut managed.channels;
-        ours.whatsapp = given.whatsapp.or(ours.whatsapp.take());
-        ours.messenger = given.messenger.or(ours.messenger.take());
-        ours.instagram = given.instagram.or(ours.instagram.take());
-        ours.telegram = given.telegram.or(ours.telegram.take());
+    let provider = channel
+        .parse::<Channel>()
+        .ok()
+        .map(channels::provider)
+        .filter(|provider| provider.takes_credentials())
+        .ok_or_else(|| AppError::bad_request(format!("unknown channel {channel:?}")))?;
+    let mut given = ChannelSecrets::default();
+    provider
+        .put_secrets(&mut given, secrets)
+        .map_err(|error| AppError::bad_request(format!("{channel}: {error}")))?;
+    let reloaded = edit(&state, tenant, move |_, managed, _| {
+        managed.channels.overlay(given);
         Ok(())
     })
     .await?;
-    channels(State(state), UrlPath(tenant), headers).await
+    Ok(Json(channels::describe_secrets(&reloaded.channels)))
 }
 
 /// Which channels are configured, and which of their fields are set.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/channels", tag = "tenant", security(("bearer" = [])),
     params(("tenant" = String, Path)),
     responses((status = 200, description = "Per channel: the fields that are set (never their values) and the API base", body = Object), (status = 401, body = ErrorBody)))]
-pub async fn channels(
-    State(state): State<AppState>,
-    UrlPath(tenant): UrlPath<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
-    let found = state.engine.tenant(&tenant)?;
-    let channels = &found.channels;
-    let meta = |secrets: &Option<MetaSecrets>| {
-        secrets.as_ref().map(|secrets| {
-            let mut set = vec!["app_secret", "verify_token"];
-            set.extend(secrets.access_token.as_ref().map(|_| "access_token"));
-            json!({
-                "set": set, "phone_number_id": secrets.phone_number_id, "api_base": secrets.api_base,
-                "window_fallback": secrets.window_fallback,
-            })
-        })
-    };
-    let telegram = channels.telegram.as_ref().map(|secrets| {
-        let mut set = vec!["secret_token"];
-        set.extend(secrets.bot_token.as_ref().map(|_| "bot_token"));
-        json!({ "set": set, "api_base": secrets.api_base })
-    });
-    Ok(Json(json!({
-        "whatsapp": meta(&channels.whatsapp), "messenger": meta(&channels.messenger),
-        "instagram": meta(&channels.instagram), "telegram": telegram,
-    })))
+pub async fn channels(auth: TenantAuth) -> Json<Value> {
+    Json(channels::describe_secrets(&auth.tenant.channels))
 }
 
 /// Upload a plugin's component (the raw `.wasm`) and bind it under `name`,
@@ -171,11 +134,10 @@ pub async fn channels(
     responses((status = 200, body = Object), (status = 422, description = "Not a component this host runs, or the flow breaks", body = ErrorBody)))]
 pub async fn put_component(
     State(state): State<AppState>,
-    UrlPath((tenant, name)): UrlPath<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     plain_name(&name, "plugin")?;
     commit(&state, tenant, move |_, managed, files| {
         let component = NewFile::named_by_content("plugins", &name, "wasm", body.to_vec());
@@ -194,11 +156,10 @@ pub async fn put_component(
     responses((status = 200, body = Object), (status = 404, description = "No such binding", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_config(
     State(state): State<AppState>,
-    UrlPath((tenant, name)): UrlPath<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     plain_name(&name, "plugin")?;
     let Json(config) = body?;
     if !state.engine.tenant(&tenant)?.plugins.contains_key(&name) {
@@ -221,15 +182,4 @@ pub async fn put_config(
         Ok(())
     })
     .await
-}
-
-/// Tenant and plugin binding names become file names: keep them plain.
-pub(super) fn plain_name(name: &str, what: &str) -> Result<(), AppError> {
-    let plain = (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if plain {
-        Ok(())
-    } else {
-        Err(AppError::bad_request(format!("a {what} name is 1-64 letters, digits, '-' or '_'")))
-    }
 }

@@ -105,7 +105,7 @@ pub fn whatsapp_message(engine: &Engine, id: &str, text: &str) {
 }
 
 pub fn delivery_events(engine: &Engine) -> Vec<String> {
-    let events = engine.store().conversation_events("alpha", "whatsapp:37491000001").expect("events");
+    let events = engine.conversation_events("alpha", "whatsapp:37491000001").expect("events");
     events
         .into_iter()
         .filter_map(|event| match event.body {
@@ -139,7 +139,7 @@ async fn a_reply_reaches_the_whatsapp_send_api_and_a_failure_is_retried() {
     assert_eq!(deliver_due(&engine, &client, "alpha", now).await.expect("runs"), 0, "not before its backoff");
     assert_eq!(deliver_due(&engine, &client, "alpha", now + 120_000).await.expect("runs"), 1);
     assert_eq!(delivery_events(&engine), ["failed 1 gave_up=false", "delivered after 2 as wamid.OUT"]);
-    assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
+    assert!(engine.outbox("alpha", None, 10).expect("outbox").entries.is_empty());
 
     let received = received.lock().expect("log").clone();
     assert_eq!(received.len(), 2);
@@ -161,7 +161,7 @@ async fn a_refused_reply_is_given_up_with_an_event() {
     tokio::task::spawn_blocking(move || whatsapp_message(&handle, "wamid.1", "hours")).await.expect("turn");
     deliver_due(&engine, &loopback_client(), "alpha", 1_767_600_000_000).await.expect("runs");
     assert_eq!(delivery_events(&engine), ["failed 1 gave_up=true"]);
-    assert!(engine.store().outbox("alpha", 10).expect("outbox").is_empty());
+    assert!(engine.outbox("alpha", None, 10).expect("outbox").entries.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +221,7 @@ async fn without_the_operators_opt_in_a_loopback_or_metadata_destination_is_refu
             started.elapsed() < std::time::Duration::from_secs(1),
             "{destination}: refused before connecting"
         );
-        let events = engine.store().conversation_events("alpha", "whatsapp:37491000001").expect("events");
+        let events = engine.conversation_events("alpha", "whatsapp:37491000001").expect("events");
         let failures: Vec<(String, bool)> = events
             .into_iter()
             .filter_map(|event| match event.body {

@@ -1,5 +1,6 @@
 //! The host's integration tests, one binary.
 //!
+//! - `auth.rs`: every route with a bearer refuses a missing, foreign or revoked key.
 //! - `batching.rs`: several inbound messages handled with one disk sync.
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
@@ -16,6 +17,7 @@
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
+mod auth;
 mod batching;
 mod cases;
 mod crash;

@@ -229,7 +229,7 @@ async fn the_worker_delivers_conversations_at_once_each_in_order_and_a_failing_o
     let waiting = engine.outbox("alpha", None, 10).expect("outbox").entries;
     assert_eq!(waiting.len(), 3, "the failing conversation's replies wait, none dropped: {waiting:?}");
     assert!(waiting.iter().all(|(_, entry)| entry.conversation == "whatsapp:37491000666"));
-    let events = engine.store().conversation_events("alpha", "whatsapp:37491000666").expect("events");
+    let events = engine.conversation_events("alpha", "whatsapp:37491000666").expect("events");
     assert!(events.iter().any(|event| matches!(event.body, EventBody::MessageFailed { gave_up: false, .. })));
     assert!(!events.iter().any(|event| matches!(
         event.body,

@@ -157,6 +157,9 @@ fn write_ladders(dir: &Path, extra: &str) -> std::path::PathBuf {
 /// One customer, the engine and the scheduler, on a clock the test moves.
 struct Sim {
     engine: Arc<Engine>,
+    /// The engine's store, for what only a test does: read raw outbox
+    /// entries and write due-index entries the engine never would.
+    store: Store,
     channel: Channel,
     now: i64,
     /// Events already looked at.
@@ -173,11 +176,11 @@ impl Sim {
         let dir = tempfile::tempdir().expect("temp dir");
         let tenant_dir = write_ladders(dir.path(), extra);
         let runtime = runtime();
-        let engine = Engine::new(store, Arc::clone(&runtime));
+        let engine = Engine::new(store.clone(), Arc::clone(&runtime));
         engine
             .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
             .expect("added");
-        Self { engine: Arc::new(engine), channel, now: at(start), seen: 0, _dir: dir }
+        Self { engine: Arc::new(engine), store, channel, now: at(start), seen: 0, _dir: dir }
     }
 
     fn conversation(&self) -> String {
@@ -211,7 +214,7 @@ impl Sim {
     fn advance(&mut self, by: i64) -> Vec<String> {
         let until = self.now + by;
         let mut said = Vec::new();
-        while let Some(due) = self.engine.store().next_due().expect("next due").filter(|due| *due <= until) {
+        while let Some(due) = self.engine.next_due().expect("next due").filter(|due| *due <= until) {
             self.now = self.now.max(due);
             scheduler::fire_due(&self.engine, self.now).expect("fired");
             said.extend(self.sent().into_iter().map(|text| format!("{} {text}", clock(self.now))));
@@ -234,8 +237,7 @@ impl Sim {
     }
 
     fn events(&self) -> Vec<EventBody> {
-        let events =
-            self.engine.store().conversation_events("ladders", &self.conversation()).expect("events");
+        let events = self.engine.conversation_events("ladders", &self.conversation()).expect("events");
         events.into_iter().map(|event| event.body).collect()
     }
 
@@ -244,12 +246,12 @@ impl Sim {
     }
 
     fn pending(&self) -> Vec<String> {
-        let stored = self.engine.store().conversation("ladders", &self.conversation()).expect("read");
+        let stored = self.engine.conversation("ladders", &self.conversation()).expect("read");
         let pending: Vec<String> =
             stored.map(|stored| stored.conversation.timers.into_keys().collect()).unwrap_or_default();
         // The scheduler's index holds every one of the conversation's timers
         // (and, until they fall due, entries of timers since cancelled or moved).
-        assert!(self.engine.store().pending_timer_count() >= pending.len(), "every pending timer is indexed");
+        assert!(self.engine.pending_timer_count() >= pending.len(), "every pending timer is indexed");
         pending
     }
 }
@@ -374,10 +376,10 @@ fn outside_the_whatsapp_window_a_reminder_goes_as_the_template() {
         Sim::with(Store::temporary().expect("store"), Channel::Whatsapp, "2026-01-01T09:00:00Z", extra);
     sim.say("visit");
     sim.say("2026-01-07 15:00");
-    let outbox_before = sim.engine.store().outbox("ladders", 100).expect("outbox").len();
+    let outbox_before = sim.store.outbox("ladders", 100).expect("outbox").len();
     // Six days without a word from the customer: the 24 h window is closed.
     sim.advance(5 * DAY + 7 * HOUR);
-    let outbox = sim.engine.store().outbox("ladders", 100).expect("outbox");
+    let outbox = sim.store.outbox("ladders", 100).expect("outbox");
     let reminder: serde_json::Value = serde_json::from_slice(&outbox[outbox_before].1).expect("JSON");
     assert_eq!(reminder["outside_window"]["template"]["name"], "visit_reminder");
     // The 2 h reminder has no template: skipped with an event, never sent free-form.
@@ -476,7 +478,7 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
 
     let fired = scheduler::fire_due(&engine, start + 4 * MINUTE + 2 * HOUR).expect("fired");
     assert_eq!(fired, 1);
-    let stored = engine.store().conversation("office", "staff:mariam").expect("read").expect("exists");
+    let stored = engine.conversation("office", "staff:mariam").expect("read").expect("exists");
     assert_eq!(
         stored.conversation.status,
         switchboard_core::conversation::Status::Human { queue: "aram".into(), assignee: Some("aram".into()) }
@@ -495,7 +497,6 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
     assert_eq!(decided.replies[0].text, "Approved by aram. Order from the usual supplier.");
 
     let audit: Vec<String> = engine
-        .store()
         .conversation_events("office", "staff:mariam")
         .expect("events")
         .into_iter()
@@ -522,7 +523,7 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
 fn an_index_entry_its_conversation_disagrees_with_fires_nothing_and_is_settled() {
     let mut sim = Sim::new(Channel::Telegram, "2026-01-05T09:00:00Z");
     sim.say("price?");
-    let store = sim.engine.store();
+    let store = &sim.store;
     let stored = store.conversation("ladders", &sim.conversation()).expect("read").expect("exists");
     // A due-index entry the conversation knows nothing of, and one for a
     // real timer at the wrong time.
@@ -568,7 +569,7 @@ fn a_backlog_fired_on_several_threads_fires_every_timer_once() {
     let now = at("2026-01-07T15:35:00Z");
     assert_eq!(scheduler::fire_due_on(&sim.engine, now, 3).expect("fired"), 300 * 4);
     for id in &conversations {
-        let events = sim.engine.store().conversation_events("ladders", id).expect("events");
+        let events = sim.engine.conversation_events("ladders", id).expect("events");
         let settled: Vec<String> = events
             .into_iter()
             .filter_map(|event| match event.body {
@@ -583,6 +584,6 @@ fn a_backlog_fired_on_several_threads_fires_every_timer_once() {
             "{id}"
         );
     }
-    assert_eq!(sim.engine.store().pending_timer_count(), 0);
+    assert_eq!(sim.engine.pending_timer_count(), 0);
     assert_eq!(scheduler::fire_due_on(&sim.engine, now + DAY, 3).expect("fired"), 0, "nothing fires twice");
 }

@@ -2,12 +2,12 @@
 //! stopped them (credentials, a window fallback) is fixed.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use switchboard_core::contract::Channel;
 
-use super::{authorize, blocking};
+use super::blocking;
+use crate::server::auth::TenantAuth;
 use crate::server::{AppError, AppState, ErrorBody};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -53,11 +53,9 @@ pub struct Redriven {
     responses((status = 200, body = ParkedPage), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn parked(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
     Query(query): Query<ParkedQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<ParkedPage>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let limit = query.limit.clamp(1, 1000);
     let page = blocking(&state, move |engine| engine.parked_outbox(&tenant, query.after, limit)).await?;
     let next_after = page.last.filter(|_| page.read == limit);
@@ -83,10 +81,8 @@ pub async fn parked(
     responses((status = 200, body = Redriven), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn redrive(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
 ) -> Result<Json<Redriven>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let redriven = blocking(&state, move |engine| engine.redrive_parked(&tenant)).await?;
     Ok(Json(Redriven { redriven }))
 }

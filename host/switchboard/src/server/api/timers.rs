@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
-use super::{authorize, blocking, now};
+use super::{blocking, now};
 use crate::engine::TurnOutcome;
+use crate::server::auth::TenantAuth;
 use crate::server::{AppError, AppState, ErrorBody};
 
 /// `GET .../conversations/{id}/timers`: pending timers, soonest first.
@@ -16,11 +17,10 @@ use crate::server::{AppError, AppState, ErrorBody};
     responses((status = 200, description = "`{\"timers\": [{key, kind, due_at, cancel_on_reply}]}`, soonest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<JsonValue>, AppError> {
-    authorize(&state, &tenant, &headers)?;
-    let found = blocking(&state, move |engine| Ok(engine.store().conversation(&tenant, &id)?)).await?;
+    let found = blocking(&state, move |engine| Ok(engine.conversation(&tenant, &id)?)).await?;
     let Some(stored) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
@@ -57,11 +57,10 @@ enum Due {
     responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 422, description = "The flow declares no such kind", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn schedule(
     State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Json<NewTimer>, JsonRejection>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let Json(request) = body?;
     let due_at = match request.due {
         Due::Millis(ms) => ms,
@@ -80,10 +79,9 @@ pub async fn schedule(
     responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path((tenant, id, key)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    Path((_, id, key)): Path<(String, String, String)>,
 ) -> Result<Json<TurnOutcome>, AppError> {
-    authorize(&state, &tenant, &headers)?;
     let outcome = blocking(&state, move |engine| engine.cancel_timer(&tenant, &id, &key, now())).await?;
     if outcome.events.is_empty() {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_timer", "no such pending timer"));

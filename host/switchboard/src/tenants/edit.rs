@@ -1,4 +1,4 @@
-//! A tenant's own edits to itself, as a library the API handlers call.
+//! A tenant's own edits to itself.
 //!
 //! An edit reads the tenant's `managed.toml` under that tenant's edit lock
 //! (so concurrent edits never lose one another), changes it, writes the
@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::managed::{MANAGED_FILE, sync_dir, write_synced};
-use super::{Managed, Tenant, Vars};
+use super::ControlError;
 use crate::engine::{Engine, EngineError};
+use crate::tenant::managed::{MANAGED_FILE, sync_dir, write_synced};
+use crate::tenant::{Managed, Tenant, Vars};
 
 /// A file an edit brings, inside the tenant's directory.
 #[derive(Debug)]
@@ -36,25 +37,15 @@ impl NewFile {
     }
 }
 
-/// Why an edit was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum EditError {
-    /// The request itself is wrong (nothing was read or written).
-    #[error("{0}")]
-    Request(String),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
-
 /// Change `tenant` with `change`, which gets the tenant's managed settings
 /// and a list to put the files it brings in. The tenant as reloaded, or why
 /// nothing changed.
-pub fn edit(
+pub(super) fn edit(
     engine: &Engine,
     tenant: &str,
     vars: Vars<'_>,
     change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
-) -> Result<Arc<Tenant>, EditError> {
+) -> Result<Arc<Tenant>, ControlError> {
     let current = engine.tenant(tenant)?;
     let lock = edit_lock(tenant);
     let _one_at_a_time = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -66,10 +57,11 @@ pub fn edit(
     let before = Managed::read(dir).map_err(setup)?;
     let mut after = before.clone();
     let mut files = Vec::new();
-    change(&current, &mut after, &mut files).map_err(EditError::Request)?;
+    change(&current, &mut after, &mut files).map_err(ControlError::Request)?;
 
     let created = write_new_files(dir, files).map_err(setup)?;
-    let loaded = Tenant::load_with(dir, &current.plugin_dir, engine.runtime(), vars, &after)
+    let loaded = engine
+        .load_tenant_with(dir, &current.plugin_dir, vars, &after)
         .map_err(|error| format!("{error:#}"))
         .and_then(|loaded| match loaded.name == tenant {
             true => Ok(loaded),
@@ -79,7 +71,7 @@ pub fn edit(
         Ok(loaded) => loaded,
         Err(problems) => {
             remove(dir, created.iter().map(PathBuf::as_path));
-            return Err(EngineError::Invalid { tenant: tenant.to_owned(), problems }.into());
+            return Err(ControlError::NotChanged(problems));
         }
     };
     let older = Managed::read_previous(dir);

@@ -1,0 +1,166 @@
+//! Plugin calls for a turn: the conversation's pinned flow and
+//! components, with the binding's config, limits, grants and memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepInput};
+use switchboard_core::conversation::{Plugins, StepFailed};
+use switchboard_core::flow::Flow;
+use switchboard_runtime::{CallContext, KvQuota, Plugin};
+
+use super::{Engine, EngineError, lock, memory};
+use crate::tenant::Tenant;
+
+impl Engine {
+    /// The flow a conversation is pinned to: the current one, one seen
+    /// earlier in this process, or one from the store.
+    pub(super) fn flow_for(
+        &self,
+        tenant: &Tenant,
+        version: &str,
+        pins: &BTreeMap<String, String>,
+    ) -> Result<Arc<Flow>, EngineError> {
+        if tenant.flow.version == version {
+            return Ok(tenant.flow.clone());
+        }
+        let key = (tenant.name.clone(), version.to_owned());
+        if let Some(flow) = lock(&self.flows).get(&key) {
+            return Ok(flow.clone());
+        }
+        let Some(source) = self.store.flow(&tenant.name, version)? else {
+            tracing::warn!(tenant = %tenant.name, version, "pinned flow version is gone; using the current one");
+            return Ok(tenant.flow.clone());
+        };
+        let bound: BTreeSet<String> = pins.keys().cloned().collect();
+        match Flow::parse(version, &source, &bound) {
+            Ok(flow) => {
+                let flow = Arc::new(flow);
+                lock(&self.flows).insert(key, flow.clone());
+                Ok(flow)
+            }
+            Err(problems) => {
+                tracing::warn!(tenant = %tenant.name, version, %problems, "pinned flow no longer parses; using the current one");
+                Ok(tenant.flow.clone())
+            }
+        }
+    }
+
+    /// The component a conversation pinned under `hash`.
+    fn pinned_component(&self, hash: &str) -> Option<Plugin> {
+        if let Some(plugin) = lock(&self.components).get(hash) {
+            return Some(plugin.clone());
+        }
+        let bytes = self.store.blob(hash).ok()??;
+        let plugin = self.runtime.load(&bytes).ok()?;
+        lock(&self.components).insert(hash.to_owned(), plugin.clone());
+        Some(plugin)
+    }
+}
+
+/// Plugin calls for one turn: the conversation's pinned components, with the
+/// tenant's config, limits and grants for each binding.
+/// The most a step's decisions may take, encoded (replies, fields, cards).
+pub const MAX_STEP_OUTPUT_BYTES: usize = 64 << 10;
+
+pub(super) struct RuntimePlugins<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) tenant: &'a Tenant,
+    pub(super) pins: &'a BTreeMap<String, String>,
+}
+
+/// One plugin call, ready to run: the component the conversation is pinned
+/// to, the binding's config, and the call's limits and grants. Holds the
+/// call's share of the tenant's guest memory until it drops.
+struct PreparedCall {
+    plugin: Plugin,
+    config: switchboard_core::contract::PluginConfig,
+    context: CallContext,
+    _memory: memory::Reservation,
+}
+
+impl RuntimePlugins<'_> {
+    fn prepare(&self, name: &str) -> Result<PreparedCall, StepFailed> {
+        let Some(binding) = self.tenant.plugins.get(name) else {
+            return Err(StepFailed {
+                code: "unbound".to_owned(),
+                message: format!("plugin {name:?} is not bound"),
+            });
+        };
+        let plugin = match self.pins.get(name) {
+            Some(hash) if hash != binding.plugin.hash().as_str() => {
+                self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
+            }
+            _ => binding.plugin.clone(),
+        };
+        let context = CallContext {
+            plugin: name.to_owned(),
+            limits: binding.limits,
+            grants: binding.grants.clone(),
+            kv: Some(self.engine.kv.clone()),
+            kv_quota: KvQuota {
+                keys: self.tenant.quotas.kv_keys.unwrap_or(self.engine.kv_quota.keys),
+                bytes: self.tenant.quotas.kv_mib.map_or(self.engine.kv_quota.bytes, |mib| mib << 20),
+            },
+        };
+        // The most this call can grow its memory to, held until it ends.
+        let memory =
+            self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
+                tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
+                metrics::counter!("switchboard_steps_refused_total", "reason" => "memory_busy").increment(1);
+                StepFailed { code: "memory_busy".to_owned(), message: busy.to_string() }
+            })?;
+        Ok(PreparedCall { plugin, config: binding.config.clone(), context, _memory: memory })
+    }
+}
+
+fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
+    tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
+    StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
+}
+
+/// Refuse a step's answer that would make a turn write (or a customer
+/// receive) megabytes.
+fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), StepFailed> {
+    let size = serde_json::to_vec(answer).map_or(usize::MAX, |encoded| encoded.len());
+    if size <= MAX_STEP_OUTPUT_BYTES {
+        return Ok(());
+    }
+    tracing::warn!(plugin = name, size, "step refused: its answer is too large");
+    metrics::counter!("switchboard_steps_refused_total", "reason" => "output_too_large").increment(1);
+    Err(StepFailed {
+        code: "output_too_large".to_owned(),
+        message: format!("the step's answer takes {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"),
+    })
+}
+
+impl Plugins for RuntimePlugins<'_> {
+    fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
+        let call = self.prepare(name)?;
+        input.config = call.config.clone();
+        let span =
+            tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
+        let _entered = span.enter();
+        let decisions = call
+            .plugin
+            .call(&input, call.context.clone())
+            .map(|outcome| outcome.decisions)
+            .map_err(|failure| step_failed(name, &failure))?;
+        bounded_output(name, &decisions)?;
+        Ok(decisions)
+    }
+
+    fn classify(&mut self, name: &str, mut input: ClassifyInput) -> Result<Classification, StepFailed> {
+        let call = self.prepare(name)?;
+        input.config = call.config.clone();
+        let span = tracing::debug_span!("classify", plugin = name, version = %call.plugin.hash());
+        let _entered = span.enter();
+        let classification = call
+            .plugin
+            .classify(&input, call.context.clone())
+            .map(|outcome| outcome.classification)
+            .map_err(|failure| step_failed(name, &failure))?;
+        bounded_output(name, &classification)?;
+        Ok(classification)
+    }
+}

@@ -1,0 +1,90 @@
+//! What the API, the scheduler and the CLI read. The store stays private to
+//! the engine: every read a caller outside it needs is a method here, so the
+//! boundary ARCHITECTURE.md draws is one the compiler keeps.
+
+use switchboard_core::event::DomainEvent;
+use switchboard_store::{ApiKey, DueTimer, StoredConversation};
+
+use super::{Engine, EngineError};
+
+impl Engine {
+    /// A conversation's stored state, if it exists.
+    pub fn conversation(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Option<StoredConversation>, EngineError> {
+        Ok(self.store.conversation(tenant, conversation)?)
+    }
+
+    /// A conversation's state and its transcript (its events, oldest first).
+    pub fn conversation_with_transcript(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Option<(StoredConversation, Vec<DomainEvent>)>, EngineError> {
+        let Some(stored) = self.store.conversation(tenant, conversation)? else { return Ok(None) };
+        let events = self.store.transcript(tenant, &stored)?;
+        Ok(Some((stored, events)))
+    }
+
+    /// Every event of a conversation, oldest first.
+    pub fn conversation_events(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Vec<DomainEvent>, EngineError> {
+        Ok(self.store.conversation_events(tenant, conversation)?)
+    }
+
+    /// Up to `limit` of a tenant's conversations after the id `after`, by id.
+    pub fn conversations(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>, EngineError> {
+        Ok(self.store.conversations(tenant, after, limit)?)
+    }
+
+    /// Up to `limit` of a tenant's events after sequence number `after`,
+    /// oldest first, each with its sequence number.
+    pub fn tenant_events(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, DomainEvent)>, EngineError> {
+        Ok(self.store.tenant_events(tenant, after, limit)?)
+    }
+
+    /// One of a tenant's stored API keys, by id (another tenant's id finds nothing).
+    pub fn api_key(&self, tenant: &str, id: &str) -> Result<Option<ApiKey>, EngineError> {
+        Ok(self.store.api_key(tenant, id)?)
+    }
+
+    /// Every stored API key of a tenant, revoked ones too.
+    pub fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, EngineError> {
+        Ok(self.store.api_keys(tenant)?)
+    }
+
+    /// Store a tenant's API key record (a new key, or one just revoked), on disk on return.
+    pub fn put_api_key(&self, tenant: &str, key: &ApiKey) -> Result<(), EngineError> {
+        Ok(self.store.put_api_key(tenant, key)?)
+    }
+
+    /// Up to `limit` timers due by `now`, oldest first, for [`Engine::fire_due`].
+    pub fn due_timers(&self, now: i64, limit: usize) -> Result<Vec<DueTimer>, EngineError> {
+        Ok(self.store.due_timers(now, limit)?)
+    }
+
+    /// When the earliest pending timer is due, if any is.
+    pub fn next_due(&self) -> Result<Option<i64>, EngineError> {
+        Ok(self.store.next_due()?)
+    }
+
+    /// How many timers the due index holds (fired ones leave it a minute at a time).
+    pub fn pending_timer_count(&self) -> usize {
+        self.store.pending_timer_count()
+    }
+}

@@ -1,0 +1,373 @@
+//! A turn: one inbound message, or one agent's action, applied to a
+//! conversation under its turn lock and committed as one batch.
+
+use std::sync::Arc;
+
+use switchboard_core::contract::{Channel, Identity};
+use switchboard_core::conversation::{Conversation, Effects, Inbound, Setting, Status};
+use switchboard_store::{Committed, StoredConversation, TurnRecord};
+
+use super::links::verified_contact_points;
+use super::locks::TurnGuard;
+use super::plugins::RuntimePlugins;
+use super::{Engine, EngineError, InboundMessage, TurnOutcome, outbox};
+use crate::tenant::Tenant;
+
+impl Engine {
+    /// [`Engine::handle`] from async code: waits for the tenant's slot and
+    /// the conversation's turn lock without holding a thread, then runs the
+    /// turn on the blocking pool.
+    pub async fn handle_async(
+        self: &Arc<Self>,
+        tenant: String,
+        message: InboundMessage,
+    ) -> Result<TurnOutcome, EngineError> {
+        let conversation = self.conversation_of(&tenant, &message.contact.id)?;
+        // The conversation's lock first: a turn waiting behind another of
+        // its conversation holds none of the tenant's slots meanwhile.
+        let held = self.turns.hold_async(&tenant, &conversation).await;
+        let slot = self.slot(&tenant).await;
+        let engine = Arc::clone(self);
+        let turn = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            let started = std::time::Instant::now();
+            let applied = engine.apply_message(&tenant, message, Some(held));
+            engine.store.durable()?;
+            crate::telemetry::turn(&tenant, started.elapsed());
+            Ok(engine.announce(applied?))
+        });
+        turn.await.unwrap_or_else(|joined| {
+            Err(EngineError::Setup {
+                tenant: String::new(),
+                message: format!("a turn failed to run: {joined}"),
+            })
+        })
+    }
+
+    /// Handle one inbound message: the whole turn, persisted and flushed.
+    pub fn handle(&self, tenant_name: &str, message: InboundMessage) -> Result<TurnOutcome, EngineError> {
+        let mut outcomes = self.handle_many(tenant_name, vec![message])?;
+        Ok(outcomes.pop().expect("one outcome per message"))
+    }
+
+    /// Handle several inbound messages in order (a webhook that carries a
+    /// batch, or a caller with many conversations in flight), sharing one
+    /// disk sync: every turn is applied as it is handled, and all are on
+    /// disk before this returns. One outcome per message, in order.
+    ///
+    /// A conversation's turn lock is released once its turn is applied, so
+    /// its next message may be handled before this one is on disk. That is
+    /// safe because sled's log is ordered: whatever acknowledges the later
+    /// turn syncs the earlier one too, and nothing reads a turn back to
+    /// acknowledge or send it without syncing first (duplicates, the outbox).
+    pub fn handle_many(
+        &self,
+        tenant_name: &str,
+        messages: Vec<InboundMessage>,
+    ) -> Result<Vec<TurnOutcome>, EngineError> {
+        let started = std::time::Instant::now();
+        let mut applied = Vec::with_capacity(messages.len());
+        for message in messages {
+            match self.apply_message(tenant_name, message, None) {
+                Ok(turn) => applied.push(turn),
+                Err(error) => {
+                    // What was applied is kept: a retry finds it a duplicate.
+                    self.store.durable()?;
+                    return Err(error);
+                }
+            }
+        }
+        self.store.durable()?;
+        let took = started.elapsed();
+        Ok(applied
+            .into_iter()
+            .map(|turn| {
+                crate::telemetry::turn(tenant_name, took);
+                self.announce(turn)
+            })
+            .collect())
+    }
+
+    /// One inbound message's turn, applied to the store but not yet synced.
+    /// `held` is the conversation's turn lock if the caller took it already.
+    fn apply_message(
+        &self,
+        tenant_name: &str,
+        message: InboundMessage,
+        held: Option<TurnGuard>,
+    ) -> Result<Applied, EngineError> {
+        let _working = self.admission.working(tenant_name);
+        let tenant = self.tenant(tenant_name)?;
+        let limit = tenant.quotas.events_per_day.unwrap_or(self.events_per_day);
+        if let Err(retry_after_secs) = self.daily.check(tenant_name, limit, message.at) {
+            metrics::counter!("switchboard_messages_refused_total", "reason" => "events_per_day")
+                .increment(1);
+            return Err(EngineError::DailyQuota { tenant: tenant_name.to_owned(), limit, retry_after_secs });
+        }
+        let channel_name = message.channel.as_str();
+        let identity = message.contact.id.clone();
+        let conversation_id = self.conversation_of(tenant_name, &identity)?;
+        if let Some(id) = &message.message_id
+            && self.store.seen(tenant_name, channel_name, id)?
+        {
+            return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &conversation_id)?));
+        }
+        // The identity may have been linked elsewhere since the caller locked.
+        let _turn = match held {
+            Some(held) if held.key == (tenant_name.to_owned(), conversation_id.clone()) => held,
+            _ => self.turns.hold(tenant_name, &conversation_id),
+        };
+
+        let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
+        let _entered = span.enter();
+        let (mut stored, new) = match self.store.conversation(tenant_name, &conversation_id)? {
+            Some(stored) => (stored, false),
+            None => {
+                let conversation = Conversation::new(
+                    &conversation_id,
+                    tenant_name,
+                    message.channel,
+                    message.contact.clone(),
+                    &tenant.flow,
+                    message.at,
+                );
+                (StoredConversation::new(conversation, tenant.pins()), true)
+            }
+        };
+        // Replies go to the channel and identity the customer wrote from last.
+        stored.conversation.channel = message.channel;
+        stored.conversation.contact.id = identity;
+        if stored.conversation.contact.display_name.is_none() {
+            stored.conversation.contact.display_name = message.contact.display_name.clone();
+        }
+        if matches!(stored.conversation.status, Status::Ended { .. }) {
+            // A fresh round starts on the tenant's current versions.
+            stored.conversation.flow_version = tenant.flow.version.clone();
+            stored.plugin_pins = tenant.pins();
+        }
+        let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
+        let inbound =
+            Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
+        let mut plugins = RuntimePlugins { engine: self, tenant: &tenant, pins: &stored.plugin_pins };
+        let setting = Setting { flow: &flow, calendar: &tenant.calendar };
+        let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
+        let mut verified =
+            if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
+        if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {
+            // A WhatsApp id is a phone number WhatsApp has verified.
+            let identity = &stored.conversation.contact.id;
+            let wa_id = Identity::id_on(identity, Channel::Whatsapp).unwrap_or(identity);
+            verified.push(("phone", format!("+{wa_id}")));
+        }
+        let applied = self.apply(
+            &tenant,
+            &stored,
+            effects,
+            message.message_id.as_deref().map(|id| (channel_name, id)),
+        )?;
+        for (kind, value) in verified {
+            self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
+        }
+        Ok(applied)
+    }
+    /// An agent hands a conversation back to the bot.
+    pub fn hand_back(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        agent: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.hand_back(agent, now))
+    }
+
+    /// An agent closes a conversation.
+    pub fn close(&self, tenant: &str, conversation: &str, now: i64) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.close("closed", now))
+    }
+
+    /// An agent writes to the customer.
+    pub fn agent_reply(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        text: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.agent_reply(text, now))
+    }
+
+    /// Cancel one of a conversation's pending timers (an agent, through the API).
+    pub fn cancel_timer(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.cancel_timer(key, "agent", now))
+    }
+
+    /// Set a timer of a kind the conversation's flow declares, due at `due_at`.
+    pub fn schedule_timer(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        kind: &str,
+        due_at: i64,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.with_conversation(tenant, conversation, |conversation, setting| {
+            conversation
+                .schedule_timer(setting, kind, due_at, now)
+                .ok_or_else(|| EngineError::UnknownTimerKind(kind.to_owned()))
+        })
+    }
+
+    /// An approver approves or rejects an internal request.
+    pub fn decide(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        approved: bool,
+        by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.decide(approved, by, note, now))
+    }
+
+    fn agent_action(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        action: impl FnOnce(&mut Conversation) -> Effects,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.with_conversation(tenant, conversation_id, |conversation, _| Ok(action(conversation)))
+    }
+
+    /// Run `action` on a stored conversation under its turn lock, with its
+    /// pinned flow, and commit what it did.
+    fn with_conversation(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        action: impl FnOnce(&mut Conversation, Setting<'_>) -> Result<Effects, EngineError>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let found = self.tenant(tenant)?;
+        let _turn = self.turns.hold(tenant, conversation_id);
+        let _working = self.admission.working(tenant);
+        let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
+            EngineError::UnknownConversation {
+                tenant: tenant.to_owned(),
+                conversation: conversation_id.to_owned(),
+            }
+        })?;
+        let flow = self.flow_for(&found, &stored.conversation.flow_version, &stored.plugin_pins)?;
+        let setting = Setting { flow: &flow, calendar: &found.calendar };
+        let effects = action(&mut stored.conversation, setting)?;
+        self.commit(&found, &stored, effects, None)
+    }
+
+    /// Apply a turn, wait until it is on disk, then announce it.
+    fn commit(
+        &self,
+        tenant: &Tenant,
+        stored: &StoredConversation,
+        effects: Effects,
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let applied = self.apply(tenant, stored, effects, dedupe)?;
+        self.store.durable()?;
+        Ok(self.announce(applied))
+    }
+
+    /// Apply a turn to the store, not yet synced: see [`Engine::handle_many`].
+    pub(super) fn apply(
+        &self,
+        tenant: &Tenant,
+        stored: &StoredConversation,
+        effects: Effects,
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<Applied, EngineError> {
+        let outbox = outbox::entries(tenant, stored, &effects);
+        let tenant = tenant.name.as_str();
+        let record =
+            TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox, timers: &effects.timers };
+        if self.store.apply_turn(tenant, &record)? == Committed::Duplicate {
+            return Ok(Applied::duplicate(tenant, self.duplicate(tenant, &stored.conversation.id)?));
+        }
+        Ok(Applied::turn(tenant, stored, effects).with_outbox(!outbox.is_empty()))
+    }
+
+    /// Once a turn is on disk: count its events and push its web chat replies.
+    pub(super) fn announce(&self, applied: Applied) -> TurnOutcome {
+        let Applied { tenant, web_chat, outbox, outcome } = applied;
+        crate::telemetry::events(&tenant, &outcome.events);
+        if let Some(last) = outcome.events.last() {
+            self.daily.count(&tenant, outcome.events.len(), last.at);
+        }
+        if let Some(to) = web_chat {
+            self.publish(&tenant, &to, &outcome.replies);
+        }
+        if outbox {
+            self.outbox.mark(&tenant);
+        }
+        outcome
+    }
+
+    /// A repeat of a message already handled: nothing to do, but the first
+    /// may have been applied and not yet synced, so sync before answering.
+    pub(super) fn duplicate(&self, tenant: &str, conversation: &str) -> Result<TurnOutcome, EngineError> {
+        self.store.durable()?;
+        let status = self
+            .store
+            .conversation(tenant, conversation)?
+            .map_or(Status::Bot, |stored| stored.conversation.status);
+        Ok(TurnOutcome {
+            conversation: conversation.to_owned(),
+            replies: Vec::new(),
+            events: Vec::new(),
+            status,
+            duplicate: true,
+        })
+    }
+}
+
+/// A turn applied to the store and not yet announced.
+pub(super) struct Applied {
+    tenant: String,
+    /// The visitor's identity, for a web chat conversation.
+    web_chat: Option<String>,
+    /// Whether the turn left entries in the outbox.
+    outbox: bool,
+    outcome: TurnOutcome,
+}
+
+impl Applied {
+    /// A turn of `stored` that produced `effects`.
+    pub(super) fn turn(tenant: &str, stored: &StoredConversation, effects: Effects) -> Self {
+        let conversation = &stored.conversation;
+        Self {
+            tenant: tenant.to_owned(),
+            web_chat: (conversation.channel == Channel::Webchat).then(|| conversation.contact.id.clone()),
+            outbox: false,
+            outcome: TurnOutcome {
+                conversation: conversation.id.clone(),
+                replies: effects.outbound,
+                events: effects.events,
+                status: conversation.status.clone(),
+                duplicate: false,
+            },
+        }
+    }
+
+    /// A duplicate has nothing to announce.
+    pub(super) fn duplicate(tenant: &str, outcome: TurnOutcome) -> Self {
+        Self { tenant: tenant.to_owned(), web_chat: None, outbox: false, outcome }
+    }
+
+    pub(super) fn with_outbox(self, outbox: bool) -> Self {
+        Self { outbox, ..self }
+    }
+}

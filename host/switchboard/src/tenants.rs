@@ -1,0 +1,216 @@
+//! The tenant control plane: creating, editing, reloading and removing
+//! tenants, and their API keys. HTTP handlers are thin calls into this
+//! module; nothing here knows HTTP, so the same operations serve the CLI
+//! and tests, and a new route cannot do a tenant's lifecycle differently.
+//!
+//! # Layout
+//!
+//! - `tenants.rs`: [`ControlPlane`] and its errors; create, remove, reload.
+//! - `edit.rs`: a tenant's edits to itself, checked whole and committed
+//!   with one rename, or nothing changed.
+//! - `keys.rs`: API keys: minted, listed, revoked, and checked.
+//!
+//! **Architecture Invariant:** a tenant directory is written only here. A
+//! tenant that does not load is never served, and what an attempt wrote is
+//! removed again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::engine::{Engine, EngineError};
+use crate::tenant::{Managed, Tenant, escape};
+
+mod edit;
+mod keys;
+
+pub use edit::NewFile;
+pub use keys::{KeyInfo, MintedKey};
+
+/// Creates, edits, reloads and removes the engine's tenants.
+#[derive(Debug)]
+pub struct ControlPlane {
+    engine: Arc<Engine>,
+    /// The directory of tenant directories, where new tenants go; `None`
+    /// when `serve` was given one tenant.
+    root: Option<PathBuf>,
+    /// Where components named without `.wasm` are found.
+    plugin_dir: PathBuf,
+}
+
+/// Why a control-plane operation did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Tenants cannot be created: there is no directory of them.
+    #[error("serve was given one tenant, not a directory of them")]
+    NoTenantsDirectory,
+    #[error("a {what} name is 1-64 letters, digits, '-' or '_'")]
+    BadName { what: &'static str },
+    #[error("{0:?} is taken")]
+    Exists(String),
+    /// A new tenant did not load; nothing of it was kept.
+    #[error("nothing was created: {0}")]
+    NotCreated(String),
+    /// An edit did not load; the tenant runs what it had.
+    #[error("nothing was changed: {0}")]
+    NotChanged(String),
+    #[error("no plugin bound as {0:?}")]
+    UnknownPlugin(String),
+    #[error("{0}")]
+    UnknownKey(&'static str),
+    /// The request itself is wrong (nothing was read or written).
+    #[error("{0}")]
+    Request(String),
+    #[error("no randomness for a new key")]
+    NoRandomness,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What the operator asks for in a new tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Letters, digits, `-` and `_`: the tenant's directory and URL name.
+    pub name: String,
+    pub display_name: Option<String>,
+    /// An IANA zone, e.g. `Asia/Yerevan`.
+    pub timezone: String,
+    /// The flow, in TOML.
+    pub flow: String,
+    /// Serve anonymous web chat.
+    pub web_chat: bool,
+}
+
+/// A tenant just created, with its first API key (shown once).
+#[derive(Debug)]
+pub struct Created {
+    pub name: String,
+    pub flow_version: String,
+    pub key: MintedKey,
+}
+
+/// A tenant just removed.
+#[derive(Debug)]
+pub struct Removed {
+    pub name: String,
+    /// Where its directory was set aside, relative to the tenants directory
+    /// (no path of the server leaves it); `None` if it stayed in place.
+    pub kept_in: Option<String>,
+    /// How many stored records were moved out of the name's reach.
+    pub records_retired: u64,
+}
+
+impl ControlPlane {
+    pub fn new(engine: Arc<Engine>, root: Option<PathBuf>, plugin_dir: PathBuf) -> Self {
+        Self { engine, root, plugin_dir }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Create a tenant: its directory, `tenant.toml` and flow, loaded whole
+    /// before it is served, and a first API key. Plugins, hours and channels
+    /// follow through the tenant's own edits. Blocking.
+    pub fn create(&self, request: NewTenant) -> Result<Created, ControlError> {
+        let root = self.root.as_deref().ok_or(ControlError::NoTenantsDirectory)?;
+        plain_name(&request.name, "tenant")?;
+        let dir = root.join(&request.name);
+        if self.engine.tenant(&request.name).is_ok() || dir.exists() {
+            return Err(ControlError::Exists(request.name));
+        }
+        let loaded = write_new_tenant(&dir, &request)
+            .map_err(|error| format!("the tenant's directory: {error}"))
+            .and_then(|()| {
+                self.engine
+                    .load_tenant(&dir, &self.plugin_dir, &env_vars)
+                    .map_err(|error| format!("{error:#}"))
+            });
+        let tenant = match loaded {
+            Ok(tenant) => tenant,
+            Err(problems) => {
+                if let Err(error) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(%error, tenant = %request.name, "a tenant that did not load left its directory");
+                }
+                return Err(ControlError::NotCreated(problems));
+            }
+        };
+        let flow_version = tenant.flow.version.clone();
+        self.engine.add_tenant(tenant)?;
+        let key = self.mint_key(&request.name, "created with the tenant")?;
+        tracing::info!(tenant = %request.name, %flow_version, "created a tenant");
+        Ok(Created { name: request.name, flow_version, key })
+    }
+
+    /// Stop serving a tenant. Its directory is set aside under `.removed/`,
+    /// and its stored data is retired: kept, but out of the name's reach,
+    /// so its keys stop working and a tenant created later under the name
+    /// starts empty. Blocking.
+    pub fn remove(&self, name: &str, now: i64) -> Result<Removed, ControlError> {
+        let removed = self.engine.remove_tenant(name)?;
+        let records_retired = self.engine.retire_tenant(name, now)?;
+        tracing::info!(tenant = %name, records_retired, "removed a tenant and retired its stored data");
+        let root = removed.dir.parent();
+        let kept = root.map(|root| root.join(".removed").join(format!("{name}-{now}")));
+        if let Some(kept) = &kept {
+            let moved = kept
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::rename(&removed.dir, kept));
+            if let Err(error) = moved {
+                tracing::warn!(%error, dir = %removed.dir.display(), "a removed tenant's directory stays in place");
+                return Ok(Removed { name: name.to_owned(), kept_in: None, records_retired });
+            }
+        }
+        let kept_in = kept.as_deref().zip(root).and_then(|(kept, root)| {
+            kept.strip_prefix(root).ok().map(|relative| relative.display().to_string())
+        });
+        Ok(Removed { name: name.to_owned(), kept_in, records_retired })
+    }
+
+    /// Load a tenant's directory again (an operator edited its files). If
+    /// anything in it is wrong, the running version stays. Blocking.
+    pub fn reload(&self, name: &str) -> Result<Arc<Tenant>, ControlError> {
+        Ok(self.engine.reload(name, &env_vars)?)
+    }
+
+    /// Change a tenant with `change`, which gets the tenant as it runs, its
+    /// managed settings, and a list for the files the change brings. The
+    /// tenant as reloaded, or why nothing changed (see `edit.rs`). Blocking.
+    pub fn edit(
+        &self,
+        tenant: &str,
+        change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        edit::edit(&self.engine, tenant, &env_vars, change)
+    }
+}
+
+/// Tenant and plugin binding names become file names: keep them plain.
+pub fn plain_name(name: &str, what: &'static str) -> Result<(), ControlError> {
+    let plain = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain { Ok(()) } else { Err(ControlError::BadName { what }) }
+}
+
+/// `${NAME}` in the operator's tenant.toml reads the server's environment.
+fn env_vars(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A new tenant's directory: its flow, and a tenant.toml in which what the
+/// request says is written escaped, since tenant.toml is expanded when
+/// loaded and a request's text must stay literal.
+fn write_new_tenant(dir: &Path, request: &NewTenant) -> std::io::Result<()> {
+    let mut file = toml_edit::DocumentMut::new();
+    file["name"] = toml_edit::value(request.name.clone());
+    let display_name = request.display_name.as_deref().unwrap_or(&request.name);
+    file["display_name"] = toml_edit::value(escape(display_name));
+    file["flow"] = toml_edit::value("flow.toml");
+    file["web_chat"] = toml_edit::value(request.web_chat);
+    let mut calendar = toml_edit::Table::new();
+    calendar["timezone"] = toml_edit::value(escape(&request.timezone));
+    file["calendar"] = toml_edit::Item::Table(calendar);
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("flow.toml"), &request.flow)?;
+    std::fs::write(dir.join("tenant.toml"), file.to_string())
+}
