@@ -23,6 +23,7 @@ use crate::contract::{
     Route, StepInput, Value,
 };
 use crate::event::{DomainEvent, EventBody, Sender};
+use crate::failure::FailureCode;
 use crate::flow::{FieldKind, Flow};
 use crate::text::guess_locale;
 use crate::understand::{Understanding, understand};
@@ -226,8 +227,7 @@ pub struct ScheduledTimer {
 /// Why a plugin step produced no decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepFailed {
-    /// `fuel_exhausted`, `deadline`, `trap`, `guest_error`...
-    pub code: String,
+    pub code: FailureCode,
     pub message: String,
 }
 
@@ -241,7 +241,7 @@ pub trait Plugins {
     /// the built-in understanding serves alone.
     fn classify(&mut self, plugin: &str, _input: ClassifyInput) -> Result<Classification, StepFailed> {
         Err(StepFailed {
-            code: "unavailable".to_owned(),
+            code: FailureCode::Unavailable,
             message: format!("{plugin:?} cannot classify here"),
         })
     }
@@ -252,7 +252,7 @@ struct NoPlugins;
 
 impl Plugins for NoPlugins {
     fn call(&mut self, plugin: &str, _input: StepInput) -> Result<Vec<Decision>, StepFailed> {
-        Err(StepFailed { code: "unavailable".to_owned(), message: format!("{plugin:?} is not called here") })
+        Err(StepFailed { code: FailureCode::Unavailable, message: format!("{plugin:?} is not called here") })
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{Channel, LeadTier, Priority, Quote, Slot, Value, Verdict};
+use crate::failure::FailureCode;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {
@@ -67,7 +68,7 @@ pub enum EventBody {
     #[serde(rename = "policy.decided")]
     PolicyDecided { verdict: Verdict },
     #[serde(rename = "step.failed")]
-    StepFailed { step: String, plugin: String, code: String, message: String },
+    StepFailed { step: String, plugin: String, code: FailureCode, message: String },
     /// A timer was set or moved. `requested_at` is the time asked for when
     /// business hours moved it to `due_at`.
     #[serde(rename = "timer.requested")]

@@ -16,6 +16,7 @@
 //! - [`conversation`]: the state machine, `(state, message, plugin decisions)
 //!   -> (state, replies, events, timers)`, reaching plugins through a trait.
 //! - [`event`]: the typed domain events KPIs are computed from.
+//! - [`failure`]: why a plugin call failed, one typed code for every layer.
 //! - [`text`]: normalisation, tolerant phrase matching, intent detection and
 //!   language guessing for Russian, Armenian and English.
 //! - [`understand`]: the understanding pass over each message: candidate
@@ -30,6 +31,7 @@ pub mod calendar;
 pub mod contract;
 pub mod conversation;
 pub mod event;
+pub mod failure;
 pub mod flow;
 pub mod kv;
 pub mod text;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use switchboard_core::contract::StepError;
+use switchboard_core::failure::FailureCode;
 
 use crate::limits::ResourceReport;
 
@@ -48,18 +49,18 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// A short, stable name for events and metrics labels.
-    pub fn code(&self) -> &'static str {
+    /// The stable code events and metric labels carry.
+    pub fn code(&self) -> FailureCode {
         match self {
-            FailureKind::FuelExhausted { .. } => "fuel_exhausted",
-            FailureKind::Deadline { .. } => "deadline",
-            FailureKind::MemoryLimit { .. } => "memory_limit",
-            FailureKind::TableLimit { .. } => "table_limit",
-            FailureKind::StackOverflow => "stack_overflow",
-            FailureKind::Panic { .. } => "panic",
-            FailureKind::Trap { .. } => "trap",
-            FailureKind::Guest(_) => "guest_error",
-            FailureKind::Host { .. } => "host_error",
+            FailureKind::FuelExhausted { .. } => FailureCode::FuelExhausted,
+            FailureKind::Deadline { .. } => FailureCode::Deadline,
+            FailureKind::MemoryLimit { .. } => FailureCode::MemoryLimit,
+            FailureKind::TableLimit { .. } => FailureCode::TableLimit,
+            FailureKind::StackOverflow => FailureCode::StackOverflow,
+            FailureKind::Panic { .. } => FailureCode::Panic,
+            FailureKind::Trap { .. } => FailureCode::Trap,
+            FailureKind::Guest(_) => FailureCode::GuestError,
+            FailureKind::Host { .. } => FailureCode::HostError,
         }
     }
 }

@@ -195,7 +195,7 @@ fn a_failing_classifier_leaves_the_built_in_understanding_to_serve() {
     let mut chat = Chat::with_classifier();
     chat.plugins
         .classifications
-        .push_back(Err(StepFailed { code: "deadline".to_owned(), message: "took 300 ms".to_owned() }));
+        .push_back(Err(StepFailed { code: FailureCode::Deadline, message: "took 300 ms".to_owned() }));
     assert_eq!(chat.say("How much for a move?"), ["Hi!", "How many rooms?"]);
     assert!(chat.events.iter().any(|event| event == "step.failed"), "{:?}", chat.events);
 }
@@ -336,7 +336,9 @@ fn the_handoff_card_summarises_what_is_known() {
 fn a_failing_step_follows_its_policy() {
     let mut chat = Chat::new();
     chat.say("how much");
-    chat.plugins.answers.push_back(Err(StepFailed { code: "fuel_exhausted".into(), message: "loop".into() }));
+    chat.plugins
+        .answers
+        .push_back(Err(StepFailed { code: FailureCode::FuelExhausted, message: "loop".into() }));
     let replies = chat.say("2");
     assert_eq!(replies, ["A manager will send the price.", "2 rooms for —. Book it?"]);
     assert!(chat.events.contains(&"step.failed".to_owned()));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepInput};
 use switchboard_core::conversation::{Plugins, StepFailed};
+use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{CallContext, KvQuota, Plugin};
 
@@ -83,7 +84,7 @@ impl RuntimePlugins<'_> {
     fn prepare(&self, name: &str) -> Result<PreparedCall, StepFailed> {
         let Some(binding) = self.tenant.plugins.get(name) else {
             return Err(StepFailed {
-                code: "unbound".to_owned(),
+                code: FailureCode::Unbound,
                 message: format!("plugin {name:?} is not bound"),
             });
         };
@@ -107,16 +108,16 @@ impl RuntimePlugins<'_> {
         let memory =
             self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
                 tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
-                metrics::counter!("switchboard_steps_refused_total", "reason" => "memory_busy").increment(1);
-                StepFailed { code: "memory_busy".to_owned(), message: busy.to_string() }
+                metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.as_str()).increment(1);
+                StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
             })?;
         Ok(PreparedCall { plugin, config: binding.config.clone(), context, _memory: memory })
     }
 }
 
 fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
-    tracing::warn!(plugin = name, code = failure.kind.code(), "step failed: {}", failure.kind);
-    StepFailed { code: failure.kind.code().to_owned(), message: failure.kind.to_string() }
+    tracing::warn!(plugin = name, code = %failure.kind.code(), "step failed: {}", failure.kind);
+    StepFailed { code: failure.kind.code(), message: failure.kind.to_string() }
 }
 
 /// Refuse a step's answer that would make a turn write (or a customer
@@ -127,9 +128,10 @@ fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), Step
         return Ok(());
     }
     tracing::warn!(plugin = name, size, "step refused: its answer is too large");
-    metrics::counter!("switchboard_steps_refused_total", "reason" => "output_too_large").increment(1);
+    metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::OutputTooLarge.as_str())
+        .increment(1);
     Err(StepFailed {
-        code: "output_too_large".to_owned(),
+        code: FailureCode::OutputTooLarge,
         message: format!("the step's answer takes {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"),
     })
 }

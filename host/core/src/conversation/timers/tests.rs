@@ -9,6 +9,7 @@ use crate::contract::{Channel, Contact, Decision, StepInput, Value};
 use crate::conversation::{
     Conversation, Effects, Inbound, OutsideWindow, Plugins, ScheduledTimer, Setting, Status, StepFailed,
 };
+use crate::failure::FailureCode;
 use crate::flow::Flow;
 
 const FLOW: &str = r#"
@@ -62,7 +63,7 @@ struct NoCalls;
 
 impl Plugins for NoCalls {
     fn call(&mut self, plugin: &str, _: StepInput) -> Result<Vec<Decision>, StepFailed> {
-        Err(StepFailed { code: "none".into(), message: plugin.into() })
+        Err(StepFailed { code: FailureCode::Unavailable, message: plugin.into() })
     }
 }
 

@@ -1,0 +1,103 @@
+//! Why a plugin call produced nothing, as one typed code that crosses every
+//! layer: the runtime classifies a failure (`FailureKind` there) into a
+//! [`FailureCode`]; the engine adds its own refusals (a step not bound, the
+//! memory budget spent, an answer too large); the conversation records the
+//! code in its `step.failed` event, and metrics label by it.
+//!
+//! The names are the wire format of `step.failed`'s `code` and of metric
+//! labels, so they never change; a new code is a new variant.
+
+use serde::{Deserialize, Serialize};
+
+/// A stable, machine-readable reason a plugin call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCode {
+    /// The call ran out of its fuel budget.
+    FuelExhausted,
+    /// The call ran past its deadline.
+    Deadline,
+    /// The guest asked for more memory than its limit.
+    MemoryLimit,
+    /// The guest grew a table past its limit.
+    TableLimit,
+    StackOverflow,
+    /// The guest panicked (its message is in the failure's text).
+    Panic,
+    /// The guest trapped.
+    Trap,
+    /// The plugin returned its own `step-error`: a refusal, not a crash.
+    GuestError,
+    /// The host could not run the call (for example, no instance slot).
+    HostError,
+    /// The flow names a plugin the tenant has not bound.
+    Unbound,
+    /// The tenant's (or the host's) guest memory budget was spent by steps in flight.
+    MemoryBusy,
+    /// The step's answer was larger than the host keeps.
+    OutputTooLarge,
+    /// Plugins are not called here (a simulator, a test).
+    Unavailable,
+    /// A code this version does not know, read from an older or newer log.
+    #[serde(other)]
+    Other,
+}
+
+impl FailureCode {
+    /// The code as it appears in events and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FuelExhausted => "fuel_exhausted",
+            Self::Deadline => "deadline",
+            Self::MemoryLimit => "memory_limit",
+            Self::TableLimit => "table_limit",
+            Self::StackOverflow => "stack_overflow",
+            Self::Panic => "panic",
+            Self::Trap => "trap",
+            Self::GuestError => "guest_error",
+            Self::HostError => "host_error",
+            Self::Unbound => "unbound",
+            Self::MemoryBusy => "memory_busy",
+            Self::OutputTooLarge => "output_too_large",
+            Self::Unavailable => "unavailable",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_is_written_as_its_name_and_unknown_ones_read_as_other() {
+        let all = [
+            FailureCode::FuelExhausted,
+            FailureCode::Deadline,
+            FailureCode::MemoryLimit,
+            FailureCode::TableLimit,
+            FailureCode::StackOverflow,
+            FailureCode::Panic,
+            FailureCode::Trap,
+            FailureCode::GuestError,
+            FailureCode::HostError,
+            FailureCode::Unbound,
+            FailureCode::MemoryBusy,
+            FailureCode::OutputTooLarge,
+            FailureCode::Unavailable,
+        ];
+        for code in all {
+            let written = serde_json::to_value(code).expect("serialises");
+            assert_eq!(written, serde_json::json!(code.as_str()));
+            assert_eq!(serde_json::from_value::<FailureCode>(written).expect("reads back"), code);
+        }
+        let unknown: FailureCode = serde_json::from_str("\"cosmic_ray\"").expect("reads");
+        assert_eq!(unknown, FailureCode::Other);
+    }
+}
