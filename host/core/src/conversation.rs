@@ -40,9 +40,15 @@ pub use render::render_value;
 /// Everything the host remembers about one conversation between messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
+    /// The identity (`channel:id`) the customer first wrote from. Other
+    /// identities linked to this customer continue this conversation, so it
+    /// is the customer's stable id: what plugins see as `contact.id`.
     pub id: String,
     pub tenant: String,
+    /// The channel the customer wrote from last, where replies go.
     pub channel: Channel,
+    /// `contact.id` here is the identity the customer wrote from last, the
+    /// address replies go to; plugins get [`Conversation::plugin_contact`].
     pub contact: Contact,
     /// The flow version this conversation started with; kept until it ends.
     pub flow_version: String,
@@ -290,6 +296,13 @@ impl Conversation {
             profile: BTreeMap::new(),
             timers: BTreeMap::new(),
         }
+    }
+
+    /// The customer as plugins see them: `id` is the conversation's, the
+    /// same whichever linked channel they write from (as the contract
+    /// says), not the address of their latest message.
+    pub fn plugin_contact(&self) -> Contact {
+        Contact { id: self.id.clone(), ..self.contact.clone() }
     }
 
     /// Handle one inbound message.
@@ -615,7 +628,7 @@ impl Turn<'_, '_> {
             conversation: conversation.id.clone(),
             step: step.to_owned(),
             channel: conversation.channel,
-            contact: conversation.contact.clone(),
+            contact: conversation.plugin_contact(),
             intent: conversation.intent.clone(),
             message,
             fields: conversation.fields.clone(),

@@ -61,7 +61,7 @@ impl Turn<'_, '_> {
             tenant: conversation.tenant.clone(),
             conversation: conversation.id.clone(),
             channel: conversation.channel,
-            contact: conversation.contact.clone(),
+            contact: conversation.plugin_contact(),
             text: text.to_owned(),
             intents: merge::intent_specs(self.flow()),
             active_intent: conversation.intent.clone(),

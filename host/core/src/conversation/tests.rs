@@ -285,6 +285,23 @@ fn a_quote_is_collected_priced_confirmed_and_booked() {
 }
 
 #[test]
+fn plugins_see_the_customers_stable_id_whichever_linked_channel_they_write_from() {
+    let mut chat = Chat::with_classifier();
+    chat.say("How much for a move?");
+    // The customer writes again from a linked Telegram account: replies go
+    // there, but plugins still see the id the contract promises is stable.
+    chat.conversation.channel = Channel::Telegram;
+    chat.conversation.contact.id = "telegram:42".to_owned();
+    chat.plugins.answers.push_back(Ok(vec![quote(5_000_000)]));
+    chat.say("3 rooms");
+    let (_, step) = chat.plugins.calls.last().expect("the pricing step ran");
+    let (_, classify) = chat.plugins.classified.last().expect("the classifier ran");
+    assert_eq!((step.contact.id.as_str(), step.channel), ("conv-1", Channel::Telegram));
+    assert_eq!(classify.contact.id, "conv-1");
+    assert_eq!(step.contact.display_name.as_deref(), Some("Ani"), "the rest of the contact is theirs");
+}
+
+#[test]
 fn the_customer_is_answered_in_the_language_they_write() {
     let mut chat = Chat::new();
     assert_eq!(chat.say("Сколько стоит переезд?"), ["Hi!", "Сколько комнат?"]);
