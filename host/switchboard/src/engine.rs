@@ -124,17 +124,12 @@ pub fn timers_settled(outcomes: &[TurnOutcome]) -> usize {
         .count()
 }
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+/// What a turn did. The API answers with `server::wire::Turn`, built from it.
+#[derive(Debug, Clone)]
 pub struct TurnOutcome {
     pub conversation: String,
-    /// `{text, quick_replies: [{title, payload}]}` each.
-    #[schema(value_type = Vec<Object>)]
     pub replies: Vec<Outbound>,
-    /// The turn's domain events: `{at, tenant, conversation, channel, type, data}`.
-    #[schema(value_type = Vec<Object>)]
     pub events: Vec<DomainEvent>,
-    /// `{"status": "bot" | "human" | "ended", ...}`.
-    #[schema(value_type = Object)]
     pub status: Status,
     /// The message id was seen before: nothing was done.
     pub duplicate: bool,

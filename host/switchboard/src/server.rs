@@ -48,6 +48,7 @@ mod openapi;
 mod pages;
 pub mod rate;
 mod webhooks;
+pub mod wire;
 
 pub use error::{AppError, ErrorBody};
 pub use openapi::ApiDoc;

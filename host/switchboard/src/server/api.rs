@@ -17,7 +17,10 @@ use super::{AppError, AppState, ErrorBody};
 pub mod outbox;
 pub mod socket;
 pub mod timers;
-use crate::engine::{Engine, EngineError, InboundMessage, TurnOutcome};
+use super::wire::{
+    ConversationDetail, ConversationPage, ConversationSummary, Event, EventPage, LoggedEvent, Turn,
+};
+use crate::engine::{Engine, EngineError, InboundMessage};
 use crate::tenant::Tenant;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -57,13 +60,13 @@ fn webchat() -> Channel {
 /// for web chat only: the visitor's id becomes the identity `web:{id}`, and
 /// it can never act as a WhatsApp or Telegram customer.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/messages", tag = "web chat", params(("tenant" = String, Path, description = "The tenant's name")), request_body = MessageRequest,
-    responses((status = 200, description = "The turn: replies, events, status", body = TurnOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, description = "The turn: replies, events, status", body = Turn), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)))]
 pub async fn message(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     client: ClientAddr,
     body: Result<Json<MessageRequest>, JsonRejection>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
     if request.channel != Channel::Webchat {
         return Err(AppError::bad_request(
@@ -89,7 +92,7 @@ pub async fn message(
         message_id: request.message_id,
         at: now(),
     };
-    Ok(Json(state.engine.handle_async(tenant, message).await?))
+    Ok(Json(state.engine.handle_async(tenant, message).await?.into()))
 }
 
 /// The longest web chat message, in characters (WhatsApp's limit too).
@@ -166,45 +169,38 @@ pub struct ConversationsQuery {
 
 /// `GET /v1/tenants/{tenant}/conversations?after=ID&limit=N`: a page of them.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ConversationsQuery),
-    responses((status = 200, description = "`{\"conversations\": [{id, channel, status, intent, score, updated_at}], \"next_after\"}`; `next_after` is null on the last page", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, description = "A page of conversations; `next_after` is null on the last page", body = ConversationPage), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversations(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Query(query): Query<ConversationsQuery>,
-) -> Result<Json<JsonValue>, AppError> {
+) -> Result<Json<ConversationPage>, AppError> {
     let limit = query.limit.clamp(1, 1000);
     let stored =
         blocking(&state, move |engine| engine.conversations(&tenant, query.after.as_deref(), limit)).await?;
     let next =
         (stored.len() == limit).then(|| stored.last().map(|last| last.conversation.id.clone())).flatten();
-    let list: Vec<JsonValue> = stored
-        .into_iter()
-        .map(|stored| {
-            let conversation = stored.conversation;
-            json!({
-                "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
-                "intent": conversation.intent, "score": conversation.score, "updated_at": conversation.updated_at,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "conversations": list, "next_after": next })))
+    let conversations = stored.iter().map(|stored| ConversationSummary::from(&stored.conversation)).collect();
+    Ok(Json(ConversationPage { conversations, next_after: next }))
 }
 
 /// `GET /v1/tenants/{tenant}/conversations/{id}`: the state and the transcript.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
-    responses((status = 200, description = "`{\"conversation\", \"plugin_pins\", \"events\"}`: the state and the transcript", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, description = "The state and the transcript", body = ConversationDetail), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversation(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<JsonValue>, AppError> {
+) -> Result<Json<ConversationDetail>, AppError> {
     let found = blocking(&state, move |engine| engine.conversation_with_transcript(&tenant, &id)).await?;
     let Some((stored, events)) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
-    Ok(Json(
-        json!({ "conversation": stored.conversation, "plugin_pins": stored.plugin_pins, "events": events }),
-    ))
+    Ok(Json(ConversationDetail {
+        conversation: (&stored.conversation).into(),
+        plugin_pins: stored.plugin_pins,
+        events: events.iter().map(Event::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -217,44 +213,44 @@ pub struct AgentRequest {
 
 /// `POST .../hand-back`: the bot answers again.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/hand-back", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = AgentRequest,
-    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn hand_back(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
     let agent = request.agent.unwrap_or_else(|| "agent".to_owned());
-    Ok(Json(blocking(&state, move |engine| engine.hand_back(&tenant, &id, &agent, now())).await?))
+    Ok(Json(blocking(&state, move |engine| engine.hand_back(&tenant, &id, &agent, now())).await?.into()))
 }
 
 /// `POST .../close`
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
-    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn close(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<TurnOutcome>, AppError> {
-    Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, now())).await?))
+) -> Result<Json<Turn>, AppError> {
+    Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, now())).await?.into()))
 }
 
 /// `POST .../reply`: an agent's message to the customer.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/reply", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = AgentRequest,
-    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
     let text = request
         .text
         .filter(|text| !text.trim().is_empty())
         .ok_or_else(|| AppError::bad_request("text is required"))?;
-    Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?))
+    Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -269,13 +265,13 @@ pub struct Decision {
 
 /// `POST .../decide`: an approver approves or rejects an internal request.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/decide", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = Decision,
-    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<Decision>, JsonRejection>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
     let approved = match request.decision.as_str() {
         "approve" => true,
@@ -293,7 +289,8 @@ pub async fn decide(
         blocking(&state, move |engine| {
             engine.decide(&tenant, &id, approved, &request.by, request.note.as_deref(), now())
         })
-        .await?,
+        .await?
+        .into(),
     ))
 }
 
@@ -339,18 +336,17 @@ fn default_limit() -> usize {
 
 /// `GET /v1/tenants/{tenant}/events?after=SEQ&limit=N`: the event log, in order.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/events", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path), EventsQuery),
-    responses((status = 200, description = "`{\"events\": [{seq, ...event}], \"next\"}`, oldest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, description = "A page of the event log, oldest first", body = EventPage), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Query(query): Query<EventsQuery>,
-) -> Result<Json<JsonValue>, AppError> {
+) -> Result<Json<EventPage>, AppError> {
     let limit = query.limit.clamp(1, 1000);
     let events = blocking(&state, move |engine| engine.tenant_events(&tenant, query.after, limit)).await?;
-    let next = events.last().map(|(seq, _)| *seq);
-    let events: Vec<JsonValue> =
-        events.into_iter().map(|(seq, event)| json!({ "seq": seq, "event": event })).collect();
-    Ok(Json(json!({ "events": events, "next_after": next })))
+    let next_after = events.last().map(|(seq, _)| *seq);
+    let events = events.iter().map(|(seq, event)| LoggedEvent { seq: *seq, event: event.into() }).collect();
+    Ok(Json(EventPage { events, next_after }))
 }
 
 /// `POST /v1/tenants/{tenant}/reload`: pick up an edited flow or binding.

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use super::{blocking, now};
-use crate::engine::TurnOutcome;
 use crate::server::auth::TenantAuth;
+use crate::server::wire::Turn;
 use crate::server::{AppError, AppState, ErrorBody};
 
 /// `GET .../conversations/{id}/timers`: pending timers, soonest first.
@@ -20,7 +20,7 @@ pub async fn list(
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<JsonValue>, AppError> {
-    let found = blocking(&state, move |engine| Ok(engine.conversation(&tenant, &id)?)).await?;
+    let found = blocking(&state, move |engine| engine.conversation(&tenant, &id)).await?;
     let Some(stored) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
@@ -54,13 +54,13 @@ enum Due {
 
 /// `POST .../conversations/{id}/timers`: set (or move) a timer of a declared kind.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/timers", tag = "timers", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = NewTimer,
-    responses((status = 200, body = TurnOutcome), (status = 400, body = ErrorBody), (status = 422, description = "The flow declares no such kind", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 422, description = "The flow declares no such kind", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn schedule(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<NewTimer>, JsonRejection>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
     let due_at = match request.due {
         Due::Millis(ms) => ms,
@@ -70,21 +70,25 @@ pub async fn schedule(
             .as_millisecond(),
     };
     let kind = request.kind;
-    Ok(Json(blocking(&state, move |engine| engine.schedule_timer(&tenant, &id, &kind, due_at, now())).await?))
+    Ok(Json(
+        blocking(&state, move |engine| engine.schedule_timer(&tenant, &id, &kind, due_at, now()))
+            .await?
+            .into(),
+    ))
 }
 
 /// `DELETE .../conversations/{id}/timers/{key}`
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/conversations/{id}/timers/{key}", tag = "timers", security(("bearer" = [])),
     params(("tenant" = String, Path), ("id" = String, Path), ("key" = String, Path, description = "The timer's key")),
-    responses((status = 200, body = TurnOutcome), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
     Path((_, id, key)): Path<(String, String, String)>,
-) -> Result<Json<TurnOutcome>, AppError> {
+) -> Result<Json<Turn>, AppError> {
     let outcome = blocking(&state, move |engine| engine.cancel_timer(&tenant, &id, &key, now())).await?;
     if outcome.events.is_empty() {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_timer", "no such pending timer"));
     }
-    Ok(Json(outcome))
+    Ok(Json(outcome.into()))
 }
