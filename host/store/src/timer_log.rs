@@ -30,8 +30,15 @@
 //!   fired, are skipped as stale.
 //!
 //! Each record is `[length u32][crc32 u32][due_at i64][tenant][conversation][key]`,
-//! strings length-prefixed. A record cut short by a crash is cut off the
-//! file when the log opens.
+//! strings length-prefixed.
+//!
+//! - **Torn records.** An append that fails (a full disk) cuts its files
+//!   back to their last whole record before the turn is refused, so nothing
+//!   later is written after a torn record. Should one be there anyway (a
+//!   crash mid-append, a damaged disk), readers resynchronise on the next
+//!   record whose length and CRC agree: a torn record never hides the ones
+//!   after it. On open, a torn tail is cut, and a file damaged in the middle
+//!   is rewritten with its whole records only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -52,6 +59,10 @@ const JOURNAL_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// Minute files kept open for appending.
 const OPEN_FILES: usize = 64;
+
+/// How far back from a chunk's end a record that resynchronising has not
+/// found yet may start: more than a record takes (ids and keys are short).
+const RESYNC_OVERLAP: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct TimerLog {
@@ -110,6 +121,14 @@ impl TimerLog {
         std::fs::create_dir_all(dir)?;
         let journal_path = dir.join("journal");
         let journal = OpenOptions::new().create(true).read(true).append(true).open(&journal_path)?;
+        // Whole records only in every minute file first: the journal's replay
+        // compares their ends with its own records.
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if minute_of(&path).is_some() {
+                repair(&path)?;
+            }
+        }
         replay_journal(dir, &std::fs::read(&journal_path)?)?;
         journal.set_len(0)?;
         journal.sync_all()?;
@@ -119,10 +138,6 @@ impl TimerLog {
             let Some(minute) = minute_of(&path) else { continue };
             let bytes = std::fs::read(&path)?;
             let (records, whole) = scan(&bytes);
-            if whole < bytes.len() {
-                tracing::warn!(file = %path.display(), cut = bytes.len() - whole, "cut a torn timer record");
-                OpenOptions::new().write(true).open(&path)?.set_len(whole as u64)?;
-            }
             minutes.insert(minute, Minute { len: whole as u64, records, ..Minute::default() });
         }
         let state = State {
@@ -149,20 +164,47 @@ impl TimerLog {
         }
         let mut state = self.lock();
         let journal: Vec<u8> = by_minute.values().flat_map(|(bytes, _)| bytes.iter().copied()).collect();
-        (&self.journal).write_all(&journal)?;
+        let journal_before = state.journal_len;
+        if let Err(error) = write_bytes(&self.journal, &journal) {
+            // Nothing after a torn record: cut back to the last whole one.
+            state.journal_len = cut_back(&self.journal, journal_before, "journal");
+            return Err(error);
+        }
         state.journal_len += journal.len() as u64;
         state.journal_dirty = true;
+        // The minutes written so far: their length before, and records added.
+        let mut written: Vec<(u64, u64, u64)> = Vec::with_capacity(by_minute.len());
         for (minute, (bytes, count)) in by_minute {
             if state.open.len() >= OPEN_FILES && !state.open.contains_key(&minute) {
                 state.open.clear();
             }
+            let before = state.minutes.get(&minute).map_or(0, |known| known.len);
             let file = match state.open.entry(minute) {
                 std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(OpenOptions::new().create(true).append(true).open(self.path(minute))?)
                 }
             };
-            file.write_all(&bytes)?;
+            if let Err(error) = write_bytes(file, &bytes) {
+                // The whole append is undone: this minute's torn record, the
+                // other minutes' records and the journal's, so the files hold
+                // whole records only and the journal matches them.
+                for (minute, before, count) in written.into_iter().chain([(minute, before, 0)]) {
+                    let file = match state.open.remove(&minute) {
+                        Some(file) => Ok(file),
+                        None => OpenOptions::new().write(true).open(self.path(minute)),
+                    };
+                    // Should a cut fail, read up to the file's real end: the
+                    // reader steps over a torn record to what follows.
+                    let len = file.map_or(before, |file| cut_back(&file, before, "minute file"));
+                    let known = state.minutes.entry(minute).or_default();
+                    known.len = len;
+                    known.records -= count;
+                }
+                state.journal_len = cut_back(&self.journal, journal_before, "journal");
+                return Err(error);
+            }
+            written.push((minute, before, count));
             let known = state.minutes.entry(minute).or_default();
             known.len += bytes.len() as u64;
             known.records += count;
@@ -240,9 +282,33 @@ impl TimerLog {
             let want = usize::try_from(known.len - known.read).unwrap_or(usize::MAX).min(READ_CHUNK);
             let mut bytes = vec![0; want];
             file.read_exact(&mut bytes)?;
+            // Whether this chunk runs to the end of the minute's whole records:
+            // then a record that does not decode is damage, not a record the
+            // chunk cut in two.
+            let to_the_end = known.read + want as u64 == known.len;
             let mut offset = 0;
-            while due.len() < limit {
-                let Some((due_at, entry, size)) = decode(&bytes[offset..]) else { break };
+            while due.len() < limit && offset < bytes.len() {
+                let Some((due_at, entry, size)) = decode(&bytes[offset..]) else {
+                    if offset > 0 && !to_the_end {
+                        break; // the next read starts at this record
+                    }
+                    // Damaged here: go on from the next whole record.
+                    let next = resync(&bytes, offset + 1);
+                    let skip_to = match next {
+                        Some(next) => next,
+                        None if to_the_end => bytes.len(),
+                        // Keep the chunk's last bytes: a record may start there.
+                        None => bytes.len().saturating_sub(RESYNC_OVERLAP).max(offset + 1),
+                    };
+                    tracing::error!(
+                        minute,
+                        at = known.read + offset as u64,
+                        skipped = skip_to - offset,
+                        "damaged timer log record; reading on from the next whole one"
+                    );
+                    offset = skip_to;
+                    continue;
+                };
                 offset += size;
                 if due_at <= now {
                     due.push(entry.into_due(due_at));
@@ -251,19 +317,6 @@ impl TimerLog {
                 }
             }
             let known = state.minutes.get_mut(&minute).expect("listed");
-            if offset == 0 && want > 0 {
-                // Not a torn tail (those are cut on open), and entries are far
-                // smaller than a chunk: the file is damaged here. Say so and
-                // skip the rest of this minute rather than stop every other.
-                // (Its file stays until a restart cuts it at the damage.)
-                tracing::error!(
-                    minute,
-                    at = known.read,
-                    "damaged timer log record; skipping the rest of its minute"
-                );
-                known.read = known.len;
-                continue;
-            }
             known.read += offset as u64;
         }
         Ok(due)
@@ -374,6 +427,9 @@ fn encode(bytes: &mut Vec<u8>, timer: &NewTimer<'_>) {
 /// `None` if it is incomplete or damaged.
 fn decode(bytes: &[u8]) -> Option<(i64, Entry, usize)> {
     let length = usize::try_from(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+    if length > READ_CHUNK {
+        return None; // no record is read whole past a chunk; and a resync stays cheap
+    }
     let crc = u32::from_be_bytes(bytes.get(4..8)?.try_into().ok()?);
     let payload = bytes.get(8..8 + length)?;
     if crc32fast::hash(payload) != crc {
@@ -416,6 +472,76 @@ fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The first offset at or after `from` where a whole record starts (its
+/// length and CRC agree), if any.
+fn resync(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len()).find(|start| decode(&bytes[*start..]).is_some())
+}
+
+/// Leave only whole records in a minute file: cut a torn tail, and rewrite a
+/// file damaged in the middle without the damage (beside, then renamed).
+fn repair(path: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    let (_, whole) = scan(&bytes);
+    if whole == bytes.len() {
+        return Ok(());
+    }
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut offset = 0;
+    while offset < bytes.len() {
+        match decode(&bytes[offset..]) {
+            Some((_, _, size)) => {
+                kept.extend_from_slice(&bytes[offset..offset + size]);
+                offset += size;
+            }
+            None => match resync(&bytes, offset + 1) {
+                Some(next) => offset = next,
+                None => break,
+            },
+        }
+    }
+    if kept.len() == whole {
+        tracing::warn!(file = %path.display(), cut = bytes.len() - whole, "cut a torn timer record");
+        return OpenOptions::new().write(true).open(path)?.set_len(whole as u64);
+    }
+    tracing::warn!(
+        file = %path.display(),
+        dropped = bytes.len() - kept.len(),
+        kept = kept.len(),
+        "rewrote a timer log file without its damaged records"
+    );
+    let partial = path.with_extension("repair");
+    let mut file = File::create(&partial)?;
+    file.write_all(&kept)?;
+    file.sync_data()?;
+    std::fs::rename(&partial, path)
+}
+
+/// Cut a file back to `len` after a failed append. Shrinking needs no
+/// space, so on a full disk it works; should it fail anyway, readers
+/// resynchronise past the torn record.
+/// The file's length after.
+fn cut_back(file: &File, len: u64, what: &str) -> u64 {
+    match file.set_len(len) {
+        Ok(()) => len,
+        Err(error) => {
+            tracing::error!(%error, what, "could not cut a failed timer log append back");
+            file.metadata().map_or(len, |metadata| metadata.len())
+        }
+    }
+}
+
+/// `file.write_all(bytes)`; in the store's tests, it can be made to write
+/// only a first part and then fail as a full disk would (`tests::disk_full_at`).
+fn write_bytes(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    #[cfg(test)]
+    if let Some(room) = tests::room_left() {
+        file.write_all(&bytes[..room.min(bytes.len())])?;
+        return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device (test)"));
+    }
+    file.write_all(bytes)
+}
+
 /// How many whole records `bytes` starts with, and how many bytes they take.
 fn scan(bytes: &[u8]) -> (u64, usize) {
     let (mut records, mut offset) = (0, 0);
@@ -428,7 +554,83 @@ fn scan(bytes: &[u8]) -> (u64, usize) {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+
+    thread_local! {
+        /// `(writes to let through, bytes the failing one writes)`.
+        static DISK_FULL_AT: Cell<Option<(u32, usize)>> = const { Cell::new(None) };
+    }
+
+    /// The disk fills on this thread's write number `write` (0 the next),
+    /// after `room` bytes of it.
+    fn disk_full_at(write: u32, room: usize) {
+        DISK_FULL_AT.with(|full| full.set(Some((write, room))));
+    }
+
+    pub(super) fn room_left() -> Option<usize> {
+        DISK_FULL_AT.with(|full| match full.get()? {
+            (0, room) => {
+                full.set(None);
+                Some(room)
+            }
+            (write, room) => {
+                full.set(Some((write - 1, room)));
+                None
+            }
+        })
+    }
+
+    #[test]
+    fn a_failed_append_leaves_no_torn_record_and_later_appends_fire() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let log = TimerLog::open(dir.path()).expect("open");
+            log.append(&[timer(60_000, "before")]).expect("append");
+            let whole = std::fs::metadata(log.path(1)).expect("file").len();
+            // The disk fills in the middle of the minute file's write.
+            disk_full_at(1, 5);
+            let refused = log.append(&[timer(61_000, "refused")]).expect_err("the disk is full");
+            assert_eq!(refused.kind(), std::io::ErrorKind::StorageFull);
+            assert_eq!(
+                std::fs::metadata(log.path(1)).expect("file").len(),
+                whole,
+                "cut back to whole records"
+            );
+            // And in the middle of the journal's.
+            disk_full_at(0, 3);
+            log.append(&[timer(62_000, "refused-too")]).expect_err("the disk is full");
+            // Space comes back: the next turn's timers are appended and fire.
+            log.append(&[timer(63_000, "after")]).expect("append");
+            log.sync().expect("sync");
+            assert_eq!(keys(&log.due(64_000, 10).expect("due")), ["before", "after"]);
+        }
+        // Nothing torn in the journal or the minute for a restart to trip on.
+        let log = TimerLog::open(dir.path()).expect("reopen");
+        assert_eq!(keys(&log.due(64_000, 10).expect("due")), ["before", "after"]);
+    }
+
+    #[test]
+    fn a_torn_record_hides_none_of_the_records_after_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let log = TimerLog::open(dir.path()).expect("open");
+            log.append(&[timer(60_000, "one")]).expect("append");
+            // Half a record that was never cut back, and appends after it.
+            let mut file = OpenOptions::new().append(true).open(log.path(1)).expect("open");
+            file.write_all(&[0, 0, 0, 40, 1, 2, 3]).expect("write");
+            log.append(&[timer(61_000, "two"), timer(62_000, "three")]).expect("append");
+            let real = std::fs::metadata(log.path(1)).expect("file").len();
+            log.lock().minutes.get_mut(&1).expect("minute 1").len = real;
+            log.sync().expect("sync");
+            assert_eq!(keys(&log.due(63_000, 10).expect("due")), ["one", "two", "three"], "read in process");
+        }
+        // A restart rewrites the file without the damage and keeps the rest.
+        let log = TimerLog::open(dir.path()).expect("reopen");
+        assert_eq!(log.pending(), 3);
+        assert_eq!(keys(&log.due(63_000, 10).expect("due")), ["one", "two", "three"], "read after a restart");
+    }
 
     fn timer<'a>(due_at: i64, key: &'a str) -> NewTimer<'a> {
         NewTimer { due_at, tenant: "acme", conversation: "telegram:42", key }
