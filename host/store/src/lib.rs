@@ -32,6 +32,7 @@ mod contacts;
 mod conversations;
 mod group_commit;
 mod keys;
+mod leftovers;
 mod plugin_state;
 mod retire;
 mod timer_log;
@@ -89,7 +90,17 @@ impl Store {
     /// conversations, events and timers the database holds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
-        let db = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(open_error)?;
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        let db = match config.open() {
+            Ok(db) => db,
+            // A crash can leave what sled cannot open past (leftovers.rs).
+            Err(sled::Error::Corruption { .. })
+                if !leftovers::remove(path).map_err(|error| open_error(error.into()))?.is_empty() =>
+            {
+                config.open().map_err(open_error)?
+            }
+            Err(error) => return Err(open_error(error)),
+        };
         let timer_log =
             timer_log::TimerLog::open(&path.join("timers")).map_err(|error| open_error(error.into()))?;
         Self::from_db(db, timer_log, None)
