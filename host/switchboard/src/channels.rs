@@ -23,9 +23,9 @@
 //!   registry covers every channel.
 //!
 //! Adding a channel: a variant of `Channel` in core, a file here that
-//! implements [`Provider`], and its line in [`provider`]. While
-//! `server/manage.rs` and tenant.toml read credentials by field, a channel
-//! with credentials also adds its field to [`ChannelSecrets`].
+//! implements [`Provider`], and its line in [`provider`]. A channel with
+//! credentials also adds its field to [`ChannelSecrets`] (and its
+//! `overlay`), the shape tenant.toml and `managed.toml` store them in.
 //!
 //! **Architecture Invariant:** authenticity is checked on the raw bytes
 //! before anything is parsed (Meta's `X-Hub-Signature-256`, Telegram's

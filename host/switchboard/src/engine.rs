@@ -19,7 +19,6 @@
 //! close, decide), from the scheduler ([`Engine::fire_due`], a page of due
 //! timers in one write), and from links between a customer's identities. Web
 //! chat replies are published to open WebSocket sessions once committed.
-
 //!
 //! # Layout
 //!

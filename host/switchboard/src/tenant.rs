@@ -316,20 +316,8 @@ fn layer(file: &mut TenantFile, managed: &Managed) {
     if let Some(calendar) = &managed.calendar {
         file.calendar = calendar.clone();
     }
-    let channels = &managed.channels;
-    let ours = &mut file.channels;
-    for (set, slot) in [
-        (&channels.whatsapp, &mut ours.whatsapp),
-        (&channels.messenger, &mut ours.messenger),
-        (&channels.instagram, &mut ours.instagram),
-    ] {
-        if set.is_some() {
-            slot.clone_from(set);
-        }
-    }
-    if channels.telegram.is_some() {
-        ours.telegram.clone_from(&channels.telegram);
-    }
+    // A channel the tenant set replaces the operator's; the rest stay.
+    file.channels.overlay(managed.channels.clone());
     for (name, uploaded) in &managed.plugins {
         let binding = file.plugins.entry(name.clone()).or_insert_with(|| BindingFile {
             component: String::new(),

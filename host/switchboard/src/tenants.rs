@@ -104,41 +104,49 @@ impl ControlPlane {
         Self { engine, root, plugin_dir }
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
-    }
-
     /// Create a tenant: its directory, `tenant.toml` and flow, loaded whole
     /// before it is served, and a first API key. Plugins, hours and channels
     /// follow through the tenant's own edits. Blocking.
     pub fn create(&self, request: NewTenant) -> Result<Created, ControlError> {
         let root = self.root.as_deref().ok_or(ControlError::NoTenantsDirectory)?;
         plain_name(&request.name, "tenant")?;
+        let _one_at_a_time = edit::one_at_a_time(&request.name);
         let dir = root.join(&request.name);
-        if self.engine.tenant(&request.name).is_ok() || dir.exists() {
+        if self.engine.tenant(&request.name).is_ok() {
             return Err(ControlError::Exists(request.name));
         }
-        let loaded = write_new_tenant(&dir, &request)
-            .map_err(|error| format!("the tenant's directory: {error}"))
-            .and_then(|()| {
-                self.engine
-                    .load_tenant(&dir, &self.plugin_dir, &env_vars)
-                    .map_err(|error| format!("{error:#}"))
-            });
-        let tenant = match loaded {
-            Ok(tenant) => tenant,
-            Err(problems) => {
-                if let Err(error) = std::fs::remove_dir_all(&dir) {
-                    tracing::warn!(%error, tenant = %request.name, "a tenant that did not load left its directory");
-                }
-                return Err(ControlError::NotCreated(problems));
+        // Claimed by creating the directory: of two creates, one gets it.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ControlError::Exists(request.name));
             }
-        };
-        let flow_version = tenant.flow.version.clone();
-        self.engine.add_tenant(tenant)?;
-        let key = self.mint_key(&request.name, "created with the tenant")?;
+            Err(error) => return Err(ControlError::NotCreated(format!("the tenant's directory: {error}"))),
+        }
+        let created = self.fill_new_tenant(&dir, &request);
+        if created.is_err()
+            && let Err(error) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(%error, tenant = %request.name, "a tenant that was not created left its directory");
+        }
+        let (flow_version, key) = created?;
         tracing::info!(tenant = %request.name, %flow_version, "created a tenant");
         Ok(Created { name: request.name, flow_version, key })
+    }
+
+    /// Write, load and serve a new tenant in its claimed directory, its
+    /// first key stored before it is served.
+    fn fill_new_tenant(&self, dir: &Path, request: &NewTenant) -> Result<(String, MintedKey), ControlError> {
+        write_new_tenant(dir, request)
+            .map_err(|error| ControlError::NotCreated(format!("the tenant's directory: {error}")))?;
+        let tenant = self
+            .engine
+            .load_tenant(dir, &self.plugin_dir, &env_vars)
+            .map_err(|error| ControlError::NotCreated(format!("{error:#}")))?;
+        let flow_version = tenant.flow.version.clone();
+        let key = keys::mint(&self.engine, &request.name, "created with the tenant")?;
+        self.engine.add_tenant(tenant)?;
+        Ok((flow_version, key))
     }
 
     /// Stop serving a tenant. Its directory is set aside under `.removed/`,
@@ -146,11 +154,17 @@ impl ControlPlane {
     /// so its keys stop working and a tenant created later under the name
     /// starts empty. Blocking.
     pub fn remove(&self, name: &str, now: i64) -> Result<Removed, ControlError> {
+        let _one_at_a_time = edit::one_at_a_time(name);
         let removed = self.engine.remove_tenant(name)?;
         let records_retired = self.engine.retire_tenant(name, now)?;
         tracing::info!(tenant = %name, records_retired, "removed a tenant and retired its stored data");
+        // Named after the directory, not the tenant.toml name, which no
+        // check keeps plain: the set-aside copy stays under `.removed/`.
         let root = removed.dir.parent();
-        let kept = root.map(|root| root.join(".removed").join(format!("{name}-{now}")));
+        let kept =
+            removed.dir.file_name().zip(root).map(|(folder, root)| {
+                root.join(".removed").join(format!("{}-{now}", folder.to_string_lossy()))
+            });
         if let Some(kept) = &kept {
             let moved = kept
                 .parent()
@@ -170,6 +184,7 @@ impl ControlPlane {
     /// Load a tenant's directory again (an operator edited its files). If
     /// anything in it is wrong, the running version stays. Blocking.
     pub fn reload(&self, name: &str) -> Result<Arc<Tenant>, ControlError> {
+        let _one_at_a_time = edit::one_at_a_time(name);
         Ok(self.engine.reload(name, &env_vars)?)
     }
 
@@ -210,7 +225,6 @@ fn write_new_tenant(dir: &Path, request: &NewTenant) -> std::io::Result<()> {
     let mut calendar = toml_edit::Table::new();
     calendar["timezone"] = toml_edit::value(escape(&request.timezone));
     file["calendar"] = toml_edit::Item::Table(calendar);
-    std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("flow.toml"), &request.flow)?;
     std::fs::write(dir.join("tenant.toml"), file.to_string())
 }

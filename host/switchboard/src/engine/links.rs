@@ -67,6 +67,7 @@ impl Engine {
         self.store.link_identity(tenant, identity, &target, &[event])?;
         Ok(())
     }
+
     /// Record a provider's receipt for a message sent to `recipient` on
     /// `channel`, in the conversation that identity continues; receipts for
     /// unknown conversations are ignored. A

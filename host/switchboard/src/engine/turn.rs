@@ -170,6 +170,7 @@ impl Engine {
         }
         Ok(applied)
     }
+
     /// An agent hands a conversation back to the bot.
     pub fn hand_back(
         &self,

@@ -9,8 +9,11 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use switchboard_core::contract::Channel;
+
 use super::auth::{OperatorAuth, TenantAuth};
 use super::{AppError, AppState, ErrorBody};
+use crate::channels;
 use crate::tenants::{self, ControlPlane, KeyInfo, MintedKey};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -51,17 +54,12 @@ pub async fn tenants(State(state): State<AppState>, _: OperatorAuth) -> Json<Val
         .into_iter()
         .filter_map(|name| state.engine.tenant(&name).ok())
         .map(|tenant| {
-            let channels = &tenant.channels;
             // Which channels are configured; their secrets are never echoed.
-            let configured: Vec<&str> = [
-                ("whatsapp", channels.whatsapp.is_some()),
-                ("messenger", channels.messenger.is_some()),
-                ("instagram", channels.instagram.is_some()),
-                ("telegram", channels.telegram.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(name, on)| on.then_some(name))
-            .collect();
+            let configured: Vec<&str> = Channel::ALL
+                .into_iter()
+                .filter(|channel| channels::provider(*channel).configured(&tenant.channels))
+                .map(Channel::as_str)
+                .collect();
             let mut plugins: Vec<&String> = tenant.plugins.keys().collect();
             plugins.sort();
             json!({

@@ -95,11 +95,14 @@ pub struct ConversationSummary {
     pub updated_at: i64,
 }
 
-/// A conversation as an agent sees it.
+/// A conversation as an agent sees it: what is known and what it waits
+/// for. The engine's bookkeeping (the next step's index, score shares,
+/// failed attempts) is not part of the API.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationState {
     /// The customer's stable id: the identity they first wrote from.
     pub id: String,
+    pub tenant: String,
     /// Where they wrote from last, and replies go.
     pub channel: &'static str,
     pub contact: Customer,
@@ -110,6 +113,13 @@ pub struct ConversationState {
     /// What was collected, by field name.
     #[schema(value_type = Object)]
     pub fields: BTreeMap<String, Json>,
+    /// Fields given up on, never asked again.
+    pub skipped: Vec<String>,
+    /// What the bot waits for: `{"awaiting": "nothing" | "intent" | "field" | "choice" | "confirm", ...}`.
+    #[schema(value_type = Object)]
+    pub awaiting: Json,
+    /// The customer confirmed the current request.
+    pub confirmed: bool,
     pub score: i32,
     /// `hot`, `warm` or `cold`, once graded.
     pub tier: Option<Json>,
@@ -120,8 +130,20 @@ pub struct ConversationState {
     /// When the customer last wrote: messaging windows count from it.
     pub last_customer_at: i64,
     /// What holds beyond one request (phone, email, name), never asked again.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = Object)]
     pub profile: BTreeMap<String, Json>,
+    /// Timers waiting to fire, by key.
+    pub timers: BTreeMap<String, Pending>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Pending {
+    pub kind: String,
+    /// Unix milliseconds.
+    pub due_at: i64,
+    /// A customer message cancels it.
+    pub cancel_on_reply: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -213,12 +235,16 @@ impl From<&Conversation> for ConversationState {
         let Contact { id, display_name, locale } = conversation.contact.clone();
         Self {
             id: conversation.id.clone(),
+            tenant: conversation.tenant.clone(),
             channel: conversation.channel.as_str(),
             contact: Customer { id, display_name, locale },
             flow_version: conversation.flow_version.clone(),
             status: (&conversation.status).into(),
             intent: conversation.intent.clone(),
             fields: conversation.fields.iter().map(|(name, value)| (name.clone(), to_json(value))).collect(),
+            skipped: conversation.skipped.iter().cloned().collect(),
+            awaiting: to_json(&conversation.awaiting),
+            confirmed: conversation.confirmed,
             score: conversation.score,
             tier: conversation.tier.as_ref().map(to_json),
             route: conversation.route.as_ref().map(|route| {
@@ -232,6 +258,18 @@ impl From<&Conversation> for ConversationState {
                 .profile
                 .iter()
                 .map(|(name, value)| (name.clone(), to_json(value)))
+                .collect(),
+            timers: conversation
+                .timers
+                .iter()
+                .map(|(key, timer)| {
+                    let pending = Pending {
+                        kind: timer.kind.clone(),
+                        due_at: timer.due_at,
+                        cancel_on_reply: timer.cancel_on_reply,
+                    };
+                    (key.clone(), pending)
+                })
                 .collect(),
         }
     }

@@ -46,9 +46,9 @@ pub(super) fn edit(
     vars: Vars<'_>,
     change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
 ) -> Result<Arc<Tenant>, ControlError> {
+    let _one_at_a_time = one_at_a_time(tenant);
+    // Looked up under the lock: a removal or reload before it is seen.
     let current = engine.tenant(tenant)?;
-    let lock = edit_lock(tenant);
-    let _one_at_a_time = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = current.dir.as_path();
     let setup = |error: anyhow::Error| EngineError::Setup {
         tenant: tenant.to_owned(),
@@ -123,9 +123,15 @@ fn remove<'a>(dir: &Path, files: impl Iterator<Item = &'a Path>) {
     }
 }
 
-/// The edit lock of one tenant.
-fn edit_lock(tenant: &str) -> Arc<Mutex<()>> {
-    static LOCKS: Mutex<Option<HashMap<String, Arc<Mutex<()>>>>> = Mutex::new(None);
-    let mut locks = LOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    locks.get_or_insert_with(HashMap::new).entry(tenant.to_owned()).or_default().clone()
+/// Hold one tenant's lifecycle lock: its edits, reloads and removal go one
+/// at a time, so none brings back a version another replaced or removed.
+/// Blocking: call it from the blocking pool, never from async code.
+pub(super) fn one_at_a_time(tenant: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    type Locks = HashMap<String, Arc<tokio::sync::Mutex<()>>>;
+    static LOCKS: Mutex<Option<Locks>> = Mutex::new(None);
+    let lock = {
+        let mut locks = LOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.get_or_insert_with(HashMap::new).entry(tenant.to_owned()).or_default().clone()
+    };
+    lock.blocking_lock_owned()
 }

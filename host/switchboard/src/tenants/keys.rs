@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use switchboard_store::ApiKey;
 
 use super::{ControlError, ControlPlane};
+use crate::engine::Engine;
 use crate::tenant::token_sha256;
 
 const PREFIX: &str = "sbk_";
@@ -62,21 +63,7 @@ impl ControlPlane {
     /// Make a key for `tenant`, stored on disk before it is returned. Blocking.
     pub fn mint_key(&self, tenant: &str, label: &str) -> Result<MintedKey, ControlError> {
         self.engine.tenant(tenant)?;
-        let mut random = [0_u8; 36];
-        getrandom::fill(&mut random).map_err(|error| {
-            tracing::error!(%error, "no randomness for a new key");
-            ControlError::NoRandomness
-        })?;
-        let (id, secret) = (hex::encode(&random[..4]), hex::encode(&random[4..]));
-        let record = ApiKey {
-            id: id.clone(),
-            label: label.to_owned(),
-            secret_sha256: sha256_hex(&secret),
-            created_at: now(),
-            revoked_at: None,
-        };
-        self.engine.put_api_key(tenant, &record)?;
-        Ok(MintedKey { info: info(&record), key: format!("{PREFIX}{id}_{secret}") })
+        mint(&self.engine, tenant, label)
     }
 
     /// A tenant's keys, the bootstrap token first if it has one. Blocking.
@@ -119,6 +106,26 @@ impl ControlPlane {
         self.engine.put_api_key(tenant, &key)?;
         Ok(info(&key))
     }
+}
+
+/// Make a key for `tenant` and store it, served or not (a tenant being
+/// created gets its first key before it is served).
+pub(super) fn mint(engine: &Engine, tenant: &str, label: &str) -> Result<MintedKey, ControlError> {
+    let mut random = [0_u8; 36];
+    getrandom::fill(&mut random).map_err(|error| {
+        tracing::error!(%error, "no randomness for a new key");
+        ControlError::NoRandomness
+    })?;
+    let (id, secret) = (hex::encode(&random[..4]), hex::encode(&random[4..]));
+    let record = ApiKey {
+        id: id.clone(),
+        label: label.to_owned(),
+        secret_sha256: sha256_hex(&secret),
+        created_at: now(),
+        revoked_at: None,
+    };
+    engine.put_api_key(tenant, &record)?;
+    Ok(MintedKey { info: info(&record), key: format!("{PREFIX}{id}_{secret}") })
 }
 
 fn info(key: &ApiKey) -> KeyInfo {

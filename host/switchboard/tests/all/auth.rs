@@ -29,6 +29,11 @@ const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 async fn every_route_that_declares_a_bearer_refuses_a_missing_a_foreign_and_a_revoked_key() {
     let (app, _dir) = app();
     let revoked = revoked_key_of_alpha(&app).await;
+    // A stored key of beta's, whose record lives under beta's prefix.
+    let label = Some(json!({ "label": "beta's own" }).to_string());
+    let (status, minted) = send(&app, "POST", "/v1/tenants/beta/keys", Some("token-beta"), label).await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    let betas_stored_key = minted["key"].as_str().expect("the key").to_owned();
     let (status, doc) = send(&app, "GET", "/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -47,9 +52,13 @@ async fn every_route_that_declares_a_bearer_refuses_a_missing_a_foreign_and_a_re
             // Another tenant's key for a tenant route; a tenant's own key for an operator route.
             let foreign = if operator { "token-alpha" } else { "token-beta" };
             let uri = concrete(path, "alpha");
-            for (what, key) in
-                [("no key", None), ("another's key", Some(foreign)), ("a revoked key", Some(&revoked[..]))]
-            {
+            let keys = [
+                ("no key", None),
+                ("another's token", Some(foreign)),
+                ("another's stored key", Some(&betas_stored_key[..])),
+                ("a revoked key", Some(&revoked[..])),
+            ];
+            for (what, key) in keys {
                 let (status, body) = send(&app, &method.to_uppercase(), &uri, key, None).await;
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {what}: {body}");
                 assert_eq!(body["error"]["code"], "unauthorized", "{method} {uri} with {what}");
