@@ -191,10 +191,10 @@ impl ControlPlane {
     /// Change a tenant with `change`, which gets the tenant as it runs, its
     /// managed settings, and a list for the files the change brings. The
     /// tenant as reloaded, or why nothing changed (see `edit.rs`). Blocking.
-    pub fn edit(
+    fn edit(
         &self,
         tenant: &str,
-        change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
+        change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
     ) -> Result<Arc<Tenant>, ControlError> {
         edit::edit(&self.engine, tenant, &env_vars, change)
     }

@@ -1,12 +1,13 @@
 //! A tenant manages itself with its own keys: its flow, business hours,
 //! channel credentials and plugins.
 //!
-//! Each handler is a thin call into the control plane's edit
-//! (`crate::tenants`), which writes what the
-//! tenant set to its `managed.toml` as literal values (never expanded, and
-//! with no place for grants or limits), checks the whole tenant before
-//! committing, and keeps one edit per tenant at a time. A bad edit changes
-//! nothing and answers 422 with every problem. Secrets go in, never out.
+//! Each handler is one call into the control plane (`crate::tenants`:
+//! `set_flow`, `set_calendar`, `set_channel`, `put_component`,
+//! `put_config`), which writes what the tenant set to its `managed.toml` as
+//! literal values (never expanded, and with no place for grants or limits),
+//! checks the whole tenant before committing, and keeps one edit per tenant
+//! at a time. A bad edit changes nothing and answers 422 with every
+//! problem. Secrets go in, never out.
 
 use std::sync::Arc;
 
@@ -14,38 +15,30 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 use switchboard_core::calendar::CalendarConfig;
-use switchboard_core::contract::Channel;
 
 use super::auth::TenantAuth;
 use super::{AppError, AppState, ErrorBody};
-use crate::channels::{self, ChannelSecrets};
-use crate::tenant::{Managed, ManagedBinding, Tenant};
-use crate::tenants::{NewFile, plain_name};
+use crate::channels;
+use crate::tenant::Tenant;
+use crate::tenants::{ControlError, ControlPlane};
 
 /// Largest component accepted (the Python runtime is about 20 MiB).
 pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
 
-/// Make the edit on the blocking pool; the tenant as it now runs.
+/// Run a control-plane edit on the blocking pool; the tenant as it now runs.
 async fn edit(
     state: &AppState,
-    tenant: String,
-    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String> + Send + 'static,
+    change: impl FnOnce(&ControlPlane) -> Result<Arc<Tenant>, ControlError> + Send + 'static,
 ) -> Result<Arc<Tenant>, AppError> {
     let control = state.control.clone();
-    Ok(tokio::task::spawn_blocking(move || control.edit(&tenant, change)).await??)
+    Ok(tokio::task::spawn_blocking(move || change(&control)).await??)
 }
 
-/// [`edit`], answered with the version now served.
-async fn commit(
-    state: &AppState,
-    tenant: String,
-    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String> + Send + 'static,
-) -> Result<Json<Value>, AppError> {
-    let reloaded = edit(state, tenant, change).await?;
-    Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
+/// The version now served.
+fn served(tenant: Arc<Tenant>) -> Json<Value> {
+    Json(json!({ "tenant": tenant.name, "flow_version": tenant.flow.version }))
 }
 
 /// Replace the flow (TOML). New conversations get it; running ones keep theirs.
@@ -59,13 +52,7 @@ pub async fn put_flow(
     TenantAuth { name: tenant, .. }: TenantAuth,
     body: String,
 ) -> Result<Json<Value>, AppError> {
-    commit(&state, tenant, move |_, managed, files| {
-        let flow = NewFile::named_by_content("flows", "flow", "toml", body.into_bytes());
-        managed.flow = Some(flow.relative.clone());
-        files.push(flow);
-        Ok(())
-    })
-    .await
+    Ok(served(edit(&state, move |control| control.set_flow(&tenant, body.into_bytes())).await?))
 }
 
 /// Replace the time zone, business hours and holidays.
@@ -79,11 +66,7 @@ pub async fn put_calendar(
     body: Result<Json<CalendarConfig>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(calendar) = body?;
-    commit(&state, tenant, move |_, managed, _| {
-        managed.calendar = Some(calendar);
-        Ok(())
-    })
-    .await
+    Ok(served(edit(&state, move |control| control.set_calendar(&tenant, calendar)).await?))
 }
 
 /// Set one channel's credentials. The answer, like every other, never
@@ -99,21 +82,7 @@ pub async fn put_channel(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(secrets) = body?;
-    let provider = channel
-        .parse::<Channel>()
-        .ok()
-        .map(channels::provider)
-        .filter(|provider| provider.takes_credentials())
-        .ok_or_else(|| AppError::bad_request(format!("unknown channel {channel:?}")))?;
-    let mut given = ChannelSecrets::default();
-    provider
-        .put_secrets(&mut given, secrets)
-        .map_err(|error| AppError::bad_request(format!("{channel}: {error}")))?;
-    let reloaded = edit(&state, tenant, move |_, managed, _| {
-        managed.channels.overlay(given);
-        Ok(())
-    })
-    .await?;
+    let reloaded = edit(&state, move |control| control.set_channel(&tenant, &channel, secrets)).await?;
     Ok(Json(channels::describe_secrets(&reloaded.channels)))
 }
 
@@ -138,15 +107,7 @@ pub async fn put_component(
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    plain_name(&name, "plugin")?;
-    commit(&state, tenant, move |_, managed, files| {
-        let component = NewFile::named_by_content("plugins", &name, "wasm", body.to_vec());
-        let binding = managed.plugins.entry(name).or_insert_with(ManagedBinding::default);
-        binding.component = Some(component.relative.clone());
-        files.push(component);
-        Ok(())
-    })
-    .await
+    Ok(served(edit(&state, move |control| control.put_component(&tenant, &name, body.to_vec())).await?))
 }
 
 /// Set a plugin binding's config (JSON), kept beside it as `plugins/{name}.json`.
@@ -160,26 +121,6 @@ pub async fn put_config(
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    plain_name(&name, "plugin")?;
     let Json(config) = body?;
-    if !state.engine.tenant(&tenant)?.plugins.contains_key(&name) {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_plugin",
-            format!("no plugin bound as {name:?}"),
-        ));
-    }
-    let json =
-        serde_json::to_vec_pretty(&config).map_err(|error| AppError::bad_request(error.to_string()))?;
-    commit(&state, tenant, move |current, managed, files| {
-        if !current.plugins.contains_key(&name) {
-            return Err(format!("no plugin bound as {name:?}"));
-        }
-        let config = NewFile::named_by_content("plugins", &name, "json", json);
-        let binding = managed.plugins.entry(name).or_insert_with(ManagedBinding::default);
-        binding.config_file = Some(config.relative.clone());
-        files.push(config);
-        Ok(())
-    })
-    .await
+    Ok(served(edit(&state, move |control| control.put_config(&tenant, &name, &config)).await?))
 }

@@ -16,10 +16,101 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::ControlError;
+use switchboard_core::calendar::CalendarConfig;
+use switchboard_core::contract::Channel;
+
+use super::{ControlError, ControlPlane, plain_name};
+use crate::channels::{self, ChannelSecrets};
 use crate::engine::{Engine, EngineError};
 use crate::tenant::managed::{MANAGED_FILE, sync_dir, write_synced};
-use crate::tenant::{Managed, Tenant, Vars};
+use crate::tenant::{Managed, ManagedBinding, Tenant, Vars};
+
+/// The edits a tenant makes to itself, each checked whole before it
+/// replaces anything. Blocking.
+impl ControlPlane {
+    /// Replace the flow (TOML). New conversations get it; running ones keep theirs.
+    pub fn set_flow(&self, tenant: &str, flow: Vec<u8>) -> Result<Arc<Tenant>, ControlError> {
+        self.edit(tenant, move |_, managed, files| {
+            let flow = NewFile::named_by_content("flows", "flow", "toml", flow);
+            managed.flow = Some(flow.relative.clone());
+            files.push(flow);
+            Ok(())
+        })
+    }
+
+    /// Replace the time zone, business hours and holidays.
+    pub fn set_calendar(&self, tenant: &str, calendar: CalendarConfig) -> Result<Arc<Tenant>, ControlError> {
+        self.edit(tenant, move |_, managed, _| {
+            managed.calendar = Some(calendar);
+            Ok(())
+        })
+    }
+
+    /// Set one channel's credentials, as that channel's provider reads them.
+    pub fn set_channel(
+        &self,
+        tenant: &str,
+        channel: &str,
+        secrets: serde_json::Value,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        let provider = channel
+            .parse::<Channel>()
+            .ok()
+            .map(channels::provider)
+            .filter(|provider| provider.takes_credentials())
+            .ok_or_else(|| ControlError::Request(format!("unknown channel {channel:?}")))?;
+        let mut given = ChannelSecrets::default();
+        provider
+            .put_secrets(&mut given, secrets)
+            .map_err(|error| ControlError::Request(format!("{channel}: {error}")))?;
+        self.edit(tenant, move |_, managed, _| {
+            managed.channels.overlay(given);
+            Ok(())
+        })
+    }
+
+    /// Bind `binding` to this component (the raw `.wasm`), keeping the
+    /// binding's config, limits and grants. Checked in the sandbox first.
+    pub fn put_component(
+        &self,
+        tenant: &str,
+        binding: &str,
+        wasm: Vec<u8>,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        plain_name(binding, "plugin")?;
+        let binding = binding.to_owned();
+        self.edit(tenant, move |_, managed, files| {
+            let component = NewFile::named_by_content("plugins", &binding, "wasm", wasm);
+            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+            bound.component = Some(component.relative.clone());
+            files.push(component);
+            Ok(())
+        })
+    }
+
+    /// Set a bound plugin's config (JSON), kept beside it in `plugins/`.
+    pub fn put_config(
+        &self,
+        tenant: &str,
+        binding: &str,
+        config: &serde_json::Value,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        plain_name(binding, "plugin")?;
+        let json =
+            serde_json::to_vec_pretty(config).map_err(|error| ControlError::Request(error.to_string()))?;
+        let binding = binding.to_owned();
+        self.edit(tenant, move |current, managed, files| {
+            if !current.plugins.contains_key(&binding) {
+                return Err(ControlError::UnknownPlugin(binding));
+            }
+            let config = NewFile::named_by_content("plugins", &binding, "json", json);
+            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+            bound.config_file = Some(config.relative.clone());
+            files.push(config);
+            Ok(())
+        })
+    }
+}
 
 /// A file an edit brings, inside the tenant's directory.
 #[derive(Debug)]
@@ -44,7 +135,7 @@ pub(super) fn edit(
     engine: &Engine,
     tenant: &str,
     vars: Vars<'_>,
-    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), String>,
+    change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
 ) -> Result<Arc<Tenant>, ControlError> {
     let _one_at_a_time = one_at_a_time(tenant);
     // Looked up under the lock: a removal or reload before it is seen.
@@ -57,7 +148,7 @@ pub(super) fn edit(
     let before = Managed::read(dir).map_err(setup)?;
     let mut after = before.clone();
     let mut files = Vec::new();
-    change(&current, &mut after, &mut files).map_err(ControlError::Request)?;
+    change(&current, &mut after, &mut files)?;
 
     let created = write_new_files(dir, files).map_err(setup)?;
     let loaded = engine
