@@ -7,7 +7,9 @@
 //! `127.0.0.2` and benign traffic from `127.0.0.1`, so per-address limits
 //! tell them apart. A benign moving-company turn is timed before and during
 //! an attack ([`support::assert_benign_ok_during`]): every benign turn must
-//! succeed, and their median must stay within 2x the baseline.
+//! succeed, and their median must stay within 2x the baseline (measured
+//! before the attack, and once more after it should the turns alone have
+//! slowed meanwhile: a shared machine's disk syncs drift).
 //!
 //! Loads are bounded in count and time, and the whole suite takes well under
 //! a minute. Run it alone with `cargo test -p switchboard --test attacks`;
