@@ -5,13 +5,13 @@
 //! code in its `step.failed` event, and metrics label by it.
 //!
 //! The names are the wire format of `step.failed`'s `code` and of metric
-//! labels, so they never change; a new code is a new variant.
+//! labels, so they never change; a new code is a new variant. A name this
+//! version does not know (a log written by a newer one) is kept as it was.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A stable, machine-readable reason a plugin call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FailureCode {
     /// The call ran out of its fuel budget.
     FuelExhausted,
@@ -38,14 +38,39 @@ pub enum FailureCode {
     OutputTooLarge,
     /// Plugins are not called here (a simulator, a test).
     Unavailable,
-    /// A code this version does not know, read from an older or newer log.
-    #[serde(other)]
-    Other,
+    /// A code this version does not know, read from a newer log: kept, so
+    /// writing the event again loses nothing.
+    Other(String),
 }
 
 impl FailureCode {
+    /// Every code this version names.
+    pub const KNOWN: [FailureCode; 13] = [
+        Self::FuelExhausted,
+        Self::Deadline,
+        Self::MemoryLimit,
+        Self::TableLimit,
+        Self::StackOverflow,
+        Self::Panic,
+        Self::Trap,
+        Self::GuestError,
+        Self::HostError,
+        Self::Unbound,
+        Self::MemoryBusy,
+        Self::OutputTooLarge,
+        Self::Unavailable,
+    ];
+
     /// The code as it appears in events and metric labels.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(name) => name,
+            known => known.name(),
+        }
+    }
+
+    /// A known code's name, for a metric label (which outlives the code).
+    pub fn name(&self) -> &'static str {
         match self {
             Self::FuelExhausted => "fuel_exhausted",
             Self::Deadline => "deadline",
@@ -60,8 +85,27 @@ impl FailureCode {
             Self::MemoryBusy => "memory_busy",
             Self::OutputTooLarge => "output_too_large",
             Self::Unavailable => "unavailable",
-            Self::Other => "other",
+            Self::Other(_) => "other",
         }
+    }
+
+    fn from_name(name: &str) -> Self {
+        Self::KNOWN
+            .into_iter()
+            .find(|code| code.name() == name)
+            .unwrap_or_else(|| Self::Other(name.to_owned()))
+    }
+}
+
+impl Serialize for FailureCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FailureCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::from_name(&String::deserialize(deserializer)?))
     }
 }
 
@@ -76,28 +120,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_code_is_written_as_its_name_and_unknown_ones_read_as_other() {
-        let all = [
-            FailureCode::FuelExhausted,
-            FailureCode::Deadline,
-            FailureCode::MemoryLimit,
-            FailureCode::TableLimit,
-            FailureCode::StackOverflow,
-            FailureCode::Panic,
-            FailureCode::Trap,
-            FailureCode::GuestError,
-            FailureCode::HostError,
-            FailureCode::Unbound,
-            FailureCode::MemoryBusy,
-            FailureCode::OutputTooLarge,
-            FailureCode::Unavailable,
-        ];
-        for code in all {
-            let written = serde_json::to_value(code).expect("serialises");
+    fn each_code_is_written_as_its_name_and_an_unknown_one_is_kept() {
+        for code in FailureCode::KNOWN {
+            let written = serde_json::to_value(&code).expect("serialises");
             assert_eq!(written, serde_json::json!(code.as_str()));
             assert_eq!(serde_json::from_value::<FailureCode>(written).expect("reads back"), code);
         }
+        assert_eq!(
+            serde_json::to_value(FailureCode::OutputTooLarge).expect("serialises"),
+            "output_too_large"
+        );
         let unknown: FailureCode = serde_json::from_str("\"cosmic_ray\"").expect("reads");
-        assert_eq!(unknown, FailureCode::Other);
+        assert_eq!(unknown, FailureCode::Other("cosmic_ray".to_owned()));
+        assert_eq!(serde_json::to_value(&unknown).expect("serialises"), "cosmic_ray", "written back as read");
     }
 }

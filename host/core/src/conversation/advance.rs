@@ -405,7 +405,7 @@ impl Turn<'_, '_> {
         self.record(EventBody::StepFailed {
             step: step.name.clone(),
             plugin: step.plugin.clone(),
-            code: failure.code,
+            code: failure.code.clone(),
             message: failure.message.clone(),
         });
     }

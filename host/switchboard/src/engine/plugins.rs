@@ -108,7 +108,7 @@ impl RuntimePlugins<'_> {
         let memory =
             self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
                 tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
-                metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.as_str()).increment(1);
+                metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.name()).increment(1);
                 StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
             })?;
         Ok(PreparedCall { plugin, config: binding.config.clone(), context, _memory: memory })
@@ -128,7 +128,7 @@ fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), Step
         return Ok(());
     }
     tracing::warn!(plugin = name, size, "step refused: its answer is too large");
-    metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::OutputTooLarge.as_str())
+    metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::OutputTooLarge.name())
         .increment(1);
     Err(StepFailed {
         code: FailureCode::OutputTooLarge,
