@@ -9,7 +9,8 @@
 //! an attack ([`support::assert_benign_ok_during`]): every benign turn must
 //! succeed, and their median must stay within 2x the baseline (measured
 //! before the attack, and once more after it should the turns alone have
-//! slowed meanwhile: a shared machine's disk syncs drift).
+//! slowed meanwhile, up to half again the first: a shared machine's disk
+//! syncs drift).
 //!
 //! Loads are bounded in count and time, and the whole suite takes well under
 //! a minute. Run it alone with `cargo test -p switchboard --test attacks`;

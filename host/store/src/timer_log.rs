@@ -179,29 +179,18 @@ impl TimerLog {
                 state.open.clear();
             }
             let before = state.minutes.get(&minute).map_or(0, |known| known.len);
-            let file = match state.open.entry(minute) {
-                std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
+            let wrote = match state.open.entry(minute) {
+                std::collections::hash_map::Entry::Occupied(open) => write_bytes(open.into_mut(), &bytes),
                 std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(OpenOptions::new().create(true).append(true).open(self.path(minute))?)
+                    OpenOptions::new().create(true).append(true).open(self.path(minute)).and_then(|file| {
+                        let file = slot.insert(file);
+                        write_bytes(file, &bytes)
+                    })
                 }
             };
-            if let Err(error) = write_bytes(file, &bytes) {
-                // The whole append is undone: this minute's torn record, the
-                // other minutes' records and the journal's, so the files hold
-                // whole records only and the journal matches them.
-                for (minute, before, count) in written.into_iter().chain([(minute, before, 0)]) {
-                    let file = match state.open.remove(&minute) {
-                        Some(file) => Ok(file),
-                        None => OpenOptions::new().write(true).open(self.path(minute)),
-                    };
-                    // Should a cut fail, read up to the file's real end: the
-                    // reader steps over a torn record to what follows.
-                    let len = file.map_or(before, |file| cut_back(&file, before, "minute file"));
-                    let known = state.minutes.entry(minute).or_default();
-                    known.len = len;
-                    known.records -= count;
-                }
-                state.journal_len = cut_back(&self.journal, journal_before, "journal");
+            if let Err(error) = wrote {
+                written.push((minute, before, 0));
+                self.undo(&mut state, written, journal_before);
                 return Err(error);
             }
             written.push((minute, before, count));
@@ -211,6 +200,26 @@ impl TimerLog {
             state.unsynced.insert(minute);
         }
         Ok(())
+    }
+
+    /// Undo a failed append whole: each minute it wrote to (`(minute, length
+    /// before, records added)`) cut back, torn record included, and the
+    /// journal too, so the files hold whole records only and the journal
+    /// matches them.
+    fn undo(&self, state: &mut State, written: Vec<(u64, u64, u64)>, journal_before: u64) {
+        for (minute, before, count) in written {
+            let file = match state.open.remove(&minute) {
+                Some(file) => Ok(file),
+                None => OpenOptions::new().write(true).open(self.path(minute)),
+            };
+            // Should a cut fail, read up to the file's real end: the reader
+            // steps over a torn record to what follows.
+            let len = file.map_or(before, |file| cut_back(&file, before, "minute file"));
+            let known = state.minutes.entry(minute).or_default();
+            known.len = len;
+            known.records -= count;
+        }
+        state.journal_len = cut_back(&self.journal, journal_before, "journal");
     }
 
     /// Make every append so far durable.
@@ -450,7 +459,17 @@ fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
     // Each minute's journal records, and the offsets where they end.
     let mut by_minute: BTreeMap<u64, (Vec<u8>, Vec<usize>)> = BTreeMap::new();
     let mut offset = 0;
-    while let Some((due_at, _, size)) = decode(&journal[offset..]) {
+    while offset < journal.len() {
+        let Some((due_at, _, size)) = decode(&journal[offset..]) else {
+            // A torn record a failed cut left: the records after it count.
+            match resync(journal, offset + 1) {
+                Some(next) => {
+                    offset = next;
+                    continue;
+                }
+                None => break,
+            }
+        };
         let (bytes, ends) = by_minute.entry(minute(due_at)).or_default();
         bytes.extend_from_slice(&journal[offset..offset + size]);
         ends.push(bytes.len());
@@ -598,6 +617,13 @@ mod tests {
                 whole,
                 "cut back to whole records"
             );
+            // In the second minute of an append that spans two: the first
+            // minute's records come out too.
+            disk_full_at(2, 5);
+            log.append(&[timer(61_500, "refused-first-minute"), timer(125_000, "refused-second-minute")])
+                .expect_err("the disk is full");
+            assert_eq!(std::fs::metadata(log.path(1)).expect("file").len(), whole, "minute 1 cut back too");
+            assert_eq!(log.pending(), 1, "only what was written whole counts");
             // And in the middle of the journal's.
             disk_full_at(0, 3);
             log.append(&[timer(62_000, "refused-too")]).expect_err("the disk is full");

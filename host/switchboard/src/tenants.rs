@@ -134,8 +134,8 @@ impl ControlPlane {
         Ok(Created { name: request.name, flow_version, key })
     }
 
-    /// Write, load and serve a new tenant in its claimed directory, its
-    /// first key stored before it is served.
+    /// Write, load and serve a new tenant in its claimed directory, with
+    /// its first key.
     fn fill_new_tenant(&self, dir: &Path, request: &NewTenant) -> Result<(String, MintedKey), ControlError> {
         write_new_tenant(dir, request)
             .map_err(|error| ControlError::NotCreated(format!("the tenant's directory: {error}")))?;
@@ -144,9 +144,15 @@ impl ControlPlane {
             .load_tenant(dir, &self.plugin_dir, &env_vars)
             .map_err(|error| ControlError::NotCreated(format!("{error:#}")))?;
         let flow_version = tenant.flow.version.clone();
-        let key = keys::mint(&self.engine, &request.name, "created with the tenant")?;
         self.engine.add_tenant(tenant)?;
-        Ok((flow_version, key))
+        // Served only with its first key: if none can be made, it is not created.
+        match keys::mint(&self.engine, &request.name, "created with the tenant") {
+            Ok(key) => Ok((flow_version, key)),
+            Err(error) => {
+                let _ = self.engine.remove_tenant(&request.name);
+                Err(error)
+            }
+        }
     }
 
     /// Stop serving a tenant. Its directory is set aside under `.removed/`,

@@ -96,8 +96,9 @@ pub struct ConversationSummary {
 }
 
 /// A conversation as an agent sees it: what is known and what it waits
-/// for. The engine's bookkeeping (the next step's index, score shares,
-/// failed attempts) is not part of the API.
+/// for (with the attempts at the current question). The engine's
+/// bookkeeping (the next step's index, score shares, the intent's failed
+/// validations) is not part of the API.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationState {
     /// The customer's stable id: the identity they first wrote from.

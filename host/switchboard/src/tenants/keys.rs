@@ -62,6 +62,9 @@ impl ControlPlane {
 
     /// Make a key for `tenant`, stored on disk before it is returned. Blocking.
     pub fn mint_key(&self, tenant: &str, label: &str) -> Result<MintedKey, ControlError> {
+        // Under the lifecycle lock: a key stored while the tenant is being
+        // removed would outlive it, under a name a new tenant may take.
+        let _one_at_a_time = super::edit::one_at_a_time(tenant);
         self.engine.tenant(tenant)?;
         mint(&self.engine, tenant, label)
     }
@@ -84,11 +87,13 @@ impl ControlPlane {
     /// restarts until the operator sets another token. Blocking.
     pub fn revoke_key(&self, tenant: &str, id: &str) -> Result<KeyInfo, ControlError> {
         if id == BOOTSTRAP {
-            let Some(token) = self.engine.tenant(tenant)?.api_token.clone() else {
-                return Err(ControlError::UnknownKey("the bootstrap token is not in use"));
-            };
-            self.edit(tenant, move |_, managed, _| {
-                managed.revoked_api_token_sha256 = Some(token_sha256(&token));
+            // The token is read under the edit's lock, so a reload that
+            // rotated it meanwhile is the one revoked.
+            self.edit(tenant, move |current, managed, _| {
+                let Some(token) = &current.api_token else {
+                    return Err(ControlError::UnknownKey("the bootstrap token is not in use"));
+                };
+                managed.revoked_api_token_sha256 = Some(token_sha256(token));
                 Ok(())
             })?;
             return Ok(KeyInfo {
@@ -98,6 +103,7 @@ impl ControlPlane {
                 revoked_at: Some(now()),
             });
         }
+        let _one_at_a_time = super::edit::one_at_a_time(tenant);
         self.engine.tenant(tenant)?;
         let Some(mut key) = self.engine.api_key(tenant, id)? else {
             return Err(ControlError::UnknownKey("no such key"));
