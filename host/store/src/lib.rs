@@ -69,6 +69,19 @@ pub enum StoreError {
     Decode { key: String, source: serde_json::Error },
 }
 
+impl StoreError {
+    /// The disk (or the filesystem's quota) is full: a write may succeed
+    /// once space is freed, so callers answer "try again later".
+    pub fn is_storage_full(&self) -> bool {
+        let io = match self {
+            Self::Open { source: sled::Error::Io(io), .. } | Self::Sled(sled::Error::Io(io)) => io,
+            Self::TimerLog(io) => io,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::StorageFull || io.kind() == std::io::ErrorKind::QuotaExceeded
+    }
+}
+
 /// The database and its trees. Cheap to clone; clones share one database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -79,6 +92,8 @@ pub struct Store {
     turns: sled::Tree,
     group_commit: std::sync::Arc<group_commit::GroupCommit>,
     timer_log: std::sync::Arc<timer_log::TimerLog>,
+    /// The store's directory, for its free space.
+    dir: std::sync::Arc<Path>,
     /// Where a temporary store keeps its timer log; removed on drop.
     _temporary: Option<std::sync::Arc<tempfile::TempDir>>,
 }
@@ -103,7 +118,7 @@ impl Store {
         };
         let timer_log =
             timer_log::TimerLog::open(&path.join("timers")).map_err(|error| open_error(error.into()))?;
-        Self::from_db(db, timer_log, None)
+        Self::from_db(db, timer_log, path, None)
     }
 
     /// A store that lives in memory (and a temporary directory) only and
@@ -111,12 +126,19 @@ impl Store {
     pub fn temporary() -> Result<Self, StoreError> {
         let dir = tempfile::tempdir().map_err(sled::Error::from)?;
         let timer_log = timer_log::TimerLog::open(dir.path()).map_err(sled::Error::from)?;
-        Self::from_db(sled::Config::new().temporary(true).open()?, timer_log, Some(std::sync::Arc::new(dir)))
+        let path = dir.path().to_owned();
+        Self::from_db(
+            sled::Config::new().temporary(true).open()?,
+            timer_log,
+            &path,
+            Some(std::sync::Arc::new(dir)),
+        )
     }
 
     fn from_db(
         db: sled::Db,
         timer_log: timer_log::TimerLog,
+        dir: &Path,
         temporary: Option<std::sync::Arc<tempfile::TempDir>>,
     ) -> Result<Self, StoreError> {
         let store = Self {
@@ -125,6 +147,7 @@ impl Store {
             turns: db.open_tree("turns")?,
             group_commit: std::sync::Arc::default(),
             timer_log: std::sync::Arc::new(timer_log),
+            dir: std::sync::Arc::from(dir),
             _temporary: temporary,
             db,
         };
@@ -154,6 +177,12 @@ impl Store {
     pub(crate) fn write(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply(batch)?;
         self.durable()
+    }
+
+    /// Bytes free for this process on the filesystem that holds the store.
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        let stat = rustix::fs::statvfs(&*self.dir)?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
     }
 
     /// Return once every write applied before the call is on disk, sharing

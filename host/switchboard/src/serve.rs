@@ -85,6 +85,10 @@ pub struct Args {
     /// unless its tenant.toml sets `[quotas] web_chat_per_minute`.
     #[arg(long, default_value_t = switchboard::server::rate::DEFAULT_PER_TENANT_PER_MINUTE)]
     web_chat_per_tenant_per_minute: u32,
+    /// `/readyz` reports not ready when the store's filesystem has less free
+    /// space than this, so a load balancer stops sending before writes fail.
+    #[arg(long, default_value_t = switchboard::server::DEFAULT_MIN_FREE_DISK_MIB)]
+    min_free_disk_mib: u64,
     /// Keys one tenant's plugins may keep in `kv` state, all together,
     /// unless its tenant.toml sets `[quotas] kv_keys`.
     #[arg(long, default_value_t = switchboard_runtime::KvQuota::default().keys)]
@@ -203,6 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         plugin_dir: args.plugins.clone(),
         web_chat_per_ip_per_minute: Some(args.web_chat_per_ip_per_minute),
         web_chat_per_tenant_per_minute: Some(args.web_chat_per_tenant_per_minute),
+        min_free_disk_mib: Some(args.min_free_disk_mib),
     };
     let app = server::app(engine.clone(), options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

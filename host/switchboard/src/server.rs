@@ -70,6 +70,8 @@ pub struct AppState {
     pub control: Arc<ControlPlane>,
     metrics_token: Option<Arc<str>>,
     admin_key: Option<Arc<str>>,
+    /// `/readyz` says not ready with less free space than this under the store.
+    min_free_disk_bytes: u64,
     demo: bool,
     web_chat_limits: Arc<rate::WebChatLimits>,
 }
@@ -94,7 +96,13 @@ pub struct Options {
     pub web_chat_per_ip_per_minute: Option<u32>,
     /// Web chat messages per minute to one tenant, unless its tenant.toml says.
     pub web_chat_per_tenant_per_minute: Option<u32>,
+    /// `/readyz` reports not ready with less free disk than this under the
+    /// store (default [`DEFAULT_MIN_FREE_DISK_MIB`]).
+    pub min_free_disk_mib: Option<u64>,
 }
+
+/// The free space under the store below which the server is not ready.
+pub const DEFAULT_MIN_FREE_DISK_MIB: u64 = 64;
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
     let control = Arc::new(ControlPlane::new(engine.clone(), options.tenants_root, options.plugin_dir));
@@ -104,6 +112,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         // An empty token would match a request with none: treat it as off.
         metrics_token: options.metrics_token.filter(|token| !token.trim().is_empty()).map(Arc::from),
         admin_key: options.admin_key.filter(|key| !key.is_empty()).map(Arc::from),
+        min_free_disk_bytes: options.min_free_disk_mib.unwrap_or(DEFAULT_MIN_FREE_DISK_MIB) << 20,
         demo: options.demo,
         web_chat_limits: Arc::new(rate::WebChatLimits::new(
             options.web_chat_per_ip_per_minute.unwrap_or(rate::DEFAULT_PER_IP_PER_MINUTE),

@@ -83,6 +83,11 @@ impl Engine {
         Ok(self.store.next_due()?)
     }
 
+    /// Bytes free on the store's filesystem.
+    pub fn store_free_bytes(&self) -> Result<u64, EngineError> {
+        Ok(self.store.free_bytes().map_err(switchboard_store::StoreError::from)?)
+    }
+
     /// How many timers the due index holds (fired ones leave it a minute at a time).
     pub fn pending_timer_count(&self) -> usize {
         self.store.pending_timer_count()

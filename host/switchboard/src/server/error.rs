@@ -59,6 +59,9 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// When a client should try a write again after the disk filled.
+const STORAGE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl From<EngineError> for AppError {
     fn from(error: EngineError) -> Self {
         match error {
@@ -82,6 +85,18 @@ impl From<EngineError> for AppError {
             ),
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
+            }
+            // Providers and clients retry a 503 with Retry-After: nothing is
+            // lost, and the message goes in once space is freed.
+            EngineError::Store(error) if error.is_storage_full() => {
+                tracing::error!(%error, "a write failed: the store's disk is full");
+                metrics::counter!("switchboard_storage_full_total").increment(1);
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    "the server cannot store anything right now; try again later",
+                )
+                .retry_after(STORAGE_FULL_RETRY)
             }
             EngineError::DailyQuota { limit, retry_after_secs, .. } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -134,4 +149,24 @@ impl From<tokio::task::JoinError> for AppError {
 
 pub async fn not_found() -> AppError {
     AppError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_store::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_a_503_to_retry_and_other_store_failures_are_internal() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let error = AppError::from(EngineError::Store(StoreError::TimerLog(full)));
+        assert_eq!(
+            (error.status, error.code, error.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_full", Some(30))
+        );
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let error = AppError::from(EngineError::Store(StoreError::TimerLog(other)));
+        assert_eq!((error.status, error.code), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+    }
 }

@@ -1,5 +1,6 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve:
-//! tenants are loaded, the store reads, and no work is stuck).
+//! tenants are loaded, the store reads, its disk has room for writes, and
+//! no work is stuck).
 
 use std::time::Duration;
 
@@ -52,12 +53,25 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         CHECK_WITHIN,
         tokio::task::spawn_blocking(move || {
             let tenants = engine.tenant_names();
-            engine.next_due().map(|_| tenants.len())
+            engine.next_due()?;
+            Ok::<_, crate::engine::EngineError>((tenants.len(), engine.store_free_bytes()?))
         }),
     )
     .await;
+    let min_free = state.min_free_disk_bytes;
+    if let Ok(Ok(Ok((_, free)))) = &checked {
+        metrics::gauge!("switchboard_store_free_bytes").set(*free as f64);
+    }
     match checked {
-        Ok(Ok(Ok(tenants))) if tenants > 0 => {
+        Ok(Ok(Ok((_, free)))) if free < min_free => {
+            tracing::error!(free, min_free, "readiness: the store's disk is nearly full");
+            not_ready(format!(
+                "the store's disk has {} MiB free, under the {} MiB it needs to take writes",
+                free >> 20,
+                min_free >> 20
+            ))
+        }
+        Ok(Ok(Ok((tenants, _)))) if tenants > 0 => {
             (StatusCode::OK, Json(json!({ "ready": true, "tenants": tenants })))
         }
         Ok(Ok(Ok(_))) => not_ready("no tenant is loaded".to_owned()),

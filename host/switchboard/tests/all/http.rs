@@ -314,6 +314,45 @@ async fn readiness_says_whether_the_host_can_serve() {
 }
 
 #[tokio::test]
+async fn readiness_is_withdrawn_before_the_stores_disk_is_full() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
+    let tenant_dir = write_tenant(dir.path(), "alpha", "");
+    engine
+        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    let free_mib = engine.store_free_bytes().expect("free space") >> 20;
+    // The same filesystem, once needing less than it has and once more.
+    let enough = server::app(
+        Arc::new(engine),
+        server::Options {
+            plugin_dir: plugin_dir(),
+            min_free_disk_mib: Some(free_mib / 2),
+            ..Default::default()
+        },
+    );
+    let (status, body) = send(&enough, "GET", "/readyz", None, None).await;
+    assert_eq!((status, body["ready"].clone()), (StatusCode::OK, json!(true)), "{body}");
+
+    let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
+    engine
+        .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    let short = server::app(
+        Arc::new(engine),
+        server::Options {
+            plugin_dir: plugin_dir(),
+            min_free_disk_mib: Some(free_mib * 2 + 1),
+            ..Default::default()
+        },
+    );
+    let (status, body) = send(&short, "GET", "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["reason"].as_str().is_some_and(|reason| reason.contains("MiB free")), "{body}");
+}
+
+#[tokio::test]
 async fn stored_keys_are_shown_once_work_for_their_tenant_only_and_can_be_revoked() {
     let (app, _dir) = app();
     say(&app, "alpha", "c1", "hours", "k1").await;
