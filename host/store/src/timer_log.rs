@@ -127,6 +127,9 @@ impl TimerLog {
             let path = entry?.path();
             if minute_of(&path).is_some() {
                 repair(&path)?;
+            } else if path.extension().is_some_and(|extension| extension == "repair") {
+                // A repair a crash cut short; its file was left as it was.
+                std::fs::remove_file(&path)?;
             }
         }
         replay_journal(dir, &std::fs::read(&journal_path)?)?;
