@@ -300,6 +300,33 @@ async fn the_openapi_document_covers_every_api_route_the_server_registers() {
     for route in routes {
         assert!(documented.contains_key(route), "{route} is served but not in /v1/openapi.json");
     }
+    // And every method each route serves, so the auth walk sees them all.
+    let (mut considered, mut methods) = (0, 0);
+    for registration in source.split(".route(").skip(1) {
+        let registration = registration.split(".route(").next().unwrap_or_default();
+        let Some(route) = registration.trim_start().strip_prefix('"').and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let Some(operations) = documented.get(route) else { continue };
+        considered += 1;
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let serves = registration.match_indices(&format!("{method}(")).any(|(at, _)| {
+                !registration[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if serves {
+                assert!(
+                    operations.get(method).is_some(),
+                    "{method} {route} is served but not in /v1/openapi.json"
+                );
+                methods += 1;
+            }
+        }
+    }
+    assert!(
+        considered >= 30 && methods > considered,
+        "{considered} routes, {methods} methods: the scan found too few"
+    );
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
 
