@@ -22,6 +22,7 @@ use super::wire::{
 };
 use crate::engine::{Engine, EngineError, InboundMessage};
 use crate::tenant::Tenant;
+use crate::tenants::{ControlError, ControlPlane};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +143,16 @@ pub(super) async fn blocking<T: Send + 'static>(
 ) -> Result<T, AppError> {
     let engine = state.engine.clone();
     Ok(tokio::task::spawn_blocking(move || work(&engine)).await??)
+}
+
+/// Run control-plane work on the blocking pool: it writes files and waits
+/// for the disk, and takes a tenant's lifecycle lock, which blocks.
+pub(super) async fn control<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&ControlPlane) -> Result<T, ControlError> + Send + 'static,
+) -> Result<T, AppError> {
+    let control = state.control.clone();
+    Ok(tokio::task::spawn_blocking(move || work(&control)).await??)
 }
 
 pub(super) fn now() -> i64 {
@@ -356,7 +367,6 @@ pub async fn reload(
     State(state): State<AppState>,
     TenantAuth { name: tenant, .. }: TenantAuth,
 ) -> Result<Json<JsonValue>, AppError> {
-    let control = state.control.clone();
-    let reloaded = tokio::task::spawn_blocking(move || control.reload(&tenant)).await??;
+    let reloaded = control(&state, move |control| control.reload(&tenant)).await?;
     Ok(Json(json!({ "tenant": reloaded.name, "flow_version": reloaded.flow.version })))
 }

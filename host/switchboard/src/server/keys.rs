@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 
 use switchboard_core::contract::Channel;
 
+use super::api::control;
 use super::auth::{OperatorAuth, TenantAuth};
 use super::{AppError, AppState, ErrorBody};
 use crate::channels;
-use crate::tenants::{self, ControlPlane, KeyInfo, MintedKey};
+use crate::tenants::{self, KeyInfo, MintedKey};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,16 +23,6 @@ pub struct NewKey {
     /// What the key is for, e.g. "CRM sync".
     #[serde(default)]
     label: String,
-}
-
-/// Run control-plane work on the blocking pool: it writes files and waits
-/// for the disk.
-async fn control<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce(&ControlPlane) -> Result<T, tenants::ControlError> + Send + 'static,
-) -> Result<T, AppError> {
-    let control = state.control.clone();
-    Ok(tokio::task::spawn_blocking(move || work(&control)).await??)
 }
 
 fn listed(key: &KeyInfo) -> Value {

@@ -18,23 +18,14 @@ use axum::extract::{Path as UrlPath, State};
 use serde_json::{Value, json};
 use switchboard_core::calendar::CalendarConfig;
 
+use super::api::control;
 use super::auth::TenantAuth;
 use super::{AppError, AppState, ErrorBody};
 use crate::channels;
 use crate::tenant::Tenant;
-use crate::tenants::{ControlError, ControlPlane};
 
 /// Largest component accepted (the Python runtime is about 20 MiB).
 pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
-
-/// Run a control-plane edit on the blocking pool; the tenant as it now runs.
-async fn edit(
-    state: &AppState,
-    change: impl FnOnce(&ControlPlane) -> Result<Arc<Tenant>, ControlError> + Send + 'static,
-) -> Result<Arc<Tenant>, AppError> {
-    let control = state.control.clone();
-    Ok(tokio::task::spawn_blocking(move || change(&control)).await??)
-}
 
 /// The version now served.
 fn served(tenant: Arc<Tenant>) -> Json<Value> {
@@ -52,7 +43,7 @@ pub async fn put_flow(
     TenantAuth { name: tenant, .. }: TenantAuth,
     body: String,
 ) -> Result<Json<Value>, AppError> {
-    Ok(served(edit(&state, move |control| control.set_flow(&tenant, body.into_bytes())).await?))
+    Ok(served(control(&state, move |control| control.set_flow(&tenant, body.into_bytes())).await?))
 }
 
 /// Replace the time zone, business hours and holidays.
@@ -66,7 +57,7 @@ pub async fn put_calendar(
     body: Result<Json<CalendarConfig>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(calendar) = body?;
-    Ok(served(edit(&state, move |control| control.set_calendar(&tenant, calendar)).await?))
+    Ok(served(control(&state, move |control| control.set_calendar(&tenant, calendar)).await?))
 }
 
 /// Set one channel's credentials. The answer, like every other, never
@@ -82,7 +73,7 @@ pub async fn put_channel(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(secrets) = body?;
-    let reloaded = edit(&state, move |control| control.set_channel(&tenant, &channel, secrets)).await?;
+    let reloaded = control(&state, move |control| control.set_channel(&tenant, &channel, secrets)).await?;
     Ok(Json(channels::describe_secrets(&reloaded.channels)))
 }
 
@@ -107,7 +98,7 @@ pub async fn put_component(
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    Ok(served(edit(&state, move |control| control.put_component(&tenant, &name, body.to_vec())).await?))
+    Ok(served(control(&state, move |control| control.put_component(&tenant, &name, body.to_vec())).await?))
 }
 
 /// Set a plugin binding's config (JSON), kept beside it as `plugins/{name}.json`.
@@ -122,5 +113,5 @@ pub async fn put_config(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(config) = body?;
-    Ok(served(edit(&state, move |control| control.put_config(&tenant, &name, &config)).await?))
+    Ok(served(control(&state, move |control| control.put_config(&tenant, &name, &config)).await?))
 }

@@ -12,6 +12,7 @@ use switchboard_store::ApiKey;
 
 use super::{ControlError, ControlPlane};
 use crate::engine::Engine;
+use crate::scheduler::{Clock, SystemClock};
 use crate::tenant::token_sha256;
 
 const PREFIX: &str = "sbk_";
@@ -147,6 +148,7 @@ fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// When a key is made or revoked: the system clock the scheduler keeps.
 fn now() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    SystemClock.now_ms()
 }
