@@ -121,28 +121,23 @@ impl TimerLog {
         std::fs::create_dir_all(dir)?;
         let journal_path = dir.join("journal");
         let journal = OpenOptions::new().create(true).read(true).append(true).open(&journal_path)?;
-        // Whole records only in every minute file first: the journal's replay
-        // compares their ends with its own records.
+        // Whole records only in every minute file first (each read once):
+        // the journal's replay compares their ends with its own records.
+        let mut minutes = BTreeMap::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            if minute_of(&path).is_some() {
-                repair(&path)?;
+            if let Some(minute) = minute_of(&path) {
+                minutes.insert(minute, repair(&path)?);
             } else if path.extension().is_some_and(|extension| extension == "repair") {
                 // A repair a crash cut short; its file was left as it was.
                 std::fs::remove_file(&path)?;
             }
         }
-        replay_journal(dir, &std::fs::read(&journal_path)?)?;
+        for (minute, known) in replay_journal(dir, &std::fs::read(&journal_path)?)? {
+            minutes.insert(minute, known);
+        }
         journal.set_len(0)?;
         journal.sync_all()?;
-        let mut minutes = BTreeMap::new();
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let Some(minute) = minute_of(&path) else { continue };
-            let bytes = std::fs::read(&path)?;
-            let (records, whole) = scan(&bytes);
-            minutes.insert(minute, Minute { len: whole as u64, records, ..Minute::default() });
-        }
         let state = State {
             minutes,
             waiting: BTreeSet::new(),
@@ -458,7 +453,8 @@ fn decode(bytes: &[u8]) -> Option<(i64, Entry, usize)> {
 /// got its journal records in order, so it ends with some first part of them
 /// (after a torn tail is cut); the rest are appended. Should a file end with
 /// the same bytes by chance, those are the same entries, which is as good.
-fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
+/// What each minute file the journal touched then holds.
+fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<Vec<(u64, Minute)>> {
     // Each minute's journal records, and the offsets where they end.
     let mut by_minute: BTreeMap<u64, (Vec<u8>, Vec<usize>)> = BTreeMap::new();
     let mut offset = 0;
@@ -478,10 +474,11 @@ fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
         ends.push(bytes.len());
         offset += size;
     }
+    let mut replayed = Vec::with_capacity(by_minute.len());
     for (minute, (records, ends)) in by_minute {
         let path = minute_path(dir, minute);
         let existing = std::fs::read(&path).unwrap_or_default();
-        let (_, whole) = scan(&existing);
+        let (count, whole) = scan(&existing);
         let existing = &existing[..whole];
         let written =
             ends.iter().rev().copied().find(|end| existing.ends_with(&records[..*end])).unwrap_or(0);
@@ -490,8 +487,11 @@ fn replay_journal(dir: &Path, journal: &[u8]) -> std::io::Result<()> {
         file.seek(SeekFrom::End(0))?;
         file.write_all(&records[written..])?;
         file.sync_data()?;
+        let appended = ends.iter().filter(|end| **end > written).count() as u64;
+        let len = (whole + records.len() - written) as u64;
+        replayed.push((minute, Minute { len, records: count + appended, ..Minute::default() }));
     }
-    Ok(())
+    Ok(replayed)
 }
 
 /// The first offset at or after `from` where a whole record starts (its
@@ -502,11 +502,12 @@ fn resync(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// Leave only whole records in a minute file: cut a torn tail, and rewrite a
 /// file damaged in the middle without the damage (beside, then renamed).
-fn repair(path: &Path) -> std::io::Result<()> {
+/// What the file then holds.
+fn repair(path: &Path) -> std::io::Result<Minute> {
     let bytes = std::fs::read(path)?;
-    let (_, whole) = scan(&bytes);
+    let (records, whole) = scan(&bytes);
     if whole == bytes.len() {
-        return Ok(());
+        return Ok(Minute { len: whole as u64, records, ..Minute::default() });
     }
     let mut kept = Vec::with_capacity(bytes.len());
     let mut offset = 0;
@@ -522,9 +523,12 @@ fn repair(path: &Path) -> std::io::Result<()> {
             },
         }
     }
+    let (records, _) = scan(&kept);
+    let repaired = Minute { len: kept.len() as u64, records, ..Minute::default() };
     if kept.len() == whole {
         tracing::warn!(file = %path.display(), cut = bytes.len() - whole, "cut a torn timer record");
-        return OpenOptions::new().write(true).open(path)?.set_len(whole as u64);
+        OpenOptions::new().write(true).open(path)?.set_len(whole as u64)?;
+        return Ok(repaired);
     }
     tracing::warn!(
         file = %path.display(),
@@ -536,13 +540,13 @@ fn repair(path: &Path) -> std::io::Result<()> {
     let mut file = File::create(&partial)?;
     file.write_all(&kept)?;
     file.sync_data()?;
-    std::fs::rename(&partial, path)
+    std::fs::rename(&partial, path)?;
+    Ok(repaired)
 }
 
-/// Cut a file back to `len` after a failed append. Shrinking needs no
-/// space, so on a full disk it works; should it fail anyway, readers
-/// resynchronise past the torn record.
-/// The file's length after.
+/// Cut a file back to `len` after a failed append; the file's length after.
+/// Shrinking needs no space, so on a full disk it works; should it fail
+/// anyway, readers resynchronise past the torn record.
 fn cut_back(file: &File, len: u64, what: &str) -> u64 {
     match file.set_len(len) {
         Ok(()) => len,
