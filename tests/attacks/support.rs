@@ -559,6 +559,11 @@ impl Baseline {
         for _ in 0..3 {
             benign_quote(server);
         }
+        Self::sample(server)
+    }
+
+    /// The median of `BASELINE_TURNS` benign turns, taken now.
+    fn sample(server: &Server) -> Self {
         let samples = (0..BASELINE_TURNS).map(|_| paced(|| benign_quote(server))).collect();
         Self { median: median(samples) }
     }
@@ -602,11 +607,8 @@ pub fn assert_benign_ok_during<T: Send>(
         let turns = samples.len();
         let during = median(samples);
         let outcome = attacking.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let after = || median((0..BASELINE_TURNS).map(|_| paced(|| benign_quote(server))).collect());
-        let (before, after) = match during <= baseline.median * SLOWDOWN_ALLOWED {
-            true => (baseline.median, None),
-            false => (baseline.median, Some(after())),
-        };
+        let before = baseline.median;
+        let after = (during > before * SLOWDOWN_ALLOWED).then(|| Baseline::sample(server).median);
         // At most half again the first: an attack whose harm outlasts it
         // must not excuse itself by slowing the turns after it.
         let yardstick = after.map_or(before, |after| after.min(before * 3 / 2).max(before));

@@ -242,7 +242,7 @@ impl From<&Conversation> for ConversationState {
             flow_version: conversation.flow_version.clone(),
             status: (&conversation.status).into(),
             intent: conversation.intent.clone(),
-            fields: conversation.fields.iter().map(|(name, value)| (name.clone(), to_json(value))).collect(),
+            fields: values(&conversation.fields),
             skipped: conversation.skipped.iter().cloned().collect(),
             awaiting: to_json(&conversation.awaiting),
             confirmed: conversation.confirmed,
@@ -255,11 +255,7 @@ impl From<&Conversation> for ConversationState {
             started_at: conversation.started_at,
             updated_at: conversation.updated_at,
             last_customer_at: conversation.last_customer_at,
-            profile: conversation
-                .profile
-                .iter()
-                .map(|(name, value)| (name.clone(), to_json(value)))
-                .collect(),
+            profile: values(&conversation.profile),
             timers: conversation
                 .timers
                 .iter()
@@ -274,6 +270,11 @@ impl From<&Conversation> for ConversationState {
                 .collect(),
         }
     }
+}
+
+/// Field values by name, as the contract writes them.
+fn values(by_name: &BTreeMap<String, switchboard_core::contract::Value>) -> BTreeMap<String, Json> {
+    by_name.iter().map(|(name, value)| (name.clone(), to_json(value))).collect()
 }
 
 /// A domain value (a field's value, a tier) as the contract writes it.
