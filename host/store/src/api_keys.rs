@@ -21,18 +21,21 @@ impl Store {
     pub fn put_api_key(&self, tenant: &str, key: &ApiKey) -> Result<(), StoreError> {
         let bytes =
             serde_json::to_vec(key).map_err(|source| StoreError::Decode { key: key.id.clone(), source })?;
-        self.turns.insert(keys::api_key(tenant, &key.id), bytes)?;
+        let trees = self.writable()?;
+        trees.wrote();
+        trees.turns.insert(keys::api_key(tenant, &key.id), bytes).map_err(|error| self.failed(&trees, error))?;
         self.durable()?;
         Ok(())
     }
 
     pub fn api_key(&self, tenant: &str, id: &str) -> Result<Option<ApiKey>, StoreError> {
         let key = keys::api_key(tenant, id);
-        self.turns.get(&key)?.map(|bytes| crate::conversations::decode(&key, &bytes)).transpose()
+        self.trees()?.turns.get(&key)?.map(|bytes| crate::conversations::decode(&key, &bytes)).transpose()
     }
 
     pub fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, StoreError> {
-        self.turns
+        self.trees()?
+            .turns
             .scan_prefix(keys::api_keys(tenant))
             .map(|entry| {
                 let (key, bytes) = entry?;

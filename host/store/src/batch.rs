@@ -27,6 +27,7 @@
 use sled::IVec;
 
 use crate::codec::{pop_chunk, push_chunk};
+use crate::database::Trees;
 use crate::{Store, StoreError, keys};
 
 /// Writes that land together or not at all; see [`Store::write`].
@@ -93,42 +94,40 @@ impl Store {
     /// Apply `batch` to the `turns` tree atomically (as far as a crash can
     /// tell), not yet synced.
     pub(crate) fn apply(&self, mut batch: Batch) -> Result<(), StoreError> {
-        if batch.writes.len() <= 1 {
-            // None, or one: sled makes a single write atomic by itself.
-            return match batch.writes.pop() {
-                Some((key, value)) => self.apply_one(&key, value),
-                None => Ok(()),
-            };
-        }
-        let redo = keys::redo(self.db.generate_id()?);
-        self.turns.insert(&redo, batch.encode())?;
-        for (key, value) in batch.writes {
-            self.apply_one(&key, value)?;
-        }
-        self.turns.remove(&redo)?;
-        Ok(())
-    }
-
-    fn apply_one(&self, key: &[u8], value: Option<IVec>) -> Result<(), StoreError> {
-        match value {
-            Some(value) => self.turns.insert(key, value)?,
-            None => self.turns.remove(key)?,
-        };
-        Ok(())
+        let trees = self.writable()?;
+        trees.wrote();
+        let applied = (|| {
+            if batch.writes.len() <= 1 {
+                // None, or one: sled makes a single write atomic by itself.
+                return match batch.writes.pop() {
+                    Some((key, value)) => apply_one(&trees, &key, value),
+                    None => Ok(()),
+                };
+            }
+            let redo = keys::redo(trees.db.generate_id()?);
+            trees.turns.insert(&redo, batch.encode())?;
+            for (key, value) in batch.writes {
+                apply_one(&trees, &key, value)?;
+            }
+            trees.turns.remove(&redo)?;
+            Ok(())
+        })();
+        applied.map_err(|error| self.failed(&trees, error))
     }
 
     /// Finish the batches a crash interrupted: apply every redo record left
     /// behind, in the order they were written, and make that durable.
     pub(crate) fn replay_unfinished(&self) -> Result<usize, StoreError> {
+        let trees = self.writable()?;
         let mut replayed = 0;
-        for record in self.turns.scan_prefix(keys::REDO_PREFIX) {
+        for record in trees.turns.scan_prefix(keys::REDO_PREFIX) {
             let (redo, bytes) = record?;
             let batch = Batch::decode(&bytes)
                 .ok_or_else(|| StoreError::Unfinished { key: String::from_utf8_lossy(&redo).into_owned() })?;
             for (key, value) in batch.writes {
-                self.apply_one(&key, value)?;
+                apply_one(&trees, &key, value)?;
             }
-            self.turns.remove(&redo)?;
+            trees.turns.remove(&redo)?;
             replayed += 1;
         }
         if replayed > 0 {
@@ -136,6 +135,14 @@ impl Store {
         }
         Ok(replayed)
     }
+}
+
+fn apply_one(trees: &Trees, key: &[u8], value: Option<IVec>) -> sled::Result<()> {
+    match value {
+        Some(value) => trees.turns.insert(key, value)?,
+        None => trees.turns.remove(key)?,
+    };
+    Ok(())
 }
 
 #[cfg(test)]
@@ -162,24 +169,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         {
             let store = Store::open(dir.path()).expect("open");
-            store.turns.insert(b"t/b", b"stale".as_slice()).expect("insert");
+            store.trees().unwrap().turns.insert(b"t/b", b"stale".as_slice()).expect("insert");
             // A crash after the redo record and the first write, before the rest.
-            store.turns.insert(keys::redo(7), batch().encode()).expect("insert");
-            store.turns.insert(b"t/a", b"one".as_slice()).expect("insert");
+            store.trees().unwrap().turns.insert(keys::redo(7), batch().encode()).expect("insert");
+            store.trees().unwrap().turns.insert(b"t/a", b"one".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::reopen(dir.path());
-        assert_eq!(store.turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
-        assert_eq!(store.turns.get(b"t/b").unwrap(), None);
-        assert_eq!(store.turns.get(b"t/c").unwrap().as_deref(), Some(b"".as_slice()));
-        assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "the record is gone");
+        let store = Store::open_again(dir.path());
+        assert_eq!(store.trees().unwrap().turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
+        assert_eq!(store.trees().unwrap().turns.get(b"t/b").unwrap(), None);
+        assert_eq!(store.trees().unwrap().turns.get(b"t/c").unwrap().as_deref(), Some(b"".as_slice()));
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "the record is gone");
     }
 
     #[test]
     fn a_finished_batch_leaves_no_redo_record() {
         let store = Store::temporary().expect("store");
         store.apply(batch()).expect("apply");
-        assert_eq!(store.turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
-        assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0);
+        assert_eq!(store.trees().unwrap().turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(), 0);
     }
 }

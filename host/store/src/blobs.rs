@@ -9,7 +9,9 @@ impl Store {
     /// Store `bytes`, returning their SHA-256 (hex), which names them.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = hex::encode(Sha256::digest(bytes));
-        self.blobs.insert(hash.as_bytes(), bytes)?;
+        let trees = self.writable()?;
+        trees.wrote();
+        trees.blobs.insert(hash.as_bytes(), bytes).map_err(|error| self.failed(&trees, error))?;
         Ok(hash)
     }
 
@@ -17,19 +19,21 @@ impl Store {
     /// to it can continue after the tenant moves on.
     pub fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError> {
         let hash = self.put_blob(source.as_bytes())?;
-        self.blobs.insert(crate::keys::flow(tenant, version), hash.as_bytes())?;
+        let trees = self.writable()?;
+        trees.wrote();
+        trees.blobs.insert(crate::keys::flow(tenant, version), hash.as_bytes()).map_err(|error| self.failed(&trees, error))?;
         Ok(())
     }
 
     pub fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
-        let Some(hash) = self.blobs.get(crate::keys::flow(tenant, version))? else { return Ok(None) };
+        let Some(hash) = self.trees()?.blobs.get(crate::keys::flow(tenant, version))? else { return Ok(None) };
         let bytes = self.blob(&String::from_utf8_lossy(&hash))?;
         Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// The bytes named `hash`, checked against it.
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(bytes) = self.blobs.get(hash.as_bytes())? else { return Ok(None) };
+        let Some(bytes) = self.trees()?.blobs.get(hash.as_bytes())? else { return Ok(None) };
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != hash {
             return Err(StoreError::Corrupt { expected: hash.to_owned(), actual });

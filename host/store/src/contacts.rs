@@ -15,7 +15,7 @@ use crate::{Store, StoreError, keys};
 impl Store {
     /// The conversation `identity` continues, if it was linked to one.
     pub fn linked_conversation(&self, tenant: &str, identity: &str) -> Result<Option<String>, StoreError> {
-        let value = self.turns.get(keys::identity(tenant, identity))?;
+        let value = self.trees()?.turns.get(keys::identity(tenant, identity))?;
         Ok(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
@@ -44,8 +44,12 @@ impl Store {
         conversation: &str,
     ) -> Result<String, StoreError> {
         let key = keys::contact_point(tenant, kind, value);
-        let previous =
-            self.turns.compare_and_swap(&key, None as Option<&[u8]>, Some(conversation.as_bytes()))?;
+        let trees = self.writable()?;
+        trees.wrote();
+        let previous = trees
+            .turns
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(conversation.as_bytes()))
+            .map_err(|error| self.failed(&trees, error))?;
         match previous {
             Ok(()) => {
                 self.durable()?;

@@ -79,12 +79,13 @@ pub enum Committed {
 impl Store {
     pub fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError> {
         let key = keys::conversation(tenant, id);
-        self.turns.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
+        self.trees()?.turns.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
     }
 
     /// Whether an inbound message id was already handled.
     pub fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
-        Ok(self.turns.contains_key(keys::inbound(tenant, channel, message_id))?)
+        // A dedupe check: an unwritable store may hold turns that never reached the disk.
+        Ok(self.writable()?.turns.contains_key(keys::inbound(tenant, channel, message_id))?)
     }
 
     /// Write a turn atomically (one batch on one tree), then return once it
@@ -109,7 +110,7 @@ impl Store {
         let mut batch = Batch::default();
         let mut record = match turn.events {
             [] => None,
-            _ => Some(EventRecord::new(tenant, self.db.generate_id()?)),
+            _ => Some(EventRecord::new(tenant, self.next_id()?)),
         };
         if self.stage_turn(&mut batch, tenant, turn, record.as_mut())? == Committed::Duplicate {
             return Ok(Committed::Duplicate);
@@ -146,7 +147,7 @@ impl Store {
             }
             let record = match events {
                 Some(ref mut record) => record,
-                None => events.insert(EventRecord::new(tenant, self.db.generate_id()?)),
+                None => events.insert(EventRecord::new(tenant, self.next_id()?)),
             };
             self.stage_turn(&mut batch, tenant, turn, Some(&mut *record))?;
             record.push(turn.events)?;
@@ -208,7 +209,7 @@ impl Store {
         });
         batch.insert(keys::conversation(tenant, conversation_id), encoded.map_err(encode_error)?);
         for entry in turn.outbox {
-            batch.insert(keys::outbox(tenant, self.db.generate_id()?), entry.as_slice());
+            batch.insert(keys::outbox(tenant, self.next_id()?), entry.as_slice());
         }
         Ok(Committed::Written)
     }
@@ -245,9 +246,10 @@ impl Store {
         after: Option<Vec<u8>>,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let trees = self.trees()?;
         let range = match after {
-            Some(after) => self.turns.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => self.turns.range(prefix.to_vec()..),
+            Some(after) => trees.turns.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => trees.turns.range(prefix.to_vec()..),
         };
         let mut entries = Vec::new();
         for entry in range.take(limit) {
@@ -272,7 +274,7 @@ impl Store {
         entry: &[u8],
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        if !self.turns.contains_key(keys::outbox(tenant, seq))? {
+        if !self.writable()?.turns.contains_key(keys::outbox(tenant, seq))? {
             // Gone meanwhile (its tenant removed): nothing to park.
             return Ok(());
         }
@@ -329,7 +331,7 @@ impl Store {
         retry: Option<&[u8]>,
         events: &[DomainEvent],
     ) -> Result<(), StoreError> {
-        if !self.turns.contains_key(keys::outbox(tenant, seq))? {
+        if !self.writable()?.turns.contains_key(keys::outbox(tenant, seq))? {
             // Gone meanwhile (its tenant removed and its data retired): a
             // retry must not bring it back under a name a new tenant may take.
             return Ok(());
@@ -356,7 +358,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut record = EventRecord::new(tenant, self.db.generate_id()?);
+        let mut record = EventRecord::new(tenant, self.next_id()?);
         record.push(events)?;
         self.stage_record(batch, record)
     }
@@ -386,7 +388,7 @@ impl Store {
         value: &[u8],
     ) -> Result<Committed, StoreError> {
         let key = keys::inbound(tenant, channel, message_id);
-        if self.turns.contains_key(&key)? {
+        if self.writable()?.turns.contains_key(&key)? {
             return Ok(Committed::Duplicate);
         }
         batch.insert(key, value);
@@ -429,6 +431,7 @@ impl Store {
         };
         let mut events = Vec::new();
         for entry in self
+            .trees()?
             .turns
             .range(start..)
             .take_while(|entry| entry.as_ref().is_ok_and(|(key, _)| key.starts_with(&prefix)))
@@ -476,7 +479,8 @@ impl Store {
         // key) or a list of them, moved out of the conversation's tail.
         let prefix = keys::conversation_events(tenant, conversation);
         let mut seqs = tail.to_vec();
-        for entry in self.turns.scan_prefix(&prefix) {
+        let trees = self.trees()?;
+        for entry in trees.turns.scan_prefix(&prefix) {
             let (key, value) = entry?;
             if value.is_empty() {
                 seqs.push(keys::seq_after(&prefix, &key));
@@ -493,7 +497,7 @@ impl Store {
         let mut events = Vec::new();
         for seq in seqs {
             let event_key = keys::tenant_event(tenant, seq);
-            if let Some(bytes) = self.turns.get(&event_key)? {
+            if let Some(bytes) = trees.turns.get(&event_key)? {
                 let record = decode_record(&event_key, &bytes)?;
                 events.extend(record.into_iter().filter(|event| event.conversation == conversation));
             }
@@ -516,7 +520,8 @@ impl Store {
             Some(id) => Bound::Excluded(keys::conversation(tenant, id)),
             None => Bound::Included(prefix.clone()),
         };
-        self.turns
+        self.trees()?
+            .turns
             .range((start, Bound::Unbounded))
             .take_while(|entry| entry.as_ref().map_or(true, |(key, _)| key.starts_with(&prefix)))
             .take(limit)
@@ -713,7 +718,7 @@ mod tests {
         let records: BTreeSet<u64> = all.iter().map(|(seq, _)| *seq).collect();
         assert!(records.len() < 10, "shared records, not one per turn: {}", records.len());
         assert_eq!(store.outbox("acme", 1_000).expect("read").len(), 1 + 45);
-        assert_eq!(store.turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
     }
 
     #[test]
@@ -839,7 +844,7 @@ mod tests {
         assert_eq!(texts, expected);
         // 20 turns: two full tails moved to index keys, four still in the
         // conversation; and one key for each of the three receipts.
-        let index_keys = store.turns.scan_prefix(keys::conversation_events("acme", "c1")).count();
+        let index_keys = store.trees().unwrap().turns.scan_prefix(keys::conversation_events("acme", "c1")).count();
         assert_eq!(index_keys, 2 + 3);
         assert_eq!(stored.transcript_tail.len(), 20 % TRANSCRIPT_TAIL);
     }

@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //!
-//! - [`Store`]: opening the database and the trees in it.
+//! - [`Store`]: opening the store.
+//! - `database.rs`: the sled database and its trees, unwritable after a
+//!   failed write until it reopens in-process.
 //! - `keys.rs`: the key layout, in one place.
 //! - `plugin_state.rs`: the plugin `kv` capability's backend.
 //! - `api_keys.rs`: tenants' API keys, hashed.
@@ -30,6 +32,7 @@ mod blobs;
 mod codec;
 mod contacts;
 mod conversations;
+mod database;
 mod group_commit;
 mod keys;
 mod leftovers;
@@ -39,16 +42,16 @@ mod timer_log;
 mod timers;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use batch::Batch;
+use database::{Database, Trees};
 
 pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
+pub use database::{Failure, Health};
 pub use plugin_state::SledKv;
 pub use timers::DueTimer;
-
-/// sled's page cache: the store's working set in memory.
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Errors a store operation reports, with what it was doing.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,16 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("timer log operation failed: {0}")]
     TimerLog(#[from] std::io::Error),
+    #[error("the store takes no writes since one failed ({cause}); it reopens once its disk has room")]
+    Unwritable { cause: String, kind: std::io::ErrorKind },
+    #[error("the store is reopening after a failed write; try again in a moment")]
+    Reopening,
+    #[error("a write made before the store reopened was lost with the failed disk; send it again")]
+    Reopened,
+    #[error("the store could not reopen: it was still in use after {waited:?}")]
+    Busy { waited: std::time::Duration },
+    #[error("a temporary store cannot reopen")]
+    NotReopenable,
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]
@@ -73,29 +86,32 @@ impl StoreError {
     /// The disk (or the filesystem's quota) is full: a write may succeed
     /// once space is freed, so callers answer "try again later".
     pub fn is_storage_full(&self) -> bool {
-        let io = match self {
-            Self::Open { source: sled::Error::Io(io), .. } | Self::Sled(sled::Error::Io(io)) => io,
-            Self::TimerLog(io) => io,
+        let kind = match self {
+            Self::Open { source: sled::Error::Io(io), .. } | Self::Sled(sled::Error::Io(io)) => io.kind(),
+            Self::TimerLog(io) => io.kind(),
+            Self::Unwritable { kind, .. } => *kind,
             _ => return false,
         };
-        io.kind() == std::io::ErrorKind::StorageFull || io.kind() == std::io::ErrorKind::QuotaExceeded
+        kind == std::io::ErrorKind::StorageFull || kind == std::io::ErrorKind::QuotaExceeded
+    }
+
+    /// The store cannot write for now, for a reason other than a full
+    /// disk, and will again once it reopens: callers answer "try again".
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Unwritable { .. } | Self::Reopening | Self::Reopened)
     }
 }
 
 /// The database and its trees. Cheap to clone; clones share one database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: sled::Db,
-    blobs: sled::Tree,
-    plugin_state: sled::Tree,
-    /// Conversations, the event logs and the inbound dedupe index (see `keys.rs`).
-    turns: sled::Tree,
-    group_commit: std::sync::Arc<group_commit::GroupCommit>,
-    timer_log: std::sync::Arc<timer_log::TimerLog>,
+    database: Arc<Database>,
+    group_commit: Arc<group_commit::GroupCommit>,
+    timer_log: Arc<timer_log::TimerLog>,
     /// The store's directory, for its free space.
-    dir: std::sync::Arc<Path>,
+    dir: Arc<Path>,
     /// Where a temporary store keeps its timer log; removed on drop.
-    _temporary: Option<std::sync::Arc<tempfile::TempDir>>,
+    _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Store {
@@ -104,21 +120,10 @@ impl Store {
     /// sled's page cache is capped, so memory stays flat however many
     /// conversations, events and timers the database holds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
-        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
-        let db = match config.open() {
-            Ok(db) => db,
-            // A crash can leave what sled cannot open past (leftovers.rs).
-            Err(sled::Error::Corruption { .. })
-                if !leftovers::remove(path).map_err(|error| open_error(error.into()))?.is_empty() =>
-            {
-                config.open().map_err(open_error)?
-            }
-            Err(error) => return Err(open_error(error)),
-        };
-        let timer_log =
-            timer_log::TimerLog::open(&path.join("timers")).map_err(|error| open_error(error.into()))?;
-        Self::from_db(db, timer_log, path, None)
+        let database = Database::open(path)?;
+        let timer_log = timer_log::TimerLog::open(&path.join("timers"))
+            .map_err(|error| StoreError::Open { path: path.display().to_string(), source: error.into() })?;
+        Self::from_db(database, timer_log, path, None)
     }
 
     /// A store that lives in memory (and a temporary directory) only and
@@ -127,38 +132,23 @@ impl Store {
         let dir = tempfile::tempdir().map_err(sled::Error::from)?;
         let timer_log = timer_log::TimerLog::open(dir.path()).map_err(sled::Error::from)?;
         let path = dir.path().to_owned();
-        Self::from_db(
-            sled::Config::new().temporary(true).open()?,
-            timer_log,
-            &path,
-            Some(std::sync::Arc::new(dir)),
-        )
+        Self::from_db(Database::temporary()?, timer_log, &path, Some(Arc::new(dir)))
     }
 
     fn from_db(
-        db: sled::Db,
+        database: Database,
         timer_log: timer_log::TimerLog,
         dir: &Path,
-        temporary: Option<std::sync::Arc<tempfile::TempDir>>,
+        temporary: Option<Arc<tempfile::TempDir>>,
     ) -> Result<Self, StoreError> {
         let store = Self {
-            blobs: db.open_tree("blobs")?,
-            plugin_state: db.open_tree("plugin_state")?,
-            turns: db.open_tree("turns")?,
-            group_commit: std::sync::Arc::default(),
-            timer_log: std::sync::Arc::new(timer_log),
-            dir: std::sync::Arc::from(dir),
+            database: Arc::new(database),
+            group_commit: Arc::default(),
+            timer_log: Arc::new(timer_log),
+            dir: Arc::from(dir),
             _temporary: temporary,
-            db,
         };
-        let replayed = store.replay_unfinished()?;
-        if replayed > 0 {
-            tracing::info!(replayed, "finished writes a crash interrupted");
-        }
-        let retired = store.finish_retirements()?;
-        if retired > 0 {
-            tracing::info!(retired, "finished retiring removed tenants' data");
-        }
+        store.finish_unfinished()?;
         let moved = store.move_due_index_out_of_sled()?;
         if moved > 0 {
             tracing::info!(moved, "moved pending timers from the old due index to the timer log");
@@ -166,9 +156,59 @@ impl Store {
         Ok(store)
     }
 
+    /// Finish what the disk holds unfinished: the batches and tenant
+    /// retirements a crash (or a failed write) interrupted.
+    fn finish_unfinished(&self) -> Result<(), StoreError> {
+        let replayed = self.replay_unfinished()?;
+        if replayed > 0 {
+            tracing::info!(replayed, "finished writes a crash interrupted");
+        }
+        let retired = self.finish_retirements()?;
+        if retired > 0 {
+            tracing::info!(retired, "finished retiring removed tenants' data");
+        }
+        Ok(())
+    }
+
+    /// Whether the store takes writes (see `database.rs`).
+    pub fn health(&self) -> Health {
+        self.database.health()
+    }
+
+    /// Open the database again from disk, after a failed write made it
+    /// unwritable: what was acknowledged is there, and writes resume.
+    /// Waits for operations still using the old database; reads and
+    /// writes meanwhile are refused with [`StoreError::Reopening`].
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        self.database.reopen()?;
+        self.finish_unfinished()
+    }
+
+    /// The trees to read from.
+    pub(crate) fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        self.database.trees()
+    }
+
+    /// The trees to write to (or to read a write's preconditions from).
+    pub(crate) fn writable(&self) -> Result<Arc<Trees>, StoreError> {
+        self.database.writable()
+    }
+
+    /// A new sequence number (for an event record, an outbox entry, a redo
+    /// record), unique for the life of the database.
+    pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
+        let trees = self.writable()?;
+        trees.db.generate_id().map_err(|error| self.failed(&trees, error))
+    }
+
+    /// A sled write's error, marking the store unwritable if it was the disk.
+    pub(crate) fn failed(&self, trees: &Trees, error: sled::Error) -> StoreError {
+        self.database.failed(trees, error)
+    }
+
     /// The `kv` capability's backend, sharing this database.
     pub fn plugin_kv(&self) -> SledKv {
-        SledKv::new(self.plugin_state.clone())
+        SledKv::new(self.database.clone())
     }
 
     /// Apply `batch` to the `turns` tree atomically and return once it is on
@@ -191,18 +231,20 @@ impl Store {
     pub fn durable(&self) -> Result<(), StoreError> {
         // Timer entries first: they are appended before their turns are
         // applied, so they are never behind a turn that reached the disk.
-        self.group_commit.durable(|| {
-            self.timer_log.sync()?;
-            self.db.flush()
-        })?;
-        Ok(())
+        let trees = self.database.to_sync()?;
+        self.group_commit
+            .durable(|| {
+                self.timer_log.sync()?;
+                trees.db.flush()
+            })
+            .map_err(|error| self.failed(&trees, error))
     }
 
     /// [`Store::open`] again right after a store on `path` was dropped, for
     /// tests: sled's flusher thread may hold the directory's lock for a
     /// moment after the drop, so a lock error is retried for a while.
     #[cfg(test)]
-    pub(crate) fn reopen(path: &Path) -> Self {
+    pub(crate) fn open_again(path: &Path) -> Self {
         let started = std::time::Instant::now();
         loop {
             match Self::open(path) {
@@ -218,8 +260,9 @@ impl Store {
 
     /// Wait until everything written so far is on disk.
     pub fn flush(&self) -> Result<(), StoreError> {
+        let trees = self.database.to_sync()?;
         self.timer_log.sync()?;
-        self.db.flush()?;
+        trees.db.flush().map_err(|error| self.failed(&trees, error))?;
         Ok(())
     }
 }

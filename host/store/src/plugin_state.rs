@@ -6,26 +6,29 @@
 //! is exact however many calls write at once. State written before the
 //! record existed is not counted.
 
+use std::sync::Arc;
+
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use switchboard_core::kv::{KvBackend, KvQuota, KvQuotaExceeded, KvScope};
 
+use crate::database::Database;
 use crate::keys;
 
 /// The sled-backed [`KvBackend`]: one tree, keys scoped by tenant then plugin.
 #[derive(Debug, Clone)]
 pub struct SledKv {
-    tree: sled::Tree,
+    database: Arc<Database>,
 }
 
 impl SledKv {
-    pub(crate) fn new(tree: sled::Tree) -> Self {
-        Self { tree }
+    pub(crate) fn new(database: Arc<Database>) -> Self {
+        Self { database }
     }
 }
 
 impl KvBackend for SledKv {
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.tree.get(keys::plugin_state(&scope.tenant, &scope.plugin, key))?.map(|value| value.to_vec()))
+        Ok(self.database.trees()?.plugin_state.get(keys::plugin_state(&scope.tenant, &scope.plugin, key))?.map(|value| value.to_vec()))
     }
 
     fn set(&self, scope: &KvScope, key: &str, value: &[u8], quota: &KvQuota) -> anyhow::Result<()> {
@@ -80,10 +83,12 @@ impl SledKv {
         &self,
         change: impl Fn(Transaction<'_>) -> Result<(), ConflictableTransactionError<KvQuotaExceeded>>,
     ) -> anyhow::Result<()> {
-        match self.tree.transaction(|tx| change(tx)) {
+        let trees = self.database.writable()?;
+        trees.wrote();
+        match trees.plugin_state.transaction(|tx| change(tx)) {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(exceeded)) => Err(exceeded.into()),
-            Err(TransactionError::Storage(error)) => Err(error.into()),
+            Err(TransactionError::Storage(error)) => Err(self.database.failed(&trees, error).into()),
         }
     }
 }

@@ -29,7 +29,12 @@ impl Store {
     /// Move every key of `tenant` out of its reach (see the module doc),
     /// durably. How many keys moved.
     pub fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
-        self.turns.insert(keys::retiring(tenant), &retired_at.to_be_bytes())?;
+        let trees = self.writable()?;
+        trees.wrote();
+        trees
+            .turns
+            .insert(keys::retiring(tenant), &retired_at.to_be_bytes())
+            .map_err(|error| self.failed(&trees, error))?;
         self.flush()?;
         let moved = self.finish_retiring(tenant, retired_at)?;
         self.flush()?;
@@ -39,7 +44,7 @@ impl Store {
     /// Finish retirements a crash interrupted; how many tenants.
     pub(crate) fn finish_retirements(&self) -> Result<usize, StoreError> {
         let mut pending = Vec::new();
-        for entry in self.turns.scan_prefix(keys::RETIRING_PREFIX) {
+        for entry in self.trees()?.turns.scan_prefix(keys::RETIRING_PREFIX) {
             let (key, value) = entry?;
             let tenant = keys::retiring_tenant(&key);
             let at = value.as_ref().try_into().map(i64::from_be_bytes);
@@ -59,7 +64,9 @@ impl Store {
     fn finish_retiring(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
         let prefix = keys::tenant_prefix(tenant);
         let mut moved = 0;
-        for tree in [&self.turns, &self.plugin_state, &self.blobs] {
+        let trees = self.writable()?;
+        trees.wrote();
+        for tree in [&trees.turns, &trees.plugin_state, &trees.blobs] {
             loop {
                 let mut batch = sled::Batch::default();
                 let mut in_batch = 0;
@@ -72,11 +79,11 @@ impl Store {
                 if in_batch == 0 {
                     break;
                 }
-                tree.apply_batch(batch)?;
+                tree.apply_batch(batch).map_err(|error| self.failed(&trees, error))?;
                 moved += in_batch;
             }
         }
-        self.turns.remove(keys::retiring(tenant))?;
+        trees.turns.remove(keys::retiring(tenant)).map_err(|error| self.failed(&trees, error))?;
         Ok(moved)
     }
 }
@@ -104,15 +111,15 @@ mod tests {
         for page in 0..3 {
             for index in 0..PAGE {
                 let name = format!("{page}-{index}");
-                store.plugin_state.insert(keys::plugin_state("acme", "p", &name), b"v".as_slice()).unwrap();
+                store.trees().unwrap().plugin_state.insert(keys::plugin_state("acme", "p", &name), b"v".as_slice()).unwrap();
             }
         }
         let moved = store.retire_tenant("acme", 42).unwrap();
         assert_eq!(moved, 1 + 3 * PAGE as u64);
         assert!(store.api_key("acme", "k1").unwrap().is_none(), "the old key still opens the name");
-        assert_eq!(store.plugin_state.scan_prefix(keys::tenant_prefix("acme")).count(), 0);
+        assert_eq!(store.trees().unwrap().plugin_state.scan_prefix(keys::tenant_prefix("acme")).count(), 0);
         assert!(store.api_key("acme-other", "k2").unwrap().is_some(), "another tenant lost its key");
-        assert_eq!(store.turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0, "the marker stays");
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0, "the marker stays");
     }
 
     #[test]
@@ -122,11 +129,11 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             store.put_api_key("acme", &key("k1")).unwrap();
             // As if the process died right after writing the marker.
-            store.turns.insert(keys::retiring("acme"), &7_i64.to_be_bytes()).unwrap();
+            store.trees().unwrap().turns.insert(keys::retiring("acme"), &7_i64.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
-        let store = Store::reopen(dir.path());
+        let store = Store::open_again(dir.path());
         assert!(store.api_key("acme", "k1").unwrap().is_none());
-        assert_eq!(store.turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0);
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0);
     }
 }

@@ -97,7 +97,7 @@ impl Store {
     pub(crate) fn move_due_index_out_of_sled(&self) -> Result<usize, StoreError> {
         let mut keys_seen = Vec::new();
         let mut parsed = Vec::new();
-        for key in self.turns.scan_prefix(keys::DUE_PREFIX).keys() {
+        for key in self.trees()?.turns.scan_prefix(keys::DUE_PREFIX).keys() {
             let key = key?;
             if let Some(entry) = keys::parse_due(&key) {
                 parsed.push(entry);
@@ -137,11 +137,11 @@ mod tests {
         {
             let store = Store::open(dir.path()).expect("open");
             let old = keys::due(120_000, "acme", "telegram:42", "remind-24h");
-            store.turns.insert(old, b"".as_slice()).expect("insert");
+            store.trees().unwrap().turns.insert(old, b"".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::reopen(dir.path());
-        assert_eq!(store.turns.scan_prefix(keys::DUE_PREFIX).count(), 0, "gone from sled");
+        let store = Store::open_again(dir.path());
+        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::DUE_PREFIX).count(), 0, "gone from sled");
         assert_eq!(store.pending_timer_count(), 1);
         let due = store.due_timers(120_000, 10).expect("due");
         let expected = DueTimer {

@@ -14,6 +14,7 @@
 //! - `engine.rs`: the state machine wired to the runtime and the store, one
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
+//! - `recovery.rs`: reopening the store in-process once a full disk has room.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
 //! - `nlu.rs`: the understanding corpus scored against the tenants' flows.
 //! - `telemetry.rs`: Prometheus metrics.
@@ -26,6 +27,7 @@ pub mod channels;
 pub mod delivery;
 pub mod engine;
 pub mod nlu;
+pub mod recovery;
 pub mod scheduler;
 pub mod server;
 pub mod startup;

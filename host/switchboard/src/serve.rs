@@ -213,6 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         tokio::spawn(switchboard::delivery::run(engine.clone()));
+        tokio::spawn(switchboard::recovery::run(engine.clone(), args.min_free_disk_mib << 20));
         tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
         let listener = server::listen::bind(args.listen)
             .with_context(|| format!("failed to listen on {}", args.listen))?;

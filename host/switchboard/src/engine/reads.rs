@@ -88,6 +88,18 @@ impl Engine {
         Ok(self.store.free_bytes().map_err(switchboard_store::StoreError::from)?)
     }
 
+    /// Whether the store takes writes (it stops after a failed one until it
+    /// reopens; see `recovery.rs`).
+    pub fn store_health(&self) -> switchboard_store::Health {
+        self.store.health()
+    }
+
+    /// Open the store again from disk after a failed write; blocks while
+    /// operations still using it finish.
+    pub fn reopen_store(&self) -> Result<(), EngineError> {
+        Ok(self.store.reopen()?)
+    }
+
     /// How many timers the due index holds (fired ones leave it a minute at a time).
     pub fn pending_timer_count(&self) -> usize {
         self.store.pending_timer_count()

@@ -62,6 +62,9 @@ pub struct ErrorDetail {
 /// When a client should try a write again after the disk filled.
 const STORAGE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// When to retry a write refused while the store reopens.
+const STORE_REOPENING_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl From<EngineError> for AppError {
     fn from(error: EngineError) -> Self {
         match error {
@@ -97,6 +100,16 @@ impl From<EngineError> for AppError {
                     "the server cannot store anything right now; try again later",
                 )
                 .retry_after(STORAGE_FULL_RETRY)
+            }
+            // Not writing until the store reopens (recovery.rs): soon.
+            EngineError::Store(error) if error.is_temporary() => {
+                tracing::warn!(%error, "a write was refused: the store is not writing for now");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the server cannot store anything for a moment; try again shortly",
+                )
+                .retry_after(STORE_REOPENING_RETRY)
             }
             EngineError::DailyQuota { limit, retry_after_secs, .. } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1,5 +1,5 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve:
-//! tenants are loaded, the store reads, its disk has room for writes, and
+//! tenants are loaded, the store reads and writes, its disk has room, and
 //! no work is stuck).
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::engine::Unavailable;
+use crate::engine::{StoreHealth, Unavailable};
 
 /// A turn running longer than this is stuck: every step in it is bounded by
 /// a deadline of at most a few seconds.
@@ -47,6 +47,17 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             stuck.len(),
             running.as_secs()
         ));
+    }
+    match state.engine.store_health() {
+        StoreHealth::Writable => {}
+        StoreHealth::Unwritable(failure) => {
+            return not_ready(format!(
+                "the store takes no writes since one failed {} s ago ({}); it reopens once its disk has room",
+                failure.since.elapsed().as_secs(),
+                failure.cause
+            ));
+        }
+        StoreHealth::Reopening => return not_ready("the store is reopening".to_owned()),
     }
     let engine = state.engine.clone();
     let checked = tokio::time::timeout(
