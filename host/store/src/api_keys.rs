@@ -23,7 +23,10 @@ impl Store {
             serde_json::to_vec(key).map_err(|source| StoreError::Decode { key: key.id.clone(), source })?;
         let trees = self.writable()?;
         trees.wrote();
-        trees.turns.insert(keys::api_key(tenant, &key.id), bytes).map_err(|error| self.failed(&trees, error))?;
+        trees
+            .turns
+            .insert(keys::api_key(tenant, &key.id), bytes)
+            .map_err(|error| self.failed(&trees, error))?;
         self.durable()?;
         Ok(())
     }

@@ -179,7 +179,11 @@ mod tests {
         assert_eq!(store.trees().unwrap().turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
         assert_eq!(store.trees().unwrap().turns.get(b"t/b").unwrap(), None);
         assert_eq!(store.trees().unwrap().turns.get(b"t/c").unwrap().as_deref(), Some(b"".as_slice()));
-        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "the record is gone");
+        assert_eq!(
+            store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(),
+            0,
+            "the record is gone"
+        );
     }
 
     #[test]

@@ -21,12 +21,17 @@ impl Store {
         let hash = self.put_blob(source.as_bytes())?;
         let trees = self.writable()?;
         trees.wrote();
-        trees.blobs.insert(crate::keys::flow(tenant, version), hash.as_bytes()).map_err(|error| self.failed(&trees, error))?;
+        trees
+            .blobs
+            .insert(crate::keys::flow(tenant, version), hash.as_bytes())
+            .map_err(|error| self.failed(&trees, error))?;
         Ok(())
     }
 
     pub fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
-        let Some(hash) = self.trees()?.blobs.get(crate::keys::flow(tenant, version))? else { return Ok(None) };
+        let Some(hash) = self.trees()?.blobs.get(crate::keys::flow(tenant, version))? else {
+            return Ok(None);
+        };
         let bytes = self.blob(&String::from_utf8_lossy(&hash))?;
         Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }

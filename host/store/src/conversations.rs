@@ -718,7 +718,11 @@ mod tests {
         let records: BTreeSet<u64> = all.iter().map(|(seq, _)| *seq).collect();
         assert!(records.len() < 10, "shared records, not one per turn: {}", records.len());
         assert_eq!(store.outbox("acme", 1_000).expect("read").len(), 1 + 45);
-        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(), 0, "no redo record left");
+        assert_eq!(
+            store.trees().unwrap().turns.scan_prefix(keys::REDO_PREFIX).count(),
+            0,
+            "no redo record left"
+        );
     }
 
     #[test]
@@ -844,7 +848,8 @@ mod tests {
         assert_eq!(texts, expected);
         // 20 turns: two full tails moved to index keys, four still in the
         // conversation; and one key for each of the three receipts.
-        let index_keys = store.trees().unwrap().turns.scan_prefix(keys::conversation_events("acme", "c1")).count();
+        let index_keys =
+            store.trees().unwrap().turns.scan_prefix(keys::conversation_events("acme", "c1")).count();
         assert_eq!(index_keys, 2 + 3);
         assert_eq!(stored.transcript_tail.len(), 20 % TRANSCRIPT_TAIL);
     }

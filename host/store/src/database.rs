@@ -294,7 +294,9 @@ mod tests {
         store.put_api_key("acme", &key("k1")).expect("written");
         fill_the_disk(&store);
 
-        assert!(matches!(store.health(), Health::Unwritable(failure) if failure.kind == ErrorKind::StorageFull));
+        assert!(
+            matches!(store.health(), Health::Unwritable(failure) if failure.kind == ErrorKind::StorageFull)
+        );
         let refused = store.put_api_key("acme", &key("k2")).expect_err("refused");
         assert!(refused.is_storage_full(), "{refused}");
         let dedupe = store.append_events("acme", &[], Some(("whatsapp", "wamid.1"))).expect_err("refused");

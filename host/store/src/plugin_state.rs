@@ -28,7 +28,12 @@ impl SledKv {
 
 impl KvBackend for SledKv {
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.database.trees()?.plugin_state.get(keys::plugin_state(&scope.tenant, &scope.plugin, key))?.map(|value| value.to_vec()))
+        Ok(self
+            .database
+            .trees()?
+            .plugin_state
+            .get(keys::plugin_state(&scope.tenant, &scope.plugin, key))?
+            .map(|value| value.to_vec()))
     }
 
     fn set(&self, scope: &KvScope, key: &str, value: &[u8], quota: &KvQuota) -> anyhow::Result<()> {

@@ -111,7 +111,12 @@ mod tests {
         for page in 0..3 {
             for index in 0..PAGE {
                 let name = format!("{page}-{index}");
-                store.trees().unwrap().plugin_state.insert(keys::plugin_state("acme", "p", &name), b"v".as_slice()).unwrap();
+                store
+                    .trees()
+                    .unwrap()
+                    .plugin_state
+                    .insert(keys::plugin_state("acme", "p", &name), b"v".as_slice())
+                    .unwrap();
             }
         }
         let moved = store.retire_tenant("acme", 42).unwrap();
@@ -119,7 +124,11 @@ mod tests {
         assert!(store.api_key("acme", "k1").unwrap().is_none(), "the old key still opens the name");
         assert_eq!(store.trees().unwrap().plugin_state.scan_prefix(keys::tenant_prefix("acme")).count(), 0);
         assert!(store.api_key("acme-other", "k2").unwrap().is_some(), "another tenant lost its key");
-        assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0, "the marker stays");
+        assert_eq!(
+            store.trees().unwrap().turns.scan_prefix(keys::RETIRING_PREFIX).count(),
+            0,
+            "the marker stays"
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ use switchboard_core::conversation::OutsideWindow;
 use switchboard_core::event::{DomainEvent, EventBody};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::engine::{Engine, OutboxPage};
+use crate::engine::{Engine, EngineError, OutboxPage};
 use crate::tenant::Tenant;
 
 mod client;
@@ -159,7 +159,14 @@ impl Worker {
         loop {
             for tenant in std::mem::take(&mut woken) {
                 if let Err(error) = self.dispatch(&tenant, &done_tx).await {
-                    tracing::error!(tenant, error = format!("{error:#}"), "outbox delivery failed");
+                    let unwritable =
+                        error.downcast_ref::<EngineError>().is_some_and(EngineError::is_store_unwritable);
+                    if unwritable {
+                        // recovery.rs reports the store's state; replies wait.
+                        tracing::debug!(tenant, error = format!("{error:#}"), "delivery waits for the store");
+                    } else {
+                        tracing::error!(tenant, error = format!("{error:#}"), "outbox delivery failed");
+                    }
                     // A store that failed once is tried again, not forgotten.
                     self.wake_at.insert(tenant, self.sender.clock.now() + 1_000);
                 }

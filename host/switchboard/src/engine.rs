@@ -101,6 +101,14 @@ pub enum EngineError {
     DailyQuota { tenant: String, limit: u64, retry_after_secs: u64 },
 }
 
+impl EngineError {
+    /// The store takes no writes for now: its disk filled, and it reopens
+    /// once there is room (`recovery.rs`, which says so in the log).
+    pub fn is_store_unwritable(&self) -> bool {
+        matches!(self, Self::Store(error) if error.is_storage_full() || error.is_temporary())
+    }
+}
+
 /// One inbound customer message, channel-neutral.
 #[derive(Debug, Clone)]
 pub struct InboundMessage {

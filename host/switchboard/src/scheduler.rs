@@ -122,6 +122,11 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>) {
                 }
                 next_due.map_or(IDLE, |due| Duration::from_millis(u64::try_from(due - now).unwrap_or(0)))
             }
+            Ok(Err(error)) if error.is_store_unwritable() => {
+                // recovery.rs reports the store's state; due timers wait.
+                tracing::debug!(%error, "timers wait for the store to take writes");
+                IDLE
+            }
             Ok(Err(error)) => {
                 tracing::error!(%error, "firing timers failed; retrying");
                 IDLE

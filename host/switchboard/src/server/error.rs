@@ -171,12 +171,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_disk_is_a_503_to_retry_and_other_store_failures_are_internal() {
+    fn a_full_disk_or_a_reopening_store_is_a_503_to_retry_and_other_store_failures_are_internal() {
         let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
         let error = AppError::from(EngineError::Store(StoreError::TimerLog(full)));
         assert_eq!(
             (error.status, error.code, error.retry_after),
             (StatusCode::SERVICE_UNAVAILABLE, "storage_full", Some(30))
+        );
+        let unwritable = StoreError::Unwritable { cause: "full".into(), kind: std::io::ErrorKind::StorageFull };
+        assert_eq!(AppError::from(EngineError::Store(unwritable)).code, "storage_full");
+        let error = AppError::from(EngineError::Store(StoreError::Reopening));
+        assert_eq!(
+            (error.status, error.code, error.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", Some(5))
         );
         let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         let error = AppError::from(EngineError::Store(StoreError::TimerLog(other)));

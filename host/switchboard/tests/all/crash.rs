@@ -14,6 +14,11 @@ use crate::support::{plugin_dir, write_tenant};
 /// Start `switchboard serve`; its address once it listens and is ready
 /// (it loads tenants after it starts listening).
 pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
+    serve_with(tenants, data, &[])
+}
+
+/// [`serve`] with `extra` arguments.
+pub fn serve_with(tenants: &Path, data: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--tenants"])
         .arg(tenants)
@@ -23,6 +28,7 @@ pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
         .arg(data)
         // The fake providers of scheduler.rs are on loopback.
         .args(["--allow-outbound", "127.0.0.1"])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .expect("switchboard starts");

@@ -5,6 +5,8 @@
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
+//! - `disk_full.rs`: a full disk on a tmpfs the test mounts in its own
+//!   namespace: 503s, reads served, recovery in-process, nothing lost.
 //! - `delivery.rs`: the outbox and a fake provider send API.
 //! - `outbox.rs`: nothing dropped (parking, re-drive, retries without a cap)
 //!   and the concurrent worker's order and fairness.
@@ -22,6 +24,7 @@ mod batching;
 mod cases;
 mod crash;
 mod delivery;
+mod disk_full;
 mod http;
 mod manage;
 mod nlu;
