@@ -52,6 +52,10 @@ impl Batch {
         self.writes.push((key, value));
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
     /// The size of its redo record, in bytes.
     pub(crate) fn encoded_len(&self) -> usize {
         self.encoded_len

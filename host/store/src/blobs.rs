@@ -10,6 +10,11 @@ impl Store {
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = hex::encode(Sha256::digest(bytes));
         let trees = self.writable()?;
+        if trees.blobs.contains_key(hash.as_bytes())? {
+            // Stored already (another tenant's, or an earlier start's):
+            // writing it again would leave sled a second copy to collect.
+            return Ok(hash);
+        }
         trees.wrote();
         trees.blobs.insert(hash.as_bytes(), bytes).map_err(|error| self.failed(&trees, error))?;
         Ok(hash)

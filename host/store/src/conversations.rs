@@ -185,7 +185,7 @@ impl Store {
         let conversation_id = &stored.conversation.id;
         let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
         if let Some((channel, message_id)) = turn.dedupe
-            && self.stage_dedupe(batch, tenant, channel, message_id, conversation_id.as_bytes())?
+            && self.stage_dedupe(batch, tenant, channel, message_id, handled_at(turn.events))?
                 == Committed::Duplicate
         {
             return Ok(Committed::Duplicate);
@@ -385,13 +385,13 @@ impl Store {
         tenant: &str,
         channel: &str,
         message_id: &str,
-        value: &[u8],
+        at: i64,
     ) -> Result<Committed, StoreError> {
         let key = keys::inbound(tenant, channel, message_id);
         if self.writable()?.turns.contains_key(&key)? {
             return Ok(Committed::Duplicate);
         }
-        batch.insert(key, value);
+        batch.insert(key, keys::dedupe_stamp(at).as_slice());
         Ok(Committed::Written)
     }
 
@@ -405,7 +405,7 @@ impl Store {
     ) -> Result<Committed, StoreError> {
         let mut batch = Batch::default();
         if let Some((channel, id)) = dedupe
-            && self.stage_dedupe(&mut batch, tenant, channel, id, &[])? == Committed::Duplicate
+            && self.stage_dedupe(&mut batch, tenant, channel, id, handled_at(events))? == Committed::Duplicate
         {
             return Ok(Committed::Duplicate);
         }
@@ -591,7 +591,7 @@ impl<'a> EventRecord<'a> {
 
 /// One log record: the events of one write, a turn or several (or, as
 /// written before records held several, a single event).
-fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreError> {
+pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreError> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Record {
@@ -601,6 +601,15 @@ fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreErro
     Ok(match decode(key, bytes)? {
         Record::Many(events) => events,
         Record::One(event) => vec![*event],
+    })
+}
+
+/// When a message with an id was handled: its events' time, or now.
+fn handled_at(events: &[DomainEvent]) -> i64 {
+    events.iter().map(|event| event.at).max().unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
     })
 }
 

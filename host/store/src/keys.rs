@@ -63,12 +63,36 @@ pub(crate) fn conversation_events(tenant: &str, conversation: &str) -> Vec<u8> {
 
 /// `t/{tenant}/in/{channel}/{message id}`: inbound messages already handled.
 pub(crate) fn inbound(tenant: &str, channel: &str, message_id: &str) -> Vec<u8> {
-    let mut key = tenant_prefix(tenant);
-    key.extend_from_slice(b"in/");
+    let mut key = inbound_prefix(tenant);
     push_segment(&mut key, channel);
     key.extend_from_slice(message_id.as_bytes());
     key
 }
+
+pub(crate) fn inbound_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"in/");
+    key
+}
+
+/// An inbound key's value: when the message was handled (Unix ms), behind
+/// a version byte. Values written before it (the conversation's id, or
+/// nothing) have no time; `dedupe_handled_at` reads them as `None`.
+pub(crate) fn dedupe_stamp(at: i64) -> [u8; 9] {
+    let mut value = [DEDUPE_STAMP; 9];
+    value[1..].copy_from_slice(&at.to_be_bytes());
+    value
+}
+
+pub(crate) fn dedupe_handled_at(value: &[u8]) -> Option<i64> {
+    match value {
+        [DEDUPE_STAMP, at @ ..] => at.try_into().ok().map(i64::from_be_bytes),
+        _ => None,
+    }
+}
+
+/// No conversation id starts with this byte.
+const DEDUPE_STAMP: u8 = 1;
 
 /// `t/{tenant}/f/{version}`: the blob hash of a flow version's source.
 pub(crate) fn flow(tenant: &str, version: &str) -> Vec<u8> {

@@ -20,6 +20,7 @@
 //! - `timers.rs` + `timer_log.rs`: the due-time index of pending timers, an
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
+//! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
@@ -37,6 +38,7 @@ mod group_commit;
 mod keys;
 mod leftovers;
 mod plugin_state;
+mod retention;
 mod retire;
 mod timer_log;
 mod timers;
@@ -51,6 +53,7 @@ pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use plugin_state::SledKv;
+pub use retention::{Retention, Swept};
 pub use timers::DueTimer;
 
 /// Errors a store operation reports, with what it was doing.
@@ -72,6 +75,8 @@ pub enum StoreError {
     Busy { waited: std::time::Duration },
     #[error("a temporary store cannot reopen")]
     NotReopenable,
+    #[error("failed to export expired events to {dir}: {source}")]
+    Export { dir: String, source: std::io::Error },
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]

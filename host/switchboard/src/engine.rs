@@ -75,7 +75,7 @@ pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
 pub use outbox::{OutboxEntry, OutboxPage, can_send};
 pub use plugins::MAX_STEP_OUTPUT_BYTES;
-pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth};
+pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Retention, Swept};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

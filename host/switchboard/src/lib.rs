@@ -15,6 +15,7 @@
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
 //! - `recovery.rs`: reopening the store in-process once a full disk has room.
+//! - `retention.rs`: sweeping every tenant's expired events and dedupe ids.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
 //! - `nlu.rs`: the understanding corpus scored against the tenants' flows.
 //! - `telemetry.rs`: Prometheus metrics.
@@ -28,6 +29,7 @@ pub mod delivery;
 pub mod engine;
 pub mod nlu;
 pub mod recovery;
+pub mod retention;
 pub mod scheduler;
 pub mod server;
 pub mod startup;

@@ -89,6 +89,15 @@ pub struct Args {
     /// space than this, so a load balancer stops sending before writes fail.
     #[arg(long, default_value_t = switchboard::server::DEFAULT_MIN_FREE_DISK_MIB)]
     min_free_disk_mib: u64,
+    /// How often every tenant's expired events are exported and removed, and
+    /// its expired message ids forgotten, as its `[retention]` says.
+    #[arg(long, default_value_t = switchboard::retention::DEFAULT_EVERY.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    retention_every_secs: u64,
+    /// Where expired events are exported (NDJSON, under one directory per
+    /// tenant) before they are removed. Default: `exports` in `--data`. Move
+    /// the files off the machine to free the space.
+    #[arg(long)]
+    export_dir: Option<PathBuf>,
     /// Keys one tenant's plugins may keep in `kv` state, all together,
     /// unless its tenant.toml sets `[quotas] kv_keys`.
     #[arg(long, default_value_t = switchboard_runtime::KvQuota::default().keys)]
@@ -214,6 +223,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         tokio::spawn(switchboard::delivery::run(engine.clone()));
         tokio::spawn(switchboard::recovery::run(engine.clone(), args.min_free_disk_mib << 20));
+        tokio::spawn(switchboard::retention::run(
+            engine.clone(),
+            Arc::new(SystemClock),
+            Duration::from_secs(args.retention_every_secs),
+            args.export_dir.clone().unwrap_or_else(|| args.data.join("exports")),
+        ));
         tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
         let listener = server::listen::bind(args.listen)
             .with_context(|| format!("failed to listen on {}", args.listen))?;

@@ -7,6 +7,7 @@
 //! flow = "flow.toml"
 //! web_chat = true                      # serve anonymous web chat (off unless said)
 //! quotas = { web_chat_per_minute = 600 }  # over the host's default
+//! retention = { events = "90d", dedupe = "7d", export = true }  # the defaults
 //!
 //! [calendar]
 //! timezone = "Asia/Yerevan"
@@ -84,6 +85,51 @@ struct TenantFile {
     /// conversation. Agents' links and WhatsApp's number changes always work.
     #[serde(default)]
     link_by_contact: bool,
+    /// How long its events and inbound message ids are kept.
+    #[serde(default)]
+    retention: Retention,
+}
+
+/// `[retention]` in `tenant.toml`: how long the store keeps this tenant's
+/// events and inbound message ids (`switchboard::retention` sweeps them).
+/// Durations are written `"90d"`, `"12h"`, `"30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Events (and the transcripts they make) older than this are exported
+    /// and removed. Conversations' state stays.
+    #[serde(deserialize_with = "duration")]
+    pub events: std::time::Duration,
+    /// A provider's retry of a message is recognised for this long.
+    #[serde(deserialize_with = "duration")]
+    pub dedupe: std::time::Duration,
+    /// Write removed events to the export directory first (NDJSON).
+    pub export: bool,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        Self {
+            events: std::time::Duration::from_secs(90 * DAY),
+            dedupe: std::time::Duration::from_secs(7 * DAY),
+            export: true,
+        }
+    }
+}
+
+/// `"90d"`, `"12h"`, `"1h 30m"`: jiff's friendly duration, days of 24 hours.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::time::Duration, D::Error> {
+    use serde::de::Error;
+    let text = String::deserialize(deserializer)?;
+    let span: jiff::Span = text.parse().map_err(|error| D::Error::custom(format!("{text:?}: {error}")))?;
+    let duration = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|error| D::Error::custom(format!("{text:?}: {error}")))?;
+    std::time::Duration::try_from(duration)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| D::Error::custom(format!("{text:?}: a retention is longer than nothing")))
 }
 
 /// `[quotas]` in `tenant.toml`: the operator's limits for this tenant, over
@@ -144,6 +190,7 @@ pub struct Tenant {
     pub handoff_webhook: Option<HandoffWebhook>,
     /// See `TenantFile::link_by_contact`.
     pub link_by_contact: bool,
+    pub retention: Retention,
     /// Where it was loaded from, so it can be reloaded (and edited).
     pub dir: PathBuf,
     /// The flow file, inside `dir`.
@@ -237,6 +284,7 @@ impl Tenant {
             quotas: file.quotas,
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             link_by_contact: file.link_by_contact,
+            retention: file.retention,
             dir: dir.to_owned(),
             flow_file: flow_path.clone(),
             plugin_dir: plugin_dir.to_owned(),

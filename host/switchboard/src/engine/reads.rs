@@ -88,6 +88,16 @@ impl Engine {
         Ok(self.store.free_bytes().map_err(switchboard_store::StoreError::from)?)
     }
 
+    /// Remove what `tenant` keeps past `retention` (`switchboard_store`'s
+    /// `retention.rs`; `crate::retention` runs it for every tenant).
+    pub fn sweep(
+        &self,
+        tenant: &str,
+        retention: &switchboard_store::Retention,
+    ) -> Result<switchboard_store::Swept, EngineError> {
+        Ok(self.store.sweep(tenant, retention)?)
+    }
+
     /// Whether the store takes writes (it stops after a failed one until it
     /// reopens; see `recovery.rs`).
     pub fn store_health(&self) -> switchboard_store::Health {

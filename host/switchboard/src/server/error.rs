@@ -178,7 +178,8 @@ mod tests {
             (error.status, error.code, error.retry_after),
             (StatusCode::SERVICE_UNAVAILABLE, "storage_full", Some(30))
         );
-        let unwritable = StoreError::Unwritable { cause: "full".into(), kind: std::io::ErrorKind::StorageFull };
+        let unwritable =
+            StoreError::Unwritable { cause: "full".into(), kind: std::io::ErrorKind::StorageFull };
         assert_eq!(AppError::from(EngineError::Store(unwritable)).code, "storage_full");
         let error = AppError::from(EngineError::Store(StoreError::Reopening));
         assert_eq!(

@@ -13,6 +13,7 @@
 //! - `http.rs`: the HTTP app, driven without a socket.
 //! - `manage.rs`: a tenant editing its flow, hours, secrets and plugins.
 //! - `nlu.rs`: the understanding corpus in `tests/nlu/` holds its targets.
+//! - `retention.rs`: a tenant's `[retention]` through a sweep.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
@@ -30,6 +31,7 @@ mod manage;
 mod nlu;
 mod outbox;
 mod pinning;
+mod retention;
 mod scheduler;
 mod support;
 mod timers;

@@ -1,0 +1,85 @@
+//! Retention through the engine: a tenant's `[retention]` decides what a
+//! sweep exports and removes, and what stays.
+
+use std::sync::Arc;
+
+use switchboard::engine::{Engine, InboundMessage};
+use switchboard::tenant::Tenant;
+use switchboard_core::contract::{Channel, Contact};
+use switchboard_store::Store;
+
+use crate::support::{plugin_dir, runtime, write_tenant};
+
+const HOUR: i64 = 60 * 60 * 1000;
+const START: i64 = 1_767_600_000_000;
+
+fn message(contact: &str, text: &str, id: &str, at: i64) -> InboundMessage {
+    InboundMessage {
+        channel: Channel::Telegram,
+        contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
+        text: text.to_owned(),
+        payload: None,
+        message_id: Some(id.to_owned()),
+        at,
+    }
+}
+
+#[test]
+fn a_sweep_exports_and_removes_what_the_tenants_retention_lets_go_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let short = write_tenant(dir.path(), "short", "retention = { events = \"2h\", dedupe = \"1h\" }");
+    let long = write_tenant(dir.path(), "long", "");
+    let runtime = runtime();
+    let engine = Engine::new(Store::open(&dir.path().join("data")).expect("store"), Arc::clone(&runtime));
+    for tenant in [&short, &long] {
+        engine
+            .add_tenant(Tenant::load(tenant, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+            .expect("added");
+    }
+    for tenant in ["short", "long"] {
+        engine.handle(tenant, message("telegram:old", "hours", "m1", START)).expect("handled");
+        engine.handle(tenant, message("telegram:new", "hours", "m2", START + 3 * HOUR)).expect("handled");
+    }
+    let exports = dir.path().join("exports");
+
+    let now = START + 3 * HOUR + 30 * 60 * 1000;
+    let results = switchboard::retention::sweep_all(&engine, now, &exports);
+    let swept = |name: &str| {
+        results
+            .iter()
+            .find(|(tenant, _)| tenant == name)
+            .expect("swept")
+            .1
+            .as_ref()
+            .expect("no error")
+            .clone()
+    };
+
+    let short_swept = swept("short");
+    assert!(short_swept.events > 0, "the old conversation's events went: {short_swept:?}");
+    assert_eq!(short_swept.dedupe_ids, 1, "m1 is older than an hour; m2 is not");
+    assert_eq!(swept("long").events, 0, "the default keeps 90 days");
+    let exported: String =
+        short_swept.exported.iter().map(|file| std::fs::read_to_string(file).expect("exported")).collect();
+    assert!(exported.lines().count() as u64 == short_swept.events);
+    assert!(exported.contains("telegram:old") && !exported.contains("telegram:new"), "{exported}");
+
+    let events = engine.tenant_events("short", None, 100).expect("read");
+    assert!(!events.is_empty() && events.iter().all(|(_, event)| event.at >= START + 3 * HOUR));
+    assert_eq!(
+        engine.tenant_events("long", None, 100).expect("read").first().map(|(_, e)| e.at),
+        Some(START)
+    );
+    assert!(events_of(&engine, "short", "telegram:old").is_empty(), "its transcript went with its events");
+    assert!(
+        engine.conversation("short", "telegram:old").expect("read").is_some(),
+        "a conversation's state stays"
+    );
+
+    let retry = engine.handle("short", message("telegram:new", "hours", "m2", now)).expect("handled");
+    assert!(retry.duplicate, "a retry within the dedupe retention is still recognised");
+}
+
+fn events_of(engine: &Engine, tenant: &str, conversation: &str) -> Vec<i64> {
+    engine.conversation_events(tenant, conversation).expect("read").iter().map(|event| event.at).collect()
+}
