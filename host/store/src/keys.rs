@@ -236,6 +236,44 @@ pub(crate) fn seq_after(prefix: &[u8], key: &[u8]) -> u64 {
     key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u64::from_be_bytes)
 }
 
+/// The tenant a key belongs to and what kind of record it is, for stats;
+/// `None` for a key outside every tenant's prefix.
+pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
+    let rest = key.strip_prefix(b"t/")?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let tenant = std::str::from_utf8(rest.get(4..4 + len)?).ok()?;
+    let rest = rest.get(4 + len + 1..)?;
+    let kind = [
+        (&b"c/"[..], "conversations"),
+        (b"e/", "events"),
+        (b"ce/", "transcript index"),
+        (b"in/", "dedupe ids"),
+        (b"o/", "outbox"),
+        (b"op/", "parked outbox"),
+        (b"kvusage", "plugin state"),
+        (b"kv/", "plugin state"),
+        (b"key/", "api keys"),
+        (b"id/", "contacts"),
+        (b"ct/", "contacts"),
+        (b"f/", "flow versions"),
+    ]
+    .into_iter()
+    .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))
+    .unwrap_or("other");
+    Some((tenant, kind))
+}
+
+/// What a key outside every tenant's prefix is, for stats.
+pub(crate) fn shared_kind(key: &[u8]) -> &'static str {
+    match key {
+        [b'r', b'/', ..] => "writes in progress",
+        [b'x', b'/', ..] => "retired tenants",
+        [b'z', b'/', ..] => "retirements in progress",
+        [b'd', b'/', ..] => "old due index",
+        _ => "components and flow sources",
+    }
+}
+
 /// Segments are length-prefixed, so a tenant called `a/kv` can never produce
 /// a key that another tenant's prefix matches.
 fn push_segment(key: &mut Vec<u8>, segment: &str) {

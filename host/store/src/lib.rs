@@ -21,6 +21,7 @@
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
+//! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
@@ -40,6 +41,7 @@ mod leftovers;
 mod plugin_state;
 mod retention;
 mod retire;
+mod stats;
 mod timer_log;
 mod timers;
 
@@ -54,6 +56,7 @@ pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use plugin_state::SledKv;
 pub use retention::{Retention, Swept};
+pub use stats::{Stats, Usage};
 pub use timers::DueTimer;
 
 /// Errors a store operation reports, with what it was doing.

@@ -21,6 +21,7 @@ mod flow_check;
 mod nlu_eval;
 mod plugin_run;
 mod serve;
+mod store_cli;
 
 use std::process::ExitCode;
 use switchboard::cache_dir;
@@ -56,6 +57,9 @@ enum Command {
     /// Check flow files, or print their JSON Schema.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// What the store holds, and making it smaller (while `serve` is stopped).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Score the built-in understanding on the corpus in tests/nlu.
     #[command(subcommand)]
     Nlu(NluCommand),
@@ -71,6 +75,15 @@ enum FlowCommand {
     Check(flow_check::CheckArgs),
     /// Print the JSON Schema of flow files (for editors).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Size per tenant and per kind of record, and on disk.
+    Stats(store_cli::StatsArgs),
+    /// Apply every tenant's retention now, then rewrite the database to
+    /// give back the space sled has not reclaimed yet.
+    Compact(store_cli::CompactArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +112,8 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),
+        Command::Store(StoreCommand::Stats(args)) => store_cli::stats(args),
+        Command::Store(StoreCommand::Compact(args)) => store_cli::compact(args),
         Command::Nlu(NluCommand::Eval(args)) => nlu_eval::run(args),
         Command::CompileComponent(args) => serve::compile_component(args),
     };

@@ -323,6 +323,21 @@ fn check_exports(flow: &Flow, plugins: &HashMap<String, Binding>) -> anyhow::Res
     Ok(())
 }
 
+/// A tenant's name and `[retention]`, read from its `tenant.toml` alone:
+/// for `switchboard store compact`, which loads no tenant.
+pub fn read_retention(dir: &Path) -> anyhow::Result<(String, Retention)> {
+    #[derive(Deserialize)]
+    struct Part {
+        name: String,
+        #[serde(default)]
+        retention: Retention,
+    }
+    let path = dir.join("tenant.toml");
+    let raw = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+    let part: Part = toml::from_str(&raw).with_context(|| format!("{}", path.display()))?;
+    Ok((part.name, part.retention))
+}
+
 /// Every tenant directory under `root` (directories holding a `tenant.toml`).
 pub fn tenant_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if root.join("tenant.toml").exists() {

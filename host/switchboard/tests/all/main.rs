@@ -16,6 +16,7 @@
 //! - `retention.rs`: a tenant's `[retention]` through a sweep.
 //! - `pinning.rs`: reloads and version pinning.
 //! - `webhooks.rs`: provider webhooks through the app.
+//! - `store_cli.rs`: `switchboard store stats` and `store compact`.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
@@ -33,6 +34,7 @@ mod outbox;
 mod pinning;
 mod retention;
 mod scheduler;
+mod store_cli;
 mod support;
 mod timers;
 mod webhooks;
