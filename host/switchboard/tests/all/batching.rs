@@ -5,21 +5,13 @@ use std::sync::Arc;
 
 use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
-use switchboard_core::contract::{Channel, Contact};
 use switchboard_core::conversation::Status;
 use switchboard_store::Store;
 
 use crate::support::{plugin_dir, runtime, write_tenant};
 
 fn message(contact: &str, text: &str, id: &str) -> InboundMessage {
-    InboundMessage {
-        channel: Channel::Telegram,
-        contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
-        text: text.to_owned(),
-        payload: None,
-        message_id: Some(id.to_owned()),
-        at: 1_767_600_000_000,
-    }
+    crate::support::telegram(contact, text, id, 1_767_600_000_000)
 }
 
 #[test]

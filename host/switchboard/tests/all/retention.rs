@@ -3,26 +3,14 @@
 
 use std::sync::Arc;
 
-use switchboard::engine::{Engine, InboundMessage};
+use switchboard::engine::Engine;
 use switchboard::tenant::Tenant;
-use switchboard_core::contract::{Channel, Contact};
 use switchboard_store::Store;
 
-use crate::support::{plugin_dir, runtime, write_tenant};
+use crate::support::{plugin_dir, runtime, telegram, write_tenant};
 
 const HOUR: i64 = 60 * 60 * 1000;
 const START: i64 = 1_767_600_000_000;
-
-fn message(contact: &str, text: &str, id: &str, at: i64) -> InboundMessage {
-    InboundMessage {
-        channel: Channel::Telegram,
-        contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
-        text: text.to_owned(),
-        payload: None,
-        message_id: Some(id.to_owned()),
-        at,
-    }
-}
 
 #[test]
 fn a_sweep_exports_and_removes_what_the_tenants_retention_lets_go_and_keeps_the_rest() {
@@ -37,8 +25,8 @@ fn a_sweep_exports_and_removes_what_the_tenants_retention_lets_go_and_keeps_the_
             .expect("added");
     }
     for tenant in ["short", "long"] {
-        engine.handle(tenant, message("telegram:old", "hours", "m1", START)).expect("handled");
-        engine.handle(tenant, message("telegram:new", "hours", "m2", START + 3 * HOUR)).expect("handled");
+        engine.handle(tenant, telegram("telegram:old", "hours", "m1", START)).expect("handled");
+        engine.handle(tenant, telegram("telegram:new", "hours", "m2", START + 3 * HOUR)).expect("handled");
     }
     let exports = dir.path().join("exports");
 
@@ -76,7 +64,7 @@ fn a_sweep_exports_and_removes_what_the_tenants_retention_lets_go_and_keeps_the_
         "a conversation's state stays"
     );
 
-    let retry = engine.handle("short", message("telegram:new", "hours", "m2", now)).expect("handled");
+    let retry = engine.handle("short", telegram("telegram:new", "hours", "m2", now)).expect("handled");
     assert!(retry.duplicate, "a retry within the dedupe retention is still recognised");
 }
 

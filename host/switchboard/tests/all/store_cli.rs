@@ -6,23 +6,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use switchboard::engine::{Engine, InboundMessage};
+use switchboard::engine::Engine;
 use switchboard::tenant::Tenant;
-use switchboard_core::contract::{Channel, Contact};
 use switchboard_store::Store;
 
-use crate::support::{plugin_dir, runtime, write_tenant};
-
-fn message(contact: &str, id: &str, at: i64) -> InboundMessage {
-    InboundMessage {
-        channel: Channel::Telegram,
-        contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
-        text: "hours".to_owned(),
-        payload: None,
-        message_id: Some(id.to_owned()),
-        at,
-    }
-}
+use crate::support::{plugin_dir, runtime, telegram, write_tenant};
 
 fn switchboard(args: &[&str], data: &Path) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -54,10 +42,13 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
             engine.add_tenant(tenant).expect("added");
             for index in 0..20 {
                 engine
-                    .handle(name, message(&format!("telegram:{index}"), &format!("old{index}"), long_ago))
+                    .handle(
+                        name,
+                        telegram(&format!("telegram:{index}"), "hours", &format!("old{index}"), long_ago),
+                    )
                     .expect("old");
             }
-            engine.handle(name, message("telegram:now", "new", now)).expect("new");
+            engine.handle(name, telegram("telegram:now", "hours", "new", now)).expect("new");
         }
     }
 
@@ -79,7 +70,9 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
         "only the recent turn's events"
     );
     assert_eq!(
-        store.tenant_events("keeper", None, 1_000).expect("read").len(), 63, "21 turns of three events each"
+        store.tenant_events("keeper", None, 1_000).expect("read").len(),
+        63,
+        "21 turns of three events each"
     );
     assert!(store.seen("keeper", "telegram", "old3").expect("read"), "keeper's ids are kept");
     assert!(!store.seen("brief", "telegram", "old3").expect("read"));

@@ -171,3 +171,19 @@ pub fn write_tenant(dir: &std::path::Path, name: &str, extra: &str) -> PathBuf {
     std::fs::write(tenant.join("tenant.toml"), toml).expect("write tenant");
     tenant
 }
+
+/// A Telegram message with a provider id, handled at `at` (Unix ms).
+pub fn telegram(contact: &str, text: &str, id: &str, at: i64) -> switchboard::engine::InboundMessage {
+    switchboard::engine::InboundMessage {
+        channel: switchboard_core::contract::Channel::Telegram,
+        contact: switchboard_core::contract::Contact {
+            id: contact.to_owned(),
+            display_name: None,
+            locale: "en".to_owned(),
+        },
+        text: text.to_owned(),
+        payload: None,
+        message_id: Some(id.to_owned()),
+        at,
+    }
+}
