@@ -17,8 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::contract::Channel;
 use switchboard_core::conversation::{Conversation, ScheduledTimer};
-use switchboard_core::event::DomainEvent;
+use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::batch::Batch;
 use crate::{Store, StoreError, keys};
@@ -373,7 +374,8 @@ impl Store {
         for conversation in record.conversations.difference(&record.indexed_inline) {
             batch.insert(keys::conversation_event(record.tenant, conversation, record.seq), &[]);
         }
-        batch.insert(keys::tenant_event(record.tenant, record.seq), record.finish());
+        let (tenant, seq) = (record.tenant, record.seq);
+        batch.insert(keys::tenant_event(tenant, seq), record.finish()?);
         Ok(())
     }
 
@@ -544,12 +546,23 @@ struct EncodedConversation<'a> {
 }
 
 /// Events of one tenant, from one turn or several, on their way to being one
-/// record of its log: a JSON array, built as they come.
+/// record of its log, built as they come:
+///
+/// ```json
+/// {"tenant": "acme", "turns": [
+///   {"at": 1767600000000, "conversation": "telegram:42", "channel": "telegram",
+///    "events": [{"type": "message.received", "data": {...}}, ...]}]}
+/// ```
+///
+/// Consecutive events of one conversation at one time (a turn's) share
+/// their envelope, which is most of a small event's bytes.
 struct EventRecord<'a> {
     tenant: &'a str,
     /// Its sequence number in the tenant's log.
     seq: u64,
     json: Vec<u8>,
+    /// The envelope of the group being written.
+    open: Option<(i64, &'a str, Channel)>,
     /// The conversations they belong to, each to be indexed.
     conversations: BTreeSet<&'a str>,
     /// Those written in the same batch, whose transcript tail points here.
@@ -561,7 +574,8 @@ impl<'a> EventRecord<'a> {
         Self {
             tenant,
             seq,
-            json: b"[".to_vec(),
+            json: Vec::new(),
+            open: None,
             conversations: BTreeSet::new(),
             indexed_inline: BTreeSet::new(),
         }
@@ -569,11 +583,25 @@ impl<'a> EventRecord<'a> {
 
     fn push(&mut self, events: &'a [DomainEvent]) -> Result<(), StoreError> {
         for event in events {
-            if !self.conversations.is_empty() {
+            let encode_error = |source| StoreError::Decode { key: event.conversation.clone(), source };
+            let envelope = (event.at, event.conversation.as_str(), event.channel);
+            if self.open == Some(envelope) {
                 self.json.push(b',');
+            } else {
+                self.json.extend_from_slice(match self.open {
+                    Some(_) => b"]},",
+                    None => b"",
+                });
+                self.json.extend_from_slice(b"{\"at\":");
+                serde_json::to_writer(&mut self.json, &event.at).map_err(encode_error)?;
+                self.json.extend_from_slice(b",\"conversation\":");
+                serde_json::to_writer(&mut self.json, &event.conversation).map_err(encode_error)?;
+                self.json.extend_from_slice(b",\"channel\":");
+                serde_json::to_writer(&mut self.json, &event.channel).map_err(encode_error)?;
+                self.json.extend_from_slice(b",\"events\":[");
+                self.open = Some(envelope);
             }
-            serde_json::to_writer(&mut self.json, event)
-                .map_err(|source| StoreError::Decode { key: event.conversation.clone(), source })?;
+            serde_json::to_writer(&mut self.json, &event.body).map_err(encode_error)?;
             self.conversations.insert(&event.conversation);
         }
         Ok(())
@@ -583,22 +611,52 @@ impl<'a> EventRecord<'a> {
         self.json.len()
     }
 
-    fn finish(mut self) -> Vec<u8> {
-        self.json.push(b']');
-        self.json
+    fn finish(self) -> Result<Vec<u8>, StoreError> {
+        let mut record = b"{\"tenant\":".to_vec();
+        serde_json::to_writer(&mut record, self.tenant)
+            .map_err(|source| StoreError::Decode { key: self.tenant.to_owned(), source })?;
+        record.extend_from_slice(b",\"turns\":[");
+        record.extend_from_slice(&self.json);
+        if self.open.is_some() {
+            record.extend_from_slice(b"]}");
+        }
+        record.extend_from_slice(b"]}");
+        Ok(record)
     }
 }
 
-/// One log record: the events of one write, a turn or several (or, as
-/// written before records held several, a single event).
+/// One log record: the events of one write, a turn or several. Records
+/// written before envelopes were shared are an array of whole events, and
+/// before that a single event.
 pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Vec<DomainEvent>, StoreError> {
+    #[derive(Deserialize)]
+    struct Group {
+        at: i64,
+        conversation: String,
+        channel: Channel,
+        events: Vec<EventBody>,
+    }
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Record {
+        Grouped { tenant: String, turns: Vec<Group> },
         Many(Vec<DomainEvent>),
         One(Box<DomainEvent>),
     }
     Ok(match decode(key, bytes)? {
+        Record::Grouped { tenant, turns } => turns
+            .into_iter()
+            .flat_map(|group| {
+                let (tenant, Group { at, conversation, channel, events }) = (tenant.clone(), group);
+                events.into_iter().map(move |body| DomainEvent {
+                    at,
+                    tenant: tenant.clone(),
+                    conversation: conversation.clone(),
+                    channel,
+                    body,
+                })
+            })
+            .collect(),
         Record::Many(events) => events,
         Record::One(event) => vec![*event],
     })
@@ -643,6 +701,25 @@ mod tests {
                 _ => String::new(),
             })
             .collect()
+    }
+
+    #[test]
+    fn records_share_a_turns_envelope_and_records_of_earlier_formats_still_read() {
+        let store = Store::temporary().expect("store");
+        let events = [said("a", "1"), said("a", "2"), said("b", "3"), said("a", "4")];
+        store.append_events("acme", &events, None).expect("written");
+        let (key, bytes) =
+            store.trees().unwrap().turns.scan_prefix(keys::tenant_events("acme")).next().unwrap().unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(record["turns"].as_array().map(Vec::len), Some(3), "a, then b, then a again: {record}");
+        assert_eq!(record["turns"][0]["events"].as_array().map(Vec::len), Some(2));
+        assert_eq!(decode_record(&key, &bytes).expect("decodes"), events);
+
+        // As written before: an array of whole events, and one event alone.
+        let many = serde_json::to_vec(&events[..2]).expect("JSON");
+        assert_eq!(decode_record(b"k", &many).expect("decodes"), events[..2]);
+        let one = serde_json::to_vec(&events[3]).expect("JSON");
+        assert_eq!(decode_record(b"k", &one).expect("decodes"), [events[3].clone()]);
     }
 
     #[test]
