@@ -15,6 +15,8 @@
 //! - `timers.rs`: `timers`, a million timers inserted and fired.
 //! - `http.rs`: `http`, signed webhooks over loopback HTTP.
 //! - `delivery.rs`: `delivery`, webhooks in and replies out through a slow fake provider.
+//! - `soak.rs`: `soak`, steady mixed traffic against `switchboard serve` for
+//!   minutes: throughput, p99, RSS and disk per message over time.
 //! - `common.rs`: a runtime as `serve` builds it, and percentiles.
 
 #![forbid(unsafe_code)]
@@ -23,6 +25,7 @@ mod common;
 mod delivery;
 mod engine;
 mod http;
+mod soak;
 mod steps;
 mod timers;
 
@@ -56,6 +59,9 @@ enum Command {
     /// Webhooks in, replies out through a slow, rate-limited fake provider:
     /// replies/s, latency, a hanging tenant and an outage.
     Delivery(delivery::Args),
+    /// Steady mixed web chat traffic against `switchboard serve` for minutes:
+    /// throughput, p99, RSS and disk per message over time.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::Timers(args) => timers::run(args),
         Command::Http(args) => http::run(args),
         Command::Delivery(args) => delivery::run(args),
+        Command::Soak(args) => soak::run(args),
     };
     match result {
         Ok(code) => code,
