@@ -21,12 +21,7 @@ impl Store {
     pub fn put_api_key(&self, tenant: &str, key: &ApiKey) -> Result<(), StoreError> {
         let bytes =
             serde_json::to_vec(key).map_err(|source| StoreError::Decode { key: key.id.clone(), source })?;
-        let trees = self.writable()?;
-        trees.wrote();
-        trees
-            .turns
-            .insert(keys::api_key(tenant, &key.id), bytes)
-            .map_err(|error| self.failed(&trees, error))?;
+        self.database.write(|trees| trees.turns.insert(keys::api_key(tenant, &key.id), bytes))?;
         self.durable()?;
         Ok(())
     }

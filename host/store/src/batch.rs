@@ -98,47 +98,44 @@ impl Store {
     /// Apply `batch` to the `turns` tree atomically (as far as a crash can
     /// tell), not yet synced.
     pub(crate) fn apply(&self, mut batch: Batch) -> Result<(), StoreError> {
-        let trees = self.writable()?;
-        trees.wrote();
-        let applied = (|| {
+        self.database.write(|trees| {
             if batch.writes.len() <= 1 {
                 // None, or one: sled makes a single write atomic by itself.
                 return match batch.writes.pop() {
-                    Some((key, value)) => apply_one(&trees, &key, value),
+                    Some((key, value)) => apply_one(trees, &key, value),
                     None => Ok(()),
                 };
             }
             let redo = keys::redo(trees.db.generate_id()?);
             trees.turns.insert(&redo, batch.encode())?;
             for (key, value) in batch.writes {
-                apply_one(&trees, &key, value)?;
+                apply_one(trees, &key, value)?;
             }
             trees.turns.remove(&redo)?;
             Ok(())
-        })();
-        applied.map_err(|error| self.failed(&trees, error))
+        })
     }
+}
 
-    /// Finish the batches a crash interrupted: apply every redo record left
-    /// behind, in the order they were written, and make that durable.
-    pub(crate) fn replay_unfinished(&self) -> Result<usize, StoreError> {
-        let trees = self.writable()?;
-        let mut replayed = 0;
-        for record in trees.turns.scan_prefix(keys::REDO_PREFIX) {
-            let (redo, bytes) = record?;
-            let batch = Batch::decode(&bytes)
-                .ok_or_else(|| StoreError::Unfinished { key: String::from_utf8_lossy(&redo).into_owned() })?;
-            for (key, value) in batch.writes {
-                apply_one(&trees, &key, value)?;
-            }
-            trees.turns.remove(&redo)?;
-            replayed += 1;
+/// Finish the batches a crash (or a failed write) interrupted: apply every
+/// redo record left behind, in the order they were written, and make that
+/// durable; how many. Runs before the database serves anything.
+pub(crate) fn replay(trees: &Trees) -> Result<usize, StoreError> {
+    let mut replayed = 0;
+    for record in trees.turns.scan_prefix(keys::REDO_PREFIX) {
+        let (redo, bytes) = record?;
+        let batch = Batch::decode(&bytes)
+            .ok_or_else(|| StoreError::Unfinished { key: String::from_utf8_lossy(&redo).into_owned() })?;
+        for (key, value) in batch.writes {
+            apply_one(trees, &key, value)?;
         }
-        if replayed > 0 {
-            self.flush()?;
-        }
-        Ok(replayed)
+        trees.turns.remove(&redo)?;
+        replayed += 1;
     }
+    if replayed > 0 {
+        trees.db.flush()?;
+    }
+    Ok(replayed)
 }
 
 fn apply_one(trees: &Trees, key: &[u8], value: Option<IVec>) -> sled::Result<()> {
@@ -179,7 +176,7 @@ mod tests {
             store.trees().unwrap().turns.insert(b"t/a", b"one".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::open_again(dir.path());
+        let store = Store::open(dir.path()).expect("opens again");
         assert_eq!(store.trees().unwrap().turns.get(b"t/a").unwrap().as_deref(), Some(b"one".as_slice()));
         assert_eq!(store.trees().unwrap().turns.get(b"t/b").unwrap(), None);
         assert_eq!(store.trees().unwrap().turns.get(b"t/c").unwrap().as_deref(), Some(b"".as_slice()));

@@ -15,8 +15,8 @@ impl Store {
             // writing it again would leave sled a second copy to collect.
             return Ok(hash);
         }
-        trees.wrote();
-        trees.blobs.insert(hash.as_bytes(), bytes).map_err(|error| self.failed(&trees, error))?;
+        drop(trees);
+        self.database.write(|trees| trees.blobs.insert(hash.as_bytes(), bytes))?;
         Ok(hash)
     }
 
@@ -24,12 +24,8 @@ impl Store {
     /// to it can continue after the tenant moves on.
     pub fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError> {
         let hash = self.put_blob(source.as_bytes())?;
-        let trees = self.writable()?;
-        trees.wrote();
-        trees
-            .blobs
-            .insert(crate::keys::flow(tenant, version), hash.as_bytes())
-            .map_err(|error| self.failed(&trees, error))?;
+        self.database
+            .write(|trees| trees.blobs.insert(crate::keys::flow(tenant, version), hash.as_bytes()))?;
         Ok(())
     }
 

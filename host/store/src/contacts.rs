@@ -44,12 +44,9 @@ impl Store {
         conversation: &str,
     ) -> Result<String, StoreError> {
         let key = keys::contact_point(tenant, kind, value);
-        let trees = self.writable()?;
-        trees.wrote();
-        let previous = trees
-            .turns
-            .compare_and_swap(&key, None as Option<&[u8]>, Some(conversation.as_bytes()))
-            .map_err(|error| self.failed(&trees, error))?;
+        let previous = self.database.write(|trees| {
+            trees.turns.compare_and_swap(&key, None as Option<&[u8]>, Some(conversation.as_bytes()))
+        })?;
         match previous {
             Ok(()) => {
                 self.durable()?;

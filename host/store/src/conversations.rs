@@ -85,8 +85,20 @@ impl Store {
 
     /// Whether an inbound message id was already handled.
     pub fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
-        // A dedupe check: an unwritable store may hold turns that never reached the disk.
-        Ok(self.writable()?.turns.contains_key(keys::inbound(tenant, channel, message_id))?)
+        self.is_duplicate(&keys::inbound(tenant, channel, message_id))
+    }
+
+    /// Whether the inbound key `key` is there. An unwritable store may hold
+    /// turns that never reached the disk, so it is not asked; and a
+    /// duplicate found counts as relied on until the caller syncs (which
+    /// refuses if the store reopened meanwhile; see `database.rs`).
+    fn is_duplicate(&self, key: &[u8]) -> Result<bool, StoreError> {
+        let trees = self.writable()?;
+        let found = trees.turns.contains_key(key)?;
+        if found {
+            trees.touched();
+        }
+        Ok(found)
     }
 
     /// Write a turn atomically (one batch on one tree), then return once it
@@ -260,6 +272,10 @@ impl Store {
             }
             entries.push((keys::seq_after(prefix, &key), value.to_vec()));
         }
+        if !entries.is_empty() {
+            // The outbox's readers sync before they send what they read.
+            trees.touched();
+        }
         Ok(entries)
     }
 
@@ -390,7 +406,7 @@ impl Store {
         at: i64,
     ) -> Result<Committed, StoreError> {
         let key = keys::inbound(tenant, channel, message_id);
-        if self.writable()?.turns.contains_key(&key)? {
+        if self.is_duplicate(&key)? {
             return Ok(Committed::Duplicate);
         }
         batch.insert(key, keys::dedupe_stamp(at).as_slice());

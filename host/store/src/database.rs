@@ -14,15 +14,21 @@
 //! waits for the operations still using it, drops it and opens it again from
 //! what is on disk, which is everything a caller was told is durable.
 //!
+//! The reopened database is published only once the batches the failure cut
+//! in two are finished from their redo records (`batch.rs`), so no new turn
+//! lands before an old one's remainder.
+//!
 //! A write applied before a reopen and synced after it would be synced on the
-//! new database, which never saw it. Each database has an epoch; each thread
-//! remembers the epoch of its last write, and a sync refuses with
-//! [`StoreError::Reopened`] when that write belongs to an older one. (Syncs
-//! already cover "everything this thread wrote", so the thread is the unit
-//! that knows what it wrote.)
+//! new database, which never saw it; so would a duplicate check or an outbox
+//! read that saw such a write. Each database has an epoch; each thread
+//! remembers the oldest epoch it wrote to or relied on since its last sync,
+//! and a sync refuses with [`StoreError::Reopened`] when that is older than
+//! the current one. (Syncs already cover "everything this thread wrote", so
+//! the thread is the unit that knows what it wrote.)
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -34,14 +40,14 @@ pub(crate) const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// How long a reopen waits for operations still using the old database.
 const DRAIN_WITHIN: Duration = Duration::from_secs(10);
 
-/// How long opening waits for the old database's lock: sled's flusher
-/// thread may hold it for a moment after the last handle is dropped.
+/// How long opening waits for the database's lock: sled's flusher thread
+/// may hold it for a moment after the last handle is dropped.
 const LOCK_WITHIN: Duration = Duration::from_secs(5);
 
 thread_local! {
-    /// The epoch of the database this thread last wrote to, until a sync
-    /// covers it.
-    static WROTE_IN: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The oldest epoch of a database this thread wrote to, or read what may
+    /// not be on disk yet from, since its last sync.
+    static UNSYNCED: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// The database and its trees, replaced whole when the store reopens.
@@ -66,10 +72,12 @@ impl Trees {
         })
     }
 
-    /// Note that this thread wrote here: a sync on a later database
-    /// refuses rather than report this write durable.
-    pub(crate) fn wrote(&self) {
-        WROTE_IN.set(Some(self.epoch));
+    /// Note that this thread wrote here, or read what may not be on disk
+    /// yet and will sync before relying on it: a sync on a later database
+    /// refuses rather than report it durable.
+    pub(crate) fn touched(&self) {
+        let oldest = UNSYNCED.get().map_or(self.epoch, |epoch| epoch.min(self.epoch));
+        UNSYNCED.set(Some(oldest));
     }
 }
 
@@ -94,16 +102,19 @@ pub struct Failure {
 #[derive(Debug)]
 pub(crate) struct Database {
     state: RwLock<State>,
-    /// One reopen at a time.
+    /// One reopen at a time; held while one runs.
     reopening: Mutex<()>,
+    /// The next database's epoch.
+    next_epoch: AtomicU64,
     /// Where it lives; `None` for a temporary database, which cannot reopen.
     path: Option<PathBuf>,
 }
 
 #[derive(Debug)]
 struct State {
-    /// `None` while reopening.
+    /// `None` while reopening, and after a reopen that failed.
     trees: Option<Arc<Trees>>,
+    /// Why it takes no writes, until a reopen succeeds.
     failure: Option<Failure>,
 }
 
@@ -112,6 +123,10 @@ impl Database {
     /// leftovers sled cannot open past (`leftovers.rs`).
     pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let trees = open_trees(path, 0)?;
+        let replayed = crate::batch::replay(&trees)?;
+        if replayed > 0 {
+            tracing::info!(replayed, "finished writes a crash interrupted");
+        }
         Ok(Self::serving(trees, Some(path.to_owned())))
     }
 
@@ -124,6 +139,7 @@ impl Database {
         Self {
             state: RwLock::new(State { trees: Some(Arc::new(trees)), failure: None }),
             reopening: Mutex::new(()),
+            next_epoch: AtomicU64::new(1),
             path,
         }
     }
@@ -156,11 +172,22 @@ impl Database {
     /// The trees to sync this thread's writes on: refused if the thread
     /// wrote to a database that has since been replaced.
     pub(crate) fn to_sync(&self) -> Result<Arc<Trees>, StoreError> {
+        // Taken first: a sync refused for any reason leaves this thread
+        // nothing unsynced to answer for later.
+        let unsynced = UNSYNCED.take();
         let trees = self.writable()?;
-        match WROTE_IN.take() {
+        match unsynced {
             Some(epoch) if epoch != trees.epoch => Err(StoreError::Reopened),
             _ => Ok(trees),
         }
+    }
+
+    /// Run `write` on the writable trees, noting that this thread wrote, and
+    /// marking the store unwritable if sled reports an I/O error.
+    pub(crate) fn write<T>(&self, write: impl FnOnce(&Trees) -> sled::Result<T>) -> Result<T, StoreError> {
+        let trees = self.writable()?;
+        trees.touched();
+        write(&trees).map_err(|error| self.failed(&trees, error))
     }
 
     /// Convert a sled error from an operation on `trees`, marking the
@@ -180,25 +207,28 @@ impl Database {
     }
 
     pub(crate) fn health(&self) -> Health {
+        if self.reopening.try_lock().is_err() {
+            return Health::Reopening;
+        }
         let state = self.state();
         match (&state.trees, &state.failure) {
-            (None, _) => Health::Reopening,
-            (Some(_), Some(failure)) => Health::Unwritable(failure.clone()),
+            (_, Some(failure)) => Health::Unwritable(failure.clone()),
             (Some(_), None) => Health::Writable,
+            (None, None) => Health::Reopening,
         }
     }
 
     /// Take the database out of service, wait for what still uses it,
-    /// and open it again from disk. The caller then finishes what the
-    /// disk holds unfinished, as at start.
+    /// open it again from disk and finish the batches it holds unfinished,
+    /// then publish it. If opening fails, the store stays out of service
+    /// and unwritable, and a later reopen tries again.
     pub(crate) fn reopen(&self) -> Result<(), StoreError> {
         let _one = self.reopening.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.path.as_deref().ok_or(StoreError::NotReopenable)?;
         let Some(old) = self.state_mut().trees.take() else {
             // A reopen before this one failed to open; try again.
-            return self.open_in_place(path, 1);
+            return self.open_in_place(path);
         };
-        let epoch = old.epoch + 1;
         let started = Instant::now();
         let mut old = old;
         loop {
@@ -217,14 +247,19 @@ impl Database {
                 }
             }
         }
-        self.open_in_place(path, epoch)
+        self.open_in_place(path)
     }
 
-    fn open_in_place(&self, path: &Path, epoch: u64) -> Result<(), StoreError> {
+    fn open_in_place(&self, path: &Path) -> Result<(), StoreError> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed);
         let trees = open_trees(path, epoch)?;
+        let replayed = crate::batch::replay(&trees)?;
+        if replayed > 0 {
+            tracing::info!(replayed, "finished writes the failed one cut short");
+        }
         // Whatever this thread wrote before is gone with the old database
-        // or on disk; it must not stop the reopen's own syncs.
-        WROTE_IN.set(None);
+        // or on disk; it must not stop its next sync.
+        UNSYNCED.set(None);
         let mut state = self.state_mut();
         state.trees = Some(Arc::new(trees));
         state.failure = None;
@@ -247,7 +282,9 @@ fn open_trees(path: &Path, epoch: u64) -> Result<Trees, StoreError> {
             {
                 continue;
             }
-            Err(sled::Error::Io(io)) if epoch > 0 && is_lock_held(&io) && started.elapsed() < LOCK_WITHIN => {
+            // Ours a moment ago (a reopen, a store just dropped), or
+            // another process's, which holds it for good: say so after a while.
+            Err(sled::Error::Io(io)) if is_lock_held(&io) && started.elapsed() < LOCK_WITHIN => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(error) => return Err(open_error(error)),
@@ -257,7 +294,7 @@ fn open_trees(path: &Path, epoch: u64) -> Result<Trees, StoreError> {
 }
 
 /// sled's "could not acquire lock" on its directory.
-fn is_lock_held(io: &std::io::Error) -> bool {
+pub(crate) fn is_lock_held(io: &std::io::Error) -> bool {
     io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
 }
 
@@ -328,6 +365,38 @@ mod tests {
         assert!(matches!(lost, StoreError::Reopened), "{lost}");
         assert!(lost.is_temporary());
         store.durable().expect("nothing of this thread's is pending any more");
+    }
+
+    #[test]
+    fn a_sync_refuses_when_any_write_since_the_last_went_to_a_replaced_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        let write = |key: &[u8]| {
+            let mut batch = Batch::default();
+            batch.insert(key.to_vec(), b"v".as_slice());
+            store.apply(batch).expect("applied");
+        };
+        write(b"t/acme/before");
+        std::thread::scope(|scope| scope.spawn(|| store.reopen().expect("reopen")).join().expect("joined"));
+        // A webhook batch's second message, applied after the reopen: the
+        // first one's write must still not be reported durable.
+        write(b"t/acme/after");
+        assert!(matches!(store.durable(), Err(StoreError::Reopened)));
+    }
+
+    #[test]
+    fn a_duplicate_found_before_a_reopen_is_not_confirmed_by_a_sync_after_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| store.append_events("acme", &[], Some(("telegram", "m1"))).expect("written"))
+                .join()
+                .expect("joined")
+        });
+        assert!(store.seen("acme", "telegram", "m1").expect("read"));
+        std::thread::scope(|scope| scope.spawn(|| store.reopen().expect("reopen")).join().expect("joined"));
+        assert!(matches!(store.durable(), Err(StoreError::Reopened)), "what was seen may be gone");
     }
 
     #[test]

@@ -55,8 +55,8 @@ pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use plugin_state::SledKv;
-pub use retention::{Retention, Swept};
-pub use stats::{Stats, Usage};
+pub use retention::{Cutoffs, Swept};
+pub use stats::{Compaction, Stats, Usage};
 pub use timers::DueTimer;
 
 /// Errors a store operation reports, with what it was doing.
@@ -80,6 +80,10 @@ pub enum StoreError {
     NotReopenable,
     #[error("failed to export expired events to {dir}: {source}")]
     Export { dir: String, source: std::io::Error },
+    #[error(
+        "an interrupted `switchboard store compact` left {left}; run `switchboard store compact --data {path}` to finish or undo it"
+    )]
+    CompactionInterrupted { path: String, left: String },
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]
@@ -101,6 +105,11 @@ impl StoreError {
             _ => return false,
         };
         kind == std::io::ErrorKind::StorageFull || kind == std::io::ErrorKind::QuotaExceeded
+    }
+
+    /// Another process (a running `serve`) has the store open.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, Self::Open { source: sled::Error::Io(io), .. } if database::is_lock_held(io))
     }
 
     /// The store cannot write for now, for a reason other than a full
@@ -128,6 +137,13 @@ impl Store {
     /// sled's page cache is capped, so memory stays flat however many
     /// conversations, events and timers the database holds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let siblings = Compaction::of(path);
+        if let Some(left) = [&siblings.fresh, &siblings.old].into_iter().find(|sibling| sibling.exists()) {
+            return Err(StoreError::CompactionInterrupted {
+                path: path.display().to_string(),
+                left: left.display().to_string(),
+            });
+        }
         let database = Database::open(path)?;
         let timer_log = timer_log::TimerLog::open(&path.join("timers"))
             .map_err(|error| StoreError::Open { path: path.display().to_string(), source: error.into() })?;
@@ -164,13 +180,10 @@ impl Store {
         Ok(store)
     }
 
-    /// Finish what the disk holds unfinished: the batches and tenant
-    /// retirements a crash (or a failed write) interrupted.
+    /// Finish the tenant retirements a crash (or a failed write)
+    /// interrupted. (Interrupted batches are finished before the database
+    /// serves anything: `Database::open`.)
     fn finish_unfinished(&self) -> Result<(), StoreError> {
-        let replayed = self.replay_unfinished()?;
-        if replayed > 0 {
-            tracing::info!(replayed, "finished writes a crash interrupted");
-        }
         let retired = self.finish_retirements()?;
         if retired > 0 {
             tracing::info!(retired, "finished retiring removed tenants' data");
@@ -205,8 +218,7 @@ impl Store {
     /// A new sequence number (for an event record, an outbox entry, a redo
     /// record), unique for the life of the database.
     pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
-        let trees = self.writable()?;
-        trees.db.generate_id().map_err(|error| self.failed(&trees, error))
+        self.database.write(|trees| trees.db.generate_id())
     }
 
     /// A sled write's error, marking the store unwritable if it was the disk.
@@ -246,24 +258,6 @@ impl Store {
                 trees.db.flush()
             })
             .map_err(|error| self.failed(&trees, error))
-    }
-
-    /// [`Store::open`] again right after a store on `path` was dropped, for
-    /// tests: sled's flusher thread may hold the directory's lock for a
-    /// moment after the drop, so a lock error is retried for a while.
-    #[cfg(test)]
-    pub(crate) fn open_again(path: &Path) -> Self {
-        let started = std::time::Instant::now();
-        loop {
-            match Self::open(path) {
-                Ok(store) => return store,
-                Err(error) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                    assert!(format!("{error:?}").contains("lock"), "reopen: {error:?}");
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(error) => panic!("reopen: {error:?}"),
-            }
-        }
     }
 
     /// Wait until everything written so far is on disk.

@@ -89,7 +89,7 @@ impl SledKv {
         change: impl Fn(Transaction<'_>) -> Result<(), ConflictableTransactionError<KvQuotaExceeded>>,
     ) -> anyhow::Result<()> {
         let trees = self.database.writable()?;
-        trees.wrote();
+        trees.touched();
         match trees.plugin_state.transaction(|tx| change(tx)) {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(exceeded)) => Err(exceeded.into()),

@@ -14,7 +14,9 @@
 //! outbox entries are never swept: they are what the tenant runs on, and
 //! a settled outbox entry is removed when it settles. Each page of removals
 //! is one atomic, durable write, so a crash mid-sweep leaves a shorter log,
-//! never a damaged one; an export that fails removes nothing.
+//! never a damaged one; an export that fails removes nothing. A crash
+//! between a page's export and its removal exports that page again next
+//! time: readers of the exports dedupe by `seq`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ const PAGE: usize = 500;
 
 /// What to remove, as Unix-millisecond cutoffs: anything older goes.
 #[derive(Debug, Clone)]
-pub struct Retention {
+pub struct Cutoffs {
     pub events_before: i64,
     pub dedupe_before: i64,
     /// Where removed events are written first, under `{tenant}/`; `None`
@@ -53,37 +55,34 @@ pub struct Swept {
 }
 
 impl Store {
-    /// Remove what `tenant` keeps past `retention` (see the module doc).
-    pub fn sweep(&self, tenant: &str, retention: &Retention) -> Result<Swept, StoreError> {
+    /// Remove what `tenant` keeps past `cutoffs` (see the module doc).
+    pub fn sweep(&self, tenant: &str, cutoffs: &Cutoffs) -> Result<Swept, StoreError> {
+        // Nothing is exported for removals an unwritable store would refuse.
+        self.writable()?;
         let mut swept = Swept::default();
-        while self.sweep_events(tenant, retention, &mut swept)? {}
+        while self.sweep_events(tenant, cutoffs, &mut swept)? {}
         let mut after = None;
-        while let Some(next) = self.sweep_dedupe(tenant, retention, after, &mut swept)? {
+        while let Some(next) = self.sweep_dedupe(tenant, cutoffs, after, &mut swept)? {
             after = Some(next);
         }
         Ok(swept)
     }
 
     /// Remove one page of expired event records; whether there may be more.
-    fn sweep_events(
-        &self,
-        tenant: &str,
-        retention: &Retention,
-        swept: &mut Swept,
-    ) -> Result<bool, StoreError> {
+    fn sweep_events(&self, tenant: &str, cutoffs: &Cutoffs, swept: &mut Swept) -> Result<bool, StoreError> {
         let prefix = keys::tenant_events(tenant);
         let mut expired: Vec<(u64, Vec<DomainEvent>, usize)> = Vec::new();
         for entry in self.trees()?.turns.scan_prefix(&prefix).take(PAGE) {
             let (key, bytes) = entry?;
             let events = crate::conversations::decode_record(&key, &bytes)?;
             let newest = events.iter().map(|event| event.at).max().unwrap_or(i64::MIN);
-            if newest >= retention.events_before {
+            if newest >= cutoffs.events_before {
                 break;
             }
             expired.push((keys::seq_after(&prefix, &key), events, key.len() + bytes.len()));
         }
         let Some(&(last, ..)) = expired.last() else { return Ok(false) };
-        if let Some(dir) = &retention.export_to {
+        if let Some(dir) = &cutoffs.export_to {
             let exported = export(dir, tenant, &expired, last)
                 .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?;
             swept.exported.push(exported);
@@ -125,7 +124,7 @@ impl Store {
     fn sweep_dedupe(
         &self,
         tenant: &str,
-        retention: &Retention,
+        cutoffs: &Cutoffs,
         after: Option<Vec<u8>>,
         swept: &mut Swept,
     ) -> Result<Option<Vec<u8>>, StoreError> {
@@ -142,13 +141,13 @@ impl Store {
             }
             seen += 1;
             match keys::dedupe_handled_at(&value) {
-                Some(at) if at < retention.dedupe_before => {
+                Some(at) if at < cutoffs.dedupe_before => {
                     swept.dedupe_ids += 1;
                     swept.bytes += (key.len() + value.len()) as u64;
                     batch.remove(key.to_vec());
                 }
                 Some(_) => {}
-                None => batch.insert(key.to_vec(), keys::dedupe_stamp(retention.now).as_slice()),
+                None => batch.insert(key.to_vec(), keys::dedupe_stamp(cutoffs.now).as_slice()),
             }
             last = Some(key.to_vec());
         }
@@ -172,16 +171,21 @@ fn export(
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("events-{first:020}-{last:020}.ndjson"));
     let partial = path.with_extension("ndjson.partial");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
-    for (seq, events, _) in records {
-        for event in events {
-            let line = ExportedEvent { seq: *seq, event };
-            serde_json::to_writer(&mut file, &line)?;
-            file.write_all(b"\n")?;
+    let written = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        for (seq, events, _) in records {
+            for event in events {
+                serde_json::to_writer(&mut file, &ExportedEvent { seq: *seq, event })?;
+                file.write_all(b"\n")?;
+            }
         }
+        file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
+    })();
+    if let Err(error) = written {
+        // A full disk is the likeliest cause: give back what was written.
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
     }
-    let file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-    file.sync_all()?;
     std::fs::rename(&partial, &path)?;
     std::fs::File::open(&dir)?.sync_all()?;
     Ok(path)
@@ -212,8 +216,8 @@ mod tests {
         }
     }
 
-    fn retention(before: i64, export_to: Option<PathBuf>) -> Retention {
-        Retention { events_before: before, dedupe_before: before, export_to, now: 10_000 }
+    fn retention(before: i64, export_to: Option<PathBuf>) -> Cutoffs {
+        Cutoffs { events_before: before, dedupe_before: before, export_to, now: 10_000 }
     }
 
     #[test]

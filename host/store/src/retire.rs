@@ -29,12 +29,7 @@ impl Store {
     /// Move every key of `tenant` out of its reach (see the module doc),
     /// durably. How many keys moved.
     pub fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
-        let trees = self.writable()?;
-        trees.wrote();
-        trees
-            .turns
-            .insert(keys::retiring(tenant), &retired_at.to_be_bytes())
-            .map_err(|error| self.failed(&trees, error))?;
+        self.database.write(|trees| trees.turns.insert(keys::retiring(tenant), &retired_at.to_be_bytes()))?;
         self.flush()?;
         let moved = self.finish_retiring(tenant, retired_at)?;
         self.flush()?;
@@ -63,28 +58,28 @@ impl Store {
 
     fn finish_retiring(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
         let prefix = keys::tenant_prefix(tenant);
-        let mut moved = 0;
-        let trees = self.writable()?;
-        trees.wrote();
-        for tree in [&trees.turns, &trees.plugin_state, &trees.blobs] {
-            loop {
-                let mut batch = sled::Batch::default();
-                let mut in_batch = 0;
-                for entry in tree.scan_prefix(&prefix).take(PAGE) {
-                    let (key, value) = entry?;
-                    batch.insert(keys::retired(retired_at, &key), value);
-                    batch.remove(key);
-                    in_batch += 1;
+        self.database.write(|trees| {
+            let mut moved = 0;
+            for tree in [&trees.turns, &trees.plugin_state, &trees.blobs] {
+                loop {
+                    let mut batch = sled::Batch::default();
+                    let mut in_batch = 0;
+                    for entry in tree.scan_prefix(&prefix).take(PAGE) {
+                        let (key, value) = entry?;
+                        batch.insert(keys::retired(retired_at, &key), value);
+                        batch.remove(key);
+                        in_batch += 1;
+                    }
+                    if in_batch == 0 {
+                        break;
+                    }
+                    tree.apply_batch(batch)?;
+                    moved += in_batch;
                 }
-                if in_batch == 0 {
-                    break;
-                }
-                tree.apply_batch(batch).map_err(|error| self.failed(&trees, error))?;
-                moved += in_batch;
             }
-        }
-        trees.turns.remove(keys::retiring(tenant)).map_err(|error| self.failed(&trees, error))?;
-        Ok(moved)
+            trees.turns.remove(keys::retiring(tenant))?;
+            Ok(moved)
+        })
     }
 }
 
@@ -141,7 +136,7 @@ mod tests {
             store.trees().unwrap().turns.insert(keys::retiring("acme"), &7_i64.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open_again(dir.path());
+        let store = Store::open(dir.path()).expect("opens again");
         assert!(store.api_key("acme", "k1").unwrap().is_none());
         assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::RETIRING_PREFIX).count(), 0);
     }

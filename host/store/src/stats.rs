@@ -2,9 +2,30 @@
 //! stats`, and rewriting it whole for `switchboard store compact`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{Store, StoreError, keys};
+
+/// Where `switchboard store compact` builds the rewritten store and sets
+/// the old one aside, beside the store's directory. While either exists,
+/// the store does not open (a compaction was cut short; the command
+/// finishes or undoes it).
+#[derive(Debug, Clone)]
+pub struct Compaction {
+    pub fresh: PathBuf,
+    pub old: PathBuf,
+}
+
+impl Compaction {
+    pub fn of(path: &Path) -> Self {
+        let sibling = |suffix: &str| {
+            let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+            name.push(suffix);
+            path.with_file_name(name)
+        };
+        Self { fresh: sibling(".compacting"), old: sibling(".before-compact") }
+    }
+}
 
 /// Keys and bytes (of keys and values) of one kind of record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,40 +101,49 @@ impl Store {
     }
 
     /// Write everything this store's database holds into a new one at
-    /// `dest` (which must not exist), synced: sled writes a database
-    /// it rewrites this way without the space its log has not yet
-    /// reclaimed. `progress` is called with the keys copied so far. The
-    /// timer log is not copied; it is a directory of its own (`timers`).
+    /// `dest` (which must not exist), synced and checked: sled writes a
+    /// database it rewrites this way without the space its log has not yet
+    /// reclaimed. The new one's sequence numbers go on from this one's.
+    /// `progress` is called with the keys copied so far. The timer log is
+    /// not copied; it is a directory of its own (`timers`).
     pub fn rewrite_into(&self, dest: &Path, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
+        let open_error = |source| StoreError::Open { path: dest.display().to_string(), source };
         if dest.exists() {
-            return Err(StoreError::Open {
-                path: dest.display().to_string(),
-                source: sled::Error::Unsupported("the destination of a rewrite must not exist".into()),
+            return Err(open_error(sled::Error::Unsupported(
+                "the rewrite's destination exists already".into(),
+            )));
+        }
+        let trees = self.trees()?;
+        let copy = sled::Config::new()
+            .path(dest)
+            .cache_capacity(crate::database::CACHE_BYTES)
+            .open()
+            .map_err(open_error)?;
+        let mut copied = 0_u64;
+        for name in trees.db.tree_names() {
+            let (from, to) = (trees.db.open_tree(&name)?, copy.open_tree(&name).map_err(open_error)?);
+            for entry in from.iter() {
+                let (key, value) = entry?;
+                to.insert(key, value).map_err(open_error)?;
+                copied += 1;
+                if copied.is_multiple_of(4096) {
+                    progress(copied);
+                }
+            }
+        }
+        progress(copied);
+        // Event records, outbox entries and redo records are named by
+        // sequence numbers: the copy must never hand out one in use.
+        let next = trees.db.generate_id()?;
+        while copy.generate_id().map_err(open_error)? < next {}
+        copy.flush().map_err(open_error)?;
+        let (expected, actual) = (trees.db.checksum()?, copy.checksum().map_err(open_error)?);
+        if expected != actual {
+            return Err(StoreError::Corrupt {
+                expected: format!("checksum {expected:08x} of the store"),
+                actual: format!("{actual:08x} in its rewrite at {}", dest.display()),
             });
         }
-        let open_error = |source| StoreError::Open { path: dest.display().to_string(), source };
-        let trees = self.trees()?;
-        let copy = sled::Config::new().path(dest).open().map_err(open_error)?;
-        let copied = std::cell::Cell::new(0_u64);
-        let progress = std::cell::RefCell::new(&mut progress);
-        let (copied, progress) = (&copied, &progress);
-        let export = trees
-            .db
-            .export()
-            .into_iter()
-            .map(|(kind, name, entries)| {
-                let entries = entries.inspect(move |_| {
-                    copied.set(copied.get() + 1);
-                    if copied.get().is_multiple_of(4096) {
-                        (progress.borrow_mut())(copied.get());
-                    }
-                });
-                (kind, name, entries)
-            })
-            .collect::<Vec<_>>();
-        copy.import(export);
-        (progress.borrow_mut())(copied.get());
-        copy.flush().map_err(open_error)?;
         Ok(())
     }
 }

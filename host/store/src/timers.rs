@@ -140,7 +140,7 @@ mod tests {
             store.trees().unwrap().turns.insert(old, b"".as_slice()).expect("insert");
             store.flush().expect("flush");
         }
-        let store = Store::open_again(dir.path());
+        let store = Store::open(dir.path()).expect("opens again");
         assert_eq!(store.trees().unwrap().turns.scan_prefix(keys::DUE_PREFIX).count(), 0, "gone from sled");
         assert_eq!(store.pending_timer_count(), 1);
         let due = store.due_timers(120_000, 10).expect("due");

@@ -75,7 +75,8 @@ pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
 pub use outbox::{OutboxEntry, OutboxPage, can_send};
 pub use plugins::MAX_STEP_OUTPUT_BYTES;
-pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Retention, Swept};
+pub use switchboard_store::Cutoffs as RetentionCutoffs;
+pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Swept};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

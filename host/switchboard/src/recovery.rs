@@ -1,16 +1,24 @@
 //! Living through a full disk: the store stops writing after a write fails
 //! (`switchboard_store`'s `database.rs`), and this task opens it again,
-//! in-process, once its filesystem has room.
+//! in-process.
 //!
 //! Meanwhile writes answer 503 with `Retry-After` (providers retry them),
-//! reads keep working, and `/readyz` says why the server is not ready.
-//! Nothing acknowledged is lost: a turn is acknowledged only once it is on
-//! disk, and the reopened store is exactly what the disk holds.
+//! reads keep working until the reopen starts, and `/readyz` says why the
+//! server is not ready. Nothing acknowledged is lost: a turn is
+//! acknowledged only once it is on disk, and the reopened store is exactly
+//! what the disk holds.
+//!
+//! When to reopen depends on what failed. A full filesystem: once it has
+//! `min_free_bytes` free. Anything else (a quota, which free space does not
+//! show; an I/O error; a reopen that failed or found the store still in
+//! use): after a backoff that doubles from one second to a minute, so a
+//! disk that keeps failing is not reopened, and its memory thrown away,
+//! every second.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{Engine, StoreHealth};
+use crate::engine::{Engine, StoreFailure, StoreHealth};
 
 /// How often the store's health is looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -18,16 +26,21 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often "still waiting for room" is logged.
 const REMIND_EVERY: Duration = Duration::from_secs(30);
 
-/// Watch the store; reopen it once it is unwritable and its filesystem has
-/// `min_free_bytes` free. Runs for the life of the process.
+/// The longest wait between two reopens of a store that keeps failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Watch the store and reopen it once it is unwritable and a reopen may
+/// hold. Runs for the life of the process.
 pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
     let mut reminded: Option<Instant> = None;
+    let mut backoff = Backoff::default();
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
         let failure = match engine.store_health() {
             StoreHealth::Writable => {
                 metrics::gauge!("switchboard_store_writable").set(1.0);
                 reminded = None;
+                backoff.forgive();
                 continue;
             }
             StoreHealth::Reopening => continue,
@@ -35,7 +48,7 @@ pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
         };
         metrics::gauge!("switchboard_store_writable").set(0.0);
         let free = engine.store_free_bytes().unwrap_or(0);
-        if free < min_free_bytes {
+        if is_full_filesystem(&failure) && free < min_free_bytes {
             if reminded.is_none_or(|at| at.elapsed() >= REMIND_EVERY) {
                 tracing::error!(
                     cause = %failure.cause,
@@ -45,6 +58,9 @@ pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
                 );
                 reminded = Some(Instant::now());
             }
+            continue;
+        }
+        if !backoff.due() {
             continue;
         }
         let reopening = Arc::clone(&engine);
@@ -59,8 +75,52 @@ pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
                 );
                 reminded = None;
             }
-            Ok(Err(error)) => tracing::warn!(%error, "the store could not reopen yet; trying again"),
-            Err(joined) => tracing::error!(%joined, "reopening the store panicked"),
+            Ok(Err(error)) => {
+                let retry_in = backoff.failed();
+                tracing::error!(%error, cause = %failure.cause, ?retry_in, "the store could not reopen; trying again");
+            }
+            Err(joined) => {
+                backoff.failed();
+                tracing::error!(%joined, "reopening the store panicked");
+            }
         }
+        if !is_full_filesystem(&failure) {
+            // A write may fail again at once; the next reopen waits.
+            backoff.failed();
+        }
+    }
+}
+
+/// A full filesystem, which its free space shows (a quota does not).
+fn is_full_filesystem(failure: &StoreFailure) -> bool {
+    failure.kind == std::io::ErrorKind::StorageFull
+}
+
+/// When the next reopen may run: at once at first, then after one second,
+/// two, four, … up to [`MAX_BACKOFF`].
+#[derive(Debug, Default)]
+struct Backoff {
+    next: Option<Instant>,
+    wait: Duration,
+}
+
+impl Backoff {
+    fn due(&self) -> bool {
+        self.next.is_none_or(|next| Instant::now() >= next)
+    }
+
+    /// Start again from no wait once the store has stayed writable for
+    /// the longest wait.
+    fn forgive(&mut self) {
+        if self.next.is_some_and(|next| next.elapsed() >= MAX_BACKOFF) {
+            *self = Self::default();
+        }
+    }
+
+    /// Push the next attempt back; how long until it.
+    fn failed(&mut self) -> Duration {
+        self.wait = (self.wait * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+        self.next = Some(Instant::now() + self.wait);
+        self.wait
     }
 }

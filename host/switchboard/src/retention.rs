@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Engine, EngineError, Retention, Swept};
+use crate::engine::{Engine, EngineError, Swept};
 use crate::scheduler::Clock;
 
 /// How often `serve` sweeps, unless told otherwise.
@@ -35,20 +35,9 @@ pub fn sweep_all(
 ) -> Vec<(String, Result<Swept, EngineError>)> {
     let mut results = Vec::new();
     for name in engine.tenant_names() {
-        let swept = engine.tenant(&name).and_then(|tenant| {
-            let retention = &tenant.retention;
-            let before =
-                |kept: Duration| now_ms.saturating_sub(i64::try_from(kept.as_millis()).unwrap_or(i64::MAX));
-            engine.sweep(
-                &name,
-                &Retention {
-                    events_before: before(retention.events),
-                    dedupe_before: before(retention.dedupe),
-                    export_to: retention.export.then(|| export_dir.to_owned()),
-                    now: now_ms,
-                },
-            )
-        });
+        let swept = engine
+            .tenant(&name)
+            .and_then(|tenant| engine.sweep(&name, &tenant.retention.cutoffs(now_ms, export_dir)));
         match &swept {
             Ok(swept) if swept.event_records + swept.dedupe_ids > 0 => {
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "events")

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use switchboard::tenant::{Retention, read_retention, tenant_dirs};
-use switchboard_store::{Stats, Store, Usage};
+use switchboard_store::{Compaction, Stats, Store, Usage};
 
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
@@ -25,8 +25,8 @@ pub struct CompactArgs {
     #[arg(long, default_value = ".switchboard/data")]
     data: PathBuf,
     /// The tenants' directory (`serve --tenants`), for each tenant's
-    /// `[retention]`; a tenant not found there keeps the defaults (90 days
-    /// of events, 7 of message ids).
+    /// `[retention]`. Without it, no retention is applied; a tenant the
+    /// store holds but this directory does not is left alone.
     #[arg(long)]
     tenants: Option<PathBuf>,
     /// Where expired events are exported first. Default: `exports` in `--data`.
@@ -49,79 +49,104 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
+    finish_interrupted(&args.data)?;
     let before = dir_size(&args.data);
     let store = open(&args.data)?;
-    let retentions = match &args.tenants {
-        Some(root) => tenant_dirs(root)?
-            .iter()
-            .map(|dir| read_retention(dir))
-            .collect::<anyhow::Result<BTreeMap<String, Retention>>>()?,
-        None => BTreeMap::new(),
-    };
-    let export_dir = args.export_dir.clone().unwrap_or_else(|| args.data.join("exports"));
-    let now = jiff::Timestamp::now().as_millisecond();
-    for tenant in store.tenants()? {
-        let retention = retentions.get(&tenant).copied().unwrap_or_default();
-        let before = |kept: Duration| now.saturating_sub(i64::try_from(kept.as_millis()).unwrap_or(i64::MAX));
-        let swept = store.sweep(
-            &tenant,
-            &switchboard_store::Retention {
-                events_before: before(retention.events),
-                dedupe_before: before(retention.dedupe),
-                export_to: retention.export.then(|| export_dir.clone()),
-                now,
-            },
-        )?;
-        println!(
-            "{tenant}: {} events and {} message ids past retention removed ({}){}",
-            swept.events,
-            swept.dedupe_ids,
-            human(swept.bytes),
-            match swept.exported.len() {
-                0 => String::new(),
-                files => format!(", exported to {files} file(s) in {}", export_dir.join(&tenant).display()),
-            }
-        );
+    match &args.tenants {
+        Some(root) => apply_retention(&store, root, &args)?,
+        None => println!(
+            "no --tenants: retention not applied (each tenant's [retention] is in its tenant.toml); rewriting only"
+        ),
     }
     if args.no_rewrite {
         return Ok(ExitCode::SUCCESS);
     }
     let keys = store.key_count()?;
+    // The rewrite is checked against the store (a checksum of every key
+    // and value) before anything is moved.
     rewrite(store, &args.data)?;
-    // Open what is now in place: it must hold every key the old one did.
+    let old = Compaction::of(&args.data).old;
+    std::fs::remove_dir_all(&old)
+        .with_context(|| format!("failed to remove the old store at {}; remove it by hand", old.display()))?;
     let reopened = open(&args.data)?.key_count()?;
-    anyhow::ensure!(
-        reopened == keys,
-        "the compacted store holds {reopened} keys, not {keys}: restore {} from a backup",
-        args.data.display()
-    );
+    anyhow::ensure!(reopened == keys, "the compacted store opens with {reopened} keys, not {keys}");
     let after = dir_size(&args.data);
     println!("{}: {} before, {} after", args.data.display(), human(before), human(after));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rewrite the database into a sibling directory, then put it in place of
-/// the old one with the timer log and exports moved over. The old one is
-/// kept until the new one is in place, so a crash meanwhile loses nothing:
-/// the message then says which directory holds what.
-fn rewrite(store: Store, data: &Path) -> anyhow::Result<()> {
-    let sibling = |suffix: &str| {
-        let mut name = data.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
-        name.push(suffix);
-        data.with_file_name(name)
-    };
-    let (fresh, old) = (sibling(".compacting"), sibling(".before-compact"));
-    for leftover in [&fresh, &old] {
-        anyhow::ensure!(
-            !leftover.exists(),
-            "{} exists: an earlier compaction was interrupted. If {} opens (`switchboard store stats --data {}`), remove {}; otherwise move it back to {}",
-            leftover.display(),
-            data.display(),
-            data.display(),
-            leftover.display(),
-            data.display()
+/// Every tenant's retention, as its `tenant.toml` under `root` says; a
+/// tenant the store holds but `root` does not is left alone.
+fn apply_retention(store: &Store, root: &Path, args: &CompactArgs) -> anyhow::Result<()> {
+    let retentions = tenant_dirs(root)?
+        .iter()
+        .map(|dir| read_retention(dir))
+        .collect::<anyhow::Result<BTreeMap<String, Retention>>>()?;
+    let export_dir = args.export_dir.clone().unwrap_or_else(|| args.data.join("exports"));
+    let now = jiff::Timestamp::now().as_millisecond();
+    for tenant in store.tenants()? {
+        let Some(retention) = retentions.get(&tenant) else {
+            println!("{tenant}: not in {}; retention not applied", root.display());
+            continue;
+        };
+        let swept = store.sweep(&tenant, &retention.cutoffs(now, &export_dir))?;
+        let exported = match swept.exported.len() {
+            0 => String::new(),
+            files => format!(", exported to {files} file(s) in {}", export_dir.join(&tenant).display()),
+        };
+        println!(
+            "{tenant}: {} events and {} message ids past retention removed ({}){exported}",
+            swept.events,
+            swept.dedupe_ids,
+            human(swept.bytes)
         );
     }
+    Ok(())
+}
+
+/// Finish or undo a compaction that was cut short, from what it left:
+/// - the old store set aside and none in place: the swap was cut short, so
+///   the old one goes back;
+/// - the old store set aside and the new one in place: the timer log and
+///   exports move over, and the old one goes;
+/// - only a rewrite in progress: it goes (the store was never touched).
+fn finish_interrupted(data: &Path) -> anyhow::Result<()> {
+    let Compaction { fresh, old } = Compaction::of(data);
+    if old.exists() && !data.exists() {
+        std::fs::rename(&old, data).with_context(|| format!("failed to move {} back", old.display()))?;
+        println!("an interrupted compaction was undone: {} is as it was", data.display());
+    } else if old.exists() {
+        move_beside(&old, data)?;
+        std::fs::remove_dir_all(&old).with_context(|| format!("failed to remove {}", old.display()))?;
+        println!("an interrupted compaction was finished");
+    }
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).with_context(|| format!("failed to remove {}", fresh.display()))?;
+        println!("removed {}, a rewrite that was cut short", fresh.display());
+    }
+    Ok(())
+}
+
+/// Move the timer log and the exports from the store at `from` to the one
+/// at `to`, where it has none.
+fn move_beside(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for kept in ["timers", "exports"] {
+        let (source, target) = (from.join(kept), to.join(kept));
+        if source.exists() && !target.exists() {
+            std::fs::rename(&source, &target)
+                .with_context(|| format!("failed to move {} to {}", source.display(), target.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Rewrite the database into a sibling directory (checked against the
+/// original), set the old one aside, put the new one in place, and move
+/// the timer log and exports over. Each step is a rename, and a cut-short
+/// run is finished or undone by the next (`finish_interrupted`); until
+/// then the store does not open.
+fn rewrite(store: Store, data: &Path) -> anyhow::Result<()> {
+    let Compaction { fresh, old } = Compaction::of(data);
     let bar = ProgressBar::new(store.key_count()?).with_style(
         ProgressStyle::with_template("rewriting {bar:40} {pos}/{len} keys ({eta} left)")
             .expect("a valid template"),
@@ -129,23 +154,9 @@ fn rewrite(store: Store, data: &Path) -> anyhow::Result<()> {
     store.rewrite_into(&fresh, |copied| bar.set_position(copied))?;
     bar.finish_and_clear();
     drop(store);
-    for moved in ["timers", "exports"] {
-        let from = data.join(moved);
-        if from.exists() {
-            std::fs::rename(&from, fresh.join(moved))
-                .with_context(|| format!("failed to move {} into {}", from.display(), fresh.display()))?;
-        }
-    }
     std::fs::rename(data, &old).with_context(|| format!("failed to move {} aside", data.display()))?;
-    std::fs::rename(&fresh, data).with_context(|| {
-        format!(
-            "failed to put {} in place; the data is whole in it: rename it to {}",
-            fresh.display(),
-            data.display()
-        )
-    })?;
-    std::fs::remove_dir_all(&old).with_context(|| format!("compacted; remove {} by hand", old.display()))?;
-    Ok(())
+    std::fs::rename(&fresh, data).with_context(|| format!("failed to put {} in place", fresh.display()))?;
+    move_beside(&old, data)
 }
 
 fn open(data: &Path) -> anyhow::Result<Store> {

@@ -118,6 +118,22 @@ impl Default for Retention {
     }
 }
 
+impl Retention {
+    /// What goes at `now` (Unix ms): anything older than its retention,
+    /// exported to `export_dir` first if the tenant says so.
+    pub fn cutoffs(&self, now: i64, export_dir: &Path) -> crate::engine::RetentionCutoffs {
+        let before = |kept: std::time::Duration| {
+            now.saturating_sub(i64::try_from(kept.as_millis()).unwrap_or(i64::MAX))
+        };
+        crate::engine::RetentionCutoffs {
+            events_before: before(self.events),
+            dedupe_before: before(self.dedupe),
+            export_to: self.export.then(|| export_dir.to_owned()),
+            now,
+        }
+    }
+}
+
 /// `"90d"`, `"12h"`, `"1h 30m"`: jiff's friendly duration, days of 24 hours.
 fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::time::Duration, D::Error> {
     use serde::de::Error;
@@ -334,7 +350,7 @@ pub fn read_retention(dir: &Path) -> anyhow::Result<(String, Retention)> {
     }
     let path = dir.join("tenant.toml");
     let raw = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-    let part: Part = toml::from_str(&raw).with_context(|| format!("{}", path.display()))?;
+    let part: Part = toml::from_str(&raw).with_context(|| format!("failed to read {}", path.display()))?;
     Ok((part.name, part.retention))
 }
 

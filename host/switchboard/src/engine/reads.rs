@@ -5,7 +5,7 @@
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{ApiKey, DueTimer, StoredConversation};
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, RetentionCutoffs};
 
 impl Engine {
     /// A conversation's stored state, if it exists.
@@ -88,14 +88,14 @@ impl Engine {
         Ok(self.store.free_bytes().map_err(switchboard_store::StoreError::from)?)
     }
 
-    /// Remove what `tenant` keeps past `retention` (`switchboard_store`'s
+    /// Remove what `tenant` keeps past `cutoffs` (`switchboard_store`'s
     /// `retention.rs`; `crate::retention` runs it for every tenant).
     pub fn sweep(
         &self,
         tenant: &str,
-        retention: &switchboard_store::Retention,
+        cutoffs: &RetentionCutoffs,
     ) -> Result<switchboard_store::Swept, EngineError> {
-        Ok(self.store.sweep(tenant, retention)?)
+        Ok(self.store.sweep(tenant, cutoffs)?)
     }
 
     /// Whether the store takes writes (it stops after a failed one until it

@@ -77,4 +77,34 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
     assert!(store.seen("keeper", "telegram", "old3").expect("read"), "keeper's ids are kept");
     assert!(!store.seen("brief", "telegram", "old3").expect("read"));
     assert!(store.conversation("brief", "telegram:3").expect("read").is_some(), "conversations stay");
+
+    // The compacted store's sequence numbers go on after the old ones: what
+    // is written now comes after what was kept, and overwrites none of it.
+    let later = switchboard_core::event::DomainEvent { at: now + 1, ..brief[0].1.clone() };
+    store.append_events("brief", std::slice::from_ref(&later), None).expect("written after compacting");
+    let events = store.tenant_events("brief", None, 1_000).expect("read");
+    assert_eq!(events.len(), brief.len() + 1, "nothing overwritten");
+    assert_eq!(events.last().map(|(_, event)| event.at), Some(now + 1), "the new record sorts last");
+}
+
+#[test]
+fn an_interrupted_compaction_keeps_the_store_shut_until_compact_undoes_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    {
+        let store = Store::open(&data).expect("store");
+        store.append_events("acme", &[], Some(("telegram", "m1"))).expect("written");
+    }
+    // Cut short between setting the old store aside and putting the new one in place.
+    std::fs::rename(&data, dir.path().join("data.before-compact")).expect("rename");
+    std::fs::create_dir(dir.path().join("data.compacting")).expect("a partial rewrite");
+
+    let refused = Store::open(&data).expect_err("no empty store in its place");
+    assert!(refused.to_string().contains("switchboard store compact"), "{refused}");
+
+    let said = switchboard(&["store", "compact", "--no-rewrite"], &data);
+    assert!(said.contains("undone"), "{said}");
+    let store = Store::open(&data).expect("opens again");
+    assert!(store.seen("acme", "telegram", "m1").expect("read"), "the store is as it was");
+    assert!(!dir.path().join("data.compacting").exists());
 }
