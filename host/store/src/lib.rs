@@ -20,6 +20,7 @@
 //! - `timers.rs` + `timer_log.rs`: the due-time index of pending timers, an
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
+//! - `records.rs`: the event log's records, a turn's events under one envelope.
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
@@ -39,6 +40,7 @@ mod group_commit;
 mod keys;
 mod leftovers;
 mod plugin_state;
+mod records;
 mod retention;
 mod retire;
 mod stats;

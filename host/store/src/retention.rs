@@ -74,7 +74,7 @@ impl Store {
         let mut expired: Vec<(u64, Vec<DomainEvent>, usize)> = Vec::new();
         for entry in self.trees()?.turns.scan_prefix(&prefix).take(PAGE) {
             let (key, bytes) = entry?;
-            let events = crate::conversations::decode_record(&key, &bytes)?;
+            let events = crate::records::decode_record(&key, &bytes)?;
             let newest = events.iter().map(|event| event.at).max().unwrap_or(i64::MIN);
             if newest >= cutoffs.events_before {
                 break;
