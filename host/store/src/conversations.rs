@@ -14,7 +14,7 @@
 //! event-log record for all its events, shared by the turns of a batch, and
 //! its transcript index kept in the conversation it rewrites anyway.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -578,6 +578,8 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use switchboard_core::contract::Channel;
     use switchboard_core::event::EventBody;
 
