@@ -12,10 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Value, json};
+use switchboard::engine::StoreHealth;
+use switchboard_core::contract::{Channel, Contact};
+use switchboard_core::conversation::{Conversation, ScheduledTimer};
+use switchboard_core::flow::Flow;
+use switchboard_store::{Store, StoreError, StoredConversation, TurnRecord};
 
 use crate::crash::serve_with;
-use crate::support::write_tenant;
+use crate::support::{HOURS_FLOW, write_tenant};
 
 /// Set inside the namespace, to the tmpfs's mount point.
 const SMALL_DISK: &str = "SWITCHBOARD_TEST_SMALL_DISK";
@@ -98,6 +105,71 @@ fn a_full_disk_refuses_writes_with_503_serves_reads_and_recovers_in_process_losi
         assert_eq!(answer.body["duplicate"], true, "acknowledged {id} of {contact} was lost");
     }
     assert!(acknowledged.len() > 2, "only {} messages went in", acknowledged.len());
+}
+
+#[test]
+fn timers_accepted_before_during_and_after_a_full_disk_all_fall_due() {
+    let Some(disk) = small_disk("timers_accepted_before_during_and_after_a_full_disk_all_fall_due", 16)
+    else {
+        return;
+    };
+    let store = Store::open(&disk.join("data")).expect("store");
+    let flow = Flow::parse("flow.toml", HOURS_FLOW, &BTreeSet::new()).expect("flow");
+    // Every timer in the same minute: a torn record must hide none after it.
+    let due_at = 10 * 60_000;
+    let commit = |index: i64| {
+        let id = format!("telegram:{index}");
+        let contact = Contact { id: id.clone(), display_name: None, locale: "en".into() };
+        let conversation = Conversation::new(&id, "acme", Channel::Telegram, contact, &flow, 0);
+        let stored = StoredConversation::new(conversation, BTreeMap::new());
+        let timers =
+            [ScheduledTimer { key: format!("t{index}"), kind: "remind".into(), due_at: due_at + index }];
+        let turn = TurnRecord { stored: &stored, events: &[], dedupe: None, outbox: &[], timers: &timers };
+        store.commit_turn("acme", &turn)
+    };
+    let mut accepted = vec![0];
+    commit(0).expect("before the disk fills");
+
+    let filler = disk.join("filler");
+    fill(&filler);
+    // Until an append to the timer log itself fails (sled may fail
+    // first; the timer log's last page still has room for a while).
+    let mut torn = false;
+    for index in 1..5_000 {
+        match commit(index) {
+            Ok(_) => accepted.push(index),
+            Err(error) => {
+                assert!(error.is_storage_full() || error.is_temporary(), "{error}");
+                if matches!(error, StoreError::TimerLog(_)) {
+                    torn = true;
+                    break;
+                }
+            }
+        }
+    }
+    assert!(torn, "the full disk stopped an append to the timer log");
+
+    std::fs::remove_file(&filler).expect("free the disk");
+    if store.health() != StoreHealth::Writable {
+        store.reopen().expect("reopens once there is room");
+    }
+    for index in 5_000..5_020 {
+        commit(index).expect("after the disk has room again");
+        accepted.push(index);
+    }
+    let lost = |store: &Store| {
+        let due: BTreeSet<String> = store
+            .due_timers(due_at + 2 * 60_000, 100_000)
+            .expect("due")
+            .into_iter()
+            .map(|timer| timer.key)
+            .collect();
+        accepted.iter().filter(|index| !due.contains(&format!("t{index}"))).copied().collect::<Vec<_>>()
+    };
+    assert_eq!(lost(&store), [] as [i64; 0], "accepted timers that never fall due");
+    drop(store);
+    let store = Store::open(&disk.join("data")).expect("opens again");
+    assert_eq!(lost(&store), [] as [i64; 0], "accepted timers that never fall due after a restart");
 }
 
 /// Outside the namespace: re-run `test` alone inside a new one, assert it
