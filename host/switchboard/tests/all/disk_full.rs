@@ -115,56 +115,69 @@ fn timers_accepted_before_during_and_after_a_full_disk_all_fall_due() {
     };
     let store = Store::open(&disk.join("data")).expect("store");
     let flow = Flow::parse("flow.toml", HOURS_FLOW, &BTreeSet::new()).expect("flow");
-    // Every timer in the same minute: a torn record must hide none after it.
-    let due_at = 10 * 60_000;
-    let commit = |index: i64| {
-        let id = format!("telegram:{index}");
+    // Every timer of the test falls due in minute A, so a torn record there
+    // would hide the ones after it; minute B only pads the journal.
+    let (minute_a, minute_b) = (10 * 60_000, 70 * 60_000);
+    let commit = |index: i64, minute: i64| {
+        // Fixed widths: every record is the same size.
+        let id = format!("telegram:{index:05}");
         let contact = Contact { id: id.clone(), display_name: None, locale: "en".into() };
         let conversation = Conversation::new(&id, "acme", Channel::Telegram, contact, &flow, 0);
         let stored = StoredConversation::new(conversation, BTreeMap::new());
         let timers =
-            [ScheduledTimer { key: format!("t{index}"), kind: "remind".into(), due_at: due_at + index }];
+            [ScheduledTimer { key: format!("t{index:05}"), kind: "remind".into(), due_at: minute + index }];
         let turn = TurnRecord { stored: &stored, events: &[], dedupe: None, outbox: &[], timers: &timers };
         store.commit_turn("acme", &turn)
     };
-    let mut accepted = vec![0];
-    commit(0).expect("before the disk fills");
+    let timer_log = disk.join("data").join("timers");
+    let (file_a, journal) =
+        (timer_log.join(format!("{:020}.log", minute_a / 60_000)), timer_log.join("journal"));
+    let len = |path: &Path| std::fs::metadata(path).map_or(0, |meta| meta.len());
+    let page = page_size();
+    let mut accepted = Vec::new();
+    let mut sizes = Vec::new();
+    for index in 0..3 {
+        commit(index, minute_a).expect("before the disk fills");
+        accepted.push(index);
+        sizes.push((len(&file_a), len(&journal)));
+    }
+    let (record, entry) = (sizes[2].0 - sizes[1].0, sizes[2].1 - sizes[1].1);
+    let mut index = 3;
+    // Minute A's file ends within one record of a page's end, so its next
+    // record needs a page a full disk cannot give ...
+    while page - len(&file_a) % page >= record {
+        commit(index, minute_a).expect("before the disk fills");
+        accepted.push(index);
+        index += 1;
+    }
+    // ... while the journal, written first, has room for its whole entry.
+    while page - len(&journal) % page < entry {
+        commit(index, minute_b).expect("before the disk fills");
+        index += 1;
+    }
 
     let filler = disk.join("filler");
     fill(&filler);
-    // Until an append to the timer log itself fails (sled may fail
-    // first; the timer log's last page still has room for a while).
-    let mut torn = false;
-    for index in 1..5_000 {
-        match commit(index) {
-            Ok(_) => accepted.push(index),
-            Err(error) => {
-                assert!(error.is_storage_full() || error.is_temporary(), "{error}");
-                if matches!(error, StoreError::TimerLog(_)) {
-                    torn = true;
-                    break;
-                }
-            }
-        }
-    }
-    assert!(torn, "the full disk stopped an append to the timer log");
+    let refused = commit(index, minute_a).expect_err("the full disk cuts minute A's record short");
+    assert!(matches!(refused, StoreError::TimerLog(_)), "{refused}");
+    index += 1;
 
     std::fs::remove_file(&filler).expect("free the disk");
     if store.health() != StoreHealth::Writable {
         store.reopen().expect("reopens once there is room");
     }
-    for index in 5_000..5_020 {
-        commit(index).expect("after the disk has room again");
+    for index in index..index + 20 {
+        commit(index, minute_a).expect("after the disk has room again");
         accepted.push(index);
     }
     let lost = |store: &Store| {
         let due: BTreeSet<String> = store
-            .due_timers(due_at + 2 * 60_000, 100_000)
+            .due_timers(minute_a + 2 * 60_000, 100_000)
             .expect("due")
             .into_iter()
             .map(|timer| timer.key)
             .collect();
-        accepted.iter().filter(|index| !due.contains(&format!("t{index}"))).copied().collect::<Vec<_>>()
+        accepted.iter().filter(|index| !due.contains(&format!("t{index:05}"))).copied().collect::<Vec<_>>()
     };
     assert_eq!(lost(&store), [] as [i64; 0], "accepted timers that never fall due");
     drop(store);
@@ -196,6 +209,12 @@ fn small_disk(test: &str, mib: u64) -> Option<PathBuf> {
         .expect("unshare (util-linux) runs: it makes the test's own small filesystem");
     assert!(status.success(), "the test failed inside its namespace ({status}); its output is above");
     None
+}
+
+/// The memory page size, tmpfs's unit of allocation.
+fn page_size() -> u64 {
+    let output = Command::new("getconf").arg("PAGESIZE").output().expect("getconf runs");
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("a page size")
 }
 
 /// Write zeroes to `path` until the filesystem is full.
