@@ -1,14 +1,36 @@
 //! Components stored by content hash. The same bytes uploaded by two tenants
 //! are stored once; which tenant may *use* them is recorded by their bindings.
+//!
+//! A blob of [`FILE_AT`] bytes or more (a component; Python and JavaScript
+//! ones weigh 12-30 MB) is a file of its own, `components/{sha256}` in the
+//! store's directory, written once, synced and renamed into place. In sled
+//! it would be copied again each time sled cleans the log segment holding
+//! it, which briefly doubles the store's size. Smaller blobs (flow sources)
+//! stay in sled's `blobs` tree, as do large ones stored before this.
+
+use std::io::Write;
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
 use crate::{Store, StoreError};
 
+/// The size from which a blob is a file of its own.
+pub(crate) const FILE_AT: usize = 256 * 1024;
+
+/// The directory, in the store's, of the blobs that are files.
+pub(crate) const COMPONENTS_DIR: &str = "components";
+
 impl Store {
     /// Store `bytes`, returning their SHA-256 (hex), which names them.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = hex::encode(Sha256::digest(bytes));
+        if bytes.len() >= FILE_AT {
+            self.writable()?;
+            let path = self.blob_file(&hash).expect("a SHA-256 in hex names a file");
+            write_once(&path, bytes).map_err(|source| StoreError::Blob { hash: hash.clone(), source })?;
+            return Ok(hash);
+        }
         let trees = self.writable()?;
         if trees.blobs.contains_key(hash.as_bytes())? {
             // Stored already (another tenant's, or an earlier start's):
@@ -39,13 +61,51 @@ impl Store {
 
     /// The bytes named `hash`, checked against it.
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(bytes) = self.trees()?.blobs.get(hash.as_bytes())? else { return Ok(None) };
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual != hash {
-            return Err(StoreError::Corrupt { expected: hash.to_owned(), actual });
+        if let Some(path) = self.blob_file(hash).filter(|path| path.exists()) {
+            let bytes =
+                std::fs::read(&path).map_err(|source| StoreError::Blob { hash: hash.to_owned(), source })?;
+            return checked(hash, bytes).map(Some);
         }
-        Ok(Some(bytes.to_vec()))
+        let Some(bytes) = self.trees()?.blobs.get(hash.as_bytes())? else { return Ok(None) };
+        checked(hash, bytes.to_vec()).map(Some)
     }
+
+    /// Where the blob named `hash` is, if it is a file: only a SHA-256 in
+    /// hex names one, so no name reaches outside the directory.
+    fn blob_file(&self, hash: &str) -> Option<PathBuf> {
+        let is_sha256 = hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit());
+        is_sha256.then(|| self.dir.join(COMPONENTS_DIR).join(hash))
+    }
+}
+
+/// `bytes`, if they are what `hash` names.
+fn checked(hash: &str, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != hash {
+        return Err(StoreError::Corrupt { expected: hash.to_owned(), actual });
+    }
+    Ok(bytes)
+}
+
+/// Write `bytes` to `path` unless a file of their length is there: through
+/// a `.partial` file, synced, renamed into place, and the directory synced.
+fn write_once(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|meta| meta.len() == bytes.len() as u64) {
+        return Ok(());
+    }
+    let dir = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
+    std::fs::create_dir_all(dir)?;
+    let partial = path.with_extension("partial");
+    let written = std::fs::File::create(&partial).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
+    std::fs::rename(&partial, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -58,6 +118,25 @@ mod tests {
         let hash = store.put_blob(b"\0asm")?;
         assert_eq!(store.blob(&hash)?, Some(b"\0asm".to_vec()));
         assert_eq!(store.blob("00")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_component_is_a_file_of_its_own_written_once_and_checked_on_read() -> anyhow::Result<()> {
+        let store = Store::temporary()?;
+        let component = vec![7_u8; super::FILE_AT];
+        let hash = store.put_blob(&component)?;
+        let path = store.dir.join(super::COMPONENTS_DIR).join(&hash);
+        assert_eq!(std::fs::read(&path)?, component, "a file named by its hash");
+        assert!(store.trees()?.blobs.get(hash.as_bytes())?.is_none(), "not in sled");
+        assert_eq!(store.blob(&hash)?, Some(component.clone()));
+        assert_eq!(store.put_blob(&component)?, hash, "stored once");
+
+        let mut damaged = component.clone();
+        damaged[0] = 8;
+        std::fs::write(&path, &damaged)?;
+        assert!(matches!(store.blob(&hash), Err(crate::StoreError::Corrupt { .. })));
+        assert_eq!(store.blob("../../etc/passwd")?, None, "only a hash names a file");
         Ok(())
     }
 }

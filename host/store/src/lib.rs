@@ -86,6 +86,8 @@ pub enum StoreError {
         "an interrupted `switchboard store compact` left {left}; run `switchboard store compact --data {path}` to finish or undo it"
     )]
     CompactionInterrupted { path: String, left: String },
+    #[error("failed to read or write the component file {hash}: {source}")]
+    Blob { hash: String, source: std::io::Error },
     #[error("blob {expected} failed its content check (got {actual})")]
     Corrupt { expected: String, actual: String },
     #[error("an unfinished write ({key}) does not decode; the store is damaged")]
@@ -102,7 +104,7 @@ impl StoreError {
     pub fn is_storage_full(&self) -> bool {
         let kind = match self {
             Self::Open { source: sled::Error::Io(io), .. } | Self::Sled(sled::Error::Io(io)) => io.kind(),
-            Self::TimerLog(io) => io.kind(),
+            Self::TimerLog(io) | Self::Blob { source: io, .. } | Self::Export { source: io, .. } => io.kind(),
             Self::Unwritable { kind, .. } => *kind,
             _ => return false,
         };

@@ -104,8 +104,8 @@ impl Store {
     /// `dest` (which must not exist), synced and checked: sled writes a
     /// database it rewrites this way without the space its log has not yet
     /// reclaimed. The new one's sequence numbers go on from this one's.
-    /// `progress` is called with the keys copied so far. The timer log is
-    /// not copied; it is a directory of its own (`timers`).
+    /// `progress` is called with the keys copied so far. The timer log and
+    /// the component files are not copied: they are directories of their own.
     pub fn rewrite_into(&self, dest: &Path, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
         let open_error = |source| StoreError::Open { path: dest.display().to_string(), source };
         if dest.exists() {

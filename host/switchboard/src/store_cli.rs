@@ -107,8 +107,8 @@ fn apply_retention(store: &Store, root: &Path, args: &CompactArgs) -> anyhow::Re
 /// Finish or undo a compaction that was cut short, from what it left:
 /// - the old store set aside and none in place: the swap was cut short, so
 ///   the old one goes back;
-/// - the old store set aside and the new one in place: the timer log and
-///   exports move over, and the old one goes;
+/// - the old store set aside and the new one in place: the timer log,
+///   exports and component files move over, and the old one goes;
 /// - only a rewrite in progress: it goes (the store was never touched).
 fn finish_interrupted(data: &Path) -> anyhow::Result<()> {
     let Compaction { fresh, old } = Compaction::of(data);
@@ -127,10 +127,10 @@ fn finish_interrupted(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Move the timer log and the exports from the store at `from` to the one
-/// at `to`, where it has none.
+/// Move the timer log, the exports and the component files from the store
+/// at `from` to the one at `to`, where it has none.
 fn move_beside(from: &Path, to: &Path) -> anyhow::Result<()> {
-    for kept in ["timers", "exports"] {
+    for kept in ["timers", "exports", "components"] {
         let (source, target) = (from.join(kept), to.join(kept));
         if source.exists() && !target.exists() {
             std::fs::rename(&source, &target)
@@ -142,7 +142,7 @@ fn move_beside(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// Rewrite the database into a sibling directory (checked against the
 /// original), set the old one aside, put the new one in place, and move
-/// the timer log and exports over. Each step is a rename, and a cut-short
+/// the timer log, exports and component files over. Each step is a rename, and a cut-short
 /// run is finished or undone by the next (`finish_interrupted`); until
 /// then the store does not open.
 fn rewrite(store: Store, data: &Path) -> anyhow::Result<()> {
@@ -215,15 +215,17 @@ fn stats_table(stats: &Stats) -> String {
 }
 
 /// On disk: sled's files (its log holds space it has not yet reclaimed),
-/// the timer log and the exports.
+/// the components, the timer log and the exports.
 fn disk_table(data: &Path) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let timers = dir_size(&data.join("timers"));
-    let exports = dir_size(&data.join("exports"));
+    let [timers, exports, components] =
+        ["timers", "exports", "components"].map(|dir| dir_size(&data.join(dir)));
     let total = dir_size(data);
+    let sled = total.saturating_sub(timers + exports + components);
     let _ = writeln!(out, "on disk in {}: {} in all", data.display(), human(total));
-    let _ = writeln!(out, "  sled database   {:>10}", human(total.saturating_sub(timers + exports)));
+    let _ = writeln!(out, "  sled database   {:>10}", human(sled));
+    let _ = writeln!(out, "  components      {:>10}", human(components));
     let _ = writeln!(out, "  timer log       {:>10}", human(timers));
     let _ = writeln!(
         out,

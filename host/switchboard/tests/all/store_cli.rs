@@ -52,6 +52,9 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
         }
     }
 
+    let component = vec![1_u8; 1 << 20];
+    let component_hash = Store::open(&data).expect("store").put_blob(&component).expect("a component");
+
     let stats = switchboard(&["store", "stats"], &data);
     for line in ["brief     events", "keeper    dedupe ids", "brief     conversations"] {
         assert!(stats.contains(line), "{line:?} in\n{stats}");
@@ -64,6 +67,7 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
     assert!(!dir.path().join("data.compacting").exists() && !dir.path().join("data.before-compact").exists());
 
     let store = Store::open(&data).expect("the compacted store opens");
+    assert_eq!(store.blob(&component_hash).expect("read"), Some(component), "components move with the store");
     let brief = store.tenant_events("brief", None, 1_000).expect("read");
     assert!(
         !brief.is_empty() && brief.iter().all(|(_, event)| event.at == now),
