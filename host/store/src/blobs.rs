@@ -78,6 +78,25 @@ impl Store {
     }
 }
 
+/// Remove the component files a crash left half-written under `dir`;
+/// their blobs were never reported stored.
+pub(crate) fn remove_partials(dir: &std::path::Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir.join(COMPONENTS_DIR)) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(error),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "partial") {
+            std::fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// `bytes`, if they are what `hash` names.
 fn checked(hash: &str, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     let actual = hex::encode(Sha256::digest(&bytes));
@@ -137,6 +156,19 @@ mod tests {
         std::fs::write(&path, &damaged)?;
         assert!(matches!(store.blob(&hash), Err(crate::StoreError::Corrupt { .. })));
         assert_eq!(store.blob("../../etc/passwd")?, None, "only a hash names a file");
+        Ok(())
+    }
+
+    #[test]
+    fn a_component_file_a_crash_left_half_written_is_removed_on_open() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("data");
+        drop(Store::open(&path)?);
+        let partial = path.join(super::COMPONENTS_DIR).join(format!("{}.partial", "ab".repeat(32)));
+        std::fs::create_dir_all(partial.parent().expect("a directory"))?;
+        std::fs::write(&partial, b"half a component")?;
+        let _store = Store::open(&path)?;
+        assert!(!partial.exists());
         Ok(())
     }
 }

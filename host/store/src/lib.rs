@@ -149,6 +149,11 @@ impl Store {
             });
         }
         let database = Database::open(path)?;
+        let partials = blobs::remove_partials(path)
+            .map_err(|error| StoreError::Open { path: path.display().to_string(), source: error.into() })?;
+        if partials > 0 {
+            tracing::warn!(partials, "removed component files a crash left half-written");
+        }
         let timer_log = timer_log::TimerLog::open(&path.join("timers"))
             .map_err(|error| StoreError::Open { path: path.display().to_string(), source: error.into() })?;
         Self::from_db(database, timer_log, path, None)
