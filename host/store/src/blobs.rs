@@ -107,23 +107,20 @@ fn checked(hash: &str, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Write `bytes` to `path` unless a file of their length is there: through
-/// a `.partial` file, synced, renamed into place, and the directory synced.
+/// a `.partial` file of its own (two tenants loading the same component
+/// at once each write one), synced, renamed into place (the same bytes,
+/// whichever lands last), and the directory synced.
 fn write_once(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|meta| meta.len() == bytes.len() as u64) {
         return Ok(());
     }
     let dir = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
     std::fs::create_dir_all(dir)?;
-    let partial = path.with_extension("partial");
-    let written = std::fs::File::create(&partial).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(error);
-    }
-    std::fs::rename(&partial, path)?;
+    // Removed on drop if anything below fails.
+    let mut partial = tempfile::Builder::new().suffix(".partial").tempfile_in(dir)?;
+    partial.write_all(bytes)?;
+    partial.as_file().sync_all()?;
+    partial.persist(path).map_err(|error| error.error)?;
     std::fs::File::open(dir)?.sync_all()
 }
 
@@ -156,6 +153,21 @@ mod tests {
         std::fs::write(&path, &damaged)?;
         assert!(matches!(store.blob(&hash), Err(crate::StoreError::Corrupt { .. })));
         assert_eq!(store.blob("../../etc/passwd")?, None, "only a hash names a file");
+        Ok(())
+    }
+
+    #[test]
+    fn tenants_storing_the_same_component_at_once_each_get_it_whole() -> anyhow::Result<()> {
+        let store = Store::temporary()?;
+        let component: Vec<u8> = (0..2 * super::FILE_AT).map(|index| index as u8).collect();
+        let hashes: Vec<String> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..4).map(|_| scope.spawn(|| store.put_blob(&component))).collect();
+            writers.into_iter().map(|writer| writer.join().expect("joined")).collect::<Result<_, _>>()
+        })?;
+        assert!(hashes.iter().all(|hash| *hash == hashes[0]));
+        assert_eq!(store.blob(&hashes[0])?, Some(component));
+        let left = std::fs::read_dir(store.dir.join(super::COMPONENTS_DIR))?.count();
+        assert_eq!(left, 1, "one file, no .partial left behind");
         Ok(())
     }
 
