@@ -74,6 +74,10 @@ pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
                     "the store reopened and takes writes again"
                 );
                 reminded = None;
+                if !is_full_filesystem(&failure) {
+                    // A write may fail again at once; the next reopen waits.
+                    backoff.failed();
+                }
             }
             Ok(Err(error)) => {
                 let retry_in = backoff.failed();
@@ -83,10 +87,6 @@ pub async fn run(engine: Arc<Engine>, min_free_bytes: u64) {
                 backoff.failed();
                 tracing::error!(%joined, "reopening the store panicked");
             }
-        }
-        if !is_full_filesystem(&failure) {
-            // A write may fail again at once; the next reopen waits.
-            backoff.failed();
         }
     }
 }
@@ -122,5 +122,21 @@ impl Backoff {
         self.wait = (self.wait * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
         self.next = Some(Instant::now() + self.wait);
         self.wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_that_keeps_failing_is_reopened_less_and_less_often_up_to_a_minute_apart() {
+        let mut backoff = Backoff::default();
+        assert!(backoff.due(), "the first reopen runs at once");
+        let waits: Vec<u64> = (0..8).map(|_| backoff.failed().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert!(!backoff.due());
+        backoff.forgive();
+        assert!(!backoff.due(), "forgiven only once writable for the longest wait");
     }
 }
