@@ -34,6 +34,15 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+impl std::iter::Sum for Usage {
+    fn sum<I: Iterator<Item = Self>>(usages: I) -> Self {
+        usages.fold(Self::default(), |sum, usage| Self {
+            keys: sum.keys + usage.keys,
+            bytes: sum.bytes + usage.bytes,
+        })
+    }
+}
+
 impl Usage {
     fn add(&mut self, key: &[u8], value: &[u8]) {
         self.keys += 1;
@@ -53,12 +62,7 @@ pub struct Stats {
 impl Stats {
     /// One tenant's usage, all kinds together.
     pub fn tenant_total(&self, tenant: &str) -> Usage {
-        self.tenants.get(tenant).map_or_else(Usage::default, |kinds| {
-            kinds.values().fold(Usage::default(), |sum, usage| Usage {
-                keys: sum.keys + usage.keys,
-                bytes: sum.bytes + usage.bytes,
-            })
-        })
+        self.tenants.get(tenant).map_or_else(Usage::default, |kinds| kinds.values().copied().sum())
     }
 }
 

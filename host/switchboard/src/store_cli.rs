@@ -64,7 +64,7 @@ pub fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
     let keys = store.key_count()?;
     // The rewrite is checked against the store (a checksum of every key
     // and value) before anything is moved.
-    rewrite(store, &args.data)?;
+    rewrite(store, keys, &args.data)?;
     let old = Compaction::of(&args.data).old;
     std::fs::remove_dir_all(&old)
         .with_context(|| format!("failed to remove the old store at {}; remove it by hand", old.display()))?;
@@ -140,14 +140,15 @@ fn move_beside(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rewrite the database into a sibling directory (checked against the
-/// original), set the old one aside, put the new one in place, and move
-/// the timer log, exports and component files over. Each step is a rename, and a cut-short
-/// run is finished or undone by the next (`finish_interrupted`); until
-/// then the store does not open.
-fn rewrite(store: Store, data: &Path) -> anyhow::Result<()> {
+/// Rewrite the database (`keys` of them, for the progress bar) into a
+/// sibling directory, checked against the original; set the old one aside,
+/// put the new one in place, and move the timer log, exports and component
+/// files over. Each step is a rename, and a cut-short run is finished or
+/// undone by the next (`finish_interrupted`); until then the store does
+/// not open.
+fn rewrite(store: Store, keys: u64, data: &Path) -> anyhow::Result<()> {
     let Compaction { fresh, old } = Compaction::of(data);
-    let bar = ProgressBar::new(store.key_count()?).with_style(
+    let bar = ProgressBar::new(keys).with_style(
         ProgressStyle::with_template("rewriting {bar:40} {pos}/{len} keys ({eta} left)")
             .expect("a valid template"),
     );
@@ -206,10 +207,7 @@ fn stats_table(stats: &Stats) -> String {
     }
     let all =
         stats.tenants.keys().map(|tenant| stats.tenant_total(tenant)).chain(stats.shared.values().copied());
-    let sum = all.fold(Usage::default(), |sum, usage| Usage {
-        keys: sum.keys + usage.keys,
-        bytes: sum.bytes + usage.bytes,
-    });
+    let sum: Usage = all.sum();
     let _ = writeln!(out, "{:<widest$}  {:<28} {:>10} {:>10}", "all", "", sum.keys, human(sum.bytes));
     out
 }
