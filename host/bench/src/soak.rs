@@ -53,10 +53,11 @@ pub struct Args {
     /// Put the store here, and keep it, instead of in a temporary directory.
     #[arg(long)]
     keep_data: Option<PathBuf>,
-    /// Keep each tenant's events and message ids this long (`10m`, `2h`):
-    /// written into its `[retention]`, with the server sweeping every tenth
-    /// of it, so a run longer than this reaches the steady state retention
-    /// keeps. Without it, the tenants keep the defaults (90 and 7 days).
+    /// Keep each tenant's events, message ids and idle conversations this
+    /// long (`10m`, `2h`): written into its `[retention]`, with the server
+    /// sweeping every tenth of it, so a run longer than this reaches the
+    /// steady state retention keeps. Without it, the tenants keep the
+    /// defaults (90 days, 7 days and for good).
     #[arg(long)]
     retention: Option<String>,
     /// Also write the samples and the summary to this file, as JSON.
@@ -87,7 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let file = work.path().join("tenants").join(tenant).join("tenant.toml");
                 let operator = std::fs::read_to_string(&file)?;
                 // A top-level key goes before the file's first table.
-                let line = format!("retention = {{ events = \"{kept}\", dedupe = \"{kept}\" }}\n");
+                let line = format!(
+                    "retention = {{ events = \"{kept}\", dedupe = \"{kept}\", conversations = \"{kept}\" }}\n"
+                );
                 std::fs::write(&file, line + &operator)?;
             }
             let every = (kept_for / 10).max(Duration::from_secs(5)).as_secs();

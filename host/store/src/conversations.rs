@@ -584,6 +584,7 @@ mod tests {
     use switchboard_core::event::EventBody;
 
     use super::*;
+    use crate::test_support::{flow, stored};
 
     fn said(conversation: &str, text: &str) -> DomainEvent {
         DomainEvent {
@@ -649,22 +650,6 @@ mod tests {
         assert_eq!(transcript("a"), ["1", "3", "4"], "a transcript holds only its own events");
         assert_eq!(transcript("b"), ["2"]);
         assert!(store.tenant_events("other", None, 10).expect("read").is_empty());
-    }
-
-    fn flow() -> switchboard_core::flow::Flow {
-        let source = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n\
-                      [[intents]]\nname = \"ask\"\ntitle.en = \"Ask\"\ntriggers.en = [\"ask\"]\n\
-                      [intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n";
-        switchboard_core::flow::Flow::parse("flow.toml", source, &BTreeSet::new()).expect("flow")
-    }
-
-    fn stored(id: &str, flow: &switchboard_core::flow::Flow) -> StoredConversation {
-        let contact =
-            switchboard_core::contract::Contact { id: id.into(), display_name: None, locale: "en".into() };
-        StoredConversation::new(
-            Conversation::new(id, "acme", Channel::Telegram, contact, flow, 0),
-            BTreeMap::new(),
-        )
     }
 
     #[test]

@@ -26,9 +26,14 @@ pub(crate) fn kv_usage(tenant: &str) -> Vec<u8> {
 
 /// `t/{tenant}/c/{conversation}`: a conversation's state.
 pub(crate) fn conversation(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = conversations(tenant);
+    push_segment(&mut key, conversation);
+    key
+}
+
+pub(crate) fn conversations(tenant: &str) -> Vec<u8> {
     let mut key = tenant_prefix(tenant);
     key.extend_from_slice(b"c/");
-    push_segment(&mut key, conversation);
     key
 }
 
@@ -146,19 +151,29 @@ pub(crate) fn api_keys(tenant: &str) -> Vec<u8> {
 /// `t/{tenant}/id/{identity}`: the conversation a channel identity
 /// (`telegram:42`) continues, when it was linked to another one.
 pub(crate) fn identity(tenant: &str, identity: &str) -> Vec<u8> {
+    let mut key = identities(tenant);
+    key.extend_from_slice(identity.as_bytes());
+    key
+}
+
+pub(crate) fn identities(tenant: &str) -> Vec<u8> {
     let mut key = tenant_prefix(tenant);
     key.extend_from_slice(b"id/");
-    key.extend_from_slice(identity.as_bytes());
     key
 }
 
 /// `t/{tenant}/ct/{kind}/{value}`: the conversation that verified a phone
 /// number or email address.
 pub(crate) fn contact_point(tenant: &str, kind: &str, value: &str) -> Vec<u8> {
-    let mut key = tenant_prefix(tenant);
-    key.extend_from_slice(b"ct/");
+    let mut key = contact_points(tenant);
     push_segment(&mut key, kind);
     key.extend_from_slice(value.as_bytes());
+    key
+}
+
+pub(crate) fn contact_points(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"ct/");
     key
 }
 

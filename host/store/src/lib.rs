@@ -44,6 +44,8 @@ mod records;
 mod retention;
 mod retire;
 mod stats;
+#[cfg(test)]
+mod test_support;
 mod timer_log;
 mod timers;
 

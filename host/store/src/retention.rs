@@ -10,9 +10,18 @@
 //!   ids carried their time is stamped with the sweep's time instead, so it
 //!   goes one retention period later.
 //!
-//! Conversations' state, contacts, API keys, plugin state and pending
-//! outbox entries are never swept: they are what the tenant runs on, and
-//! a settled outbox entry is removed when it settles. Each page of removals
+//! - **conversations** idle since before the conversations cutoff, when the
+//!   tenant sets one: untouched by the customer, the bot and its people
+//!   alike, with no timer pending, and only while nobody else holds their turn lock (the caller's `hold`), so
+//!   a turn never writes back a conversation removed under it. Each goes
+//!   with its transcript index and the links (identities, phone numbers,
+//!   emails) that lead to it; its state is exported first, one stored
+//!   conversation a line. The customer's next message starts afresh.
+//!
+//! API keys, plugin state and pending outbox entries are never swept: they
+//! are what the tenant runs on, and a settled outbox entry is removed when
+//! it settles. Without a conversations cutoff, conversations and contacts
+//! stay for good. Each page of removals
 //! is one atomic, durable write, so a crash mid-sweep leaves a shorter log,
 //! never a damaged one; an export that fails removes nothing. A crash
 //! between a page's export and its removal exports that page again next
@@ -21,10 +30,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use switchboard_core::conversation::Conversation;
 use switchboard_core::event::DomainEvent;
 
 use crate::batch::Batch;
-use crate::{Store, StoreError, keys};
+use crate::conversations::decode;
+use crate::{Store, StoreError, StoredConversation, keys};
 
 /// Records, or dedupe ids, removed per atomic write.
 const PAGE: usize = 500;
@@ -34,6 +45,8 @@ const PAGE: usize = 500;
 pub struct Cutoffs {
     pub events_before: i64,
     pub dedupe_before: i64,
+    /// Conversations idle since before this go; `None` keeps them.
+    pub conversations_before: Option<i64>,
     /// Where removed events are written first, under `{tenant}/`; `None`
     /// removes them without a copy.
     pub export_to: Option<PathBuf>,
@@ -48,6 +61,9 @@ pub struct Swept {
     pub events: u64,
     pub index_entries: u64,
     pub dedupe_ids: u64,
+    pub conversations: u64,
+    /// Identities, phone numbers and emails that led to a removed conversation.
+    pub links: u64,
     /// Bytes of keys and values removed.
     pub bytes: u64,
     /// The files the removed events were exported to.
@@ -56,7 +72,15 @@ pub struct Swept {
 
 impl Store {
     /// Remove what `tenant` keeps past `cutoffs` (see the module doc).
-    pub fn sweep(&self, tenant: &str, cutoffs: &Cutoffs) -> Result<Swept, StoreError> {
+    /// `hold(conversation)` takes that conversation's turn lock if it is
+    /// free, and `None` if a turn has it; a conversation is removed only
+    /// while its guard lives.
+    pub fn sweep<G>(
+        &self,
+        tenant: &str,
+        cutoffs: &Cutoffs,
+        mut hold: impl FnMut(&str) -> Option<G>,
+    ) -> Result<Swept, StoreError> {
         // Nothing is exported for removals an unwritable store would refuse.
         self.writable()?;
         let mut swept = Swept::default();
@@ -65,7 +89,103 @@ impl Store {
         while let Some(next) = self.sweep_dedupe(tenant, cutoffs, after, &mut swept)? {
             after = Some(next);
         }
+        if let Some(before) = cutoffs.conversations_before {
+            let mut after = None;
+            while let Some(next) =
+                self.sweep_conversations(tenant, before, cutoffs, after, &mut hold, &mut swept)?
+            {
+                after = Some(next);
+            }
+        }
         Ok(swept)
+    }
+
+    /// Remove one page of idle conversations after the key `after`; the
+    /// last key looked at, if there may be more.
+    fn sweep_conversations<G>(
+        &self,
+        tenant: &str,
+        before: i64,
+        cutoffs: &Cutoffs,
+        after: Option<Vec<u8>>,
+        hold: &mut impl FnMut(&str) -> Option<G>,
+        swept: &mut Swept,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound;
+        let prefix = keys::conversations(tenant);
+        let start = after.map_or(Bound::Included(prefix.clone()), Bound::Excluded);
+        let mut idle = Vec::new();
+        let mut last = None;
+        let mut seen = 0;
+        for entry in self.trees()?.turns.range((start, Bound::Unbounded)).take(PAGE) {
+            let (key, bytes) = entry?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            seen += 1;
+            let stored: StoredConversation = decode(&key, &bytes)?;
+            if is_idle(&stored.conversation, before) {
+                idle.push(stored.conversation.id);
+            }
+            last = Some(key.to_vec());
+        }
+        let more = last.filter(|_| seen == PAGE);
+        // Under each one's turn lock, it is read again: a turn may have
+        // come between the scan and the lock.
+        let mut held = Vec::new();
+        let mut gone: Vec<(String, Vec<u8>, sled::IVec)> = Vec::new();
+        for id in idle {
+            let Some(guard) = hold(&id) else { continue };
+            let key = keys::conversation(tenant, &id);
+            let Some(bytes) = self.trees()?.turns.get(&key)? else { continue };
+            let stored: StoredConversation = decode(&key, &bytes)?;
+            if is_idle(&stored.conversation, before) {
+                held.push(guard);
+                gone.push((id, key, bytes));
+            }
+        }
+        if gone.is_empty() {
+            return Ok(more);
+        }
+        if let Some(dir) = &cutoffs.export_to {
+            let name = format!("conversations-{:020}-{}.ndjson", cutoffs.now, swept.conversations);
+            let exported = write_ndjson(dir, tenant, &name, |file| {
+                gone.iter().try_for_each(|(.., bytes)| {
+                    file.write_all(bytes)?;
+                    file.write_all(b"\n")
+                })
+            })
+            .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?;
+            swept.exported.push(exported);
+        }
+        let mut batch = Batch::default();
+        let trees = self.trees()?;
+        let ids: std::collections::BTreeSet<&str> = gone.iter().map(|(id, ..)| id.as_str()).collect();
+        for (id, key, bytes) in &gone {
+            swept.bytes += (key.len() + bytes.len()) as u64;
+            batch.remove(key.clone());
+            for entry in trees.turns.scan_prefix(keys::conversation_events(tenant, id)) {
+                let (key, value) = entry?;
+                swept.index_entries += 1;
+                swept.bytes += (key.len() + value.len()) as u64;
+                batch.remove(key.to_vec());
+            }
+        }
+        // Links are few (made only across channels), so they are scanned whole.
+        for links in [keys::identities(tenant), keys::contact_points(tenant)] {
+            for entry in trees.turns.scan_prefix(links) {
+                let (key, value) = entry?;
+                if std::str::from_utf8(&value).is_ok_and(|owner| ids.contains(owner)) {
+                    swept.links += 1;
+                    swept.bytes += (key.len() + value.len()) as u64;
+                    batch.remove(key.to_vec());
+                }
+            }
+        }
+        swept.conversations += gone.len() as u64;
+        self.write(batch)?;
+        drop(held);
+        Ok(more)
     }
 
     /// Remove one page of expired event records; whether there may be more.
@@ -158,6 +278,13 @@ impl Store {
     }
 }
 
+/// Whether a conversation may go: untouched since `before` and no timer
+/// pending (a booking's reminder, a follow-up). One handed to a person
+/// goes too: nobody touched it for the whole retention.
+fn is_idle(conversation: &Conversation, before: i64) -> bool {
+    conversation.updated_at < before && conversation.timers.is_empty()
+}
+
 /// Write `records` to a new NDJSON file under `dir/{tenant}/`, synced, and
 /// return its path: one line per event, with its record's sequence number.
 fn export(
@@ -167,18 +294,32 @@ fn export(
     last: u64,
 ) -> std::io::Result<PathBuf> {
     let first = records.first().map_or(last, |(first, ..)| *first);
-    let dir = dir.join(tenant);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("events-{first:020}-{last:020}.ndjson"));
-    let partial = path.with_extension("ndjson.partial");
-    let written = (|| {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+    write_ndjson(dir, tenant, &format!("events-{first:020}-{last:020}.ndjson"), |file| {
         for (seq, events, _) in records {
             for event in events {
-                serde_json::to_writer(&mut file, &ExportedEvent { seq: *seq, event })?;
+                serde_json::to_writer(&mut *file, &ExportedEvent { seq: *seq, event })?;
                 file.write_all(b"\n")?;
             }
         }
+        Ok(())
+    })
+}
+
+/// Write `dir/{tenant}/{name}` with `lines`, through a synced `.partial`
+/// file renamed into place, and return its path.
+fn write_ndjson(
+    dir: &Path,
+    tenant: &str,
+    name: &str,
+    lines: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<PathBuf> {
+    let dir = dir.join(tenant);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    let partial = path.with_extension("ndjson.partial");
+    let written = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        lines(&mut file)?;
         file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
     })();
     if let Err(error) = written {
@@ -216,8 +357,19 @@ mod tests {
         }
     }
 
+    /// Every turn lock is free.
+    fn free(_: &str) -> Option<()> {
+        Some(())
+    }
+
     fn retention(before: i64, export_to: Option<PathBuf>) -> Cutoffs {
-        Cutoffs { events_before: before, dedupe_before: before, export_to, now: 10_000 }
+        Cutoffs {
+            events_before: before,
+            dedupe_before: before,
+            conversations_before: None,
+            export_to,
+            now: 10_000,
+        }
     }
 
     #[test]
@@ -229,7 +381,8 @@ mod tests {
         store.append_events("other", &[said("a", 1)], None).expect("another tenant's");
         let exports = tempfile::tempdir().expect("temp dir");
 
-        let swept = store.sweep("acme", &retention(1_000, Some(exports.path().to_owned()))).expect("swept");
+        let swept =
+            store.sweep("acme", &retention(1_000, Some(exports.path().to_owned())), free).expect("swept");
 
         assert_eq!((swept.event_records, swept.events), (3, 6));
         assert_eq!(swept.index_entries, 6, "each conversation's entries for the three records");
@@ -257,7 +410,8 @@ mod tests {
         assert!(lines[0]["seq"].is_u64());
         assert!(file.starts_with(exports.path().join("acme")));
 
-        let again = store.sweep("acme", &retention(1_000, Some(exports.path().to_owned()))).expect("swept");
+        let again =
+            store.sweep("acme", &retention(1_000, Some(exports.path().to_owned())), free).expect("swept");
         assert_eq!(again, Swept::default(), "nothing more to sweep");
     }
 
@@ -270,7 +424,7 @@ mod tests {
         let legacy = keys::inbound("acme", "telegram", "legacy");
         store.trees().unwrap().turns.insert(&legacy, b"a".as_slice()).expect("insert");
 
-        let swept = store.sweep("acme", &retention(1_000, None)).expect("swept");
+        let swept = store.sweep("acme", &retention(1_000, None), free).expect("swept");
         assert_eq!(swept.dedupe_ids, 1);
         assert!(!store.seen("acme", "telegram", "old").expect("read"), "an expired id is forgotten");
         assert!(store.seen("acme", "telegram", "young").expect("read"));
@@ -284,5 +438,93 @@ mod tests {
             store.append_events("acme", &[said("a", 9_500)], Some(("telegram", "young"))).expect("checked"),
             Committed::Duplicate
         );
+    }
+
+    #[test]
+    fn idle_conversations_go_with_their_transcripts_and_links_and_busy_ones_stay() {
+        use switchboard_core::conversation::PendingTimer;
+
+        let store = Store::temporary().expect("store");
+        let flow = crate::test_support::flow();
+        let save = |tenant: &str, id: &str, updated_at: i64, change: &dyn Fn(&mut Conversation)| {
+            let read = store.conversation(tenant, id).expect("read");
+            let mut stored = read.unwrap_or_else(|| crate::test_support::stored(id, &flow));
+            stored.conversation.updated_at = updated_at;
+            change(&mut stored.conversation);
+            let events = [said(id, updated_at)];
+            let turn = crate::TurnRecord {
+                stored: &stored,
+                events: &events,
+                dedupe: None,
+                outbox: &[],
+                timers: &[],
+            };
+            store.commit_turn(tenant, &turn).expect("committed");
+        };
+        let nothing = |_: &mut Conversation| {};
+        // Enough turns that its transcript index outgrows the conversation.
+        for _ in 0..10 {
+            save("acme", "idle", 100, &nothing);
+        }
+        save("acme", "locked", 100, &nothing);
+        save("acme", "young", 5_000, &nothing);
+        save("acme", "left with a person", 100, &|c| {
+            c.status =
+                switchboard_core::conversation::Status::Human { queue: "support".into(), assignee: None }
+        });
+        save("acme", "reminder due", 100, &|c| {
+            let timer = PendingTimer {
+                kind: "reminder".into(),
+                due_at: 50_000,
+                cancel_on_reply: false,
+                payload: String::new(),
+                context: None,
+            };
+            c.timers.insert("reminder".into(), timer);
+        });
+        save("other", "idle", 100, &nothing);
+        store.link_identity("acme", "whatsapp:1", "idle", &[]).expect("linked");
+        store.link_identity("acme", "whatsapp:2", "young", &[]).expect("linked");
+        store.claim_contact_point("acme", "phone", "+37491000001", "idle").expect("claimed");
+        let exports = tempfile::tempdir().expect("temp dir");
+        let cutoffs =
+            Cutoffs { conversations_before: Some(1_000), ..retention(0, Some(exports.path().to_owned())) };
+
+        let swept = store.sweep("acme", &cutoffs, |id| (id != "locked").then_some(())).expect("swept");
+
+        assert_eq!((swept.conversations, swept.links), (2, 2), "{swept:?}");
+        assert_eq!(swept.index_entries, 1, "the idle conversation's transcript, beyond its tail");
+        assert_eq!(store.conversation("acme", "idle").expect("read"), None);
+        assert!(store.conversation_events("acme", "idle").expect("read").is_empty());
+        assert_eq!(store.conversation("acme", "left with a person").expect("read"), None);
+        for stays in ["locked", "young", "reminder due"] {
+            assert!(store.conversation("acme", stays).expect("read").is_some(), "{stays}");
+        }
+        assert!(store.conversation("other", "idle").expect("read").is_some(), "another tenant's");
+        assert_eq!(store.linked_conversation("acme", "whatsapp:1").expect("read"), None);
+        assert_eq!(store.linked_conversation("acme", "whatsapp:2").expect("read").as_deref(), Some("young"));
+        assert_eq!(
+            store.claim_contact_point("acme", "phone", "+37491000001", "young").expect("claimed"),
+            "young",
+            "the phone number is free again"
+        );
+        assert_eq!(
+            store.tenant_events("acme", None, 100).expect("read").len(),
+            14,
+            "events keep their own retention"
+        );
+
+        let [file] = swept.exported.as_slice() else { panic!("one export: {:?}", swept.exported) };
+        let text = std::fs::read_to_string(file).expect("exported");
+        let exported: Vec<StoredConversation> =
+            text.lines().map(|line| serde_json::from_str(line).expect("a stored conversation")).collect();
+        let ids: Vec<&str> = exported.iter().map(|stored| stored.conversation.id.as_str()).collect();
+        assert_eq!(ids, ["idle", "left with a person"]);
+
+        let again = store.sweep("acme", &cutoffs, |id| (id != "locked").then_some(())).expect("swept");
+        assert_eq!(again.conversations, 0, "nothing more to sweep");
+        let unlocked = store.sweep("acme", &cutoffs, free).expect("swept");
+        assert_eq!(unlocked.conversations, 1, "the locked one, once its turn is over");
+        assert_eq!(store.conversation("acme", "locked").expect("read"), None);
     }
 }

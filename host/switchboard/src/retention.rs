@@ -1,6 +1,6 @@
-//! Retention: every tenant's expired events are exported and removed, and
-//! its expired inbound message ids forgotten, as its `[retention]` says
-//! (`tenant.rs`). `switchboard_store`'s `retention.rs` says what goes and
+//! Retention: every tenant's expired events are exported and removed, its
+//! idle conversations too if it says so, and its expired inbound message
+//! ids forgotten, as its `[retention]` says (`tenant.rs`). `switchboard_store`'s `retention.rs` says what goes and
 //! what always stays.
 
 use std::path::{Path, PathBuf};
@@ -39,15 +39,18 @@ pub fn sweep_all(
             .tenant(&name)
             .and_then(|tenant| engine.sweep(&name, &tenant.retention.cutoffs(now_ms, export_dir)));
         match &swept {
-            Ok(swept) if swept.event_records + swept.dedupe_ids > 0 => {
+            Ok(swept) if swept.event_records + swept.dedupe_ids + swept.conversations > 0 => {
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "events")
                     .increment(swept.events);
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "dedupe_ids")
                     .increment(swept.dedupe_ids);
+                metrics::counter!("switchboard_retention_removed_total", "kind" => "conversations")
+                    .increment(swept.conversations);
                 tracing::info!(
                     tenant = name,
                     events = swept.events,
                     dedupe_ids = swept.dedupe_ids,
+                    conversations = swept.conversations,
                     bytes = swept.bytes,
                     exported = ?swept.exported,
                     "retention removed what the tenant keeps no longer"

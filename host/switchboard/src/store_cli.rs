@@ -89,15 +89,17 @@ fn apply_retention(store: &Store, root: &Path, args: &CompactArgs) -> anyhow::Re
             println!("{tenant}: not in {}; retention not applied", root.display());
             continue;
         };
-        let swept = store.sweep(&tenant, &retention.cutoffs(now, &export_dir))?;
+        // The store is ours alone (`compact` holds its lock): no turn runs.
+        let swept = store.sweep(&tenant, &retention.cutoffs(now, &export_dir), |_| Some(()))?;
         let exported = match swept.exported.len() {
             0 => String::new(),
             files => format!(", exported to {files} file(s) in {}", export_dir.join(&tenant).display()),
         };
         println!(
-            "{tenant}: {} events and {} message ids past retention removed ({}){exported}",
+            "{tenant}: {} events, {} message ids and {} conversations past retention removed ({}){exported}",
             swept.events,
             swept.dedupe_ids,
+            swept.conversations,
             human(swept.bytes)
         );
     }

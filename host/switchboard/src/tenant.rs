@@ -7,7 +7,8 @@
 //! flow = "flow.toml"
 //! web_chat = true                      # serve anonymous web chat (off unless said)
 //! quotas = { web_chat_per_minute = 600 }  # over the host's default
-//! retention = { events = "90d", dedupe = "7d", export = true }  # the defaults
+//! retention = { events = "90d", dedupe = "7d", export = true }  # the defaults; add
+//!                                      # conversations = "365d" to forget idle ones
 //!
 //! [calendar]
 //! timezone = "Asia/Yerevan"
@@ -91,7 +92,8 @@ struct TenantFile {
 }
 
 /// `[retention]` in `tenant.toml`: how long the store keeps this tenant's
-/// events and inbound message ids (`switchboard::retention` sweeps them).
+/// events, inbound message ids and idle conversations
+/// (`switchboard::retention` sweeps them).
 /// Durations are written `"90d"`, `"12h"`, `"30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -103,7 +105,14 @@ pub struct Retention {
     /// A provider's retry of a message is recognised for this long.
     #[serde(deserialize_with = "duration")]
     pub dedupe: std::time::Duration,
-    /// Write removed events to the export directory first (NDJSON).
+    /// Conversations untouched this long (by the customer, the bot or a
+    /// person) are exported and removed, with their transcripts and the
+    /// contact links that lead to them, unless a timer is pending; the
+    /// customer's next message starts afresh. Unset (the default): kept
+    /// for good.
+    #[serde(deserialize_with = "some_duration")]
+    pub conversations: Option<std::time::Duration>,
+    /// Write removed events and conversations to the export directory first (NDJSON).
     pub export: bool,
 }
 
@@ -113,6 +122,7 @@ impl Default for Retention {
         Self {
             events: std::time::Duration::from_secs(90 * DAY),
             dedupe: std::time::Duration::from_secs(7 * DAY),
+            conversations: None,
             export: true,
         }
     }
@@ -128,6 +138,7 @@ impl Retention {
         crate::engine::RetentionCutoffs {
             events_before: before(self.events),
             dedupe_before: before(self.dedupe),
+            conversations_before: self.conversations.map(before),
             export_to: self.export.then(|| export_dir.to_owned()),
             now,
         }
@@ -146,6 +157,12 @@ fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::ti
         .ok()
         .filter(|duration| !duration.is_zero())
         .ok_or_else(|| D::Error::custom(format!("{text:?}: a retention is longer than nothing")))
+}
+
+fn some_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    duration(deserializer).map(Some)
 }
 
 /// `[quotas]` in `tenant.toml`: the operator's limits for this tenant, over

@@ -470,3 +470,34 @@ state = "resolved"
     let steps: Vec<&str> = chat.plugins.calls.iter().map(|(_, input)| input.step.as_str()).collect();
     assert_eq!(steps, ["note", "lookup", "note", "lookup"]);
 }
+
+#[test]
+fn a_conversation_is_stored_without_its_defaults_and_reads_back_the_same_from_either_form() {
+    let mut chat = Chat::new();
+    let fresh = serde_json::to_value(&chat.conversation).expect("JSON");
+    for left_out in
+        ["intent", "skipped", "score", "score_parts", "tier", "route", "next_step", "confirmed", "timers"]
+    {
+        assert!(fresh.get(left_out).is_none(), "{left_out} at its default is left out: {fresh}");
+    }
+    chat.say("how much");
+    chat.say("3");
+    let compact = serde_json::to_string(&chat.conversation).expect("JSON");
+    assert!(compact.contains("\"intent\":\"quote\"") && compact.contains("\"greeted\":true"), "{compact}");
+    assert_eq!(serde_json::from_str::<Conversation>(&compact).expect("read back"), chat.conversation);
+
+    // As stores wrote it before: every field, defaults included.
+    let mut full = serde_json::to_value(&chat.conversation).expect("JSON");
+    let object = full.as_object_mut().expect("an object");
+    use serde_json::json;
+    for (field, default) in [
+        ("skipped", json!([])),
+        ("score_parts", json!({})),
+        ("tier", json!(null)),
+        ("route", json!(null)),
+        ("timers", json!({})),
+    ] {
+        object.entry(field).or_insert(default);
+    }
+    assert_eq!(serde_json::from_value::<Conversation>(full).expect("the old form reads"), chat.conversation);
+}

@@ -29,6 +29,20 @@ impl TurnLocks {
         TurnGuard { locks: self.clone(), key, guard: Some(entry.lock_owned().await) }
     }
 
+    /// The lock if no turn of this conversation holds or waits for it.
+    pub(super) fn try_hold(self: &Arc<Self>, tenant: &str, conversation: &str) -> Option<TurnGuard> {
+        let (key, entry) = self.entry(tenant, conversation);
+        if let Ok(guard) = entry.clone().try_lock_owned() {
+            return Some(TurnGuard { locks: self.clone(), key, guard: Some(guard) });
+        }
+        // The holder may have let go since, leaving the entry to us (see `Drop`).
+        let mut locks = lock(&self.locks);
+        if Arc::strong_count(&entry) == 2 {
+            locks.remove(&key);
+        }
+        None
+    }
+
     fn entry(&self, tenant: &str, conversation: &str) -> (ConversationKey, Arc<tokio::sync::Mutex<()>>) {
         let key = (tenant.to_owned(), conversation.to_owned());
         let entry = lock(&self.locks).entry(key.clone()).or_default().clone();
@@ -83,6 +97,20 @@ mod tests {
         drop(held);
         waiting.recv_timeout(Duration::from_secs(10)).expect("and runs once the first is done");
         second.join().expect("joined");
+        assert!(lock(&locks.locks).is_empty(), "idle conversations leave no lock behind");
+    }
+
+    #[test]
+    fn trying_a_held_lock_fails_at_once_and_leaves_nothing_behind() {
+        let locks = Arc::new(TurnLocks::default());
+        let held = locks.hold("acme", "a");
+        assert!(locks.try_hold("acme", "a").is_none(), "a turn holds it");
+        let other = locks.try_hold("acme", "b").expect("nobody holds b");
+        drop((held, other));
+        assert!(lock(&locks.locks).is_empty());
+        let again = locks.try_hold("acme", "a").expect("free again");
+        assert!(locks.try_hold("acme", "a").is_none(), "held by the first try");
+        drop(again);
         assert!(lock(&locks.locks).is_empty(), "idle conversations leave no lock behind");
     }
 }

@@ -89,13 +89,14 @@ impl Engine {
     }
 
     /// Remove what `tenant` keeps past `cutoffs` (`switchboard_store`'s
-    /// `retention.rs`; `crate::retention` runs it for every tenant).
+    /// `retention.rs`; `crate::retention` runs it for every tenant). A
+    /// conversation whose turn is running, or waiting, is not removed.
     pub fn sweep(
         &self,
         tenant: &str,
         cutoffs: &RetentionCutoffs,
     ) -> Result<switchboard_store::Swept, EngineError> {
-        Ok(self.store.sweep(tenant, cutoffs)?)
+        Ok(self.store.sweep(tenant, cutoffs, |conversation| self.turns.try_hold(tenant, conversation))?)
     }
 
     /// Whether the store takes writes (it stops after a failed one until it

@@ -71,3 +71,33 @@ fn a_sweep_exports_and_removes_what_the_tenants_retention_lets_go_and_keeps_the_
 fn events_of(engine: &Engine, tenant: &str, conversation: &str) -> Vec<i64> {
     engine.conversation_events(tenant, conversation).expect("read").iter().map(|event| event.at).collect()
 }
+
+#[test]
+fn a_tenant_that_forgets_idle_conversations_exports_them_and_their_customers_start_afresh() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let forgets = write_tenant(dir.path(), "forgets", "retention = { conversations = \"2h\" }");
+    let runtime = runtime();
+    let engine = Engine::new(Store::open(&dir.path().join("data")).expect("store"), Arc::clone(&runtime));
+    engine
+        .add_tenant(Tenant::load(&forgets, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+        .expect("added");
+    engine.handle("forgets", telegram("telegram:old", "hours", "m1", START)).expect("handled");
+    engine.handle("forgets", telegram("telegram:new", "hours", "m2", START + 3 * HOUR)).expect("handled");
+    let exports = dir.path().join("exports");
+
+    let now = START + 3 * HOUR + 30 * 60 * 1000;
+    let results = switchboard::retention::sweep_all(&engine, now, &exports);
+    let [(_, Ok(swept))] = results.as_slice() else { panic!("one tenant swept: {results:?}") };
+
+    assert_eq!(swept.conversations, 1, "{swept:?}");
+    assert_eq!(swept.events, 0, "events keep the default 90 days");
+    assert!(engine.conversation("forgets", "telegram:old").expect("read").is_none());
+    assert!(engine.conversation("forgets", "telegram:new").expect("read").is_some());
+    let exported: String =
+        swept.exported.iter().map(|file| std::fs::read_to_string(file).expect("exported")).collect();
+    assert!(exported.contains("telegram:old") && !exported.contains("telegram:new"), "{exported}");
+
+    engine.handle("forgets", telegram("telegram:old", "hours", "m3", now)).expect("handled");
+    let fresh = engine.conversation("forgets", "telegram:old").expect("read").expect("started again");
+    assert_eq!(fresh.conversation.started_at, now, "the customer's next message starts afresh");
+}

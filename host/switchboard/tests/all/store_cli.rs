@@ -61,8 +61,11 @@ fn stats_show_each_tenants_records_and_compact_applies_retention_and_keeps_the_r
     }
 
     let compacted = switchboard(&["store", "compact", "--tenants", tenants.to_str().expect("utf-8")], &data);
-    assert!(compacted.contains("brief: 60 events and 20 message ids past retention removed"), "{compacted}");
-    assert!(compacted.contains("keeper: 0 events and 0 message ids"), "{compacted}");
+    assert!(
+        compacted.contains("brief: 60 events, 20 message ids and 0 conversations past retention removed"),
+        "{compacted}"
+    );
+    assert!(compacted.contains("keeper: 0 events, 0 message ids"), "{compacted}");
     assert!(data.join("exports").join("brief").read_dir().expect("exported").count() > 0);
     assert!(!dir.path().join("data.compacting").exists() && !dir.path().join("data.before-compact").exists());
 
