@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build every plugin component from source into target/plugins/:
-# the Rust plugins and fixtures with cargo, the Python plugin with
-# componentize-py, the JavaScript plugin with componentize-js.
+# the Rust plugins and fixtures with cargo, the Python plugin and fixture with
+# componentize-py, the JavaScript ones with esbuild and componentize-js (the
+# tools go to a user cache once: see sdk/python/build.sh, sdk/js/build.sh).
 #
 #   scripts/build-plugins.sh          # everything
 #   scripts/build-plugins.sh rust     # only the Rust components
@@ -21,8 +22,11 @@ done
 if [[ "${1:-all}" == "all" ]]; then
     echo "==> Python plugin: slot-picker (componentize-py)"
     sdk/python/build.sh plugins/slot-picker-py "$out/slot_picker.wasm"
-    echo "==> JavaScript plugin: contact-validator (componentize-js)"
+    echo "==> JavaScript plugin: contact-validator (esbuild, componentize-js)"
     sdk/js/build.sh plugins/contact-validator-js "$out/contact_validator.wasm"
+    echo "==> steps that break on purpose, for the SDK guards' tests: tests/fixtures/crashing-{py,js}"
+    sdk/python/build.sh tests/fixtures/crashing-py "$out/crashing_py.wasm"
+    sdk/js/build.sh tests/fixtures/crashing-js "$out/crashing_js.wasm"
 fi
 
 ls -l "$out"

@@ -3,8 +3,9 @@
 # command, and .ci/run calls it, so a green CI means the README works.
 #
 # Needs only what a fresh machine has: rustup, Python 3 and Node. The wasm
-# target comes from rust-toolchain.toml; componentize-py and componentize-js
-# are installed by the SDK build scripts on first use.
+# target comes from rust-toolchain.toml; componentize-py, esbuild and
+# componentize-js are installed by the SDK build scripts on first use, into
+# ~/.cache/switchboard/tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ scripts/build-plugins.sh
 step "plugin logic tests in their own languages"
 (cd plugins/slot-picker-py && python3 -m unittest -v 2>&1 | tail -n 4)
 (cd plugins/contact-validator-js && node --test)
+node --test sdk/js/ # the SDK's guard, its shapes checked against the WIT
 
 step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.

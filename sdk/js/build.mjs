@@ -1,58 +1,73 @@
 #!/usr/bin/env node
 // Build a JavaScript plugin into a component:
 //
-//   node sdk/js/build.mjs PLUGIN_DIR OUTPUT.wasm [WORLD]
+//   node build.mjs --sdk SDK_DIR PLUGIN_DIR OUTPUT.wasm [WORLD]
+//
+// Run by build.sh from the tool cache, where esbuild and componentize-js are
+// installed (so nothing is installed into the host checkout or the plugin).
 //
 // PLUGIN_DIR/app.js exports `handler = { run(input) { ... } }` for WORLD
 // `step` (the default), `understanding = { classify(input) { ... } }` for
-// `classifier`, or both for `plugin`, against `wit/since_v0.2.0`. The plugin and
-// this SDK are bundled into one module first (componentize-js takes a single
-// source), and every WASI feature the world does not need is disabled, so the
-// component imports only what the host grants.
+// `classifier`, or both for `plugin`, against `wit/since_v0.2.0`.
+//
+// esbuild bundles a generated entry into one ES module for componentize-js:
+// it imports the plugin's app.js and exports its handler and understanding
+// behind the SDK's guard (guard.js). ES modules, `import * as`, npm packages
+// from the plugin's own node_modules and `import ... from 'switchboard'` all
+// resolve as they do in Node. Every WASI feature the world does not need is
+// disabled, so the component imports only what the host grants.
 import { componentize } from '@bytecodealliance/componentize-js';
-import { readFile, writeFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { build } from 'esbuild';
+import { writeFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 
-const [pluginDir, output, worldName = 'step'] = process.argv.slice(2);
-if (!pluginDir || !output || !['step', 'classifier', 'plugin'].includes(worldName)) {
-  console.error('usage: build.mjs PLUGIN_DIR OUTPUT.wasm [step|classifier|plugin]');
+const args = process.argv.slice(2);
+const sdkFlag = args.indexOf('--sdk');
+const sdkDir = sdkFlag >= 0 ? resolve(args.splice(sdkFlag, 2)[1]) : dirname(new URL(import.meta.url).pathname);
+const [pluginDir, output, worldName = 'step'] = args;
+const exportsOf = { step: ['handler'], classifier: ['understanding'], plugin: ['handler', 'understanding'] };
+if (!pluginDir || !output || !exportsOf[worldName]) {
+  console.error('usage: build.mjs [--sdk SDK_DIR] PLUGIN_DIR OUTPUT.wasm [step|classifier|plugin]');
   process.exit(2);
 }
-const sdkDir = dirname(fileURLToPath(import.meta.url));
 const witPath = resolve(sdkDir, '../../wit/since_v0.2.0');
-
-// A tiny bundler: inline `./x.js` and `switchboard` imports, in dependency order.
-const seen = new Set();
-const chunks = [];
-async function include(path) {
-  if (seen.has(path)) return;
-  seen.add(path);
-  let source = await readFile(path, 'utf8');
-  const local = /^import\s+\{([^}]*)\}\s+from\s+['"]([^'"]+)['"];?\s*$/gm;
-  for (const [, , specifier] of source.matchAll(local)) {
-    if (specifier === 'switchboard') await include(join(sdkDir, 'switchboard.js'));
-    else if (specifier.startsWith('.')) await include(resolve(dirname(path), specifier));
-  }
-  source = source.replace(local, (line, names, specifier) =>
-    specifier === 'switchboard' || specifier.startsWith('.') ? '' : line);
-  // Only the plugin's own entry module keeps its exports.
-  if (path !== entry) source = source.replace(/^export\s+/gm, '');
-  chunks.push(`// ---- ${path}\n${source}`);
-}
-const entry = resolve(pluginDir, 'app.js');
-await include(entry);
+const app = resolve(pluginDir, 'app.js');
 
 const scratch = await mkdtemp(join(tmpdir(), 'switchboard-js-'));
-const sourcePath = join(scratch, 'bundle.js');
-await writeFile(sourcePath, chunks.join('\n'));
-const { component } = await componentize({
-  sourcePath,
-  witPath,
-  worldName,
-  disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
-});
-await mkdir(dirname(resolve(output)), { recursive: true });
-await writeFile(output, component);
-console.log(`Component built successfully: ${output} (${component.length} bytes)`);
+try {
+  const guards = { handler: 'guardHandler', understanding: 'guardUnderstanding' };
+  const entry = join(scratch, 'entry.js');
+  await writeFile(
+    entry,
+    [
+      `import * as app from ${JSON.stringify(app)};`,
+      `import { guardHandler, guardUnderstanding } from ${JSON.stringify(join(sdkDir, 'guard.js'))};`,
+      ...exportsOf[worldName].map((name) => `export const ${name} = ${guards[name]}(app.${name});`),
+    ].join('\n'),
+  );
+  const sourcePath = join(scratch, 'bundle.js');
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    outfile: sourcePath,
+    alias: { switchboard: join(sdkDir, 'switchboard.js') },
+    // The plugin's own packages, then nothing else: no host paths leak in.
+    nodePaths: [join(resolve(pluginDir), 'node_modules')],
+    mainFields: ['module', 'main'],
+    logLevel: 'warning',
+  });
+  const { component } = await componentize({
+    sourcePath,
+    witPath,
+    worldName,
+    disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+  });
+  await mkdir(dirname(resolve(output)), { recursive: true });
+  await writeFile(output, component);
+  console.log(`Component built successfully: ${output} (${component.length} bytes)`);
+} finally {
+  await rm(scratch, { recursive: true, force: true });
+}

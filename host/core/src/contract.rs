@@ -424,6 +424,28 @@ pub enum StepError {
     Refused(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Not a refusal: the step broke (an uncaught exception, an answer not
+    /// in the contract's shape), as its SDK reported it.
+    #[error("{0}")]
+    Crashed(Crash),
+}
+
+/// An uncaught exception or a malformed answer, with its cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}: {message}", match kind { CrashKind::Exception => "uncaught exception", CrashKind::BadOutput => "bad output" })]
+pub struct Crash {
+    pub kind: CrashKind,
+    /// The exception's type and message, e.g. `KeyError: 'deposit'`.
+    pub message: String,
+    /// Where it happened, innermost call last; may be empty.
+    pub traceback: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashKind {
+    Exception,
+    BadOutput,
 }
 
 impl Decision {

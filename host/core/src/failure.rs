@@ -28,6 +28,11 @@ pub enum FailureCode {
     Trap,
     /// The plugin returned its own `step-error`: a refusal, not a crash.
     GuestError,
+    /// An exception the step did not catch, reported by its SDK with the cause.
+    Exception,
+    /// The step answered with something that is not a list of decisions in
+    /// the contract's shape.
+    BadOutput,
     /// The host could not run the call (for example, no instance slot).
     HostError,
     /// The flow names a plugin the tenant has not bound.
@@ -45,7 +50,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code this version names.
-    pub const KNOWN: [FailureCode; 13] = [
+    pub const KNOWN: [FailureCode; 15] = [
         Self::FuelExhausted,
         Self::Deadline,
         Self::MemoryLimit,
@@ -54,6 +59,8 @@ impl FailureCode {
         Self::Panic,
         Self::Trap,
         Self::GuestError,
+        Self::Exception,
+        Self::BadOutput,
         Self::HostError,
         Self::Unbound,
         Self::MemoryBusy,
@@ -80,6 +87,8 @@ impl FailureCode {
             Self::Panic => "panic",
             Self::Trap => "trap",
             Self::GuestError => "guest_error",
+            Self::Exception => "exception",
+            Self::BadOutput => "bad_output",
             Self::HostError => "host_error",
             Self::Unbound => "unbound",
             Self::MemoryBusy => "memory_busy",

@@ -9,7 +9,8 @@
 //!
 //! A later version that changes a record (as 0.2.0 added `locale` to `reply`)
 //! tells the macros how to read the new field through the `*_locale`
-//! functions it defines; everything else is written once.
+//! functions it defines, and each version converts its own `step-error`
+//! (0.2.0 added `crashed`); everything else is written once.
 
 use switchboard_core::kv::KvScope;
 
@@ -434,15 +435,6 @@ macro_rules! conversions {
                 D::Emit(event) => {
                     latest::Decision::Emit(latest::Event { name: event.name, payload: event.payload })
                 }
-            }
-        }
-
-        fn step_error(error: types::StepError) -> latest::StepError {
-            match error {
-                types::StepError::InvalidInput(message) => latest::StepError::InvalidInput(message),
-                types::StepError::InvalidConfig(message) => latest::StepError::InvalidConfig(message),
-                types::StepError::Refused(message) => latest::StepError::Refused(message),
-                types::StepError::Unavailable(message) => latest::StepError::Unavailable(message),
             }
         }
     };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use switchboard_core::contract::StepError;
+use switchboard_core::contract::{Crash, CrashKind, StepError};
 use switchboard_core::failure::FailureCode;
 
 use crate::limits::ResourceReport;
@@ -43,6 +43,11 @@ pub enum FailureKind {
     /// The plugin returned its own `step-error`: not a crash, a refusal.
     #[error("plugin refused the step: {0}")]
     Guest(StepError),
+    /// An uncaught exception or a malformed answer: reported by the guest's
+    /// SDK (`step-error::crashed`, WIT 0.2.0), or read from the traceback a
+    /// language runtime printed before it trapped.
+    #[error("{0}")]
+    Crashed(Crash),
     /// The host could not prepare the call (e.g. the instance pool is exhausted).
     #[error("host failed to run the step: {message}")]
     Host { message: String },
@@ -60,15 +65,26 @@ impl FailureKind {
             FailureKind::Panic { .. } => FailureCode::Panic,
             FailureKind::Trap { .. } => FailureCode::Trap,
             FailureKind::Guest(_) => FailureCode::GuestError,
+            FailureKind::Crashed(Crash { kind: CrashKind::Exception, .. }) => FailureCode::Exception,
+            FailureKind::Crashed(Crash { kind: CrashKind::BadOutput, .. }) => FailureCode::BadOutput,
             FailureKind::Host { .. } => FailureCode::HostError,
         }
     }
 }
 
-/// A failed step call, with what it consumed before failing.
+/// A failed step call, with what it consumed before failing and what it
+/// logged on the way: a failure is when an author most needs the logs.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{kind}")]
 pub struct StepFailure {
     pub kind: FailureKind,
     pub report: ResourceReport,
+    pub logs: Vec<crate::LogLine>,
+}
+
+impl StepFailure {
+    /// A failure before the guest ran: it used nothing and logged nothing.
+    pub fn before_running(kind: FailureKind) -> Self {
+        Self { kind, report: ResourceReport::default(), logs: Vec::new() }
+    }
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepError, StepInput};
+use switchboard_core::contract::{
+    Classification, ClassifyInput, Crash, CrashKind, Decision, StepError, StepInput,
+};
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 
@@ -258,10 +260,7 @@ impl Plugin {
     ) -> Result<ClassifyOutcome, StepFailure> {
         let Exports::V0_2 { classifier: Some(classifier), .. } = &self.exports else {
             let message = "this component exports no `understanding` (WIT 0.2.0)".to_owned();
-            return Err(StepFailure {
-                kind: FailureKind::Host { message },
-                report: ResourceReport::default(),
-            });
+            return Err(StepFailure::before_running(FailureKind::Host { message }));
         };
         let (classification, report, logs) =
             self.invoke(context, &input.tenant, &input.conversation, input.now, |instance, store| {
@@ -286,7 +285,7 @@ impl Plugin {
             Ok(store) => store,
             Err(error) => {
                 let kind = FailureKind::Host { message: format!("{:#}", anyhow::Error::from(error)) };
-                return Err(StepFailure { kind, report: ResourceReport::default() });
+                return Err(StepFailure::before_running(kind));
             }
         };
         let result = self
@@ -300,15 +299,19 @@ impl Plugin {
             wall_time: started.elapsed(),
             peak_memory_bytes: store.data().limiter.peak_memory,
         };
+        let logs = std::mem::take(&mut store.data_mut().logs);
         match result {
-            Ok(Ok(value)) => {
-                let logs = std::mem::take(&mut store.data_mut().logs);
-                Ok((value, report, logs))
+            Ok(Ok(value)) => Ok((value, report, logs)),
+            Ok(Err(guest)) => {
+                let kind = match bounded(guest) {
+                    StepError::Crashed(crash) => FailureKind::Crashed(crash),
+                    refusal => FailureKind::Guest(refusal),
+                };
+                Err(StepFailure { kind, report, logs })
             }
-            Ok(Err(guest)) => Err(StepFailure { kind: FailureKind::Guest(guest), report }),
             Err(error) => {
                 let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
-                Err(StepFailure { kind: classify(&error, &limits, &stderr), report })
+                Err(StepFailure { kind: classify(&error, &limits, &stderr), report, logs })
             }
         }
     }
@@ -390,15 +393,69 @@ fn classify(error: &anyhow::Error, limits: &Limits, stderr: &str) -> FailureKind
         Some(Trap::OutOfFuel) => FailureKind::FuelExhausted { budget: limits.fuel },
         Some(Trap::Interrupt) => FailureKind::Deadline { timeout: limits.timeout },
         Some(Trap::StackOverflow) => FailureKind::StackOverflow,
-        Some(trap) => match panic_message(stderr) {
-            Some(message) => FailureKind::Panic { message },
-            None => FailureKind::Trap { message: trap.to_string() },
-        },
+        Some(trap) => {
+            if let Some(crash) = python_traceback(stderr) {
+                return FailureKind::Crashed(crash);
+            }
+            match panic_message(stderr) {
+                Some(message) => FailureKind::Panic { message },
+                None => FailureKind::Trap { message: trap.to_string() },
+            }
+        }
         None if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
             FailureKind::Host { message: format!("{error:#}") }
         }
         None => FailureKind::Trap { message: format!("{error:#}") },
     }
+}
+
+/// The most of a traceback kept, from its innermost end.
+const MAX_TRACEBACK_CHARS: usize = 4000;
+/// The most of a guest's error message kept: it goes into `step.failed`.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// `error` with its text cut to what the host keeps: a guest may return
+/// megabytes in a refusal, which would otherwise be written to the event log.
+fn bounded(error: StepError) -> StepError {
+    let head = |text: String| {
+        if text.chars().count() <= MAX_ERROR_CHARS {
+            return text;
+        }
+        let mut head: String = text.chars().take(MAX_ERROR_CHARS).collect();
+        head.push('…');
+        head
+    };
+    let tail = |text: String| {
+        let skip = text.chars().count().saturating_sub(MAX_TRACEBACK_CHARS);
+        text.chars().skip(skip).collect()
+    };
+    match error {
+        StepError::InvalidInput(message) => StepError::InvalidInput(head(message)),
+        StepError::InvalidConfig(message) => StepError::InvalidConfig(head(message)),
+        StepError::Refused(message) => StepError::Refused(head(message)),
+        StepError::Unavailable(message) => StepError::Unavailable(head(message)),
+        StepError::Crashed(crash) => StepError::Crashed(Crash {
+            kind: crash.kind,
+            message: head(crash.message),
+            traceback: tail(crash.traceback),
+        }),
+    }
+}
+
+/// A Python component built without the SDK's guard (or for WIT 0.1.0)
+/// prints the uncaught exception's traceback to stderr before it traps with
+/// a message that names no cause. The last traceback's final line is the
+/// exception (`KeyError: 'deposit'`); the lines before it, where it happened.
+fn python_traceback(stderr: &str) -> Option<Crash> {
+    const START: &str = "Traceback (most recent call last):";
+    let start = stderr.rfind(START)?;
+    let lines: Vec<&str> = stderr[start..].lines().collect();
+    // The exception line is the first after the frames that is not indented.
+    let end = lines.iter().skip(1).position(|line| !line.starts_with(' '))? + 1;
+    let message = lines[end].trim().chars().take(500).collect();
+    let traceback = lines[..end].join("\n");
+    let skip = traceback.chars().count().saturating_sub(MAX_TRACEBACK_CHARS);
+    Some(Crash { kind: CrashKind::Exception, message, traceback: traceback.chars().skip(skip).collect() })
 }
 
 /// Rust guests print `panicked at FILE:LINE:COL:\nMESSAGE` to stderr before
@@ -414,4 +471,23 @@ fn panic_message(stderr: &str) -> Option<String> {
         None => stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or(stderr).trim(),
     };
     Some(message.chars().take(500).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_python_traceback_gives_the_exception_and_where_it_happened() {
+        let stderr = "some earlier output\nTraceback (most recent call last):\n  File \"app.py\", line 20, in run\n    \
+                      return [sdk.reply(deposit({}))]\n  File \"app.py\", line 13, in deposit\n    \
+                      return config[\"deposit\"]\nKeyError: 'deposit'\nthread '<unnamed>' panicked at \
+                      src/lib.rs:1:1:\nPython function threw an unexpected exception\n";
+        let crash = python_traceback(stderr).expect("a traceback");
+        assert_eq!(crash.kind, CrashKind::Exception);
+        assert_eq!(crash.message, "KeyError: 'deposit'");
+        assert!(crash.traceback.starts_with("Traceback (most recent call last):"));
+        assert!(crash.traceback.ends_with("return config[\"deposit\"]"), "{}", crash.traceback);
+        assert_eq!(python_traceback("thread panicked at src/lib.rs:1:1:\nboom\n"), None);
+    }
 }

@@ -29,6 +29,15 @@ crate::bridge::host_capabilities!();
 crate::bridge::step_handler!("switchboard:plugin/handler@0.1.0");
 crate::bridge::conversions!();
 
+fn step_error(error: types::StepError) -> latest::StepError {
+    match error {
+        types::StepError::InvalidInput(message) => latest::StepError::InvalidInput(message),
+        types::StepError::InvalidConfig(message) => latest::StepError::InvalidConfig(message),
+        types::StepError::Refused(message) => latest::StepError::Refused(message),
+        types::StepError::Unavailable(message) => latest::StepError::Unavailable(message),
+    }
+}
+
 // 0.1.0 decisions carry no language.
 
 fn reply_locale(_: &types::Reply) -> Option<String> {

@@ -31,6 +31,23 @@ crate::bridge::host_capabilities!();
 crate::bridge::step_handler!("switchboard:plugin/handler@0.2.0");
 crate::bridge::conversions!();
 
+fn step_error(error: types::StepError) -> latest::StepError {
+    match error {
+        types::StepError::InvalidInput(message) => latest::StepError::InvalidInput(message),
+        types::StepError::InvalidConfig(message) => latest::StepError::InvalidConfig(message),
+        types::StepError::Refused(message) => latest::StepError::Refused(message),
+        types::StepError::Unavailable(message) => latest::StepError::Unavailable(message),
+        types::StepError::Crashed(crash) => latest::StepError::Crashed(latest::Crash {
+            kind: match crash.kind {
+                types::CrashKind::Exception => latest::CrashKind::Exception,
+                types::CrashKind::BadOutput => latest::CrashKind::BadOutput,
+            },
+            message: crash.message,
+            traceback: crash.traceback,
+        }),
+    }
+}
+
 fn reply_locale(reply: &types::Reply) -> Option<String> {
     reply.locale.clone()
 }

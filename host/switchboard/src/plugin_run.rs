@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use switchboard_core::contract::StepInput;
-use switchboard_runtime::{CallContext, Grants, Limits, MemoryKv, ResourceReport, Runtime, RuntimeConfig};
+use switchboard_runtime::{
+    CallContext, FailureKind, Grants, Limits, MemoryKv, ResourceReport, Runtime, RuntimeConfig,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,12 +19,14 @@ pub struct Args {
     /// The step input as JSON (tenant, conversation, step, channel, contact, fields, now...).
     #[arg(long)]
     input: PathBuf,
-    /// The tenant's configuration for this plugin, as JSON. Overrides `config` in the input.
+    /// The tenant's configuration for this plugin: a JSON file, or JSON
+    /// itself (`--config '{"deposit": 20}'`). Overrides `config` in the input.
     #[arg(long)]
-    config: Option<PathBuf>,
-    /// Capabilities to grant, as JSON (`{"log": true, "kv": true, "settings": {...}}`).
+    config: Option<String>,
+    /// Capabilities to grant: JSON itself (`--grants '{"log": true, "kv": true,
+    /// "settings": {...}}'`), or a file holding it.
     #[arg(long)]
-    grants: Option<PathBuf>,
+    grants: Option<String>,
     /// Instruction budget.
     #[arg(long)]
     fuel: Option<u64>,
@@ -59,11 +63,11 @@ struct PluginInfo {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut input: StepInput = read_json(&args.input).context("failed to read the step input")?;
-    if let Some(path) = &args.config {
-        input.config = read_json(path).context("failed to read the plugin config")?;
+    if let Some(config) = &args.config {
+        input.config = inline_or_file(config).context("failed to read the plugin config (--config)")?;
     }
     let grants: Grants = match &args.grants {
-        Some(path) => read_json(path).context("failed to read the grants")?,
+        Some(grants) => inline_or_file(grants).context("failed to read the grants (--grants)")?,
         None => Grants::default(),
     };
     let defaults = Limits::default();
@@ -106,6 +110,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
+            // What it logged before failing is often the best clue.
+            for line in &failure.logs {
+                eprintln!("log {}: {}", line.level, line.message);
+            }
+            if let FailureKind::Crashed(crash) = &failure.kind
+                && !crash.traceback.is_empty()
+            {
+                eprintln!("{}", crash.traceback);
+            }
             let report = failure.report;
             eprintln!(
                 "error: step failed ({}): {} [fuel used {}, wall time {:?}, peak memory {} bytes]",
@@ -117,6 +130,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(2))
         }
+    }
+}
+
+/// `value` as JSON if it is JSON, else the JSON in the file it names.
+fn inline_or_file<T: serde::de::DeserializeOwned>(value: &str) -> anyhow::Result<T> {
+    match value.trim_start().chars().next() {
+        Some('{' | '[' | '"') => serde_json::from_str(value).context("the JSON given does not parse"),
+        _ => read_json(std::path::Path::new(value)),
     }
 }
 

@@ -7,6 +7,10 @@ config, building decisions, and refusing a step with a typed error.
 Only `wit_world`'s types are used here, so plugin logic that avoids this
 module (see `plugins/slot-picker-py/slots.py`) can be unit-tested on plain
 CPython without building anything.
+
+The build runs the plugin behind `guard.py`: an exception the step does not
+catch, or an answer that is not a list of decisions, reaches the host as a
+typed error with its cause (`exception`, `bad_output`) instead of a trap.
 """
 
 import json

@@ -84,6 +84,21 @@ fn a_guest_error_is_a_refusal_not_a_trap() {
 }
 
 #[test]
+fn a_refusal_or_crash_of_megabytes_is_cut_to_what_the_host_keeps() {
+    match attack("huge-refusal", context()).kind {
+        FailureKind::Guest(StepError::Refused(message)) => assert_eq!(message.chars().count(), 1001),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    match attack("huge-crash", context()).kind {
+        FailureKind::Crashed(crash) => {
+            assert_eq!(crash.message.chars().count(), 1001, "the message's head and an ellipsis");
+            assert_eq!(crash.traceback.chars().count(), 4000, "the traceback's innermost end");
+        }
+        other => panic!("expected a crash, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_filesystem_is_not_there() {
     assert!(refused(&attack("open-file", context())).starts_with("blocked: open /etc/passwd"));
     assert!(refused(&attack("list-root", context())).starts_with("blocked: read_dir /"));

@@ -3,10 +3,11 @@
 
 use std::sync::OnceLock;
 
-use switchboard_core::contract::{Decision, Message, PluginConfig, StepError, Value};
-use switchboard_runtime::{FailureKind, Plugin};
+use switchboard_core::contract::{Crash, CrashKind, Decision, Message, PluginConfig, StepError, Value};
+use switchboard_core::failure::FailureCode;
+use switchboard_runtime::{FailureKind, Grants, Plugin, StepFailure};
 
-use crate::support::{NOW, context, input, load, plugin_config};
+use crate::support::{NOW, context, context_with, input, load, plugin_config};
 
 fn slot_picker() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
@@ -111,4 +112,78 @@ fn javascript_plugin_errors_are_typed() {
             "config needs \"field\" and \"kind\" (phone, email or date)".into()
         )))
     );
+}
+
+/// `tests/fixtures/crashing-py` and `crashing-js`: steps that break on purpose.
+fn crashing(language: &str) -> &'static Plugin {
+    static PYTHON: OnceLock<Plugin> = OnceLock::new();
+    static JAVASCRIPT: OnceLock<Plugin> = OnceLock::new();
+    match language {
+        "py" => PYTHON.get_or_init(|| load("crashing_py")),
+        _ => JAVASCRIPT.get_or_init(|| load("crashing_js")),
+    }
+}
+
+fn break_on_purpose(language: &str, step: &str) -> StepFailure {
+    let grants = Grants { log: true, ..Grants::default() };
+    crashing(language).call(&input("shop", step), context_with(grants)).expect_err(step)
+}
+
+fn crash(failure: &StepFailure) -> &Crash {
+    match &failure.kind {
+        FailureKind::Crashed(crash) => crash,
+        other => panic!("expected a crash with its cause, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_python_exception_reaches_the_host_with_its_type_message_traceback_and_logs() {
+    let failure = break_on_purpose("py", "key-error");
+    assert_eq!(failure.kind.code(), FailureCode::Exception);
+    let crash = crash(&failure);
+    assert_eq!(crash.message, "KeyError: 'deposit'");
+    assert!(crash.traceback.contains("in deposit"), "the frame it happened in: {}", crash.traceback);
+    assert_eq!(failure.kind.to_string(), "uncaught exception: KeyError: 'deposit'");
+    let logs: Vec<&str> = failure.logs.iter().map(|line| line.message.as_str()).collect();
+    assert_eq!(logs, ["looking up the deposit"], "what it logged before failing is kept");
+}
+
+#[test]
+fn a_javascript_exception_reaches_the_host_with_its_type_message_and_stack() {
+    let failure = break_on_purpose("js", "type-error");
+    assert_eq!(failure.kind.code(), FailureCode::Exception);
+    let crash = crash(&failure);
+    assert!(crash.message.starts_with("TypeError: "), "{}", crash.message);
+    assert!(crash.message.contains("amount"), "names what it read: {}", crash.message);
+}
+
+#[test]
+fn an_answer_out_of_shape_is_bad_output_naming_where_in_python_and_javascript() {
+    for (language, step, expected) in [
+        ("py", "not-a-list", "run is Decision_Reply"),
+        ("py", "nested", "run[0].value.text is int 42, not str"),
+        ("js", "not-a-list", "decisions is an object with keys [\"tag\",\"val\"], not an array"),
+        ("js", "bigint", "decisions[0].val.value.val is the number 1767585600000, not a BigInt"),
+    ] {
+        let failure = break_on_purpose(language, step);
+        assert_eq!(failure.kind.code(), FailureCode::BadOutput, "{language} {step}: {:?}", failure.kind);
+        let crash = crash(&failure);
+        assert_eq!(crash.kind, CrashKind::BadOutput);
+        assert!(crash.message.starts_with(expected), "{language} {step}: {}", crash.message);
+    }
+}
+
+#[test]
+fn the_guard_lets_refusals_and_good_answers_through_and_javascript_modules_bundle() {
+    for language in ["py", "js"] {
+        let failure = break_on_purpose(language, "refuse");
+        assert_eq!(
+            failure.kind,
+            FailureKind::Guest(StepError::Refused("closed on Sundays".into())),
+            "{language}"
+        );
+    }
+    let outcome = crashing("js").call(&input("shop", "fine"), context()).expect("runs");
+    let [Decision::Reply(reply)] = outcome.decisions.as_slice() else { panic!("{:?}", outcome.decisions) };
+    assert_eq!(reply.text, "HELLO 15.00 AMD", "each module kept its own `format`");
 }

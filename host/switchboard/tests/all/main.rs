@@ -15,6 +15,7 @@
 //! - `nlu.rs`: the understanding corpus in `tests/nlu/` holds its targets.
 //! - `retention.rs`: a tenant's `[retention]` through a sweep.
 //! - `pinning.rs`: reloads and version pinning.
+//! - `plugin_run.rs`: `switchboard plugin run` on a step that breaks.
 //! - `webhooks.rs`: provider webhooks through the app.
 //! - `store_cli.rs`: `switchboard store stats` and `store compact`.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
@@ -32,6 +33,7 @@ mod manage;
 mod nlu;
 mod outbox;
 mod pinning;
+mod plugin_run;
 mod retention;
 mod scheduler;
 mod store_cli;
