@@ -31,6 +31,12 @@ pub struct StoredConversation {
     pub conversation: Conversation,
     /// Plugin binding name to the component hash this conversation started with.
     pub plugin_pins: BTreeMap<String, String>,
+    /// Plugin binding name to the hash of the config it started with, so a
+    /// config uploaded mid-conversation waits for the next one, like the
+    /// code. Empty for conversations from before configs were pinned: they
+    /// take the binding's current config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_pins: BTreeMap<String, String>,
     /// The store's own: the event-log records holding this conversation's
     /// latest events, its transcript index kept in the conversation rather
     /// than as a key per turn, since each new sled key costs more than a
@@ -43,7 +49,7 @@ pub struct StoredConversation {
 
 impl StoredConversation {
     pub fn new(conversation: Conversation, plugin_pins: BTreeMap<String, String>) -> Self {
-        Self { conversation, plugin_pins, transcript_tail: Vec::new() }
+        Self { conversation, plugin_pins, config_pins: BTreeMap::new(), transcript_tail: Vec::new() }
     }
 }
 
@@ -219,6 +225,7 @@ impl Store {
         let encoded = serde_json::to_vec(&EncodedConversation {
             conversation: &stored.conversation,
             plugin_pins: &stored.plugin_pins,
+            config_pins: &stored.config_pins,
             transcript_tail: &tail,
         });
         batch.insert(keys::conversation(tenant, conversation_id), encoded.map_err(encode_error)?);
@@ -558,6 +565,8 @@ impl Store {
 struct EncodedConversation<'a> {
     conversation: &'a Conversation,
     plugin_pins: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    config_pins: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "<[u64]>::is_empty")]
     transcript_tail: &'a [u64],
 }

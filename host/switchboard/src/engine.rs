@@ -154,6 +154,8 @@ pub struct Engine {
     unavailable: RwLock<HashMap<String, Unavailable>>,
     /// Components by hash, for conversations pinned to a replaced version.
     components: Mutex<HashMap<String, Plugin>>,
+    /// Plugin configs by hash, for conversations pinned to a replaced one.
+    configs: Mutex<HashMap<String, switchboard_core::contract::PluginConfig>>,
     flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
     /// One lock per conversation with a turn in progress; see [`TurnLocks`].
     turns: Arc<TurnLocks>,
@@ -191,6 +193,7 @@ impl Engine {
             tenants: RwLock::default(),
             unavailable: RwLock::default(),
             components: Mutex::default(),
+            configs: Mutex::default(),
             flows: Mutex::default(),
             turns: Arc::default(),
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),

@@ -241,6 +241,15 @@ pub struct Binding {
     pub grants: Arc<Grants>,
 }
 
+impl Binding {
+    /// What a conversation pins this binding's config by: the SHA-256 of
+    /// its text, as the store keeps it.
+    pub fn config_hash(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.config.as_str().as_bytes()))
+    }
+}
+
 impl Tenant {
     /// Load `dir/tenant.toml` with the tenant's `managed.toml` on top.
     /// Components are looked up in `plugin_dir`.
@@ -327,6 +336,16 @@ impl Tenant {
     /// The plugin hashes a new conversation pins.
     pub fn pins(&self) -> BTreeMap<String, String> {
         self.plugins.iter().map(|(name, binding)| (name.clone(), binding.plugin.hash().to_string())).collect()
+    }
+
+    /// The config hashes a new conversation pins, for the bindings that
+    /// have a config.
+    pub fn config_pins(&self) -> BTreeMap<String, String> {
+        self.plugins
+            .iter()
+            .filter(|(_, binding)| !binding.config.is_empty())
+            .map(|(name, binding)| (name.clone(), binding.config_hash()))
+            .collect()
     }
 }
 

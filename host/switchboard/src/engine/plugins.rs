@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use switchboard_core::contract::{Classification, ClassifyInput, Decision, StepInput};
+use switchboard_core::contract::{Classification, ClassifyInput, Decision, PluginConfig, StepInput};
 use switchboard_core::conversation::{Plugins, StepFailed};
 use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
@@ -47,6 +47,17 @@ impl Engine {
         }
     }
 
+    /// The plugin config a conversation pinned under `hash`.
+    fn pinned_config(&self, hash: &str) -> Option<PluginConfig> {
+        if let Some(config) = lock(&self.configs).get(hash) {
+            return Some(config.clone());
+        }
+        let bytes = self.store.blob(hash).ok()??;
+        let config = PluginConfig::from(serde_json::from_slice::<serde_json::Value>(&bytes).ok()?);
+        lock(&self.configs).insert(hash.to_owned(), config.clone());
+        Some(config)
+    }
+
     /// The component a conversation pinned under `hash`.
     fn pinned_component(&self, hash: &str) -> Option<Plugin> {
         if let Some(plugin) = lock(&self.components).get(hash) {
@@ -68,6 +79,7 @@ pub(super) struct RuntimePlugins<'a> {
     pub(super) engine: &'a Engine,
     pub(super) tenant: &'a Tenant,
     pub(super) pins: &'a BTreeMap<String, String>,
+    pub(super) config_pins: &'a BTreeMap<String, String>,
 }
 
 /// One plugin call, ready to run: the component the conversation is pinned
@@ -94,6 +106,20 @@ impl RuntimePlugins<'_> {
             }
             _ => binding.plugin.clone(),
         };
+        // The config comes with the code: the one the conversation started on.
+        let config = match self.config_pins.get(name) {
+            Some(hash) if *hash != binding.config_hash() => {
+                self.engine.pinned_config(hash).unwrap_or_else(|| {
+                    tracing::warn!(
+                        plugin = name,
+                        hash,
+                        "pinned plugin config is gone; using the current one"
+                    );
+                    binding.config.clone()
+                })
+            }
+            _ => binding.config.clone(),
+        };
         let context = CallContext {
             plugin: name.to_owned(),
             limits: binding.limits,
@@ -111,12 +137,16 @@ impl RuntimePlugins<'_> {
                 metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.name()).increment(1);
                 StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
             })?;
-        Ok(PreparedCall { plugin, config: binding.config.clone(), context, _memory: memory })
+        Ok(PreparedCall { plugin, config, context, _memory: memory })
     }
 }
 
 fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
-    tracing::warn!(plugin = name, code = %failure.kind.code(), "step failed: {}", failure.kind);
+    let traceback = match &failure.kind {
+        switchboard_runtime::FailureKind::Crashed(crash) => crash.traceback.as_str(),
+        _ => "",
+    };
+    tracing::warn!(plugin = name, code = %failure.kind.code(), traceback, "step failed: {}", failure.kind);
     StepFailed { code: failure.kind.code(), message: failure.kind.to_string() }
 }
 

@@ -27,9 +27,9 @@ impl Engine {
         Tenant::load_with(dir, plugin_dir, &self.runtime, vars, managed)
     }
 
-    /// Add or replace a tenant. Its flow source and components go to the store
-    /// first, so conversations pinned to this version survive later reloads
-    /// and restarts.
+    /// Add or replace a tenant. Its flow source, components and plugin
+    /// configs go to the store first, so conversations pinned to this
+    /// version survive later reloads and restarts.
     pub fn add_tenant(&self, tenant: Tenant) -> Result<(), EngineError> {
         self.store.put_flow(&tenant.name, &tenant.flow.version, &tenant.flow_source)?;
         for binding in tenant.plugins.values() {
@@ -39,6 +39,10 @@ impl Engine {
             })?;
             self.store.put_blob(&bytes)?;
             lock(&self.components).insert(binding.plugin.hash().to_string(), binding.plugin.clone());
+            if !binding.config.is_empty() {
+                self.store.put_blob(binding.config.as_str().as_bytes())?;
+                lock(&self.configs).insert(binding.config_hash(), binding.config.clone());
+            }
         }
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
         write(&self.unavailable).remove(&tenant.name);

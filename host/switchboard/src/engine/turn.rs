@@ -131,7 +131,9 @@ impl Engine {
                     &tenant.flow,
                     message.at,
                 );
-                (StoredConversation::new(conversation, tenant.pins()), true)
+                let mut stored = StoredConversation::new(conversation, tenant.pins());
+                stored.config_pins = tenant.config_pins();
+                (stored, true)
             }
         };
         // Replies go to the channel and identity the customer wrote from last.
@@ -144,11 +146,17 @@ impl Engine {
             // A fresh round starts on the tenant's current versions.
             stored.conversation.flow_version = tenant.flow.version.clone();
             stored.plugin_pins = tenant.pins();
+            stored.config_pins = tenant.config_pins();
         }
         let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
         let inbound =
             Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
-        let mut plugins = RuntimePlugins { engine: self, tenant: &tenant, pins: &stored.plugin_pins };
+        let mut plugins = RuntimePlugins {
+            engine: self,
+            tenant: &tenant,
+            pins: &stored.plugin_pins,
+            config_pins: &stored.config_pins,
+        };
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
         let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
         let mut verified =

@@ -210,6 +210,7 @@ pub async fn conversation(
     Ok(Json(ConversationDetail {
         conversation: (&stored.conversation).into(),
         plugin_pins: stored.plugin_pins,
+        config_pins: stored.config_pins,
         events: events.iter().map(Event::from).collect(),
     }))
 }

@@ -299,6 +299,9 @@ pub struct ConversationDetail {
     pub conversation: ConversationState,
     /// Plugin binding to the hash of the component this conversation runs.
     pub plugin_pins: BTreeMap<String, String>,
+    /// Plugin binding to the SHA-256 of the config this conversation runs
+    /// it with (bindings without a config are left out).
+    pub config_pins: BTreeMap<String, String>,
     pub events: Vec<Event>,
 }
 

@@ -68,3 +68,58 @@ fn conversations_keep_their_flow_version_across_a_reload() {
     assert_eq!(engine.tenant("shop").expect("still there").flow.version, "v2");
     assert_eq!(say(&engine, "newer", "hours"), ["Email (v2)?"]);
 }
+
+const PRICED_FLOW: &str = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"?\"\n\
+    [[intents]]\nname = \"quote\"\ntitle.en = \"Quote\"\ntriggers.en = [\"price\"]\n\
+    [[intents.fields]]\nname = \"rooms\"\ntype = \"number\"\nprompt.en = \"Rooms?\"\n\
+    [[intents.steps]]\nname = \"price\"\nplugin = \"pricing\"\n\
+    [intents.confirm]\nprompt.en = \"Total {total}. Book?\"\n\
+    [intents.done]\nreply.en = \"Booked.\"\nstate = \"booked\"\n";
+
+/// The pricing plugin with a base price of `base` AMD.
+fn write_priced_tenant(dir: &Path, base: u32) {
+    let tenant = format!(
+        "name = \"shop\"\nflow = \"flow.toml\"\n[calendar]\ntimezone = \"UTC\"\n\
+         [plugins.pricing]\ncomponent = \"pricing_calculator\"\n\
+         config = {{ currency = \"AMD\", pricing = {{ modifiers = {{ base_minor = {}, base_label = \"Move\", \
+         modifiers = [] }} }} }}\n",
+        base * 100
+    );
+    std::fs::write(dir.join("tenant.toml"), tenant).expect("write tenant");
+    std::fs::write(dir.join("flow.toml"), PRICED_FLOW).expect("write flow");
+}
+
+#[test]
+fn a_conversation_keeps_the_plugin_config_it_started_with_across_a_reload_and_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tenant_dir, data) = (dir.path().join("shop"), dir.path().join("data"));
+    std::fs::create_dir_all(&tenant_dir).expect("mkdir");
+    write_priced_tenant(&tenant_dir, 10_000);
+    let runtime = runtime();
+    let start = |data: &Path| {
+        let engine = Engine::new(Store::open(data).expect("store"), Arc::clone(&runtime));
+        engine
+            .add_tenant(Tenant::load(&tenant_dir, &plugin_dir(), &runtime, &|_| None).expect("loads"))
+            .expect("added");
+        engine
+    };
+    let engine = start(&data);
+    assert_eq!(say(&engine, "old", "price"), ["Rooms?"]);
+
+    write_priced_tenant(&tenant_dir, 20_000);
+    engine.reload("shop", &|_| None).expect("reloads with the new config");
+    drop(engine);
+    let engine = start(&data);
+
+    let old = say(&engine, "old", "3");
+    let new = {
+        say(&engine, "new", "price");
+        say(&engine, "new", "3")
+    };
+    assert_eq!(old.last().map(String::as_str), Some("Total 10,000 AMD. Book?"), "the config it started with");
+    assert_eq!(
+        new.last().map(String::as_str),
+        Some("Total 20,000 AMD. Book?"),
+        "a new one gets the new config"
+    );
+}
