@@ -11,7 +11,8 @@
 // The shapes below are the contract's (wit/since_v0.2.0) as componentize-js
 // maps it: records are objects with camelCase keys, variants `{ tag, val }`,
 // enums strings, options a value or undefined/null, tuples arrays, and
-// 64-bit integers BigInts. `guard.test.js` checks them against the WIT.
+// 64-bit integers BigInts (or whole Numbers, which componentize-js converts).
+// `guard.test.js` checks their names against the WIT.
 
 const MAX_TRACEBACK_CHARS = 4000;
 
@@ -20,7 +21,7 @@ const f32 = { kind: 'number' };
 const f64 = { kind: 'number' };
 const s32 = { kind: 'integer' };
 const s64 = { kind: 'bigint' };
-const u64 = { kind: 'bigint' };
+const u64 = { kind: 'unsigned' };
 const bool = { kind: 'boolean' };
 const option = (of) => ({ kind: 'option', of });
 const list = (of) => ({ kind: 'list', of });
@@ -139,10 +140,14 @@ export function shapeProblem(value, shape, where) {
     case 'integer':
       return Number.isInteger(value) ? null : `${where} is ${describe(value)}, not an integer`;
     case 'bigint':
-      if (typeof value === 'bigint') return null;
-      return `${where} is ${describe(value)}, not a BigInt (64-bit values are: write BigInt(${
-        typeof value === 'number' ? value : 'n'
-      }))`;
+    case 'unsigned': {
+      // componentize-js takes a BigInt, or a Number it converts: only a
+      // whole one is exact.
+      const whole = typeof value === 'bigint' || Number.isSafeInteger(value);
+      if (!whole) return `${where} is ${describe(value)}, not a 64-bit integer (a BigInt, or a whole Number)`;
+      if (shape.kind === 'unsigned' && value < 0) return `${where} is ${describe(value)}, not 0 or more`;
+      return null;
+    }
     case 'option':
       return value === undefined || value === null ? null : shapeProblem(value, shape.of, where);
     case 'list': {

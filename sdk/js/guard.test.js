@@ -34,7 +34,12 @@ test('every shape names the members its WIT type has', () => {
 test('a well-formed answer has no problem and a malformed one names where it goes wrong', () => {
   assert.equal(shapeProblem(reply('hi'), decision, 'd'), null);
   assert.equal(shapeProblem(setField('slot', { tag: 'datetime', val: 1n }), decision, 'd'), null);
-  assert.match(shapeProblem(setField('slot', { tag: 'datetime', val: 1 }), decision, 'd'), /d\.val\.value\.val is the number 1, not a BigInt/);
+  assert.equal(shapeProblem(setField('slot', { tag: 'datetime', val: 1 }), decision, 'd'), null, 'a whole Number is converted');
+  assert.match(shapeProblem(setField('slot', { tag: 'datetime', val: 1.5 }), decision, 'd'), /d\.val\.value\.val is the number 1\.5, not a 64-bit integer/);
+  assert.match(
+    shapeProblem({ tag: 'schedule', val: { key: 'k', kind: 'k', due: { tag: 'after-ms', val: -5 }, payload: '' } }, decision, 'd'),
+    /d\.val\.due\.val is the number -5, not 0 or more/,
+  );
   assert.match(shapeProblem({ reply: 'hi' }, decision, 'd'), /not a decision: \{ tag, val \} with tag one of/);
   assert.match(shapeProblem(reply(5), decision, 'd'), /d\.val\.text is the number 5, not a string/);
 });

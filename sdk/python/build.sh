@@ -22,13 +22,21 @@ componentize_py_version="0.25.1"
 
 tools="${SWITCHBOARD_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard/tools}"
 venv="$tools/componentize-py-$componentize_py_version"
-# `.installed` is written last, so an install cut short is done again.
 if [[ ! -e "$venv/.installed" ]]; then
     echo "installing componentize-py $componentize_py_version into $venv (once)"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$componentize_py_version"
-    touch "$venv/.installed"
+    # A venv records its own path, so it is made where it stays, under a
+    # lock: two first builds at once install it once, and `.installed`,
+    # written last, says an install was not cut short.
+    mkdir -p "$tools"
+    exec 9> "$venv.lock"
+    flock 9
+    if [[ ! -e "$venv/.installed" ]]; then
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$componentize_py_version"
+        touch "$venv/.installed"
+    fi
+    flock -u 9
 fi
 
 case "$world" in

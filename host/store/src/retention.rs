@@ -123,11 +123,13 @@ impl Store {
                 break;
             }
             seen += 1;
-            let stored: StoredConversation = decode(&key, &bytes)?;
-            if is_idle(&stored.conversation, before) {
-                idle.push(stored.conversation.id);
-            }
             last = Some(key.to_vec());
+            // One conversation that does not decode must not stop the sweep.
+            match decode::<StoredConversation>(&key, &bytes) {
+                Ok(stored) if is_idle(&stored.conversation, before) => idle.push(stored.conversation.id),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(tenant, %error, "a conversation that does not decode is kept"),
+            }
         }
         let more = last.filter(|_| seen == PAGE);
         // Under each one's turn lock, it is read again: a turn may have
@@ -138,7 +140,7 @@ impl Store {
             let Some(guard) = hold(&id) else { continue };
             let key = keys::conversation(tenant, &id);
             let Some(bytes) = self.trees()?.turns.get(&key)? else { continue };
-            let stored: StoredConversation = decode(&key, &bytes)?;
+            let Ok(stored) = decode::<StoredConversation>(&key, &bytes) else { continue };
             if is_idle(&stored.conversation, before) {
                 held.push(guard);
                 gone.push((id, key, bytes));

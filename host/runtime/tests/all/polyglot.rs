@@ -163,7 +163,11 @@ fn an_answer_out_of_shape_is_bad_output_naming_where_in_python_and_javascript() 
         ("py", "not-a-list", "run is Decision_Reply"),
         ("py", "nested", "run[0].value.text is int 42, not str"),
         ("js", "not-a-list", "decisions is an object with keys [\"tag\",\"val\"], not an array"),
-        ("js", "bigint", "decisions[0].val.value.val is the number 1767585600000, not a BigInt"),
+        (
+            "js",
+            "date-as-text",
+            "decisions[0].val.value.val is the string \"2026-01-05\", not a 64-bit integer",
+        ),
     ] {
         let failure = break_on_purpose(language, step);
         assert_eq!(failure.kind.code(), FailureCode::BadOutput, "{language} {step}: {:?}", failure.kind);

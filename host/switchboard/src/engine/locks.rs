@@ -35,11 +35,15 @@ impl TurnLocks {
         if let Ok(guard) = entry.clone().try_lock_owned() {
             return Some(TurnGuard { locks: self.clone(), key, guard: Some(guard) });
         }
-        // The holder may have let go since, leaving the entry to us (see `Drop`).
+        // The holder may have let go since, leaving the entry to us (see
+        // `Drop`); ours goes while the map is locked, so a holder letting go
+        // after this sees the count it would without us.
         let mut locks = lock(&self.locks);
         if Arc::strong_count(&entry) == 2 {
             locks.remove(&key);
         }
+        drop(entry);
+        drop(locks);
         None
     }
 

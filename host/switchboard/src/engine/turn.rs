@@ -106,17 +106,30 @@ impl Engine {
         }
         let channel_name = message.channel.as_str();
         let identity = message.contact.id.clone();
-        let conversation_id = self.conversation_of(tenant_name, &identity)?;
+        let mut conversation_id = self.conversation_of(tenant_name, &identity)?;
         if let Some(id) = &message.message_id
             && self.store.seen(tenant_name, channel_name, id)?
         {
             return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &conversation_id)?));
         }
         // The identity may have been linked elsewhere since the caller locked.
-        let _turn = match held {
+        let mut turn = match held {
             Some(held) if held.key == (tenant_name.to_owned(), conversation_id.clone()) => held,
             _ => self.turns.hold(tenant_name, &conversation_id),
         };
+        // Or since it was looked up: linked anew, or its link removed with
+        // the conversation it led to (retention). Followed again under the
+        // lock, so a turn never writes to a conversation the identity no
+        // longer leads to.
+        loop {
+            let now = self.conversation_of(tenant_name, &identity)?;
+            if now == conversation_id {
+                break;
+            }
+            drop(turn);
+            conversation_id = now;
+            turn = self.turns.hold(tenant_name, &conversation_id);
+        }
 
         let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
         let _entered = span.enter();
