@@ -24,11 +24,17 @@ scripts/build-plugins.sh
 step "plugin logic tests in their own languages"
 (cd plugins/slot-picker-py && python3 -m unittest -v 2>&1 | tail -n 4)
 (cd plugins/contact-validator-js && node --test)
-node --test sdk/js/ # the SDK's guard, its shapes checked against the WIT
+(cd plugins/deposit-policy-py && python3 -B -m unittest 2>&1 | tail -n 4)
+node --test sdk/js/guard.test.js # the SDK's guard, its shapes checked against the WIT
 
 step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.
 cargo test --workspace --exclude hostile-fixture
+
+step "the plugin author's path: plugin new, unit tests, plugin build, in Rust, Python and JavaScript"
+cargo build --quiet -p switchboard
+tests/lifecycle/run.sh target/debug/switchboard
+target/debug/switchboard plugin build plugins/deposit-policy-py | tail -n 4
 
 step "the web chat widget in headless Chromium (Debian's, installed if missing; Playwright)"
 tests/browser/run.sh

@@ -42,6 +42,7 @@ mod egress;
 mod error;
 mod http;
 mod limits;
+pub mod manifest;
 mod plugin;
 mod runtime;
 mod since_v0_1_0;

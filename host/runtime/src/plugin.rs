@@ -17,6 +17,7 @@ use switchboard_core::kv::{KvBackend, KvQuota};
 use crate::capabilities::Grants;
 use crate::error::{FailureKind, LoadError, StepFailure};
 use crate::limits::{LimitExceeded, Limits, ResourceReport};
+use crate::manifest::Manifest;
 use crate::state::HostState;
 use crate::{since_v0_1_0, since_v0_2_0};
 
@@ -109,6 +110,8 @@ pub struct Plugin {
     pre: InstancePre<HostState>,
     exports: Exports,
     epoch_tick: Duration,
+    /// What the component says about itself, if it carries a manifest.
+    manifest: Option<Arc<Manifest>>,
 }
 
 impl fmt::Debug for Plugin {
@@ -180,8 +183,14 @@ impl Plugin {
         pre: InstancePre<HostState>,
         exports: Exports,
         epoch_tick: Duration,
+        manifest: Option<Manifest>,
     ) -> Self {
-        Self { engine, hash, version, pre, exports, epoch_tick }
+        Self { engine, hash, version, pre, exports, epoch_tick, manifest: manifest.map(Arc::new) }
+    }
+
+    /// The manifest `switchboard plugin build` embedded, if any.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_deref()
     }
 
     pub fn hash(&self) -> &ContentHash {

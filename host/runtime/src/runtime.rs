@@ -103,6 +103,8 @@ impl Runtime {
 
     /// Compile (or fetch from the cache), check and pre-instantiate a component.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let manifest =
+            crate::manifest::read(bytes).map_err(|error| LoadError::Incompatible(error.to_string()))?;
         let hash = ContentHash::of(bytes);
         let component = self.cache.component(&self.engine, &hash, bytes)?;
         let (version, exports) = exports(&self.engine, &component)?;
@@ -110,7 +112,7 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
-        let plugin = Plugin::new(self.engine.clone(), hash, version, pre, exports, self.epoch_tick);
+        let plugin = Plugin::new(self.engine.clone(), hash, version, pre, exports, self.epoch_tick, manifest);
         plugin.probe()?;
         Ok(plugin)
     }

@@ -51,6 +51,22 @@ impl Store {
         Ok(())
     }
 
+    /// Keep a plugin config `tenant` runs; its hash (SHA-256 of `text`, in
+    /// hex). Under the tenant's own prefix, not a shared blob: a config may
+    /// hold what only its tenant should, and it goes when the tenant does.
+    pub fn put_plugin_config(&self, tenant: &str, text: &str) -> Result<String, StoreError> {
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        let key = crate::keys::plugin_config(tenant, &hash);
+        self.database.write(|trees| trees.blobs.insert(key, text.as_bytes()))?;
+        Ok(hash)
+    }
+
+    /// A plugin config of `tenant`'s, by its hash.
+    pub fn plugin_config(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        let text = self.trees()?.blobs.get(crate::keys::plugin_config(tenant, hash))?;
+        Ok(text.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     pub fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
         let Some(hash) = self.trees()?.blobs.get(crate::keys::flow(tenant, version))? else {
             return Ok(None);

@@ -107,6 +107,15 @@ pub(crate) fn flow(tenant: &str, version: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/pc/{sha256}`: a plugin config the tenant ran, by the hash of
+/// its text, so conversations pinned to it outlive a new one.
+pub(crate) fn plugin_config(tenant: &str, hash: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"pc/");
+    key.extend_from_slice(hash.as_bytes());
+    key
+}
+
 /// `t/{tenant}/o/{seq}`: replies waiting to be sent to a provider.
 pub(crate) fn outbox(tenant: &str, seq: u64) -> Vec<u8> {
     let mut key = outbox_prefix(tenant);
@@ -271,6 +280,7 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"id/", "contacts"),
         (b"ct/", "contacts"),
         (b"f/", "flow versions"),
+        (b"pc/", "plugin configs"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))

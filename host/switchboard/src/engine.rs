@@ -154,8 +154,9 @@ pub struct Engine {
     unavailable: RwLock<HashMap<String, Unavailable>>,
     /// Components by hash, for conversations pinned to a replaced version.
     components: Mutex<HashMap<String, Plugin>>,
-    /// Plugin configs by hash, for conversations pinned to a replaced one.
-    configs: Mutex<HashMap<String, switchboard_core::contract::PluginConfig>>,
+    /// Plugin configs by tenant and hash, for conversations pinned to a
+    /// replaced one.
+    configs: Mutex<HashMap<(String, String), switchboard_core::contract::PluginConfig>>,
     flows: Mutex<HashMap<(String, String), Arc<Flow>>>,
     /// One lock per conversation with a turn in progress; see [`TurnLocks`].
     turns: Arc<TurnLocks>,

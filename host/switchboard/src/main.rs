@@ -10,6 +10,8 @@
 //! - `flow_check.rs`: `switchboard flow check` and `flow schema`.
 //! - `nlu_eval.rs`: `switchboard nlu eval`, the understanding corpus scored.
 //! - `plugin_run.rs`: `switchboard plugin run`, try any plugin from a shell.
+//! - `plugin_build.rs`: `switchboard plugin build`, from a plugin's manifest.
+//! - `plugin_new.rs`: `switchboard plugin new`, a plugin to start from.
 //!
 //! The benchmarks are a binary of their own, `switchboard-bench` (`host/bench`),
 //! so that this one does not depend on the example plugins or the SDK.
@@ -19,6 +21,8 @@
 mod chat;
 mod flow_check;
 mod nlu_eval;
+mod plugin_build;
+mod plugin_new;
 mod plugin_run;
 mod serve;
 mod store_cli;
@@ -96,6 +100,12 @@ enum NluCommand {
 enum PluginCommand {
     /// Run one step of a plugin and print its decisions and resource report as JSON.
     Run(plugin_run::Args),
+    /// Write a new plugin (Rust, Python or JavaScript) with a manifest, a
+    /// sample and unit tests, ready for `plugin build`.
+    New(plugin_new::Args),
+    /// Build a plugin from its switchboard-plugin.toml, embed the manifest,
+    /// and run its samples in the sandbox.
+    Build(plugin_build::Args),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +118,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+        Command::Plugin(PluginCommand::Build(args)) => plugin_build::run(args),
+        Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

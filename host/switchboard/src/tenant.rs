@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use serde::Deserialize;
 use switchboard_core::calendar::{Calendar, CalendarConfig};
 use switchboard_core::contract::PluginConfig;
@@ -241,6 +241,9 @@ pub struct Binding {
     pub grants: Arc<Grants>,
 }
 
+/// The config hash of a binding without a config: the SHA-256 of no text.
+pub const NO_CONFIG_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 impl Binding {
     /// What a conversation pins this binding's config by: the SHA-256 of
     /// its text, as the store keeps it.
@@ -297,6 +300,19 @@ impl Tenant {
                 .with_context(|| format!("plugin {name:?}: failed to read {}", binding.component))?;
             let plugin =
                 runtime.load(&bytes).with_context(|| format!("plugin {name:?} ({})", binding.component))?;
+            // A binding uploaded before its config has none yet: the schema
+            // applies once there is one.
+            if let Some(manifest) = plugin.manifest().filter(|_| !config.is_empty()) {
+                let value = serde_json::from_str(config.as_str()).unwrap_or(serde_json::Value::Null);
+                manifest.check_config(&value).map_err(|problems| {
+                    anyhow!(
+                        "plugin {name:?}: its config does not satisfy {} {}'s config_schema:\n  {}",
+                        manifest.name,
+                        manifest.version,
+                        problems.join("\n  ")
+                    )
+                })?;
+            }
             let binding = Binding {
                 plugin,
                 component,
@@ -338,14 +354,11 @@ impl Tenant {
         self.plugins.iter().map(|(name, binding)| (name.clone(), binding.plugin.hash().to_string())).collect()
     }
 
-    /// The config hashes a new conversation pins, for the bindings that
-    /// have a config.
+    /// The config hashes a new conversation pins, one per binding; a
+    /// binding without a config pins [`NO_CONFIG_HASH`], so a config set
+    /// later waits for the next conversation too.
     pub fn config_pins(&self) -> BTreeMap<String, String> {
-        self.plugins
-            .iter()
-            .filter(|(_, binding)| !binding.config.is_empty())
-            .map(|(name, binding)| (name.clone(), binding.config_hash()))
-            .collect()
+        self.plugins.iter().map(|(name, binding)| (name.clone(), binding.config_hash())).collect()
     }
 }
 
@@ -487,4 +500,14 @@ fn confined(root: &Path, relative: &Path, what: &str) -> anyhow::Result<PathBuf>
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::Digest;
+
+    #[test]
+    fn no_config_pins_the_hash_of_no_text() {
+        assert_eq!(super::NO_CONFIG_HASH, hex::encode(sha2::Sha256::digest(b"")));
+    }
 }

@@ -55,6 +55,10 @@ pub enum ControlError {
     NotChanged(String),
     #[error("no plugin bound as {0:?}")]
     UnknownPlugin(String),
+    /// The component's own samples (its manifest) did not give what they
+    /// expect; the tenant runs what it had.
+    #[error("nothing was changed: {0}")]
+    SamplesFailed(String),
     #[error("{0}")]
     UnknownKey(&'static str),
     /// The request itself is wrong (nothing was read or written).

@@ -47,14 +47,18 @@ impl Engine {
         }
     }
 
-    /// The plugin config a conversation pinned under `hash`.
-    fn pinned_config(&self, hash: &str) -> Option<PluginConfig> {
-        if let Some(config) = lock(&self.configs).get(hash) {
+    /// The plugin config a conversation of `tenant` pinned under `hash`.
+    fn pinned_config(&self, tenant: &str, hash: &str) -> Option<PluginConfig> {
+        if hash == crate::tenant::NO_CONFIG_HASH {
+            return Some(PluginConfig::default());
+        }
+        let key = (tenant.to_owned(), hash.to_owned());
+        if let Some(config) = lock(&self.configs).get(&key) {
             return Some(config.clone());
         }
-        let bytes = self.store.blob(hash).ok()??;
-        let config = PluginConfig::from(serde_json::from_slice::<serde_json::Value>(&bytes).ok()?);
-        lock(&self.configs).insert(hash.to_owned(), config.clone());
+        let text = self.store.plugin_config(tenant, hash).ok()??;
+        let config = PluginConfig::from(serde_json::from_str::<serde_json::Value>(&text).ok()?);
+        lock(&self.configs).insert(key, config.clone());
         Some(config)
     }
 
@@ -109,7 +113,7 @@ impl RuntimePlugins<'_> {
         // The config comes with the code: the one the conversation started on.
         let config = match self.config_pins.get(name) {
             Some(hash) if *hash != binding.config_hash() => {
-                self.engine.pinned_config(hash).unwrap_or_else(|| {
+                self.engine.pinned_config(&self.tenant.name, hash).unwrap_or_else(|| {
                     tracing::warn!(
                         plugin = name,
                         hash,

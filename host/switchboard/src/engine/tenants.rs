@@ -40,8 +40,8 @@ impl Engine {
             self.store.put_blob(&bytes)?;
             lock(&self.components).insert(binding.plugin.hash().to_string(), binding.plugin.clone());
             if !binding.config.is_empty() {
-                self.store.put_blob(binding.config.as_str().as_bytes())?;
-                lock(&self.configs).insert(binding.config_hash(), binding.config.clone());
+                let hash = self.store.put_plugin_config(&tenant.name, binding.config.as_str())?;
+                lock(&self.configs).insert((tenant.name.clone(), hash), binding.config.clone());
             }
         }
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());

@@ -137,6 +137,9 @@ impl From<ControlError> for AppError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", message)
             }
             ControlError::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, "unknown_plugin", message),
+            ControlError::SamplesFailed(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "samples_failed", message)
+            }
             ControlError::UnknownKey(_) => Self::new(StatusCode::NOT_FOUND, "unknown_key", message),
             ControlError::NoRandomness => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the key could not be made")

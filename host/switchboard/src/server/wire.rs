@@ -300,7 +300,7 @@ pub struct ConversationDetail {
     /// Plugin binding to the hash of the component this conversation runs.
     pub plugin_pins: BTreeMap<String, String>,
     /// Plugin binding to the SHA-256 of the config this conversation runs
-    /// it with (bindings without a config are left out).
+    /// it with (of no text, for a binding without a config).
     pub config_pins: BTreeMap<String, String>,
     pub events: Vec<Event>,
 }

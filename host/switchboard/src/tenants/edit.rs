@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 
 use switchboard_core::calendar::CalendarConfig;
 use switchboard_core::contract::Channel;
+use switchboard_runtime::manifest::Expect;
+use switchboard_runtime::{CallContext, KvQuota, MemoryKv};
 
 use super::{ControlError, ControlPlane, plain_name};
 use crate::channels::{self, ChannelSecrets};
@@ -153,16 +155,20 @@ pub(super) fn edit(
     let created = write_new_files(dir, files).map_err(setup)?;
     let loaded = engine
         .load_tenant_with(dir, &current.plugin_dir, vars, &after)
-        .map_err(|error| format!("{error:#}"))
+        .map_err(|error| Refused::Invalid(format!("{error:#}")))
         .and_then(|loaded| match loaded.name == tenant {
             true => Ok(loaded),
-            false => Err(format!("tenant.toml now names the tenant {:?}", loaded.name)),
+            false => Err(Refused::Invalid(format!("tenant.toml now names the tenant {:?}", loaded.name))),
         });
-    let loaded = match loaded {
+    let loaded = match loaded.and_then(|loaded| run_samples(&current, &loaded).map(|()| loaded)) {
         Ok(loaded) => loaded,
-        Err(problems) => {
+        Err(Refused::Invalid(problems)) => {
             remove(dir, created.iter().map(PathBuf::as_path));
             return Err(ControlError::NotChanged(problems));
+        }
+        Err(Refused::Samples(failed)) => {
+            remove(dir, created.iter().map(PathBuf::as_path));
+            return Err(ControlError::SamplesFailed(failed));
         }
     };
     let older = Managed::read_previous(dir);
@@ -173,6 +179,48 @@ pub(super) fn edit(
     let kept: BTreeSet<&Path> = after.files().chain(before.files()).collect();
     remove(dir, older.iter().flat_map(Managed::files).filter(|file| !kept.contains(file)));
     Ok(engine.tenant(tenant)?)
+}
+
+/// Why an edit's tenant is not taken.
+enum Refused {
+    Invalid(String),
+    Samples(String),
+}
+
+/// Run the samples of every binding whose component or config the edit
+/// changed (those its manifest carries), in the sandbox with the binding's
+/// limits and grants but a throwaway `kv`: what a real call would do, short
+/// of touching the tenant's state. Each failing sample, said, if any failed.
+fn run_samples(current: &Tenant, loaded: &Tenant) -> Result<(), Refused> {
+    let mut failures = Vec::new();
+    for (name, binding) in &loaded.plugins {
+        let unchanged = current
+            .plugins
+            .get(name)
+            .is_some_and(|was| was.plugin.hash() == binding.plugin.hash() && was.config == binding.config);
+        let Some(manifest) = binding.plugin.manifest().filter(|_| !unchanged) else { continue };
+        let context = CallContext {
+            plugin: name.clone(),
+            limits: binding.limits,
+            grants: binding.grants.clone(),
+            kv: Some(Arc::new(MemoryKv::default())),
+            kv_quota: KvQuota::default(),
+        };
+        let mismatches = manifest.run_samples(&binding.plugin, &binding.config, &context);
+        for mismatch in &mismatches {
+            let expected = match &mismatch.expected {
+                Expect::Decisions(decisions) => {
+                    serde_json::to_string(decisions).unwrap_or_else(|error| error.to_string())
+                }
+                Expect::Failure(code) => format!("a failure ({code})"),
+            };
+            failures.push(format!(
+                "plugin {name:?} ({} {}), sample {:?}: expected {expected}, got {}",
+                manifest.name, manifest.version, mismatch.sample, mismatch.got
+            ));
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(Refused::Samples(failures.join("; "))) }
 }
 
 impl Managed {

@@ -257,3 +257,71 @@ fn a_plugin_bound_as_what_it_does_not_export_is_refused_at_load() {
         assert!(format!("{error:#}").contains(expected), "{error:#}");
     }
 }
+
+/// A manifest for the hostile fixture: its config needs an integer `limit`,
+/// and its samples are `steps`, each expecting the reply "fine".
+fn with_manifest(samples: &[&str]) -> Vec<u8> {
+    use switchboard_runtime::manifest::{self, Manifest};
+    let wasm = std::fs::read(crate::support::plugin_dir().join("hostile_fixture.wasm")).expect("built");
+    let samples: Vec<Value> = samples
+        .iter()
+        .map(|step| {
+            json!({
+                "name": format!("step {step}"),
+                "input": { "tenant": "alpha", "conversation": "sample", "step": step, "channel": "telegram",
+                           "contact": { "id": "c-1" }, "now": 1_767_585_600_000_i64 },
+                "expect": { "decisions": [{ "reply": { "text": "fine" } }] }
+            })
+        })
+        .collect();
+    let manifest: Manifest = serde_json::from_value(json!({
+        "name": "hostile", "version": "1.0.0", "language": "rust",
+        "config_schema": { "type": "object", "properties": { "limit": { "type": "integer" } },
+                           "additionalProperties": false },
+        "samples": samples,
+    }))
+    .expect("a manifest");
+    manifest::embed(&wasm, &manifest).expect("embedded")
+}
+
+#[tokio::test]
+async fn an_upload_runs_its_manifests_samples_and_a_config_must_satisfy_its_schema() {
+    let (app, _dir) = app();
+    let upload = |wasm: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            put(&app, "/v1/tenants/alpha/plugins/hostile/component", "token-alpha", "application/wasm", wasm)
+                .await
+        }
+    };
+    // A build that traps on every call is refused, naming the sample.
+    let (status, body) = upload(with_manifest(&["ok", "panic"])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "samples_failed");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sample \"step panic\"") && message.contains("got panic"), "{message}");
+    assert!(!message.contains("step ok"), "only the failing sample is named: {message}");
+
+    let (status, body) = upload(with_manifest(&["ok"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let config = |value: Value| {
+        let app = app.clone();
+        async move {
+            let body = value.to_string().into_bytes();
+            put(&app, "/v1/tenants/alpha/plugins/hostile/config", "token-alpha", "application/json", body)
+                .await
+        }
+    };
+    let (status, body) = config(json!({ "limit": "ten" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("does not satisfy hostile 1.0.0's config_schema") && message.contains("/limit"),
+        "{message}"
+    );
+    let (status, body) = config(json!({ "limt": 10 })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a typo: {body}");
+    let (status, body) = config(json!({ "limit": 10 })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
