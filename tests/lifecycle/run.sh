@@ -11,8 +11,12 @@
 # target/lifecycle, so the SDK's dependencies compile once across runs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-switchboard="${1:-$root/target/debug/switchboard}"
+switchboard="$(realpath "${1:-$root/target/debug/switchboard}")"
 export CARGO_TARGET_DIR="$root/target/lifecycle"
+# The plugins live outside the checkout, where its rust-toolchain.toml (and
+# the wasm32-wasip2 target it installs) would not apply.
+RUSTUP_TOOLCHAIN="$(cd "$root" && rustup show active-toolchain | cut -d' ' -f1)"
+export RUSTUP_TOOLCHAIN
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -23,12 +27,12 @@ for lang in rust python js; do
     case "$lang" in
         rust) (cd "$work/$name" && cargo test --quiet 2>&1 | grep -E '^test result: ok. [1-9]') ;;
         python) (cd "$work/$name" && python3 -B -m unittest 2>&1 | tail -n 1) ;;
-        js) (cd "$work/$name" && node --test greeting.test.js 2>&1 | grep -E '^# pass [1-9]') ;;
+        js) (cd "$work/$name" && node --test --test-reporter=tap greeting.test.js 2>&1 | grep -E '^# pass [1-9]') ;;
     esac
     "$switchboard" plugin build "$work/$name" | tail -n 2
     test -s "$work/$name/build/$name.wasm"
     # The author's checkout holds what they wrote and the build, nothing installed.
-    if find "$work/$name" -name node_modules -o -name __pycache__ -o -name '.venv' | grep -q .; then
+    if [[ -n "$(find "$work/$name" \( -name node_modules -o -name __pycache__ -o -name .venv \) -print -quit)" ]]; then
         echo "tools were installed into the plugin's folder:" >&2
         find "$work/$name" -name node_modules -o -name __pycache__ -o -name '.venv' >&2
         exit 1

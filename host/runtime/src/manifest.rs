@@ -23,11 +23,19 @@ use crate::plugin::{CallContext, Plugin};
 /// The custom section a built component carries its manifest in, as JSON.
 pub const SECTION: &str = "switchboard-plugin";
 
+/// The most a manifest may take, in its section: it is parsed in the host
+/// process whenever the component loads.
+pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
+/// The most samples a manifest may carry: an upload runs them all.
+pub const MAX_SAMPLES: usize = 32;
+/// How deeply a config schema may nest.
+const MAX_SCHEMA_DEPTH: usize = 32;
+
 /// A plugin's manifest, as embedded: every file it names already inlined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// Lower-case letters, digits and `-`.
+    /// A lower-case letter, then lower-case letters, digits and `-`.
     pub name: String,
     /// Semantic version: `1.4.0`.
     pub version: String,
@@ -136,8 +144,18 @@ pub enum ManifestError {
 pub struct SampleMismatch {
     pub sample: String,
     pub expected: Expect,
-    /// The decisions the plugin returned, or its failure's code and message.
-    pub got: String,
+    /// What the plugin did, in the form an expect file takes; `None` if
+    /// the sample was not run.
+    pub got: Option<Expect>,
+    /// The failure's message, or why the sample was not run.
+    pub detail: Option<String>,
+}
+
+impl Expect {
+    /// As an expect file holds it: `{"decisions": [...]}` or `{"failure": "code"}`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|error| error.to_string())
+    }
 }
 
 /// The manifest embedded in `component`, if it has one. Only the
@@ -152,6 +170,12 @@ pub fn read(component: &[u8]) -> Result<Option<Manifest>, ManifestError> {
             Payload::CustomSection(section) if depth == 0 && section.name() == SECTION => {
                 if found.is_some() {
                     return Err(ManifestError::Twice);
+                }
+                if section.data().len() > MAX_MANIFEST_BYTES {
+                    return Err(ManifestError::Rule(format!(
+                        "it takes {} bytes; at most {MAX_MANIFEST_BYTES} are read",
+                        section.data().len()
+                    )));
                 }
                 let manifest: Manifest = serde_json::from_slice(section.data())?;
                 manifest.check()?;
@@ -186,9 +210,10 @@ impl Manifest {
     /// that compiles.
     pub fn check(&self) -> Result<(), ManifestError> {
         let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        if self.name.is_empty() || self.name.len() > 64 || !self.name.chars().all(plain) {
+        let starts_with_letter = self.name.starts_with(|c: char| c.is_ascii_lowercase());
+        if !starts_with_letter || self.name.len() > 64 || !self.name.chars().all(plain) {
             return Err(ManifestError::Rule(format!(
-                "name {:?}: use 1-64 lower-case letters, digits and -",
+                "name {:?}: use a lower-case letter, then up to 63 lower-case letters, digits and -",
                 self.name
             )));
         }
@@ -198,7 +223,28 @@ impl Manifest {
                 self.version
             )));
         }
+        if self.samples.len() > MAX_SAMPLES {
+            return Err(ManifestError::Rule(format!(
+                "{} samples; at most {MAX_SAMPLES} (an upload runs them all)",
+                self.samples.len()
+            )));
+        }
+        for sample in &self.samples {
+            if let Expect::Failure(FailureCode::Other(code)) = &sample.expect {
+                let known: Vec<&str> = FailureCode::KNOWN.iter().map(FailureCode::name).collect();
+                return Err(ManifestError::Rule(format!(
+                    "sample {:?} expects the failure {code:?}, which no step fails with: one of {}",
+                    sample.name,
+                    known.join(", ")
+                )));
+            }
+        }
         if let Some(schema) = &self.config_schema {
+            if depth(schema) > MAX_SCHEMA_DEPTH {
+                return Err(ManifestError::Rule(format!(
+                    "config_schema nests deeper than {MAX_SCHEMA_DEPTH}"
+                )));
+            }
             jsonschema::validator_for(schema)
                 .map_err(|error| ManifestError::Rule(format!("config_schema does not compile: {error}")))?;
         }
@@ -222,38 +268,57 @@ impl Manifest {
     }
 
     /// Run every sample on `plugin` (fresh instances, the call's limits and
-    /// grants in `context`), each with its own config, else `config`.
-    /// Returns the samples whose outcome differed.
+    /// grants in `context`), each with its own config, else `config`, until
+    /// `budget` is spent. Returns the samples whose outcome differed, and
+    /// those the budget left unrun.
     pub fn run_samples(
         &self,
         plugin: &Plugin,
         config: &switchboard_core::contract::PluginConfig,
         context: &CallContext,
+        budget: std::time::Duration,
     ) -> Vec<SampleMismatch> {
+        let started = std::time::Instant::now();
         let mut mismatches = Vec::new();
         for sample in &self.samples {
+            let mismatch = |got, detail| SampleMismatch {
+                sample: sample.name.clone(),
+                expected: sample.expect.clone(),
+                got,
+                detail,
+            };
+            if started.elapsed() > budget {
+                mismatches.push(mismatch(None, Some(format!("not run: the samples' {budget:?} were spent"))));
+                continue;
+            }
             let mut input = sample.input.clone();
             input.config = match &sample.config {
                 Some(own) => own.clone().into(),
                 None if input.config.is_empty() => config.clone(),
                 None => input.config,
             };
-            let outcome = plugin.call(&input, context.clone());
-            let got = match (&sample.expect, outcome) {
-                (Expect::Decisions(expected), Ok(outcome)) if *expected == outcome.decisions => continue,
-                (Expect::Failure(code), Err(failure)) if *code == failure.kind.code() => continue,
+            match (&sample.expect, plugin.call(&input, context.clone())) {
+                (Expect::Decisions(expected), Ok(outcome)) if *expected == outcome.decisions => {}
+                (Expect::Failure(code), Err(failure)) if *code == failure.kind.code() => {}
                 (_, Ok(outcome)) => {
-                    serde_json::to_string(&outcome.decisions).unwrap_or_else(|error| error.to_string())
+                    mismatches.push(mismatch(Some(Expect::Decisions(outcome.decisions)), None))
                 }
-                (_, Err(failure)) => format!("{}: {}", failure.kind.code(), failure.kind),
-            };
-            mismatches.push(SampleMismatch {
-                sample: sample.name.clone(),
-                expected: sample.expect.clone(),
-                got,
-            });
+                (_, Err(failure)) => mismatches.push(mismatch(
+                    Some(Expect::Failure(failure.kind.code())),
+                    Some(failure.kind.to_string()),
+                )),
+            }
         }
         mismatches
+    }
+}
+
+/// How deeply `value` nests (a scalar is 0).
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -321,6 +386,23 @@ mod tests {
             good.version = version.into();
             assert!(good.check().is_ok(), "{version:?}");
         }
+        let mut bad = manifest();
+        bad.samples.push(
+            serde_json::from_value(serde_json::json!({
+                "name": "typo", "input": { "tenant": "t", "conversation": "c", "step": "s", "channel": "webchat",
+                                           "contact": { "id": "c" }, "now": 0 },
+                "expect": { "failure": "guest-error" }
+            }))
+            .expect("a sample"),
+        );
+        assert!(matches!(bad.check(), Err(ManifestError::Rule(message)) if message.contains("guest_error")));
+        let mut deep = serde_json::json!({ "type": "object" });
+        for _ in 0..40 {
+            deep = serde_json::json!({ "type": "object", "properties": { "x": deep } });
+        }
+        let mut bad = manifest();
+        bad.config_schema = Some(deep);
+        assert!(matches!(bad.check(), Err(ManifestError::Rule(message)) if message.contains("nests deeper")));
         let mut bad = manifest();
         bad.config_schema = Some(serde_json::json!({ "type": "no-such-type" }));
         assert!(

@@ -15,9 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use switchboard_runtime::manifest::{
-    self, Capabilities, Defaults, Expect, Language, Manifest, Sample, World,
-};
+use switchboard_runtime::manifest::{self, Capabilities, Defaults, Language, Manifest, Sample, World};
 use switchboard_runtime::{CallContext, Grants, MemoryKv, Runtime, RuntimeConfig};
 
 /// The manifest's file name, in the plugin's directory.
@@ -98,14 +96,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         kv: Some(Arc::new(MemoryKv::default())),
         ..CallContext::new(&manifest.name)
     };
-    let mismatches = manifest.run_samples(&plugin, &Default::default(), &context);
+    let mismatches = manifest.run_samples(&plugin, &Default::default(), &context, Duration::from_secs(60));
     for sample in &manifest.samples {
         match mismatches.iter().find(|mismatch| mismatch.sample == sample.name) {
             None => println!("  ✓ {}", sample.name),
             Some(mismatch) => {
                 println!("  ✗ {}", sample.name);
-                println!("      expected {}", expected(&mismatch.expected));
-                println!("      got      {}", mismatch.got);
+                println!("      expected {}", mismatch.expected.to_json());
+                if let Some(got) = &mismatch.got {
+                    println!("      got      {}", got.to_json());
+                }
+                if let Some(detail) = &mismatch.detail {
+                    println!("               {detail}");
+                }
             }
         }
     }
@@ -119,15 +122,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             manifest.samples.len()
         );
         Ok(ExitCode::from(2))
-    }
-}
-
-fn expected(expect: &Expect) -> String {
-    match expect {
-        Expect::Decisions(decisions) => {
-            serde_json::to_string(decisions).unwrap_or_else(|error| error.to_string())
-        }
-        Expect::Failure(code) => format!("a failure ({code})"),
     }
 }
 

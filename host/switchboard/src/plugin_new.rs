@@ -27,13 +27,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    if args.name.is_empty()
-        || args.name.len() > 64
-        || !args.name.chars().all(plain)
-        || args.name.starts_with('-')
-    {
+    let starts_with_letter = args.name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !starts_with_letter || args.name.len() > 64 || !args.name.chars().all(plain) {
         bail!(
-            "{:?}: a plugin name is 1-64 lower-case letters, digits and -, such as deposit-policy",
+            "{:?}: a plugin name is a lower-case letter, then up to 63 lower-case letters, digits and -, \
+             such as deposit-policy",
             args.name
         );
     }
@@ -201,6 +199,9 @@ crate-type = ["cdylib", "rlib"]
 [dependencies]
 switchboard-sdk = {{sdk}}
 serde = { version = "1", features = ["derive"] }
+
+# A workspace of its own, wherever it is created.
+[workspace]
 
 [profile.release]
 opt-level = "s"

@@ -115,7 +115,13 @@ impl Engine {
         // The identity may have been linked elsewhere since the caller locked.
         let mut turn = match held {
             Some(held) if held.key == (tenant_name.to_owned(), conversation_id.clone()) => held,
-            _ => self.turns.hold(tenant_name, &conversation_id),
+            stale => {
+                // Never two at once: only the scheduler takes more than one,
+                // in order, and a turn holding one it no longer needs could
+                // deadlock with it.
+                drop(stale);
+                self.turns.hold(tenant_name, &conversation_id)
+            }
         };
         // Or since it was looked up: linked anew, or its link removed with
         // the conversation it led to (retention). Followed again under the

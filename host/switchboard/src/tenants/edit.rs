@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use switchboard_core::calendar::CalendarConfig;
 use switchboard_core::contract::Channel;
 use switchboard_runtime::manifest::Expect;
-use switchboard_runtime::{CallContext, KvQuota, MemoryKv};
+use switchboard_runtime::{CallContext, Grants, KvQuota, MemoryKv};
 
 use super::{ControlError, ControlPlane, plain_name};
 use crate::channels::{self, ChannelSecrets};
@@ -187,10 +187,14 @@ enum Refused {
     Samples(String),
 }
 
+/// How long an upload's samples may take together, past each call's own deadline.
+const SAMPLES_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Run the samples of every binding whose component or config the edit
 /// changed (those its manifest carries), in the sandbox with the binding's
-/// limits and grants but a throwaway `kv`: what a real call would do, short
-/// of touching the tenant's state. Each failing sample, said, if any failed.
+/// limits, its `log` and `settings`, a throwaway `kv`, and no secrets or
+/// outbound HTTP: nothing a sample does reaches the tenant's state or the
+/// world. Each failing sample, said, if any failed.
 fn run_samples(current: &Tenant, loaded: &Tenant) -> Result<(), Refused> {
     let mut failures = Vec::new();
     for (name, binding) in &loaded.plugins {
@@ -199,24 +203,28 @@ fn run_samples(current: &Tenant, loaded: &Tenant) -> Result<(), Refused> {
             .get(name)
             .is_some_and(|was| was.plugin.hash() == binding.plugin.hash() && was.config == binding.config);
         let Some(manifest) = binding.plugin.manifest().filter(|_| !unchanged) else { continue };
+        let grants = Grants {
+            log: binding.grants.log,
+            kv: binding.grants.kv,
+            settings: binding.grants.settings.clone(),
+            ..Grants::default()
+        };
         let context = CallContext {
             plugin: name.clone(),
             limits: binding.limits,
-            grants: binding.grants.clone(),
+            grants: Arc::new(grants),
             kv: Some(Arc::new(MemoryKv::default())),
             kv_quota: KvQuota::default(),
         };
-        let mismatches = manifest.run_samples(&binding.plugin, &binding.config, &context);
-        for mismatch in &mismatches {
-            let expected = match &mismatch.expected {
-                Expect::Decisions(decisions) => {
-                    serde_json::to_string(decisions).unwrap_or_else(|error| error.to_string())
-                }
-                Expect::Failure(code) => format!("a failure ({code})"),
-            };
+        for mismatch in manifest.run_samples(&binding.plugin, &binding.config, &context, SAMPLES_BUDGET) {
+            let got = mismatch.got.as_ref().map_or_else(String::new, Expect::to_json);
+            let detail = mismatch.detail.map(|detail| format!(" ({detail})")).unwrap_or_default();
             failures.push(format!(
-                "plugin {name:?} ({} {}), sample {:?}: expected {expected}, got {}",
-                manifest.name, manifest.version, mismatch.sample, mismatch.got
+                "plugin {name:?} ({} {}), sample {:?}: expected {}, got {got}{detail}",
+                manifest.name,
+                manifest.version,
+                mismatch.sample,
+                mismatch.expected.to_json()
             ));
         }
     }

@@ -299,7 +299,10 @@ async fn an_upload_runs_its_manifests_samples_and_a_config_must_satisfy_its_sche
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "samples_failed");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("sample \"step panic\"") && message.contains("got panic"), "{message}");
+    assert!(
+        message.contains("sample \"step panic\"") && message.contains(r#"got {"failure":"panic"}"#),
+        "{message}"
+    );
     assert!(!message.contains("step ok"), "only the failing sample is named: {message}");
 
     let (status, body) = upload(with_manifest(&["ok"])).await;
