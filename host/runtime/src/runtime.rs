@@ -103,8 +103,10 @@ impl Runtime {
 
     /// Compile (or fetch from the cache), check and pre-instantiate a component.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
-        let manifest =
-            crate::manifest::read(bytes).map_err(|error| LoadError::Incompatible(error.to_string()))?;
+        let manifest = crate::manifest::read(bytes).map_err(|error| match error {
+            crate::manifest::ManifestError::Parse(error) => LoadError::Invalid(error.into()),
+            other => LoadError::Incompatible(other.to_string()),
+        })?;
         let hash = ContentHash::of(bytes);
         let component = self.cache.component(&self.engine, &hash, bytes)?;
         let (version, exports) = exports(&self.engine, &component)?;
