@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 port="${PORT:-8080}"
 rustup toolchain install > /dev/null
 echo "==> building the example plugins from source (the first run installs componentize-py and -js)"
-scripts/build-plugins.sh all > /dev/null
+scripts/build-plugins.sh plugins > /dev/null
 echo "==> building switchboard"
 cargo build --quiet --release
 
