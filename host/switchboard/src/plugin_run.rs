@@ -44,6 +44,14 @@ pub struct Args {
     /// Compile from scratch and keep nothing on disk.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Show what the customer would read, in each language the tenant's
+    /// flow speaks, instead of the decisions: the step runs once per
+    /// language, and its answer is applied as a turn would apply it.
+    #[arg(long, requires = "tenant")]
+    render: bool,
+    /// The tenant directory whose flow and calendar word the answer (with `--render`).
+    #[arg(long)]
+    tenant: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +103,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         kv: Some(Arc::new(MemoryKv::default())),
         kv_quota: Default::default(),
     };
+    if let Some(dir) = args.tenant.as_deref().filter(|_| args.render) {
+        return render(&plugin, input, &context, dir);
+    }
     match plugin.call(&input, context) {
         Ok(outcome) => {
             let output = Output {
@@ -131,6 +142,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// Run the step once per language of the tenant's flow and print what the
+/// customer would read, as the conversation would word it.
+fn render(
+    plugin: &switchboard_runtime::Plugin,
+    input: StepInput,
+    context: &CallContext,
+    dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use switchboard_core::conversation::{Conversation, Setting};
+    let (flow, calendar) = switchboard::tenant::flow_and_calendar(dir)
+        .with_context(|| format!("failed to read the tenant in {}", dir.display()))?;
+    let setting = Setting { flow: &flow, calendar: &calendar };
+    let mut failed = false;
+    for locale in flow.menu.0.keys() {
+        let mut input = input.clone();
+        input.contact.locale = locale.clone();
+        println!("── {locale}");
+        let decisions = match plugin.call(&input, context.clone()) {
+            Ok(outcome) => outcome.decisions,
+            Err(failure) => {
+                failed = true;
+                println!("   (the step failed: {} {})", failure.kind.code(), failure.kind);
+                continue;
+            }
+        };
+        let mut conversation = Conversation::new(
+            &input.conversation,
+            &input.tenant,
+            input.channel,
+            input.contact.clone(),
+            &flow,
+            input.now,
+        );
+        conversation.intent = input.intent.clone();
+        conversation.fields = input.fields.clone();
+        let effects = conversation.preview(setting, &input.step, decisions, input.now);
+        for message in &effects.outbound {
+            for line in message.text.lines() {
+                println!("   {line}");
+            }
+            for reply in &message.quick_replies {
+                println!("   [{}]", reply.title);
+            }
+        }
+        if effects.outbound.is_empty() {
+            println!("   (nothing to read: the step only changed state)");
+        }
+        for event in &effects.events {
+            println!("   · {}", event.body.name());
+        }
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// `value` as JSON if it is JSON, else the JSON in the file it names.

@@ -388,6 +388,19 @@ fn check_exports(flow: &Flow, plugins: &HashMap<String, Binding>) -> anyhow::Res
     Ok(())
 }
 
+/// A tenant's flow and calendar, read from its directory without loading its
+/// plugins: what `plugin run --render` needs to word a step's answer.
+pub fn flow_and_calendar(dir: &Path) -> anyhow::Result<(Flow, Calendar)> {
+    let file = read_operator_file(dir, &|_| None)?;
+    let calendar = Calendar::new(&file.calendar).context("tenant.toml: [calendar]")?;
+    let flow_path = confined(dir, &file.flow, "flow")?;
+    let source = std::fs::read_to_string(&flow_path)
+        .with_context(|| format!("failed to read the flow {}", file.flow.display()))?;
+    let bound: BTreeSet<String> = file.plugins.keys().cloned().collect();
+    let flow = Flow::parse(&file.flow.display().to_string(), &source, &bound)?;
+    Ok((flow, calendar))
+}
+
 /// A tenant's name and `[retention]`, read from its `tenant.toml` alone:
 /// for `switchboard store compact`, which loads no tenant.
 pub fn read_retention(dir: &Path) -> anyhow::Result<(String, Retention)> {

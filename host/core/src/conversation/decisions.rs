@@ -29,6 +29,22 @@ pub(super) fn in_language(decisions: Vec<Decision>, locale: &str, fallback: &str
         .collect()
 }
 
+impl super::Conversation {
+    /// Apply a step's decisions as a turn would, with no plugin called: what
+    /// the customer would read, and the events. `plugin run --render` shows
+    /// a step's answer this way, on a conversation made for it.
+    pub fn preview(
+        &mut self,
+        setting: super::Setting<'_>,
+        step: &str,
+        decisions: Vec<Decision>,
+        now: i64,
+    ) -> super::Effects {
+        let kept = in_language(decisions, self.locale(), &setting.flow.default_locale);
+        self.without_plugins(setting, now, |turn| turn.apply(step, kept))
+    }
+}
+
 impl Turn<'_, '_> {
     /// Call a plugin step, keeping its answer in the conversation's language.
     pub(super) fn call_plugin(

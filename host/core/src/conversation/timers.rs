@@ -89,7 +89,7 @@ impl Conversation {
     }
 
     /// Run `work` as a turn that calls no plugin; what it produced.
-    fn without_plugins(
+    pub(super) fn without_plugins(
         &mut self,
         setting: Setting<'_>,
         now: i64,

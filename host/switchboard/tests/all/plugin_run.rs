@@ -35,3 +35,32 @@ fn a_python_exception_shows_what_was_logged_the_traceback_and_the_typed_error() 
         from += at + line.len();
     }
 }
+
+#[test]
+fn render_shows_what_the_customer_would_read_in_each_language_of_the_flow() {
+    let root = crate::support::repo_root();
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["plugin", "run"])
+        .arg(plugin_dir().join("pricing_calculator.wasm"))
+        .arg("--input")
+        .arg(root.join("examples/inputs/moving-quote.json"))
+        .arg("--config")
+        .arg(root.join("plugins/pricing-calculator/config/moving.json"))
+        .arg("--render")
+        .arg("--tenant")
+        .arg(root.join("examples/moving"))
+        .arg("--no-cache")
+        .output()
+        .expect("switchboard runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    for expected in [
+        "── en",
+        "Total: from 29,500 to 42,000 AMD",
+        "── ru",
+        "Итого: от 29 500 до 42 000 драм",
+        "· quote.sent",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in\n{stdout}");
+    }
+}
