@@ -116,6 +116,21 @@ pub(crate) fn plugin_config(tenant: &str, hash: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/pv/{binding}/{seq}`: a version of a plugin binding
+/// (`plugin_versions.rs`).
+pub(crate) fn plugin_version(tenant: &str, binding: &str, seq: u64) -> Vec<u8> {
+    let mut key = plugin_versions(tenant, binding);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn plugin_versions(tenant: &str, binding: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"pv/");
+    push_segment(&mut key, binding);
+    key
+}
+
 /// `t/{tenant}/o/{seq}`: replies waiting to be sent to a provider.
 pub(crate) fn outbox(tenant: &str, seq: u64) -> Vec<u8> {
     let mut key = outbox_prefix(tenant);
@@ -281,6 +296,7 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"ct/", "contacts"),
         (b"f/", "flow versions"),
         (b"pc/", "plugin configs"),
+        (b"pv/", "plugin versions"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))

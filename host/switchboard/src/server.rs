@@ -156,6 +156,11 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
             put(manage::put_component).layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES)),
         )
         .route("/v1/tenants/{tenant}/plugins/{name}/config", put(manage::put_config))
+        .route("/v1/tenants/{tenant}/plugins/{name}/versions", get(manage::plugin_versions))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/versions/{seq}/restore",
+            post(manage::restore_plugin_version),
+        )
         .route("/v1/tenants/{tenant}/events", get(api::events))
         .route("/v1/tenants/{tenant}/outbox/parked", get(api::outbox::parked))
         .route("/v1/tenants/{tenant}/outbox/parked/redrive", post(api::outbox::redrive))

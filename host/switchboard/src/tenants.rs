@@ -55,6 +55,8 @@ pub enum ControlError {
     NotChanged(String),
     #[error("no plugin bound as {0:?}")]
     UnknownPlugin(String),
+    #[error("plugin {plugin:?} has no version {seq} (or the store no longer holds what it ran)")]
+    UnknownVersion { plugin: String, seq: u64 },
     /// The component's own samples (its manifest) did not give what they
     /// expect; the tenant runs what it had.
     #[error("nothing was changed: {0}")]

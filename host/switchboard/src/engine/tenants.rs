@@ -44,6 +44,21 @@ impl Engine {
                 lock(&self.configs).insert((tenant.name.clone(), hash), binding.config.clone());
             }
         }
+        // What each binding runs now is a version of it, unless it was already.
+        let now = jiff::Timestamp::now().as_millisecond();
+        for (name, binding) in &tenant.plugins {
+            let manifest =
+                binding.plugin.manifest().map(|manifest| format!("{} {}", manifest.name, manifest.version));
+            let component = binding.plugin.hash().to_string();
+            self.store.record_plugin_version(
+                &tenant.name,
+                name,
+                &component,
+                &binding.config_hash(),
+                manifest,
+                now,
+            )?;
+        }
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
         write(&self.unavailable).remove(&tenant.name);
         let name = tenant.name.clone();
@@ -54,6 +69,33 @@ impl Engine {
         // What it left unsent (a crash, credentials it has only now) goes out.
         self.outbox.mark(&name);
         Ok(())
+    }
+
+    /// Every version of a tenant's plugin binding, oldest first.
+    pub fn plugin_versions(
+        &self,
+        tenant: &str,
+        binding: &str,
+    ) -> Result<Vec<switchboard_store::PluginVersion>, EngineError> {
+        Ok(self.store.plugin_versions(tenant, binding)?)
+    }
+
+    /// The component bytes and config text (none, for a binding that had
+    /// none) of version `seq` of a binding, to run it again; `None` if there
+    /// is no such version, or the store no longer holds what it ran.
+    pub fn plugin_version_contents(
+        &self,
+        tenant: &str,
+        binding: &str,
+        seq: u64,
+    ) -> Result<Option<VersionContents>, EngineError> {
+        let versions = self.store.plugin_versions(tenant, binding)?;
+        let Some(version) = versions.into_iter().find(|version| version.seq == seq) else { return Ok(None) };
+        let Some(component) = self.store.blob(&version.component)? else { return Ok(None) };
+        if version.config == crate::tenant::NO_CONFIG_HASH {
+            return Ok(Some((component, None)));
+        }
+        Ok(self.store.plugin_config(tenant, &version.config)?.map(|config| (component, Some(config))))
     }
 
     /// Load a tenant again from its directory. If anything in it is wrong,
@@ -135,3 +177,7 @@ impl Engine {
         names
     }
 }
+
+/// What a plugin version ran: the component's bytes, and its config's text
+/// (none, for a binding that had none).
+pub type VersionContents = (Vec<u8>, Option<String>);

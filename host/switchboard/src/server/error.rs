@@ -137,6 +137,9 @@ impl From<ControlError> for AppError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", message)
             }
             ControlError::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, "unknown_plugin", message),
+            ControlError::UnknownVersion { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_version", message)
+            }
             ControlError::SamplesFailed(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "samples_failed", message)
             }

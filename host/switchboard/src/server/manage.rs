@@ -115,3 +115,35 @@ pub async fn put_config(
     let Json(config) = body?;
     Ok(served(control(&state, move |control| control.put_config(&tenant, &name, &config)).await?))
 }
+
+/// `GET /v1/tenants/{tenant}/plugins/{name}/versions`: every version of a
+/// binding, oldest first: the component and config it ran, its manifest, when.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`{versions: [{seq, component, config, manifest, at}]}`, oldest first", body = Object),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn plugin_versions(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, tenant: running }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    if !running.plugins.contains_key(&name) {
+        return Err(crate::tenants::ControlError::UnknownPlugin(name).into());
+    }
+    let versions = super::api::blocking(&state, move |engine| engine.plugin_versions(&tenant, &name)).await?;
+    Ok(Json(json!({ "versions": versions })))
+}
+
+/// `POST /v1/tenants/{tenant}/plugins/{name}/versions/{seq}/restore`: run an
+/// earlier version again (its component and config), checked as an upload.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions/{seq}/restore", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path), ("seq" = u64, Path)),
+    responses((status = 200, description = "`{tenant, flow_version}`", body = Object),
+              (status = 404, description = "No such binding or version", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn restore_plugin_version(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    UrlPath((_, name, seq)): UrlPath<(String, String, u64)>,
+) -> Result<Json<Value>, AppError> {
+    Ok(served(control(&state, move |control| control.restore_plugin_version(&tenant, &name, seq)).await?))
+}

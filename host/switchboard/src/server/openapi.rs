@@ -51,6 +51,8 @@ use super::webhooks;
         super::manage::put_channel,
         super::manage::put_component,
         super::manage::put_config,
+        super::manage::plugin_versions,
+        super::manage::restore_plugin_version,
         super::health::live,
         super::health::ready,
         document,

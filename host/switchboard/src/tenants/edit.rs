@@ -114,6 +114,40 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Run version `seq` of a binding again: its component and config, as
+    /// an upload of both would (checked, samples run), recorded as a new
+    /// version. The store keeps what every listed version ran.
+    pub fn restore_plugin_version(
+        &self,
+        tenant: &str,
+        binding: &str,
+        seq: u64,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        plain_name(binding, "plugin")?;
+        let Some((component, config)) = self.engine.plugin_version_contents(tenant, binding, seq)? else {
+            return Err(ControlError::UnknownVersion { plugin: binding.to_owned(), seq });
+        };
+        let binding = binding.to_owned();
+        self.edit(tenant, move |current, managed, files| {
+            if !current.plugins.contains_key(&binding) {
+                return Err(ControlError::UnknownPlugin(binding));
+            }
+            let component = NewFile::named_by_content("plugins", &binding, "wasm", component);
+            let config =
+                config.map(|text| NewFile::named_by_content("plugins", &binding, "json", text.into_bytes()));
+            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+            bound.component = Some(component.relative.clone());
+            files.push(component);
+            if let Some(config) = config {
+                bound.config_file = Some(config.relative.clone());
+                files.push(config);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// A file an edit brings, inside the tenant's directory.
 #[derive(Debug)]
 pub struct NewFile {

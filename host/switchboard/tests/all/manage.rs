@@ -328,3 +328,59 @@ async fn an_upload_runs_its_manifests_samples_and_a_config_must_satisfy_its_sche
     let (status, body) = config(json!({ "limit": 10 })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn every_change_of_a_binding_is_a_version_that_can_run_again() {
+    let (app, _dir) = app();
+    let put_config = |limit: u32| {
+        let app = app.clone();
+        async move {
+            let body = json!({ "limit": limit }).to_string().into_bytes();
+            put(&app, "/v1/tenants/alpha/plugins/hostile/config", "token-alpha", "application/json", body)
+                .await
+        }
+    };
+    let versions = || {
+        let app = app.clone();
+        async move {
+            let (status, body) =
+                send(&app, "GET", "/v1/tenants/alpha/plugins/hostile/versions", Some("token-alpha"), None)
+                    .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["versions"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let wasm = with_manifest(&["ok"]);
+    let (status, body) =
+        put(&app, "/v1/tenants/alpha/plugins/hostile/component", "token-alpha", "application/wasm", wasm)
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(put_config(1).await.0, StatusCode::OK);
+    assert_eq!(put_config(2).await.0, StatusCode::OK);
+
+    let listed = versions().await;
+    let configs: Vec<&Value> = listed.iter().map(|version| &version["config"]).collect();
+    assert_eq!(listed.len(), 3, "the upload, then each config: {listed:?}");
+    assert_eq!(listed[0]["manifest"], "hostile 1.0.0");
+    assert!(listed.iter().all(|version| version["component"] == listed[0]["component"]));
+    assert_ne!(configs[1], configs[2]);
+
+    let restore = |seq: u64| {
+        let app = app.clone();
+        async move {
+            let uri = format!("/v1/tenants/alpha/plugins/hostile/versions/{seq}/restore");
+            send(&app, "POST", &uri, Some("token-alpha"), None).await
+        }
+    };
+    let (status, body) = restore(2).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = versions().await;
+    assert_eq!(listed.len(), 4, "a restore is a version of its own");
+    assert_eq!((&listed[3]["config"], listed[3]["seq"].as_u64()), (configs[1], Some(4)));
+
+    let (status, body) = restore(99).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_version")));
+    let (status, _) =
+        send(&app, "GET", "/v1/tenants/alpha/plugins/hostile/versions", Some("token-beta"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "beta's key cannot read alpha's versions");
+}
