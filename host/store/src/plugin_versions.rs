@@ -4,7 +4,8 @@
 //! A version is recorded whenever a binding starts running a component or
 //! config it was not running before (a start-up, a reload, an upload), never
 //! twice in a row for the same pair. The component's bytes and the config's
-//! text stay in the store (`blobs.rs`), so any listed version can run again.
+//! text stay in the store (`blobs.rs`), so a listed version can run again
+//! (the control plane's restore).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,6 @@ pub struct PluginVersion {
 impl Store {
     /// Record that `binding` of `tenant` now runs `component` with `config`,
     /// unless its latest version is that already; the version it runs.
-    /// Callers serialise a tenant's changes (its lifecycle lock).
     pub fn record_plugin_version(
         &self,
         tenant: &str,
@@ -39,23 +39,36 @@ impl Store {
         manifest: Option<String>,
         at: i64,
     ) -> Result<PluginVersion, StoreError> {
-        let latest = self.plugin_versions(tenant, binding)?.pop();
-        if let Some(latest) =
-            latest.as_ref().filter(|latest| latest.component == component && latest.config == config)
-        {
-            return Ok(latest.clone());
+        // A new key is written only if nobody took it first (start-up loads
+        // tenants on several threads): else read again and retry.
+        loop {
+            let latest = self.plugin_versions(tenant, binding)?.pop();
+            if let Some(latest) =
+                latest.as_ref().filter(|latest| latest.component == component && latest.config == config)
+            {
+                return Ok(latest.clone());
+            }
+            let seq = latest.map_or(1, |latest| latest.seq + 1);
+            let version = PluginVersion {
+                seq,
+                component: component.to_owned(),
+                config: config.to_owned(),
+                manifest: manifest.clone(),
+                at,
+            };
+            let key = keys::plugin_version(tenant, binding, seq);
+            let value = serde_json::to_vec(&version).map_err(|source| StoreError::Decode {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                source,
+            })?;
+            let swapped = self
+                .database
+                .write(|trees| trees.blobs.compare_and_swap(&key, None as Option<&[u8]>, Some(value)))?;
+            if swapped.is_ok() {
+                self.durable()?;
+                return Ok(version);
+            }
         }
-        let seq = latest.map_or(1, |latest| latest.seq + 1);
-        let version =
-            PluginVersion { seq, component: component.to_owned(), config: config.to_owned(), manifest, at };
-        let key = keys::plugin_version(tenant, binding, seq);
-        let value = serde_json::to_vec(&version).map_err(|source| StoreError::Decode {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            source,
-        })?;
-        self.database.write(|trees| trees.blobs.insert(key, value))?;
-        self.durable()?;
-        Ok(version)
     }
 
     /// Every version of `binding`, oldest first.

@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, requires = "tenant")]
     render: bool,
     /// The tenant directory whose flow and calendar word the answer (with `--render`).
-    #[arg(long)]
+    #[arg(long, requires = "render")]
     tenant: Option<PathBuf>,
 }
 
@@ -161,7 +161,9 @@ fn render(
         let mut input = input.clone();
         input.contact.locale = locale.clone();
         println!("── {locale}");
-        let decisions = match plugin.call(&input, context.clone()) {
+        // Each language's run starts from the same empty kv.
+        let context = CallContext { kv: Some(Arc::new(MemoryKv::default())), ..context.clone() };
+        let decisions = match plugin.call(&input, context) {
             Ok(outcome) => outcome.decisions,
             Err(failure) => {
                 failed = true;

@@ -391,7 +391,9 @@ fn check_exports(flow: &Flow, plugins: &HashMap<String, Binding>) -> anyhow::Res
 /// A tenant's flow and calendar, read from its directory without loading its
 /// plugins: what `plugin run --render` needs to word a step's answer.
 pub fn flow_and_calendar(dir: &Path) -> anyhow::Result<(Flow, Calendar)> {
-    let file = read_operator_file(dir, &|_| None)?;
+    let mut file = read_operator_file(dir, &|name| std::env::var(name).ok())?;
+    // As it runs: with what the tenant changed through the API on top.
+    layer(&mut file, &Managed::read(dir)?);
     let calendar = Calendar::new(&file.calendar).context("tenant.toml: [calendar]")?;
     let flow_path = confined(dir, &file.flow, "flow")?;
     let source = std::fs::read_to_string(&flow_path)

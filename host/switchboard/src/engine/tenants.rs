@@ -44,28 +44,34 @@ impl Engine {
                 lock(&self.configs).insert((tenant.name.clone(), hash), binding.config.clone());
             }
         }
-        // What each binding runs now is a version of it, unless it was already.
+        lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
+        write(&self.unavailable).remove(&tenant.name);
+        let name = tenant.name.clone();
+        let tenant = Arc::new(tenant);
+        self.tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.clone(), tenant.clone());
+        // What each binding runs now is a version of it, unless it was
+        // already: recorded once it serves, so a tenant that failed to load
+        // leaves no version behind.
         let now = jiff::Timestamp::now().as_millisecond();
-        for (name, binding) in &tenant.plugins {
+        for (binding_name, binding) in &tenant.plugins {
             let manifest =
                 binding.plugin.manifest().map(|manifest| format!("{} {}", manifest.name, manifest.version));
             let component = binding.plugin.hash().to_string();
-            self.store.record_plugin_version(
-                &tenant.name,
-                name,
+            let recorded = self.store.record_plugin_version(
+                &name,
+                binding_name,
                 &component,
                 &binding.config_hash(),
                 manifest,
                 now,
-            )?;
+            );
+            if let Err(error) = recorded {
+                tracing::error!(tenant = %name, plugin = %binding_name, %error, "the plugin's version was not recorded");
+            }
         }
-        lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
-        write(&self.unavailable).remove(&tenant.name);
-        let name = tenant.name.clone();
-        self.tenants
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.clone(), Arc::new(tenant));
         // What it left unsent (a crash, credentials it has only now) goes out.
         self.outbox.mark(&name);
         Ok(())

@@ -130,8 +130,16 @@ impl ControlPlane {
         };
         let binding = binding.to_owned();
         self.edit(tenant, move |current, managed, files| {
-            if !current.plugins.contains_key(&binding) {
+            let Some(running) = current.plugins.get(&binding) else {
                 return Err(ControlError::UnknownPlugin(binding));
+            };
+            if config.is_none() && !running.config.is_empty() {
+                // There is no saying "no config" over the operator's file or
+                // an upload: the component would run with today's config.
+                return Err(ControlError::Request(format!(
+                    "version {seq} of {binding:?} ran without a config, and the binding has one now; \
+                     restore a version that had a config, or upload the component alone"
+                )));
             }
             let component = NewFile::named_by_content("plugins", &binding, "wasm", component);
             let config =

@@ -378,6 +378,13 @@ async fn every_change_of_a_binding_is_a_version_that_can_run_again() {
     assert_eq!(listed.len(), 4, "a restore is a version of its own");
     assert_eq!((&listed[3]["config"], listed[3]["seq"].as_u64()), (configs[1], Some(4)));
 
+    let (status, body) = restore(1).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "version 1 ran without a config, which cannot be said now: {body}"
+    );
+    assert_eq!(versions().await.len(), 4, "nothing changed");
     let (status, body) = restore(99).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_version")));
     let (status, _) =
