@@ -11,6 +11,12 @@
 //!   `delivered`, `retrying` or `failed`.
 //! - `switchboard_webhooks_rejected_total{channel, code}`: deliveries refused
 //!   (bad signature, malformed, unknown tenant…).
+//! - `switchboard_plugin_calls_total{tenant, plugin, version, outcome}`:
+//!   every plugin call, `ok` or its failure code; `version` is the first 12
+//!   hex digits of the component's SHA-256, as `…/plugins/{name}/versions`
+//!   lists it in full.
+//! - `switchboard_plugin_fuel{tenant, plugin, version}` and
+//!   `switchboard_plugin_seconds{…}`: what each call used.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -68,4 +74,18 @@ pub fn delivery(tenant: &str, channel: &str, outcome: &'static str) {
 pub fn webhook_rejected(channel: &str, code: &str) {
     metrics::counter!("switchboard_webhooks_rejected_total", "channel" => channel.to_owned(), "code" => code.to_owned())
         .increment(1);
+}
+
+/// One plugin call: its outcome (`ok` or a failure code) and what it used.
+pub fn plugin_call(tenant: &str, plugin: &str, component: &str, outcome: &str, fuel: u64, took: Duration) {
+    if !on() {
+        return;
+    }
+    let version = component.get(..12).unwrap_or(component).to_owned();
+    let labels = [("tenant", tenant.to_owned()), ("plugin", plugin.to_owned()), ("version", version)];
+    let mut with_outcome = labels.to_vec();
+    with_outcome.push(("outcome", outcome.to_owned()));
+    metrics::counter!("switchboard_plugin_calls_total", &with_outcome).increment(1);
+    metrics::histogram!("switchboard_plugin_fuel", &labels).record(fuel as f64);
+    metrics::histogram!("switchboard_plugin_seconds", &labels).record(took.as_secs_f64());
 }

@@ -145,6 +145,27 @@ impl RuntimePlugins<'_> {
     }
 }
 
+/// A plugin call's metrics: `ok` with what it used, or its failure's code.
+fn record(
+    tenant: &str,
+    plugin: &str,
+    component: &Plugin,
+    outcome: Result<&switchboard_runtime::ResourceReport, &switchboard_runtime::StepFailure>,
+) {
+    let (code, report) = match outcome {
+        Ok(report) => ("ok", report),
+        Err(failure) => (failure.kind.code().name(), &failure.report),
+    };
+    crate::telemetry::plugin_call(
+        tenant,
+        plugin,
+        component.hash().as_str(),
+        code,
+        report.fuel_used,
+        report.wall_time,
+    );
+}
+
 fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
     let traceback = match &failure.kind {
         switchboard_runtime::FailureKind::Crashed(crash) => crash.traceback.as_str(),
@@ -177,11 +198,10 @@ impl Plugins for RuntimePlugins<'_> {
         let span =
             tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
         let _entered = span.enter();
-        let decisions = call
-            .plugin
-            .call(&input, call.context.clone())
-            .map(|outcome| outcome.decisions)
-            .map_err(|failure| step_failed(name, &failure))?;
+        let outcome = call.plugin.call(&input, call.context.clone());
+        record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        let decisions =
+            outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))?;
         bounded_output(name, &decisions)?;
         Ok(decisions)
     }
@@ -191,11 +211,10 @@ impl Plugins for RuntimePlugins<'_> {
         input.config = call.config.clone();
         let span = tracing::debug_span!("classify", plugin = name, version = %call.plugin.hash());
         let _entered = span.enter();
-        let classification = call
-            .plugin
-            .classify(&input, call.context.clone())
-            .map(|outcome| outcome.classification)
-            .map_err(|failure| step_failed(name, &failure))?;
+        let outcome = call.plugin.classify(&input, call.context.clone());
+        record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        let classification =
+            outcome.map(|outcome| outcome.classification).map_err(|failure| step_failed(name, &failure))?;
         bounded_output(name, &classification)?;
         Ok(classification)
     }

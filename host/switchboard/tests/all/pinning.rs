@@ -91,6 +91,7 @@ fn write_priced_tenant(dir: &Path, base: u32) {
 
 #[test]
 fn a_conversation_keeps_the_plugin_config_it_started_with_across_a_reload_and_a_restart() {
+    switchboard::telemetry::install();
     let dir = tempfile::tempdir().expect("temp dir");
     let (tenant_dir, data) = (dir.path().join("shop"), dir.path().join("data"));
     std::fs::create_dir_all(&tenant_dir).expect("mkdir");
@@ -117,6 +118,15 @@ fn a_conversation_keeps_the_plugin_config_it_started_with_across_a_reload_and_a_
         say(&engine, "new", "3")
     };
     assert_eq!(old.last().map(String::as_str), Some("Total 10,000 AMD. Book?"), "the config it started with");
+    let metrics = switchboard::telemetry::render();
+    assert!(
+        metrics.lines().any(|line| line.starts_with("switchboard_plugin_calls_total{")
+            && line.contains("plugin=\"pricing\"")
+            && line.contains("outcome=\"ok\"")
+            && line.contains("version=\"")),
+        "each plugin call is counted by tenant, plugin, version and outcome:\n{metrics}"
+    );
+    assert!(metrics.contains("switchboard_plugin_fuel"), "{metrics}");
     assert_eq!(
         new.last().map(String::as_str),
         Some("Total 20,000 AMD. Book?"),
