@@ -268,23 +268,12 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let trees = self.trees()?;
-        let range = match after {
-            Some(after) => trees.turns.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => trees.turns.range(prefix.to_vec()..),
-        };
-        let mut entries = Vec::new();
-        for entry in range.take(limit) {
-            let (key, value) = entry?;
-            if !key.starts_with(prefix) {
-                break;
-            }
-            entries.push((keys::seq_after(prefix, &key), value.to_vec()));
-        }
+        let entries = trees.turns_after(prefix, after, limit)?;
         if !entries.is_empty() {
             // The outbox's readers sync before they send what they read.
             trees.touched();
         }
-        Ok(entries)
+        Ok(entries.into_iter().map(|(key, value)| (keys::seq_after(prefix, &key), value.to_vec())).collect())
     }
 
     /// Move an outbox entry that cannot be sent as it is (its channel's

@@ -72,6 +72,24 @@ impl Trees {
         })
     }
 
+    /// Up to `limit` keys of `turns` under `prefix` (after the key `after`,
+    /// if given), with their values, in order: how the outbox is read a page
+    /// at a time and how retention walks a tenant's records.
+    pub(crate) fn turns_after(
+        &self,
+        prefix: &[u8],
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> sled::Result<Vec<(sled::IVec, sled::IVec)>> {
+        use std::ops::Bound;
+        let start = after.map_or(Bound::Included(prefix.to_vec()), Bound::Excluded);
+        self.turns
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .take_while(|entry| entry.as_ref().map_or(true, |(key, _)| key.starts_with(prefix)))
+            .collect()
+    }
+
     /// Note that this thread wrote here, or read what may not be on disk
     /// yet and will sync before relying on it: a sync on a later database
     /// refuses rather than report it durable.

@@ -42,7 +42,7 @@ impl Store {
         // A new key is written only if nobody took it first (start-up loads
         // tenants on several threads): else read again and retry.
         loop {
-            let latest = self.plugin_versions(tenant, binding)?.pop();
+            let latest = self.latest_plugin_version(tenant, binding)?;
             if let Some(latest) =
                 latest.as_ref().filter(|latest| latest.component == component && latest.config == config)
             {
@@ -69,6 +69,20 @@ impl Store {
                 return Ok(version);
             }
         }
+    }
+
+    /// The newest version of `binding`, read alone (every tenant load asks).
+    fn latest_plugin_version(
+        &self,
+        tenant: &str,
+        binding: &str,
+    ) -> Result<Option<PluginVersion>, StoreError> {
+        let Some(entry) = self.trees()?.blobs.scan_prefix(keys::plugin_versions(tenant, binding)).next_back()
+        else {
+            return Ok(None);
+        };
+        let (key, bytes) = entry?;
+        crate::conversations::decode(&key, &bytes).map(Some)
     }
 
     /// Every version of `binding`, oldest first.

@@ -111,27 +111,16 @@ impl Store {
         hold: &mut impl FnMut(&str) -> Option<G>,
         swept: &mut Swept,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        use std::ops::Bound;
-        let prefix = keys::conversations(tenant);
-        let start = after.map_or(Bound::Included(prefix.clone()), Bound::Excluded);
+        let (entries, more) = self.sweep_page(&keys::conversations(tenant), after)?;
         let mut idle = Vec::new();
-        let mut last = None;
-        let mut seen = 0;
-        for entry in self.trees()?.turns.range((start, Bound::Unbounded)).take(PAGE) {
-            let (key, bytes) = entry?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            seen += 1;
-            last = Some(key.to_vec());
+        for (key, bytes) in &entries {
             // One conversation that does not decode must not stop the sweep.
-            match decode::<StoredConversation>(&key, &bytes) {
+            match decode::<StoredConversation>(key, bytes) {
                 Ok(stored) if is_idle(&stored.conversation, before) => idle.push(stored.conversation.id),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(tenant, %error, "a conversation that does not decode is kept"),
             }
         }
-        let more = last.filter(|_| seen == PAGE);
         // Under each one's turn lock, it is read again: a turn may have
         // come between the scan and the lock.
         let mut held = Vec::new();
@@ -250,19 +239,10 @@ impl Store {
         after: Option<Vec<u8>>,
         swept: &mut Swept,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        use std::ops::Bound;
-        let prefix = keys::inbound_prefix(tenant);
-        let start = after.map_or(Bound::Included(prefix.clone()), Bound::Excluded);
+        let (entries, more) = self.sweep_page(&keys::inbound_prefix(tenant), after)?;
         let mut batch = Batch::default();
-        let mut last = None;
-        let mut seen = 0;
-        for entry in self.trees()?.turns.range((start, Bound::Unbounded)).take(PAGE) {
-            let (key, value) = entry?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            seen += 1;
-            match keys::dedupe_handled_at(&value) {
+        for (key, value) in &entries {
+            match keys::dedupe_handled_at(value) {
                 Some(at) if at < cutoffs.dedupe_before => {
                     swept.dedupe_ids += 1;
                     swept.bytes += (key.len() + value.len()) as u64;
@@ -271,14 +251,24 @@ impl Store {
                 Some(_) => {}
                 None => batch.insert(key.to_vec(), keys::dedupe_stamp(cutoffs.now).as_slice()),
             }
-            last = Some(key.to_vec());
         }
         if !batch.is_empty() {
             self.write(batch)?;
         }
-        Ok(last.filter(|_| seen == PAGE))
+        Ok(more)
+    }
+
+    /// A page of the keys under `prefix` after `after`, with their values;
+    /// and the last key, if there may be more.
+    fn sweep_page(&self, prefix: &[u8], after: Option<Vec<u8>>) -> Result<SweepPage, StoreError> {
+        let entries = self.trees()?.turns_after(prefix, after, PAGE)?;
+        let more = entries.last().filter(|_| entries.len() == PAGE).map(|(key, _)| key.to_vec());
+        Ok((entries, more))
     }
 }
+
+/// A page of keys and values, and the key to go on after.
+type SweepPage = (Vec<(sled::IVec, sled::IVec)>, Option<Vec<u8>>);
 
 /// Whether a conversation may go: untouched since `before` and no timer
 /// pending (a booking's reminder, a follow-up). One handed to a person
