@@ -31,6 +31,16 @@ pub const MAX_SAMPLES: usize = 32;
 /// How deeply a config schema may nest.
 const MAX_SCHEMA_DEPTH: usize = 32;
 
+/// What a plugin's name may be, said for an error message.
+pub const PLUGIN_NAME_RULE: &str = "a lower-case letter, then up to 63 lower-case letters, digits and -";
+
+/// Whether `name` is a plugin name ([`PLUGIN_NAME_RULE`]): it names a cargo
+/// package, an npm package and a file, so it keeps to what all three take.
+pub fn is_plugin_name(name: &str) -> bool {
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    name.starts_with(|c: char| c.is_ascii_lowercase()) && name.len() <= 64 && name.chars().all(plain)
+}
+
 /// A plugin's manifest, as embedded: every file it names already inlined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,13 +219,8 @@ impl Manifest {
     /// The rules serde cannot say: a plain name, a semantic version, a schema
     /// that compiles.
     pub fn check(&self) -> Result<(), ManifestError> {
-        let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        let starts_with_letter = self.name.starts_with(|c: char| c.is_ascii_lowercase());
-        if !starts_with_letter || self.name.len() > 64 || !self.name.chars().all(plain) {
-            return Err(ManifestError::Rule(format!(
-                "name {:?}: use a lower-case letter, then up to 63 lower-case letters, digits and -",
-                self.name
-            )));
+        if !is_plugin_name(&self.name) {
+            return Err(ManifestError::Rule(format!("name {:?}: use {PLUGIN_NAME_RULE}", self.name)));
         }
         if let Err(error) = semver::Version::parse(&self.version) {
             return Err(ManifestError::Rule(format!(
@@ -369,6 +374,22 @@ mod tests {
         let problems =
             manifest.check_config(&serde_json::json!({ "deposit_percent": "20" })).expect_err("a string");
         assert!(problems[0].starts_with("/deposit_percent: "), "{problems:?}");
+    }
+
+    /// A hostile upload's schema cannot make the host read its files or
+    /// reach the network: no reference outside the schema resolves.
+    #[test]
+    fn a_schema_that_refers_to_a_file_or_a_url_is_refused_without_reading_it() {
+        for outside in
+            ["file:///etc/passwd", "http://169.254.169.254/latest/meta-data/", "https://example.com/s.json"]
+        {
+            let mut hostile = manifest();
+            hostile.config_schema = Some(serde_json::json!({ "$ref": outside }));
+            assert!(
+                matches!(hostile.check(), Err(ManifestError::Rule(message)) if message.contains("config_schema")),
+                "{outside}"
+            );
+        }
     }
 
     #[test]

@@ -434,10 +434,6 @@ fn bounded(error: StepError) -> StepError {
         head.push('…');
         head
     };
-    let tail = |text: String| {
-        let skip = text.chars().count().saturating_sub(MAX_TRACEBACK_CHARS);
-        text.chars().skip(skip).collect()
-    };
     match error {
         StepError::InvalidInput(message) => StepError::InvalidInput(head(message)),
         StepError::InvalidConfig(message) => StepError::InvalidConfig(head(message)),
@@ -446,7 +442,7 @@ fn bounded(error: StepError) -> StepError {
         StepError::Crashed(crash) => StepError::Crashed(Crash {
             kind: crash.kind,
             message: head(crash.message),
-            traceback: tail(crash.traceback),
+            traceback: traceback_tail(&crash.traceback),
         }),
     }
 }
@@ -462,9 +458,14 @@ fn python_traceback(stderr: &str) -> Option<Crash> {
     // The exception line is the first after the frames that is not indented.
     let end = lines.iter().skip(1).position(|line| !line.starts_with(' '))? + 1;
     let message = lines[end].trim().chars().take(500).collect();
-    let traceback = lines[..end].join("\n");
+    let traceback = traceback_tail(&lines[..end].join("\n"));
+    Some(Crash { kind: CrashKind::Exception, message, traceback })
+}
+
+/// A traceback's innermost end, as much as the host keeps.
+fn traceback_tail(traceback: &str) -> String {
     let skip = traceback.chars().count().saturating_sub(MAX_TRACEBACK_CHARS);
-    Some(Crash { kind: CrashKind::Exception, message, traceback: traceback.chars().skip(skip).collect() })
+    traceback.chars().skip(skip).collect()
 }
 
 /// Rust guests print `panicked at FILE:LINE:COL:\nMESSAGE` to stderr before

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use switchboard_runtime::manifest;
+
 use crate::plugin_build::MANIFEST_FILE;
 
 #[derive(Debug, clap::Args)]
@@ -26,14 +28,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    let starts_with_letter = args.name.starts_with(|c: char| c.is_ascii_lowercase());
-    if !starts_with_letter || args.name.len() > 64 || !args.name.chars().all(plain) {
-        bail!(
-            "{:?}: a plugin name is a lower-case letter, then up to 63 lower-case letters, digits and -, \
-             such as deposit-policy",
-            args.name
-        );
+    if !manifest::is_plugin_name(&args.name) {
+        bail!("{:?}: a plugin name is {}, such as deposit-policy", args.name, manifest::PLUGIN_NAME_RULE);
     }
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() && dir.read_dir().map(|mut entries| entries.next().is_some()).unwrap_or(true) {
