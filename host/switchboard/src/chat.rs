@@ -47,7 +47,7 @@ pub fn parse_channel(text: &str) -> Result<Channel, String> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig { cache_dir: crate::cache_dir(), ..RuntimeConfig::default() })?);
-    let tenant = Tenant::load(&args.tenant, &args.plugins, &runtime, &|name| std::env::var(name).ok())?;
+    let tenant = Tenant::load(&args.tenant, &args.plugins, &runtime, &switchboard::tenant::env_var)?;
     let store = match &args.data {
         Some(path) => Store::open(path)?,
         None => Store::temporary()?,

@@ -60,8 +60,7 @@ fn load_one(engine: &Arc<Engine>, dir: PathBuf, plugin_dir: &Arc<PathBuf>, timeo
         let (engine, plugin_dir, abandoned, name) =
             (engine.clone(), plugin_dir.clone(), abandoned.clone(), name.clone());
         std::thread::spawn(move || {
-            let vars = |variable: &str| std::env::var(variable).ok();
-            let loaded = engine.load_tenant(&dir, &plugin_dir, &vars);
+            let loaded = engine.load_tenant(&dir, &plugin_dir, &crate::tenant::env_var);
             if abandoned.load(Ordering::SeqCst) {
                 return;
             }

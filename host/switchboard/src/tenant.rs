@@ -237,6 +237,9 @@ pub struct Binding {
     pub plugin: Plugin,
     pub component: PathBuf,
     pub config: PluginConfig,
+    /// The SHA-256 of `config`'s text, computed once: turns compare it with
+    /// the conversation's pin on every plugin call.
+    config_hash: String,
     pub limits: Limits,
     pub grants: Arc<Grants>,
 }
@@ -247,9 +250,8 @@ pub const NO_CONFIG_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b93
 impl Binding {
     /// What a conversation pins this binding's config by: the SHA-256 of
     /// its text, as the store keeps it.
-    pub fn config_hash(&self) -> String {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(self.config.as_str().as_bytes()))
+    pub fn config_hash(&self) -> &str {
+        &self.config_hash
     }
 }
 
@@ -313,21 +315,22 @@ impl Tenant {
                     )
                 })?;
             }
+            let config_hash = {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))
+            };
             let binding = Binding {
                 plugin,
                 component,
                 config,
+                config_hash,
                 limits: binding.limits,
                 grants: Arc::new(binding.grants.clone()),
             };
             plugins.insert(name.clone(), binding);
         }
 
-        let flow_path = confined(dir, &file.flow, "flow")?;
-        let flow_source = std::fs::read_to_string(&flow_path)
-            .with_context(|| format!("failed to read the flow {}", file.flow.display()))?;
-        let bound: BTreeSet<String> = plugins.keys().cloned().collect();
-        let flow = Flow::parse(&file.flow.display().to_string(), &flow_source, &bound)?;
+        let (flow_path, flow_source, flow) = read_flow(dir, &file)?;
         check_exports(&flow, &plugins)?;
         Ok(Self {
             display_name: file.display_name.unwrap_or_else(|| file.name.clone()),
@@ -358,7 +361,7 @@ impl Tenant {
     /// binding without a config pins [`NO_CONFIG_HASH`], so a config set
     /// later waits for the next conversation too.
     pub fn config_pins(&self) -> BTreeMap<String, String> {
-        self.plugins.iter().map(|(name, binding)| (name.clone(), binding.config_hash())).collect()
+        self.plugins.iter().map(|(name, binding)| (name.clone(), binding.config_hash().to_owned())).collect()
     }
 }
 
@@ -391,16 +394,29 @@ fn check_exports(flow: &Flow, plugins: &HashMap<String, Binding>) -> anyhow::Res
 /// A tenant's flow and calendar, read from its directory without loading its
 /// plugins: what `plugin run --render` needs to word a step's answer.
 pub fn flow_and_calendar(dir: &Path) -> anyhow::Result<(Flow, Calendar)> {
-    let mut file = read_operator_file(dir, &|name| std::env::var(name).ok())?;
+    let mut file = read_operator_file(dir, &env_var)?;
     // As it runs: with what the tenant changed through the API on top.
     layer(&mut file, &Managed::read(dir)?);
     let calendar = Calendar::new(&file.calendar).context("tenant.toml: [calendar]")?;
+    let (_, _, flow) = read_flow(dir, &file)?;
+    Ok((flow, calendar))
+}
+
+/// The tenant's flow: where it is, its source, and the flow it parses to,
+/// with the tenant's bindings as the plugins it may call.
+fn read_flow(dir: &Path, file: &TenantFile) -> anyhow::Result<(PathBuf, String, Flow)> {
     let flow_path = confined(dir, &file.flow, "flow")?;
     let source = std::fs::read_to_string(&flow_path)
         .with_context(|| format!("failed to read the flow {}", file.flow.display()))?;
     let bound: BTreeSet<String> = file.plugins.keys().cloned().collect();
     let flow = Flow::parse(&file.flow.display().to_string(), &source, &bound)?;
-    Ok((flow, calendar))
+    Ok((flow_path, source, flow))
+}
+
+/// The process environment: where `${VAR}` in an operator's `tenant.toml`
+/// comes from.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// A tenant's name and `[retention]`, read from its `tenant.toml` alone:

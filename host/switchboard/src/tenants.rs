@@ -147,7 +147,7 @@ impl ControlPlane {
             .map_err(|error| ControlError::NotCreated(format!("the tenant's directory: {error}")))?;
         let tenant = self
             .engine
-            .load_tenant(dir, &self.plugin_dir, &env_vars)
+            .load_tenant(dir, &self.plugin_dir, &crate::tenant::env_var)
             .map_err(|error| ControlError::NotCreated(format!("{error:#}")))?;
         let flow_version = tenant.flow.version.clone();
         self.engine.add_tenant(tenant)?;
@@ -197,7 +197,7 @@ impl ControlPlane {
     /// anything in it is wrong, the running version stays. Blocking.
     pub fn reload(&self, name: &str) -> Result<Arc<Tenant>, ControlError> {
         let _one_at_a_time = edit::one_at_a_time(name);
-        Ok(self.engine.reload(name, &env_vars)?)
+        Ok(self.engine.reload(name, &crate::tenant::env_var)?)
     }
 
     /// Change a tenant with `change`, which gets the tenant as it runs, its
@@ -208,7 +208,7 @@ impl ControlPlane {
         tenant: &str,
         change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
     ) -> Result<Arc<Tenant>, ControlError> {
-        edit::edit(&self.engine, tenant, &env_vars, change)
+        edit::edit(&self.engine, tenant, &crate::tenant::env_var, change)
     }
 }
 
@@ -217,11 +217,6 @@ pub fn plain_name(name: &str, what: &'static str) -> Result<(), ControlError> {
     let plain = (1..=64).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if plain { Ok(()) } else { Err(ControlError::BadName { what }) }
-}
-
-/// `${NAME}` in the operator's tenant.toml reads the server's environment.
-fn env_vars(name: &str) -> Option<String> {
-    std::env::var(name).ok()
 }
 
 /// A new tenant's directory: its flow, and a tenant.toml in which what the

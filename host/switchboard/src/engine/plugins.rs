@@ -112,7 +112,7 @@ impl RuntimePlugins<'_> {
         };
         // The config comes with the code: the one the conversation started on.
         let config = match self.config_pins.get(name) {
-            Some(hash) if *hash != binding.config_hash() => {
+            Some(hash) if hash != binding.config_hash() => {
                 self.engine.pinned_config(&self.tenant.name, hash).unwrap_or_else(|| {
                     tracing::warn!(
                         plugin = name,

@@ -64,7 +64,7 @@ impl Engine {
                 &name,
                 binding_name,
                 &component,
-                &binding.config_hash(),
+                binding.config_hash(),
                 manifest,
                 now,
             );
