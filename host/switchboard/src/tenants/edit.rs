@@ -229,6 +229,9 @@ enum Refused {
     Samples(String),
 }
 
+/// How much of a failing sample's answer an error shows.
+const MAX_SHOWN_ANSWER_CHARS: usize = 2000;
+
 /// How long an upload's samples may take together, past each call's own deadline.
 const SAMPLES_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -259,7 +262,12 @@ fn run_samples(current: &Tenant, loaded: &Tenant) -> Result<(), Refused> {
             kv_quota: KvQuota::default(),
         };
         for mismatch in manifest.run_samples(&binding.plugin, &binding.config, &context, SAMPLES_BUDGET) {
-            let got = mismatch.got.as_ref().map_or_else(String::new, Expect::to_json);
+            let mut got = mismatch.got.as_ref().map_or_else(String::new, Expect::to_json);
+            // A sample's answer may be megabytes; the error says its start.
+            if let Some((cut, _)) = got.char_indices().nth(MAX_SHOWN_ANSWER_CHARS) {
+                got.truncate(cut);
+                got.push('…');
+            }
             let detail = mismatch.detail.map(|detail| format!(" ({detail})")).unwrap_or_default();
             failures.push(format!(
                 "plugin {name:?} ({} {}), sample {:?}: expected {}, got {got}{detail}",

@@ -305,6 +305,16 @@ async fn an_upload_runs_its_manifests_samples_and_a_config_must_satisfy_its_sche
     );
     assert!(!message.contains("step ok"), "only the failing sample is named: {message}");
 
+    // An answer of a megabyte is shown by its start, not echoed whole.
+    let (status, body) = upload(with_manifest(&["huge-reply"])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("sample \"step huge-reply\"") && message.len() < 4000,
+        "{} bytes",
+        message.len()
+    );
+
     let (status, body) = upload(with_manifest(&["ok"])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
