@@ -131,6 +131,32 @@ pub(crate) fn plugin_versions(tenant: &str, binding: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/sr/{at}{seq}`: a recorded step call (`step_calls.rs`),
+/// by the time it was made (Unix ms) and a sequence number, big-endian.
+pub(crate) fn step_call(tenant: &str, at: i64, seq: u64) -> Vec<u8> {
+    let mut key = step_calls(tenant);
+    // Offset so that times before 1970 still sort first.
+    key.extend_from_slice(&((at as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn step_calls(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"sr/");
+    key
+}
+
+/// The time and sequence number of a [`step_call`] key.
+pub(crate) fn step_call_at(prefix: &[u8], key: &[u8]) -> (i64, u64) {
+    let word = |at: usize| {
+        key.get(prefix.len() + at..prefix.len() + at + 8)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    ((word(0) ^ (1 << 63)) as i64, word(8))
+}
+
 /// `t/{tenant}/o/{seq}`: replies waiting to be sent to a provider.
 pub(crate) fn outbox(tenant: &str, seq: u64) -> Vec<u8> {
     let mut key = outbox_prefix(tenant);
@@ -297,6 +323,7 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"f/", "flow versions"),
         (b"pc/", "plugin configs"),
         (b"pv/", "plugin versions"),
+        (b"sr/", "recorded steps"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))

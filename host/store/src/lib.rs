@@ -45,6 +45,7 @@ mod records;
 mod retention;
 mod retire;
 mod stats;
+mod step_calls;
 #[cfg(test)]
 mod test_support;
 mod timer_log;

@@ -47,6 +47,8 @@ pub struct Cutoffs {
     pub dedupe_before: i64,
     /// Conversations idle since before this go; `None` keeps them.
     pub conversations_before: Option<i64>,
+    /// Recorded step calls made before this go.
+    pub step_calls_before: i64,
     /// Where removed events are written first, under `{tenant}/`; `None`
     /// removes them without a copy.
     pub export_to: Option<PathBuf>,
@@ -64,6 +66,8 @@ pub struct Swept {
     pub conversations: u64,
     /// Identities, phone numbers and emails that led to a removed conversation.
     pub links: u64,
+    /// Recorded step calls (never exported: they are for replay, not history).
+    pub step_calls: u64,
     /// Bytes of keys and values removed.
     pub bytes: u64,
     /// The files the removed events were exported to.
@@ -88,6 +92,14 @@ impl Store {
         let mut after = None;
         while let Some(next) = self.sweep_dedupe(tenant, cutoffs, after, &mut swept)? {
             after = Some(next);
+        }
+        loop {
+            let (removed, bytes) = self.sweep_step_calls(tenant, cutoffs.step_calls_before)?;
+            swept.step_calls += removed;
+            swept.bytes += bytes;
+            if removed == 0 {
+                break;
+            }
         }
         if let Some(before) = cutoffs.conversations_before {
             let mut after = None;
@@ -358,6 +370,7 @@ mod tests {
         Cutoffs {
             events_before: before,
             dedupe_before: before,
+            step_calls_before: before,
             conversations_before: None,
             export_to,
             now: 10_000,

@@ -55,7 +55,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::engine::{Engine, EngineError, OutboxPage};
 use crate::tenant::Tenant;
 
-mod client;
+pub mod client;
 mod pace;
 mod render;
 

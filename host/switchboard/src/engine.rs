@@ -60,6 +60,7 @@ mod memory;
 mod outbox;
 mod plugins;
 mod reads;
+mod step_calls;
 mod tenants;
 mod turn;
 
@@ -75,6 +76,7 @@ pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
 pub use outbox::{OutboxEntry, OutboxPage, can_send};
 pub use plugins::MAX_STEP_OUTPUT_BYTES;
+pub use step_calls::{CallInput, CallOutcome, REDACTED, RecordedCalls, StepCall};
 pub use switchboard_store::Cutoffs as RetentionCutoffs;
 pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Swept};
 
@@ -100,6 +102,11 @@ pub enum EngineError {
     /// The tenant wrote its quota of events today; new messages wait.
     #[error("tenant {tenant:?} reached its {limit} events today")]
     DailyQuota { tenant: String, limit: u64, retry_after_secs: u64 },
+    /// A component given to replay (or to a canary) that this host cannot run.
+    #[error("the candidate is not a component this host runs: {0}")]
+    Candidate(String),
+    #[error("tenant has no plugin binding {0:?}")]
+    UnknownPlugin(String),
 }
 
 impl EngineError {

@@ -29,6 +29,7 @@ pub mod delivery;
 pub mod engine;
 pub mod nlu;
 pub mod recovery;
+pub mod replay;
 pub mod retention;
 pub mod scheduler;
 pub mod server;

@@ -23,6 +23,7 @@ mod flow_check;
 mod nlu_eval;
 mod plugin_build;
 mod plugin_new;
+mod plugin_replay;
 mod plugin_run;
 mod serve;
 mod store_cli;
@@ -106,6 +107,9 @@ enum PluginCommand {
     /// Build a plugin from its switchboard-plugin.toml, embed the manifest,
     /// and run its samples in the sandbox.
     Build(plugin_build::Args),
+    /// Replay a candidate build against a binding's recorded production
+    /// calls and print what it answers differently; exits 1 on a regression.
+    Replay(plugin_replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
         Command::Plugin(PluginCommand::Build(args)) => plugin_build::run(args),
         Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
+        Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

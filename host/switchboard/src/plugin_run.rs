@@ -201,7 +201,7 @@ fn render(
 }
 
 /// `value` as JSON if it is JSON, else the JSON in the file it names.
-fn inline_or_file<T: serde::de::DeserializeOwned>(value: &str) -> anyhow::Result<T> {
+pub(crate) fn inline_or_file<T: serde::de::DeserializeOwned>(value: &str) -> anyhow::Result<T> {
     match value.trim_start().chars().next() {
         Some('{' | '[' | '"') => serde_json::from_str(value).context("the JSON given does not parse"),
         _ => read_json(std::path::Path::new(value)),

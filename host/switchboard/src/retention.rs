@@ -39,18 +39,21 @@ pub fn sweep_all(
             .tenant(&name)
             .and_then(|tenant| engine.sweep(&name, &tenant.retention.cutoffs(now_ms, export_dir)));
         match &swept {
-            Ok(swept) if swept.event_records + swept.dedupe_ids + swept.conversations > 0 => {
+            Ok(swept) if swept.event_records + swept.dedupe_ids + swept.conversations + swept.step_calls > 0 => {
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "events")
                     .increment(swept.events);
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "dedupe_ids")
                     .increment(swept.dedupe_ids);
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "conversations")
                     .increment(swept.conversations);
+                metrics::counter!("switchboard_retention_removed_total", "kind" => "step_calls")
+                    .increment(swept.step_calls);
                 tracing::info!(
                     tenant = name,
                     events = swept.events,
                     dedupe_ids = swept.dedupe_ids,
                     conversations = swept.conversations,
+                    step_calls = swept.step_calls,
                     bytes = swept.bytes,
                     exported = ?swept.exported,
                     "retention removed what the tenant keeps no longer"

@@ -17,6 +17,9 @@
 //!   tenants and their hashed, revocable API keys (`keys.rs`).
 //! - `PUT /v1/tenants/{tenant}/flow|calendar|channels/{channel}|plugins/{name}/…`:
 //!   a tenant edits itself; a bad edit changes nothing (`manage.rs`).
+//! - `GET /v1/tenants/{tenant}/plugins/{name}/calls` and `POST …/replay`: a
+//!   plugin's recorded production calls, and a candidate replayed against
+//!   them (`plugins.rs`).
 //! - `GET /metrics`: Prometheus metrics, for the operator's token only.
 //! - `GET /v1/openapi.json`: the OpenAPI document, generated from the
 //!   handlers (`openapi.rs`).
@@ -46,6 +49,7 @@ pub mod listen;
 mod manage;
 mod openapi;
 mod pages;
+mod plugins;
 pub mod rate;
 mod webhooks;
 pub mod wire;
@@ -157,6 +161,11 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/plugins/{name}/config", put(manage::put_config))
         .route("/v1/tenants/{tenant}/plugins/{name}/versions", get(manage::plugin_versions))
+        .route("/v1/tenants/{tenant}/plugins/{name}/calls", get(plugins::calls))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/replay",
+            post(plugins::replay).layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES)),
+        )
         .route(
             "/v1/tenants/{tenant}/plugins/{name}/versions/{seq}/restore",
             post(manage::restore_plugin_version),

@@ -89,6 +89,36 @@ struct TenantFile {
     /// How long its events and inbound message ids are kept.
     #[serde(default)]
     retention: Retention,
+    /// Which production step calls are kept for replay, and what of them.
+    #[serde(default)]
+    recording: Recording,
+}
+
+/// `[recording]` in `tenant.toml`: production step calls are kept (for
+/// `[retention] steps`, 7 days by default) so a new plugin version can be
+/// replayed against them. Redacted values are replaced by `[redacted]`
+/// before anything is written.
+///
+/// ```toml
+/// [recording]
+/// steps = true                        # the default
+/// redact_fields = ["phone", "email"]  # collected fields never kept
+/// redact_message = false              # the customer's words
+/// redact_contact = false              # their identity and name
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recording {
+    pub steps: bool,
+    pub redact_fields: Vec<String>,
+    pub redact_message: bool,
+    pub redact_contact: bool,
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Self { steps: true, redact_fields: Vec::new(), redact_message: false, redact_contact: false }
+    }
 }
 
 /// `[retention]` in `tenant.toml`: how long the store keeps this tenant's
@@ -112,6 +142,9 @@ pub struct Retention {
     /// for good.
     #[serde(deserialize_with = "some_duration")]
     pub conversations: Option<std::time::Duration>,
+    /// Recorded step calls (`[recording]`) older than this are removed.
+    #[serde(deserialize_with = "duration")]
+    pub steps: std::time::Duration,
     /// Write removed events and conversations to the export directory first (NDJSON).
     pub export: bool,
 }
@@ -123,6 +156,7 @@ impl Default for Retention {
             events: std::time::Duration::from_secs(90 * DAY),
             dedupe: std::time::Duration::from_secs(7 * DAY),
             conversations: None,
+            steps: std::time::Duration::from_secs(7 * DAY),
             export: true,
         }
     }
@@ -139,6 +173,7 @@ impl Retention {
             events_before: before(self.events),
             dedupe_before: before(self.dedupe),
             conversations_before: self.conversations.map(before),
+            step_calls_before: before(self.steps),
             export_to: self.export.then(|| export_dir.to_owned()),
             now,
         }
@@ -224,6 +259,7 @@ pub struct Tenant {
     /// See `TenantFile::link_by_contact`.
     pub link_by_contact: bool,
     pub retention: Retention,
+    pub recording: Recording,
     /// Where it was loaded from, so it can be reloaded (and edited).
     pub dir: PathBuf,
     /// The flow file, inside `dir`.
@@ -346,6 +382,7 @@ impl Tenant {
             handoff_webhook: file.handoff_webhook.filter(|hook| !hook.url.is_empty()),
             link_by_contact: file.link_by_contact,
             retention: file.retention,
+            recording: file.recording,
             dir: dir.to_owned(),
             flow_file: flow_path.clone(),
             plugin_dir: plugin_dir.to_owned(),

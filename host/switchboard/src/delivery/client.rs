@@ -155,6 +155,46 @@ impl Client {
     }
 }
 
+impl Client {
+    /// One request to the Switchboard API (the CLI's `plugin replay`):
+    /// the answer's status and body, up to `max_bytes`.
+    pub async fn api(
+        &self,
+        method: http::Method,
+        url: &str,
+        bearer: Option<&str>,
+        body: Option<(&str, Bytes)>,
+        max_bytes: usize,
+    ) -> anyhow::Result<(http::StatusCode, Bytes)> {
+        use anyhow::Context;
+        let uri: http::Uri = url.parse().with_context(|| format!("{url:?} is not a URL"))?;
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        if let Some(bearer) = bearer {
+            builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {bearer}"));
+        }
+        let body = match body {
+            Some((content_type, body)) => {
+                builder = builder.header(http::header::CONTENT_TYPE, content_type);
+                body
+            }
+            None => Bytes::new(),
+        };
+        let response = self
+            .pool
+            .request(builder.body(Full::new(body))?)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", failure(error).detail))
+            .with_context(|| format!("could not reach {url}; is `switchboard serve` running there?"))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), max_bytes)
+            .collect()
+            .await
+            .map_err(|error| anyhow::anyhow!("the answer from {url} could not be read: {error}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
 /// What a failed exchange tells the tenant: a refusal by the outbound
 /// policy (which will not change between retries), else unreachable.
 fn failure(error: legacy::Error) -> SendFailure {

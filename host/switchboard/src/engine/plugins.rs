@@ -8,8 +8,9 @@ use switchboard_core::contract::{Classification, ClassifyInput, Decision, Plugin
 use switchboard_core::conversation::{Plugins, StepFailed};
 use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
-use switchboard_runtime::{CallContext, KvQuota, Plugin};
+use switchboard_runtime::{CallContext, KvQuota, Plugin, ResourceReport, StepFailure};
 
+use super::step_calls::{CallInput, CallOutcome, StepCall};
 use super::{Engine, EngineError, lock, memory};
 use crate::tenant::Tenant;
 
@@ -84,6 +85,19 @@ pub(super) struct RuntimePlugins<'a> {
     pub(super) tenant: &'a Tenant,
     pub(super) pins: &'a BTreeMap<String, String>,
     pub(super) config_pins: &'a BTreeMap<String, String>,
+    /// The calls made, to record with the turn (if the tenant records them).
+    pub(super) calls: Vec<StepCall>,
+}
+
+impl<'a> RuntimePlugins<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        tenant: &'a Tenant,
+        pins: &'a BTreeMap<String, String>,
+        config_pins: &'a BTreeMap<String, String>,
+    ) -> Self {
+        Self { engine, tenant, pins, config_pins, calls: Vec::new() }
+    }
 }
 
 /// One plugin call, ready to run: the component the conversation is pinned
@@ -92,6 +106,7 @@ pub(super) struct RuntimePlugins<'a> {
 struct PreparedCall {
     plugin: Plugin,
     config: switchboard_core::contract::PluginConfig,
+    config_hash: String,
     context: CallContext,
     _memory: memory::Reservation,
 }
@@ -111,18 +126,21 @@ impl RuntimePlugins<'_> {
             _ => binding.plugin.clone(),
         };
         // The config comes with the code: the one the conversation started on.
-        let config = match self.config_pins.get(name) {
+        let (config, config_hash) = match self.config_pins.get(name) {
             Some(hash) if hash != binding.config_hash() => {
-                self.engine.pinned_config(&self.tenant.name, hash).unwrap_or_else(|| {
-                    tracing::warn!(
-                        plugin = name,
-                        hash,
-                        "pinned plugin config is gone; using the current one"
-                    );
-                    binding.config.clone()
-                })
+                match self.engine.pinned_config(&self.tenant.name, hash) {
+                    Some(config) => (config, hash.clone()),
+                    None => {
+                        tracing::warn!(
+                            plugin = name,
+                            hash,
+                            "pinned plugin config is gone; using the current one"
+                        );
+                        (binding.config.clone(), binding.config_hash().to_owned())
+                    }
+                }
             }
-            _ => binding.config.clone(),
+            _ => (binding.config.clone(), binding.config_hash().to_owned()),
         };
         let context = CallContext {
             plugin: name.to_owned(),
@@ -141,7 +159,46 @@ impl RuntimePlugins<'_> {
                 metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.name()).increment(1);
                 StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
             })?;
-        Ok(PreparedCall { plugin, config, context, _memory: memory })
+        Ok(PreparedCall { plugin, config, config_hash, context, _memory: memory })
+    }
+
+    /// Keep a call for replay, if the tenant records them.
+    fn remember(
+        &mut self,
+        name: &str,
+        call: &PreparedCall,
+        input: CallInput,
+        outcome: Result<(serde_json::Value, &ResourceReport), &StepFailure>,
+    ) {
+        let recording = &self.tenant.recording;
+        if !recording.steps {
+            return;
+        }
+        let (outcome, report) = match outcome {
+            Ok((answer, report)) => (CallOutcome::Ok { answer }, report),
+            Err(failure) => (
+                CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() },
+                &failure.report,
+            ),
+        };
+        let (input, redacted) = input.kept(recording);
+        let conversation = match &input {
+            CallInput::Step(input) => input.conversation.clone(),
+            CallInput::Classify(input) => input.conversation.clone(),
+        };
+        self.calls.push(StepCall {
+            at: jiff::Timestamp::now().as_millisecond(),
+            conversation,
+            plugin: name.to_owned(),
+            component: call.plugin.hash().to_string(),
+            config: call.config_hash.clone(),
+            input,
+            outcome,
+            fuel: report.fuel_used,
+            wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+            peak_memory_bytes: report.peak_memory_bytes,
+            redacted,
+        });
     }
 }
 
@@ -200,6 +257,10 @@ impl Plugins for RuntimePlugins<'_> {
         let _entered = span.enter();
         let outcome = call.plugin.call(&input, call.context.clone());
         record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        let answer = outcome.as_ref().map(|outcome| {
+            (serde_json::to_value(&outcome.decisions).unwrap_or_default(), &outcome.report)
+        });
+        self.remember(name, &call, CallInput::Step(Box::new(input)), answer);
         let decisions =
             outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))?;
         bounded_output(name, &decisions)?;
@@ -213,6 +274,10 @@ impl Plugins for RuntimePlugins<'_> {
         let _entered = span.enter();
         let outcome = call.plugin.classify(&input, call.context.clone());
         record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        let answer = outcome.as_ref().map(|outcome| {
+            (serde_json::to_value(&outcome.classification).unwrap_or_default(), &outcome.report)
+        });
+        self.remember(name, &call, CallInput::Classify(Box::new(input)), answer);
         let classification =
             outcome.map(|outcome| outcome.classification).map_err(|failure| step_failed(name, &failure))?;
         bounded_output(name, &classification)?;

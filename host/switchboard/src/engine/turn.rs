@@ -170,14 +170,10 @@ impl Engine {
         let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
         let inbound =
             Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
-        let mut plugins = RuntimePlugins {
-            engine: self,
-            tenant: &tenant,
-            pins: &stored.plugin_pins,
-            config_pins: &stored.config_pins,
-        };
+        let mut plugins = RuntimePlugins::new(self, &tenant, &stored.plugin_pins, &stored.config_pins);
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
         let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
+        let calls = std::mem::take(&mut plugins.calls);
         let mut verified =
             if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
         if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {
@@ -192,6 +188,9 @@ impl Engine {
             effects,
             message.message_id.as_deref().map(|id| (channel_name, id)),
         )?;
+        if !applied.is_duplicate() {
+            self.keep_step_calls(tenant_name, &calls);
+        }
         for (kind, value) in verified {
             self.link_by_contact_point(&stored.conversation, kind, &value, message.at)?;
         }
@@ -393,6 +392,10 @@ impl Applied {
     /// A duplicate has nothing to announce.
     pub(super) fn duplicate(tenant: &str, outcome: TurnOutcome) -> Self {
         Self { tenant: tenant.to_owned(), web_chat: None, outbox: false, outcome }
+    }
+
+    pub(super) fn is_duplicate(&self) -> bool {
+        self.outcome.duplicate
     }
 
     pub(super) fn with_outbox(self, outbox: bool) -> Self {

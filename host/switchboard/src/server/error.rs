@@ -89,6 +89,14 @@ impl From<EngineError> for AppError {
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
             }
+            error @ EngineError::Candidate(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", error.to_string())
+            }
+            EngineError::UnknownPlugin(plugin) => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown_plugin",
+                format!("the tenant has no plugin binding {plugin:?}; GET /v1/tenants/{{tenant}} lists them"),
+            ),
             // Providers and clients retry a 503 with Retry-After: nothing is
             // lost, and the message goes in once space is freed.
             EngineError::Store(error) if error.is_storage_full() => {

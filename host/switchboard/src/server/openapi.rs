@@ -52,6 +52,8 @@ use super::webhooks;
         super::manage::put_component,
         super::manage::put_config,
         super::manage::plugin_versions,
+        super::plugins::calls,
+        super::plugins::replay,
         super::manage::restore_plugin_version,
         super::health::live,
         super::health::ready,

@@ -34,6 +34,7 @@ mod nlu;
 mod outbox;
 mod pinning;
 mod plugin_run;
+mod replay;
 mod retention;
 mod scheduler;
 mod store_cli;
