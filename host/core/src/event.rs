@@ -121,6 +121,33 @@ pub enum EventBody {
     HandoffReturned { by: String },
     #[serde(rename = "conversation.closed")]
     ConversationClosed { state: String },
+    /// A plugin binding runs a new version (an upload, a reload, a
+    /// restore, a promotion), or a canary of one started: the tenant's own
+    /// event, with no conversation. `by` is the API key's id.
+    #[serde(rename = "plugin.version")]
+    PluginVersion {
+        plugin: String,
+        seq: u64,
+        component: String,
+        config: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest: Option<String>,
+        /// The share of new conversations, for a canary.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canary: Option<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A canary now serves every new conversation.
+    #[serde(rename = "plugin.promoted")]
+    PluginPromoted { plugin: String, component: String, by: String },
+    /// A canary was withdrawn: `by` is `auto` when its failures, fuel or
+    /// latency crossed the tenant's thresholds (`reason` says which).
+    /// Conversations it served go back to the binding's version.
+    #[serde(rename = "plugin.rolled_back")]
+    PluginRolledBack { plugin: String, component: String, reason: String, by: String },
     /// A flow's `done.event` (e.g. `booking.created`) or a plugin's `emit`.
     #[serde(rename = "domain")]
     Domain { name: String, payload: serde_json::Value },

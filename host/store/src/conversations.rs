@@ -381,7 +381,7 @@ impl Store {
     /// number is in the key) for each conversation whose own transcript tail
     /// does not already point at it.
     fn stage_record(&self, batch: &mut Batch, record: EventRecord<'_>) -> Result<(), StoreError> {
-        if record.conversations.is_empty() {
+        if record.len() == 0 {
             return Ok(());
         }
         for conversation in record.conversations.difference(&record.indexed_inline) {

@@ -157,6 +157,27 @@ pub(crate) fn step_call_at(prefix: &[u8], key: &[u8]) -> (i64, u64) {
     ((word(0) ^ (1 << 63)) as i64, word(8))
 }
 
+/// `t/{tenant}/pw/{binding}/{component}`: a component withdrawn from a
+/// binding (a canary rolled back).
+pub(crate) fn withdrawn(tenant: &str, binding: &str, component: &str) -> Vec<u8> {
+    let mut key = withdrawn_prefix(tenant);
+    push_segment(&mut key, binding);
+    key.extend_from_slice(component.as_bytes());
+    key
+}
+
+pub(crate) fn withdrawn_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"pw/");
+    key
+}
+
+/// The binding and component a [`withdrawn`] key names.
+pub(crate) fn parse_withdrawn(prefix: &[u8], key: &[u8]) -> Option<(String, String)> {
+    let (binding, rest) = pop_segment(key.strip_prefix(prefix)?)?;
+    Some((binding, String::from_utf8(rest.to_vec()).ok()?))
+}
+
 /// `t/{tenant}/o/{seq}`: replies waiting to be sent to a provider.
 pub(crate) fn outbox(tenant: &str, seq: u64) -> Vec<u8> {
     let mut key = outbox_prefix(tenant);
@@ -324,6 +345,7 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"pc/", "plugin configs"),
         (b"pv/", "plugin versions"),
         (b"sr/", "recorded steps"),
+        (b"pw/", "plugin versions"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))

@@ -61,7 +61,7 @@ pub use api_keys::ApiKey;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use plugin_state::SledKv;
-pub use plugin_versions::PluginVersion;
+pub use plugin_versions::{NewVersion, PluginVersion};
 pub use retention::{Cutoffs, Swept};
 pub use stats::{Compaction, Stats, Usage};
 pub use timers::DueTimer;

@@ -67,7 +67,10 @@ impl<'a> EventRecord<'a> {
                 self.open = Some(envelope);
             }
             serde_json::to_writer(&mut self.json, &event.body).map_err(encode_error)?;
-            self.conversations.insert(&event.conversation);
+            // A tenant's own events (a plugin version) belong to no transcript.
+            if !event.conversation.is_empty() {
+                self.conversations.insert(&event.conversation);
+            }
         }
         Ok(())
     }

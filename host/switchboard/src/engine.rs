@@ -51,6 +51,7 @@ use switchboard_store::{Store, StoreError};
 use crate::tenant::Tenant;
 
 mod admission;
+mod canary;
 mod daily;
 mod fire;
 mod links;
@@ -66,6 +67,7 @@ mod turn;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
+pub use canary::{CallStats, CanaryStanding, Rollback};
 pub use daily::DEFAULT_EVENTS_PER_DAY;
 use daily::DailyEvents;
 use live::LiveFeeds;
@@ -79,6 +81,7 @@ pub use plugins::MAX_STEP_OUTPUT_BYTES;
 pub use step_calls::{CallInput, CallOutcome, REDACTED, RecordedCalls, StepCall};
 pub use switchboard_store::Cutoffs as RetentionCutoffs;
 pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Swept};
+pub use tenants::Provenance;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -180,6 +183,8 @@ pub struct Engine {
     /// Events committed per tenant today, and the quota on them.
     daily: DailyEvents,
     events_per_day: u64,
+    /// Canaries' calls, and the ones withdrawn.
+    canaries: canary::Canaries,
 }
 
 /// Why a known tenant is not served.
@@ -211,6 +216,7 @@ impl Engine {
             kv_quota: KvQuota::default(),
             daily: DailyEvents::default(),
             events_per_day: DEFAULT_EVENTS_PER_DAY,
+            canaries: canary::Canaries::default(),
         }
     }
 

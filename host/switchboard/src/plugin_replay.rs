@@ -68,8 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let recorded = match &args.calls {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
-            serde_json::from_slice::<RecordedCalls>(&text)
-                .with_context(|| format!("{} is not an export of GET …/plugins/{{name}}/calls", path.display()))?
+            serde_json::from_slice::<RecordedCalls>(&text).with_context(|| {
+                format!("{} is not an export of GET …/plugins/{{name}}/calls", path.display())
+            })?
         }
         None => fetch(&args)?,
     };
@@ -128,7 +129,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The recorded calls, from the server.
 fn fetch(args: &Args) -> anyhow::Result<RecordedCalls> {
     let Some(key) = &args.key else {
-        bail!("the server needs the tenant's API key: pass --key or set SWITCHBOARD_KEY (or replay a saved export with --calls FILE)");
+        bail!(
+            "the server needs the tenant's API key: pass --key or set SWITCHBOARD_KEY (or replay a saved export with --calls FILE)"
+        );
     };
     let url = format!(
         "{}/v1/tenants/{}/plugins/{}/calls?since={}&limit={}",
@@ -139,12 +142,11 @@ fn fetch(args: &Args) -> anyhow::Result<RecordedCalls> {
         args.limit
     );
     let everywhere = ["0.0.0.0/0", "::/0"].map(|network| network.parse().expect("a network"));
-    let client = switchboard::delivery::client::Client::new(
-        switchboard_runtime::OutboundPolicy::allowing(everywhere),
-    )?;
+    let client = switchboard::delivery::client::Client::new(switchboard_runtime::OutboundPolicy::allowing(
+        everywhere,
+    ))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (status, body) =
-        runtime.block_on(client.api(http::Method::GET, &url, Some(key), None, 256 << 20))?;
+    let (status, body) = runtime.block_on(client.api(http::Method::GET, &url, Some(key), None, 256 << 20))?;
     if !status.is_success() {
         let said = String::from_utf8_lossy(&body);
         bail!("the server answered {status} for {url}: {said}");
@@ -164,7 +166,8 @@ fn print_report(report: &Report, regressions: &[String]) {
         if recorded.is_empty() { "nothing".to_owned() } else { recorded.join(", ") }
     );
     for difference in &report.differences {
-        let at = jiff::Timestamp::from_millisecond(difference.at).map(|at| at.to_string()).unwrap_or_default();
+        let at =
+            jiff::Timestamp::from_millisecond(difference.at).map(|at| at.to_string()).unwrap_or_default();
         let verdict = match difference.verdict {
             Verdict::Changed => "changed",
             Verdict::NewFailure => "NEW FAILURE",
@@ -193,7 +196,9 @@ fn print_report(report: &Report, regressions: &[String]) {
         ratio(report.time_ratio),
     );
     if report.skipped > 0 {
-        println!("(skipped calls ran with a config the server no longer has; give the candidate's with --config)");
+        println!(
+            "(skipped calls ran with a config the server no longer has; give the candidate's with --config)"
+        );
     }
     for reason in regressions {
         println!("regression: {reason}");
@@ -203,7 +208,9 @@ fn print_report(report: &Report, regressions: &[String]) {
 /// An outcome as the lines a diff compares.
 fn shown(outcome: &CallOutcome) -> String {
     match outcome {
-        CallOutcome::Ok { answer } => format!("{}\n", serde_json::to_string_pretty(answer).unwrap_or_default()),
+        CallOutcome::Ok { answer } => {
+            format!("{}\n", serde_json::to_string_pretty(answer).unwrap_or_default())
+        }
         CallOutcome::Failed { code, message } => format!("failed ({code}): {message}\n"),
     }
 }

@@ -101,7 +101,8 @@ impl Report {
             reasons.push(format!("{} call(s) answer differently", self.changed + self.fails_differently));
         }
         if let Some(ratio) = self.fuel_ratio.filter(|ratio| *ratio > thresholds.max_fuel_ratio) {
-            reasons.push(format!("fuel {ratio:.2}x production's (at most {:.2}x)", thresholds.max_fuel_ratio));
+            reasons
+                .push(format!("fuel {ratio:.2}x production's (at most {:.2}x)", thresholds.max_fuel_ratio));
         }
         if let (Some(ratio), Some(max)) = (self.time_ratio, thresholds.max_time_ratio)
             && ratio > max
@@ -163,7 +164,9 @@ pub fn replay(
                 }
                 CallOutcome::Ok { answer: answer.clone() }
             }
-            Err(failure) => CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() },
+            Err(failure) => {
+                CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() }
+            }
         };
         let verdict = compare(&call.outcome, &outcome);
         match verdict {
@@ -183,7 +186,8 @@ pub fn replay(
             });
         }
     }
-    let ratio = |(recorded, candidate): (u64, u64)| (recorded > 0).then(|| candidate as f64 / recorded as f64);
+    let ratio =
+        |(recorded, candidate): (u64, u64)| (recorded > 0).then(|| candidate as f64 / recorded as f64);
     report.fuel_ratio = ratio(fuel);
     report.time_ratio = ratio(time);
     report

@@ -39,7 +39,9 @@ pub fn sweep_all(
             .tenant(&name)
             .and_then(|tenant| engine.sweep(&name, &tenant.retention.cutoffs(now_ms, export_dir)));
         match &swept {
-            Ok(swept) if swept.event_records + swept.dedupe_ids + swept.conversations + swept.step_calls > 0 => {
+            Ok(swept)
+                if swept.event_records + swept.dedupe_ids + swept.conversations + swept.step_calls > 0 =>
+            {
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "events")
                     .increment(swept.events);
                 metrics::counter!("switchboard_retention_removed_total", "kind" => "dedupe_ids")

@@ -110,6 +110,16 @@ pub const DEFAULT_MIN_FREE_DISK_MIB: u64 = 64;
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
     let control = Arc::new(ControlPlane::new(engine.clone(), options.tenants_root, options.plugin_dir));
+    // Canaries the engine withdraws are rolled back in the tenants' settings.
+    let (rollbacks, rolled_back) = tokio::sync::mpsc::unbounded_channel();
+    engine.on_rollback(rollbacks);
+    let weak = Arc::downgrade(&control);
+    let spawned = std::thread::Builder::new()
+        .name("canary-rollbacks".into())
+        .spawn(move || ControlPlane::roll_back_canaries(weak, rolled_back));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "no thread for canary rollbacks; a tripped canary is only withdrawn");
+    }
     let state = AppState {
         engine,
         control,
@@ -160,7 +170,15 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
             put(manage::put_component).layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES)),
         )
         .route("/v1/tenants/{tenant}/plugins/{name}/config", put(manage::put_config))
-        .route("/v1/tenants/{tenant}/plugins/{name}/versions", get(manage::plugin_versions))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{name}/versions",
+            get(manage::plugin_versions)
+                .post(plugins::publish)
+                .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES + (1 << 20))),
+        )
+        .route("/v1/tenants/{tenant}/plugins/{name}/canary", get(plugins::canary))
+        .route("/v1/tenants/{tenant}/plugins/{name}/canary/promote", post(plugins::promote))
+        .route("/v1/tenants/{tenant}/plugins/{name}/canary/rollback", post(plugins::roll_back))
         .route("/v1/tenants/{tenant}/plugins/{name}/calls", get(plugins::calls))
         .route(
             "/v1/tenants/{tenant}/plugins/{name}/replay",

@@ -48,7 +48,7 @@ use crate::channels::ChannelSecrets;
 pub(crate) mod managed;
 mod vars;
 
-pub use managed::{MANAGED_FILE, Managed, ManagedBinding, token_sha256};
+pub use managed::{MANAGED_FILE, Managed, ManagedBinding, ManagedCanary, token_sha256};
 pub use vars::Vars;
 pub(crate) use vars::escape;
 
@@ -92,6 +92,37 @@ struct TenantFile {
     /// Which production step calls are kept for replay, and what of them.
     #[serde(default)]
     recording: Recording,
+    /// When a canary is rolled back by itself.
+    #[serde(default)]
+    canary: CanaryPolicy,
+}
+
+/// `[canary]` in `tenant.toml`: when a binding's canary (a new version on a
+/// share of new conversations) is rolled back by itself. Its failure rate
+/// may exceed the binding's own by `max_failure_rate`; its mean fuel and
+/// wall time per call may be at most these multiples of the binding's. No
+/// verdict before `min_calls` calls (of each, for the ratios).
+///
+/// ```toml
+/// [canary]
+/// min_calls = 20
+/// max_failure_rate = 0.1
+/// max_fuel_ratio = 2.0
+/// max_latency_ratio = 3.0
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CanaryPolicy {
+    pub min_calls: u64,
+    pub max_failure_rate: f64,
+    pub max_fuel_ratio: f64,
+    pub max_latency_ratio: f64,
+}
+
+impl Default for CanaryPolicy {
+    fn default() -> Self {
+        Self { min_calls: 20, max_failure_rate: 0.1, max_fuel_ratio: 2.0, max_latency_ratio: 3.0 }
+    }
 }
 
 /// `[recording]` in `tenant.toml`: production step calls are kept (for
@@ -260,6 +291,7 @@ pub struct Tenant {
     pub link_by_contact: bool,
     pub retention: Retention,
     pub recording: Recording,
+    pub canary: CanaryPolicy,
     /// Where it was loaded from, so it can be reloaded (and edited).
     pub dir: PathBuf,
     /// The flow file, inside `dir`.
@@ -278,6 +310,19 @@ pub struct Binding {
     config_hash: String,
     pub limits: Limits,
     pub grants: Arc<Grants>,
+    /// A new version serving `percent` of new conversations, with the
+    /// binding's limits and grants, until it is promoted or rolled back.
+    pub canary: Option<Canary>,
+}
+
+/// A binding's canary: its code and config, and its share of new conversations.
+#[derive(Debug, Clone)]
+pub struct Canary {
+    pub plugin: Plugin,
+    pub component: PathBuf,
+    pub config: PluginConfig,
+    pub config_hash: String,
+    pub percent: u8,
 }
 
 /// The config hash of a binding without a config: the SHA-256 of no text.
@@ -319,42 +364,39 @@ impl Tenant {
             if let Some(problem) = binding.limits.above(runtime.ceiling()) {
                 bail!("plugin {name:?}: {problem}");
             }
-            let config = match (&binding.config, &binding.config_file) {
-                (Some(_), Some(_)) => bail!("plugin {name:?} has both config and config_file"),
-                (Some(inline), None) => PluginConfig::from(inline.clone()),
-                (None, Some(file)) => {
-                    let path = confined(dir, file, "config_file").with_context(context)?;
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("plugin {name:?}: failed to read {}", file.display()))?;
-                    let value: serde_json::Value = serde_json::from_str(&text)
-                        .with_context(|| format!("plugin {name:?}: {} is not JSON", file.display()))?;
-                    PluginConfig::from(value)
+            let code = Code::load(
+                name,
+                &binding.component,
+                &component,
+                binding.config.as_ref(),
+                binding.config_file.as_deref(),
+                dir,
+                runtime,
+            )?;
+            let canary = match managed.plugins.get(name).and_then(|uploaded| uploaded.canary.as_ref()) {
+                None => None,
+                Some(canary) => {
+                    let context = || format!("plugin {name:?}'s canary");
+                    let shown = canary.component.display().to_string();
+                    let path = resolve_component(&shown, dir, plugin_dir).with_context(context)?;
+                    let code = match &canary.config_file {
+                        Some(file) => Code::load(name, &shown, &path, None, Some(file), dir, runtime),
+                        None => Code::with_config(name, &shown, &path, code.config.clone(), runtime),
+                    }
+                    .with_context(context)?;
+                    if !(1..=100).contains(&canary.percent) {
+                        bail!("plugin {name:?}'s canary: percent {} is not within 1-100", canary.percent);
+                    }
+                    Some(Canary {
+                        plugin: code.plugin,
+                        component: path,
+                        config: code.config,
+                        config_hash: code.config_hash,
+                        percent: canary.percent,
+                    })
                 }
-                (None, None) => PluginConfig::default(),
             };
-            // Read here, so that an error names the component as the tenant
-            // file does, never by its path on this server.
-            let bytes = std::fs::read(&component)
-                .with_context(|| format!("plugin {name:?}: failed to read {}", binding.component))?;
-            let plugin =
-                runtime.load(&bytes).with_context(|| format!("plugin {name:?} ({})", binding.component))?;
-            // A binding uploaded before its config has none yet: the schema
-            // applies once there is one.
-            if let Some(manifest) = plugin.manifest().filter(|_| !config.is_empty()) {
-                let value = serde_json::from_str(config.as_str()).unwrap_or(serde_json::Value::Null);
-                manifest.check_config(&value).map_err(|problems| {
-                    anyhow!(
-                        "plugin {name:?}: its config does not satisfy {} {}'s config_schema:\n  {}",
-                        manifest.name,
-                        manifest.version,
-                        problems.join("\n  ")
-                    )
-                })?;
-            }
-            let config_hash = {
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))
-            };
+            let Code { plugin, config, config_hash } = code;
             let binding = Binding {
                 plugin,
                 component,
@@ -362,6 +404,7 @@ impl Tenant {
                 config_hash,
                 limits: binding.limits,
                 grants: Arc::new(binding.grants.clone()),
+                canary,
             };
             plugins.insert(name.clone(), binding);
         }
@@ -383,6 +426,7 @@ impl Tenant {
             link_by_contact: file.link_by_contact,
             retention: file.retention,
             recording: file.recording,
+            canary: file.canary,
             dir: dir.to_owned(),
             flow_file: flow_path.clone(),
             plugin_dir: plugin_dir.to_owned(),
@@ -391,14 +435,109 @@ impl Tenant {
 
     /// The plugin hashes a new conversation pins.
     pub fn pins(&self) -> BTreeMap<String, String> {
-        self.plugins.iter().map(|(name, binding)| (name.clone(), binding.plugin.hash().to_string())).collect()
+        self.pins_for("").0
     }
 
-    /// The config hashes a new conversation pins, one per binding; a
-    /// binding without a config pins [`NO_CONFIG_HASH`], so a config set
-    /// later waits for the next conversation too.
-    pub fn config_pins(&self) -> BTreeMap<String, String> {
-        self.plugins.iter().map(|(name, binding)| (name.clone(), binding.config_hash().to_owned())).collect()
+    /// The component and config hashes a new conversation `conversation`
+    /// pins, one per binding: a binding's canary for the conversations its
+    /// percent picks (by a hash of the id, so the same id always gets the
+    /// same answer), else the binding's own. A binding without a config
+    /// pins [`NO_CONFIG_HASH`], so a config set later waits for the next
+    /// conversation too. `""` picks no canary.
+    pub fn pins_for(&self, conversation: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let mut pins = BTreeMap::new();
+        let mut config_pins = BTreeMap::new();
+        for (name, binding) in &self.plugins {
+            let (component, config) = match &binding.canary {
+                Some(canary)
+                    if !conversation.is_empty() && canary_picks(name, conversation, canary.percent) =>
+                {
+                    (canary.plugin.hash().to_string(), canary.config_hash.clone())
+                }
+                _ => (binding.plugin.hash().to_string(), binding.config_hash.clone()),
+            };
+            pins.insert(name.clone(), component);
+            config_pins.insert(name.clone(), config);
+        }
+        (pins, config_pins)
+    }
+}
+
+/// Whether a canary at `percent` serves `conversation`: the first two bytes
+/// of SHA-256(binding, conversation) as a number below 100.
+fn canary_picks(binding: &str, conversation: &str, percent: u8) -> bool {
+    use sha2::Digest;
+    let digest =
+        sha2::Sha256::new().chain_update(binding).chain_update([0]).chain_update(conversation).finalize();
+    u16::from_be_bytes([digest[0], digest[1]]) % 100 < u16::from(percent)
+}
+
+/// A binding's code with its config, loaded and checked.
+struct Code {
+    plugin: Plugin,
+    config: PluginConfig,
+    config_hash: String,
+}
+
+impl Code {
+    /// `config` inline or from `config_file` (inside `dir`), else none.
+    fn load(
+        name: &str,
+        shown: &str,
+        component: &Path,
+        config: Option<&serde_json::Value>,
+        config_file: Option<&Path>,
+        dir: &Path,
+        runtime: &Runtime,
+    ) -> anyhow::Result<Self> {
+        let config = match (config, config_file) {
+            (Some(_), Some(_)) => bail!("plugin {name:?} has both config and config_file"),
+            (Some(inline), None) => PluginConfig::from(inline.clone()),
+            (None, Some(file)) => {
+                let path = confined(dir, file, "config_file").with_context(|| format!("plugin {name:?}"))?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("plugin {name:?}: failed to read {}", file.display()))?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("plugin {name:?}: {} is not JSON", file.display()))?;
+                PluginConfig::from(value)
+            }
+            (None, None) => PluginConfig::default(),
+        };
+        Self::with_config(name, shown, component, config, runtime)
+    }
+
+    /// The component at `component` (named `shown`, as the tenant's files
+    /// name it) with `config`, checked against its manifest's schema.
+    fn with_config(
+        name: &str,
+        shown: &str,
+        component: &Path,
+        config: PluginConfig,
+        runtime: &Runtime,
+    ) -> anyhow::Result<Self> {
+        // Read here, so that an error names the component as the tenant
+        // file does, never by its path on this server.
+        let bytes =
+            std::fs::read(component).with_context(|| format!("plugin {name:?}: failed to read {shown}"))?;
+        let plugin = runtime.load(&bytes).with_context(|| format!("plugin {name:?} ({shown})"))?;
+        // A binding uploaded before its config has none yet: the schema
+        // applies once there is one.
+        if let Some(manifest) = plugin.manifest().filter(|_| !config.is_empty()) {
+            let value = serde_json::from_str(config.as_str()).unwrap_or(serde_json::Value::Null);
+            manifest.check_config(&value).map_err(|problems| {
+                anyhow!(
+                    "plugin {name:?}: its config does not satisfy {} {}'s config_schema:\n  {}",
+                    manifest.name,
+                    manifest.version,
+                    problems.join("\n  ")
+                )
+            })?;
+        }
+        let config_hash = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))
+        };
+        Ok(Self { plugin, config, config_hash })
     }
 }
 

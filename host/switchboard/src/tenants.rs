@@ -9,6 +9,8 @@
 //! - `edit.rs`: a tenant's edits to itself, checked whole and committed
 //!   with one rename, or nothing changed.
 //! - `keys.rs`: API keys: minted, listed, revoked, and checked.
+//! - `publish.rs`: a plugin version published whole (component, config,
+//!   note), served or as a canary, and the canary promoted or rolled back.
 //!
 //! **Architecture Invariant:** a tenant directory is written only here. A
 //! tenant that does not load is never served, and what an attempt wrote is
@@ -17,14 +19,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Provenance};
 use crate::tenant::{Managed, Tenant, escape};
 
 mod edit;
 mod keys;
+mod publish;
 
 pub use edit::NewFile;
 pub use keys::{KeyInfo, MintedKey};
+pub use publish::{Canary, Publish};
 
 /// Creates, edits, reloads and removes the engine's tenants.
 #[derive(Debug)]
@@ -55,6 +59,9 @@ pub enum ControlError {
     NotChanged(String),
     #[error("no plugin bound as {0:?}")]
     UnknownPlugin(String),
+    /// A canary is in the way (or missing): promote or roll it back first.
+    #[error("{0}")]
+    Canary(String),
     #[error("plugin {plugin:?} has no version {seq} (or the store no longer holds what it ran)")]
     UnknownVersion { plugin: String, seq: u64 },
     /// The component's own samples (its manifest) did not give what they
@@ -208,7 +215,18 @@ impl ControlPlane {
         tenant: &str,
         change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
     ) -> Result<Arc<Tenant>, ControlError> {
-        edit::edit(&self.engine, tenant, &crate::tenant::env_var, change)
+        self.edit_from(tenant, &Provenance::default(), change)
+    }
+
+    /// [`ControlPlane::edit`], saying who made it and why (kept with the
+    /// plugin versions it makes).
+    fn edit_from(
+        &self,
+        tenant: &str,
+        provenance: &Provenance,
+        change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        edit::edit(&self.engine, tenant, &crate::tenant::env_var, provenance, change)
     }
 }
 

@@ -119,15 +119,19 @@ impl RuntimePlugins<'_> {
                 message: format!("plugin {name:?} is not bound"),
             });
         };
+        // A canary rolled back takes its conversations with it: they run
+        // the binding's version, with its config, from the next call on.
+        let withdrawn =
+            self.pins.get(name).is_some_and(|hash| self.engine.is_withdrawn(&self.tenant.name, name, hash));
         let plugin = match self.pins.get(name) {
-            Some(hash) if hash != binding.plugin.hash().as_str() => {
+            Some(hash) if !withdrawn && hash != binding.plugin.hash().as_str() => {
                 self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
             }
             _ => binding.plugin.clone(),
         };
         // The config comes with the code: the one the conversation started on.
         let (config, config_hash) = match self.config_pins.get(name) {
-            Some(hash) if hash != binding.config_hash() => {
+            Some(hash) if !withdrawn && hash != binding.config_hash() => {
                 match self.engine.pinned_config(&self.tenant.name, hash) {
                     Some(config) => (config, hash.clone()),
                     None => {
@@ -160,6 +164,20 @@ impl RuntimePlugins<'_> {
                 StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
             })?;
         Ok(PreparedCall { plugin, config, config_hash, context, _memory: memory })
+    }
+
+    /// A call's metrics, and its count toward the binding's canary.
+    fn observe(&self, name: &str, component: &Plugin, outcome: Result<&ResourceReport, &StepFailure>) {
+        record(&self.tenant.name, name, component, outcome);
+        if let Some(binding) = self.tenant.plugins.get(name) {
+            let (failed, report) = match outcome {
+                Ok(report) => (false, report),
+                Err(failure) => (true, &failure.report),
+            };
+            let micros = u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX);
+            let call = super::CallStats::one(failed, report.fuel_used, micros);
+            self.engine.watch_canary(self.tenant, name, binding, component.hash().as_str(), call);
+        }
     }
 
     /// Keep a call for replay, if the tenant records them.
@@ -203,12 +221,7 @@ impl RuntimePlugins<'_> {
 }
 
 /// A plugin call's metrics: `ok` with what it used, or its failure's code.
-fn record(
-    tenant: &str,
-    plugin: &str,
-    component: &Plugin,
-    outcome: Result<&switchboard_runtime::ResourceReport, &switchboard_runtime::StepFailure>,
-) {
+fn record(tenant: &str, plugin: &str, component: &Plugin, outcome: Result<&ResourceReport, &StepFailure>) {
     let (code, report) = match outcome {
         Ok(report) => ("ok", report),
         Err(failure) => (failure.kind.code().name(), &failure.report),
@@ -256,10 +269,10 @@ impl Plugins for RuntimePlugins<'_> {
             tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
         let _entered = span.enter();
         let outcome = call.plugin.call(&input, call.context.clone());
-        record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
-        let answer = outcome.as_ref().map(|outcome| {
-            (serde_json::to_value(&outcome.decisions).unwrap_or_default(), &outcome.report)
-        });
+        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        let answer = outcome
+            .as_ref()
+            .map(|outcome| (serde_json::to_value(&outcome.decisions).unwrap_or_default(), &outcome.report));
         self.remember(name, &call, CallInput::Step(Box::new(input)), answer);
         let decisions =
             outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))?;
@@ -273,7 +286,7 @@ impl Plugins for RuntimePlugins<'_> {
         let span = tracing::debug_span!("classify", plugin = name, version = %call.plugin.hash());
         let _entered = span.enter();
         let outcome = call.plugin.classify(&input, call.context.clone());
-        record(&self.tenant.name, name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
+        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
         let answer = outcome.as_ref().map(|outcome| {
             (serde_json::to_value(&outcome.classification).unwrap_or_default(), &outcome.report)
         });

@@ -111,12 +111,15 @@ impl Engine {
         // Read in pages, skipping other bindings' calls, until `limit`.
         loop {
             let page = self.store.step_calls(tenant, from, STEP_CALL_PAGE)?;
-            let next = page.last().filter(|_| page.len() == STEP_CALL_PAGE).map(|(at, seq, _)| (*at, seq + 1));
+            let next =
+                page.last().filter(|_| page.len() == STEP_CALL_PAGE).map(|(at, seq, _)| (*at, seq + 1));
             for (_, _, bytes) in page {
                 match serde_json::from_slice::<StepCall>(&bytes) {
                     Ok(call) if call.plugin == plugin => calls.push(call),
                     Ok(_) => {}
-                    Err(error) => tracing::warn!(tenant, %error, "a recorded step call that does not decode is skipped"),
+                    Err(error) => {
+                        tracing::warn!(tenant, %error, "a recorded step call that does not decode is skipped")
+                    }
                 }
                 if calls.len() >= limit {
                     return Ok(calls);
@@ -199,8 +202,10 @@ impl Engine {
         limit: usize,
     ) -> Result<crate::replay::Report, EngineError> {
         let running = self.tenant(tenant)?;
-        let binding = running.plugins.get(plugin).ok_or_else(|| EngineError::UnknownPlugin(plugin.to_owned()))?;
-        let loaded = self.runtime.load(candidate).map_err(|error| EngineError::Candidate(error.to_string()))?;
+        let binding =
+            running.plugins.get(plugin).ok_or_else(|| EngineError::UnknownPlugin(plugin.to_owned()))?;
+        let loaded =
+            self.runtime.load(candidate).map_err(|error| EngineError::Candidate(error.to_string()))?;
         let recorded = self.recorded_calls(tenant, plugin, since, limit)?;
         Ok(crate::replay::replay(
             plugin,

@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use switchboard_core::contract::Channel;
+use switchboard_core::event::{DomainEvent, EventBody};
+use switchboard_store::{NewVersion, PluginVersion};
+
 use super::{Engine, EngineError, Unavailable, lock, read, write};
 use crate::tenant::{Managed, Tenant, Vars};
 
@@ -31,19 +35,20 @@ impl Engine {
     /// configs go to the store first, so conversations pinned to this
     /// version survive later reloads and restarts.
     pub fn add_tenant(&self, tenant: Tenant) -> Result<(), EngineError> {
+        self.add_tenant_from(tenant, &Provenance::default())
+    }
+
+    /// [`Engine::add_tenant`], saying who brought the change (an API key),
+    /// and why, for the versions and events it records.
+    pub fn add_tenant_from(&self, tenant: Tenant, provenance: &Provenance) -> Result<(), EngineError> {
         self.store.put_flow(&tenant.name, &tenant.flow.version, &tenant.flow_source)?;
         for binding in tenant.plugins.values() {
-            let bytes = std::fs::read(&binding.component).map_err(|error| EngineError::Setup {
-                tenant: tenant.name.clone(),
-                message: format!("{}: {error}", binding.component.display()),
-            })?;
-            self.store.put_blob(&bytes)?;
-            lock(&self.components).insert(binding.plugin.hash().to_string(), binding.plugin.clone());
-            if !binding.config.is_empty() {
-                let hash = self.store.put_plugin_config(&tenant.name, binding.config.as_str())?;
-                lock(&self.configs).insert((tenant.name.clone(), hash), binding.config.clone());
+            self.keep_code(&tenant.name, &binding.component, &binding.plugin, &binding.config)?;
+            if let Some(canary) = &binding.canary {
+                self.keep_code(&tenant.name, &canary.component, &canary.plugin, &canary.config)?;
             }
         }
+        self.load_withdrawn(&tenant.name)?;
         lock(&self.flows).insert((tenant.name.clone(), tenant.flow.version.clone()), tenant.flow.clone());
         write(&self.unavailable).remove(&tenant.name);
         let name = tenant.name.clone();
@@ -56,24 +61,83 @@ impl Engine {
         // already: recorded once it serves, so a tenant that failed to load
         // leaves no version behind.
         let now = jiff::Timestamp::now().as_millisecond();
+        let mut events = Vec::new();
         for (binding_name, binding) in &tenant.plugins {
-            let manifest =
-                binding.plugin.manifest().map(|manifest| format!("{} {}", manifest.name, manifest.version));
-            let component = binding.plugin.hash().to_string();
-            let recorded = self.store.record_plugin_version(
-                &name,
-                binding_name,
-                &component,
-                binding.config_hash(),
-                manifest,
-                now,
-            );
-            if let Err(error) = recorded {
-                tracing::error!(tenant = %name, plugin = %binding_name, %error, "the plugin's version was not recorded");
+            let canary = binding
+                .canary
+                .as_ref()
+                .map(|canary| (&canary.plugin, canary.config_hash.as_str(), Some(canary.percent)));
+            let stable = (&binding.plugin, binding.config_hash(), None);
+            for (plugin, config, canary) in std::iter::once(stable).chain(canary) {
+                let new = NewVersion {
+                    component: plugin.hash().to_string(),
+                    config: config.to_owned(),
+                    manifest: plugin
+                        .manifest()
+                        .map(|manifest| format!("{} {}", manifest.name, manifest.version)),
+                    canary,
+                    by: provenance.by.clone(),
+                    note: provenance.note.clone(),
+                    at: now,
+                };
+                match self.store.record_plugin_version(&name, binding_name, new) {
+                    Ok((version, true)) => events.push(version_event(binding_name, version)),
+                    Ok((_, false)) => {}
+                    Err(error) => {
+                        tracing::error!(tenant = %name, plugin = %binding_name, %error, "the plugin's version was not recorded");
+                    }
+                }
             }
+        }
+        if let Err(error) = self.append_tenant_events(&name, &events) {
+            tracing::error!(tenant = %name, %error, "the plugin version events were not recorded");
         }
         // What it left unsent (a crash, credentials it has only now) goes out.
         self.outbox.mark(&name);
+        Ok(())
+    }
+
+    /// A component's bytes and its config, kept in the store for the
+    /// conversations that pin them.
+    fn keep_code(
+        &self,
+        tenant: &str,
+        path: &Path,
+        plugin: &switchboard_runtime::Plugin,
+        config: &switchboard_core::contract::PluginConfig,
+    ) -> Result<(), EngineError> {
+        let bytes = std::fs::read(path).map_err(|error| EngineError::Setup {
+            tenant: tenant.to_owned(),
+            message: format!("{}: {error}", path.display()),
+        })?;
+        self.store.put_blob(&bytes)?;
+        lock(&self.components).insert(plugin.hash().to_string(), plugin.clone());
+        if !config.is_empty() {
+            let hash = self.store.put_plugin_config(tenant, config.as_str())?;
+            lock(&self.configs).insert((tenant.to_owned(), hash), config.clone());
+        }
+        Ok(())
+    }
+
+    /// Record events of the tenant's own (no conversation): plugin
+    /// versions, promotions, rollbacks.
+    pub fn append_tenant_events(&self, tenant: &str, events: &[EventBody]) -> Result<(), EngineError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let at = jiff::Timestamp::now().as_millisecond();
+        let events: Vec<DomainEvent> = events
+            .iter()
+            .map(|body| DomainEvent {
+                at,
+                tenant: tenant.to_owned(),
+                conversation: String::new(),
+                channel: Channel::Internal,
+                body: body.clone(),
+            })
+            .collect();
+        self.store.append_events(tenant, &events, None)?;
+        crate::telemetry::events(tenant, &events);
         Ok(())
     }
 
@@ -181,6 +245,27 @@ impl Engine {
         let mut names: Vec<String> = tenants.keys().cloned().collect();
         names.sort();
         names
+    }
+}
+
+/// Who changed a tenant, and why: kept with the plugin versions it made.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The API key's id (`bootstrap` for the operator's token).
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
+fn version_event(binding: &str, version: PluginVersion) -> EventBody {
+    EventBody::PluginVersion {
+        plugin: binding.to_owned(),
+        seq: version.seq,
+        component: version.component,
+        config: version.config,
+        manifest: version.manifest,
+        canary: version.canary,
+        by: version.by,
+        note: version.note,
     }
 }
 

@@ -150,8 +150,9 @@ impl Engine {
                     &tenant.flow,
                     message.at,
                 );
-                let mut stored = StoredConversation::new(conversation, tenant.pins());
-                stored.config_pins = tenant.config_pins();
+                let (pins, config_pins) = tenant.pins_for(&conversation_id);
+                let mut stored = StoredConversation::new(conversation, pins);
+                stored.config_pins = config_pins;
                 (stored, true)
             }
         };
@@ -164,8 +165,7 @@ impl Engine {
         if matches!(stored.conversation.status, Status::Ended { .. }) {
             // A fresh round starts on the tenant's current versions.
             stored.conversation.flow_version = tenant.flow.version.clone();
-            stored.plugin_pins = tenant.pins();
-            stored.config_pins = tenant.config_pins();
+            (stored.plugin_pins, stored.config_pins) = tenant.pins_for(&conversation_id);
         }
         let flow = self.flow_for(&tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
         let inbound =

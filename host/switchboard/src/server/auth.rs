@@ -25,6 +25,9 @@ use crate::tenant::Tenant;
 pub struct TenantAuth {
     pub name: String,
     pub tenant: Arc<Tenant>,
+    /// The id of the key presented (`bootstrap` for the operator's
+    /// `api_token`): who did what, in versions and events.
+    pub key: String,
 }
 
 /// A request that bears the operator's admin key (`serve --admin-key`).
@@ -54,11 +57,11 @@ impl FromRequestParts<AppState> for TenantAuth {
                 "the request could not be completed",
             ));
         };
-        if !state.control.key_opens(&name, bearer(&parts.headers)) {
+        let Some(key) = state.control.key_holder(&name, bearer(&parts.headers)) else {
             return Err(unauthorized("bearer token"));
-        }
+        };
         let tenant = state.engine.tenant(&name)?;
-        Ok(Self { name, tenant })
+        Ok(Self { name, tenant, key })
     }
 }
 

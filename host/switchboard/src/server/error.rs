@@ -145,6 +145,7 @@ impl From<ControlError> for AppError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", message)
             }
             ControlError::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, "unknown_plugin", message),
+            ControlError::Canary(_) => Self::new(StatusCode::CONFLICT, "canary", message),
             ControlError::UnknownVersion { .. } => {
                 Self::new(StatusCode::NOT_FOUND, "unknown_version", message)
             }

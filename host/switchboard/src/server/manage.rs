@@ -22,13 +22,14 @@ use super::api::control;
 use super::auth::TenantAuth;
 use super::{AppError, AppState, ErrorBody};
 use crate::channels;
+use crate::engine::Provenance;
 use crate::tenant::Tenant;
 
 /// Largest component accepted (the Python runtime is about 20 MiB).
 pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
 
 /// The version now served.
-fn served(tenant: Arc<Tenant>) -> Json<Value> {
+pub(super) fn served(tenant: Arc<Tenant>) -> Json<Value> {
     Json(json!({ "tenant": tenant.name, "flow_version": tenant.flow.version }))
 }
 
@@ -94,11 +95,14 @@ pub async fn channels(auth: TenantAuth) -> Json<Value> {
     responses((status = 200, body = Object), (status = 422, description = "Not a component this host runs, or the flow breaks", body = ErrorBody)))]
 pub async fn put_component(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    Ok(served(control(&state, move |control| control.put_component(&tenant, &name, body.to_vec())).await?))
+    let by = Provenance { by: Some(key), note: None };
+    Ok(served(
+        control(&state, move |control| control.put_component(&tenant, &name, body.to_vec(), &by)).await?,
+    ))
 }
 
 /// Set a plugin binding's config (JSON), kept beside it as `plugins/{name}.json`.
@@ -108,12 +112,13 @@ pub async fn put_component(
     responses((status = 200, body = Object), (status = 404, description = "No such binding", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_config(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(config) = body?;
-    Ok(served(control(&state, move |control| control.put_config(&tenant, &name, &config)).await?))
+    let by = Provenance { by: Some(key), note: None };
+    Ok(served(control(&state, move |control| control.put_config(&tenant, &name, &config, &by)).await?))
 }
 
 /// `GET /v1/tenants/{tenant}/plugins/{name}/versions`: every version of a
@@ -124,7 +129,7 @@ pub async fn put_config(
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn plugin_versions(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, tenant: running }: TenantAuth,
+    TenantAuth { name: tenant, tenant: running, .. }: TenantAuth,
     UrlPath((_, name)): UrlPath<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
     if !running.plugins.contains_key(&name) {
@@ -142,8 +147,11 @@ pub async fn plugin_versions(
               (status = 404, description = "No such binding or version", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn restore_plugin_version(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
     UrlPath((_, name, seq)): UrlPath<(String, String, u64)>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(served(control(&state, move |control| control.restore_plugin_version(&tenant, &name, seq)).await?))
+    let by = Provenance { by: Some(key), note: Some(format!("restored version {seq}")) };
+    Ok(served(
+        control(&state, move |control| control.restore_plugin_version(&tenant, &name, seq, &by)).await?,
+    ))
 }

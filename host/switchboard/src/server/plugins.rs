@@ -1,16 +1,22 @@
-//! A plugin's production record: the calls it answered, and a candidate
-//! version replayed against them (`crate::replay`).
+//! A plugin's lifecycle over HTTP: a version published whole (served, or
+//! as a canary), the canary watched, promoted or rolled back, the calls it
+//! answered in production, and a candidate replayed against them
+//! (`crate::replay`).
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Multipart, Path as UrlPath, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::api::{blocking, now};
+use super::api::{blocking, control, now};
 use super::auth::TenantAuth;
+use super::manage::served;
 use super::{AppError, AppState, ErrorBody};
-use crate::engine::{EngineError, RecordedCalls};
+use crate::engine::{CanaryStanding, EngineError, Provenance, RecordedCalls};
 use crate::replay::Report;
+use crate::tenants::{Canary, Publish};
 
 /// The most recorded calls one request reads.
 const MAX_CALLS: usize = 5_000;
@@ -40,7 +46,7 @@ impl CallsQuery {
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn calls(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, tenant: running }: TenantAuth,
+    TenantAuth { name: tenant, tenant: running, .. }: TenantAuth,
     UrlPath((_, name)): UrlPath<(String, String)>,
     Query(query): Query<CallsQuery>,
 ) -> Result<Json<RecordedCalls>, AppError> {
@@ -48,7 +54,8 @@ pub async fn calls(
         return Err(EngineError::UnknownPlugin(name).into());
     }
     let (since, limit) = query.window()?;
-    let recorded = blocking(&state, move |engine| engine.recorded_calls(&tenant, &name, since, limit)).await?;
+    let recorded =
+        blocking(&state, move |engine| engine.recorded_calls(&tenant, &name, since, limit)).await?;
     Ok(Json(recorded))
 }
 
@@ -72,4 +79,125 @@ pub async fn replay(
     let report =
         blocking(&state, move |engine| engine.replay(&tenant, &name, &body, None, since, limit)).await?;
     Ok(Json(report))
+}
+
+/// `POST /v1/tenants/{tenant}/plugins/{name}/versions`: publish a version
+/// whole, as `multipart/form-data`: `component` (the `.wasm`), and
+/// optionally `config` (JSON), `note`, and `canary` (a percentage of new
+/// conversations; without it the version serves all of them). Checked, and
+/// its manifest's samples run, before anything changes.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    request_body(content = String, content_type = "multipart/form-data", description = "Parts: `component` (.wasm), `config` (JSON), `note`, `canary` (1-100)"),
+    responses((status = 201, description = "`{tenant, flow_version, version: {seq, component, config, manifest, canary, by, note, at}}`", body = Object),
+              (status = 400, body = ErrorBody), (status = 409, description = "A canary is in the way", body = ErrorBody),
+              (status = 422, description = "Not a component this host runs, the config breaks its schema, or a sample failed", body = ErrorBody)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let bad = |message: String| AppError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    let mut publish = Publish { provenance: Provenance { by: Some(key), note: None }, ..Publish::default() };
+    let mut component = None;
+    while let Some(part) = form.next_field().await.map_err(|error| bad(error.body_text()))? {
+        let field = part.name().unwrap_or_default().to_owned();
+        let bytes = part.bytes().await.map_err(|error| bad(error.body_text()))?;
+        let text =
+            || String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{field} is not UTF-8 text")));
+        match field.as_str() {
+            "component" => component = Some(bytes.to_vec()),
+            "config" => {
+                let config = serde_json::from_slice(&bytes)
+                    .map_err(|error| bad(format!("config is not JSON: {error}")))?;
+                publish.config = Some(config);
+            }
+            "note" => publish.provenance.note = Some(text()?.chars().take(MAX_NOTE_CHARS).collect()),
+            "canary" => {
+                let percent = text()?
+                    .trim()
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| bad("canary is a percentage, 1-100".into()))?;
+                publish.canary = Some(percent);
+            }
+            other => {
+                return Err(bad(format!("unknown part {other:?}: give component, config, note or canary")));
+            }
+        }
+    }
+    publish.component =
+        component.ok_or_else(|| bad("no component part: send the .wasm as `component`".into()))?;
+    let binding = name.clone();
+    let (tenant, version) = control(&state, move |control| {
+        let served = control.publish(&tenant, &name, publish)?;
+        let version = control.latest_version(&tenant, &name)?;
+        Ok((served, version))
+    })
+    .await?;
+    let Json(mut answer) = served(tenant);
+    answer["version"] = json!(version);
+    tracing::info!(plugin = binding, "a plugin version was published");
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The most of a version's note that is kept.
+const MAX_NOTE_CHARS: usize = 500;
+
+/// `GET /v1/tenants/{tenant}/plugins/{name}/canary`: the binding's canary,
+/// with its calls and the binding's own since it started, side by side.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/canary", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`{component, percent, canary: {calls, failures, fuel, wall_time_us}, stable: {…}, withdrawn}`", body = Object),
+              (status = 404, description = "No such binding, or it has no canary", body = ErrorBody)))]
+pub async fn canary(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+) -> Result<Json<CanaryStanding>, AppError> {
+    let binding = name.clone();
+    blocking(&state, move |engine| engine.canary_standing(&tenant, &name)).await?.map(Json).ok_or_else(|| {
+        AppError::new(StatusCode::NOT_FOUND, "no_canary", format!("plugin {binding:?} has no canary"))
+    })
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct RollBackRequest {
+    /// Why, for the `plugin.rolled_back` event.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/tenants/{tenant}/plugins/{name}/canary/promote`: the canary
+/// becomes the binding's version, for every new conversation.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/canary/promote", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`{tenant, flow_version}`", body = Object), (status = 409, description = "No canary", body = ErrorBody)))]
+pub async fn promote(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    Ok(served(
+        control(&state, move |control| control.end_canary(&tenant, &name, None, Canary::Promote, &key))
+            .await?,
+    ))
+}
+
+/// `POST /v1/tenants/{tenant}/plugins/{name}/canary/rollback`: withdraw
+/// the canary; the conversations it served go back to the binding's
+/// version on their next call.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/canary/rollback", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)), request_body(content = RollBackRequest, description = "Optional"),
+    responses((status = 200, description = "`{tenant, flow_version}`", body = Object), (status = 409, description = "No canary", body = ErrorBody)))]
+pub async fn roll_back(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+    body: Option<Json<RollBackRequest>>,
+) -> Result<Json<Value>, AppError> {
+    let reason = body.and_then(|Json(body)| body.reason).unwrap_or_else(|| "rolled back by hand".to_owned());
+    let ending = Canary::RollBack { reason };
+    Ok(served(control(&state, move |control| control.end_canary(&tenant, &name, None, ending, &key)).await?))
 }

@@ -61,6 +61,22 @@ pub struct ManagedBinding {
     /// A JSON file inside the tenant's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<PathBuf>,
+    /// A new version serving some of the new conversations until it is
+    /// promoted or rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<ManagedCanary>,
+}
+
+/// A canary: a component (and config) that new conversations get with
+/// probability `percent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedCanary {
+    pub component: PathBuf,
+    /// Without one, the canary runs with the binding's config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
+    pub percent: u8,
 }
 
 impl Managed {
@@ -83,11 +99,13 @@ impl Managed {
     /// Every file this names, relative to the tenant's directory.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         let bindings = self.plugins.values();
-        self.flow.as_deref().into_iter().chain(
-            bindings.flat_map(|binding| {
-                binding.component.iter().chain(&binding.config_file).map(PathBuf::as_path)
-            }),
-        )
+        self.flow.as_deref().into_iter().chain(bindings.flat_map(|binding| {
+            let canary = binding
+                .canary
+                .iter()
+                .flat_map(|canary| std::iter::once(&canary.component).chain(&canary.config_file));
+            binding.component.iter().chain(&binding.config_file).chain(canary).map(PathBuf::as_path)
+        }))
     }
 
     /// Replace the tenant's `managed.toml` with this, durably: write beside,
@@ -139,7 +157,7 @@ mod tests {
         managed.flow = Some("flows/b.toml".into());
         managed.plugins.insert(
             "pricing".to_owned(),
-            ManagedBinding { component: Some("plugins/pricing-1.wasm".into()), config_file: None },
+            ManagedBinding { component: Some("plugins/pricing-1.wasm".into()), ..ManagedBinding::default() },
         );
         managed.commit(dir.path()).unwrap();
         let read = Managed::read(dir.path()).unwrap();

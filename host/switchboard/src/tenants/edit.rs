@@ -23,7 +23,7 @@ use switchboard_runtime::{CallContext, Grants, KvQuota, MemoryKv};
 
 use super::{ControlError, ControlPlane, plain_name};
 use crate::channels::{self, ChannelSecrets};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Provenance};
 use crate::tenant::managed::{MANAGED_FILE, sync_dir, write_synced};
 use crate::tenant::{Managed, ManagedBinding, Tenant, Vars};
 
@@ -78,10 +78,11 @@ impl ControlPlane {
         tenant: &str,
         binding: &str,
         wasm: Vec<u8>,
+        provenance: &Provenance,
     ) -> Result<Arc<Tenant>, ControlError> {
         plain_name(binding, "plugin")?;
         let binding = binding.to_owned();
-        self.edit(tenant, move |_, managed, files| {
+        self.edit_from(tenant, provenance, move |_, managed, files| {
             let component = NewFile::named_by_content("plugins", &binding, "wasm", wasm);
             let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
             bound.component = Some(component.relative.clone());
@@ -96,12 +97,13 @@ impl ControlPlane {
         tenant: &str,
         binding: &str,
         config: &serde_json::Value,
+        provenance: &Provenance,
     ) -> Result<Arc<Tenant>, ControlError> {
         plain_name(binding, "plugin")?;
         let json =
             serde_json::to_vec_pretty(config).map_err(|error| ControlError::Request(error.to_string()))?;
         let binding = binding.to_owned();
-        self.edit(tenant, move |current, managed, files| {
+        self.edit_from(tenant, provenance, move |current, managed, files| {
             if !current.plugins.contains_key(&binding) {
                 return Err(ControlError::UnknownPlugin(binding));
             }
@@ -123,13 +125,14 @@ impl ControlPlane {
         tenant: &str,
         binding: &str,
         seq: u64,
+        provenance: &Provenance,
     ) -> Result<Arc<Tenant>, ControlError> {
         plain_name(binding, "plugin")?;
         let Some((component, config)) = self.engine.plugin_version_contents(tenant, binding, seq)? else {
             return Err(ControlError::UnknownVersion { plugin: binding.to_owned(), seq });
         };
         let binding = binding.to_owned();
-        self.edit(tenant, move |current, managed, files| {
+        self.edit_from(tenant, provenance, move |current, managed, files| {
             let Some(running) = current.plugins.get(&binding) else {
                 return Err(ControlError::UnknownPlugin(binding));
             };
@@ -179,6 +182,7 @@ pub(super) fn edit(
     engine: &Engine,
     tenant: &str,
     vars: Vars<'_>,
+    provenance: &Provenance,
     change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
 ) -> Result<Arc<Tenant>, ControlError> {
     let _one_at_a_time = one_at_a_time(tenant);
@@ -215,7 +219,7 @@ pub(super) fn edit(
     };
     let older = Managed::read_previous(dir);
     after.commit(dir).map_err(setup)?;
-    engine.add_tenant(loaded)?;
+    engine.add_tenant_from(loaded, provenance)?;
     // Keep the files of this version and the one before it; what only the
     // version before that named is garbage now.
     let kept: BTreeSet<&Path> = after.files().chain(before.files()).collect();
@@ -243,39 +247,48 @@ const SAMPLES_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 fn run_samples(current: &Tenant, loaded: &Tenant) -> Result<(), Refused> {
     let mut failures = Vec::new();
     for (name, binding) in &loaded.plugins {
-        let unchanged = current
-            .plugins
-            .get(name)
-            .is_some_and(|was| was.plugin.hash() == binding.plugin.hash() && was.config == binding.config);
-        let Some(manifest) = binding.plugin.manifest().filter(|_| !unchanged) else { continue };
-        let grants = Grants {
-            log: binding.grants.log,
-            kv: binding.grants.kv,
-            settings: binding.grants.settings.clone(),
-            ..Grants::default()
-        };
-        let context = CallContext {
-            plugin: name.clone(),
-            limits: binding.limits,
-            grants: Arc::new(grants),
-            kv: Some(Arc::new(MemoryKv::default())),
-            kv_quota: KvQuota::default(),
-        };
-        for mismatch in manifest.run_samples(&binding.plugin, &binding.config, &context, SAMPLES_BUDGET) {
-            let mut got = mismatch.got.as_ref().map_or_else(String::new, Expect::to_json);
-            // A sample's answer may be megabytes; the error says its start.
-            if let Some((cut, _)) = got.char_indices().nth(MAX_SHOWN_ANSWER_CHARS) {
-                got.truncate(cut);
-                got.push('…');
+        let was = current.plugins.get(name);
+        let canary = binding.canary.as_ref().map(|canary| (&canary.plugin, &canary.config));
+        let canary_was =
+            was.and_then(|was| was.canary.as_ref()).map(|canary| (&canary.plugin, &canary.config));
+        let code = [
+            ("", Some((&binding.plugin, &binding.config)), was.map(|was| (&was.plugin, &was.config))),
+            (" canary", canary, canary_was),
+        ];
+        for (role, now, before) in code {
+            let Some((plugin, config)) = now else { continue };
+            let unchanged =
+                before.is_some_and(|(was, was_config)| was.hash() == plugin.hash() && was_config == config);
+            let Some(manifest) = plugin.manifest().filter(|_| !unchanged) else { continue };
+            let grants = Grants {
+                log: binding.grants.log,
+                kv: binding.grants.kv,
+                settings: binding.grants.settings.clone(),
+                ..Grants::default()
+            };
+            let context = CallContext {
+                plugin: name.clone(),
+                limits: binding.limits,
+                grants: Arc::new(grants),
+                kv: Some(Arc::new(MemoryKv::default())),
+                kv_quota: KvQuota::default(),
+            };
+            for mismatch in manifest.run_samples(plugin, config, &context, SAMPLES_BUDGET) {
+                let mut got = mismatch.got.as_ref().map_or_else(String::new, Expect::to_json);
+                // A sample's answer may be megabytes; the error says its start.
+                if let Some((cut, _)) = got.char_indices().nth(MAX_SHOWN_ANSWER_CHARS) {
+                    got.truncate(cut);
+                    got.push('…');
+                }
+                let detail = mismatch.detail.map(|detail| format!(" ({detail})")).unwrap_or_default();
+                failures.push(format!(
+                    "plugin {name:?}{role} ({} {}), sample {:?}: expected {}, got {got}{detail}",
+                    manifest.name,
+                    manifest.version,
+                    mismatch.sample,
+                    mismatch.expected.to_json()
+                ));
             }
-            let detail = mismatch.detail.map(|detail| format!(" ({detail})")).unwrap_or_default();
-            failures.push(format!(
-                "plugin {name:?} ({} {}), sample {:?}: expected {}, got {got}{detail}",
-                manifest.name,
-                manifest.version,
-                mismatch.sample,
-                mismatch.expected.to_json()
-            ));
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(Refused::Samples(failures.join("; "))) }

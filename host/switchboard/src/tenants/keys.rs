@@ -43,22 +43,30 @@ impl ControlPlane {
     /// revoked, or one of its live stored keys. Compared in constant time;
     /// a tenant that is not served has no bootstrap token to match.
     pub fn key_opens(&self, tenant: &str, presented: &str) -> bool {
+        self.key_holder(tenant, presented).is_some()
+    }
+
+    /// Which key of `tenant` `presented` is: `bootstrap` for the operator's
+    /// `api_token`, or a stored key's id; `None` if it opens nothing.
+    pub fn key_holder(&self, tenant: &str, presented: &str) -> Option<String> {
         let by_token = self.engine.tenant(tenant).is_ok_and(|found| {
             found
                 .api_token
                 .as_ref()
                 .is_some_and(|token| bool::from(presented.as_bytes().ct_eq(token.as_bytes())))
         });
-        by_token || self.stored_key_opens(tenant, presented)
+        if by_token {
+            return Some(BOOTSTRAP.to_owned());
+        }
+        self.stored_key_opens(tenant, presented)
     }
 
-    fn stored_key_opens(&self, tenant: &str, presented: &str) -> bool {
-        let Some((id, secret)) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')) else {
-            return false;
-        };
-        let Ok(Some(record)) = self.engine.api_key(tenant, id) else { return false };
-        record.revoked_at.is_none()
-            && bool::from(sha256_hex(secret).as_bytes().ct_eq(record.secret_sha256.as_bytes()))
+    fn stored_key_opens(&self, tenant: &str, presented: &str) -> Option<String> {
+        let (id, secret) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_'))?;
+        let record = self.engine.api_key(tenant, id).ok()??;
+        let opens = record.revoked_at.is_none()
+            && bool::from(sha256_hex(secret).as_bytes().ct_eq(record.secret_sha256.as_bytes()));
+        opens.then(|| id.to_owned())
     }
 
     /// Make a key for `tenant`, stored on disk before it is returned. Blocking.

@@ -24,6 +24,7 @@
 
 mod auth;
 mod batching;
+mod canary;
 mod cases;
 mod crash;
 mod delivery;

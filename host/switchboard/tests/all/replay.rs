@@ -35,7 +35,11 @@ fn write_tenant(dir: &Path, recording: &str) {
 fn say(engine: &Engine, contact: &str, text: &str) -> Vec<String> {
     let message = InboundMessage {
         channel: Channel::Telegram,
-        contact: Contact { id: contact.to_owned(), display_name: Some("Ann".into()), locale: "en".to_owned() },
+        contact: Contact {
+            id: contact.to_owned(),
+            display_name: Some("Ann".into()),
+            locale: "en".to_owned(),
+        },
         text: text.to_owned(),
         payload: None,
         message_id: None,
