@@ -86,7 +86,7 @@ impl Engine {
     }
 
     /// Whether `component` was withdrawn from `tenant`'s `binding`.
-    pub(super) fn is_withdrawn(&self, tenant: &str, binding: &str, component: &str) -> bool {
+    pub fn is_withdrawn(&self, tenant: &str, binding: &str, component: &str) -> bool {
         let withdrawn = read(&self.canaries.withdrawn);
         !withdrawn.is_empty()
             && withdrawn.contains(&(tenant.to_owned(), binding.to_owned(), component.to_owned()))
@@ -162,17 +162,20 @@ impl Engine {
         let Some(reason) = tenant.canary.verdict(&canary_stats, &stable_stats) else { return };
         tracing::warn!(tenant = %tenant.name, plugin = name, component = %canary_hash, %reason, "canary withdrawn");
         metrics::counter!("switchboard_canary_rollbacks_total").increment(1);
+        // Stored at once: a restart before the control plane rolls it back
+        // must not bring it back.
         write(&self.canaries.withdrawn).insert(key(&canary_hash));
+        if let Err(error) = self.store.withdraw_component(&tenant.name, name, &canary_hash) {
+            tracing::error!(%error, "a withdrawn canary was not stored; it is withdrawn until a restart");
+        }
         let rollback = Rollback {
             tenant: tenant.name.clone(),
             binding: name.to_owned(),
             component: canary_hash,
             reason,
         };
-        let sent =
-            lock(&self.canaries.rollbacks).as_ref().is_some_and(|to| to.send(rollback.clone()).is_ok());
-        if !sent && let Err(error) = self.withdraw(&rollback.tenant, &rollback.binding, &rollback.component) {
-            tracing::error!(%error, "a withdrawn canary was not stored; it is withdrawn until a restart");
+        if let Some(to) = lock(&self.canaries.rollbacks).as_ref() {
+            let _ = to.send(rollback);
         }
     }
 }

@@ -166,12 +166,19 @@ impl RuntimePlugins<'_> {
         Ok(PreparedCall { plugin, config, config_hash, context, _memory: memory })
     }
 
-    /// A call's metrics, and its count toward the binding's canary.
-    fn observe(&self, name: &str, component: &Plugin, outcome: Result<&ResourceReport, &StepFailure>) {
+    /// A call's metrics, and its count toward the binding's canary (an
+    /// answer the engine `refused` counts as a failure there).
+    fn observe(
+        &self,
+        name: &str,
+        component: &Plugin,
+        outcome: Result<&ResourceReport, &StepFailure>,
+        refused: bool,
+    ) {
         record(&self.tenant.name, name, component, outcome);
         if let Some(binding) = self.tenant.plugins.get(name) {
             let (failed, report) = match outcome {
-                Ok(report) => (false, report),
+                Ok(report) => (refused, report),
                 Err(failure) => (true, &failure.report),
             };
             let micros = u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX);
@@ -180,21 +187,29 @@ impl RuntimePlugins<'_> {
         }
     }
 
-    /// Keep a call for replay, if the tenant records them.
-    fn remember(
+    /// Keep a call for replay, if the tenant records them: its answer
+    /// (`answer` of it, serialised only then), or its failure, including
+    /// the engine's refusal of an answer too large (kept without it).
+    fn remember<T: Reported>(
         &mut self,
         name: &str,
         call: &PreparedCall,
         input: CallInput,
-        outcome: Result<(serde_json::Value, &ResourceReport), &StepFailure>,
+        outcome: &Result<T, StepFailure>,
+        checked: &Result<(), StepFailed>,
+        answer: impl FnOnce(&T) -> serde_json::Value,
     ) {
         let recording = &self.tenant.recording;
         if !recording.steps {
             return;
         }
-        let (outcome, report) = match outcome {
-            Ok((answer, report)) => (CallOutcome::Ok { answer }, report),
-            Err(failure) => (
+        let (outcome, report) = match (outcome, checked) {
+            (Ok(done), Ok(())) => (CallOutcome::Ok { answer: answer(done) }, done.report()),
+            (Ok(done), Err(refused)) => (
+                CallOutcome::Failed { code: refused.code.clone(), message: refused.message.clone() },
+                done.report(),
+            ),
+            (Err(failure), _) => (
                 CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() },
                 &failure.report,
             ),
@@ -217,6 +232,23 @@ impl RuntimePlugins<'_> {
             peak_memory_bytes: report.peak_memory_bytes,
             redacted,
         });
+    }
+}
+
+/// What a finished call used.
+trait Reported {
+    fn report(&self) -> &ResourceReport;
+}
+
+impl Reported for switchboard_runtime::StepOutcome {
+    fn report(&self) -> &ResourceReport {
+        &self.report
+    }
+}
+
+impl Reported for switchboard_runtime::ClassifyOutcome {
+    fn report(&self) -> &ResourceReport {
+        &self.report
     }
 }
 
@@ -269,15 +301,16 @@ impl Plugins for RuntimePlugins<'_> {
             tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
         let _entered = span.enter();
         let outcome = call.plugin.call(&input, call.context.clone());
-        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
-        let answer = outcome
-            .as_ref()
-            .map(|outcome| (serde_json::to_value(&outcome.decisions).unwrap_or_default(), &outcome.report));
-        self.remember(name, &call, CallInput::Step(Box::new(input)), answer);
-        let decisions =
-            outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))?;
-        bounded_output(name, &decisions)?;
-        Ok(decisions)
+        let checked = match &outcome {
+            Ok(answer) => bounded_output(name, &answer.decisions),
+            Err(_) => Ok(()),
+        };
+        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
+        self.remember(name, &call, CallInput::Step(Box::new(input)), &outcome, &checked, |answer| {
+            serde_json::to_value(&answer.decisions).unwrap_or_default()
+        });
+        checked?;
+        outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))
     }
 
     fn classify(&mut self, name: &str, mut input: ClassifyInput) -> Result<Classification, StepFailed> {
@@ -286,14 +319,15 @@ impl Plugins for RuntimePlugins<'_> {
         let span = tracing::debug_span!("classify", plugin = name, version = %call.plugin.hash());
         let _entered = span.enter();
         let outcome = call.plugin.classify(&input, call.context.clone());
-        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report));
-        let answer = outcome.as_ref().map(|outcome| {
-            (serde_json::to_value(&outcome.classification).unwrap_or_default(), &outcome.report)
+        let checked = match &outcome {
+            Ok(answer) => bounded_output(name, &answer.classification),
+            Err(_) => Ok(()),
+        };
+        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
+        self.remember(name, &call, CallInput::Classify(Box::new(input)), &outcome, &checked, |answer| {
+            serde_json::to_value(&answer.classification).unwrap_or_default()
         });
-        self.remember(name, &call, CallInput::Classify(Box::new(input)), answer);
-        let classification =
-            outcome.map(|outcome| outcome.classification).map_err(|failure| step_failed(name, &failure))?;
-        bounded_output(name, &classification)?;
-        Ok(classification)
+        checked?;
+        outcome.map(|outcome| outcome.classification).map_err(|failure| step_failed(name, &failure))
     }
 }

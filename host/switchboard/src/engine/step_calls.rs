@@ -63,15 +63,21 @@ impl CallInput {
     /// redacts replaced. The names of what was replaced.
     pub(super) fn kept(mut self, recording: &Recording) -> (Self, Vec<String>) {
         let mut redacted = Vec::new();
-        let (fields, contact, text) = match &mut self {
+        let (fields, contact, conversation, words) = match &mut self {
             CallInput::Step(input) => {
                 input.config = PluginConfig::default();
-                let text = input.message.as_mut().map(|message| &mut message.text);
-                (&mut input.fields, &mut input.contact, text)
+                let message = input.message.as_mut();
+                let words = message.map(|message| (&mut message.text, message.payload.as_mut()));
+                (&mut input.fields, &mut input.contact, &mut input.conversation, words)
             }
             CallInput::Classify(input) => {
                 input.config = PluginConfig::default();
-                (&mut input.fields, &mut input.contact, Some(&mut input.text))
+                (
+                    &mut input.fields,
+                    &mut input.contact,
+                    &mut input.conversation,
+                    Some((&mut input.text, None)),
+                )
             }
         };
         for name in &recording.redact_fields {
@@ -81,18 +87,30 @@ impl CallInput {
             }
         }
         if recording.redact_message
-            && let Some(text) = text
+            && let Some((text, payload)) = words
         {
             *text = REDACTED.to_owned();
+            if let Some(payload) = payload {
+                *payload = REDACTED.to_owned();
+            }
             redacted.push("message".to_owned());
         }
         if recording.redact_contact {
             contact.id = REDACTED.to_owned();
             contact.display_name = contact.display_name.as_ref().map(|_| REDACTED.to_owned());
+            // A conversation's id is its first identity (a phone number).
+            *conversation = pseudonym(conversation);
             redacted.push("contact".to_owned());
         }
         (self, redacted)
     }
+}
+
+/// A conversation id kept without saying whose it is: the first 16 hex
+/// digits of its SHA-256, so calls of one conversation still group.
+fn pseudonym(conversation: &str) -> String {
+    use sha2::Digest;
+    format!("redacted-{}", &hex::encode(sha2::Sha256::digest(conversation.as_bytes()))[..16])
 }
 
 impl Engine {

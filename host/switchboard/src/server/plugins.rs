@@ -38,8 +38,9 @@ impl CallsQuery {
 }
 
 /// `GET /v1/tenants/{tenant}/plugins/{name}/calls`: the binding's recorded
-/// production calls, oldest first, with the configs they ran with:
-/// what `switchboard plugin replay` runs a candidate against.
+/// production calls, oldest first, each naming the config it ran with by
+/// hash (the text stays on the server): what `switchboard plugin replay`
+/// runs a candidate against, with the candidate's `--config`.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/calls", tag = "tenant", security(("bearer" = [])),
     params(("tenant" = String, Path), ("name" = String, Path), CallsQuery),
     responses((status = 200, description = "`{calls: [{at, conversation, plugin, component, config, input, outcome, fuel, wall_time_us, peak_memory_bytes, redacted}], configs: {hash: config}}`", body = Object),
@@ -54,8 +55,11 @@ pub async fn calls(
         return Err(EngineError::UnknownPlugin(name).into());
     }
     let (since, limit) = query.window()?;
-    let recorded =
+    let mut recorded =
         blocking(&state, move |engine| engine.recorded_calls(&tenant, &name, since, limit)).await?;
+    // A config may hold what the operator wrote into tenant.toml (expanded
+    // from the server's environment): its text never leaves, only its hash.
+    recorded.configs.clear();
     Ok(Json(recorded))
 }
 

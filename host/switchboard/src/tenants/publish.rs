@@ -115,6 +115,11 @@ impl ControlPlane {
                 return Err(ControlError::Canary(format!("plugin {name:?} has no canary")));
             };
             let hash = canary.plugin.hash().to_string();
+            if ending == Canary::Promote && self.engine.is_withdrawn(tenant, &name, &hash) {
+                return Err(ControlError::Canary(format!(
+                    "plugin {name:?}'s canary was withdrawn (it crossed the tenant's thresholds); it cannot be promoted"
+                )));
+            }
             if component.is_some_and(|component| component != hash) {
                 return Err(ControlError::Canary(format!("plugin {name:?}'s canary is another version now")));
             }
@@ -167,10 +172,7 @@ impl ControlPlane {
             match control.end_canary(&tenant, &binding, Some(&component), ending, "auto") {
                 Ok(_) => tracing::info!(tenant, plugin = binding, component, "canary rolled back"),
                 Err(error) => {
-                    // It stays withdrawn in the engine either way.
-                    if let Err(error) = control.engine.withdraw(&tenant, &binding, &component) {
-                        tracing::error!(tenant, %error, "a withdrawn canary was not stored");
-                    }
+                    // It stays withdrawn in the engine (and the store) either way.
                     tracing::warn!(tenant, plugin = binding, %error, "the canary was not rolled back in the tenant's settings");
                 }
             }

@@ -123,6 +123,7 @@ fn a_tenant_redacts_what_it_must_not_keep_or_records_nothing() {
     assert!(kept.contains(REDACTED));
     // A step that runs once the fields are in sees no message of its own.
     assert_eq!(call.redacted, ["email", "contact"]);
+    assert!(call.conversation.starts_with("redacted-"), "the id is the identity: {}", call.conversation);
 
     let (engine, _dir) = engine_with("[recording]\nsteps = false");
     quote(&engine, "a", "2");
