@@ -35,6 +35,7 @@ mod listen;
 mod render;
 mod timers;
 
+pub use listen::UNDERSTANDING_STEP;
 pub use render::render_value;
 
 /// Everything the host remembers about one conversation between messages.
@@ -252,6 +253,16 @@ pub struct ScheduledTimer {
 pub struct StepFailed {
     pub code: FailureCode,
     pub message: String,
+    /// The SHA-256 of the component that failed, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl StepFailed {
+    /// A failure before any component ran (nothing bound, no budget).
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), version: None }
+    }
 }
 
 /// How the state machine reaches plugins. The engine implements it with the
@@ -263,10 +274,7 @@ pub trait Plugins {
     /// Hosts without understanding plugins keep this default, which fails, so
     /// the built-in understanding serves alone.
     fn classify(&mut self, plugin: &str, _input: ClassifyInput) -> Result<Classification, StepFailed> {
-        Err(StepFailed {
-            code: FailureCode::Unavailable,
-            message: format!("{plugin:?} cannot classify here"),
-        })
+        Err(StepFailed::new(FailureCode::Unavailable, format!("{plugin:?} cannot classify here")))
     }
 }
 
@@ -275,7 +283,7 @@ struct NoPlugins;
 
 impl Plugins for NoPlugins {
     fn call(&mut self, plugin: &str, _input: StepInput) -> Result<Vec<Decision>, StepFailed> {
-        Err(StepFailed { code: FailureCode::Unavailable, message: format!("{plugin:?} is not called here") })
+        Err(StepFailed::new(FailureCode::Unavailable, format!("{plugin:?} is not called here")))
     }
 }
 

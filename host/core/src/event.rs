@@ -68,7 +68,20 @@ pub enum EventBody {
     #[serde(rename = "policy.decided")]
     PolicyDecided { verdict: Verdict },
     #[serde(rename = "step.failed")]
-    StepFailed { step: String, plugin: String, code: FailureCode, message: String },
+    StepFailed {
+        step: String,
+        plugin: String,
+        code: FailureCode,
+        message: String,
+        /// The SHA-256 of the component that failed, when one ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+    },
+    /// A plugin step answered: which build (`version`, the component's
+    /// SHA-256), and what it used. Recorded by the host after the turn's
+    /// own events.
+    #[serde(rename = "step.ran")]
+    StepRan { step: String, plugin: String, version: String, fuel: u64, wall_time_us: u64 },
     /// A timer was set or moved. `requested_at` is the time asked for when
     /// business hours moved it to `due_at`.
     #[serde(rename = "timer.requested")]

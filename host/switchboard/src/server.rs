@@ -176,6 +176,9 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
                 .post(plugins::publish)
                 .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES + (1 << 20))),
         )
+        .route("/v1/tenants/{tenant}/plugins/{name}", get(plugins::binding))
+        .route("/v1/tenants/{tenant}/plugins/{name}/limits", put(plugins::put_limits))
+        .route("/v1/tenants/{tenant}/plugins/{name}/grants", put(plugins::put_grants))
         .route("/v1/tenants/{tenant}/plugins/{name}/canary", get(plugins::canary))
         .route("/v1/tenants/{tenant}/plugins/{name}/canary/promote", post(plugins::promote))
         .route("/v1/tenants/{tenant}/plugins/{name}/canary/rollback", post(plugins::roll_back))

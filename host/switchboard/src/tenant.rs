@@ -37,7 +37,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use switchboard_core::calendar::{Calendar, CalendarConfig};
 use switchboard_core::contract::PluginConfig;
 use switchboard_core::flow::Flow;
@@ -48,7 +48,9 @@ use crate::channels::ChannelSecrets;
 pub(crate) mod managed;
 mod vars;
 
-pub use managed::{MANAGED_FILE, Managed, ManagedBinding, ManagedCanary, token_sha256};
+pub use managed::{
+    MANAGED_FILE, Managed, ManagedBinding, ManagedCanary, SelfGrants, SelfLimits, token_sha256,
+};
 pub use vars::Vars;
 pub(crate) use vars::escape;
 
@@ -95,6 +97,125 @@ struct TenantFile {
     /// When a canary is rolled back by itself.
     #[serde(default)]
     canary: CanaryPolicy,
+    /// The most the tenant may set on its own bindings through the API.
+    #[serde(default)]
+    self_service: SelfService,
+}
+
+/// `[self_service]` in `tenant.toml`: the most a tenant may give its own
+/// plugin bindings through the API (`PUT …/plugins/{name}/limits` and
+/// `…/grants`), and what a binding it uploads starts with from its
+/// manifest's `defaults` and `capabilities`. Secrets and settings are never
+/// the tenant's to grant.
+///
+/// ```toml
+/// [self_service]
+/// limits = { fuel = 100_000_000, timeout_ms = 1000, memory_mb = 64 }  # the defaults
+/// grants = { log = true, kv = true, http = [] }                        # the defaults
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfService {
+    pub limits: SelfServiceLimits,
+    pub grants: SelfServiceGrants,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfServiceLimits {
+    pub fuel: u64,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+}
+
+impl Default for SelfServiceLimits {
+    fn default() -> Self {
+        Self { fuel: 100_000_000, timeout_ms: 1000, memory_mb: 64 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfServiceGrants {
+    pub log: bool,
+    pub kv: bool,
+    pub http: Vec<String>,
+}
+
+impl Default for SelfServiceGrants {
+    fn default() -> Self {
+        Self { log: true, kv: true, http: Vec::new() }
+    }
+}
+
+impl SelfService {
+    /// `base` with what the tenant set, each checked against these maxima.
+    fn limits(&self, base: Limits, set: Option<&SelfLimits>) -> anyhow::Result<Limits> {
+        let Some(set) = set else { return Ok(base) };
+        let check = |what: &str, asked: Option<u64>, most: u64| match asked {
+            Some(asked) if asked > most => Err(anyhow!(
+                "limits.{what} = {asked} is above what this tenant may set ({most}); \
+                 the operator raises it in tenant.toml's [self_service]"
+            )),
+            _ => Ok(asked),
+        };
+        let mut limits = base;
+        if let Some(fuel) = check("fuel", set.fuel, self.limits.fuel)? {
+            limits.fuel = fuel;
+        }
+        if let Some(ms) = check("timeout_ms", set.timeout_ms, self.limits.timeout_ms)? {
+            limits.timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(mib) = check("memory_mb", set.memory_mb, self.limits.memory_mb)? {
+            limits.memory_bytes = mib << 20;
+        }
+        Ok(limits)
+    }
+
+    /// A binding the tenant uploaded starts with its manifest's defaults,
+    /// each held to these maxima.
+    fn manifest_limits(&self, defaults: &switchboard_runtime::manifest::Defaults) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(fuel) = defaults.fuel {
+            limits.fuel = fuel.min(self.limits.fuel);
+        }
+        if let Some(ms) = defaults.timeout_ms {
+            limits.timeout = std::time::Duration::from_millis(ms.min(self.limits.timeout_ms));
+        }
+        if let Some(mib) = defaults.memory_mb {
+            limits.memory_bytes = mib.min(self.limits.memory_mb) << 20;
+        }
+        limits
+    }
+
+    /// `base` with what the tenant granted, each within these maxima.
+    fn grants(&self, mut base: Grants, set: Option<&SelfGrants>) -> anyhow::Result<Grants> {
+        let Some(set) = set else { return Ok(base) };
+        let refuse = |what: &str| {
+            anyhow!(
+                "grants.{what} is not this tenant's to grant; the operator allows it in tenant.toml's [self_service]"
+            )
+        };
+        if let Some(log) = set.log {
+            if log && !self.grants.log {
+                return Err(refuse("log"));
+            }
+            base.log = log;
+        }
+        if let Some(kv) = set.kv {
+            if kv && !self.grants.kv {
+                return Err(refuse("kv"));
+            }
+            base.kv = kv;
+        }
+        if let Some(hosts) = &set.http {
+            if let Some(host) = hosts.iter().find(|host| !self.grants.http.contains(host)) {
+                return Err(refuse(&format!("http {host:?}")));
+            }
+            base.http.allow = hosts.clone();
+        }
+        Ok(base)
+    }
 }
 
 /// `[canary]` in `tenant.toml`: when a binding's canary (a new version on a
@@ -292,6 +413,7 @@ pub struct Tenant {
     pub retention: Retention,
     pub recording: Recording,
     pub canary: CanaryPolicy,
+    pub self_service: SelfService,
     /// Where it was loaded from, so it can be reloaded (and edited).
     pub dir: PathBuf,
     /// The flow file, inside `dir`.
@@ -354,6 +476,9 @@ impl Tenant {
         managed: &Managed,
     ) -> anyhow::Result<Self> {
         let mut file = read_operator_file(dir, vars)?;
+        // The operator's own bindings keep the limits and grants it wrote;
+        // the ones the tenant uploaded start from their manifest.
+        let operators: BTreeSet<String> = file.plugins.keys().cloned().collect();
         layer(&mut file, managed);
         let calendar = Calendar::new(&file.calendar).context("tenant.toml: [calendar]")?;
 
@@ -361,9 +486,6 @@ impl Tenant {
         for (name, binding) in &file.plugins {
             let context = || format!("plugin {name:?}");
             let component = resolve_component(&binding.component, dir, plugin_dir).with_context(context)?;
-            if let Some(problem) = binding.limits.above(runtime.ceiling()) {
-                bail!("plugin {name:?}: {problem}");
-            }
             let code = Code::load(
                 name,
                 &binding.component,
@@ -397,15 +519,33 @@ impl Tenant {
                 }
             };
             let Code { plugin, config, config_hash } = code;
-            let binding = Binding {
-                plugin,
-                component,
-                config,
-                config_hash,
-                limits: binding.limits,
-                grants: Arc::new(binding.grants.clone()),
-                canary,
+            let uploaded = managed.plugins.get(name);
+            let (base_limits, base_grants) = match (operators.contains(name), plugin.manifest()) {
+                (false, Some(manifest)) => {
+                    let asked = &manifest.capabilities;
+                    let allowed = &file.self_service.grants;
+                    let grants = Grants {
+                        log: asked.log && allowed.log,
+                        kv: asked.kv && allowed.kv,
+                        ..Grants::default()
+                    };
+                    (file.self_service.manifest_limits(&manifest.defaults), grants)
+                }
+                _ => (binding.limits, binding.grants.clone()),
             };
+            let limits = file
+                .self_service
+                .limits(base_limits, uploaded.and_then(|uploaded| uploaded.limits.as_ref()))
+                .with_context(context)?;
+            if let Some(problem) = limits.above(runtime.ceiling()) {
+                bail!("plugin {name:?}: {problem}");
+            }
+            let grants = file
+                .self_service
+                .grants(base_grants, uploaded.and_then(|uploaded| uploaded.grants.as_ref()))
+                .with_context(context)?;
+            let binding =
+                Binding { plugin, component, config, config_hash, limits, grants: Arc::new(grants), canary };
             plugins.insert(name.clone(), binding);
         }
 
@@ -427,6 +567,7 @@ impl Tenant {
             retention: file.retention,
             recording: file.recording,
             canary: file.canary,
+            self_service: file.self_service,
             dir: dir.to_owned(),
             flow_file: flow_path.clone(),
             plugin_dir: plugin_dir.to_owned(),

@@ -203,6 +203,7 @@ impl Turn<'_, '_> {
                     plugin: plugin.to_owned(),
                     code: failure.code,
                     message: failure.message,
+                    version: failure.version,
                 });
                 let fallback = FieldSpec { validator: None, ..field.clone() };
                 match validate(&fallback, &inbound.text, self.setting.calendar, self.now) {
@@ -407,6 +408,7 @@ impl Turn<'_, '_> {
             plugin: step.plugin.clone(),
             code: failure.code.clone(),
             message: failure.message.clone(),
+            version: failure.version.clone(),
         });
     }
 

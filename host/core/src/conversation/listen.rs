@@ -80,6 +80,7 @@ impl Turn<'_, '_> {
                 plugin: step.plugin,
                 code: failure.code,
                 message: failure.message,
+                version: failure.version,
             }),
         }
     }

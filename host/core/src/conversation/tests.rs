@@ -193,9 +193,7 @@ fn a_classifier_finds_the_intent_and_the_fields_the_built_in_pass_missed() {
 #[test]
 fn a_failing_classifier_leaves_the_built_in_understanding_to_serve() {
     let mut chat = Chat::with_classifier();
-    chat.plugins
-        .classifications
-        .push_back(Err(StepFailed { code: FailureCode::Deadline, message: "took 300 ms".to_owned() }));
+    chat.plugins.classifications.push_back(Err(StepFailed::new(FailureCode::Deadline, "took 300 ms")));
     assert_eq!(chat.say("How much for a move?"), ["Hi!", "How many rooms?"]);
     assert!(chat.events.iter().any(|event| event == "step.failed"), "{:?}", chat.events);
 }
@@ -353,9 +351,7 @@ fn the_handoff_card_summarises_what_is_known() {
 fn a_failing_step_follows_its_policy() {
     let mut chat = Chat::new();
     chat.say("how much");
-    chat.plugins
-        .answers
-        .push_back(Err(StepFailed { code: FailureCode::FuelExhausted, message: "loop".into() }));
+    chat.plugins.answers.push_back(Err(StepFailed::new(FailureCode::FuelExhausted, "loop")));
     let replies = chat.say("2");
     assert_eq!(replies, ["A manager will send the price.", "2 rooms for —. Book it?"]);
     assert!(chat.events.contains(&"step.failed".to_owned()));

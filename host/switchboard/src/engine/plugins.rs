@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use switchboard_core::contract::{Classification, ClassifyInput, Decision, PluginConfig, StepInput};
-use switchboard_core::conversation::{Plugins, StepFailed};
+use switchboard_core::conversation::{Plugins, StepFailed, UNDERSTANDING_STEP};
+use switchboard_core::event::EventBody;
 use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{CallContext, KvQuota, Plugin, ResourceReport, StepFailure};
@@ -87,6 +88,8 @@ pub(super) struct RuntimePlugins<'a> {
     pub(super) config_pins: &'a BTreeMap<String, String>,
     /// The calls made, to record with the turn (if the tenant records them).
     pub(super) calls: Vec<StepCall>,
+    /// A `step.ran` event for each step that answered.
+    pub(super) ran: Vec<EventBody>,
 }
 
 impl<'a> RuntimePlugins<'a> {
@@ -96,7 +99,7 @@ impl<'a> RuntimePlugins<'a> {
         pins: &'a BTreeMap<String, String>,
         config_pins: &'a BTreeMap<String, String>,
     ) -> Self {
-        Self { engine, tenant, pins, config_pins, calls: Vec::new() }
+        Self { engine, tenant, pins, config_pins, calls: Vec::new(), ran: Vec::new() }
     }
 }
 
@@ -114,10 +117,7 @@ struct PreparedCall {
 impl RuntimePlugins<'_> {
     fn prepare(&self, name: &str) -> Result<PreparedCall, StepFailed> {
         let Some(binding) = self.tenant.plugins.get(name) else {
-            return Err(StepFailed {
-                code: FailureCode::Unbound,
-                message: format!("plugin {name:?} is not bound"),
-            });
+            return Err(StepFailed::new(FailureCode::Unbound, format!("plugin {name:?} is not bound")));
         };
         // A canary rolled back takes its conversations with it: they run
         // the binding's version, with its config, from the next call on.
@@ -161,9 +161,20 @@ impl RuntimePlugins<'_> {
             self.engine.memory.reserve(&self.tenant.name, binding.limits.memory_bytes).map_err(|busy| {
                 tracing::warn!(plugin = name, %busy, "step refused: guest memory budget spent");
                 metrics::counter!("switchboard_steps_refused_total", "reason" => FailureCode::MemoryBusy.name()).increment(1);
-                StepFailed { code: FailureCode::MemoryBusy, message: busy.to_string() }
+                StepFailed::new(FailureCode::MemoryBusy, busy.to_string())
             })?;
         Ok(PreparedCall { plugin, config, config_hash, context, _memory: memory })
+    }
+
+    /// A step that answered, for its `step.ran` event.
+    fn ran(&mut self, step: &str, plugin: &str, component: &Plugin, report: &ResourceReport) {
+        self.ran.push(EventBody::StepRan {
+            step: step.to_owned(),
+            plugin: plugin.to_owned(),
+            version: component.hash().to_string(),
+            fuel: report.fuel_used,
+            wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+        });
     }
 
     /// A call's metrics, and its count toward the binding's canary (an
@@ -268,18 +279,22 @@ fn record(tenant: &str, plugin: &str, component: &Plugin, outcome: Result<&Resou
     );
 }
 
-fn step_failed(name: &str, failure: &switchboard_runtime::StepFailure) -> StepFailed {
+fn step_failed(name: &str, component: &Plugin, failure: &switchboard_runtime::StepFailure) -> StepFailed {
     let traceback = match &failure.kind {
         switchboard_runtime::FailureKind::Crashed(crash) => crash.traceback.as_str(),
         _ => "",
     };
     tracing::warn!(plugin = name, code = %failure.kind.code(), traceback, "step failed: {}", failure.kind);
-    StepFailed { code: failure.kind.code(), message: failure.kind.to_string() }
+    StepFailed {
+        code: failure.kind.code(),
+        message: failure.kind.to_string(),
+        version: Some(component.hash().to_string()),
+    }
 }
 
 /// Refuse a step's answer that would make a turn write (or a customer
 /// receive) megabytes.
-fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), StepFailed> {
+fn bounded_output(name: &str, component: &Plugin, answer: &impl serde::Serialize) -> Result<(), StepFailed> {
     let size = serde_json::to_vec(answer).map_or(usize::MAX, |encoded| encoded.len());
     if size <= MAX_STEP_OUTPUT_BYTES {
         return Ok(());
@@ -290,6 +305,7 @@ fn bounded_output(name: &str, answer: &impl serde::Serialize) -> Result<(), Step
     Err(StepFailed {
         code: FailureCode::OutputTooLarge,
         message: format!("the step's answer takes {size} bytes; at most {MAX_STEP_OUTPUT_BYTES} are kept"),
+        version: Some(component.hash().to_string()),
     })
 }
 
@@ -297,12 +313,13 @@ impl Plugins for RuntimePlugins<'_> {
     fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
         let call = self.prepare(name)?;
         input.config = call.config.clone();
+        let step = input.step.clone();
         let span =
             tracing::debug_span!("step", plugin = name, step = %input.step, version = %call.plugin.hash());
         let _entered = span.enter();
         let outcome = call.plugin.call(&input, call.context.clone());
         let checked = match &outcome {
-            Ok(answer) => bounded_output(name, &answer.decisions),
+            Ok(answer) => bounded_output(name, &call.plugin, &answer.decisions),
             Err(_) => Ok(()),
         };
         self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
@@ -310,7 +327,9 @@ impl Plugins for RuntimePlugins<'_> {
             serde_json::to_value(&answer.decisions).unwrap_or_default()
         });
         checked?;
-        outcome.map(|outcome| outcome.decisions).map_err(|failure| step_failed(name, &failure))
+        let outcome = outcome.map_err(|failure| step_failed(name, &call.plugin, &failure))?;
+        self.ran(&step, name, &call.plugin, &outcome.report);
+        Ok(outcome.decisions)
     }
 
     fn classify(&mut self, name: &str, mut input: ClassifyInput) -> Result<Classification, StepFailed> {
@@ -320,7 +339,7 @@ impl Plugins for RuntimePlugins<'_> {
         let _entered = span.enter();
         let outcome = call.plugin.classify(&input, call.context.clone());
         let checked = match &outcome {
-            Ok(answer) => bounded_output(name, &answer.classification),
+            Ok(answer) => bounded_output(name, &call.plugin, &answer.classification),
             Err(_) => Ok(()),
         };
         self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
@@ -328,6 +347,8 @@ impl Plugins for RuntimePlugins<'_> {
             serde_json::to_value(&answer.classification).unwrap_or_default()
         });
         checked?;
-        outcome.map(|outcome| outcome.classification).map_err(|failure| step_failed(name, &failure))
+        let outcome = outcome.map_err(|failure| step_failed(name, &call.plugin, &failure))?;
+        self.ran(UNDERSTANDING_STEP, name, &call.plugin, &outcome.report);
+        Ok(outcome.classification)
     }
 }

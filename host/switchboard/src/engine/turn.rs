@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use switchboard_core::contract::{Channel, Identity};
 use switchboard_core::conversation::{Conversation, Effects, Inbound, Setting, Status};
+use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, StoredConversation, TurnRecord};
 
 use super::links::verified_contact_points;
@@ -172,8 +173,18 @@ impl Engine {
             Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
         let mut plugins = RuntimePlugins::new(self, &tenant, &stored.plugin_pins, &stored.config_pins);
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
-        let effects = stored.conversation.handle(setting, &inbound, &mut plugins);
+        let mut effects = stored.conversation.handle(setting, &inbound, &mut plugins);
         let calls = std::mem::take(&mut plugins.calls);
+        // Which build answered each step, and what it used: after the
+        // turn's own events.
+        let conversation = &stored.conversation;
+        effects.events.extend(std::mem::take(&mut plugins.ran).into_iter().map(|body| DomainEvent {
+            at: message.at,
+            tenant: tenant_name.to_owned(),
+            conversation: conversation.id.clone(),
+            channel: conversation.channel,
+            body,
+        }));
         let mut verified =
             if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
         if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {

@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Multipart, Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use super::manage::served;
 use super::{AppError, AppState, ErrorBody};
 use crate::engine::{CanaryStanding, EngineError, Provenance, RecordedCalls};
 use crate::replay::Report;
+use crate::tenant::{SelfGrants, SelfLimits};
 use crate::tenants::{Canary, Publish};
 
 /// The most recorded calls one request reads.
@@ -204,4 +206,82 @@ pub async fn roll_back(
     let reason = body.and_then(|Json(body)| body.reason).unwrap_or_else(|| "rolled back by hand".to_owned());
     let ending = Canary::RollBack { reason };
     Ok(served(control(&state, move |control| control.end_canary(&tenant, &name, None, ending, &key)).await?))
+}
+
+/// `GET /v1/tenants/{tenant}/plugins/{name}`: what the binding runs (its
+/// component, manifest and config by hash), with what limits and grants
+/// (secrets and settings by name only), what the tenant may set itself,
+/// and its canary.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`{component, manifest, config, limits, grants, may_set, canary}`", body = Object),
+              (status = 404, body = ErrorBody)))]
+pub async fn binding(
+    TenantAuth { tenant: running, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let Some(binding) = running.plugins.get(&name) else {
+        return Err(EngineError::UnknownPlugin(name).into());
+    };
+    let manifest = binding.plugin.manifest().map(|manifest| {
+        json!({ "name": manifest.name, "version": manifest.version, "steps": manifest.steps,
+                "capabilities": manifest.capabilities })
+    });
+    let grants = &binding.grants;
+    Ok(Json(json!({
+        "component": binding.plugin.hash().to_string(),
+        "manifest": manifest,
+        "config": binding.config_hash(),
+        "limits": {
+            "fuel": binding.limits.fuel,
+            "timeout_ms": binding.limits.timeout.as_millis() as u64,
+            "memory_mb": binding.limits.memory_bytes >> 20,
+        },
+        "grants": {
+            "log": grants.log,
+            "kv": grants.kv,
+            "http": grants.http.allow,
+            "settings": grants.settings.keys().collect::<Vec<_>>(),
+            "secrets": grants.secrets.keys().collect::<Vec<_>>(),
+        },
+        "may_set": running.self_service,
+        "canary": binding.canary.as_ref().map(|canary| json!({
+            "component": canary.plugin.hash().to_string(), "config": canary.config_hash, "percent": canary.percent,
+        })),
+    })))
+}
+
+/// `PUT /v1/tenants/{tenant}/plugins/{name}/limits`: `{fuel, timeout_ms,
+/// memory_mb}`, each optional, each at most what the operator's
+/// `[self_service]` allows (422 says which is over).
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/plugins/{name}/limits", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, description = "`{fuel, timeout_ms, memory_mb}`, each optional"),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, description = "Above what the tenant may set", body = ErrorBody)))]
+pub async fn put_limits(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+    body: Result<Json<SelfLimits>, JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    let Json(limits) = body?;
+    let by = Provenance { by: Some(key), note: Some("limits".into()) };
+    Ok(served(control(&state, move |control| control.set_limits(&tenant, &name, limits, &by)).await?))
+}
+
+/// `PUT /v1/tenants/{tenant}/plugins/{name}/grants`: `{log, kv, http:
+/// [hosts]}`, each optional, within the operator's `[self_service]`.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/plugins/{name}/grants", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, description = "`{log, kv, http}`, each optional"),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, description = "Not the tenant's to grant", body = ErrorBody)))]
+pub async fn put_grants(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, key, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+    body: Result<Json<SelfGrants>, JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    let Json(grants) = body?;
+    let by = Provenance { by: Some(key), note: Some("grants".into()) };
+    Ok(served(control(&state, move |control| control.set_grants(&tenant, &name, grants, &by)).await?))
 }

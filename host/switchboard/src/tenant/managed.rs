@@ -3,8 +3,10 @@
 //! The operator writes `tenant.toml`; the server never does. A tenant's
 //! edits (flow, calendar, channel credentials, plugin components and
 //! configs) go here instead, as literal values: nothing in this file is
-//! ever expanded, and it has no place for grants, limits, tokens or any
-//! other setting the operator decides, so a tenant cannot raise its own.
+//! ever expanded. The limits and grants a tenant sets on its own bindings
+//! are checked against the operator's `[self_service]` maxima on every
+//! load, and it has no place for secrets, settings, tokens or anything else
+//! the operator decides, so a tenant cannot raise its own.
 //!
 //! Files an edit brings (a flow, a component, a config) are written under
 //! names derived from their content before this file is replaced, and this
@@ -28,7 +30,8 @@ pub const MANAGED_FILE: &str = "managed.toml";
 const HEADER: &str = "\
 # Written by switchboard: what this tenant set through its own API.
 # Values are literal (nothing here is expanded) and override tenant.toml.
-# Grants, limits and tokens are the operator's, in tenant.toml.
+# Secrets, settings and tokens are the operator's, in tenant.toml, and
+# limits and grants set here stay within its [self_service].
 ";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -65,6 +68,38 @@ pub struct ManagedBinding {
     /// promoted or rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<ManagedCanary>,
+    /// Limits the tenant set, each within the operator's `[self_service]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<SelfLimits>,
+    /// Capabilities the tenant granted, within the operator's `[self_service]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<SelfGrants>,
+}
+
+/// Limits a tenant sets on its own binding (each unset one stays as it was).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+}
+
+/// Capabilities a tenant grants its own binding. Settings and secrets are
+/// the operator's alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfGrants {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv: Option<bool>,
+    /// Hosts it may call over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Vec<String>>,
 }
 
 /// A canary: a component (and config) that new conversations get with
@@ -170,10 +205,15 @@ mod tests {
 
     #[test]
     fn it_has_no_place_for_what_the_operator_decides() {
-        for text in
-            ["[plugins.x]\ngrants = { kv = true }", "[plugins.x]\nlimits = { fuel = 1 }", "api_token = \"t\""]
-        {
+        for text in [
+            "[plugins.x]\ngrants = { secrets = { token = \"t\" } }",
+            "[plugins.x]\ngrants = { settings = { url = \"u\" } }",
+            "[plugins.x]\nlimits = { table_elements = 1 }",
+            "api_token = \"t\"",
+        ] {
             assert!(toml::from_str::<Managed>(text).is_err(), "{text}");
         }
+        // Limits and grants it may set, within [self_service] (checked on load).
+        assert!(toml::from_str::<Managed>("[plugins.x]\nlimits = { fuel = 1 }\ngrants = { kv = true }").is_ok());
     }
 }

@@ -25,7 +25,7 @@ use super::{ControlError, ControlPlane, plain_name};
 use crate::channels::{self, ChannelSecrets};
 use crate::engine::{Engine, EngineError, Provenance};
 use crate::tenant::managed::{MANAGED_FILE, sync_dir, write_synced};
-use crate::tenant::{Managed, ManagedBinding, Tenant, Vars};
+use crate::tenant::{Managed, ManagedBinding, SelfGrants, SelfLimits, Tenant, Vars};
 
 /// The edits a tenant makes to itself, each checked whole before it
 /// replaces anything. Blocking.
@@ -117,6 +117,54 @@ impl ControlPlane {
 }
 
 impl ControlPlane {
+    /// Set limits on a bound plugin: each one given replaces the one set
+    /// before, within the operator's `[self_service]` maxima.
+    pub fn set_limits(
+        &self,
+        tenant: &str,
+        binding: &str,
+        limits: SelfLimits,
+        provenance: &Provenance,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        plain_name(binding, "plugin")?;
+        let binding = binding.to_owned();
+        self.edit_from(tenant, provenance, move |current, managed, _| {
+            if !current.plugins.contains_key(&binding) {
+                return Err(ControlError::UnknownPlugin(binding));
+            }
+            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+            let set = bound.limits.get_or_insert_with(SelfLimits::default);
+            set.fuel = limits.fuel.or(set.fuel);
+            set.timeout_ms = limits.timeout_ms.or(set.timeout_ms);
+            set.memory_mb = limits.memory_mb.or(set.memory_mb);
+            Ok(())
+        })
+    }
+
+    /// Grant (or take back) `log`, `kv` and outbound HTTP hosts on a bound
+    /// plugin, within the operator's `[self_service]`.
+    pub fn set_grants(
+        &self,
+        tenant: &str,
+        binding: &str,
+        grants: SelfGrants,
+        provenance: &Provenance,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        plain_name(binding, "plugin")?;
+        let binding = binding.to_owned();
+        self.edit_from(tenant, provenance, move |current, managed, _| {
+            if !current.plugins.contains_key(&binding) {
+                return Err(ControlError::UnknownPlugin(binding));
+            }
+            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+            let set = bound.grants.get_or_insert_with(SelfGrants::default);
+            set.log = grants.log.or(set.log);
+            set.kv = grants.kv.or(set.kv);
+            set.http = grants.http.or(set.http.take());
+            Ok(())
+        })
+    }
+
     /// Run version `seq` of a binding again: its component and config, as
     /// an upload of both would (checked, samples run), recorded as a new
     /// version. The store keeps what every listed version ran.

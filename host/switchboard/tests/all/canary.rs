@@ -26,7 +26,7 @@ const FLOW: &str = "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"?\"\n
     [intents.confirm]\nprompt.en = \"Total {total}. Book?\"\n\
     [intents.done]\nreply.en = \"Booked.\"\nstate = \"booked\"\n";
 
-fn app() -> (Router, Arc<Engine>, tempfile::TempDir) {
+pub fn app() -> (Router, Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let tenant_dir = dir.path().join("shop");
     std::fs::create_dir_all(&tenant_dir).expect("mkdir");
@@ -71,10 +71,15 @@ fn form(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 }
 
 async fn publish(app: &Router, parts: &[(&str, &[u8])]) -> (StatusCode, Value) {
+    publish_to(app, "pricing", parts).await
+}
+
+/// Publish a version of `binding` of the tenant `shop`.
+pub async fn publish_to(app: &Router, binding: &str, parts: &[(&str, &[u8])]) -> (StatusCode, Value) {
     let (content_type, body) = form(parts);
     let request = Request::builder()
         .method("POST")
-        .uri("/v1/tenants/shop/plugins/pricing/versions")
+        .uri(format!("/v1/tenants/shop/plugins/{binding}/versions"))
         .header(header::AUTHORIZATION, "Bearer token-shop")
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body))
@@ -152,6 +157,19 @@ async fn a_failing_canary_on_half_the_conversations_is_rolled_back_by_itself() {
         rolled_back["data"]["reason"].as_str().is_some_and(|reason| reason.contains("calls failed")),
         "{rolled_back}"
     );
+
+    let canary_failed = events
+        .iter()
+        .find(|event| event["type"] == "step.failed")
+        .unwrap_or_else(|| panic!("the canary's failures: {names:?}"));
+    let hostile = switchboard_runtime::ContentHash::of(&failing).to_string();
+    assert_eq!(
+        canary_failed["data"]["version"],
+        hostile.as_str(),
+        "a failure names the build: {canary_failed}"
+    );
+    let ran = events.iter().find(|event| event["type"] == "step.ran").expect("the binding's answers");
+    assert_ne!(ran["data"]["version"], hostile.as_str());
 
     let (status, _) =
         send(&app, "GET", "/v1/tenants/shop/plugins/pricing/canary", Some("token-shop"), None).await;

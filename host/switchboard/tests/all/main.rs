@@ -38,6 +38,7 @@ mod plugin_run;
 mod replay;
 mod retention;
 mod scheduler;
+mod self_service;
 mod store_cli;
 mod support;
 mod timers;

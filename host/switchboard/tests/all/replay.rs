@@ -112,6 +112,36 @@ fn step_calls_are_recorded_and_a_candidate_replays_against_them() {
 }
 
 #[test]
+fn each_step_names_the_build_that_answered_or_failed_in_its_event() {
+    use switchboard_core::event::EventBody;
+    let (engine, _dir) = engine_with("");
+    let turn = |contact: &str, text: &str| {
+        let message = InboundMessage {
+            channel: Channel::Telegram,
+            contact: Contact { id: contact.to_owned(), display_name: None, locale: "en".to_owned() },
+            text: text.to_owned(),
+            payload: None,
+            message_id: None,
+            at: 1_767_600_000_000,
+        };
+        engine.handle("shop", message).expect("handled").events
+    };
+    turn("a", "price");
+    turn("a", "2");
+    let events = turn("a", "ann@example.com");
+    let hash = engine.tenant("shop").expect("tenant").plugins["pricing"].plugin.hash().to_string();
+    let ran = events
+        .iter()
+        .find_map(|event| match &event.body {
+            EventBody::StepRan { step, plugin, version, fuel, .. } => Some((step, plugin, version, *fuel)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a step.ran event: {events:?}"));
+    assert_eq!((ran.0.as_str(), ran.1.as_str(), ran.2), ("price", "pricing", &hash));
+    assert!(ran.3 > 0, "it says what it burned");
+}
+
+#[test]
 fn a_tenant_redacts_what_it_must_not_keep_or_records_nothing() {
     let (engine, _dir) =
         engine_with("[recording]\nredact_fields = [\"email\"]\nredact_message = true\nredact_contact = true");

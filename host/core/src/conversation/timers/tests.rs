@@ -63,7 +63,7 @@ struct NoCalls;
 
 impl Plugins for NoCalls {
     fn call(&mut self, plugin: &str, _: StepInput) -> Result<Vec<Decision>, StepFailed> {
-        Err(StepFailed { code: FailureCode::Unavailable, message: plugin.into() })
+        Err(StepFailed::new(FailureCode::Unavailable, plugin))
     }
 }
 
