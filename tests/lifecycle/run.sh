@@ -173,12 +173,11 @@ events="$(curl -fsS "$server/v1/tenants/dental/events?limit=1000" -H 'authorizat
 expect "an automatic rollback" "$events" '"type":"plugin.rolled_back"'
 expect "after the rollback" "$(say dental later hi; say dental later Goris)" "Hi, later! (v2)"
 
-echo "==> versions"
-curl -fsS "$server/v1/tenants/dental/plugins/greeter/versions" -H 'authorization: Bearer key-dental' \
-    | python3 -c 'import json, sys
-versions = json.load(sys.stdin)["versions"]
-for v in versions:
-    canary = " (canary %s%%)" % v["canary"] if v.get("canary") else ""
-    print("  %s: %s%s, by %s" % (v["seq"], v.get("manifest"), canary, v.get("by")))
-assert len(versions) == 4, "v1, the v2 canary, v2 promoted, the v3 canary"'
+echo "==> versions, listed and compared from the CLI"
+listed="$("$switchboard" plugin versions --tenant dental --plugin greeter --server "$server" --key key-dental)"
+echo "$listed"
+[[ "$(wc -l <<< "$listed")" == 4 ]] || { echo "expected v1, the v2 canary, v2 promoted, the v3 canary" >&2; exit 1; }
+expect "v3 was a canary" "$(sed -n 4p <<< "$listed")" "greeter-rust 0.3.0 canary 50% by bootstrap"
+compared="$("$switchboard" plugin versions --tenant dental --plugin greeter --server "$server" --key key-dental --compare 1 3)"
+expect "compare" "$compared" "code changed, config changed, manifest changed"
 echo "the agency's path works: install, live, pinned v1, replay, canary, automatic rollback, versions"

@@ -19,12 +19,14 @@
 #![forbid(unsafe_code)]
 
 mod chat;
+mod cli_api;
 mod flow_check;
 mod nlu_eval;
 mod plugin_build;
 mod plugin_new;
 mod plugin_replay;
 mod plugin_run;
+mod plugin_versions;
 mod serve;
 mod store_cli;
 
@@ -110,6 +112,10 @@ enum PluginCommand {
     /// Replay a candidate build against a binding's recorded production
     /// calls and print what it answers differently; exits 1 on a regression.
     Replay(plugin_replay::Args),
+    /// List a binding's versions on a running server, or compare two.
+    Versions(plugin_versions::Args),
+    /// Run an earlier version of a binding again (as a new version).
+    Restore(plugin_versions::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +131,8 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Build(args)) => plugin_build::run(args),
         Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
         Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
+        Command::Plugin(PluginCommand::Versions(args)) => plugin_versions::run(args),
+        Command::Plugin(PluginCommand::Restore(args)) => plugin_versions::restore(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

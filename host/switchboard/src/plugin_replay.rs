@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use switchboard::engine::{CallOutcome, RecordedCalls};
 use switchboard::replay::{Report, Thresholds, Verdict};
 use switchboard_runtime::{Limits, Runtime, RuntimeConfig};
@@ -31,12 +31,8 @@ pub struct Args {
     /// At most this many calls.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
-    /// The server [env: SWITCHBOARD_URL; default: http://127.0.0.1:8080].
-    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// The tenant's API key [env: SWITCHBOARD_KEY].
-    #[arg(long, env = "SWITCHBOARD_KEY", hide_env_values = true)]
-    key: Option<String>,
+    #[command(flatten)]
+    server: crate::cli_api::Server,
     /// Read the calls from this file (saved from `GET …/plugins/{name}/calls`) instead of the server.
     #[arg(long)]
     calls: Option<PathBuf>,
@@ -128,30 +124,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The recorded calls, from the server.
 fn fetch(args: &Args) -> anyhow::Result<RecordedCalls> {
-    let Some(key) = &args.key else {
-        bail!(
-            "the server needs the tenant's API key: pass --key or set SWITCHBOARD_KEY (or replay a saved export with --calls FILE)"
-        );
-    };
-    let url = format!(
-        "{}/v1/tenants/{}/plugins/{}/calls?since={}&limit={}",
-        args.server.trim_end_matches('/'),
-        args.tenant,
-        args.plugin,
-        args.since,
+    use crate::cli_api::query_value;
+    let path = format!(
+        "/v1/tenants/{}/plugins/{}/calls?since={}&limit={}",
+        query_value(&args.tenant),
+        query_value(&args.plugin),
+        query_value(&args.since),
         args.limit
     );
-    let everywhere = ["0.0.0.0/0", "::/0"].map(|network| network.parse().expect("a network"));
-    let client = switchboard::delivery::client::Client::new(switchboard_runtime::OutboundPolicy::allowing(
-        everywhere,
-    ))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (status, body) = runtime.block_on(client.api(http::Method::GET, &url, Some(key), None, 256 << 20))?;
-    if !status.is_success() {
-        let said = String::from_utf8_lossy(&body);
-        bail!("the server answered {status} for {url}: {said}");
-    }
-    serde_json::from_slice(&body).context("the server's calls did not decode")
+    args.server.call(http::Method::GET, &path).context("(or replay a saved export with --calls FILE)")
 }
 
 fn print_report(report: &Report, regressions: &[String]) {

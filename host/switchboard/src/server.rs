@@ -177,6 +177,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
                 .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES + (1 << 20))),
         )
         .route("/v1/tenants/{tenant}/plugins/{name}", get(plugins::binding))
+        .route("/v1/tenants/{tenant}/plugins/{name}/versions/compare", get(manage::compare_plugin_versions))
         .route("/v1/tenants/{tenant}/plugins/{name}/limits", put(plugins::put_limits))
         .route("/v1/tenants/{tenant}/plugins/{name}/grants", put(plugins::put_grants))
         .route("/v1/tenants/{tenant}/plugins/{name}/canary", get(plugins::canary))

@@ -155,3 +155,45 @@ pub async fn restore_plugin_version(
         control(&state, move |control| control.restore_plugin_version(&tenant, &name, seq, &by)).await?,
     ))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct CompareQuery {
+    /// The earlier version's `seq`.
+    from: u64,
+    /// The later version's `seq`.
+    to: u64,
+}
+
+/// `GET /v1/tenants/{tenant}/plugins/{name}/versions/compare?from=A&to=B`:
+/// two versions side by side, and what changed between them (the code,
+/// the config, the manifest's version). To compare what they *do*, replay
+/// one against the other's recorded calls (`POST …/replay`).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/versions/compare", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("name" = String, Path), CompareQuery),
+    responses((status = 200, description = "`{from, to, component_changed, config_changed, manifest_changed}`", body = Object),
+              (status = 404, description = "No such binding or version", body = ErrorBody)))]
+pub async fn compare_plugin_versions(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, tenant: running, .. }: TenantAuth,
+    UrlPath((_, name)): UrlPath<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<CompareQuery>,
+) -> Result<Json<Value>, AppError> {
+    if !running.plugins.contains_key(&name) {
+        return Err(crate::tenants::ControlError::UnknownPlugin(name).into());
+    }
+    let binding = name.clone();
+    let versions = super::api::blocking(&state, move |engine| engine.plugin_versions(&tenant, &name)).await?;
+    let find = |seq: u64| {
+        versions.iter().find(|version| version.seq == seq).cloned().ok_or_else(|| {
+            AppError::from(crate::tenants::ControlError::UnknownVersion { plugin: binding.clone(), seq })
+        })
+    };
+    let (from, to) = (find(query.from)?, find(query.to)?);
+    Ok(Json(json!({
+        "component_changed": from.component != to.component,
+        "config_changed": from.config != to.config,
+        "manifest_changed": from.manifest != to.manifest,
+        "from": from,
+        "to": to,
+    })))
+}

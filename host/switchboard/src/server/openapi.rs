@@ -59,6 +59,7 @@ use super::webhooks;
         super::plugins::promote,
         super::plugins::roll_back,
         super::plugins::binding,
+        super::manage::compare_plugin_versions,
         super::plugins::put_limits,
         super::plugins::put_grants,
         super::manage::restore_plugin_version,

@@ -214,6 +214,8 @@ mod tests {
             assert!(toml::from_str::<Managed>(text).is_err(), "{text}");
         }
         // Limits and grants it may set, within [self_service] (checked on load).
-        assert!(toml::from_str::<Managed>("[plugins.x]\nlimits = { fuel = 1 }\ngrants = { kv = true }").is_ok());
+        assert!(
+            toml::from_str::<Managed>("[plugins.x]\nlimits = { fuel = 1 }\ngrants = { kv = true }").is_ok()
+        );
     }
 }
