@@ -281,6 +281,17 @@ fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
     Some((String::from_utf8(segment.to_vec()).ok()?, rest))
 }
 
+/// `k/{name}/{version}`: a build in the plugin catalog (`catalog.rs`), in
+/// the blobs tree; no tenant's.
+pub(crate) fn catalog_entry(name: &str, version: &str) -> Vec<u8> {
+    let mut key = CATALOG_PREFIX.to_vec();
+    push_segment(&mut key, name);
+    key.extend_from_slice(version.as_bytes());
+    key
+}
+
+pub(crate) const CATALOG_PREFIX: &[u8] = b"k/";
+
 /// `r/{seq}`: a batch being written, recorded whole so a crash cannot leave
 /// it half-applied (see `batch.rs`). Cross-tenant, and it lives only while
 /// the batch is written.
@@ -360,6 +371,7 @@ pub(crate) fn shared_kind(key: &[u8]) -> &'static str {
         [b'x', b'/', ..] => "retired tenants",
         [b'z', b'/', ..] => "retirements in progress",
         [b'd', b'/', ..] => "old due index",
+        [b'k', b'/', ..] => "plugin catalog",
         _ => "components and flow sources",
     }
 }

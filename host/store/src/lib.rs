@@ -32,6 +32,7 @@
 mod api_keys;
 mod batch;
 mod blobs;
+mod catalog;
 mod codec;
 mod contacts;
 mod conversations;
@@ -58,6 +59,7 @@ use batch::Batch;
 use database::{Database, Trees};
 
 pub use api_keys::ApiKey;
+pub use catalog::{CatalogEntry, Published};
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use plugin_state::SledKv;

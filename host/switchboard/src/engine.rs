@@ -52,6 +52,7 @@ use crate::tenant::Tenant;
 
 mod admission;
 mod canary;
+mod catalog;
 mod daily;
 mod fire;
 mod links;
@@ -105,8 +106,8 @@ pub enum EngineError {
     /// The tenant wrote its quota of events today; new messages wait.
     #[error("tenant {tenant:?} reached its {limit} events today")]
     DailyQuota { tenant: String, limit: u64, retry_after_secs: u64 },
-    /// A component given to replay (or to a canary) that this host cannot run.
-    #[error("the candidate is not a component this host runs: {0}")]
+    /// A component given to replay or to the catalog that this host cannot take.
+    #[error("not a component this host takes: {0}")]
     Candidate(String),
     #[error("tenant has no plugin binding {0:?}")]
     UnknownPlugin(String),

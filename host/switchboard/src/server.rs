@@ -15,6 +15,8 @@
 //! - `GET /healthz` and `GET /readyz`: liveness and readiness (`health.rs`).
 //! - `/v1/admin/...` (the operator's key) and `/v1/tenants/{tenant}/keys`:
 //!   tenants and their hashed, revocable API keys (`keys.rs`).
+//! - `/v1/catalog/plugins[/{name}/{version}/install]` (the operator's key):
+//!   builds published once and installed into many tenants (`catalog.rs`).
 //! - `PUT /v1/tenants/{tenant}/flow|calendar|channels/{channel}|plugins/{name}/…`:
 //!   a tenant edits itself; a bad edit changes nothing (`manage.rs`).
 //! - `GET /v1/tenants/{tenant}/plugins/{name}/calls` and `POST …/replay`: a
@@ -41,6 +43,7 @@ use crate::tenants::ControlPlane;
 
 mod api;
 pub mod auth;
+mod catalog;
 mod demo_shop;
 mod error;
 mod health;
@@ -159,6 +162,13 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         .route("/v1/admin/tenants", get(keys::tenants).post(keys::create_tenant))
         .route("/v1/admin/tenants/{tenant}", delete(keys::remove_tenant))
         .route("/v1/admin/tenants/{tenant}/keys", post(keys::admin_create))
+        .route(
+            "/v1/catalog/plugins",
+            get(catalog::list)
+                .post(catalog::publish)
+                .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES)),
+        )
+        .route("/v1/catalog/plugins/{name}/{version}/install", post(catalog::install))
         .route("/v1/tenants/{tenant}/keys", get(keys::list).post(keys::create_own))
         .route("/v1/tenants/{tenant}/keys/{id}", delete(keys::revoke))
         .route("/v1/tenants/{tenant}/flow", put(manage::put_flow))

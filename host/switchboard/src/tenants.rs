@@ -28,7 +28,7 @@ mod publish;
 
 pub use edit::NewFile;
 pub use keys::{KeyInfo, MintedKey};
-pub use publish::{Canary, Publish};
+pub use publish::{Canary, Install, Publish};
 
 /// Creates, edits, reloads and removes the engine's tenants.
 #[derive(Debug)]

@@ -33,6 +33,12 @@ impl AppError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+
+    /// `{code, message}`: what the error body holds, for an answer that
+    /// reports several outcomes.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "code": self.code, "message": self.message })
+    }
 }
 
 impl IntoResponse for AppError {

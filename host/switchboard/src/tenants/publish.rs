@@ -27,6 +27,22 @@ pub struct Publish {
     pub provenance: Provenance,
 }
 
+/// One tenant's install of a catalog build.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    pub tenant: String,
+    /// The binding its flow calls.
+    pub binding: String,
+    /// Its own config; without one, the binding's.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    /// Serve it to this percentage of new conversations first.
+    #[serde(default)]
+    pub canary: Option<u8>,
+}
+
 /// What to do with a canary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Canary {
@@ -148,6 +164,28 @@ impl ControlPlane {
         };
         self.engine.append_tenant_events(tenant, &[event])?;
         Ok(reloaded)
+    }
+
+    /// Install `version` of the catalog's plugin `name` into `tenant` as
+    /// `install.binding` (a new binding, or a new version of one), with its
+    /// config (checked against the manifest's schema) or the binding's, as
+    /// a canary if it says so: a publish, as an upload would be.
+    pub fn install(
+        &self,
+        name: &str,
+        version: &str,
+        install: Install,
+        by: &str,
+    ) -> Result<Arc<Tenant>, ControlError> {
+        let Install { tenant, binding, config, canary } = install;
+        let Some((_, component)) = self.engine.catalog_build(name, version)? else {
+            return Err(ControlError::Request(format!(
+                "the catalog has no {name} {version}; GET /v1/catalog/plugins lists it"
+            )));
+        };
+        let provenance =
+            Provenance { by: Some(by.to_owned()), note: Some(format!("catalog {name} {version}")) };
+        self.publish(&tenant, &binding, Publish { component, config, canary, provenance })
     }
 
     /// The newest version recorded for `binding` (what a publish made).

@@ -26,6 +26,7 @@ mod auth;
 mod batching;
 mod canary;
 mod cases;
+mod catalog;
 mod crash;
 mod delivery;
 mod disk_full;

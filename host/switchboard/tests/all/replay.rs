@@ -108,7 +108,7 @@ fn step_calls_are_recorded_and_a_candidate_replays_against_them() {
     assert!(!report.regressions(&Thresholds::default()).is_empty());
 
     let error = engine.replay("shop", "pricing", b"not wasm", None, 0, 100).expect_err("refused");
-    assert!(error.to_string().contains("not a component"), "{error}");
+    assert!(error.to_string().contains("not a component this host takes"), "{error}");
 }
 
 #[test]
