@@ -48,7 +48,8 @@ async fn every_route_that_declares_a_bearer_refuses_a_missing_a_foreign_and_a_re
                 );
                 continue;
             }
-            let operator = path.starts_with("/v1/admin") || path == "/metrics";
+            let operator =
+                path.starts_with("/v1/admin") || path.starts_with("/v1/catalog") || path == "/metrics";
             // Another tenant's key for a tenant route; a tenant's own key for an operator route.
             let foreign = if operator { "token-alpha" } else { "token-beta" };
             let uri = concrete(path, "alpha");
