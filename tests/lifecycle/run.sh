@@ -2,6 +2,7 @@
 # The plugin author's path, as a new agency developer walks it, outside the
 # checkout:
 #
+# 0. the three SDKs pack as the libraries they publish as;
 # 1. for Rust, Python and JavaScript, `switchboard plugin new`, the plugin's
 #    unit tests in its own language, then `switchboard plugin build` (the
 #    component, its manifest embedded, its samples run in the sandbox);
@@ -31,6 +32,9 @@ RUSTUP_TOOLCHAIN="$(cd "$root" && rustup show active-toolchain | cut -d' ' -f1)"
 export RUSTUP_TOOLCHAIN
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+
+echo "==> the SDKs pack as libraries: cargo package, pip wheel, npm pack"
+"$root/scripts/package-sdks.sh" "$work/packages" | tail -n 3
 
 for lang in ${LIFECYCLE_LANGS:-rust python js}; do  # LIFECYCLE_LANGS=rust: a quicker run
     echo "==> $lang: plugin new, unit tests, plugin build"

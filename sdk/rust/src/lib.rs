@@ -43,7 +43,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: "wit",
         world: "step",
         pub_export_macro: true,
         export_macro_name: "__export_step_world",
@@ -57,7 +57,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod classifier_bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: "wit",
         world: "classifier",
         with: {
             "switchboard:plugin/types@0.2.0": crate::bindings::switchboard::plugin::types,
