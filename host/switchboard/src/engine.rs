@@ -111,6 +111,9 @@ pub enum EngineError {
     Candidate(String),
     #[error("tenant has no plugin binding {0:?}")]
     UnknownPlugin(String),
+    /// Work the host does one at a time (a replay) is running already.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl EngineError {
@@ -186,6 +189,8 @@ pub struct Engine {
     events_per_day: u64,
     /// Canaries' calls, and the ones withdrawn.
     canaries: canary::Canaries,
+    /// Held while a replay runs: one at a time on the host.
+    replaying: Mutex<()>,
 }
 
 /// Why a known tenant is not served.
@@ -218,6 +223,7 @@ impl Engine {
             daily: DailyEvents::default(),
             events_per_day: DEFAULT_EVENTS_PER_DAY,
             canaries: canary::Canaries::default(),
+            replaying: Mutex::default(),
         }
     }
 

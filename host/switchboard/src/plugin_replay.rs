@@ -104,7 +104,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &recorded.plugin_configs(),
         limits,
         &recorded.calls,
-        || progress.inc(1),
+        || {
+            progress.inc(1);
+            true
+        },
     );
     progress.finish_and_clear();
 

@@ -61,6 +61,9 @@ pub struct Report {
     /// Calls whose recorded config is no longer stored (and no candidate
     /// config was given): not run.
     pub skipped: usize,
+    /// Calls left when the replay's time ran out.
+    #[serde(default)]
+    pub unreplayed: usize,
     /// Fuel the candidate used over what production used, on the calls
     /// both answered (1.0: the same).
     pub fuel_ratio: Option<f64>,
@@ -115,8 +118,8 @@ impl Report {
 
 /// Run `candidate` against `calls`. `config` is the candidate's config, if
 /// it brings one; otherwise each call gets the config it was recorded with,
-/// from `recorded_configs` (by hash). `tick` is called once per call (a
-/// progress bar).
+/// from `recorded_configs` (by hash). `tick` is called before each call (a
+/// progress bar, a budget): once it says no, the rest are left `unreplayed`.
 pub fn replay(
     plugin: &str,
     candidate: &Plugin,
@@ -124,7 +127,7 @@ pub fn replay(
     recorded_configs: &HashMap<String, PluginConfig>,
     limits: Limits,
     calls: &[StepCall],
-    mut tick: impl FnMut(),
+    mut tick: impl FnMut() -> bool,
 ) -> Report {
     let mut report = Report {
         plugin: plugin.to_owned(),
@@ -134,8 +137,11 @@ pub fn replay(
     };
     let grants = Arc::new(Grants { log: true, kv: true, ..Grants::default() });
     let (mut fuel, mut time) = ((0u64, 0u64), (0u64, 0u64));
-    for call in calls {
-        tick();
+    for (done, call) in calls.iter().enumerate() {
+        if !tick() {
+            report.unreplayed = calls.len() - done;
+            break;
+        }
         *report.recorded_with.entry(call.component.clone()).or_default() += 1;
         let config = match config {
             Some(config) => config.clone(),

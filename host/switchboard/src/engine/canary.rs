@@ -85,6 +85,17 @@ impl Engine {
         *lock(&self.canaries.rollbacks) = Some(rollbacks);
     }
 
+    /// Start counting `binding`'s calls afresh (a new canary).
+    pub fn reset_canary_stats(&self, tenant: &str, binding: &str) {
+        lock(&self.canaries.stats).retain(|(t, b, _), _| !(t == tenant && b == binding));
+    }
+
+    /// Forget what is kept in memory of a tenant no longer served.
+    pub(super) fn forget_canaries(&self, tenant: &str) {
+        lock(&self.canaries.stats).retain(|(t, _, _), _| t != tenant);
+        write(&self.canaries.withdrawn).retain(|(t, _, _)| t != tenant);
+    }
+
     /// Whether `component` was withdrawn from `tenant`'s `binding`.
     pub fn is_withdrawn(&self, tenant: &str, binding: &str, component: &str) -> bool {
         let withdrawn = read(&self.canaries.withdrawn);

@@ -125,6 +125,7 @@ impl Engine {
         limit: usize,
     ) -> Result<Vec<StepCall>, EngineError> {
         let mut calls = Vec::new();
+        let mut bytes_read = 0;
         let mut from = (since, 0);
         // Read in pages, skipping other bindings' calls, until `limit`.
         loop {
@@ -132,6 +133,10 @@ impl Engine {
             let next =
                 page.last().filter(|_| page.len() == STEP_CALL_PAGE).map(|(at, seq, _)| (*at, seq + 1));
             for (_, _, bytes) in page {
+                bytes_read += bytes.len();
+                if bytes_read > MAX_RECORDED_BYTES {
+                    return Ok(calls);
+                }
                 match serde_json::from_slice::<StepCall>(&bytes) {
                     Ok(call) if call.plugin == plugin => calls.push(call),
                     Ok(_) => {}
@@ -222,9 +227,27 @@ impl Engine {
         let running = self.tenant(tenant)?;
         let binding =
             running.plugins.get(plugin).ok_or_else(|| EngineError::UnknownPlugin(plugin.to_owned()))?;
+        // One replay at a time on the host, within a budget, its guest
+        // memory counted against the tenant's like a step's: a replay is
+        // thousands of calls, and must not take the host from live turns.
+        let _one_at_a_time = match self.replaying.try_lock() {
+            Ok(held) => held,
+            // A replay that panicked holds nothing any more.
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(EngineError::Busy(
+                    "another replay is running on this server; try again shortly".into(),
+                ));
+            }
+        };
+        let _memory = self
+            .memory
+            .reserve(tenant, binding.limits.memory_bytes)
+            .map_err(|busy| EngineError::Busy(format!("no guest memory for a replay now: {busy}")))?;
         let loaded =
             self.runtime.load(candidate).map_err(|error| EngineError::Candidate(error.to_string()))?;
         let recorded = self.recorded_calls(tenant, plugin, since, limit)?;
+        let until = std::time::Instant::now() + REPLAY_BUDGET;
         Ok(crate::replay::replay(
             plugin,
             &loaded,
@@ -232,10 +255,17 @@ impl Engine {
             &recorded.plugin_configs(),
             binding.limits,
             &recorded.calls,
-            || {},
+            || std::time::Instant::now() < until,
         ))
     }
 }
+
+/// How long a replay on the server may run; the calls left are reported as
+/// not replayed.
+const REPLAY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The most of recorded calls (encoded) one read returns.
+const MAX_RECORDED_BYTES: usize = 32 << 20;
 
 /// Recorded calls read per store page.
 const STEP_CALL_PAGE: usize = 500;

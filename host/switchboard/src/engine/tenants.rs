@@ -193,8 +193,13 @@ impl Engine {
     /// Stop serving a tenant. Its stored conversations, events and timers
     /// stay (its timers wait, parked, in case it comes back).
     pub fn remove_tenant(&self, name: &str) -> Result<Arc<Tenant>, EngineError> {
-        let mut tenants = self.tenants.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tenants.remove(name).ok_or_else(|| EngineError::UnknownTenant(name.to_owned()))
+        let removed = {
+            let mut tenants = self.tenants.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            tenants.remove(name).ok_or_else(|| EngineError::UnknownTenant(name.to_owned()))?
+        };
+        // A tenant created later under the name inherits none of it.
+        self.forget_canaries(name);
+        Ok(removed)
     }
 
     /// Move a removed tenant's stored data (conversations, events, keys,

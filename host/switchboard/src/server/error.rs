@@ -98,6 +98,10 @@ impl From<EngineError> for AppError {
             error @ EngineError::Candidate(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", error.to_string())
             }
+            error @ EngineError::Busy(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", error.to_string())
+                    .retry_after(std::time::Duration::from_secs(10))
+            }
             EngineError::UnknownPlugin(plugin) => Self::new(
                 StatusCode::NOT_FOUND,
                 "unknown_plugin",

@@ -105,11 +105,17 @@ pub async fn publish(
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let bad = |message: String| AppError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    let refused = |error: axum::extract::multipart::MultipartError| match error.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.body_text())
+        }
+        _ => bad(error.body_text()),
+    };
     let mut publish = Publish { provenance: Provenance { by: Some(key), note: None }, ..Publish::default() };
     let mut component = None;
-    while let Some(part) = form.next_field().await.map_err(|error| bad(error.body_text()))? {
+    while let Some(part) = form.next_field().await.map_err(refused)? {
         let field = part.name().unwrap_or_default().to_owned();
-        let bytes = part.bytes().await.map_err(|error| bad(error.body_text()))?;
+        let bytes = part.bytes().await.map_err(refused)?;
         let text =
             || String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{field} is not UTF-8 text")));
         match field.as_str() {
@@ -203,7 +209,10 @@ pub async fn roll_back(
     UrlPath((_, name)): UrlPath<(String, String)>,
     body: Option<Json<RollBackRequest>>,
 ) -> Result<Json<Value>, AppError> {
-    let reason = body.and_then(|Json(body)| body.reason).unwrap_or_else(|| "rolled back by hand".to_owned());
+    let reason = body
+        .and_then(|Json(body)| body.reason)
+        .map(|reason| reason.chars().take(MAX_NOTE_CHARS).collect())
+        .unwrap_or_else(|| "rolled back by hand".to_owned());
     let ending = Canary::RollBack { reason };
     Ok(served(control(&state, move |control| control.end_canary(&tenant, &name, None, ending, &key)).await?))
 }

@@ -74,8 +74,16 @@ impl ControlPlane {
             .map(|config| serde_json::to_vec_pretty(&config))
             .transpose()
             .map_err(|error| ControlError::Request(error.to_string()))?;
+        let hash = switchboard_runtime::ContentHash::of(&publish.component).to_string();
+        if publish.canary.is_some() && self.engine.is_withdrawn(tenant, binding, &hash) {
+            return Err(ControlError::Canary(format!(
+                "this build was rolled back from {binding:?}; publish a new build as its canary"
+            )));
+        }
+        let canary = publish.canary.is_some();
+        let name = binding.to_owned();
         let binding = binding.to_owned();
-        self.edit_from(tenant, &publish.provenance, move |current, managed, files| {
+        let served = self.edit_from(tenant, &publish.provenance, move |current, managed, files| {
             let has_canary = current.plugins.get(&binding).is_some_and(|bound| bound.canary.is_some());
             if publish.canary.is_none() && has_canary {
                 return Err(ControlError::Canary(format!(
@@ -108,7 +116,12 @@ impl ControlPlane {
             files.push(component);
             files.extend(config);
             Ok(())
-        })
+        })?;
+        if canary {
+            // A new canary is measured from its start, beside the binding's calls from then on.
+            self.engine.reset_canary_stats(tenant, &name);
+        }
+        Ok(served)
     }
 
     /// Promote `binding`'s canary to its version, or roll it back. With

@@ -177,6 +177,8 @@ async fn a_failing_canary_on_half_the_conversations_is_rolled_back_by_itself() {
     let (_, versions) =
         send(&app, "GET", "/v1/tenants/shop/plugins/pricing/versions", Some("token-shop"), None).await;
     assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "{versions}");
+    let (status, body) = publish(&app, &[("component", &failing), ("canary", b"10")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a build rolled back is not a canary again: {body}");
 }
 
 #[tokio::test]
