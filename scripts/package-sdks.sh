@@ -7,7 +7,7 @@
 #   copied in; the package is built once to check it);
 # - Python: `pip wheel`, from a copy, so the checkout gets no build/ or
 #   egg-info (setuptools is fetched into pip's own build environment);
-# - JavaScript: `npm pack`.
+# - JavaScript: `npm pack`, from a copy with the contract (`wit/`) in it.
 #
 # Each version follows the contract they build against (0.2.0).
 set -euo pipefail
@@ -26,6 +26,11 @@ find "$work/python" -name __pycache__ -prune -exec rm -rf {} +
 python3 -m pip wheel --quiet --disable-pip-version-check --no-deps "$work/python" -w "$out"
 
 echo "==> js: npm pack"
-(cd "$root/sdk/js" && npm pack --silent --pack-destination "$out" > /dev/null)
+# From a copy with the contract in it (`wit/`, which build.mjs prefers to
+# the checkout's), so the package builds plugins on its own.
+cp -r "$root/sdk/js" "$work/js"
+rm -rf "$work/js/node_modules"
+cp -r "$root/wit/since_v0.2.0" "$work/js/wit"
+(cd "$work/js" && npm pack --silent --pack-destination "$out" > /dev/null)
 
 ls -1 "$out"

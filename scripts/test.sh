@@ -26,6 +26,12 @@ step "plugin logic tests in their own languages"
 (cd plugins/contact-validator-js && node --test)
 (cd plugins/deposit-policy-py && python3 -B -m unittest 2>&1 | tail -n 4)
 node --test sdk/js/guard.test.js # the SDK's guard, its shapes checked against the WIT
+# The SDKs' test hosts, which plugin adapters are unit-tested against.
+node --import ./sdk/js/testing/register.mjs --test sdk/js/testing.test.js
+bindings="$(mktemp -d)"
+sdk/python/build.sh --bindings "$bindings/py" > /dev/null
+PYTHONPATH="$bindings/py:sdk/python" python3 -B -m unittest discover -s sdk/python/tests 2>&1 | tail -n 1
+rm -rf "$bindings"
 
 step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.

@@ -20,6 +20,7 @@ import { componentize } from '@bytecodealliance/componentize-js';
 import { build } from 'esbuild';
 import { writeFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const args = process.argv.slice(2);
@@ -31,7 +32,9 @@ if (!pluginDir || !output || !exportsOf[worldName]) {
   console.error('usage: build.mjs [--sdk SDK_DIR] PLUGIN_DIR OUTPUT.wasm [step|classifier|plugin]');
   process.exit(2);
 }
-const witPath = resolve(sdkDir, '../../wit/since_v0.2.0');
+// The contract: packed into the npm package as `wit/`, else the checkout's.
+const packed = resolve(sdkDir, 'wit');
+const witPath = existsSync(packed) ? packed : resolve(sdkDir, '../../wit/since_v0.2.0');
 const app = resolve(pluginDir, 'app.js');
 
 const scratch = await mkdtemp(join(tmpdir(), 'switchboard-js-'));

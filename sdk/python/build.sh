@@ -13,11 +13,22 @@
 # typed error with its cause. componentize-py is installed once into a user
 # cache ($SWITCHBOARD_TOOLS, else $XDG_CACHE_HOME/switchboard/tools, else
 # ~/.cache/switchboard/tools); nothing is written into PLUGIN_DIR.
+#
+#   sdk/python/build.sh --bindings OUT_DIR
+#
+# writes the contract's Python bindings (`wit_world`, importable on plain
+# CPython) to OUT_DIR instead, for `switchboard_sdk.testing` and
+# `switchboard plugin test`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-plugin_dir="$(cd "$1" && pwd)"
-output="$2"
-world="${3:-step}"
+bindings=""
+if [[ "${1:-}" == "--bindings" ]]; then
+    bindings="$2"
+else
+    plugin_dir="$(cd "$1" && pwd)"
+    output="$2"
+    world="${3:-step}"
+fi
 componentize_py_version="0.25.1"
 
 tools="${SWITCHBOARD_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard/tools}"
@@ -37,6 +48,12 @@ if [[ ! -e "$venv/.installed" ]]; then
         touch "$venv/.installed"
     fi
     flock -u 9
+fi
+
+if [[ -n "$bindings" ]]; then
+    # Every world's types and imports: `plugin` has them all.
+    "$venv/bin/componentize-py" --wit-path "$root/wit/since_v0.2.0" --world plugin bindings "$bindings"
+    exit 0
 fi
 
 case "$world" in

@@ -40,10 +40,11 @@ for lang in ${LIFECYCLE_LANGS:-rust python js}; do  # LIFECYCLE_LANGS=rust: a qu
     echo "==> $lang: plugin new, unit tests, plugin build"
     name="greeter-$lang"
     (cd "$work" && "$switchboard" plugin new "$name" --lang "$lang" > /dev/null)
+    # The logic's tests and the step's, against the SDK's test host.
     case "$lang" in
-        rust) (cd "$work/$name" && cargo test --quiet 2>&1 | grep -E '^test result: ok. [1-9]') ;;
-        python) (cd "$work/$name" && python3 -B -m unittest 2>&1 | tail -n 1) ;;
-        js) (cd "$work/$name" && node --test --test-reporter=tap greeting.test.js 2>&1 | grep -E '^# pass [1-9]') ;;
+        rust) (cd "$work/$name" && "$switchboard" plugin test 2>&1 | grep -E '^test result: ok. [1-9]') ;;
+        python) (cd "$work/$name" && "$switchboard" plugin test 2>&1 | grep -E '^Ran [1-9]+ tests') ;;
+        js) (cd "$work/$name" && "$switchboard" plugin test 2>&1 | grep -E '^# pass [1-9]') ;;
     esac
     "$switchboard" plugin build "$work/$name" | tail -n 2
     test -s "$work/$name/build/$name.wasm"
@@ -57,6 +58,10 @@ done
 echo "the plugin author's path works in: ${LIFECYCLE_LANGS:-rust python js}"
 
 # ---- 2-8: a running server, two tenants, versions, replay, canary --------
+if [[ " ${LIFECYCLE_LANGS:-rust} " != *" rust "* ]]; then
+    echo "(steps 2-8 publish the Rust plugin: include rust in LIFECYCLE_LANGS to run them)"
+    exit 0
+fi
 json() { python3 -c "import json,sys; data=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 server="http://127.0.0.1:$port"

@@ -26,6 +26,7 @@ mod plugin_build;
 mod plugin_new;
 mod plugin_replay;
 mod plugin_run;
+mod plugin_test;
 mod plugin_versions;
 mod serve;
 mod store_cli;
@@ -112,6 +113,8 @@ enum PluginCommand {
     /// Replay a candidate build against a binding's recorded production
     /// calls and print what it answers differently; exits 1 on a regression.
     Replay(plugin_replay::Args),
+    /// Run a plugin's unit tests in its own language, with the SDK's test host.
+    Test(plugin_test::Args),
     /// List a binding's versions on a running server, or compare two.
     Versions(plugin_versions::Args),
     /// Run an earlier version of a binding again (as a new version).
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
         Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
         Command::Plugin(PluginCommand::Versions(args)) => plugin_versions::run(args),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(args),
         Command::Plugin(PluginCommand::Restore(args)) => plugin_versions::restore(args),
         Command::Serve(args) => serve::run(args),
         Command::Chat(args) => chat::run(args),

@@ -47,13 +47,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (path, _) in &files {
         println!("  {}", path.display());
     }
-    let test = match args.lang.as_str() {
-        "rust" => "cargo test",
-        "python" => "python3 -m unittest",
-        _ => "node --test",
-    };
     println!(
-        "\nnext:\n  cd {}\n  {test}                      # the logic, in {}\n  switchboard plugin build       # the component, with its samples run in the sandbox",
+        "\nnext:\n  cd {}\n  switchboard plugin test        # its unit tests, in {}, with the SDK's test host\n  switchboard plugin build       # the component, with its samples run in the sandbox",
         dir.display(),
         args.lang
     );
@@ -83,11 +78,13 @@ fn files(name: &str, lang: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
             files.push(("app.py".into(), fill(PYTHON_APP)));
             files.push(("greeting.py".into(), PYTHON_LOGIC.to_owned()));
             files.push(("test_greeting.py".into(), PYTHON_TEST.to_owned()));
+            files.push(("test_app.py".into(), PYTHON_APP_TEST.to_owned()));
         }
         _ => {
             files.push(("app.js".into(), JS_APP.to_owned()));
             files.push(("greeting.js".into(), JS_LOGIC.to_owned()));
             files.push(("greeting.test.js".into(), JS_TEST.to_owned()));
+            files.push(("app.test.js".into(), JS_APP_TEST.to_owned()));
             files.push(("package.json".into(), fill(JS_PACKAGE)));
         }
     }
@@ -163,14 +160,18 @@ const SAMPLE_INPUT: &str = r#"{
 const SAMPLE_EXPECT: &str = "{ \"decisions\": [{ \"reply\": { \"text\": \"Hello, there!\" } }] }\n";
 
 fn readme(lang: &str) -> String {
-    let (test, files) = match lang {
-        "rust" => ("cargo test", "`src/lib.rs`: the step and its unit tests (the SDK's `testing` host)"),
-        "python" => (
-            "python3 -m unittest",
-            "`greeting.py`: the logic, plain Python; `app.py`: the step; `test_greeting.py`: unit tests",
-        ),
-        _ => ("node --test", "`greeting.js`: the logic; `app.js`: the step; `greeting.test.js`: unit tests"),
+    let files = match lang {
+        "rust" => "`src/lib.rs`: the step and its unit tests (the SDK's `testing` host)",
+        "python" => {
+            "`greeting.py`: the logic, plain Python; `app.py`: the step; `test_greeting.py`: the logic's \
+             tests; `test_app.py`: the step's, against the SDK's test host (`switchboard_sdk.testing`)"
+        }
+        _ => {
+            "`greeting.js`: the logic; `app.js`: the step; `greeting.test.js`: the logic's tests; \
+             `app.test.js`: the step's, against the SDK's test host (`switchboard/testing`)"
+        }
     };
+    let test = "switchboard plugin test";
     format!(
         "# {{{{name}}}}\n\nA Switchboard step plugin ({lang}).\n\n- {files}\n- `switchboard-plugin.toml`: \
          its manifest: name, version, config schema, samples\n- `samples/`: inputs with the decisions \
@@ -297,6 +298,31 @@ if __name__ == "__main__":
     unittest.main()
 "#;
 
+const PYTHON_APP_TEST: &str = r#""""The step itself, against the SDK's test host: run with `switchboard plugin test`."""
+
+import unittest
+
+from switchboard_sdk.testing import TestHost, step_input
+
+import app
+
+
+class StepTest(unittest.TestCase):
+    def test_greets_with_the_configured_greeting(self):
+        with TestHost():
+            decisions = app.Handler().run(step_input("greet", config={"greeting": "Barev"}, display_name="Ani"))
+        self.assertEqual([decision.value.text for decision in decisions], ["Barev, Ani!"])
+
+    def test_a_config_without_a_greeting_is_refused(self):
+        with TestHost(), self.assertRaises(Exception) as refused:
+            app.Handler().run(step_input("greet", config={}))
+        self.assertIn("greeting", str(refused.exception.value))
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
+
 const JS_APP: &str = r#"// The step: `greeting.js` behind the plugin contract.
 import { config, reply, invalidConfig } from 'switchboard';
 import { greet } from './greeting.js';
@@ -323,11 +349,28 @@ test('greets by name', () => assert.equal(greet('Barev', 'Ani'), 'Barev, Ani!'))
 test('greets someone without a name', () => assert.equal(greet('Hello', undefined), 'Hello, there!'));
 "#;
 
+const JS_APP_TEST: &str = r#"// The step itself, against the SDK's test host: run with `switchboard plugin test`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { host, stepInput } from 'switchboard/testing';
+import { handler } from './app.js';
+
+test('greets with the configured greeting', () => {
+  host.reset();
+  const decisions = handler.run(stepInput('greet', { config: { greeting: 'Barev' }, displayName: 'Ani' }));
+  assert.deepEqual(decisions.map((decision) => decision.val.text), ['Barev, Ani!']);
+});
+
+test('a config without a greeting is refused', () => {
+  assert.throws(() => handler.run(stepInput('greet', { config: {} })), (error) => error.tag === 'invalid-config');
+});
+"#;
+
 const JS_PACKAGE: &str = r#"{
   "name": "{{name}}",
   "version": "0.1.0",
   "type": "module",
   "private": true,
-  "scripts": { "test": "node --test" }
+  "scripts": { "test": "switchboard plugin test" }
 }
 "#;
