@@ -47,6 +47,7 @@ mod catalog;
 mod demo_shop;
 mod error;
 mod health;
+mod jobs;
 mod keys;
 pub mod listen;
 mod manage;
@@ -81,6 +82,8 @@ pub struct AppState {
     min_free_disk_bytes: u64,
     demo: bool,
     web_chat_limits: Arc<rate::WebChatLimits>,
+    /// Work started by a request and followed by the client (`jobs.rs`).
+    pub(crate) jobs: Arc<jobs::Jobs>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -135,6 +138,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
             options.web_chat_per_ip_per_minute.unwrap_or(rate::DEFAULT_PER_IP_PER_MINUTE),
             options.web_chat_per_tenant_per_minute.unwrap_or(rate::DEFAULT_PER_TENANT_PER_MINUTE),
         )),
+        jobs: Arc::default(),
     };
     let mut router = Router::new()
         .route("/", get(pages::index))
@@ -187,6 +191,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
                 .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES + (1 << 20))),
         )
         .route("/v1/tenants/{tenant}/plugins/{name}", get(plugins::binding))
+        .route("/v1/tenants/{tenant}/jobs/{id}", get(jobs::job))
         .route("/v1/tenants/{tenant}/plugins/{name}/versions/compare", get(manage::compare_plugin_versions))
         .route("/v1/tenants/{tenant}/plugins/{name}/limits", put(plugins::put_limits))
         .route("/v1/tenants/{tenant}/plugins/{name}/grants", put(plugins::put_grants))

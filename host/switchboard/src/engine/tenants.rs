@@ -19,6 +19,12 @@ impl Engine {
         Tenant::load(dir, plugin_dir, &self.runtime, vars)
     }
 
+    /// Compile a component and check that this host runs it, ahead of an
+    /// edit that uses it (the edit's own load then finds it compiled).
+    pub fn compile(&self, wasm: &[u8]) -> Result<(), EngineError> {
+        self.runtime.load(wasm).map(|_| ()).map_err(|error| EngineError::Candidate(error.to_string()))
+    }
+
     /// [`Engine::load_tenant`] with `managed` in place of the tenant's
     /// `managed.toml`: how an edit is checked whole before it is committed.
     pub fn load_tenant_with(

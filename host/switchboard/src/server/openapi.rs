@@ -59,6 +59,7 @@ use super::webhooks;
         super::plugins::promote,
         super::plugins::roll_back,
         super::plugins::binding,
+        super::jobs::job,
         super::catalog::publish,
         super::catalog::list,
         super::catalog::install,

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::api::{blocking, control, now};
 use super::auth::TenantAuth;
+use super::jobs::Stage;
 use super::manage::served;
 use super::{AppError, AppState, ErrorBody};
 use crate::engine::{CanaryStanding, EngineError, Provenance, RecordedCalls};
@@ -93,15 +94,17 @@ pub async fn replay(
 /// conversations; without it the version serves all of them). Checked, and
 /// its manifest's samples run, before anything changes.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "tenant", security(("bearer" = [])),
-    params(("tenant" = String, Path), ("name" = String, Path)),
+    params(("tenant" = String, Path), ("name" = String, Path), PublishMode),
     request_body(content = String, content_type = "multipart/form-data", description = "Parts: `component` (.wasm), `config` (JSON), `note`, `canary` (1-100)"),
     responses((status = 201, description = "`{tenant, flow_version, version: {seq, component, config, manifest, canary, by, note, at}}`", body = Object),
+              (status = 202, description = "With `?async=true`: `{job: {id, stage, …}}`, followed at `GET /v1/tenants/{tenant}/jobs/{id}`", body = Object),
               (status = 400, body = ErrorBody), (status = 409, description = "A canary is in the way", body = ErrorBody),
               (status = 422, description = "Not a component this host runs, the config breaks its schema, or a sample failed", body = ErrorBody)))]
 pub async fn publish(
     State(state): State<AppState>,
     TenantAuth { name: tenant, key, .. }: TenantAuth,
     UrlPath((_, name)): UrlPath<(String, String)>,
+    Query(mode): Query<PublishMode>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let bad = |message: String| AppError::new(StatusCode::BAD_REQUEST, "bad_request", message);
@@ -141,8 +144,33 @@ pub async fn publish(
     }
     publish.component =
         component.ok_or_else(|| bad("no component part: send the .wasm as `component`".into()))?;
+    if mode.r#async {
+        let job = state.jobs.start(&tenant, format!("publish {name}"));
+        tokio::spawn(publish_in_background(state.clone(), job.id, tenant, name, publish));
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "job": job }))));
+    }
     let binding = name.clone();
-    let (tenant, version) = control(&state, move |control| {
+    let answer = published(&state, tenant, name, publish).await?;
+    tracing::info!(plugin = binding, "a plugin version was published");
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PublishMode {
+    /// Answer 202 at once with a job (`GET /v1/tenants/{tenant}/jobs/{id}`),
+    /// and compile and check off the request path.
+    #[serde(default)]
+    r#async: bool,
+}
+
+/// Publish, and the answer: `{tenant, flow_version, version}`.
+async fn published(
+    state: &AppState,
+    tenant: String,
+    name: String,
+    publish: Publish,
+) -> Result<Value, AppError> {
+    let (tenant, version) = control(state, move |control| {
         let served = control.publish(&tenant, &name, publish)?;
         let version = control.latest_version(&tenant, &name)?;
         Ok((served, version))
@@ -150,8 +178,21 @@ pub async fn publish(
     .await?;
     let Json(mut answer) = served(tenant);
     answer["version"] = json!(version);
-    tracing::info!(plugin = binding, "a plugin version was published");
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok(answer)
+}
+
+/// A publish as job `id`: compiled first (the slow part, and the compile
+/// cache then serves the edit), then checked and committed.
+async fn publish_in_background(state: AppState, id: u64, tenant: String, name: String, publish: Publish) {
+    state.jobs.stage(id, Stage::Compiling);
+    let component = publish.component.clone();
+    if let Err(error) = blocking(&state, move |engine| engine.compile(&component)).await {
+        state.jobs.finish(id, Err(error));
+        return;
+    }
+    state.jobs.stage(id, Stage::Checking);
+    let outcome = published(&state, tenant, name, publish).await;
+    state.jobs.finish(id, outcome);
 }
 
 /// The most of a version's note that is kept.

@@ -76,10 +76,14 @@ async fn publish(app: &Router, parts: &[(&str, &[u8])]) -> (StatusCode, Value) {
 
 /// Publish a version of `binding` of the tenant `shop`.
 pub async fn publish_to(app: &Router, binding: &str, parts: &[(&str, &[u8])]) -> (StatusCode, Value) {
+    publish_at(app, &format!("/v1/tenants/shop/plugins/{binding}/versions"), parts).await
+}
+
+async fn publish_at(app: &Router, uri: &str, parts: &[(&str, &[u8])]) -> (StatusCode, Value) {
     let (content_type, body) = form(parts);
     let request = Request::builder()
         .method("POST")
-        .uri(format!("/v1/tenants/shop/plugins/{binding}/versions"))
+        .uri(uri)
         .header(header::AUTHORIZATION, "Bearer token-shop")
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body))
@@ -206,4 +210,46 @@ async fn a_healthy_canary_is_watched_then_promoted_and_a_config_comes_with_its_c
     let (status, _) =
         send(&app, "POST", "/v1/tenants/shop/plugins/pricing/canary/promote", Some("token-shop"), None).await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing left to promote");
+}
+
+#[tokio::test]
+async fn a_version_published_in_the_background_is_followed_as_a_job() {
+    let (app, engine, _dir) = app();
+    let uri = "/v1/tenants/shop/plugins/pricing/versions?async=true";
+    let same = std::fs::read(plugin_dir().join("pricing_calculator.wasm")).expect("built");
+    let dearer = br#"{"currency": "AMD", "pricing": {"modifiers": {"base_minor": 3000000, "base_label": "Move", "modifiers": []}}}"#;
+    let (status, body) = publish_at(&app, uri, &[("component", &same), ("config", dearer)]).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["job"]["id"].as_u64().expect("a job id");
+    let follow = |id: u64| {
+        let app = app.clone();
+        async move {
+            for _ in 0..200 {
+                let (status, job) =
+                    send(&app, "GET", &format!("/v1/tenants/shop/jobs/{id}"), Some("token-shop"), None).await;
+                assert_eq!(status, StatusCode::OK, "{job}");
+                if job["stage"] == "done" || job["stage"] == "failed" {
+                    return job;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            panic!("job {id} never finished");
+        }
+    };
+    let job = follow(id).await;
+    assert_eq!(job["stage"], "done", "{job}");
+    assert_eq!(job["result"]["version"]["seq"], 2, "{job}");
+    assert!(engine.tenant("shop").expect("tenant").plugins["pricing"].config.as_str().contains("3000000"));
+
+    let (status, body) = publish_at(&app, uri, &[("component", b"not wasm")]).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = follow(body["job"]["id"].as_u64().expect("an id")).await;
+    assert_eq!(
+        (job["stage"].as_str(), job["error"]["code"].as_str()),
+        (Some("failed"), Some("invalid_component")),
+        "{job}"
+    );
+    let (status, _) =
+        send(&app, "GET", &format!("/v1/tenants/shop/jobs/{}", id + 100), Some("token-shop"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
