@@ -125,6 +125,18 @@ impl Store {
         self.durable()
     }
 
+    /// Serve a withdrawn `component` of `binding` again.
+    pub fn unwithdraw_component(
+        &self,
+        tenant: &str,
+        binding: &str,
+        component: &str,
+    ) -> Result<(), StoreError> {
+        let key = keys::withdrawn(tenant, binding, component);
+        self.database.write(|trees| trees.blobs.remove(key))?;
+        self.durable()
+    }
+
     /// Every `(binding, component)` withdrawn from `tenant`.
     pub fn withdrawn_components(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
         let prefix = keys::withdrawn_prefix(tenant);

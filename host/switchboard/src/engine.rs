@@ -62,13 +62,14 @@ mod memory;
 mod outbox;
 mod plugins;
 mod reads;
+mod shadow;
 mod step_calls;
 mod tenants;
 mod turn;
 
 use admission::Admission;
 pub use admission::{DEFAULT_TURNS_PER_TENANT, Slot};
-pub use canary::{CallStats, CanaryStanding, Rollback};
+pub use canary::{CallStats, CanaryStanding, Rollback, version_id};
 pub use daily::DEFAULT_EVENTS_PER_DAY;
 use daily::DailyEvents;
 use live::LiveFeeds;
@@ -79,6 +80,7 @@ pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
 pub use outbox::{OutboxEntry, OutboxPage, can_send};
 pub use plugins::MAX_STEP_OUTPUT_BYTES;
+pub use shadow::ShadowStats;
 pub use step_calls::{CallInput, CallOutcome, REDACTED, RecordedCalls, StepCall};
 pub use switchboard_store::Cutoffs as RetentionCutoffs;
 pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Swept};
@@ -191,6 +193,8 @@ pub struct Engine {
     canaries: canary::Canaries,
     /// Held while a replay runs: one at a time on the host.
     replaying: Mutex<()>,
+    /// Shadow versions' worker and what they found.
+    shadows: shadow::Shadows,
 }
 
 /// Why a known tenant is not served.
@@ -224,6 +228,7 @@ impl Engine {
             events_per_day: DEFAULT_EVENTS_PER_DAY,
             canaries: canary::Canaries::default(),
             replaying: Mutex::default(),
+            shadows: shadow::Shadows::default(),
         }
     }
 

@@ -84,7 +84,11 @@ fn line(version: &Value) -> String {
         .and_then(|at| jiff::Timestamp::from_millisecond(at).ok())
         .map(|at| at.strftime("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default();
-    let canary = version["canary"].as_u64().map(|percent| format!(" canary {percent}%")).unwrap_or_default();
+    let canary = match version["canary"].as_u64() {
+        Some(0) => " shadow".to_owned(),
+        Some(percent) => format!(" canary {percent}%"),
+        None => String::new(),
+    };
     let by = version["by"].as_str().map(|by| format!(" by {by}")).unwrap_or_default();
     let note = version["note"].as_str().map(|note| format!("  \"{note}\"")).unwrap_or_default();
     let manifest = version["manifest"].as_str().unwrap_or("(no manifest)");

@@ -135,7 +135,6 @@ pub fn replay(
         calls: calls.len(),
         ..Report::default()
     };
-    let grants = Arc::new(Grants { log: true, kv: true, ..Grants::default() });
     let (mut fuel, mut time) = ((0u64, 0u64), (0u64, 0u64));
     for (done, call) in calls.iter().enumerate() {
         if !tick() {
@@ -154,14 +153,7 @@ pub fn replay(
                 }
             },
         };
-        let context = CallContext {
-            plugin: plugin.to_owned(),
-            limits,
-            grants: grants.clone(),
-            kv: Some(Arc::new(MemoryKv::default())),
-            kv_quota: Default::default(),
-        };
-        let answered = run(candidate, &call.input, config, context);
+        let answered = run_one(plugin, candidate, &call.input, config, limits);
         let outcome = match &answered {
             Ok((answer, used_fuel, wall_us)) => {
                 if matches!(call.outcome, CallOutcome::Ok { .. }) {
@@ -199,6 +191,26 @@ pub fn replay(
     report
 }
 
+/// One input through `candidate` as a replay runs it (its own `log`, a
+/// throwaway `kv`, no secrets or HTTP): its answer as JSON, fuel and wall
+/// time (µs).
+pub fn run_one(
+    plugin: &str,
+    candidate: &Plugin,
+    input: &CallInput,
+    config: PluginConfig,
+    limits: Limits,
+) -> Result<(serde_json::Value, u64, u64), StepFailure> {
+    let context = CallContext {
+        plugin: plugin.to_owned(),
+        limits,
+        grants: Arc::new(Grants { log: true, kv: true, ..Grants::default() }),
+        kv: Some(Arc::new(MemoryKv::default())),
+        kv_quota: Default::default(),
+    };
+    run(candidate, input, config, context)
+}
+
 /// One recorded input through the candidate: its answer as JSON, fuel and
 /// wall time (µs).
 fn run(
@@ -226,7 +238,7 @@ fn run(
     }
 }
 
-fn compare(recorded: &CallOutcome, candidate: &CallOutcome) -> Verdict {
+pub fn compare(recorded: &CallOutcome, candidate: &CallOutcome) -> Verdict {
     match (recorded, candidate) {
         (CallOutcome::Ok { answer: was }, CallOutcome::Ok { answer: now }) if was == now => Verdict::Same,
         (CallOutcome::Ok { .. }, CallOutcome::Ok { .. }) => Verdict::Changed,

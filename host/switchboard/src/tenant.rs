@@ -445,12 +445,26 @@ pub struct Canary {
     pub config: PluginConfig,
     pub config_hash: String,
     pub percent: u8,
+    /// It runs in shadow: beside the binding's version, never applied.
+    pub shadow: bool,
 }
 
 /// The config hash of a binding without a config: the SHA-256 of no text.
 pub const NO_CONFIG_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+impl Canary {
+    /// What it runs, as canaries are told apart (`engine::version_id`).
+    pub fn version_id(&self) -> String {
+        crate::engine::version_id(self.plugin.hash().as_str(), &self.config_hash)
+    }
+}
+
 impl Binding {
+    /// What it runs, as canaries are told apart (`engine::version_id`).
+    pub fn version_id(&self) -> String {
+        crate::engine::version_id(self.plugin.hash().as_str(), &self.config_hash)
+    }
+
     /// What a conversation pins this binding's config by: the SHA-256 of
     /// its text, as the store keeps it.
     pub fn config_hash(&self) -> &str {
@@ -506,8 +520,12 @@ impl Tenant {
                         None => Code::with_config(name, &shown, &path, code.config.clone(), runtime),
                     }
                     .with_context(context)?;
-                    if !(1..=100).contains(&canary.percent) {
-                        bail!("plugin {name:?}'s canary: percent {} is not within 1-100", canary.percent);
+                    let allowed = if canary.shadow { 0..=0 } else { 1..=100 };
+                    if !allowed.contains(&canary.percent) {
+                        bail!(
+                            "plugin {name:?}'s canary: percent {} is not within {allowed:?}",
+                            canary.percent
+                        );
                     }
                     Some(Canary {
                         plugin: code.plugin,
@@ -515,6 +533,7 @@ impl Tenant {
                         config: code.config,
                         config_hash: code.config_hash,
                         percent: canary.percent,
+                        shadow: canary.shadow,
                     })
                 }
             };

@@ -49,20 +49,32 @@ impl CallStats {
 #[derive(Debug, Clone, Serialize)]
 pub struct CanaryStanding {
     pub component: String,
+    /// Its config's SHA-256.
+    pub config: String,
     pub percent: u8,
     pub canary: CallStats,
     pub stable: CallStats,
     /// Set once it was withdrawn.
     pub withdrawn: bool,
+    /// For a shadow: how its answers compare with the binding's so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<super::ShadowStats>,
 }
 
-/// The control plane's work: roll back `component`, `binding`'s canary.
+/// The control plane's work: roll back `version`, `binding`'s canary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollback {
     pub tenant: String,
     pub binding: String,
-    pub component: String,
+    /// Its [`version_id`].
+    pub version: String,
     pub reason: String,
+}
+
+/// What a binding runs, as canaries are told apart: the component's and
+/// the config's SHA-256 (a canary may change either).
+pub fn version_id(component: &str, config: &str) -> String {
+    format!("{component}+{config}")
 }
 
 /// The engine's side of canaries.
@@ -96,18 +108,27 @@ impl Engine {
         write(&self.canaries.withdrawn).retain(|(t, _, _)| t != tenant);
     }
 
-    /// Whether `component` was withdrawn from `tenant`'s `binding`.
-    pub fn is_withdrawn(&self, tenant: &str, binding: &str, component: &str) -> bool {
+    /// Whether `version` (a [`version_id`]) was withdrawn from `tenant`'s `binding`.
+    pub fn is_withdrawn(&self, tenant: &str, binding: &str, version: &str) -> bool {
         let withdrawn = read(&self.canaries.withdrawn);
         !withdrawn.is_empty()
-            && withdrawn.contains(&(tenant.to_owned(), binding.to_owned(), component.to_owned()))
+            && withdrawn.contains(&(tenant.to_owned(), binding.to_owned(), version.to_owned()))
     }
 
-    /// Withdraw `component` from `tenant`'s `binding` for good (kept in the
-    /// store across restarts).
-    pub fn withdraw(&self, tenant: &str, binding: &str, component: &str) -> Result<(), EngineError> {
-        self.store.withdraw_component(tenant, binding, component)?;
-        write(&self.canaries.withdrawn).insert((tenant.to_owned(), binding.to_owned(), component.to_owned()));
+    /// Serve `version` again (it was published anew, on purpose).
+    pub fn unwithdraw(&self, tenant: &str, binding: &str, version: &str) -> Result<(), EngineError> {
+        let key = (tenant.to_owned(), binding.to_owned(), version.to_owned());
+        if write(&self.canaries.withdrawn).remove(&key) {
+            self.store.unwithdraw_component(tenant, binding, version)?;
+        }
+        Ok(())
+    }
+
+    /// Withdraw `version` (a [`version_id`]) from `tenant`'s `binding`
+    /// (kept in the store across restarts).
+    pub fn withdraw(&self, tenant: &str, binding: &str, version: &str) -> Result<(), EngineError> {
+        self.store.withdraw_component(tenant, binding, version)?;
+        write(&self.canaries.withdrawn).insert((tenant.to_owned(), binding.to_owned(), version.to_owned()));
         Ok(())
     }
 
@@ -139,39 +160,44 @@ impl Engine {
                 .unwrap_or_default()
         };
         let component = canary.plugin.hash().to_string();
+        let version = canary.version_id();
+        let shadow = canary.shadow.then(|| self.shadow_stats(tenant, binding, &version));
         Ok(Some(CanaryStanding {
-            withdrawn: self.is_withdrawn(tenant, binding, &component),
-            canary: of(&component),
-            stable: of(found.plugin.hash().as_str()),
+            shadow,
+            withdrawn: self.is_withdrawn(tenant, binding, &version),
+            canary: of(&version),
+            stable: of(&found.version_id()),
+            config: canary.config_hash.clone(),
             component,
             percent: canary.percent,
         }))
     }
 
-    /// Count a call of `binding` that ran `component`, if the binding has a
-    /// canary, and withdraw the canary if it now crosses a threshold.
+    /// Count a call of `binding` that ran `version` (a [`version_id`]), if
+    /// the binding has a canary, and withdraw the canary if it now crosses a
+    /// threshold.
     pub(super) fn watch_canary(
         &self,
         tenant: &Tenant,
         name: &str,
         binding: &Binding,
-        component: &str,
+        version: &str,
         call: CallStats,
     ) {
-        let Some(canary) = &binding.canary else { return };
-        let canary_hash = canary.plugin.hash().to_string();
+        let Some(canary) = binding.canary.as_ref().filter(|canary| !canary.shadow) else { return };
+        let canary_hash = canary.version_id();
         let key = |component: &str| (tenant.name.clone(), name.to_owned(), component.to_owned());
         let (canary_stats, stable_stats) = {
             let mut stats = lock(&self.canaries.stats);
-            stats.entry(key(component)).or_default().add(call);
-            let of = |component: &str| stats.get(&key(component)).copied().unwrap_or_default();
-            (of(&canary_hash), of(binding.plugin.hash().as_str()))
+            stats.entry(key(version)).or_default().add(call);
+            let of = |version: &str| stats.get(&key(version)).copied().unwrap_or_default();
+            (of(&canary_hash), of(&binding.version_id()))
         };
-        if component != canary_hash || self.is_withdrawn(&tenant.name, name, &canary_hash) {
+        if version != canary_hash || self.is_withdrawn(&tenant.name, name, &canary_hash) {
             return;
         }
         let Some(reason) = tenant.canary.verdict(&canary_stats, &stable_stats) else { return };
-        tracing::warn!(tenant = %tenant.name, plugin = name, component = %canary_hash, %reason, "canary withdrawn");
+        tracing::warn!(tenant = %tenant.name, plugin = name, version = %canary_hash, %reason, "canary withdrawn");
         metrics::counter!("switchboard_canary_rollbacks_total").increment(1);
         // Stored at once: a restart before the control plane rolls it back
         // must not bring it back.
@@ -179,12 +205,8 @@ impl Engine {
         if let Err(error) = self.store.withdraw_component(&tenant.name, name, &canary_hash) {
             tracing::error!(%error, "a withdrawn canary was not stored; it is withdrawn until a restart");
         }
-        let rollback = Rollback {
-            tenant: tenant.name.clone(),
-            binding: name.to_owned(),
-            component: canary_hash,
-            reason,
-        };
+        let rollback =
+            Rollback { tenant: tenant.name.clone(), binding: name.to_owned(), version: canary_hash, reason };
         if let Some(to) = lock(&self.canaries.rollbacks).as_ref() {
             let _ = to.send(rollback);
         }

@@ -11,6 +11,7 @@ use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{CallContext, KvQuota, Plugin, ResourceReport, StepFailure};
 
+use super::shadow::ShadowCall;
 use super::step_calls::{CallInput, CallOutcome, StepCall};
 use super::{Engine, EngineError, lock, memory};
 use crate::tenant::Tenant;
@@ -121,8 +122,10 @@ impl RuntimePlugins<'_> {
         };
         // A canary rolled back takes its conversations with it: they run
         // the binding's version, with its config, from the next call on.
-        let withdrawn =
-            self.pins.get(name).is_some_and(|hash| self.engine.is_withdrawn(&self.tenant.name, name, hash));
+        let withdrawn = self.pins.get(name).is_some_and(|hash| {
+            let config = self.config_pins.get(name).map_or(binding.config_hash(), String::as_str);
+            self.engine.is_withdrawn(&self.tenant.name, name, &super::version_id(hash, config))
+        });
         let plugin = match self.pins.get(name) {
             Some(hash) if !withdrawn && hash != binding.plugin.hash().as_str() => {
                 self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
@@ -166,6 +169,26 @@ impl RuntimePlugins<'_> {
         Ok(PreparedCall { plugin, config, config_hash, context, _memory: memory })
     }
 
+    /// The binding's shadow, if it has one and this call ran the binding's
+    /// own version.
+    fn shadow_of(&self, name: &str, ran: &Plugin) -> Option<PendingShadow> {
+        let binding = self.tenant.plugins.get(name)?;
+        let shadow = binding.canary.as_ref().filter(|canary| canary.shadow)?;
+        if ran.hash() != binding.plugin.hash()
+            || self.engine.is_withdrawn(&self.tenant.name, name, &shadow.version_id())
+        {
+            return None;
+        }
+        Some(PendingShadow {
+            tenant: self.tenant.name.clone(),
+            binding: name.to_owned(),
+            version: shadow.version_id(),
+            shadow: shadow.plugin.clone(),
+            config: shadow.config.clone(),
+            limits: binding.limits,
+        })
+    }
+
     /// A step that answered, for its `step.ran` event.
     fn ran(&mut self, step: &str, plugin: &str, component: &Plugin, report: &ResourceReport) {
         self.ran.push(EventBody::StepRan {
@@ -182,10 +205,11 @@ impl RuntimePlugins<'_> {
     fn observe(
         &self,
         name: &str,
-        component: &Plugin,
+        call: &PreparedCall,
         outcome: Result<&ResourceReport, &StepFailure>,
         refused: bool,
     ) {
+        let component = &call.plugin;
         record(&self.tenant.name, name, component, outcome);
         if let Some(binding) = self.tenant.plugins.get(name) {
             let (failed, report) = match outcome {
@@ -193,8 +217,9 @@ impl RuntimePlugins<'_> {
                 Err(failure) => (true, &failure.report),
             };
             let micros = u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX);
-            let call = super::CallStats::one(failed, report.fuel_used, micros);
-            self.engine.watch_canary(self.tenant, name, binding, component.hash().as_str(), call);
+            let stats = super::CallStats::one(failed, report.fuel_used, micros);
+            let version = super::version_id(component.hash().as_str(), &call.config_hash);
+            self.engine.watch_canary(self.tenant, name, binding, &version, stats);
         }
     }
 
@@ -214,17 +239,11 @@ impl RuntimePlugins<'_> {
         if !recording.steps {
             return;
         }
-        let (outcome, report) = match (outcome, checked) {
-            (Ok(done), Ok(())) => (CallOutcome::Ok { answer: answer(done) }, done.report()),
-            (Ok(done), Err(refused)) => (
-                CallOutcome::Failed { code: refused.code.clone(), message: refused.message.clone() },
-                done.report(),
-            ),
-            (Err(failure), _) => (
-                CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() },
-                &failure.report,
-            ),
+        let report = match outcome {
+            Ok(done) => *done.report(),
+            Err(failure) => failure.report,
         };
+        let outcome = live_outcome(outcome, checked, |done| Ok(answer(done)));
         let (input, redacted) = input.kept(recording);
         let conversation = match &input {
             CallInput::Step(input) => input.conversation.clone(),
@@ -243,6 +262,65 @@ impl RuntimePlugins<'_> {
             peak_memory_bytes: report.peak_memory_bytes,
             redacted,
         });
+    }
+}
+
+/// A shadow to hand a live call to, once the call is done.
+struct PendingShadow {
+    tenant: String,
+    binding: String,
+    version: String,
+    shadow: Plugin,
+    config: PluginConfig,
+    limits: switchboard_runtime::Limits,
+}
+
+impl PendingShadow {
+    fn call<T: Reported>(
+        self,
+        input: CallInput,
+        live: CallOutcome,
+        outcome: &Result<T, StepFailure>,
+    ) -> ShadowCall {
+        let report = match outcome {
+            Ok(done) => *done.report(),
+            Err(failure) => failure.report,
+        };
+        let conversation = match &input {
+            CallInput::Step(input) => input.conversation.clone(),
+            CallInput::Classify(input) => input.conversation.clone(),
+        };
+        ShadowCall {
+            tenant: self.tenant,
+            binding: self.binding,
+            shadow: self.shadow,
+            version: self.version,
+            config: self.config,
+            limits: self.limits,
+            input,
+            at: jiff::Timestamp::now().as_millisecond(),
+            conversation,
+            live,
+            live_fuel: report.fuel_used,
+            live_wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A live call's outcome as a replay compares it.
+fn live_outcome<T>(
+    outcome: &Result<T, StepFailure>,
+    checked: &Result<(), StepFailed>,
+    answer: impl FnOnce(&T) -> serde_json::Result<serde_json::Value>,
+) -> CallOutcome {
+    match (outcome, checked) {
+        (Ok(done), Ok(())) => CallOutcome::Ok { answer: answer(done).unwrap_or_default() },
+        (Ok(_), Err(refused)) => {
+            CallOutcome::Failed { code: refused.code.clone(), message: refused.message.clone() }
+        }
+        (Err(failure), _) => {
+            CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() }
+        }
     }
 }
 
@@ -322,7 +400,11 @@ impl Plugins for RuntimePlugins<'_> {
             Ok(answer) => bounded_output(name, &call.plugin, &answer.decisions),
             Err(_) => Ok(()),
         };
-        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
+        if let Some(shadow) = self.shadow_of(name, &call.plugin) {
+            let live = live_outcome(&outcome, &checked, |answer| serde_json::to_value(&answer.decisions));
+            self.engine.shadow(shadow.call(CallInput::Step(Box::new(input.clone())), live, &outcome));
+        }
+        self.observe(name, &call, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
         self.remember(name, &call, CallInput::Step(Box::new(input)), &outcome, &checked, |answer| {
             serde_json::to_value(&answer.decisions).unwrap_or_default()
         });
@@ -342,7 +424,12 @@ impl Plugins for RuntimePlugins<'_> {
             Ok(answer) => bounded_output(name, &call.plugin, &answer.classification),
             Err(_) => Ok(()),
         };
-        self.observe(name, &call.plugin, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
+        if let Some(shadow) = self.shadow_of(name, &call.plugin) {
+            let live =
+                live_outcome(&outcome, &checked, |answer| serde_json::to_value(&answer.classification));
+            self.engine.shadow(shadow.call(CallInput::Classify(Box::new(input.clone())), live, &outcome));
+        }
+        self.observe(name, &call, outcome.as_ref().map(|outcome| &outcome.report), checked.is_err());
         self.remember(name, &call, CallInput::Classify(Box::new(input)), &outcome, &checked, |answer| {
             serde_json::to_value(&answer.classification).unwrap_or_default()
         });

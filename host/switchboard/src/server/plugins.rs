@@ -95,7 +95,7 @@ pub async fn replay(
 /// its manifest's samples run, before anything changes.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "tenant", security(("bearer" = [])),
     params(("tenant" = String, Path), ("name" = String, Path), PublishMode),
-    request_body(content = String, content_type = "multipart/form-data", description = "Parts: `component` (.wasm), `config` (JSON), `note`, `canary` (1-100)"),
+    request_body(content = String, content_type = "multipart/form-data", description = "Parts: `component` (.wasm), `config` (JSON), `note`, `canary` (1-100) or `shadow` (`true`)"),
     responses((status = 201, description = "`{tenant, flow_version, version: {seq, component, config, manifest, canary, by, note, at}}`", body = Object),
               (status = 202, description = "With `?async=true`: `{job: {id, stage, …}}`, followed at `GET /v1/tenants/{tenant}/jobs/{id}`", body = Object),
               (status = 400, body = ErrorBody), (status = 409, description = "A canary is in the way", body = ErrorBody),
@@ -129,6 +129,7 @@ pub async fn publish(
                 publish.config = Some(config);
             }
             "note" => publish.provenance.note = Some(text()?.chars().take(MAX_NOTE_CHARS).collect()),
+            "shadow" => publish.shadow = matches!(text()?.trim(), "true" | "1" | "yes"),
             "canary" => {
                 let percent = text()?
                     .trim()
@@ -138,7 +139,9 @@ pub async fn publish(
                 publish.canary = Some(percent);
             }
             other => {
-                return Err(bad(format!("unknown part {other:?}: give component, config, note or canary")));
+                return Err(bad(format!(
+                    "unknown part {other:?}: give component, config, note, canary or shadow"
+                )));
             }
         }
     }

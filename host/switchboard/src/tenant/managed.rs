@@ -112,6 +112,11 @@ pub struct ManagedCanary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<PathBuf>,
     pub percent: u8,
+    /// A shadow: it serves no conversation (`percent` 0), and runs beside
+    /// the binding's version on the same inputs, its answers compared and
+    /// never applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 impl Managed {

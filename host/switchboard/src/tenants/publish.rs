@@ -24,6 +24,9 @@ pub struct Publish {
     /// Serve it to this percentage of new conversations (1-100) as a
     /// canary, rather than to all of them.
     pub canary: Option<u8>,
+    /// Run it in shadow instead: beside the binding's version on the same
+    /// inputs, compared, never applied.
+    pub shadow: bool,
     pub provenance: Provenance,
 }
 
@@ -62,7 +65,11 @@ impl ControlPlane {
         publish: Publish,
     ) -> Result<Arc<Tenant>, ControlError> {
         plain_name(binding, "plugin")?;
-        if let Some(percent) = publish.canary
+        if publish.shadow && publish.canary.is_some() {
+            return Err(ControlError::Request("a version is a canary or a shadow, not both".to_owned()));
+        }
+        let publish = Publish { canary: publish.canary.or(publish.shadow.then_some(0)), ..publish };
+        if let Some(percent) = publish.canary.filter(|_| !publish.shadow)
             && !(1..=100).contains(&percent)
         {
             return Err(ControlError::Request(format!(
@@ -74,12 +81,6 @@ impl ControlPlane {
             .map(|config| serde_json::to_vec_pretty(&config))
             .transpose()
             .map_err(|error| ControlError::Request(error.to_string()))?;
-        let hash = switchboard_runtime::ContentHash::of(&publish.component).to_string();
-        if publish.canary.is_some() && self.engine.is_withdrawn(tenant, binding, &hash) {
-            return Err(ControlError::Canary(format!(
-                "this build was rolled back from {binding:?}; publish a new build as its canary"
-            )));
-        }
         let canary = publish.canary.is_some();
         let name = binding.to_owned();
         let binding = binding.to_owned();
@@ -104,6 +105,7 @@ impl ControlPlane {
                         component: component.relative.clone(),
                         config_file: config.as_ref().map(|config| config.relative.clone()),
                         percent,
+                        shadow: publish.shadow,
                     });
                 }
                 None => {
@@ -120,18 +122,22 @@ impl ControlPlane {
         if canary {
             // A new canary is measured from its start, beside the binding's calls from then on.
             self.engine.reset_canary_stats(tenant, &name);
+            // Published anew on purpose: a version rolled back before serves again.
+            if let Some(canary) = served.plugins.get(&name).and_then(|bound| bound.canary.as_ref()) {
+                self.engine.unwithdraw(tenant, &name, &canary.version_id())?;
+            }
         }
         Ok(served)
     }
 
     /// Promote `binding`'s canary to its version, or roll it back. With
-    /// `component`, only if the canary is still that one (an automatic
-    /// rollback that raced a new canary leaves the new one alone).
+    /// `version` (a `version_id`), only if the canary is still that one (an
+    /// automatic rollback that raced a new canary leaves the new one alone).
     pub fn end_canary(
         &self,
         tenant: &str,
         binding: &str,
-        component: Option<&str>,
+        version: Option<&str>,
         ending: Canary,
         by: &str,
     ) -> Result<Arc<Tenant>, ControlError> {
@@ -143,13 +149,13 @@ impl ControlPlane {
             let Some(canary) = current.plugins.get(&name).and_then(|bound| bound.canary.as_ref()) else {
                 return Err(ControlError::Canary(format!("plugin {name:?} has no canary")));
             };
-            let hash = canary.plugin.hash().to_string();
-            if ending == Canary::Promote && self.engine.is_withdrawn(tenant, &name, &hash) {
+            let id = canary.version_id();
+            if ending == Canary::Promote && self.engine.is_withdrawn(tenant, &name, &id) {
                 return Err(ControlError::Canary(format!(
                     "plugin {name:?}'s canary was withdrawn (it crossed the tenant's thresholds); it cannot be promoted"
                 )));
             }
-            if component.is_some_and(|component| component != hash) {
+            if version.is_some_and(|version| version != id) {
                 return Err(ControlError::Canary(format!("plugin {name:?}'s canary is another version now")));
             }
             let bound = managed.plugins.entry(name.clone()).or_insert_with(ManagedBinding::default);
@@ -164,14 +170,14 @@ impl ControlPlane {
                     bound.config_file = Some(config);
                 }
             }
-            ended = Some(hash);
+            ended = Some((id, canary.plugin.hash().to_string()));
             Ok(())
         })?;
-        let component = ended.unwrap_or_default();
+        let (id, component) = ended.unwrap_or_default();
         let event = match ending {
             Canary::Promote => EventBody::PluginPromoted { plugin: name, component, by: by.to_owned() },
             Canary::RollBack { reason } => {
-                self.engine.withdraw(tenant, &name, &component)?;
+                self.engine.withdraw(tenant, &name, &id)?;
                 EventBody::PluginRolledBack { plugin: name, component, reason, by: by.to_owned() }
             }
         };
@@ -198,7 +204,7 @@ impl ControlPlane {
         };
         let provenance =
             Provenance { by: Some(by.to_owned()), note: Some(format!("catalog {name} {version}")) };
-        self.publish(&tenant, &binding, Publish { component, config, canary, provenance })
+        self.publish(&tenant, &binding, Publish { component, config, canary, shadow: false, provenance })
     }
 
     /// The newest version recorded for `binding` (what a publish made).
@@ -217,11 +223,11 @@ impl ControlPlane {
         control: std::sync::Weak<Self>,
         mut rollbacks: tokio::sync::mpsc::UnboundedReceiver<Rollback>,
     ) {
-        while let Some(Rollback { tenant, binding, component, reason }) = rollbacks.blocking_recv() {
+        while let Some(Rollback { tenant, binding, version, reason }) = rollbacks.blocking_recv() {
             let Some(control) = control.upgrade() else { return };
             let ending = Canary::RollBack { reason };
-            match control.end_canary(&tenant, &binding, Some(&component), ending, "auto") {
-                Ok(_) => tracing::info!(tenant, plugin = binding, component, "canary rolled back"),
+            match control.end_canary(&tenant, &binding, Some(&version), ending, "auto") {
+                Ok(_) => tracing::info!(tenant, plugin = binding, version, "canary rolled back"),
                 Err(error) => {
                     // It stays withdrawn in the engine (and the store) either way.
                     tracing::warn!(tenant, plugin = binding, %error, "the canary was not rolled back in the tenant's settings");

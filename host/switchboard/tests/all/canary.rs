@@ -181,8 +181,16 @@ async fn a_failing_canary_on_half_the_conversations_is_rolled_back_by_itself() {
     let (_, versions) =
         send(&app, "GET", "/v1/tenants/shop/plugins/pricing/versions", Some("token-shop"), None).await;
     assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "{versions}");
+    // Published again on purpose (a retry), it serves again.
     let (status, body) = publish(&app, &[("component", &failing), ("canary", b"10")]).await;
-    assert_eq!(status, StatusCode::CONFLICT, "a build rolled back is not a canary again: {body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, standing) =
+        send(&app, "GET", "/v1/tenants/shop/plugins/pricing/canary", Some("token-shop"), None).await;
+    assert_eq!(
+        (standing["withdrawn"].as_bool(), standing["canary"]["calls"].as_u64()),
+        (Some(false), Some(0)),
+        "{standing}"
+    );
 }
 
 #[tokio::test]
@@ -252,4 +260,42 @@ async fn a_version_published_in_the_background_is_followed_as_a_job() {
     let (status, _) =
         send(&app, "GET", &format!("/v1/tenants/shop/jobs/{}", id + 100), Some("token-shop"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_shadow_answers_beside_the_binding_on_the_same_inputs_and_is_never_applied() {
+    let (app, _engine, _dir) = app();
+    let same = std::fs::read(plugin_dir().join("pricing_calculator.wasm")).expect("built");
+    let dearer = br#"{"currency": "AMD", "pricing": {"modifiers": {"base_minor": 2000000, "base_label": "Move", "modifiers": []}}}"#;
+    let (status, body) =
+        publish(&app, &[("component", &same), ("config", dearer), ("shadow", b"true")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for n in 0..4 {
+        let replies = quote(&app, &format!("s{n}")).await;
+        assert_eq!(
+            replies.last().map(String::as_str),
+            Some("Total 10,000 AMD. Book?"),
+            "only the live answer is applied"
+        );
+    }
+    let mut standing = Value::Null;
+    for _ in 0..100 {
+        let (status, body) =
+            send(&app, "GET", "/v1/tenants/shop/plugins/pricing/canary", Some("token-shop"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        standing = body;
+        if standing["shadow"]["calls"] == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let shadow = &standing["shadow"];
+    assert_eq!((shadow["calls"].as_u64(), shadow["changed"].as_u64()), (Some(4), Some(4)), "{standing}");
+    let difference = &shadow["differences"][0];
+    assert!(difference["recorded"].to_string().contains("1000000"), "{difference}");
+    assert!(difference["candidate"].to_string().contains("2000000"), "{difference}");
+    assert_eq!(standing["canary"]["calls"], 0, "a shadow serves no conversation");
+
+    let (status, body) = publish(&app, &[("component", &same), ("shadow", b"true"), ("canary", b"5")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a canary or a shadow: {body}");
 }
