@@ -192,6 +192,11 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/plugins/{name}", get(plugins::binding))
         .route("/v1/tenants/{tenant}/jobs/{id}", get(jobs::job))
+        .route(
+            "/v1/tenants/{tenant}/conversations/replay",
+            post(plugins::replay_conversations)
+                .layer(DefaultBodyLimit::max(manage::MAX_COMPONENT_BYTES + (1 << 20))),
+        )
         .route("/v1/tenants/{tenant}/plugins/{name}/versions/compare", get(manage::compare_plugin_versions))
         .route("/v1/tenants/{tenant}/plugins/{name}/limits", put(plugins::put_limits))
         .route("/v1/tenants/{tenant}/plugins/{name}/grants", put(plugins::put_grants))

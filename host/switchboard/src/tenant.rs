@@ -878,3 +878,69 @@ mod tests {
         assert_eq!(super::NO_CONFIG_HASH, hex::encode(sha2::Sha256::digest(b"")));
     }
 }
+
+/// What a conversation replay runs instead of what the tenant runs: a
+/// flow (TOML), and per binding a component (its `.wasm` at a path) and
+/// its config. Anything left out stays as the tenant has it.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    pub flow: Option<String>,
+    pub plugins: BTreeMap<String, (Option<PathBuf>, Option<serde_json::Value>)>,
+}
+
+impl Tenant {
+    /// This tenant with `candidate` in place, for a replay in a sandbox:
+    /// every binding's outbound HTTP and secrets taken away, no channel
+    /// credentials and no handoff webhook, so nothing it does reaches the
+    /// world or anything of the server's.
+    pub fn with_candidate(&self, candidate: &Candidate, runtime: &Runtime) -> anyhow::Result<Self> {
+        let mut plugins = self.plugins.clone();
+        for (name, (component, config)) in &candidate.plugins {
+            let binding = plugins
+                .get_mut(name)
+                .ok_or_else(|| anyhow!("the tenant has no plugin binding {name:?} to replace"))?;
+            let path = component.clone().unwrap_or_else(|| binding.component.clone());
+            let config = config.clone().map(PluginConfig::from).unwrap_or_else(|| binding.config.clone());
+            let code = Code::with_config(name, name, &path, config, runtime)?;
+            binding.plugin = code.plugin;
+            binding.component = path;
+            binding.config = code.config;
+            binding.config_hash = code.config_hash;
+        }
+        for binding in plugins.values_mut() {
+            let grants =
+                Grants { secrets: BTreeMap::new(), http: Default::default(), ..(*binding.grants).clone() };
+            binding.grants = Arc::new(grants);
+            binding.canary = None;
+        }
+        let (flow_source, flow) = match &candidate.flow {
+            Some(source) => {
+                let bound: BTreeSet<String> = plugins.keys().cloned().collect();
+                (source.clone(), Arc::new(Flow::parse("candidate flow", source, &bound)?))
+            }
+            None => (self.flow_source.clone(), self.flow.clone()),
+        };
+        check_exports(&flow, &plugins)?;
+        Ok(Self {
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            calendar: self.calendar.clone(),
+            flow,
+            flow_source,
+            plugins,
+            api_token: None,
+            channels: ChannelSecrets::default(),
+            web_chat: self.web_chat,
+            quotas: self.quotas,
+            handoff_webhook: None,
+            link_by_contact: self.link_by_contact,
+            retention: self.retention,
+            recording: Recording { steps: false, ..Recording::default() },
+            canary: self.canary,
+            self_service: self.self_service.clone(),
+            dir: self.dir.clone(),
+            flow_file: self.flow_file.clone(),
+            plugin_dir: self.plugin_dir.clone(),
+        })
+    }
+}

@@ -60,6 +60,7 @@ use super::webhooks;
         super::plugins::roll_back,
         super::plugins::binding,
         super::jobs::job,
+        super::plugins::replay_conversations,
         super::catalog::publish,
         super::catalog::list,
         super::catalog::install,

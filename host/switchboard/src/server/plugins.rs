@@ -16,9 +16,9 @@ use super::auth::TenantAuth;
 use super::jobs::Stage;
 use super::manage::served;
 use super::{AppError, AppState, ErrorBody};
-use crate::engine::{CanaryStanding, EngineError, Provenance, RecordedCalls};
+use crate::engine::{CanaryStanding, ConversationReplay, EngineError, Provenance, RecordedCalls};
 use crate::replay::Report;
-use crate::tenant::{SelfGrants, SelfLimits};
+use crate::tenant::{Candidate, SelfGrants, SelfLimits};
 use crate::tenants::{Canary, Publish};
 
 /// The most recorded calls one request reads.
@@ -337,4 +337,70 @@ pub async fn put_grants(
     let Json(grants) = body?;
     let by = Provenance { by: Some(key), note: Some("grants".into()) };
     Ok(served(control(&state, move |control| control.set_grants(&tenant, &name, grants, &by)).await?))
+}
+
+/// `POST /v1/tenants/{tenant}/conversations/replay`: re-run recorded
+/// conversations through a candidate flow or plugin versions in a sandbox
+/// (no delivery, no outbound HTTP or secrets, a temporary store), and
+/// compare each turn's replies with what the customer was sent.
+/// `multipart/form-data` parts, each optional: `flow` (TOML), `component:NAME`
+/// (a binding's `.wasm`), `config:NAME` (its JSON), `conversations` (ids,
+/// one a line or comma-separated; without it, the first 20).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/replay", tag = "tenant", security(("bearer" = [])),
+    params(("tenant" = String, Path)),
+    request_body(content = String, content_type = "multipart/form-data", description = "Parts: `flow`, `component:NAME`, `config:NAME`, `conversations`"),
+    responses((status = 200, description = "`{conversations, turns, same, changed, differences: [{conversation, turn, said, recorded, candidate}]}`", body = Object),
+              (status = 400, body = ErrorBody), (status = 422, description = "The candidate does not load", body = ErrorBody),
+              (status = 429, description = "Another replay is running", body = ErrorBody)))]
+pub async fn replay_conversations(
+    State(state): State<AppState>,
+    TenantAuth { name: tenant, .. }: TenantAuth,
+    mut form: Multipart,
+) -> Result<Json<ConversationReplay>, AppError> {
+    let bad = |message: String| AppError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    let scratch = tempfile::tempdir().map_err(|error| {
+        tracing::error!(%error, "no scratch directory for a replay");
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the replay could not be prepared")
+    })?;
+    let mut candidate = Candidate::default();
+    let mut conversations = Vec::new();
+    while let Some(part) = form.next_field().await.map_err(|error| bad(error.body_text()))? {
+        let field = part.name().unwrap_or_default().to_owned();
+        let bytes = part.bytes().await.map_err(|error| bad(error.body_text()))?;
+        let text =
+            || String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{field} is not UTF-8 text")));
+        if let Some(binding) = field.strip_prefix("component:") {
+            crate::tenants::plain_name(binding, "plugin")?;
+            let path = scratch.path().join(format!("{binding}.wasm"));
+            std::fs::write(&path, &bytes).map_err(|error| bad(format!("{field}: {error}")))?;
+            candidate.plugins.entry(binding.to_owned()).or_default().0 = Some(path);
+        } else if let Some(binding) = field.strip_prefix("config:") {
+            let config = serde_json::from_slice(&bytes)
+                .map_err(|error| bad(format!("{field} is not JSON: {error}")))?;
+            candidate.plugins.entry(binding.to_owned()).or_default().1 = Some(config);
+        } else if field == "flow" {
+            candidate.flow = Some(text()?);
+        } else if field == "conversations" {
+            conversations.extend(
+                text()?.split([',', '\n']).map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned),
+            );
+        } else {
+            return Err(bad(format!(
+                "unknown part {field:?}: give flow, component:NAME, config:NAME or conversations"
+            )));
+        }
+    }
+    let report = blocking(&state, move |engine| {
+        let _scratch = scratch;
+        if conversations.is_empty() {
+            conversations = engine
+                .conversations(&tenant, None, 20)?
+                .into_iter()
+                .map(|stored| stored.conversation.id)
+                .collect();
+        }
+        engine.replay_conversations(&tenant, &conversations, &candidate)
+    })
+    .await?;
+    Ok(Json(report))
 }

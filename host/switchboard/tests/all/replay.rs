@@ -159,3 +159,47 @@ fn a_tenant_redacts_what_it_must_not_keep_or_records_nothing() {
     quote(&engine, "a", "2");
     assert!(engine.recorded_calls("shop", "pricing", 0, 100).expect("read").calls.is_empty());
 }
+
+#[test]
+fn recorded_conversations_replay_through_a_candidate_and_their_transcripts_are_compared() {
+    use switchboard::tenant::Candidate;
+    let (engine, _dir) = engine_with("");
+    quote(&engine, "a", "2");
+    quote(&engine, "b", "5");
+    let ids: Vec<String> = engine
+        .conversations("shop", None, 10)
+        .expect("listed")
+        .into_iter()
+        .map(|stored| stored.conversation.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+
+    let unchanged = engine.replay_conversations("shop", &ids, &Candidate::default()).expect("replayed");
+    assert_eq!((unchanged.conversations, unchanged.turns, unchanged.same), (2, 6, 2), "{unchanged:?}");
+
+    let dearer = serde_json::json!({
+        "currency": "AMD",
+        "pricing": { "modifiers": { "base_minor": 2000000, "base_label": "Move", "modifiers": [] } }
+    });
+    let mut candidate = Candidate::default();
+    candidate.plugins.insert("pricing".into(), (None, Some(dearer)));
+    candidate.flow = Some(FLOW.replace("Total {total}. Book?", "It comes to {total}. Shall I book it?"));
+    let report = engine.replay_conversations("shop", &ids, &candidate).expect("replayed");
+    assert_eq!((report.changed, report.differences.len()), (2, 2), "{report:?}");
+    let difference = &report.differences[0];
+    assert_eq!((difference.turn, difference.said.as_str()), (3, "ann@example.com"));
+    assert!(difference.recorded.iter().any(|reply| reply.starts_with("Total 10,000")), "{difference:?}");
+    assert!(
+        difference.candidate.iter().any(|reply| reply.starts_with("It comes to 20,000")),
+        "{difference:?}"
+    );
+
+    candidate.flow = Some("version = \"broken\"".into());
+    let error = engine.replay_conversations("shop", &ids, &candidate).expect_err("a broken flow");
+    assert!(error.to_string().contains("candidate flow"), "{error}");
+    assert_eq!(
+        engine.recorded_calls("shop", "pricing", 0, 100).expect("read").calls.len(),
+        2,
+        "the sandbox records nothing here"
+    );
+}
