@@ -67,7 +67,8 @@ const remedy = variant('remedy', {
   fullRefund: money,
   partialRefund: money,
 });
-const verdict = variant('verdict', { allow: list(remedy), deny: string, escalate: string });
+const denial = record('denial', { reason: string, next: string });
+const verdict = variant('verdict', { allow: list(remedy), deny: string, denyThen: denial, escalate: string });
 const priority = enumeration('priority', ['low', 'normal', 'high', 'urgent']);
 const route = record('route', {
   queue: string,

@@ -323,6 +323,11 @@ pub enum Remedy {
 pub enum Verdict {
     Allow(Vec<Remedy>),
     Deny(String),
+    /// Denied, and the conversation goes on with the flow's intent `next`.
+    DenyThen {
+        reason: String,
+        next: String,
+    },
     Escalate(String),
 }
 

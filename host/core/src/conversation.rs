@@ -607,16 +607,22 @@ impl Turn<'_, '_> {
     }
 
     fn start_intent(&mut self, intent: &str) {
+        self.enter_intent(intent);
+        // The message that named the intent often carries its fields too.
+        let taken = self.take_values(None, false);
+        self.noted.extend(taken);
+        self.advance();
+    }
+
+    /// Make `intent` the one the conversation is in, from its start; the
+    /// caller advances (or is the loop that does).
+    fn enter_intent(&mut self, intent: &str) {
         self.record(EventBody::IntentDetected { intent: intent.to_owned() });
         let conversation = &mut *self.conversation;
         conversation.intent = Some(intent.to_owned());
         conversation.next_step = 0;
         conversation.confirmed = false;
         conversation.awaiting = Awaiting::Nothing;
-        // The message that named the intent often carries its fields too.
-        let taken = self.take_values(None, false);
-        self.noted.extend(taken);
-        self.advance();
     }
 
     /// The fallback menu: the candidates if some matched, else every intent.

@@ -205,9 +205,24 @@ macro_rules! step_handler {
 /// Conversions between one version's types and [`switchboard_core::contract`].
 ///
 /// The invoking module defines `reply_locale`, `ask_locale` and
-/// `quote_locale`, which read the `locale` field where the version has one.
+/// `quote_locale`, which read the `locale` field where the version has one,
+/// and `verdict_to_latest` (0.2.0 added `deny-then`), which converts remedies
+/// through the shared `remedies_to_latest`.
 macro_rules! conversions {
     () => {
+        /// A verdict's remedies, as every version has them.
+        fn remedies_to_latest(remedies: Vec<types::Remedy>) -> Vec<latest::Remedy> {
+            remedies
+                .into_iter()
+                .map(|remedy| match remedy {
+                    types::Remedy::Exchange => latest::Remedy::Exchange,
+                    types::Remedy::StoreCredit(amount) => latest::Remedy::StoreCredit(money(amount)),
+                    types::Remedy::FullRefund(amount) => latest::Remedy::FullRefund(money(amount)),
+                    types::Remedy::PartialRefund(amount) => latest::Remedy::PartialRefund(money(amount)),
+                })
+                .collect()
+        }
+
         // Host (latest) -> guest.
 
         fn channel_to_guest(channel: latest::Channel) -> types::Channel {
@@ -376,27 +391,7 @@ macro_rules! conversions {
                     valid_until: quote.valid_until,
                     factors: quote.factors,
                 }),
-                D::Verdict(verdict) => latest::Decision::Verdict(match verdict {
-                    types::Verdict::Allow(remedies) => latest::Verdict::Allow(
-                        remedies
-                            .into_iter()
-                            .map(|remedy| match remedy {
-                                types::Remedy::Exchange => latest::Remedy::Exchange,
-                                types::Remedy::StoreCredit(amount) => {
-                                    latest::Remedy::StoreCredit(money(amount))
-                                }
-                                types::Remedy::FullRefund(amount) => {
-                                    latest::Remedy::FullRefund(money(amount))
-                                }
-                                types::Remedy::PartialRefund(amount) => {
-                                    latest::Remedy::PartialRefund(money(amount))
-                                }
-                            })
-                            .collect(),
-                    ),
-                    types::Verdict::Deny(reason) => latest::Verdict::Deny(reason),
-                    types::Verdict::Escalate(reason) => latest::Verdict::Escalate(reason),
-                }),
+                D::Verdict(verdict) => latest::Decision::Verdict(verdict_to_latest(verdict)),
                 D::OfferSlots(slots) => latest::Decision::OfferSlots(
                     slots
                         .into_iter()

@@ -40,6 +40,14 @@ fn step_error(error: types::StepError) -> latest::StepError {
 
 // 0.1.0 decisions carry no language.
 
+fn verdict_to_latest(verdict: types::Verdict) -> latest::Verdict {
+    match verdict {
+        types::Verdict::Allow(remedies) => latest::Verdict::Allow(remedies_to_latest(remedies)),
+        types::Verdict::Deny(reason) => latest::Verdict::Deny(reason),
+        types::Verdict::Escalate(reason) => latest::Verdict::Escalate(reason),
+    }
+}
+
 fn reply_locale(_: &types::Reply) -> Option<String> {
     None
 }

@@ -48,6 +48,17 @@ fn step_error(error: types::StepError) -> latest::StepError {
     }
 }
 
+fn verdict_to_latest(verdict: types::Verdict) -> latest::Verdict {
+    match verdict {
+        types::Verdict::Allow(remedies) => latest::Verdict::Allow(remedies_to_latest(remedies)),
+        types::Verdict::Deny(reason) => latest::Verdict::Deny(reason),
+        types::Verdict::DenyThen(denial) => {
+            latest::Verdict::DenyThen { reason: denial.reason, next: denial.next }
+        }
+        types::Verdict::Escalate(reason) => latest::Verdict::Escalate(reason),
+    }
+}
+
 fn reply_locale(reply: &types::Reply) -> Option<String> {
     reply.locale.clone()
 }

@@ -82,9 +82,9 @@ pub mod testing;
 
 pub use bindings::exports::switchboard::plugin::handler::Guest as Plugin;
 pub use bindings::switchboard::plugin::types::{
-    Amount, Ask, Channel, Contact, Crash, CrashKind, Decision, Due, Event, Field, HandoffCard, HostError,
-    LeadGrade, LeadTier, LineItem, Message, Money, Priority, QuickReply, Quote, Remedy, Reply, Route, Scalar,
-    ScoreChange, Slot, StepError, StepInput, Timer, Value, Verdict,
+    Amount, Ask, Channel, Contact, Crash, CrashKind, Decision, Denial, Due, Event, Field, HandoffCard,
+    HostError, LeadGrade, LeadTier, LineItem, Message, Money, Priority, QuickReply, Quote, Remedy, Reply,
+    Route, Scalar, ScoreChange, Slot, StepError, StepInput, Timer, Value, Verdict,
 };
 pub use capabilities::{config, kv, log};
 pub use classifier_bindings::exports::switchboard::plugin::understanding::{
@@ -94,9 +94,9 @@ pub use classifier_bindings::exports::switchboard::plugin::understanding::{
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Amount, Classification, Classifier, ClassifyInput, Crash, CrashKind, Decision, Entity, IntentGuess,
-        LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict, config, http, kv,
-        log,
+        Amount, Classification, Classifier, ClassifyInput, Crash, CrashKind, Decision, Denial, Entity,
+        IntentGuess, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict, config,
+        http, kv, log,
     };
 }
 

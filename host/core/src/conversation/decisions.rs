@@ -130,6 +130,18 @@ impl Turn<'_, '_> {
                             self.end("resolved");
                             return;
                         }
+                        Verdict::DenyThen { reason, next } => {
+                            self.say(render::denied(&locale, &reason), Vec::new());
+                            if self.setting.flow.intents.iter().any(|intent| intent.name == next) {
+                                // The denied intent is over; the next one starts
+                                // afresh, from the loop that ran this step.
+                                self.conversation.fields.clear();
+                                self.enter_intent(&next);
+                            } else {
+                                self.end("resolved");
+                            }
+                            return;
+                        }
                         Verdict::Escalate(reason) if self.setting.flow.handoff.on_escalate => {
                             handoff = Some(Reason::Escalated(reason));
                         }

@@ -373,6 +373,27 @@ fn a_policy_escalation_hands_off_and_a_denial_ends_politely() {
 }
 
 #[test]
+fn a_denial_that_names_the_next_intent_goes_on_with_it_and_one_it_cannot_find_ends() {
+    let mut chat = Chat::new();
+    let then = |next: &str| {
+        Ok(vec![Decision::Verdict(Verdict::DenyThen { reason: "final sale".into(), next: next.into() })])
+    };
+    chat.plugins.answers.push_back(then("quote"));
+    assert_eq!(
+        chat.say("return"),
+        ["Hi!", "I'm sorry, this can't be returned: final sale.", "How many rooms?"],
+        "the denial, then the next intent's first question"
+    );
+    assert_eq!(chat.conversation.intent.as_deref(), Some("quote"));
+    assert!(matches!(chat.conversation.status, Status::Bot));
+
+    let mut chat = Chat::new();
+    chat.plugins.answers.push_back(then("no-such-intent"));
+    assert_eq!(chat.say("return"), ["Hi!", "I'm sorry, this can't be returned: final sale."]);
+    assert_eq!(chat.conversation.status, Status::Ended { state: "resolved".to_owned() });
+}
+
+#[test]
 fn an_unclear_message_shows_the_menu_and_a_tap_picks_the_intent() {
     let mut chat = Chat::new();
     assert_eq!(chat.say("hello"), ["Hi!", "What can I do for you?"]);

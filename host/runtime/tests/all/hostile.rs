@@ -78,6 +78,16 @@ fn a_panic_is_reported_with_its_message() {
 }
 
 #[test]
+fn a_denial_that_names_the_next_intent_crosses_the_boundary() {
+    use switchboard_core::contract::{Decision, Verdict};
+    let outcome = hostile().call(&input("mallory", "deny-then"), context()).expect("answered");
+    assert_eq!(
+        outcome.decisions,
+        [Decision::Verdict(Verdict::DenyThen { reason: "final sale".into(), next: "exchange".into() })]
+    );
+}
+
+#[test]
 fn a_guest_error_is_a_refusal_not_a_trap() {
     let failure = attack("guest-error", context());
     assert_eq!(failure.kind, FailureKind::Guest(StepError::Refused("no, on purpose".into())));
