@@ -341,6 +341,7 @@ impl Conversation {
             pending_offer_text: None,
             understanding: Understanding::default(),
             noted: Vec::new(),
+            denied_into: false,
         };
         turn.inbound(inbound);
         turn.flush_note();
@@ -452,6 +453,9 @@ struct Turn<'a, 'p> {
     /// Fields taken from the message without being asked: said back before
     /// the next question ("Записываю: стрижка, завтра (03.12)").
     noted: Vec<String>,
+    /// A denial already led to another intent this turn: a second one is a
+    /// plain denial, so two intents that deny into each other cannot loop.
+    denied_into: bool,
 }
 
 impl Turn<'_, '_> {

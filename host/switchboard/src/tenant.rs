@@ -106,12 +106,13 @@ struct TenantFile {
 /// plugin bindings through the API (`PUT …/plugins/{name}/limits` and
 /// `…/grants`), and what a binding it uploads starts with from its
 /// manifest's `defaults` and `capabilities`. Secrets and settings are never
-/// the tenant's to grant.
+/// the tenant's to grant. Deny by default: without it, a tenant may set no
+/// more than the host's default limits, and grant nothing.
 ///
 /// ```toml
 /// [self_service]
-/// limits = { fuel = 100_000_000, timeout_ms = 1000, memory_mb = 64 }  # the defaults
-/// grants = { log = true, kv = true, http = [] }                        # the defaults
+/// limits = { fuel = 100_000_000, timeout_ms = 1000, memory_mb = 64 }
+/// grants = { log = true, kv = true, http = ["api.example.com"] }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -129,23 +130,24 @@ pub struct SelfServiceLimits {
 }
 
 impl Default for SelfServiceLimits {
+    /// The host's default limits: nothing raised.
     fn default() -> Self {
-        Self { fuel: 100_000_000, timeout_ms: 1000, memory_mb: 64 }
+        let limits = Limits::default();
+        Self {
+            fuel: limits.fuel,
+            timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            memory_mb: limits.memory_bytes >> 20,
+        }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+/// Nothing, by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelfServiceGrants {
     pub log: bool,
     pub kv: bool,
     pub http: Vec<String>,
-}
-
-impl Default for SelfServiceGrants {
-    fn default() -> Self {
-        Self { log: true, kv: true, http: Vec::new() }
-    }
 }
 
 impl SelfService {
@@ -209,7 +211,9 @@ impl SelfService {
             base.kv = kv;
         }
         if let Some(hosts) = &set.http {
-            if let Some(host) = hosts.iter().find(|host| !self.grants.http.contains(host)) {
+            // The operator's own hosts for the binding stay the tenant's to keep.
+            let allowed = |host: &String| self.grants.http.contains(host) || base.http.allow.contains(host);
+            if let Some(host) = hosts.iter().find(|host| !allowed(host)) {
                 return Err(refuse(&format!("http {host:?}")));
             }
             base.http.allow = hosts.clone();
@@ -872,6 +876,31 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use sha2::Digest;
+    use switchboard_runtime::{Grants, HttpGrant, Limits};
+
+    use super::{SelfGrants, SelfLimits, SelfService};
+
+    #[test]
+    fn without_self_service_a_tenant_raises_nothing_and_grants_nothing_but_keeps_the_operators_hosts() {
+        let service = SelfService::default();
+        let base = Limits::default();
+        let timeout = |ms| SelfLimits { timeout_ms: Some(ms), ..SelfLimits::default() };
+        assert!(service.limits(base, Some(&timeout(101))).is_err(), "above the default 100 ms");
+        assert_eq!(service.limits(base, Some(&timeout(50))).expect("lower is fine").timeout.as_millis(), 50);
+        let kv = SelfGrants { kv: Some(true), ..SelfGrants::default() };
+        assert!(service.grants(Grants::default(), Some(&kv)).is_err(), "kv is not the tenant's to grant");
+        let operators = Grants {
+            http: HttpGrant { allow: vec!["api.shop.am".into()], ..HttpGrant::default() },
+            ..Grants::default()
+        };
+        let keep = SelfGrants { http: Some(vec!["api.shop.am".into()]), ..SelfGrants::default() };
+        assert!(service.grants(operators.clone(), Some(&keep)).is_ok());
+        let more = SelfGrants {
+            http: Some(vec!["api.shop.am".into(), "evil.example".into()]),
+            ..SelfGrants::default()
+        };
+        assert!(service.grants(operators, Some(&more)).is_err());
+    }
 
     #[test]
     fn no_config_pins_the_hash_of_no_text() {

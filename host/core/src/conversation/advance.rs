@@ -161,11 +161,18 @@ impl Turn<'_, '_> {
         self.conversation.awaiting = Awaiting::Nothing;
         let on_collect =
             self.intent().and_then(|intent| intent.field(name)).map(|field| field.on_collect.clone());
+        let intent = self.conversation.intent.clone();
         for step in on_collect.unwrap_or_default() {
+            // A step may hand off or ask; or (a denial that leads on) move
+            // to another intent, which then starts: the rest of this one's
+            // steps do not run.
             if !matches!(self.conversation.status, Status::Bot)
                 || self.conversation.awaiting != Awaiting::Nothing
             {
                 return;
+            }
+            if self.conversation.intent != intent {
+                break;
             }
             self.run_step(&step);
         }

@@ -132,10 +132,19 @@ impl Turn<'_, '_> {
                         }
                         Verdict::DenyThen { reason, next } => {
                             self.say(render::denied(&locale, &reason), Vec::new());
-                            if self.setting.flow.intents.iter().any(|intent| intent.name == next) {
+                            let flow = self.setting.flow;
+                            let leads_on = !self.denied_into
+                                && self.conversation.intent.as_deref() != Some(next.as_str())
+                                && flow.intent(&next).is_some();
+                            if leads_on {
                                 // The denied intent is over; the next one starts
-                                // afresh, from the loop that ran this step.
-                                self.conversation.fields.clear();
+                                // afresh (keeping what lasts across intents, a
+                                // name, a phone), from the loop that ran this step.
+                                self.denied_into = true;
+                                self.conversation
+                                    .fields
+                                    .retain(|name, value| super::listen::lasting(flow, name, value));
+                                self.conversation.skipped.clear();
                                 self.enter_intent(&next);
                             } else {
                                 self.end("resolved");

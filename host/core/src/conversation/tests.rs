@@ -387,10 +387,16 @@ fn a_denial_that_names_the_next_intent_goes_on_with_it_and_one_it_cannot_find_en
     assert_eq!(chat.conversation.intent.as_deref(), Some("quote"));
     assert!(matches!(chat.conversation.status, Status::Bot));
 
-    let mut chat = Chat::new();
-    chat.plugins.answers.push_back(then("no-such-intent"));
-    assert_eq!(chat.say("return"), ["Hi!", "I'm sorry, this can't be returned: final sale."]);
-    assert_eq!(chat.conversation.status, Status::Ended { state: "resolved".to_owned() });
+    for nowhere in ["no-such-intent", "refund"] {
+        let mut chat = Chat::new();
+        chat.plugins.answers.push_back(then(nowhere));
+        assert_eq!(
+            chat.say("return"),
+            ["Hi!", "I'm sorry, this can't be returned: final sale."],
+            "{nowhere}: an intent the flow lacks, or the denied one itself, is a plain denial"
+        );
+        assert_eq!(chat.conversation.status, Status::Ended { state: "resolved".to_owned() });
+    }
 }
 
 #[test]

@@ -105,6 +105,7 @@ impl Conversation {
             pending_offer_text: None,
             understanding: crate::understand::Understanding::default(),
             noted: Vec::new(),
+            denied_into: false,
         };
         work(&mut turn);
         turn.flush_note();

@@ -100,12 +100,14 @@ impl Engine {
     /// Start counting `binding`'s calls afresh (a new canary).
     pub fn reset_canary_stats(&self, tenant: &str, binding: &str) {
         lock(&self.canaries.stats).retain(|(t, b, _), _| !(t == tenant && b == binding));
+        self.forget_shadows(tenant, Some(binding));
     }
 
     /// Forget what is kept in memory of a tenant no longer served.
     pub(super) fn forget_canaries(&self, tenant: &str) {
         lock(&self.canaries.stats).retain(|(t, _, _), _| t != tenant);
         write(&self.canaries.withdrawn).retain(|(t, _, _)| t != tenant);
+        self.forget_shadows(tenant, None);
     }
 
     /// Whether `version` (a [`version_id`]) was withdrawn from `tenant`'s `binding`.

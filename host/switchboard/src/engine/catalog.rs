@@ -18,6 +18,12 @@ impl Engine {
                     .to_owned(),
             ));
         };
+        // A version taken by another build stores nothing.
+        if let Some(held) = self.store.catalog_entry(&manifest.name, &manifest.version)?
+            && held.component != plugin.hash().as_str()
+        {
+            return Ok(Published::Taken(held));
+        }
         let component = self.store.put_blob(wasm)?;
         let language = serde_json::to_value(manifest.language)
             .ok()

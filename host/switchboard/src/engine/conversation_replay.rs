@@ -21,6 +21,10 @@ use crate::tenant::Candidate;
 pub const MAX_CONVERSATIONS: usize = 50;
 /// The most turns of one conversation replayed.
 const MAX_TURNS: usize = 200;
+/// The most turns of one replay, and how long it may take: the turns left
+/// are counted as `unreplayed`.
+const MAX_TOTAL_TURNS: usize = 2_000;
+const BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One turn whose replies differ.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +48,8 @@ pub struct ConversationReplay {
     /// Each turn that answered differently (the first of each conversation
     /// and those after it), oldest first.
     pub differences: Vec<TranscriptDifference>,
+    /// Turns left when the replay's time or turn budget ran out.
+    pub unreplayed: usize,
 }
 
 impl Engine {
@@ -73,6 +79,7 @@ impl Engine {
         sandbox.add_tenant(sandboxed)?;
 
         let mut report = ConversationReplay::default();
+        let until = std::time::Instant::now() + BUDGET;
         for id in conversations.iter().take(MAX_CONVERSATIONS) {
             let events = self.conversation_events(tenant, id)?;
             let contact = self.store.conversation(tenant, id)?.map(|stored| stored.conversation.contact);
@@ -87,7 +94,12 @@ impl Engine {
                 })
                 .take(MAX_TURNS)
                 .collect();
+            let turns = said.len();
             for (turn, (position, event, text)) in said.into_iter().enumerate() {
+                if report.turns >= MAX_TOTAL_TURNS || std::time::Instant::now() >= until {
+                    report.unreplayed += turns - turn;
+                    break;
+                }
                 report.turns += 1;
                 // The bot's replies of that turn: its events follow it, at its
                 // time, until the next message.

@@ -93,6 +93,12 @@ impl Engine {
         }
     }
 
+    /// Forget what shadows of `tenant` (of `binding`, if given) found.
+    pub(super) fn forget_shadows(&self, tenant: &str, binding: Option<&str>) {
+        lock(&self.shadows.stats)
+            .retain(|(t, b, _), _| !(t == tenant && binding.is_none_or(|binding| b == binding)));
+    }
+
     /// How `binding`'s shadow `version` (a `version_id`) compares so far.
     pub fn shadow_stats(&self, tenant: &str, binding: &str, version: &str) -> ShadowStats {
         let key = (tenant.to_owned(), binding.to_owned(), version.to_owned());
@@ -107,6 +113,14 @@ fn run(calls: Receiver<ShadowCall>, stats: &Mutex<HashMap<Key, ShadowStats>>) {
         let answered =
             crate::replay::run_one(&call.binding, &call.shadow, &call.input, call.config, call.limits);
         let (outcome, fuel, wall) = match answered {
+            Ok((answer, _, _)) if answer.to_string().len() > super::MAX_STEP_OUTPUT_BYTES => (
+                CallOutcome::Failed {
+                    code: switchboard_core::failure::FailureCode::OutputTooLarge,
+                    message: "the shadow's answer is too large".to_owned(),
+                },
+                None,
+                None,
+            ),
             Ok((answer, fuel, wall)) => (CallOutcome::Ok { answer }, Some(fuel), Some(wall)),
             Err(failure) => (
                 CallOutcome::Failed { code: failure.kind.code(), message: failure.kind.to_string() },

@@ -19,6 +19,8 @@ use super::{AppError, AppState, ErrorBody};
 
 /// How many finished and running jobs are remembered.
 const KEPT: usize = 500;
+/// How many jobs one tenant may have running at once.
+const RUNNING_PER_TENANT: usize = 2;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,9 +64,17 @@ impl Jobs {
         work(&mut self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// A new job of `tenant`'s, queued.
-    pub fn start(&self, tenant: &str, what: String) -> Job {
+    /// A new job of `tenant`'s, queued; `None` while it has
+    /// [`RUNNING_PER_TENANT`] running (each holds a component and a compile).
+    pub fn start(&self, tenant: &str, what: String) -> Option<Job> {
         self.with(|(next, jobs)| {
+            let running = jobs
+                .iter()
+                .filter(|job| job.tenant == tenant && !matches!(job.stage, Stage::Done | Stage::Failed))
+                .count();
+            if running >= RUNNING_PER_TENANT {
+                return None;
+            }
             *next += 1;
             let job = Job {
                 id: *next,
@@ -80,7 +90,7 @@ impl Jobs {
                 jobs.pop_front();
             }
             jobs.push_back(job.clone());
-            job
+            Some(job)
         })
     }
 

@@ -148,7 +148,14 @@ pub async fn publish(
     publish.component =
         component.ok_or_else(|| bad("no component part: send the .wasm as `component`".into()))?;
     if mode.r#async {
-        let job = state.jobs.start(&tenant, format!("publish {name}"));
+        let Some(job) = state.jobs.start(&tenant, format!("publish {name}")) else {
+            return Err(AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                "this tenant has publishes running already; follow them at GET /v1/tenants/{tenant}/jobs/{id} and try again",
+            )
+            .retry_after(std::time::Duration::from_secs(5)));
+        };
         tokio::spawn(publish_in_background(state.clone(), job.id, tenant, name, publish));
         return Ok((StatusCode::ACCEPTED, Json(json!({ "job": job }))));
     }

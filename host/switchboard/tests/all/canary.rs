@@ -34,6 +34,8 @@ pub fn app() -> (Router, Arc<Engine>, tempfile::TempDir) {
         tenant_dir.join("tenant.toml"),
         "name = \"shop\"\nflow = \"flow.toml\"\napi_token = \"token-shop\"\nweb_chat = true\n\
          [calendar]\ntimezone = \"UTC\"\n[canary]\nmin_calls = 3\n\
+         [self_service]\nlimits = { fuel = 100000000, timeout_ms = 1000, memory_mb = 64 }\n\
+         grants = { log = true, kv = true }\n\
          [plugins.pricing]\ncomponent = \"pricing_calculator\"\n\
          config = { currency = \"AMD\", pricing = { modifiers = { base_minor = 1000000, base_label = \"Move\", modifiers = [] } } }\n",
     )
