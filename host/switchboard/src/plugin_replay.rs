@@ -164,17 +164,18 @@ fn print_report(report: &Report, regressions: &[String]) {
         let diff = similar::TextDiff::from_lines(&was, &now);
         print!("{}", diff.unified_diff().context_radius(3).header("recorded", "candidate"));
     }
-    if report.differences.len() < report.calls - report.same - report.skipped {
+    let tally = &report.tally;
+    if report.differences.len() < report.calls - tally.same - report.skipped {
         println!("\n(only the first {} differences are shown)", report.differences.len());
     }
     let ratio = |ratio: Option<f64>| ratio.map_or_else(|| "n/a".to_owned(), |ratio| format!("{ratio:.2}x"));
     println!(
         "\n{} same, {} changed, {} new failure(s), {} fixed, {} failing differently, {} skipped; fuel {}, wall time {} of production's",
-        report.same,
-        report.changed,
-        report.new_failures,
-        report.fixed,
-        report.fails_differently,
+        tally.same,
+        tally.changed,
+        tally.new_failures,
+        tally.fixed,
+        tally.fails_differently,
         report.skipped,
         ratio(report.fuel_ratio),
         ratio(report.time_ratio),

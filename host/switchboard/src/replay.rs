@@ -44,6 +44,28 @@ pub struct Difference {
     pub candidate: CallOutcome,
 }
 
+/// How many answers came out each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub same: usize,
+    pub changed: usize,
+    pub new_failures: usize,
+    pub fixed: usize,
+    pub fails_differently: usize,
+}
+
+impl Tally {
+    pub fn count(&mut self, verdict: Verdict) {
+        *match verdict {
+            Verdict::Same => &mut self.same,
+            Verdict::Changed => &mut self.changed,
+            Verdict::NewFailure => &mut self.new_failures,
+            Verdict::Fixed => &mut self.fixed,
+            Verdict::FailsDifferently => &mut self.fails_differently,
+        } += 1;
+    }
+}
+
 /// What a replay found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
@@ -53,11 +75,8 @@ pub struct Report {
     /// The components the calls were recorded with, and how many calls each.
     pub recorded_with: HashMap<String, usize>,
     pub calls: usize,
-    pub same: usize,
-    pub changed: usize,
-    pub new_failures: usize,
-    pub fixed: usize,
-    pub fails_differently: usize,
+    #[serde(flatten)]
+    pub tally: Tally,
     /// Calls whose recorded config is no longer stored (and no candidate
     /// config was given): not run.
     pub skipped: usize,
@@ -97,11 +116,12 @@ impl Report {
     /// Why this replay is a regression, one reason a line; none if it is not.
     pub fn regressions(&self, thresholds: &Thresholds) -> Vec<String> {
         let mut reasons = Vec::new();
-        if self.new_failures > 0 {
-            reasons.push(format!("{} call(s) fail that production answered", self.new_failures));
+        let tally = &self.tally;
+        if tally.new_failures > 0 {
+            reasons.push(format!("{} call(s) fail that production answered", tally.new_failures));
         }
-        if thresholds.fail_on_change && self.changed + self.fails_differently > 0 {
-            reasons.push(format!("{} call(s) answer differently", self.changed + self.fails_differently));
+        if thresholds.fail_on_change && tally.changed + tally.fails_differently > 0 {
+            reasons.push(format!("{} call(s) answer differently", tally.changed + tally.fails_differently));
         }
         if let Some(ratio) = self.fuel_ratio.filter(|ratio| *ratio > thresholds.max_fuel_ratio) {
             reasons
@@ -167,13 +187,7 @@ pub fn replay(
             }
         };
         let verdict = compare(&call.outcome, &outcome);
-        match verdict {
-            Verdict::Same => report.same += 1,
-            Verdict::Changed => report.changed += 1,
-            Verdict::NewFailure => report.new_failures += 1,
-            Verdict::Fixed => report.fixed += 1,
-            Verdict::FailsDifferently => report.fails_differently += 1,
-        }
+        report.tally.count(verdict);
         if verdict != Verdict::Same && report.differences.len() < MAX_DIFFERENCES {
             report.differences.push(Difference {
                 at: call.at,
@@ -304,11 +318,13 @@ mod tests {
 
     #[test]
     fn a_replay_regresses_on_new_failures_fuel_and_if_asked_on_changes() {
-        let report = Report { changed: 2, fuel_ratio: Some(1.2), ..Report::default() };
+        let changed = Tally { changed: 2, ..Tally::default() };
+        let report = Report { tally: changed, fuel_ratio: Some(1.2), ..Report::default() };
         assert!(report.regressions(&Thresholds::default()).is_empty());
         let strict = Thresholds { fail_on_change: true, ..Thresholds::default() };
         assert_eq!(report.regressions(&strict).len(), 1);
-        let hungry = Report { new_failures: 1, fuel_ratio: Some(3.0), ..Report::default() };
+        let failing = Tally { new_failures: 1, ..Tally::default() };
+        let hungry = Report { tally: failing, fuel_ratio: Some(3.0), ..Report::default() };
         assert_eq!(hungry.regressions(&Thresholds::default()).len(), 2);
     }
 }

@@ -62,15 +62,7 @@ impl Engine {
         conversations: &[String],
         candidate: &Candidate,
     ) -> Result<ConversationReplay, EngineError> {
-        let _one_at_a_time = match self.replaying.try_lock() {
-            Ok(held) => held,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(EngineError::Busy(
-                    "another replay is running on this server; try again shortly".into(),
-                ));
-            }
-        };
+        let _one_at_a_time = self.replay_slot()?;
         let running = self.tenant(tenant)?;
         let sandboxed = running.with_candidate(candidate, &self.runtime).map_err(|error| {
             EngineError::Invalid { tenant: tenant.to_owned(), problems: format!("{error:#}") }

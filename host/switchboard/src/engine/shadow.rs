@@ -15,7 +15,7 @@ use switchboard_runtime::{Limits, Plugin};
 
 use super::step_calls::{CallInput, CallOutcome};
 use super::{Engine, lock};
-use crate::replay::{Difference, Verdict};
+use crate::replay::{Difference, Tally, Verdict};
 
 /// Calls waiting for the worker, at most.
 const QUEUE: usize = 256;
@@ -43,11 +43,8 @@ pub(super) struct ShadowCall {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ShadowStats {
     pub calls: u64,
-    pub same: u64,
-    pub changed: u64,
-    pub new_failures: u64,
-    pub fixed: u64,
-    pub fails_differently: u64,
+    #[serde(flatten)]
+    pub tally: Tally,
     /// Live calls it did not answer because its queue was full.
     pub skipped: u64,
     /// Fuel it burned over the live version's, on the calls both answered.
@@ -132,13 +129,7 @@ fn run(calls: Receiver<ShadowCall>, stats: &Mutex<HashMap<Key, ShadowStats>>) {
         let mut stats = stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = stats.entry(key).or_default();
         entry.calls += 1;
-        match verdict {
-            Verdict::Same => entry.same += 1,
-            Verdict::Changed => entry.changed += 1,
-            Verdict::NewFailure => entry.new_failures += 1,
-            Verdict::Fixed => entry.fixed += 1,
-            Verdict::FailsDifferently => entry.fails_differently += 1,
-        }
+        entry.tally.count(verdict);
         if let (Some(fuel), Some(wall), CallOutcome::Ok { .. }) = (fuel, wall, &call.live) {
             entry.fuel = (entry.fuel.0 + call.live_fuel, entry.fuel.1 + fuel);
             entry.time = (entry.time.0 + call.live_wall_time_us, entry.time.1 + wall);

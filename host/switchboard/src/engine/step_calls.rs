@@ -188,6 +188,19 @@ impl RecordedCalls {
 }
 
 impl Engine {
+    /// The host's one replay at a time (of calls or of conversations),
+    /// held while the guard lives; busy if another has it.
+    pub(super) fn replay_slot(&self) -> Result<std::sync::MutexGuard<'_, ()>, EngineError> {
+        match self.replaying.try_lock() {
+            Ok(held) => Ok(held),
+            // A replay that panicked holds nothing any more.
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                Err(EngineError::Busy("another replay is running on this server; try again shortly".into()))
+            }
+        }
+    }
+
     /// [`Engine::step_calls`] with the configs they ran with.
     pub fn recorded_calls(
         &self,
@@ -230,16 +243,7 @@ impl Engine {
         // One replay at a time on the host, within a budget, its guest
         // memory counted against the tenant's like a step's: a replay is
         // thousands of calls, and must not take the host from live turns.
-        let _one_at_a_time = match self.replaying.try_lock() {
-            Ok(held) => held,
-            // A replay that panicked holds nothing any more.
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(EngineError::Busy(
-                    "another replay is running on this server; try again shortly".into(),
-                ));
-            }
-        };
+        let _one_at_a_time = self.replay_slot()?;
         let _memory = self
             .memory
             .reserve(tenant, binding.limits.memory_bytes)

@@ -126,18 +126,11 @@ impl ControlPlane {
         limits: SelfLimits,
         provenance: &Provenance,
     ) -> Result<Arc<Tenant>, ControlError> {
-        plain_name(binding, "plugin")?;
-        let binding = binding.to_owned();
-        self.edit_from(tenant, provenance, move |current, managed, _| {
-            if !current.plugins.contains_key(&binding) {
-                return Err(ControlError::UnknownPlugin(binding));
-            }
-            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
+        self.edit_binding(tenant, binding, provenance, move |bound| {
             let set = bound.limits.get_or_insert_with(SelfLimits::default);
             set.fuel = limits.fuel.or(set.fuel);
             set.timeout_ms = limits.timeout_ms.or(set.timeout_ms);
             set.memory_mb = limits.memory_mb.or(set.memory_mb);
-            Ok(())
         })
     }
 
@@ -150,17 +143,29 @@ impl ControlPlane {
         grants: SelfGrants,
         provenance: &Provenance,
     ) -> Result<Arc<Tenant>, ControlError> {
+        self.edit_binding(tenant, binding, provenance, move |bound| {
+            let set = bound.grants.get_or_insert_with(SelfGrants::default);
+            set.log = grants.log.or(set.log);
+            set.kv = grants.kv.or(set.kv);
+            set.http = grants.http.or(set.http.take());
+        })
+    }
+
+    /// Change what the tenant set on its bound plugin `binding`.
+    fn edit_binding(
+        &self,
+        tenant: &str,
+        binding: &str,
+        provenance: &Provenance,
+        change: impl FnOnce(&mut ManagedBinding),
+    ) -> Result<Arc<Tenant>, ControlError> {
         plain_name(binding, "plugin")?;
         let binding = binding.to_owned();
         self.edit_from(tenant, provenance, move |current, managed, _| {
             if !current.plugins.contains_key(&binding) {
                 return Err(ControlError::UnknownPlugin(binding));
             }
-            let bound = managed.plugins.entry(binding).or_insert_with(ManagedBinding::default);
-            let set = bound.grants.get_or_insert_with(SelfGrants::default);
-            set.log = grants.log.or(set.log);
-            set.kv = grants.kv.or(set.kv);
-            set.http = grants.http.or(set.http.take());
+            change(managed.plugins.entry(binding).or_insert_with(ManagedBinding::default));
             Ok(())
         })
     }

@@ -86,7 +86,7 @@ fn step_calls_are_recorded_and_a_candidate_replays_against_them() {
 
     let same = std::fs::read(plugin_dir().join("pricing_calculator.wasm")).expect("component");
     let report = engine.replay("shop", "pricing", &same, None, 0, 100).expect("replayed");
-    assert_eq!((report.calls, report.same), (2, 2), "{report:?}");
+    assert_eq!((report.calls, report.tally.same), (2, 2), "{report:?}");
     assert!(report.regressions(&Thresholds::default()).is_empty(), "{report:?}");
     let fuel = report.fuel_ratio.expect("a fuel ratio");
     assert!((0.5..2.0).contains(&fuel), "the same build burns about the same fuel: {fuel}");
@@ -96,7 +96,7 @@ fn step_calls_are_recorded_and_a_candidate_replays_against_them() {
         "pricing": { "modifiers": { "base_minor": 2000000, "base_label": "Move", "modifiers": [] } }
     }));
     let report = engine.replay("shop", "pricing", &same, Some(dearer), 0, 100).expect("replayed");
-    assert_eq!(report.changed, 2, "{report:?}");
+    assert_eq!(report.tally.changed, 2, "{report:?}");
     assert!(report.differences.iter().all(|difference| difference.verdict == Verdict::Changed));
     assert!(report.regressions(&Thresholds::default()).is_empty(), "a change is not a regression by default");
     let strict = Thresholds { fail_on_change: true, ..Thresholds::default() };
@@ -104,7 +104,7 @@ fn step_calls_are_recorded_and_a_candidate_replays_against_them() {
 
     let failing = std::fs::read(plugin_dir().join("hostile_fixture.wasm")).expect("component");
     let report = engine.replay("shop", "pricing", &failing, None, 0, 100).expect("replayed");
-    assert_eq!(report.new_failures, 2, "{report:?}");
+    assert_eq!(report.tally.new_failures, 2, "{report:?}");
     assert!(!report.regressions(&Thresholds::default()).is_empty());
 
     let error = engine.replay("shop", "pricing", b"not wasm", None, 0, 100).expect_err("refused");
