@@ -53,11 +53,12 @@ pub struct Args {
     /// Put the store here, and keep it, instead of in a temporary directory.
     #[arg(long)]
     keep_data: Option<PathBuf>,
-    /// Keep each tenant's events, message ids and idle conversations this
-    /// long (`10m`, `2h`): written into its `[retention]`, with the server
-    /// sweeping every tenth of it, so a run longer than this reaches the
-    /// steady state retention keeps. Without it, the tenants keep the
-    /// defaults (90 days, 7 days and for good).
+    /// Keep each tenant's events, message ids, idle conversations and
+    /// recorded step calls this long (`10m`, `2h`): written into its
+    /// `[retention]`, with the server sweeping every tenth of it, so a run
+    /// longer than this reaches the steady state retention keeps. Without
+    /// it, the tenants keep the defaults (90 days, 7 days, for good, and 7
+    /// days).
     #[arg(long)]
     retention: Option<String>,
     /// Also write the samples and the summary to this file, as JSON.
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let operator = std::fs::read_to_string(&file)?;
                 // A top-level key goes before the file's first table.
                 let line = format!(
-                    "retention = {{ events = \"{kept}\", dedupe = \"{kept}\", conversations = \"{kept}\" }}\n"
+                    "retention = {{ events = \"{kept}\", dedupe = \"{kept}\", conversations = \"{kept}\", steps = \"{kept}\" }}\n"
                 );
                 std::fs::write(&file, line + &operator)?;
             }
