@@ -202,11 +202,23 @@ impl Server {
 
     /// `PUT` a component (`application/wasm`).
     pub fn put_wasm(&self, path: &str, headers: &[(&str, &str)], wasm: &[u8]) -> Response {
+        self.send_bytes("PUT", path, headers, "application/wasm", wasm)
+    }
+
+    /// A request with a body of any type (a multipart form, say).
+    pub fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Response {
         let headers: Vec<_> =
-            [("content-type", "application/wasm")].into_iter().chain(headers.iter().copied()).collect();
+            [("content-type", content_type)].into_iter().chain(headers.iter().copied()).collect();
         let stream = TcpStream::connect_timeout(&self.addr, REQUEST_LIMIT).expect("connects");
-        exchange(stream, self.addr, "PUT", path, &headers, Some(wasm))
-            .unwrap_or_else(|error| panic!("PUT {path}: {error}"))
+        exchange(stream, self.addr, method, path, &headers, Some(body))
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
     }
 
     /// `PUT` a TOML document (a flow, say).

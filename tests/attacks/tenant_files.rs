@@ -11,13 +11,20 @@
 //!   are journalled: a restart finds the old version or the new one.
 //! - **M2**: concurrent edits lost acknowledged changes, since `tenant.toml`
 //!   was read before the lock was taken. Each tenant's edits are serialised.
+//! - **C3**: a multipart publish (`POST …/versions`) or conversation replay
+//!   takes a component of up to 48 MiB, and the config, flow or id list
+//!   beside it rode in under the same limit: a megabyte config went into the
+//!   tenant's files and the store, past the 64 KiB `PUT …/config` allows.
+//!   Every part but a component is now held to that 64 KiB (413).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_KEY, Baseline, Options, Server, assert_benign_ok_during, bearer, with_benign};
+use crate::support::{
+    ADMIN_KEY, Baseline, Options, Server, assert_benign_ok_during, bearer, component, with_benign,
+};
 
 /// What an attacker tenant is called.
 const ATTACKER: &str = "mallory";
@@ -210,4 +217,57 @@ fn m2_concurrent_edits_of_one_tenant_all_stick() {
             }
         }
     });
+}
+
+/// A `multipart/form-data` body of `(name, bytes)` parts.
+fn form(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "attack-boundary";
+    let mut body = Vec::new();
+    for (name, bytes) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn c3_a_config_or_flow_beside_a_component_is_held_to_what_its_own_endpoint_takes() {
+    let server = Server::start(Options::new());
+    let key = server.create_tenant("stuffer");
+    let auth = bearer(&key);
+    let headers = [("authorization", auth.as_str())];
+    let wasm = component("pricing_calculator");
+    let huge = format!("{{\"currency\": \"AMD\", \"pad\": \"{}\"}}", "x".repeat(1 << 20));
+
+    let (content_type, body) = form(&[("component", &wasm), ("config", huge.as_bytes())]);
+    let response = server.send_bytes(
+        "POST",
+        "/v1/tenants/stuffer/plugins/pricing/versions",
+        &headers,
+        &content_type,
+        &body,
+    );
+    assert_eq!(response.status, 413, "{}", response.body);
+    assert_eq!(response.json()["error"]["code"], json!("too_large"));
+
+    let flow = format!("version = \"x\"\n# {}\n", "x".repeat(1 << 20));
+    let (content_type, body) = form(&[("flow", flow.as_bytes())]);
+    let response =
+        server.send_bytes("POST", "/v1/tenants/stuffer/conversations/replay", &headers, &content_type, &body);
+    assert_eq!(response.status, 413, "{}", response.body);
+
+    // Within the limit, the same publish is taken: only the size was refused.
+    let (content_type, body) = form(&[("component", &wasm), ("config", br#"{"currency": "AMD"}"#)]);
+    let response = server.send_bytes(
+        "POST",
+        "/v1/tenants/stuffer/plugins/pricing/versions",
+        &headers,
+        &content_type,
+        &body,
+    );
+    assert_eq!(response.status, 201, "{}", response.body);
 }

@@ -62,7 +62,7 @@ pub use error::{AppError, ErrorBody};
 pub use openapi::ApiDoc;
 
 /// Messages are short; anything bigger than this is refused with 413.
-const MAX_BODY_BYTES: usize = 64 << 10;
+pub(crate) const MAX_BODY_BYTES: usize = 64 << 10;
 
 /// Cross-origin access for the public message endpoint only; the admin API
 /// stays same-origin.

@@ -119,6 +119,9 @@ pub async fn publish(
     while let Some(part) = form.next_field().await.map_err(refused)? {
         let field = part.name().unwrap_or_default().to_owned();
         let bytes = part.bytes().await.map_err(refused)?;
+        if field != "component" {
+            small_part(&field, &bytes)?;
+        }
         let text =
             || String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{field} is not UTF-8 text")));
         match field.as_str() {
@@ -207,6 +210,20 @@ async fn publish_in_background(state: AppState, id: u64, tenant: String, name: S
 
 /// The most of a version's note that is kept.
 const MAX_NOTE_CHARS: usize = 500;
+
+/// A multipart text part (a config, a flow, a list of ids) as large as the
+/// endpoints that take it alone allow (`PUT …/config`, `PUT …/flow`): only
+/// a component may be larger.
+fn small_part(field: &str, bytes: &Bytes) -> Result<(), AppError> {
+    if bytes.len() <= super::MAX_BODY_BYTES {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("{field} takes {} bytes; at most {} are taken", bytes.len(), super::MAX_BODY_BYTES),
+    ))
+}
 
 /// `GET /v1/tenants/{tenant}/plugins/{name}/canary`: the binding's canary,
 /// with its calls and the binding's own since it started, side by side.
@@ -374,6 +391,9 @@ pub async fn replay_conversations(
     while let Some(part) = form.next_field().await.map_err(|error| bad(error.body_text()))? {
         let field = part.name().unwrap_or_default().to_owned();
         let bytes = part.bytes().await.map_err(|error| bad(error.body_text()))?;
+        if !field.starts_with("component:") {
+            small_part(&field, &bytes)?;
+        }
         let text =
             || String::from_utf8(bytes.to_vec()).map_err(|_| bad(format!("{field} is not UTF-8 text")));
         if let Some(binding) = field.strip_prefix("component:") {
