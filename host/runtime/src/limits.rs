@@ -71,6 +71,13 @@ pub struct ResourceReport {
     pub peak_memory_bytes: u64,
 }
 
+impl ResourceReport {
+    /// The wall time in whole microseconds, as events and records keep it.
+    pub fn wall_time_us(&self) -> u64 {
+        u64::try_from(self.wall_time.as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
 mod millis {
     use std::time::Duration;
 

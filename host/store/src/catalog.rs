@@ -37,20 +37,9 @@ impl Store {
     /// Its component must be stored already (`put_blob`).
     pub fn publish_to_catalog(&self, entry: CatalogEntry) -> Result<Published, StoreError> {
         let key = keys::catalog_entry(&entry.name, &entry.version);
-        let value = serde_json::to_vec(&entry).map_err(|source| StoreError::Decode {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            source,
-        })?;
-        let swapped = self
-            .database
-            .write(|trees| trees.blobs.compare_and_swap(&key, None as Option<&[u8]>, Some(value)))?;
-        match swapped {
-            Ok(()) => {
-                self.durable()?;
-                Ok(Published::New(entry))
-            }
-            Err(taken) => {
-                let current = taken.current.unwrap_or_default();
+        match self.insert_new_blob_key(&key, &entry)? {
+            None => Ok(Published::New(entry)),
+            Some(current) => {
                 let held: CatalogEntry = crate::conversations::decode(&key, &current)?;
                 Ok(if held.component == entry.component {
                     Published::Again(held)

@@ -82,17 +82,34 @@ impl Store {
                 note: new.note.clone(),
             };
             let key = keys::plugin_version(tenant, binding, version.seq);
-            let value = serde_json::to_vec(&version).map_err(|source| StoreError::Decode {
-                key: String::from_utf8_lossy(&key).into_owned(),
-                source,
-            })?;
-            let swapped = self
-                .database
-                .write(|trees| trees.blobs.compare_and_swap(&key, None as Option<&[u8]>, Some(value)))?;
-            if swapped.is_ok() {
-                self.durable()?;
+            if self.insert_new_blob_key(&key, &version)?.is_none() {
                 return Ok((version, true));
             }
+        }
+    }
+
+    /// Write `value` (as JSON) under `key` in the blobs tree, durably,
+    /// unless the key holds something already: then what it holds, and
+    /// nothing written. How a record that is written once and never
+    /// replaced (a version, a catalog entry) is kept when two may race.
+    pub(crate) fn insert_new_blob_key(
+        &self,
+        key: &[u8],
+        value: &impl Serialize,
+    ) -> Result<Option<sled::IVec>, StoreError> {
+        let encoded = serde_json::to_vec(value).map_err(|source| StoreError::Decode {
+            key: String::from_utf8_lossy(key).into_owned(),
+            source,
+        })?;
+        let swapped = self
+            .database
+            .write(|trees| trees.blobs.compare_and_swap(key, None as Option<&[u8]>, Some(encoded)))?;
+        match swapped {
+            Ok(()) => {
+                self.durable()?;
+                Ok(None)
+            }
+            Err(taken) => Ok(Some(taken.current.unwrap_or_default())),
         }
     }
 

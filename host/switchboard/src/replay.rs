@@ -233,21 +233,18 @@ fn run(
     config: PluginConfig,
     context: CallContext,
 ) -> Result<(serde_json::Value, u64, u64), StepFailure> {
-    let micros = |report: &switchboard_runtime::ResourceReport| {
-        u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX)
-    };
     match input {
         CallInput::Step(input) => {
             let input = switchboard_core::contract::StepInput { config, ..(**input).clone() };
             let outcome = candidate.call(&input, context)?;
             let answer = serde_json::to_value(&outcome.decisions).unwrap_or_default();
-            Ok((answer, outcome.report.fuel_used, micros(&outcome.report)))
+            Ok((answer, outcome.report.fuel_used, outcome.report.wall_time_us()))
         }
         CallInput::Classify(input) => {
             let input = switchboard_core::contract::ClassifyInput { config, ..(**input).clone() };
             let outcome = candidate.classify(&input, context)?;
             let answer = serde_json::to_value(&outcome.classification).unwrap_or_default();
-            Ok((answer, outcome.report.fuel_used, micros(&outcome.report)))
+            Ok((answer, outcome.report.fuel_used, outcome.report.wall_time_us()))
         }
     }
 }

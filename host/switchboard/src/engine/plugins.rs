@@ -196,7 +196,7 @@ impl RuntimePlugins<'_> {
             plugin: plugin.to_owned(),
             version: component.hash().to_string(),
             fuel: report.fuel_used,
-            wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+            wall_time_us: report.wall_time_us(),
         });
     }
 
@@ -211,13 +211,13 @@ impl RuntimePlugins<'_> {
     ) {
         let component = &call.plugin;
         record(&self.tenant.name, name, component, outcome);
-        if let Some(binding) = self.tenant.plugins.get(name) {
+        // Only a binding with a canary counts its calls (every call pays the lookup alone).
+        if let Some(binding) = self.tenant.plugins.get(name).filter(|binding| binding.canary.is_some()) {
             let (failed, report) = match outcome {
                 Ok(report) => (refused, report),
                 Err(failure) => (true, &failure.report),
             };
-            let micros = u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX);
-            let stats = super::CallStats::one(failed, report.fuel_used, micros);
+            let stats = super::CallStats::one(failed, report.fuel_used, report.wall_time_us());
             let version = super::version_id(component.hash().as_str(), &call.config_hash);
             self.engine.watch_canary(self.tenant, name, binding, &version, stats);
         }
@@ -245,10 +245,7 @@ impl RuntimePlugins<'_> {
         };
         let outcome = live_outcome(outcome, checked, |done| Ok(answer(done)));
         let (input, redacted) = input.kept(recording);
-        let conversation = match &input {
-            CallInput::Step(input) => input.conversation.clone(),
-            CallInput::Classify(input) => input.conversation.clone(),
-        };
+        let conversation = input.conversation().to_owned();
         self.calls.push(StepCall {
             at: jiff::Timestamp::now().as_millisecond(),
             conversation,
@@ -258,7 +255,7 @@ impl RuntimePlugins<'_> {
             input,
             outcome,
             fuel: report.fuel_used,
-            wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+            wall_time_us: report.wall_time_us(),
             peak_memory_bytes: report.peak_memory_bytes,
             redacted,
         });
@@ -286,10 +283,7 @@ impl PendingShadow {
             Ok(done) => *done.report(),
             Err(failure) => failure.report,
         };
-        let conversation = match &input {
-            CallInput::Step(input) => input.conversation.clone(),
-            CallInput::Classify(input) => input.conversation.clone(),
-        };
+        let conversation = input.conversation().to_owned();
         ShadowCall {
             tenant: self.tenant,
             binding: self.binding,
@@ -302,7 +296,7 @@ impl PendingShadow {
             conversation,
             live,
             live_fuel: report.fuel_used,
-            live_wall_time_us: u64::try_from(report.wall_time.as_micros()).unwrap_or(u64::MAX),
+            live_wall_time_us: report.wall_time_us(),
         }
     }
 }

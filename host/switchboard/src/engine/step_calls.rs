@@ -59,6 +59,14 @@ pub enum CallOutcome {
 pub const REDACTED: &str = "[redacted]";
 
 impl CallInput {
+    /// The conversation the call was made in.
+    pub fn conversation(&self) -> &str {
+        match self {
+            CallInput::Step(input) => &input.conversation,
+            CallInput::Classify(input) => &input.conversation,
+        }
+    }
+
     /// `input` as it is kept: its config dropped, and what `recording`
     /// redacts replaced. The names of what was replaced.
     pub(super) fn kept(mut self, recording: &Recording) -> (Self, Vec<String>) {
