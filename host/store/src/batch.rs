@@ -28,6 +28,7 @@ use sled::IVec;
 
 use crate::codec::{pop_chunk, push_chunk};
 use crate::database::Trees;
+use crate::visibility::Reserved;
 use crate::{Store, StoreError, keys};
 
 /// Writes that land together or not at all; see [`Store::write`].
@@ -36,11 +37,19 @@ pub(crate) struct Batch {
     writes: Vec<(IVec, Option<IVec>)>,
     /// The size of its redo record.
     encoded_len: usize,
+    /// The event records it carries, hidden from the log's readers until
+    /// it is applied (or dropped unapplied).
+    reserved: Vec<Reserved>,
 }
 
 impl Batch {
     pub(crate) fn insert(&mut self, key: impl Into<IVec>, value: impl Into<IVec>) {
         self.push(key.into(), Some(value.into()));
+    }
+
+    /// Keep an event record's reservation until the batch is applied.
+    pub(crate) fn hold(&mut self, reserved: Reserved) {
+        self.reserved.push(reserved);
     }
 
     pub(crate) fn remove(&mut self, key: impl Into<IVec>) {

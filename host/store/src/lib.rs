@@ -26,6 +26,8 @@
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
+//! - `visibility.rs`: the event log's visible-up-to watermark, so a reader's
+//!   cursor never passes a record still being written.
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +53,7 @@ mod step_calls;
 mod test_support;
 mod timer_log;
 mod timers;
+mod visibility;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -136,6 +139,8 @@ pub struct Store {
     database: Arc<Database>,
     group_commit: Arc<group_commit::GroupCommit>,
     timer_log: Arc<timer_log::TimerLog>,
+    /// Event records being written, which readers wait for.
+    visibility: Arc<visibility::Visibility>,
     /// The store's directory, for its free space.
     dir: Arc<Path>,
     /// Where a temporary store keeps its timer log; removed on drop.
@@ -181,7 +186,10 @@ impl Store {
         dir: &Path,
         temporary: Option<Arc<tempfile::TempDir>>,
     ) -> Result<Self, StoreError> {
+        // Above every record already written: none is in flight.
+        let floor = database.write(|trees| trees.db.generate_id())?;
         let store = Self {
+            visibility: Arc::new(visibility::Visibility::new(floor)),
             database: Arc::new(database),
             group_commit: Arc::default(),
             timer_log: Arc::new(timer_log),
@@ -235,6 +243,17 @@ impl Store {
     /// record), unique for the life of the database.
     pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
         self.database.write(|trees| trees.db.generate_id())
+    }
+
+    /// A number for a new event record, which readers of the log do not
+    /// pass until the batch carrying the reservation is applied or dropped.
+    pub(crate) fn reserve_event_seq(&self) -> Result<visibility::Reserved, StoreError> {
+        self.visibility.reserve(|| self.next_id())
+    }
+
+    /// Every event record numbered below this is applied or never will be.
+    pub(crate) fn event_horizon(&self) -> u64 {
+        self.visibility.horizon()
     }
 
     /// A sled write's error, marking the store unwritable if it was the disk.

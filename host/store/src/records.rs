@@ -9,6 +9,7 @@ use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::StoreError;
 use crate::conversations::decode;
+use crate::visibility::Reserved;
 
 /// Events of one tenant, from one turn or several, on their way to being one
 /// record of its log, built as they come:
@@ -25,6 +26,8 @@ pub(crate) struct EventRecord<'a> {
     pub(crate) tenant: &'a str,
     /// Its sequence number in the tenant's log.
     pub(crate) seq: u64,
+    /// Holds readers of the log below `seq` until the record is applied.
+    reserved: Reserved,
     json: Vec<u8>,
     /// The envelope of the group being written.
     open: Option<(i64, &'a str, Channel)>,
@@ -35,10 +38,11 @@ pub(crate) struct EventRecord<'a> {
 }
 
 impl<'a> EventRecord<'a> {
-    pub(crate) fn new(tenant: &'a str, seq: u64) -> Self {
+    pub(crate) fn new(tenant: &'a str, reserved: Reserved) -> Self {
         Self {
             tenant,
-            seq,
+            seq: reserved.seq,
+            reserved,
             json: Vec::new(),
             open: None,
             conversations: BTreeSet::new(),
@@ -79,7 +83,8 @@ impl<'a> EventRecord<'a> {
         self.json.len()
     }
 
-    pub(crate) fn finish(self) -> Result<Vec<u8>, StoreError> {
+    /// The record's bytes, and the reservation its batch holds until applied.
+    pub(crate) fn finish(self) -> Result<(Vec<u8>, Reserved), StoreError> {
         let mut record = b"{\"tenant\":".to_vec();
         serde_json::to_writer(&mut record, self.tenant)
             .map_err(|source| StoreError::Decode { key: self.tenant.to_owned(), source })?;
@@ -89,7 +94,7 @@ impl<'a> EventRecord<'a> {
             record.extend_from_slice(b"]}");
         }
         record.extend_from_slice(b"]}");
-        Ok(record)
+        Ok((record, self.reserved))
     }
 }
 
