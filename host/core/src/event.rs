@@ -198,6 +198,11 @@ pub struct HandoffCard {
     pub score: i32,
     pub tier: Option<LeadTier>,
     pub reason: String,
+    /// Why, as a stable name to group by: `asked`, `negative`, `hot_lead`,
+    /// `policy`, `invalid_answers`, `step_failed` or `plugin`. Empty in
+    /// events recorded before it was added.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cause: String,
     /// Two or three lines.
     pub summary: String,
     pub suggested_next_step: String,

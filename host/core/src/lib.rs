@@ -24,6 +24,8 @@
 //!   choices), so any field can be filled from any message.
 //! - [`validate`]: the built-in field checks.
 //! - [`calendar`]: a tenant's zone, business hours and holidays.
+//! - [`kpi`]: the KPIs of every scenario, folded from the event log into
+//!   per-day tallies.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +35,7 @@ pub mod conversation;
 pub mod event;
 pub mod failure;
 pub mod flow;
+pub mod kpi;
 pub mod kv;
 pub mod text;
 pub mod understand;

@@ -24,6 +24,46 @@ pub(crate) fn kv_usage(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/qd/{day}`: a day's KPI tallies (`kpis.rs`); the day (in the
+/// tenant's zone, since 1970) offset by 2^31 so keys sort as days do.
+pub(crate) fn kpi_day(tenant: &str, day: i32) -> Vec<u8> {
+    let mut key = kpi_days(tenant);
+    key.extend_from_slice(&((i64::from(day) + (1 << 31)) as u32).to_be_bytes());
+    key
+}
+
+pub(crate) fn kpi_days(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"qd/");
+    key
+}
+
+/// The day a [`kpi_day`] key names.
+pub(crate) fn kpi_day_of(prefix: &[u8], key: &[u8]) -> i32 {
+    let offset = key.get(prefix.len()..).and_then(|tail| tail.try_into().ok()).map_or(0, u32::from_be_bytes);
+    (i64::from(offset) - (1 << 31)) as i32
+}
+
+/// `t/{tenant}/qm/{conversation}`: what the KPI fold remembers of a conversation.
+pub(crate) fn kpi_marks(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = kpi_all_marks(tenant);
+    push_segment(&mut key, conversation);
+    key
+}
+
+pub(crate) fn kpi_all_marks(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"qm/");
+    key
+}
+
+/// `t/{tenant}/qc`: the last event record the KPI fold took in.
+pub(crate) fn kpi_checkpoint(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"qc");
+    key
+}
+
 /// `t/{tenant}/c/{conversation}`: a conversation's state.
 pub(crate) fn conversation(tenant: &str, conversation: &str) -> Vec<u8> {
     let mut key = conversations(tenant);
@@ -357,6 +397,9 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"pv/", "plugin versions"),
         (b"sr/", "recorded steps"),
         (b"pw/", "plugin versions"),
+        (b"qd/", "kpi tallies"),
+        (b"qm/", "kpi tallies"),
+        (b"qc", "kpi tallies"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))

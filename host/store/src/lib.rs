@@ -21,6 +21,7 @@
 //!   append-only log outside sled, which the scheduler reads.
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
 //! - `records.rs`: the event log's records, a turn's events under one envelope.
+//! - `kpis.rs`: KPI tallies per day, folded from the event log.
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
@@ -41,6 +42,7 @@ mod conversations;
 mod database;
 mod group_commit;
 mod keys;
+mod kpis;
 mod leftovers;
 mod plugin_state;
 mod plugin_versions;

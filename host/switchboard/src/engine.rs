@@ -31,6 +31,7 @@
 //! - `reads.rs`: what the API, the scheduler and the CLI read, so that
 //!   nothing outside the engine touches the store or the runtime.
 //! - `outbox.rs`: what a turn leaves for delivery, and its pages.
+//! - `kpis.rs`: the event log folded into per-day KPI tallies, and dashboards.
 //! - `live.rs`, `admission.rs`, `memory.rs`, `daily.rs`: web chat feeds,
 //!   per-tenant slots, guest memory budgets and daily event quotas.
 //!
@@ -56,6 +57,7 @@ mod catalog;
 mod conversation_replay;
 mod daily;
 mod fire;
+mod kpis;
 mod links;
 mod live;
 mod locks;
@@ -74,6 +76,7 @@ pub use canary::{CallStats, CanaryStanding, Rollback, version_id};
 pub use conversation_replay::{ConversationReplay, MAX_CONVERSATIONS, TranscriptDifference};
 pub use daily::DEFAULT_EVENTS_PER_DAY;
 use daily::DailyEvents;
+pub use kpis::{Granularity, KpiAnswer, KpiQuery, Period, day_name, parse_day};
 use live::LiveFeeds;
 pub use live::{LiveSession, SESSION_QUEUE};
 use locks::TurnLocks;
@@ -197,6 +200,8 @@ pub struct Engine {
     replaying: Mutex<()>,
     /// Shadow versions' worker and what they found.
     shadows: shadow::Shadows,
+    /// One KPI fold per tenant at a time.
+    folds: kpis::Folds,
 }
 
 /// Why a known tenant is not served.
@@ -231,6 +236,7 @@ impl Engine {
             canaries: canary::Canaries::default(),
             replaying: Mutex::default(),
             shadows: shadow::Shadows::default(),
+            folds: kpis::Folds::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //!   conversation at a time, one atomic write per turn.
 //! - `scheduler.rs`: firing due timers from the store, on an injected clock.
 //! - `recovery.rs`: reopening the store in-process once a full disk has room.
+//! - `kpis.rs`: folding every tenant's new events into its KPI tallies.
 //! - `retention.rs`: sweeping every tenant's expired events and dedupe ids.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
 //! - `nlu.rs`: the understanding corpus scored against the tenants' flows.
@@ -27,6 +28,7 @@
 pub mod channels;
 pub mod delivery;
 pub mod engine;
+pub mod kpis;
 pub mod nlu;
 pub mod recovery;
 pub mod replay;

@@ -21,6 +21,7 @@
 mod chat;
 mod cli_api;
 mod flow_check;
+mod kpis_cli;
 mod nlu_eval;
 mod plugin_build;
 mod plugin_new;
@@ -65,6 +66,9 @@ enum Command {
     /// Check flow files, or print their JSON Schema.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// A tenant's KPIs on a running server, a rebuild from its event log, and what each counts.
+    #[command(subcommand)]
+    Kpis(kpis_cli::Command),
     /// What the store holds, and making it smaller (while `serve` is stopped).
     #[command(subcommand)]
     Store(StoreCommand),
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(args),
         Command::Plugin(PluginCommand::Restore(args)) => plugin_versions::restore(args),
         Command::Serve(args) => serve::run(args),
+        Command::Kpis(command) => kpis_cli::run(command),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),

@@ -229,6 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Duration::from_secs(args.retention_every_secs),
             args.export_dir.clone().unwrap_or_else(|| args.data.join("exports")),
         ));
+        tokio::spawn(switchboard::kpis::run(engine.clone(), switchboard::kpis::EVERY));
         tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
         let listener = server::listen::bind(args.listen)
             .with_context(|| format!("failed to listen on {}", args.listen))?;

@@ -9,7 +9,7 @@
 //!   /v1/tenants/{tenant}/chat/{session}/ws`: the widget's WebSocket, which
 //!   also pushes agents' replies and timers' messages (`api/socket.rs`).
 //! - `/v1/tenants/{tenant}/conversations[/{id}[/hand-back|/close|/reply]]` and
-//!   `/v1/tenants/{tenant}/events`: the tenant's admin and agent API, behind
+//!   `/v1/tenants/{tenant}/events[/export]` and `/kpis[/definitions|/rebuild]`: the tenant's admin and agent API, behind
 //!   the tenant's bearer token. `POST /v1/tenants/{tenant}/reload` loads the
 //!   tenant's directory again; a broken flow never replaces a working one.
 //! - `GET /healthz` and `GET /readyz`: liveness and readiness (`health.rs`).
@@ -49,6 +49,7 @@ mod error;
 mod health;
 mod jobs;
 mod keys;
+mod kpis;
 pub mod listen;
 mod manage;
 mod openapi;
@@ -213,6 +214,10 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
             post(manage::restore_plugin_version),
         )
         .route("/v1/tenants/{tenant}/events", get(api::events))
+        .route("/v1/tenants/{tenant}/events/export", get(kpis::export))
+        .route("/v1/tenants/{tenant}/kpis", get(kpis::kpis))
+        .route("/v1/tenants/{tenant}/kpis/definitions", get(kpis::definitions))
+        .route("/v1/tenants/{tenant}/kpis/rebuild", post(kpis::rebuild))
         .route("/v1/tenants/{tenant}/outbox/parked", get(api::outbox::parked))
         .route("/v1/tenants/{tenant}/outbox/parked/redrive", post(api::outbox::redrive))
         .route("/v1/tenants/{tenant}/reload", post(api::reload))

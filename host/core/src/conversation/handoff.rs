@@ -33,6 +33,19 @@ impl Reason {
         }
     }
 
+    /// The stable name dashboards group handoffs by (`reason` is prose).
+    fn cause(&self) -> &'static str {
+        match self {
+            Reason::Asked => "asked",
+            Reason::Negative => "negative",
+            Reason::HotLead => "hot_lead",
+            Reason::Escalated(_) => "policy",
+            Reason::FailedValidations(_) => "invalid_answers",
+            Reason::StepFailed(_) => "step_failed",
+            Reason::Plugin(_) => "plugin",
+        }
+    }
+
     fn next_step(&self) -> String {
         match self {
             Reason::Asked | Reason::Negative => "Reply personally; read the summary first.".to_owned(),
@@ -87,6 +100,7 @@ impl Turn<'_, '_> {
             score: conversation.score,
             tier: conversation.tier,
             reason: reason.describe(),
+            cause: reason.cause().to_owned(),
             summary,
             suggested_next_step: reason.next_step(),
             queue: queue.clone(),

@@ -11,6 +11,8 @@
 //! - `outbox.rs`: nothing dropped (parking, re-drive, retries without a cap)
 //!   and the concurrent worker's order and fairness.
 //! - `http.rs`: the HTTP app, driven without a socket.
+//! - `kpis.rs`: every KPI over a generated month against values computed
+//!   from its known outcomes; a rebuild equals the incremental fold.
 //! - `manage.rs`: a tenant editing its flow, hours, secrets and plugins.
 //! - `nlu.rs`: the understanding corpus in `tests/nlu/` holds its targets.
 //! - `retention.rs`: a tenant's `[retention]` through a sweep.
@@ -31,6 +33,7 @@ mod crash;
 mod delivery;
 mod disk_full;
 mod http;
+mod kpis;
 mod manage;
 mod nlu;
 mod outbox;

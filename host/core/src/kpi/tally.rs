@@ -1,0 +1,253 @@
+//! What the fold counts: one day's tallies per measure, channel, intent
+//! and label, which add up across days, channels and intents.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Histogram;
+use crate::contract::Channel;
+
+/// A raw measure the fold counts. KPIs (`definitions.rs`) are computed from
+/// these; the names are stable because tallies are stored under them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// A conversation round began (its first message, or the first after it ended).
+    Rounds,
+    /// A round took up an intent (counted once per intent and round).
+    IntentRounds,
+    /// Label: a field's name, collected for the first time in the round.
+    FieldReached,
+    /// A round got its first quote.
+    Quoted,
+    /// A round got its first slot offer.
+    Offered,
+    /// A round got its first policy decision.
+    Decided,
+    /// Label: the terminal state a round closed in.
+    Closed,
+    /// A round closed that never went to a human.
+    ClosedByBot,
+    /// Duration: a round's start to its close (resolution time).
+    Resolution,
+    /// A round closed resolved, after a close of the same intent within 7 days.
+    Reopened,
+    /// A round handed to a human (once per round).
+    HandedOff,
+    /// Label: a handoff's cause.
+    HandoffCause,
+    /// Duration: a round's first customer message to the first reply that
+    /// reached them.
+    FirstResponse,
+    /// First responses within the channel's standard.
+    FirstResponseInStandard,
+    /// Duration: a handoff to the first message a person sent.
+    HumanResponse,
+    /// Human responses within the channel's standard.
+    HumanResponseInStandard,
+    /// A round was graded (once per round, the last grade counts).
+    Graded,
+    /// A graded round's grade was hot or warm.
+    Qualified,
+    /// A graded round reached a meeting (`booking.created`, `callback.requested`, `meeting.booked`).
+    GradedMeeting,
+    /// `booking.created`.
+    Booked,
+    /// Sum: customer messages in the round up to its booking.
+    MessagesToBooking,
+    /// `booking.no_show`.
+    NoShow,
+    /// Duration: a round's start to its first quote.
+    TimeToQuote,
+    /// A quoted round that also went to a human.
+    QuotedHandedOff,
+    /// `payment.received` within 30 days of a quote.
+    QuotePaid,
+    /// Duration: the quote to its payment.
+    QuoteToPayment,
+    /// Sum: the amounts of `payment.received`, in minor units.
+    Revenue,
+    /// `payment.received`.
+    Payments,
+    /// A round that named an order.
+    OrderContacts,
+    /// An order named for the first time in the conversation.
+    Orders,
+    /// Label: `positive` or `negative`, from `feedback.received`.
+    Feedback,
+    /// `rma.created`.
+    Rmas,
+    /// Duration: a round's start to its RMA.
+    TimeToRma,
+    /// Duration: an RMA to `refund.completed`.
+    RefundCycle,
+    /// `payment.disputed`.
+    Disputed,
+    /// Label: the outcome of `renewal.outcome` (`renewed`, `paused`, `cancelled`, `needs_follow_up`).
+    RenewalOutcome,
+    /// Label: the reason a `renewal.outcome` gave for cancelling.
+    ChurnReason,
+    /// Sum: the amounts of `payment.recovered`, in minor units.
+    Recovered,
+    /// A reactivation nudge was sent to a silent conversation.
+    Nudged,
+    /// A nudged conversation wrote back within 7 days.
+    Reactivated,
+    /// Duration: an approval request (the round's handoff) to its decision.
+    ApprovalTime,
+    /// Label: `approved` or `rejected`.
+    ApprovalDecided,
+    /// `approval.escalated`.
+    Escalations,
+    /// A round closed whose fields all came in its first message.
+    CompleteRequest,
+    /// Label: a failure code.
+    StepFailed,
+    /// Label: `plugin@version` (the component's hash, shortened).
+    StepFailedVersion,
+}
+
+/// Where a tally belongs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cell {
+    pub measure: Measure,
+    pub channel: Channel,
+    /// Empty before the round has an intent.
+    pub intent: String,
+    pub label: String,
+}
+
+/// The count, sum and distribution of one cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// How many (may go down: a regraded round moves between tiers).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub n: i64,
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub sum: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hist: Option<Histogram>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(n: &f64) -> bool {
+    *n == 0.0
+}
+
+impl Stat {
+    pub fn merge(&mut self, other: &Stat) {
+        self.n += other.n;
+        self.sum += other.sum;
+        if let Some(hist) = &other.hist {
+            self.hist.get_or_insert_with(Histogram::default).merge(hist);
+        }
+    }
+}
+
+/// Tallies of one tenant over some span (a day, as stored, or the sum of
+/// several).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Vec<(Cell, Stat)>", into = "Vec<(Cell, Stat)>")]
+pub struct Tally {
+    pub cells: BTreeMap<Cell, Stat>,
+}
+
+impl Tally {
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        for (cell, stat) in &other.cells {
+            self.add(cell, stat);
+        }
+    }
+
+    /// Add one cell's stat.
+    pub fn add(&mut self, cell: &Cell, stat: &Stat) {
+        match self.cells.get_mut(cell) {
+            Some(mine) => mine.merge(stat),
+            None => {
+                self.cells.insert(cell.clone(), stat.clone());
+            }
+        }
+    }
+
+    /// The cells `keep` accepts, merged into a new tally.
+    pub fn filtered(&self, keep: impl Fn(&Cell) -> bool) -> Tally {
+        Tally {
+            cells: self
+                .cells
+                .iter()
+                .filter(|(cell, _)| keep(cell))
+                .map(|(c, s)| (c.clone(), s.clone()))
+                .collect(),
+        }
+    }
+
+    pub(super) fn stat(
+        &mut self,
+        measure: Measure,
+        channel: Channel,
+        intent: &str,
+        label: &str,
+    ) -> &mut Stat {
+        let cell = Cell { measure, channel, intent: intent.to_owned(), label: label.to_owned() };
+        self.cells.entry(cell).or_default()
+    }
+
+    /// The sum of `n` over every cell of `measure`.
+    pub fn count(&self, measure: Measure) -> i64 {
+        self.of(measure).map(|(_, stat)| stat.n).sum()
+    }
+
+    /// The sum of `sum` over every cell of `measure`.
+    pub fn sum(&self, measure: Measure) -> f64 {
+        self.of(measure).map(|(_, stat)| stat.sum).sum()
+    }
+
+    /// The merged distribution of `measure`.
+    pub fn histogram(&self, measure: Measure) -> Histogram {
+        let mut merged = Histogram::default();
+        for (_, stat) in self.of(measure) {
+            if let Some(hist) = &stat.hist {
+                merged.merge(hist);
+            }
+        }
+        merged
+    }
+
+    /// `n` of `measure` by label.
+    pub fn by_label(&self, measure: Measure) -> BTreeMap<String, i64> {
+        let mut labels = BTreeMap::new();
+        for (cell, stat) in self.of(measure) {
+            *labels.entry(cell.label.clone()).or_default() += stat.n;
+        }
+        labels.retain(|_, n| *n != 0);
+        labels
+    }
+
+    fn of(&self, measure: Measure) -> impl Iterator<Item = (&Cell, &Stat)> {
+        self.cells.iter().filter(move |(cell, _)| cell.measure == measure)
+    }
+}
+
+impl From<Vec<(Cell, Stat)>> for Tally {
+    fn from(cells: Vec<(Cell, Stat)>) -> Self {
+        let mut tally = Tally::default();
+        for (cell, stat) in cells {
+            tally.cells.entry(cell).or_default().merge(&stat);
+        }
+        tally
+    }
+}
+
+impl From<Tally> for Vec<(Cell, Stat)> {
+    fn from(tally: Tally) -> Self {
+        tally.cells.into_iter().collect()
+    }
+}

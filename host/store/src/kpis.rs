@@ -1,0 +1,93 @@
+//! KPI tallies, folded from the event log (`switchboard_core::kpi`).
+//!
+//! - `t/{tenant}/qd/{day}`: a day's [`Tally`] (the day in the tenant's zone,
+//!   offset so it sorts), so a span of days is one range read.
+//! - `t/{tenant}/qm/{conversation}`: the fold's [`Marks`] of a conversation.
+//! - `t/{tenant}/qc`: the sequence number of the last event record folded.
+//!
+//! A fold's tallies, marks and checkpoint land in one batch, so they always
+//! agree: after a crash, folding resumes after the checkpoint that survived.
+//! Nothing here needs its own sync: lost, it is folded again from the log.
+
+use std::collections::BTreeMap;
+
+use switchboard_core::kpi::{Day, Marks, Tally};
+
+use crate::batch::Batch;
+use crate::conversations::decode;
+use crate::{Store, StoreError, keys};
+
+/// Keys removed per write when tallies are cleared for a rebuild.
+const PAGE: usize = 1000;
+
+impl Store {
+    /// The last event record folded into `tenant`'s tallies, if any.
+    pub fn kpi_checkpoint(&self, tenant: &str) -> Result<Option<u64>, StoreError> {
+        let value = self.trees()?.turns.get(keys::kpi_checkpoint(tenant))?;
+        Ok(value.and_then(|bytes| bytes.as_ref().try_into().ok()).map(u64::from_be_bytes))
+    }
+
+    /// What the fold remembers of one conversation.
+    pub fn kpi_marks(&self, tenant: &str, conversation: &str) -> Result<Option<Marks>, StoreError> {
+        let key = keys::kpi_marks(tenant, conversation);
+        self.trees()?.turns.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
+    }
+
+    /// The stored tallies of the days `from..=to`, oldest first.
+    pub fn kpi_days(&self, tenant: &str, from: Day, to: Day) -> Result<Vec<(Day, Tally)>, StoreError> {
+        let (start, end) = (keys::kpi_day(tenant, from), keys::kpi_day(tenant, to));
+        let prefix = keys::kpi_days(tenant);
+        let mut days = Vec::new();
+        for entry in self.trees()?.turns.range(start..=end) {
+            let (key, bytes) = entry?;
+            days.push((keys::kpi_day_of(&prefix, &key), decode(&key, &bytes)?));
+        }
+        Ok(days)
+    }
+
+    /// Keep a fold: the days' whole tallies (stored ones merged with what
+    /// was folded), the marks of the conversations it touched, and the
+    /// last record folded, in one batch.
+    pub fn save_kpis(
+        &self,
+        tenant: &str,
+        folded_to: u64,
+        marks: &BTreeMap<String, Marks>,
+        days: &BTreeMap<Day, Tally>,
+    ) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        let encode_error = |key: &str, source| StoreError::Decode { key: key.to_owned(), source };
+        for (day, tally) in days {
+            let bytes = serde_json::to_vec(tally).map_err(|source| encode_error(tenant, source))?;
+            batch.insert(keys::kpi_day(tenant, *day), bytes);
+        }
+        for (conversation, marks) in marks {
+            let bytes = serde_json::to_vec(marks).map_err(|source| encode_error(conversation, source))?;
+            batch.insert(keys::kpi_marks(tenant, conversation), bytes);
+        }
+        batch.insert(keys::kpi_checkpoint(tenant), folded_to.to_be_bytes().to_vec());
+        self.apply(batch)
+    }
+
+    /// Remove `tenant`'s tallies, marks and checkpoint, so the next fold
+    /// starts from the log's first record; how many keys.
+    pub fn clear_kpis(&self, tenant: &str) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for prefix in [keys::kpi_days(tenant), keys::kpi_all_marks(tenant), keys::kpi_checkpoint(tenant)] {
+            loop {
+                let page: Vec<_> =
+                    self.trees()?.turns.scan_prefix(&prefix).keys().take(PAGE).collect::<Result<_, _>>()?;
+                if page.is_empty() {
+                    break;
+                }
+                let mut batch = Batch::default();
+                removed += page.len();
+                for key in page {
+                    batch.remove(key);
+                }
+                self.apply(batch)?;
+            }
+        }
+        Ok(removed)
+    }
+}
