@@ -362,6 +362,22 @@ impl Conversation {
         effects
     }
 
+    /// A person takes a handed-off conversation, or gives it to someone
+    /// (`None`: back to the queue). Nothing happens to one the bot has.
+    pub fn assign(&mut self, assignee: Option<&str>, by: &str, now: i64) -> Effects {
+        let mut effects = Effects::default();
+        if let Status::Human { assignee: current, .. } = &mut self.status
+            && current.as_deref() != assignee
+        {
+            *current = assignee.map(str::to_owned);
+            self.updated_at = now;
+            let body =
+                EventBody::ConversationAssigned { assignee: assignee.map(str::to_owned), by: by.to_owned() };
+            effects.events.push(self.event(now, body));
+        }
+        effects
+    }
+
     /// An agent (or the system) closes the conversation; every pending timer stops.
     pub fn close(&mut self, state: &str, now: i64) -> Effects {
         let mut effects = Effects::default();
@@ -388,6 +404,23 @@ impl Conversation {
         }
         Effects {
             outbound: vec![Outbound { text: text.to_owned(), ..Outbound::default() }],
+            events: vec![
+                self.event(now, EventBody::MessageSent { text: text.to_owned(), by: Sender::Agent }),
+            ],
+            ..Effects::default()
+        }
+    }
+
+    /// An agent writes after the window closed, through the channel's
+    /// fallback (a template or a message tag), which the provider allows.
+    pub fn agent_reply_through(&mut self, text: &str, fallback: OutsideWindow, now: i64) -> Effects {
+        self.updated_at = now;
+        Effects {
+            outbound: vec![Outbound {
+                text: text.to_owned(),
+                outside_window: Some(fallback),
+                ..Outbound::default()
+            }],
             events: vec![
                 self.event(now, EventBody::MessageSent { text: text.to_owned(), by: Sender::Agent }),
             ],

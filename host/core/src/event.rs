@@ -132,6 +132,10 @@ pub enum EventBody {
     HandoffRequested { card: HandoffCard },
     #[serde(rename = "handoff.returned")]
     HandoffReturned { by: String },
+    /// A person took a handed-off conversation, or gave it to someone
+    /// (`assignee` none: back to its queue). `by`: who did it.
+    #[serde(rename = "conversation.assigned")]
+    ConversationAssigned { assignee: Option<String>, by: String },
     #[serde(rename = "conversation.closed")]
     ConversationClosed { state: String },
     /// A plugin binding runs a new version (an upload, a reload, a

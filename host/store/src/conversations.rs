@@ -229,6 +229,7 @@ impl Store {
             transcript_tail: &tail,
         });
         batch.insert(keys::conversation(tenant, conversation_id), encoded.map_err(encode_error)?);
+        self.stage_inbox(batch, tenant, turn)?;
         for entry in turn.outbox {
             batch.insert(keys::outbox(tenant, self.next_id()?), entry.as_slice());
         }
@@ -469,6 +470,12 @@ impl Store {
             }
         }
         Ok(events)
+    }
+
+    /// A cursor for reading only what is committed from now on: every
+    /// record at or below it is visible already.
+    pub fn event_cursor_now(&self) -> u64 {
+        self.event_horizon().saturating_sub(1)
     }
 
     /// One conversation's events, oldest first.

@@ -64,6 +64,50 @@ pub(crate) fn kpi_checkpoint(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/sf/{id}`: a staff member (`people.rs`).
+pub(crate) fn staff(tenant: &str, id: &str) -> Vec<u8> {
+    let mut key = staff_prefix(tenant);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub(crate) fn staff_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"sf/");
+    key
+}
+
+/// `t/{tenant}/ih/{conversation}`: a conversation waiting for a person,
+/// the inbox's index, kept by every turn (`conversations.rs`).
+pub(crate) fn inbox(tenant: &str, conversation: &str) -> Vec<u8> {
+    let mut key = inbox_prefix(tenant);
+    key.extend_from_slice(conversation.as_bytes());
+    key
+}
+
+pub(crate) fn inbox_prefix(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"ih/");
+    key
+}
+
+/// `s/{token hash}`: a console session (`people.rs`); no tenant's prefix,
+/// since a cookie names no tenant.
+pub(crate) fn session(token_hash: &[u8; 32]) -> Vec<u8> {
+    let mut key = SESSION_PREFIX.to_vec();
+    key.extend_from_slice(token_hash);
+    key
+}
+
+pub(crate) const SESSION_PREFIX: &[u8] = b"s/";
+
+/// `l/{token hash}`: a one-time console login link.
+pub(crate) fn login_link(token_hash: &[u8; 32]) -> Vec<u8> {
+    let mut key = b"l/".to_vec();
+    key.extend_from_slice(token_hash);
+    key
+}
+
 /// `t/{tenant}/c/{conversation}`: a conversation's state.
 pub(crate) fn conversation(tenant: &str, conversation: &str) -> Vec<u8> {
     let mut key = conversations(tenant);
@@ -400,6 +444,8 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"qd/", "kpi tallies"),
         (b"qm/", "kpi tallies"),
         (b"qc", "kpi tallies"),
+        (b"sf/", "staff"),
+        (b"ih/", "inbox index"),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| rest.starts_with(prefix).then_some(kind))
@@ -415,6 +461,8 @@ pub(crate) fn shared_kind(key: &[u8]) -> &'static str {
         [b'z', b'/', ..] => "retirements in progress",
         [b'd', b'/', ..] => "old due index",
         [b'k', b'/', ..] => "plugin catalog",
+        [b's', b'/', ..] => "console sessions",
+        [b'l', b'/', ..] => "console login links",
         _ => "components and flow sources",
     }
 }

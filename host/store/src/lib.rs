@@ -22,6 +22,8 @@
 //! - `batch.rs`: atomic multi-key writes, and finishing those a crash interrupted.
 //! - `records.rs`: the event log's records, a turn's events under one envelope.
 //! - `kpis.rs`: KPI tallies per day, folded from the event log.
+//! - `inbox.rs`: the conversations a person has, indexed by every turn.
+//! - `people.rs`: staff, console sessions and login links.
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
@@ -41,9 +43,11 @@ mod contacts;
 mod conversations;
 mod database;
 mod group_commit;
+mod inbox;
 mod keys;
 mod kpis;
 mod leftovers;
+mod people;
 mod plugin_state;
 mod plugin_versions;
 mod records;
@@ -67,6 +71,7 @@ pub use api_keys::ApiKey;
 pub use catalog::{CatalogEntry, Published};
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
+pub use inbox::InboxEntry;
 pub use plugin_state::SledKv;
 pub use plugin_versions::{NewVersion, PluginVersion};
 pub use retention::{Cutoffs, Swept};

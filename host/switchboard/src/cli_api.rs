@@ -23,6 +23,25 @@ impl Server {
     /// `method path` (`/v1/...`), JSON in and out; an error that says what
     /// the server said.
     pub fn call<T: DeserializeOwned>(&self, method: http::Method, path: &str) -> anyhow::Result<T> {
+        self.send(method, path, None)
+    }
+
+    /// `method path` with a JSON body.
+    pub fn call_with<T: DeserializeOwned>(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<T> {
+        self.send(method, path, Some(body))
+    }
+
+    fn send<T: DeserializeOwned>(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<T> {
         let Some(key) = &self.key else {
             bail!("the server needs the tenant's API key: pass --key or set SWITCHBOARD_KEY");
         };
@@ -32,7 +51,8 @@ impl Server {
             switchboard_runtime::OutboundPolicy::allowing(everywhere),
         )?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let (status, body) = runtime.block_on(client.api(method, &url, Some(key), None, MAX_ANSWER_BYTES))?;
+        let body = body.map(|body| ("application/json", bytes::Bytes::from(body.to_string())));
+        let (status, body) = runtime.block_on(client.api(method, &url, Some(key), body, MAX_ANSWER_BYTES))?;
         if !status.is_success() {
             let said = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
@@ -40,7 +60,9 @@ impl Server {
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
             bail!("the server answered {status} for {url}: {said}");
         }
-        serde_json::from_slice(&body).with_context(|| format!("the answer from {url} did not decode"))
+        // A 204 has no body: it decodes as null.
+        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+        serde_json::from_slice(body).with_context(|| format!("the answer from {url} did not decode"))
     }
 }
 

@@ -32,6 +32,7 @@
 //!   nothing outside the engine touches the store or the runtime.
 //! - `outbox.rs`: what a turn leaves for delivery, and its pages.
 //! - `kpis.rs`: the event log folded into per-day KPI tallies, and dashboards.
+//! - `people.rs`: staff, console sessions and login links.
 //! - `live.rs`, `admission.rs`, `memory.rs`, `daily.rs`: web chat feeds,
 //!   per-tenant slots, guest memory budgets and daily event quotas.
 //!
@@ -63,6 +64,7 @@ mod live;
 mod locks;
 mod memory;
 mod outbox;
+mod people;
 mod plugins;
 mod reads;
 mod shadow;
@@ -84,12 +86,14 @@ use memory::GuestMemory;
 pub use memory::{DEFAULT_HOST_BUDGET, DEFAULT_TENANT_BUDGET};
 use outbox::OutboxSignal;
 pub use outbox::{OutboxEntry, OutboxPage, can_send};
+pub use people::{LINK_MS, Role, SESSION_MS, Session, StaffMember, valid_staff_id};
 pub use plugins::MAX_STEP_OUTPUT_BYTES;
 pub use shadow::ShadowStats;
 pub use step_calls::{CallInput, CallOutcome, REDACTED, RecordedCalls, StepCall};
 pub use switchboard_store::Cutoffs as RetentionCutoffs;
 pub use switchboard_store::{Failure as StoreFailure, Health as StoreHealth, Swept};
 pub use tenants::Provenance;
+pub use turn::fallback_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -18,6 +18,7 @@
 //! - `kpis.rs`: folding every tenant's new events into its KPI tallies.
 //! - `retention.rs`: sweeping every tenant's expired events and dedupe ids.
 //! - `delivery.rs` + `delivery/`: the outbox worker and provider rendering.
+//! - `demo.rs`: the demo's people, and the link that signs one in.
 //! - `nlu.rs`: the understanding corpus scored against the tenants' flows.
 //! - `telemetry.rs`: Prometheus metrics.
 //! - `server.rs` + `server/`: the axum app: the JSON API, pages and widget,
@@ -27,6 +28,7 @@
 
 pub mod channels;
 pub mod delivery;
+pub mod demo;
 pub mod engine;
 pub mod kpis;
 pub mod nlu;

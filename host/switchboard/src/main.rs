@@ -30,6 +30,7 @@ mod plugin_run;
 mod plugin_test;
 mod plugin_versions;
 mod serve;
+mod staff_cli;
 mod store_cli;
 
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ enum Command {
     /// Check flow files, or print their JSON Schema.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// A tenant's people, who sign in to the console, on a running server.
+    #[command(subcommand)]
+    Staff(staff_cli::Command),
     /// A tenant's KPIs on a running server, a rebuild from its event log, and what each counts.
     #[command(subcommand)]
     Kpis(kpis_cli::Command),
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Restore(args)) => plugin_versions::restore(args),
         Command::Serve(args) => serve::run(args),
         Command::Kpis(command) => kpis_cli::run(command),
+        Command::Staff(command) => staff_cli::run(command),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),

@@ -230,10 +230,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.export_dir.clone().unwrap_or_else(|| args.data.join("exports")),
         ));
         tokio::spawn(switchboard::kpis::run(engine.clone(), switchboard::kpis::EVERY));
+        let demo_engine = engine.clone();
         tokio::spawn(switchboard::scheduler::run(engine, Arc::new(SystemClock)));
         let listener = server::listen::bind(args.listen)
             .with_context(|| format!("failed to listen on {}", args.listen))?;
         eprintln!("switchboard is listening on http://{}/", listener.local_addr()?);
+        if args.demo {
+            tokio::spawn(switchboard::demo::seed_staff(
+                demo_engine,
+                format!("http://{}", listener.local_addr()?),
+            ));
+        }
         let limits = ConnectionLimits {
             max_connections: args.max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

@@ -44,6 +44,7 @@ use crate::tenants::ControlPlane;
 mod api;
 pub mod auth;
 mod catalog;
+mod console;
 mod demo_shop;
 mod error;
 mod health;
@@ -56,6 +57,8 @@ mod openapi;
 mod pages;
 mod plugins;
 pub mod rate;
+mod session;
+mod staff;
 mod webhooks;
 pub mod wire;
 
@@ -85,6 +88,8 @@ pub struct AppState {
     web_chat_limits: Arc<rate::WebChatLimits>,
     /// Work started by a request and followed by the client (`jobs.rs`).
     pub(crate) jobs: Arc<jobs::Jobs>,
+    /// Sign-in attempts per address and per account.
+    login_limits: Arc<rate::LoginLimits>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -140,6 +145,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
             options.web_chat_per_tenant_per_minute.unwrap_or(rate::DEFAULT_PER_TENANT_PER_MINUTE),
         )),
         jobs: Arc::default(),
+        login_limits: Arc::default(),
     };
     let mut router = Router::new()
         .route("/", get(pages::index))
@@ -148,6 +154,21 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/chat/{tenant}", get(pages::chat))
+        .route("/console", get(console::redirect))
+        .route("/console/", get(console::index))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
+        .route("/v1/session", get(session::current))
+        .route("/v1/session/login", post(session::login))
+        .route("/v1/session/link", post(session::link))
+        .route("/v1/session/logout", post(session::logout))
+        .route("/v1/admin/overview", get(console::overview))
+        .route("/v1/tenants/{tenant}/inbox", get(console::inbox))
+        .route("/v1/tenants/{tenant}/live", get(console::live))
+        .route("/v1/tenants/{tenant}/conversations/{id}/assign", post(console::assign))
+        .route("/v1/tenants/{tenant}/staff", get(staff::list))
+        .route("/v1/tenants/{tenant}/staff/{id}", put(staff::put).delete(staff::remove))
+        .route("/v1/tenants/{tenant}/staff/{id}/login-link", post(staff::login_link))
         .route("/widget.js", get(pages::widget))
         // The widget posts here from customers' own sites: any origin may.
         .route("/v1/tenants/{tenant}/messages", post(api::message).layer(widget_cors()))

@@ -300,6 +300,7 @@ impl Marks {
                 to.count(Measure::Nudged, &intent, "", 1);
                 self.nudged = Some(Mark { at, channel, intent });
             }
+            EventBody::StepRan { plugin, .. } => to.count(Measure::StepRan, &self.intent(), plugin, 1),
             EventBody::StepFailed { plugin, code, version, .. } => {
                 let intent = self.intent();
                 let code = serde_json::to_value(code).ok().and_then(|code| code.as_str().map(str::to_owned));

@@ -102,6 +102,8 @@ pub enum Measure {
     Escalations,
     /// A round closed whose fields all came in its first message.
     CompleteRequest,
+    /// Label: the plugin binding that answered (`step.ran`).
+    StepRan,
     /// Label: a failure code.
     StepFailed,
     /// Label: `plugin@version` (the component's hash, shortened).

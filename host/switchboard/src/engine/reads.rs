@@ -47,6 +47,19 @@ impl Engine {
         Ok(self.store.conversations(tenant, after, limit)?)
     }
 
+    /// A cursor for `tenant_events` that reads only what is committed from
+    /// now on (a live feed's start).
+    pub fn live_cursor(&self, tenant: &str) -> Result<u64, EngineError> {
+        self.tenant(tenant)?;
+        Ok(self.store.event_cursor_now())
+    }
+
+    /// The conversations a person has, most recently handed off first.
+    pub fn inbox(&self, tenant: &str) -> Result<Vec<switchboard_store::InboxEntry>, EngineError> {
+        self.tenant(tenant)?;
+        Ok(self.store.inbox(tenant)?)
+    }
+
     /// Up to `limit` of a tenant's events after sequence number `after`,
     /// oldest first, each with its sequence number.
     pub fn tenant_events(

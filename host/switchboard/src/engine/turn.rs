@@ -219,9 +219,28 @@ impl Engine {
         self.agent_action(tenant, conversation, |conversation| conversation.hand_back(agent, now))
     }
 
-    /// An agent closes a conversation.
-    pub fn close(&self, tenant: &str, conversation: &str, now: i64) -> Result<TurnOutcome, EngineError> {
-        self.agent_action(tenant, conversation, |conversation| conversation.close("closed", now))
+    /// An agent closes a conversation, in `state` (`closed` unless the
+    /// agent gave a reason: `resolved`, `spam`, ...).
+    pub fn close(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        state: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.close(state, now))
+    }
+
+    /// A person takes a handed-off conversation or gives it to someone.
+    pub fn assign(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        assignee: Option<&str>,
+        by: &str,
+        now: i64,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.agent_action(tenant, conversation, |conversation| conversation.assign(assignee, by, now))
     }
 
     /// An agent writes to the customer.
@@ -233,6 +252,36 @@ impl Engine {
         now: i64,
     ) -> Result<TurnOutcome, EngineError> {
         self.agent_action(tenant, conversation, |conversation| conversation.agent_reply(text, now))
+    }
+
+    /// An agent writes after the channel's messaging window closed, through
+    /// its fallback (`template`, which must be the channel's configured
+    /// template or tag); None if it is not.
+    pub fn agent_reply_outside_window(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        text: &str,
+        template: &str,
+        now: i64,
+    ) -> Result<Option<TurnOutcome>, EngineError> {
+        let served = self.tenant(tenant)?;
+        let Some(stored) = self.store.conversation(tenant, conversation)? else {
+            return Err(EngineError::UnknownConversation {
+                tenant: tenant.to_owned(),
+                conversation: conversation.to_owned(),
+            });
+        };
+        let channel = stored.conversation.channel;
+        let locale = stored.conversation.locale().to_owned();
+        let fallback = crate::channels::provider(channel).window_fallback(&served.channels, &locale);
+        let Some(fallback) = fallback.filter(|fallback| fallback_name(fallback) == template) else {
+            return Ok(None);
+        };
+        self.agent_action(tenant, conversation, |conversation| {
+            conversation.agent_reply_through(text, fallback, now)
+        })
+        .map(Some)
     }
 
     /// Cancel one of a conversation's pending timers (an agent, through the API).
@@ -411,5 +460,13 @@ impl Applied {
 
     pub(super) fn with_outbox(self, outbox: bool) -> Self {
         Self { outbox, ..self }
+    }
+}
+
+/// A window fallback's name, as the console offers it.
+pub fn fallback_name(fallback: &switchboard_core::conversation::OutsideWindow) -> &str {
+    match fallback {
+        switchboard_core::conversation::OutsideWindow::Template { name, .. } => name,
+        switchboard_core::conversation::OutsideWindow::Tag(tag) => tag,
     }
 }

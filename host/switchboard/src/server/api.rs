@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 use switchboard_core::contract::{Channel, Contact};
 
-use super::auth::{MetricsAuth, TenantAuth};
+use super::auth::{AgentAuth, MetricsAuth, TenantAuth};
 use super::rate::ClientAddr;
 use super::{AppError, AppState, ErrorBody};
 
@@ -183,7 +183,7 @@ pub struct ConversationsQuery {
     responses((status = 200, description = "A page of conversations; `next_after` is null on the last page", body = ConversationPage), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversations(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Query(query): Query<ConversationsQuery>,
 ) -> Result<Json<ConversationPage>, AppError> {
     let limit = query.limit.clamp(1, 1000);
@@ -200,27 +200,60 @@ pub async fn conversations(
     responses((status = 200, description = "The state and the transcript", body = ConversationDetail), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn conversation(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, tenant: served, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<ConversationDetail>, AppError> {
     let found = blocking(&state, move |engine| engine.conversation_with_transcript(&tenant, &id)).await?;
     let Some((stored, events)) = found else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_conversation", "no such conversation"));
     };
+    let conversation = &stored.conversation;
+    let provider = crate::channels::provider(conversation.channel);
+    let applies = provider.messaging_window();
+    let last = if conversation.last_customer_at == 0 {
+        conversation.started_at
+    } else {
+        conversation.last_customer_at
+    };
+    let window = super::wire::Window {
+        applies,
+        open: !conversation.window_closed(now()),
+        closes_at: applies.then_some(last + switchboard_core::conversation::MESSAGING_WINDOW_MS),
+        templates: provider
+            .window_fallback(&served.channels, conversation.locale())
+            .iter()
+            .map(|fallback| crate::engine::fallback_name(fallback).to_owned())
+            .collect(),
+    };
+    let field = |name: &str| match conversation.fields.get(name) {
+        Some(switchboard_core::contract::Value::Text(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let waiting = matches!(conversation.status, switchboard_core::conversation::Status::Human { .. });
+    let approval = (waiting && conversation.fields.contains_key("approver"))
+        .then(|| super::wire::Approval { approver: field("approver"), backup: field("backup") });
     Ok(Json(ConversationDetail {
-        conversation: (&stored.conversation).into(),
+        conversation: conversation.into(),
         plugin_pins: stored.plugin_pins,
         config_pins: stored.config_pins,
         events: events.iter().map(Event::from).collect(),
+        window,
+        approval,
     }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AgentRequest {
+    /// Who, when a key calls (a signed-in person is who they are).
     #[serde(default)]
     agent: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    /// After the channel's messaging window closed: send through this
+    /// fallback (a WhatsApp template, a Messenger tag), one of the
+    /// conversation's `window.templates`.
+    #[serde(default)]
+    template: Option<String>,
 }
 
 /// `POST .../hand-back`: the bot answers again.
@@ -228,24 +261,49 @@ pub struct AgentRequest {
     responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn hand_back(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, by, person, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
 ) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
-    let agent = request.agent.unwrap_or_else(|| "agent".to_owned());
+    let agent = who(person.as_ref(), request.agent, &by);
     Ok(Json(blocking(&state, move |engine| engine.hand_back(&tenant, &id, &agent, now())).await?.into()))
 }
 
-/// `POST .../close`
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")),
-    responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Close {
+    /// The terminal state it closes in, which KPIs count by: `resolved`,
+    /// `spam`, `duplicate`, `no_answer`, ... (default `closed`).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST .../close`: end a conversation, with the reason as its terminal state.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = Close,
+    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn close(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
+    body: Option<Json<Close>>,
 ) -> Result<Json<Turn>, AppError> {
-    Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, now())).await?.into()))
+    let reason = body.and_then(|Json(close)| close.reason).unwrap_or_else(|| "closed".to_owned());
+    let plain = reason.len() <= 40
+        && reason.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if reason.is_empty() || !plain {
+        return Err(AppError::bad_request("reason is a short name: lowercase letters, digits and '_'"));
+    }
+    Ok(Json(blocking(&state, move |engine| engine.close(&tenant, &id, &reason, now())).await?.into()))
+}
+
+/// Who did it, for the record: a signed-in person is who they are; a key
+/// names someone in the request, or is the key's id.
+fn who(person: Option<&crate::engine::Session>, named: Option<String>, by: &str) -> String {
+    match person {
+        Some(person) => person.staff.clone().unwrap_or_else(|| by.to_owned()),
+        None => named.filter(|name| !name.trim().is_empty()).unwrap_or_else(|| "agent".to_owned()),
+    }
 }
 
 /// `POST .../reply`: an agent's message to the customer.
@@ -253,23 +311,37 @@ pub async fn close(
     responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, by, person, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<AgentRequest>, JsonRejection>,
 ) -> Result<Json<Turn>, AppError> {
     let Json(request) = body?;
+    let _ = (by, person);
     let text = request
         .text
         .filter(|text| !text.trim().is_empty())
         .ok_or_else(|| AppError::bad_request("text is required"))?;
-    Ok(Json(blocking(&state, move |engine| engine.agent_reply(&tenant, &id, &text, now())).await?.into()))
+    let template = request.template;
+    let turn = blocking(&state, move |engine| match template {
+        None => engine.agent_reply(&tenant, &id, &text, now()).map(Some),
+        Some(template) => engine.agent_reply_outside_window(&tenant, &id, &text, &template, now()),
+    })
+    .await?;
+    let turn = turn.ok_or_else(|| {
+        AppError::bad_request(
+            "that template or tag is not this channel's fallback: see the conversation's window.templates",
+        )
+    })?;
+    Ok(Json(turn.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// `approve` or `reject`.
     decision: String,
-    /// Who decided, for the audit trail.
+    /// Who decided, for the audit trail, when a key calls (a signed-in
+    /// person decides as themselves).
+    #[serde(default)]
     by: String,
     #[serde(default)]
     note: Option<String>,
@@ -280,7 +352,7 @@ pub struct Decision {
     responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, by, person, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<Decision>, JsonRejection>,
 ) -> Result<Json<Turn>, AppError> {
@@ -294,12 +366,13 @@ pub async fn decide(
             )));
         }
     };
-    if request.by.trim().is_empty() {
+    let by = who(person.as_ref(), Some(request.by.clone()), &by);
+    if by.trim().is_empty() || (person.is_none() && request.by.trim().is_empty()) {
         return Err(AppError::bad_request("by (who decided) is required"));
     }
     Ok(Json(
         blocking(&state, move |engine| {
-            engine.decide(&tenant, &id, approved, &request.by, request.note.as_deref(), now())
+            engine.decide(&tenant, &id, approved, &by, request.note.as_deref(), now())
         })
         .await?
         .into(),
@@ -320,7 +393,7 @@ pub struct Link {
     responses((status = 200, description = "The link, echoed", body = Object), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn link(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     body: Result<Json<Link>, JsonRejection>,
 ) -> Result<Json<JsonValue>, AppError> {
     let Json(request) = body?;
@@ -351,7 +424,7 @@ fn default_limit() -> usize {
     responses((status = 200, description = "A page of the event log, oldest first", body = EventPage), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Query(query): Query<EventsQuery>,
 ) -> Result<Json<EventPage>, AppError> {
     let limit = query.limit.clamp(1, 1000);

@@ -13,7 +13,7 @@ use switchboard_core::contract::Channel;
 use switchboard_core::kpi::{DEFINITIONS, Day, Value, day_of};
 
 use super::api::{blocking, now};
-use super::auth::TenantAuth;
+use super::auth::{AgentAuth, TenantAuth};
 use super::wire::LoggedEvent;
 use super::{AppError, AppState, ErrorBody};
 use crate::engine::{Granularity, KpiAnswer, KpiQuery, day_name, parse_day};
@@ -50,7 +50,7 @@ pub struct KpiParams {
               (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
 pub async fn kpis(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Query(params): Query<KpiParams>,
 ) -> Result<Response, AppError> {
     let csv = match params.format.as_deref() {
@@ -125,7 +125,7 @@ fn to_csv(answer: &KpiAnswer) -> Result<String, csv::Error> {
 /// `GET /v1/tenants/{tenant}/kpis/definitions`: what every KPI counts.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/kpis/definitions", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path)),
     responses((status = 200, description = "`[{id, scenario, title, unit, definition}]`", body = Object)))]
-pub async fn definitions(_: TenantAuth) -> Json<JsonValue> {
+pub async fn definitions(_: AgentAuth) -> Json<JsonValue> {
     Json(json!(DEFINITIONS))
 }
 
@@ -158,7 +158,7 @@ pub struct ExportParams {
               (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Query(params): Query<ExportParams>,
 ) -> Result<Response, AppError> {
     // Refuse an unknown tenant before the stream starts.

@@ -115,6 +115,47 @@ fn quota(per_minute: u32) -> Quota {
     Quota::per_minute(rate).allow_burst(burst)
 }
 
+/// Sign-in attempts: 10 a minute from one address (a burst of 5), and 10
+/// a minute at one account from anywhere, so a password is guessed
+/// neither from one place nor from many.
+#[derive(Debug)]
+pub struct LoginLimits {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_account: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
+        Self { per_ip: RateLimiter::keyed(quota), per_account: RateLimiter::keyed(quota) }
+    }
+}
+
+impl LoginLimits {
+    /// Spend one attempt of `client`'s and `account`'s buckets.
+    pub fn check(&self, client: Option<IpAddr>, account: &str) -> Result<(), super::AppError> {
+        let clock = DefaultClock::default();
+        let refused = |wait: Duration| {
+            metrics::counter!("switchboard_sign_in_rate_limited_total").increment(1);
+            super::AppError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many sign-in attempts; wait and try again",
+            )
+            .retry_after(wait)
+        };
+        if let Some(client) = client
+            && let Err(not_until) = self.per_ip.check_key(&client_of(client))
+        {
+            return Err(refused(not_until.wait_time_from(clock.now())));
+        }
+        self.per_account
+            .check_key(&account.to_owned())
+            .map_err(|not_until| refused(not_until.wait_time_from(clock.now())))
+    }
+}
+
 /// The client's address, where the server knows it (`ConnectInfo`).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);

@@ -303,6 +303,29 @@ pub struct ConversationDetail {
     /// it with (of no text, for a binding without a config).
     pub config_pins: BTreeMap<String, String>,
     pub events: Vec<Event>,
+    /// The channel's messaging window, for an agent about to reply.
+    pub window: Window,
+    /// An internal request waiting for its approver's decision.
+    pub approval: Option<Approval>,
+}
+
+/// Whether an agent's free-form reply can go out now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Window {
+    /// The channel has a customer-service window (WhatsApp, Messenger, Instagram).
+    pub applies: bool,
+    pub open: bool,
+    /// Unix ms; null where no window applies.
+    pub closes_at: Option<i64>,
+    /// What can still go out once it closed: the channel's template or tag.
+    pub templates: Vec<String>,
+}
+
+/// Who decides an internal request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Approval {
+    pub approver: Option<String>,
+    pub backup: Option<String>,
 }
 
 /// A page of the tenant's event log, oldest first.

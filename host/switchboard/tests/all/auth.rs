@@ -18,6 +18,12 @@ const PUBLIC: &[(&str, &str)] = &[
     // Web chat visitors: anonymous by design, rate limited, `web:` identities only.
     ("post", "/v1/tenants/{tenant}/messages"),
     ("get", "/v1/tenants/{tenant}/chat/{session}/ws"),
+    // People signing in to the console (rate limited), or asking who they
+    // are and signing out with the session cookie they hold.
+    ("get", "/v1/session"),
+    ("post", "/v1/session/login"),
+    ("post", "/v1/session/link"),
+    ("post", "/v1/session/logout"),
     // Providers: authenticated by their signature or secret token instead.
     ("get", "/webhooks/{tenant}/{channel}"),
     ("post", "/webhooks/{tenant}/{channel}"),

@@ -4,6 +4,8 @@
 //! - `batching.rs`: several inbound messages handled with one disk sync.
 //! - `cases.rs`: the end-to-end conversation cases in `tests/cases/` at the
 //!   repository root, run through the real engine, store and plugins.
+//! - `console.rs`: staff sign-in, sessions, CSRF, roles and the inbox,
+//!   through the HTTP app.
 //! - `crash.rs`: `switchboard serve` killed with SIGKILL and restarted.
 //! - `disk_full.rs`: a full disk on a tmpfs the test mounts in its own
 //!   namespace: 503s, reads served, recovery in-process, nothing lost.
@@ -29,6 +31,7 @@ mod batching;
 mod canary;
 mod cases;
 mod catalog;
+mod console;
 mod crash;
 mod delivery;
 mod disk_full;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use super::{blocking, now};
-use crate::server::auth::TenantAuth;
+use crate::server::auth::AgentAuth;
 use crate::server::wire::Turn;
 use crate::server::{AppError, AppState, ErrorBody};
 
@@ -17,7 +17,7 @@ use crate::server::{AppError, AppState, ErrorBody};
     responses((status = 200, description = "`{\"timers\": [{key, kind, due_at, cancel_on_reply}]}`, soonest first", body = Object), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<JsonValue>, AppError> {
     let found = blocking(&state, move |engine| engine.conversation(&tenant, &id)).await?;
@@ -57,7 +57,7 @@ enum Due {
     responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 422, description = "The flow declares no such kind", body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn schedule(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Path((_, id)): Path<(String, String)>,
     body: Result<Json<NewTimer>, JsonRejection>,
 ) -> Result<Json<Turn>, AppError> {
@@ -83,7 +83,7 @@ pub async fn schedule(
     responses((status = 200, body = Turn), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
-    TenantAuth { name: tenant, .. }: TenantAuth,
+    AgentAuth { name: tenant, .. }: AgentAuth,
     Path((_, id, key)): Path<(String, String, String)>,
 ) -> Result<Json<Turn>, AppError> {
     let outcome = blocking(&state, move |engine| engine.cancel_timer(&tenant, &id, &key, now())).await?;

@@ -1,0 +1,112 @@
+//! The inbox: conversations a person has (handed off and not yet handed
+//! back or closed), indexed by every turn in its own batch, so the console
+//! lists them without reading every conversation.
+//!
+//! `t/{tenant}/ih/{conversation}` holds an [`InboxEntry`]: what the list
+//! shows, from the conversation and its latest handoff card.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::contract::{Channel, Priority};
+use switchboard_core::conversation::Status;
+use switchboard_core::event::EventBody;
+
+use crate::batch::Batch;
+use crate::conversations::{TurnRecord, decode};
+use crate::{Store, StoreError, keys};
+
+/// A line of the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub id: String,
+    pub channel: Channel,
+    pub queue: String,
+    pub assignee: Option<String>,
+    pub priority: Priority,
+    pub intent: Option<String>,
+    pub name: Option<String>,
+    /// From the handoff card: why, as prose and as a stable name, and the summary.
+    pub reason: String,
+    #[serde(default)]
+    pub cause: String,
+    pub summary: String,
+    /// When it was handed off.
+    pub since: i64,
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Keep `tenant`'s inbox entry of a turn's conversation in the turn's batch.
+    pub(crate) fn stage_inbox(
+        &self,
+        batch: &mut Batch,
+        tenant: &str,
+        turn: &TurnRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let conversation = &turn.stored.conversation;
+        let key = keys::inbox(tenant, &conversation.id);
+        let Status::Human { queue, assignee } = &conversation.status else {
+            if self.trees()?.turns.contains_key(&key)? {
+                batch.remove(key);
+            }
+            return Ok(());
+        };
+        let card = turn.events.iter().rev().find_map(|event| match &event.body {
+            EventBody::HandoffRequested { card } => Some((event.at, card)),
+            _ => None,
+        });
+        let mut entry = match card {
+            Some((at, card)) => InboxEntry {
+                id: conversation.id.clone(),
+                channel: conversation.channel,
+                queue: queue.clone(),
+                assignee: assignee.clone(),
+                priority: card.priority,
+                intent: card.intent.clone(),
+                name: card.name.clone(),
+                reason: card.reason.clone(),
+                cause: card.cause.clone(),
+                summary: card.summary.clone(),
+                since: at,
+                updated_at: conversation.updated_at,
+            },
+            None => match self.trees()?.turns.get(&key)? {
+                Some(bytes) => decode(&key, &bytes)?,
+                // Handed over before the index existed: what the state says.
+                None => InboxEntry {
+                    id: conversation.id.clone(),
+                    channel: conversation.channel,
+                    queue: queue.clone(),
+                    assignee: assignee.clone(),
+                    priority: conversation.route.as_ref().map(|route| route.priority).unwrap_or_default(),
+                    intent: conversation.intent.clone(),
+                    name: conversation.contact.display_name.clone(),
+                    reason: String::new(),
+                    cause: String::new(),
+                    summary: String::new(),
+                    since: conversation.updated_at,
+                    updated_at: conversation.updated_at,
+                },
+            },
+        };
+        entry.queue = queue.clone();
+        entry.assignee = assignee.clone();
+        entry.channel = conversation.channel;
+        entry.updated_at = conversation.updated_at;
+        let bytes = serde_json::to_vec(&entry)
+            .map_err(|source| StoreError::Decode { key: entry.id.clone(), source })?;
+        batch.insert(key, bytes);
+        Ok(())
+    }
+
+    /// `tenant`'s inbox: every conversation a person has, most recently
+    /// handed off first.
+    pub fn inbox(&self, tenant: &str) -> Result<Vec<InboxEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for entry in self.trees()?.turns.scan_prefix(keys::inbox_prefix(tenant)) {
+            let (key, bytes) = entry?;
+            entries.push(decode::<InboxEntry>(&key, &bytes)?);
+        }
+        entries.sort_by(|a, b| b.since.cmp(&a.since).then_with(|| a.id.cmp(&b.id)));
+        Ok(entries)
+    }
+}
