@@ -19,7 +19,9 @@ cargo build --quiet --release
 
 cat <<EOM
 
-Open http://127.0.0.1:${port}/ in a browser, or talk to a tenant with curl:
+Open http://127.0.0.1:${port}/ in a browser, or the console with the
+"console:" link printed below (signed in as the salon's front desk; every
+demo person's password is demo-password), or talk to a tenant with curl:
 
   curl -s localhost:${port}/v1/tenants/moving/messages -H 'content-type: application/json' \\
        -d '{"contact": {"id": "me"}, "text": "Сколько стоит переезд?"}'

@@ -21,6 +21,11 @@ cargo fmt --all --check
 step "plugins from source: Rust, Python (componentize-py), JavaScript (componentize-js)"
 scripts/build-plugins.sh
 
+step "the console's build is reproducible: its source builds to the dist/ the binary embeds"
+scripts/build-console.sh
+git diff --exit-code --stat -- host/switchboard/console/dist \
+    || { echo "host/switchboard/console/dist is stale: run scripts/build-console.sh and commit it" >&2; exit 1; }
+
 step "plugin logic tests in their own languages"
 (cd plugins/slot-picker-py && python3 -m unittest -v 2>&1 | tail -n 4)
 (cd plugins/contact-validator-js && node --test)
@@ -42,7 +47,7 @@ cargo build --quiet -p switchboard
 tests/lifecycle/run.sh target/debug/switchboard
 target/debug/switchboard plugin build plugins/deposit-policy-py | tail -n 4
 
-step "the web chat widget in headless Chromium (Debian's, installed if missing; Playwright)"
+step "the web chat widget and the console in headless Chromium (Debian's, installed if missing; Playwright)"
 tests/browser/run.sh
 
 step "the crate graph: the store knows no wasm, the host no example plugin"
@@ -69,6 +74,7 @@ step "the benchmarks run and their paths agree (smoke runs, not measurements)"
 cargo run --quiet -p switchboard-bench -- steps --rounds 1 --sample-ms 1 > /dev/null
 cargo run --quiet -p switchboard-bench -- engine --conversations 2 > /dev/null
 cargo run --quiet -p switchboard-bench -- timers --timers 200 > /dev/null
+cargo run --quiet -p switchboard-bench -- kpis --conversations 2 --events 5000 --queries 1 > /dev/null
 cargo run --quiet -p switchboard-bench -- http --seconds 1 --connections 2 > /dev/null
 cargo run --quiet -p switchboard-bench -- delivery --tenants 3 --customers 2 --seconds 1 --outage-seconds 2 \
     --outage-pair-every 1 --latency-ms 20 > /dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The widget in a real headless browser: Debian's Chromium, driven by
+# The widget and the console in a real headless browser: Debian's Chromium, driven by
 # playwright-core from npm. Installs both if missing, starts `switchboard
 # serve` with the example tenants on a free port, and runs widget.test.mjs.
 # Expects the plugins in target/plugins (scripts/build-plugins.sh).
@@ -31,3 +31,6 @@ for _ in $(seq 1 600); do
 done
 grep -q "switchboard is listening" "$log" || { echo "switchboard serve did not start in 2 minutes:"; cat "$log"; exit 1; }
 SWITCHBOARD_URL="http://127.0.0.1:$port" node --test widget.test.mjs
+kill $server 2> /dev/null; wait $server 2> /dev/null || true
+# The console, against its own server (salon and moving on a fake WhatsApp).
+./console.sh

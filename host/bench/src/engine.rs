@@ -179,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// round handles the next message of every conversation in flight as one
 /// `handle_many`, so they share a disk sync. A message's latency runs from
 /// the start of its round to the round's return, when it is on disk.
-fn drive(engine: &Engine, prefix: &str, count: usize, in_flight: usize) -> anyhow::Result<Vec<Duration>> {
+pub(crate) fn drive(engine: &Engine, prefix: &str, count: usize, in_flight: usize) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(count * SCRIPT.len());
     let now = jiff::Timestamp::now().as_millisecond();
     let ids: Vec<usize> = (0..count).collect();
@@ -215,7 +215,7 @@ fn drive(engine: &Engine, prefix: &str, count: usize, in_flight: usize) -> anyho
     Ok(latencies)
 }
 
-fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_tenant(dir: &Path) -> anyhow::Result<PathBuf> {
     let tenant = dir.join("tenant");
     std::fs::create_dir_all(&tenant)?;
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/moving");

@@ -15,6 +15,7 @@
 //! - `timers.rs`: `timers`, a million timers inserted and fired.
 //! - `http.rs`: `http`, signed webhooks over loopback HTTP.
 //! - `delivery.rs`: `delivery`, webhooks in and replies out through a slow fake provider.
+//! - `kpis.rs`: `kpis`, the fold's cost per turn and a year's dashboard query.
 //! - `soak.rs`: `soak`, steady mixed traffic against `switchboard serve` for
 //!   minutes: throughput, p99, RSS and disk per message over time.
 //! - `common.rs`: a runtime as `serve` builds it, and percentiles.
@@ -25,6 +26,7 @@ mod common;
 mod delivery;
 mod engine;
 mod http;
+mod kpis;
 mod soak;
 mod steps;
 mod timers;
@@ -59,6 +61,9 @@ enum Command {
     /// Webhooks in, replies out through a slow, rate-limited fake provider:
     /// replies/s, latency, a hanging tenant and an outage.
     Delivery(delivery::Args),
+    /// What KPIs cost: the fold per committed turn, and a year's dashboard
+    /// query over a million events.
+    Kpis(kpis::Args),
     /// Steady mixed web chat traffic against `switchboard serve` for minutes:
     /// throughput, p99, RSS and disk per message over time.
     Soak(soak::Args),
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Http(args) => http::run(args),
         Command::Delivery(args) => delivery::run(args),
         Command::Soak(args) => soak::run(args),
+        Command::Kpis(args) => kpis::run(args),
     };
     match result {
         Ok(code) => code,
