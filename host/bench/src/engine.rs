@@ -179,7 +179,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// round handles the next message of every conversation in flight as one
 /// `handle_many`, so they share a disk sync. A message's latency runs from
 /// the start of its round to the round's return, when it is on disk.
-pub(crate) fn drive(engine: &Engine, prefix: &str, count: usize, in_flight: usize) -> anyhow::Result<Vec<Duration>> {
+pub(crate) fn drive(
+    engine: &Engine,
+    prefix: &str,
+    count: usize,
+    in_flight: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(count * SCRIPT.len());
     let now = jiff::Timestamp::now().as_millisecond();
     let ids: Vec<usize> = (0..count).collect();

@@ -111,6 +111,10 @@ pub enum StoreError {
     Unfinished { key: String },
     #[error("index entry {key} is damaged: not a list of sequence numbers")]
     Damaged { key: String },
+    #[error(
+        "KPI tally {key} does not decode ({message}); rebuild the tenant's tallies: `switchboard kpis rebuild`"
+    )]
+    Tally { key: String, message: String },
     #[error("stored record {key} does not decode: {source}")]
     Decode { key: String, source: serde_json::Error },
 }

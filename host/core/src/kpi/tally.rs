@@ -9,7 +9,8 @@ use super::histogram::Histogram;
 use crate::contract::Channel;
 
 /// A raw measure the fold counts. KPIs (`definitions.rs`) are computed from
-/// these; the names are stable because tallies are stored under them.
+/// these. Tallies are stored by each measure's place in this enum: add new
+/// ones at the end (or rebuild the tallies, `POST …/kpis/rebuild`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
@@ -102,12 +103,12 @@ pub enum Measure {
     Escalations,
     /// A round closed whose fields all came in its first message.
     CompleteRequest,
-    /// Label: the plugin binding that answered (`step.ran`).
-    StepRan,
     /// Label: a failure code.
     StepFailed,
     /// Label: `plugin@version` (the component's hash, shortened).
     StepFailedVersion,
+    /// Label: the plugin binding that answered (`step.ran`).
+    StepRan,
 }
 
 /// Where a tally belongs.
@@ -120,24 +121,15 @@ pub struct Cell {
     pub label: String,
 }
 
-/// The count, sum and distribution of one cell.
+/// The count, sum and distribution of one cell. Stored in a binary format
+/// that is not self-describing (`switchboard_store`'s `kpis.rs`): fields
+/// are never skipped, and new [`Measure`]s go at the end of the enum.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
     /// How many (may go down: a regraded round moves between tiers).
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub n: i64,
-    #[serde(default, skip_serializing_if = "is_zero_f")]
     pub sum: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hist: Option<Histogram>,
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
-}
-
-fn is_zero_f(n: &f64) -> bool {
-    *n == 0.0
 }
 
 impl Stat {
@@ -209,7 +201,8 @@ impl Tally {
 
     /// The sum of `sum` over every cell of `measure`.
     pub fn sum(&self, measure: Measure) -> f64 {
-        self.of(measure).map(|(_, stat)| stat.sum).sum()
+        // From +0.0: `Iterator::sum` of no floats is -0.0.
+        self.of(measure).fold(0.0, |sum, (_, stat)| sum + stat.sum)
     }
 
     /// The merged distribution of `measure`.
@@ -233,8 +226,10 @@ impl Tally {
         labels
     }
 
+    /// The cells of one measure: a range, since cells sort by measure first.
     fn of(&self, measure: Measure) -> impl Iterator<Item = (&Cell, &Stat)> {
-        self.cells.iter().filter(move |(cell, _)| cell.measure == measure)
+        let first = Cell { measure, channel: Channel::ALL[0], intent: String::new(), label: String::new() };
+        self.cells.range(first..).take_while(move |(cell, _)| cell.measure == measure)
     }
 }
 

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, paths, query, setCsrf, setUnauthorizedHandler } from './api.js';
+import { api, paths, setCsrf, setUnauthorizedHandler } from './api.js';
 import { applyLang, initialLang, storeLang, t } from './i18n.js';
 import { beep, connectLive, liveIsOpen, subscribe } from './live.js';
 import { go, parseHash, useRoute } from './router.js';
@@ -91,10 +91,11 @@ export function App() {
 
   const tenant = session && session.role !== 'operator' ? session.tenant : null;
 
-  // The badge: unassigned handoffs, refreshed on every handoff-ish event.
+  // The badge: every handoff waiting for a person (however it was routed),
+  // refreshed on every handoff-ish event.
   const refreshBadge = useCallback(() => {
     if (!tenant) return;
-    api('GET', `${paths.tenant(tenant)}/inbox${query({ assignee: '-' })}`)
+    api('GET', `${paths.tenant(tenant)}/inbox`)
       .then((answer) => setBadge(((answer && answer.conversations) || []).length))
       .catch(() => {});
   }, [tenant]);

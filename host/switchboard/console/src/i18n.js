@@ -28,7 +28,7 @@ const D = {
   'nav.dashboard': ['Dashboard', 'Показатели', 'Ցուցանիշներ'],
   'nav.operator': ['Operator', 'Оператор', 'Օպերատոր'],
   'nav.logout': ['Sign out', 'Выйти', 'Ելք'],
-  'nav.badge_title': ['Unassigned handoffs', 'Неназначенные передачи', 'Չնշանակված փոխանցումներ'],
+  'nav.badge_title': ['Handoffs waiting for a person', 'Передачи, ждущие человека', 'Մարդու սպասող փոխանցումներ'],
   'role.agent': ['Agent', 'Сотрудник', 'Աշխատակից'],
   'role.admin': ['Admin', 'Администратор', 'Ադմինիստրատոր'],
   'role.operator': ['Operator', 'Оператор', 'Օպերատոր'],

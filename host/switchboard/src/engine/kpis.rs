@@ -169,19 +169,25 @@ impl Engine {
             query.channel.is_none_or(|channel| cell.channel == channel)
                 && query.intent.as_deref().is_none_or(|intent| cell.intent == intent)
         };
-        let mut total = Tally::default();
-        let mut by_channel: BTreeMap<Channel, Tally> = BTreeMap::new();
-        let mut by_intent: BTreeMap<String, Tally> = BTreeMap::new();
+        // Days into periods, periods into the total; the total's cells keep
+        // their channel and intent, so the breakdowns are its parts.
         let mut periods: BTreeMap<Day, Tally> = BTreeMap::new();
         for (day, tally) in self.store.kpi_days(tenant, query.from, query.to)? {
             let period = periods.entry(period_of(day, query.granularity)).or_default();
             for (cell, stat) in tally.cells.iter().filter(|(cell, _)| keep(cell)) {
-                total.add(cell, stat);
                 period.add(cell, stat);
-                by_channel.entry(cell.channel).or_default().add(cell, stat);
-                if !cell.intent.is_empty() {
-                    by_intent.entry(cell.intent.clone()).or_default().add(cell, stat);
-                }
+            }
+        }
+        let mut total = Tally::default();
+        for period in periods.values() {
+            total.merge(period);
+        }
+        let mut by_channel: BTreeMap<Channel, Tally> = BTreeMap::new();
+        let mut by_intent: BTreeMap<String, Tally> = BTreeMap::new();
+        for (cell, stat) in &total.cells {
+            by_channel.entry(cell.channel).or_default().add(cell, stat);
+            if !cell.intent.is_empty() {
+                by_intent.entry(cell.intent.clone()).or_default().add(cell, stat);
             }
         }
         let kpis_of = |tally: &Tally| Report::of(tally, &shape).kpis;

@@ -30,6 +30,9 @@ pub struct KpiParams {
     from: Option<String>,
     /// Last day, inclusive (default: today in the tenant's zone).
     to: Option<String>,
+    /// The last this many days up to `to` (instead of `from`): `days=7` is
+    /// this week so far in the tenant's zone, wherever the browser is.
+    days: Option<i32>,
     /// `whatsapp`, `telegram`, `messenger`, `instagram`, `webchat` or `internal`.
     #[param(value_type = Option<String>)]
     channel: Option<Channel>,
@@ -77,7 +80,11 @@ fn query_of(params: KpiParams, today: Day) -> Result<KpiQuery, String> {
         Some(text) => parse_day(&text).ok_or_else(|| format!("{text:?} is not a day: write YYYY-MM-DD")),
     };
     let to = day(params.to, today)?;
-    let from = day(params.from, to - 29)?;
+    let from = match params.days {
+        Some(days) if !(1..=MAX_DAYS).contains(&days) => return Err(format!("days is 1 to {MAX_DAYS}")),
+        Some(days) => to - (days - 1),
+        None => day(params.from, to - 29)?,
+    };
     if from > to {
         return Err(format!("from ({}) is after to ({})", day_name(from), day_name(to)));
     }
