@@ -137,6 +137,11 @@ test('an agent takes a WhatsApp handoff live, replies, hands back, and sees it i
     const card = page.locator('[data-testid="kpi-card"][data-kpi="handoff_rate"]');
     await until('the handoff-rate card to show a share', async () => /\d+(\.\d+)?\s*%/.test(await card.textContent()));
     await page.getByTestId('handoff-reasons').getByText('asked').first().waitFor();
+    // Every KPI the server defines has its card, and the counted ones a chart.
+    const definitions = await page.evaluate(async () => (await fetch('/v1/tenants/salon/kpis/definitions')).json());
+    assert.equal(await page.locator('[data-testid="kpi-card"]').count(), definitions.length);
+    await card.locator('canvas').first().waitFor();
+    await page.locator('[data-testid="kpi-card"][data-kpi="ticket_volume"] canvas').first().waitFor();
     await page.getByTestId('handoff-reasons').waitFor();
     await shoot(page, 'dashboard');
 

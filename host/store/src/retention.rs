@@ -167,6 +167,10 @@ impl Store {
         for (id, key, bytes) in &gone {
             swept.bytes += (key.len() + bytes.len()) as u64;
             batch.remove(key.clone());
+            // Its inbox line and the KPI fold's marks go with it (the
+            // tallies it counted in stay).
+            batch.remove(keys::inbox(tenant, id));
+            batch.remove(keys::kpi_marks(tenant, id));
             for entry in trees.turns.scan_prefix(keys::conversation_events(tenant, id)) {
                 let (key, value) = entry?;
                 swept.index_entries += 1;

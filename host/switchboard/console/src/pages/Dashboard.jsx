@@ -209,17 +209,15 @@ function KpiCard({ definition, entry, series }) {
     else if (unit === 'share' && typeof entry.denominator === 'number' && entry.denominator > 0)
       sub = `${number(entry.numerator || 0)} / ${number(entry.denominator)}`;
   }
-  const charted = unit === 'duration' || unit === 'share';
+  // Every KPI over time, in its own unit.
   const points = useMemo(
     () =>
-      charted
-        ? series.map((period) => ({
-            x: Date.parse(`${period.start}T00:00:00Z`) / 1000,
-            y: valueOf(period.kpis && period.kpis[id]),
-            label: shortDay(period.start),
-          }))
-        : [],
-    [series, id, charted],
+      series.map((period) => ({
+        x: Date.parse(`${period.start}T00:00:00Z`) / 1000,
+        y: valueOf(period.kpis && period.kpis[id]),
+        label: shortDay(period.start),
+      })),
+    [series, id],
   );
   const anyPoint = points.some((point) => point.y !== null);
   return (
@@ -227,7 +225,7 @@ function KpiCard({ definition, entry, series }) {
       <h3 class="kpi-title">{title}</h3>
       <div class={value === null ? 'kpi-value none' : 'kpi-value'}>{value === null ? t('common.no_data') : kpiValue(unit, value)}</div>
       <div class="kpi-sub muted small">{sub || '\u00a0'}</div>
-      {charted && anyPoint && <Sparkline points={points} format={(y) => kpiValue(unit, y)} label={title} />}
+      {anyPoint && <Sparkline points={points} format={(y) => kpiValue(unit, y)} label={title} />}
     </article>
   );
 }
