@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use switchboard_core::kpi::{Day, Marks, Tally};
 
 use crate::batch::Batch;
-use crate::conversations::decode;
 use crate::{Store, StoreError, keys};
 
-/// A day's tally, stored with postcard: a year's dashboard decodes 365 of
-/// them, and JSON took most of its time.
-fn decode_tally(key: &[u8], bytes: &[u8]) -> Result<Tally, StoreError> {
+/// Tallies and marks are stored with postcard: a year's dashboard decodes
+/// 365 tallies, and the fold a conversation's marks per event page; JSON
+/// took most of the time of both.
+fn decode_binary<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|error| StoreError::Tally {
         key: String::from_utf8_lossy(key).into_owned(),
         message: error.to_string(),
@@ -39,7 +39,7 @@ impl Store {
     /// What the fold remembers of one conversation.
     pub fn kpi_marks(&self, tenant: &str, conversation: &str) -> Result<Option<Marks>, StoreError> {
         let key = keys::kpi_marks(tenant, conversation);
-        self.trees()?.turns.get(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
+        self.trees()?.turns.get(&key)?.map(|bytes| decode_binary(&key, &bytes)).transpose()
     }
 
     /// The stored tallies of the days `from..=to`, oldest first.
@@ -49,7 +49,7 @@ impl Store {
         let mut days = Vec::new();
         for entry in self.trees()?.turns.range(start..=end) {
             let (key, bytes) = entry?;
-            days.push((keys::kpi_day_of(&prefix, &key), decode_tally(&key, &bytes)?));
+            days.push((keys::kpi_day_of(&prefix, &key), decode_binary(&key, &bytes)?));
         }
         Ok(days)
     }
@@ -65,7 +65,6 @@ impl Store {
         days: &BTreeMap<Day, Tally>,
     ) -> Result<(), StoreError> {
         let mut batch = Batch::default();
-        let encode_error = |key: &str, source| StoreError::Decode { key: key.to_owned(), source };
         for (day, tally) in days {
             let bytes = postcard::to_stdvec(tally).map_err(|error| StoreError::Tally {
                 key: format!("{tenant}/{day}"),
@@ -74,7 +73,10 @@ impl Store {
             batch.insert(keys::kpi_day(tenant, *day), bytes);
         }
         for (conversation, marks) in marks {
-            let bytes = serde_json::to_vec(marks).map_err(|source| encode_error(conversation, source))?;
+            let bytes = postcard::to_stdvec(marks).map_err(|error| StoreError::Tally {
+                key: conversation.clone(),
+                message: error.to_string(),
+            })?;
             batch.insert(keys::kpi_marks(tenant, conversation), bytes);
         }
         batch.insert(keys::kpi_checkpoint(tenant), folded_to.to_be_bytes().to_vec());

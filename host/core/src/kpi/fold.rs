@@ -40,25 +40,21 @@ pub fn standard(channel: Channel) -> (i64, i64) {
     }
 }
 
-/// What the fold remembers of one conversation between its events.
+/// What the fold remembers of one conversation between its events. Stored
+/// in a binary format that is not self-describing: no field is skipped, and
+/// a change here means rebuilding the tallies.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Marks {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     round: Option<Round>,
     /// The last round's close.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     closed: Option<Close>,
     /// The last quote not yet paid: when, and where it was counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     quote: Option<Mark>,
     /// The last RMA whose refund is not complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     rma: Option<Mark>,
     /// The reactivation nudge not yet answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     nudged: Option<Mark>,
     /// Orders this conversation named, newest last.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     orders: Vec<String>,
 }
 
@@ -83,39 +79,24 @@ struct Close {
 struct Round {
     start: i64,
     intent: String,
-    #[serde(default)]
     intents: BTreeSet<String>,
-    #[serde(default)]
     fields: BTreeSet<String>,
     /// A field came after the round's first message.
-    #[serde(default)]
     late_field: bool,
-    #[serde(default)]
     inbound: u32,
     /// The first response has not reached the customer yet.
-    #[serde(default)]
     awaiting_response: bool,
-    #[serde(default)]
     handed_off_at: Option<i64>,
     /// A handoff waiting for a person's first message.
-    #[serde(default)]
     human_waiting: Option<i64>,
-    #[serde(default)]
     quoted: bool,
-    #[serde(default)]
     offered: bool,
-    #[serde(default)]
     decided: bool,
     /// The grade counted, and where, so a regrade can move it.
-    #[serde(default)]
     grade: Option<(LeadTier, Channel, String)>,
-    #[serde(default)]
     meeting: bool,
-    #[serde(default)]
     graded_meeting: bool,
-    #[serde(default)]
     reopened: bool,
-    #[serde(default)]
     named_order: bool,
 }
 
