@@ -110,3 +110,81 @@ impl Store {
         Ok(entries)
     }
 }
+
+impl Store {
+    /// Index every conversation a person has that the inbox does not list
+    /// (those handed off before the index existed), once per database; how
+    /// many. Runs at open, before anything is served.
+    pub(crate) fn backfill_inbox(&self) -> Result<usize, StoreError> {
+        if self.trees()?.turns.contains_key(keys::INBOX_INDEXED)? {
+            return Ok(0);
+        }
+        let mut batch = Batch::default();
+        let mut indexed = 0;
+        for entry in self.trees()?.turns.scan_prefix(b"t/") {
+            let (key, bytes) = entry?;
+            let Some((tenant, "conversations")) = keys::owner(&key) else { continue };
+            let Ok(stored) = decode::<crate::StoredConversation>(&key, &bytes) else { continue };
+            let conversation = &stored.conversation;
+            let Status::Human { queue, assignee } = &conversation.status else { continue };
+            let entry = InboxEntry {
+                id: conversation.id.clone(),
+                channel: conversation.channel,
+                queue: queue.clone(),
+                assignee: assignee.clone(),
+                priority: conversation.route.as_ref().map(|route| route.priority).unwrap_or_default(),
+                intent: conversation.intent.clone(),
+                name: conversation.contact.display_name.clone(),
+                reason: String::new(),
+                cause: String::new(),
+                summary: String::new(),
+                since: conversation.updated_at,
+                updated_at: conversation.updated_at,
+            };
+            let value = serde_json::to_vec(&entry)
+                .map_err(|source| StoreError::Decode { key: entry.id.clone(), source })?;
+            batch.insert(keys::inbox(tenant, &conversation.id), value);
+            indexed += 1;
+        }
+        batch.insert(keys::INBOX_INDEXED, &[]);
+        self.write(batch)?;
+        Ok(indexed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::conversation::Status;
+
+    use crate::test_support::{flow, stored};
+    use crate::{Store, TurnRecord, keys};
+
+    fn turn(stored: &crate::StoredConversation) -> TurnRecord<'_> {
+        TurnRecord { stored, events: &[], dedupe: None, outbox: &[], timers: &[] }
+    }
+
+    #[test]
+    fn a_handoff_is_listed_until_a_person_lets_it_go_and_old_ones_are_backfilled() {
+        let store = Store::temporary().expect("a store");
+        let flow = flow();
+        let mut conversation = stored("telegram:1", &flow);
+        conversation.conversation.status = Status::Human { queue: "desk".into(), assignee: None };
+        store.commit_turn("acme", &turn(&conversation)).expect("committed");
+        let listed = store.inbox("acme").expect("read");
+        assert_eq!((listed.len(), listed[0].queue.as_str()), (1, "desk"));
+        assert!(store.inbox("beta").expect("read").is_empty(), "another tenant's inbox is its own");
+
+        // Handed off before the index existed: listed once backfilled.
+        let trees = store.trees().expect("trees");
+        trees.turns.remove(keys::inbox("acme", "telegram:1")).expect("removed");
+        trees.turns.remove(keys::INBOX_INDEXED).expect("removed");
+        assert!(store.inbox("acme").expect("read").is_empty());
+        assert_eq!(store.backfill_inbox().expect("backfilled"), 1);
+        assert_eq!(store.inbox("acme").expect("read").len(), 1);
+        assert_eq!(store.backfill_inbox().expect("once"), 0, "once per database");
+
+        conversation.conversation.status = Status::Bot;
+        store.commit_turn("acme", &turn(&conversation)).expect("committed");
+        assert!(store.inbox("acme").expect("read").is_empty(), "handed back: no longer waiting");
+    }
+}

@@ -57,6 +57,13 @@ pub(crate) fn kpi_all_marks(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/qr`: a KPI rebuild's clearing in progress (`kpis.rs`).
+pub(crate) fn kpi_rebuilding(tenant: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"qr");
+    key
+}
+
 /// `t/{tenant}/qc`: the last event record the KPI fold took in.
 pub(crate) fn kpi_checkpoint(tenant: &str) -> Vec<u8> {
     let mut key = tenant_prefix(tenant);
@@ -101,9 +108,13 @@ pub(crate) fn session(token_hash: &[u8; 32]) -> Vec<u8> {
 
 pub(crate) const SESSION_PREFIX: &[u8] = b"s/";
 
+/// `v/inbox`: the inbox index was backfilled (`inbox.rs`).
+pub(crate) const INBOX_INDEXED: &[u8] = b"v/inbox";
+pub(crate) const LOGIN_LINK_PREFIX: &[u8] = b"l/";
+
 /// `l/{token hash}`: a one-time console login link.
 pub(crate) fn login_link(token_hash: &[u8; 32]) -> Vec<u8> {
-    let mut key = b"l/".to_vec();
+    let mut key = LOGIN_LINK_PREFIX.to_vec();
     key.extend_from_slice(token_hash);
     key
 }
@@ -444,6 +455,7 @@ pub(crate) fn owner(key: &[u8]) -> Option<(&str, &'static str)> {
         (b"qd/", "kpi tallies"),
         (b"qm/", "kpi tallies"),
         (b"qc", "kpi tallies"),
+        (b"qr", "kpi tallies"),
         (b"sf/", "staff"),
         (b"ih/", "inbox index"),
     ]
@@ -462,6 +474,7 @@ pub(crate) fn shared_kind(key: &[u8]) -> &'static str {
         [b'd', b'/', ..] => "old due index",
         [b'k', b'/', ..] => "plugin catalog",
         [b's', b'/', ..] => "console sessions",
+        [b'v', b'/', ..] => "store format markers",
         [b'l', b'/', ..] => "console login links",
         _ => "components and flow sources",
     }

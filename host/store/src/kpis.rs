@@ -4,6 +4,7 @@
 //!   offset so it sorts), so a span of days is one range read.
 //! - `t/{tenant}/qm/{conversation}`: the fold's [`Marks`] of a conversation.
 //! - `t/{tenant}/qc`: the sequence number of the last event record folded.
+//! - `t/{tenant}/qr`: a rebuild's clearing in progress, from this day on.
 //!
 //! A fold's tallies, marks and checkpoint land in one batch, so they always
 //! agree: after a crash, folding resumes after the checkpoint that survived.
@@ -83,25 +84,109 @@ impl Store {
         self.apply(batch)
     }
 
-    /// Remove `tenant`'s tallies, marks and checkpoint, so the next fold
-    /// starts from the log's first record; how many keys.
-    pub fn clear_kpis(&self, tenant: &str) -> Result<usize, StoreError> {
+    /// Start over from the log: remove `tenant`'s tallies of the days from
+    /// `from` on (older days' events may be gone with retention: their
+    /// tallies stay), every conversation's marks and the checkpoint, so the
+    /// next fold starts from the log's first record. A marker is written
+    /// first and removed last, so a crash halfway is finished by
+    /// [`Store::finish_kpi_rebuild`] before anything is folded on top of a
+    /// half-cleared tally. How many keys went.
+    pub fn clear_kpis(&self, tenant: &str, from: Day) -> Result<usize, StoreError> {
+        let mut batch = Batch::default();
+        batch.insert(keys::kpi_rebuilding(tenant), from.to_be_bytes().to_vec());
+        self.write(batch)?;
+        self.finish_kpi_rebuild(tenant).map(|removed| removed.unwrap_or(0))
+    }
+
+    /// Finish a rebuild's clearing that a crash interrupted, if there is
+    /// one: how many keys went.
+    pub fn finish_kpi_rebuild(&self, tenant: &str) -> Result<Option<usize>, StoreError> {
+        let marker = keys::kpi_rebuilding(tenant);
+        let Some(value) = self.trees()?.turns.get(&marker)? else { return Ok(None) };
+        let from = value.as_ref().try_into().map(Day::from_be_bytes).unwrap_or(Day::MIN);
         let mut removed = 0;
-        for prefix in [keys::kpi_days(tenant), keys::kpi_all_marks(tenant), keys::kpi_checkpoint(tenant)] {
-            loop {
-                let page: Vec<_> =
-                    self.trees()?.turns.scan_prefix(&prefix).keys().take(PAGE).collect::<Result<_, _>>()?;
-                if page.is_empty() {
-                    break;
-                }
-                let mut batch = Batch::default();
-                removed += page.len();
-                for key in page {
-                    batch.remove(key);
-                }
-                self.apply(batch)?;
+        let days = keys::kpi_day(tenant, from)..keys::kpi_day(tenant, Day::MAX);
+        loop {
+            let trees = self.trees()?;
+            let mut page: Vec<sled::IVec> =
+                trees.turns.range(days.clone()).keys().take(PAGE).collect::<Result<_, _>>()?;
+            if page.len() < PAGE {
+                page.extend(
+                    trees
+                        .turns
+                        .scan_prefix(keys::kpi_all_marks(tenant))
+                        .keys()
+                        .take(PAGE - page.len())
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
             }
+            if page.is_empty() {
+                break;
+            }
+            removed += page.len();
+            let mut batch = Batch::default();
+            for key in page {
+                batch.remove(key);
+            }
+            self.write(batch)?;
         }
-        Ok(removed)
+        let mut batch = Batch::default();
+        batch.remove(keys::kpi_checkpoint(tenant));
+        batch.remove(marker);
+        self.write(batch)?;
+        Ok(Some(removed))
+    }
+}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use switchboard_core::contract::Channel;
+    use switchboard_core::event::{DomainEvent, EventBody};
+    use switchboard_core::kpi::{ByDay, Measure};
+
+    use super::*;
+
+    #[test]
+    fn a_fold_is_kept_whole_and_read_back_as_it_was() {
+        let store = Store::temporary().expect("a store");
+        let mut marks = Marks::default();
+        let mut days = ByDay::new(jiff::tz::TimeZone::UTC);
+        for (at, body) in [
+            (1_000, EventBody::MessageReceived { text: "hi".into() }),
+            (1_000, EventBody::IntentDetected { intent: "quote".into() }),
+            (90_000_000, EventBody::ConversationClosed { state: "resolved".into() }),
+        ] {
+            let event = DomainEvent {
+                at,
+                tenant: "acme".into(),
+                conversation: "c".into(),
+                channel: Channel::Webchat,
+                body,
+            };
+            marks.observe(&event, &mut days);
+        }
+        let kept = BTreeMap::from([("c".to_owned(), marks.clone())]);
+        store.save_kpis("acme", 7, &kept, &days.days).expect("saved");
+        assert_eq!(store.kpi_checkpoint("acme").expect("read"), Some(7));
+        assert_eq!(store.kpi_marks("acme", "c").expect("read"), Some(marks));
+        let read = store.kpi_days("acme", 0, 1).expect("read");
+        assert_eq!(read, days.days.clone().into_iter().collect::<Vec<_>>());
+        assert_eq!(read[0].1.count(Measure::Rounds), 1);
+        assert_eq!(read[1].1.count(Measure::Closed), 1);
+        assert!(
+            store.kpi_days("beta", 0, 1).expect("read").is_empty(),
+            "another tenant's tallies are its own"
+        );
+        store.clear_kpis("acme", 1).expect("cleared");
+        assert_eq!(
+            store.kpi_days("acme", 0, 1).expect("read").len(),
+            1,
+            "day 0 was before the log's first day: it stays"
+        );
+        assert_eq!(
+            (store.kpi_checkpoint("acme").expect("read"), store.kpi_marks("acme", "c").expect("read")),
+            (None, None)
+        );
     }
 }

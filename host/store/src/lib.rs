@@ -208,6 +208,10 @@ impl Store {
             _temporary: temporary,
         };
         store.finish_unfinished()?;
+        let indexed = store.backfill_inbox()?;
+        if indexed > 0 {
+            tracing::info!(indexed, "listed in the inbox the conversations people had before it existed");
+        }
         let moved = store.move_due_index_out_of_sled()?;
         if moved > 0 {
             tracing::info!(moved, "moved pending timers from the old due index to the timer log");

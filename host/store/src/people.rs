@@ -48,14 +48,35 @@ impl Store {
         let existed = self.staff_member(tenant, id)?.is_some();
         let mut batch = Batch::default();
         batch.remove(keys::staff(tenant, id));
-        for entry in self.trees()?.turns.scan_prefix(keys::SESSION_PREFIX) {
-            let (key, value) = entry?;
-            if holds(&value) {
-                batch.remove(key);
+        for prefix in [keys::SESSION_PREFIX, keys::LOGIN_LINK_PREFIX] {
+            for entry in self.trees()?.turns.scan_prefix(prefix) {
+                let (key, value) = entry?;
+                if holds(&value) {
+                    batch.remove(key);
+                }
             }
         }
         self.write(batch)?;
         Ok(existed)
+    }
+
+    /// Remove the sessions and login links `expired` says are; how many.
+    pub fn sweep_sessions(&self, expired: impl Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
+        let mut batch = Batch::default();
+        let mut removed = 0;
+        for prefix in [keys::SESSION_PREFIX, keys::LOGIN_LINK_PREFIX] {
+            for entry in self.trees()?.turns.scan_prefix(prefix) {
+                let (key, value) = entry?;
+                if expired(&value) {
+                    removed += 1;
+                    batch.remove(key);
+                }
+            }
+        }
+        if removed > 0 {
+            self.write(batch)?;
+        }
+        Ok(removed)
     }
 
     pub fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {

@@ -2,7 +2,8 @@
 //! tenant becomes an agent, and `admin` its admin, all with the password
 //! `demo-password`; then a one-time link that signs in salon's front desk
 //! (or the first tenant's) is printed, so the README's demo opens the
-//! console signed in.
+//! console signed in. They are marked as the demo's: with a published
+//! password, they sign in only while the server runs with `--demo`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,11 +50,11 @@ fn seed(engine: &Engine) -> Result<Option<(String, String, String)>, crate::engi
         people.dedup();
         for id in &people {
             if engine.staff_member(&name, id)?.is_none() {
-                engine.put_staff(&name, id, &title(id), Role::Agent, Some(PASSWORD), now)?;
+                engine.put_staff(&name, id, &title(id), Role::Agent, Some(PASSWORD), true, now)?;
             }
         }
         if engine.staff_member(&name, "admin")?.is_none() {
-            engine.put_staff(&name, "admin", "Admin", Role::Admin, Some(PASSWORD), now)?;
+            engine.put_staff(&name, "admin", "Admin", Role::Admin, Some(PASSWORD), true, now)?;
         }
         if first.is_none()
             && let Some(agent) = people.first()

@@ -25,7 +25,7 @@ pub async fn run(engine: Arc<Engine>, every: Duration) {
 pub fn fold_all(engine: &Engine) -> usize {
     let mut folded = 0;
     for name in engine.tenant_names() {
-        match engine.fold_kpis(&name) {
+        match engine.fold_kpis_if_idle(&name) {
             Ok(events) => {
                 metrics::counter!("switchboard_kpi_events_folded_total").increment(events as u64);
                 folded += events;

@@ -33,6 +33,14 @@ pub fn sweep_all(
     now_ms: i64,
     export_dir: &Path,
 ) -> Vec<(String, Result<Swept, EngineError>)> {
+    // Expired console sessions and login links, every tenant's at once.
+    match engine.sweep_sessions(now_ms) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed expired console sessions and login links"),
+        Err(error) => {
+            tracing::warn!(%error, "could not sweep expired console sessions; the next sweep tries again")
+        }
+    }
     let mut results = Vec::new();
     for name in engine.tenant_names() {
         let swept = engine

@@ -90,6 +90,8 @@ pub struct AppState {
     pub(crate) jobs: Arc<jobs::Jobs>,
     /// Sign-in attempts per address and per account.
     login_limits: Arc<rate::LoginLimits>,
+    /// Open live feeds per tenant (`console.rs`).
+    live_sockets: Arc<console::LiveSockets>,
 }
 
 /// What `serve` switches on beyond the API.
@@ -146,6 +148,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )),
         jobs: Arc::default(),
         login_limits: Arc::default(),
+        live_sockets: Arc::default(),
     };
     let mut router = Router::new()
         .route("/", get(pages::index))

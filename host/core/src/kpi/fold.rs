@@ -92,8 +92,9 @@ struct Round {
     quoted: bool,
     offered: bool,
     decided: bool,
-    /// The grade counted, and where, so a regrade can move it.
-    grade: Option<(LeadTier, Channel, String)>,
+    /// The grade counted, where and when, so a regrade can take it back
+    /// from the day it was counted on.
+    grade: Option<(LeadTier, Channel, String, i64)>,
     meeting: bool,
     graded_meeting: bool,
     reopened: bool,
@@ -204,10 +205,10 @@ impl Marks {
             }
             EventBody::LeadGraded { tier, .. } => {
                 let Some(round) = self.round.as_mut() else { return };
-                if let Some((old, old_channel, old_intent)) = round.grade.take() {
-                    to.count_on(old_channel, Measure::Graded, &old_intent, -1);
+                if let Some((old, old_channel, old_intent, old_at)) = round.grade.take() {
+                    to.count_at(old_at, old_channel, Measure::Graded, &old_intent, -1);
                     if qualified(old) {
-                        to.count_on(old_channel, Measure::Qualified, &old_intent, -1);
+                        to.count_at(old_at, old_channel, Measure::Qualified, &old_intent, -1);
                     }
                 }
                 let intent = round.intent.clone();
@@ -215,7 +216,7 @@ impl Marks {
                 if qualified(*tier) {
                     to.count(Measure::Qualified, &intent, "", 1);
                 }
-                round.grade = Some((*tier, channel, intent.clone()));
+                round.grade = Some((*tier, channel, intent.clone(), at));
                 if round.meeting && !round.graded_meeting {
                     round.graded_meeting = true;
                     to.count(Measure::GradedMeeting, &intent, "", 1);
@@ -307,7 +308,7 @@ impl Marks {
             && let Some(round) = self.round.as_mut()
         {
             round.meeting = true;
-            if let Some((_, graded_channel, graded_intent)) = round.grade.as_ref()
+            if let Some((_, graded_channel, graded_intent, _)) = round.grade.as_ref()
                 && !round.graded_meeting
             {
                 round.graded_meeting = true;
@@ -427,9 +428,15 @@ impl<D: Days> To<'_, D> {
         self.days.day(self.at).stat(measure, self.channel, intent, label).n += n;
     }
 
-    /// Counted where an earlier event was (a regrade undoes its grade there).
+    /// Counted on this event's day, in an earlier event's channel.
     fn count_on(&mut self, channel: Channel, measure: Measure, intent: &str, n: i64) {
         self.days.day(self.at).stat(measure, channel, intent, "").n += n;
+    }
+
+    /// Counted on an earlier event's day and channel (a regrade takes back
+    /// the grade there, so no span sees it twice or half).
+    fn count_at(&mut self, at: i64, channel: Channel, measure: Measure, intent: &str, n: i64) {
+        self.days.day(at).stat(measure, channel, intent, "").n += n;
     }
 
     /// One more, adding `amount` to the sum.
@@ -471,5 +478,47 @@ fn cause_of(reason: &str) -> &'static str {
         r if r.starts_with("repeated invalid") => "invalid_answers",
         r if r.ends_with("step failed") => "step_failed",
         _ => "plugin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Tallies by UTC day.
+    #[derive(Default)]
+    struct Utc(BTreeMap<i64, Tally>);
+
+    impl Days for Utc {
+        fn day(&mut self, at: i64) -> &mut Tally {
+            self.0.entry(at.div_euclid(DAY_MS)).or_default()
+        }
+    }
+
+    fn event(at: i64, body: EventBody) -> DomainEvent {
+        DomainEvent { at, tenant: "t".into(), conversation: "c".into(), channel: Channel::Telegram, body }
+    }
+
+    #[test]
+    fn a_regrade_on_another_day_takes_the_grade_back_from_its_own_day() {
+        let (mut marks, mut days) = (Marks::default(), Utc::default());
+        marks.observe(&event(DAY_MS + 10, EventBody::MessageReceived { text: "hi".into() }), &mut days);
+        marks.observe(
+            &event(DAY_MS + 20, EventBody::LeadGraded { tier: LeadTier::Warm, reasons: vec![] }),
+            &mut days,
+        );
+        marks.observe(
+            &event(2 * DAY_MS + 5, EventBody::LeadGraded { tier: LeadTier::Cold, reasons: vec![] }),
+            &mut days,
+        );
+        let (monday, tuesday) = (&days.0[&1], &days.0[&2]);
+        assert_eq!((monday.count(Measure::Graded), monday.count(Measure::Qualified)), (0, 0), "{monday:?}");
+        assert_eq!(
+            (tuesday.count(Measure::Graded), tuesday.count(Measure::Qualified)),
+            (1, 0),
+            "{tuesday:?}"
+        );
     }
 }

@@ -14,22 +14,37 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use switchboard_core::contract::Channel;
-use switchboard_core::kpi::{ByDay, Day, FlowShape, Marks, Report, Tally, Value};
+use switchboard_core::kpi::{ByDay, Day, FlowShape, Marks, Report, Tally, Value, day_of};
 
 use super::{Engine, EngineError, lock};
 
 /// Event records folded per batch.
 const FOLD_PAGE: usize = 2000;
 
-/// Each tenant's fold lock.
+/// Each tenant's fold lock, and whether a rebuild holds it.
 #[derive(Debug, Default)]
 pub(super) struct Folds {
-    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    locks: Mutex<HashMap<String, Arc<Fold>>>,
+}
+
+#[derive(Debug, Default)]
+struct Fold {
+    running: Mutex<()>,
+    rebuilding: std::sync::atomic::AtomicBool,
 }
 
 impl Folds {
-    fn of(&self, tenant: &str) -> Arc<Mutex<()>> {
+    fn of(&self, tenant: &str) -> Arc<Fold> {
         lock(&self.locks).entry(tenant.to_owned()).or_default().clone()
+    }
+}
+
+/// Marks a rebuild in progress while held.
+struct Rebuilding<'a>(&'a Fold);
+
+impl Drop for Rebuilding<'_> {
+    fn drop(&mut self) {
+        self.0.rebuilding.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -102,14 +117,25 @@ impl Engine {
     /// Fold what `tenant` committed since its last fold into its tallies;
     /// how many events.
     pub fn fold_kpis(&self, tenant: &str) -> Result<usize, EngineError> {
+        let fold = self.folds.of(tenant);
+        let _one_at_a_time = lock(&fold.running);
         self.fold(tenant, &|_| {})
     }
 
-    /// A fold, telling `progress` each page's count.
+    /// Fold `tenant` unless a fold or a rebuild of it is running (the serve
+    /// loop's: one tenant's rebuild must not hold up every other's fold).
+    pub fn fold_kpis_if_idle(&self, tenant: &str) -> Result<usize, EngineError> {
+        let fold = self.folds.of(tenant);
+        let Ok(_one_at_a_time) = fold.running.try_lock() else { return Ok(0) };
+        self.fold(tenant, &|_| {})
+    }
+
+    /// A fold, under the tenant's fold lock, telling `progress` each page's count.
     fn fold(&self, tenant: &str, progress: &dyn Fn(usize)) -> Result<usize, EngineError> {
         let zone = self.tenant(tenant)?.calendar.zone().clone();
-        let fold = self.folds.of(tenant);
-        let _one_at_a_time = lock(&fold);
+        // A rebuild's clearing a crash interrupted is finished first: never
+        // fold on top of a half-cleared tally.
+        self.store.finish_kpi_rebuild(tenant)?;
         let mut after = self.store.kpi_checkpoint(tenant)?;
         let mut folded = 0;
         loop {
@@ -146,12 +172,22 @@ impl Engine {
 
     /// Throw `tenant`'s tallies away and fold its whole log again; how
     /// many events. `progress` hears each page's count.
+    ///
+    /// Days before the log's first (their events gone with retention) keep
+    /// their tallies. One rebuild per tenant at a time; dashboards answer
+    /// `Busy` meanwhile, and the serve loop leaves the tenant alone.
     pub fn rebuild_kpis(&self, tenant: &str, progress: &dyn Fn(usize)) -> Result<usize, EngineError> {
+        let zone = self.tenant(tenant)?.calendar.zone().clone();
         let fold = self.folds.of(tenant);
-        {
-            let _no_fold_meanwhile = lock(&fold);
-            self.store.clear_kpis(tenant)?;
+        if fold.rebuilding.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(EngineError::Busy(format!("{tenant}'s KPI tallies are being rebuilt already")));
         }
+        let _rebuilding = Rebuilding(&fold);
+        let _one_at_a_time = lock(&fold.running);
+        let first = self.store.tenant_events(tenant, None, 1)?;
+        let from =
+            first.first().map_or(switchboard_core::kpi::Day::MIN, |(_, event)| day_of(&zone, event.at));
+        self.store.clear_kpis(tenant, from)?;
         self.fold(tenant, progress)
     }
 
@@ -162,6 +198,11 @@ impl Engine {
 
     /// The dashboard: fold what is new, then read the span's tallies.
     pub fn kpis(&self, tenant: &str, query: &KpiQuery) -> Result<KpiAnswer, EngineError> {
+        if self.folds.of(tenant).rebuilding.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EngineError::Busy(format!(
+                "{tenant}'s KPI tallies are being rebuilt from the event log; ask again in a moment"
+            )));
+        }
         self.fold_kpis(tenant)?;
         let served = self.tenant(tenant)?;
         let shape = FlowShape::of(&served.flow);

@@ -40,6 +40,16 @@ pub struct StaffMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     password: Option<String>,
     pub created_at: i64,
+    /// Random, new when the person is added and when their password
+    /// changes. Sessions and links carry it, so none outlives the person it
+    /// was made for: a removed and re-added id, a tenant's name reused, a
+    /// password reset.
+    #[serde(default)]
+    nonce: String,
+    /// Added by `serve --demo` with a published password: it signs in only
+    /// while the server runs as the demo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
 }
 
 impl StaffMember {
@@ -59,6 +69,10 @@ pub struct Session {
     /// Sent back by the console in `X-CSRF-Token` on every change.
     pub csrf: String,
     pub expires_at: i64,
+    /// The person's nonce when it was opened (the operator's: a hash of
+    /// the admin key); it must still match.
+    #[serde(default)]
+    nonce: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,6 +80,8 @@ struct LoginLink {
     tenant: String,
     staff: String,
     expires_at: i64,
+    #[serde(default)]
+    nonce: String,
 }
 
 /// A new random token, hex.
@@ -109,7 +125,10 @@ fn verify(password: &str, hash: &str) -> bool {
 }
 
 impl Engine {
-    /// Add or change a staff member; `password` None keeps theirs.
+    /// Add or change a staff member; `password` None keeps theirs. A new
+    /// person or a new password gets a new nonce, ending every session and
+    /// link made before. `demo`: added by `serve --demo`.
+    #[allow(clippy::too_many_arguments)]
     pub fn put_staff(
         &self,
         tenant: &str,
@@ -117,10 +136,15 @@ impl Engine {
         name: &str,
         role: Role,
         password: Option<&str>,
+        demo: bool,
         now: i64,
     ) -> Result<StaffMember, EngineError> {
         self.tenant(tenant)?;
         let old = self.staff_member(tenant, id)?;
+        let nonce = match (&old, password) {
+            (Some(old), None) => old.nonce.clone(),
+            _ => token()?,
+        };
         let password = match password {
             Some(password) => Some(hash_password(password)?),
             None => old.as_ref().and_then(|old| old.password.clone()),
@@ -130,7 +154,9 @@ impl Engine {
             name: name.to_owned(),
             role,
             password,
-            created_at: old.map_or(now, |old| old.created_at),
+            created_at: old.as_ref().map_or(now, |old| old.created_at),
+            nonce,
+            demo,
         };
         let bytes = serde_json::to_vec(&member).map_err(|error| EngineError::Busy(error.to_string()))?;
         self.store.put_staff_member(tenant, id, &bytes)?;
@@ -150,11 +176,17 @@ impl Engine {
             .collect())
     }
 
-    /// Remove a staff member and end their sessions; whether they existed.
+    /// Remove a staff member and end their sessions and links; whether they existed.
     pub fn remove_staff(&self, tenant: &str, id: &str) -> Result<bool, EngineError> {
+        // Sessions and links name their person the same way.
+        #[derive(Deserialize)]
+        struct Holder {
+            tenant: Option<String>,
+            staff: Option<String>,
+        }
         let holds = |bytes: &[u8]| {
-            serde_json::from_slice::<Session>(bytes).is_ok_and(|session| {
-                session.tenant.as_deref() == Some(tenant) && session.staff.as_deref() == Some(id)
+            serde_json::from_slice::<Holder>(bytes).is_ok_and(|holder| {
+                holder.tenant.as_deref() == Some(tenant) && holder.staff.as_deref() == Some(id)
             })
         };
         Ok(self.store.remove_staff_member(tenant, id, holds)?)
@@ -162,11 +194,13 @@ impl Engine {
 
     /// Sign a staff member in with their password: a new session token,
     /// or None for a wrong name or password (which take equally long).
+    /// `demo`: the server runs as the demo, so the demo's people may.
     pub fn sign_in(
         &self,
         tenant: &str,
         id: &str,
         password: &str,
+        demo: bool,
         now: i64,
     ) -> Result<Option<(String, Session)>, EngineError> {
         let member = match self.tenant(tenant) {
@@ -177,21 +211,24 @@ impl Engine {
         let hash = member.as_ref().and_then(|member| member.password.as_deref());
         let matches = verify(password, hash.unwrap_or_else(|| dummy_hash()));
         match member {
-            Some(member) if matches && hash.is_some() => {
+            Some(member) if matches && hash.is_some() && (demo || !member.demo) => {
                 self.open_session(Some(tenant), &member, now).map(Some)
             }
             _ => Ok(None),
         }
     }
 
-    /// The operator's session (the handler checked their key).
-    pub fn sign_in_operator(&self, now: i64) -> Result<(String, Session), EngineError> {
+    /// The operator's session (the handler checked `admin_key`, which the
+    /// session stays bound to: a new key ends it).
+    pub fn sign_in_operator(&self, admin_key: &str, now: i64) -> Result<(String, Session), EngineError> {
         let operator = StaffMember {
             id: String::new(),
             name: "operator".to_owned(),
             role: Role::Operator,
             password: None,
             created_at: now,
+            nonce: operator_nonce(admin_key),
+            demo: false,
         };
         self.open_session(None, &operator, now)
     }
@@ -210,6 +247,7 @@ impl Engine {
             name: member.name.clone(),
             csrf: self::token()?,
             expires_at: now + SESSION_MS,
+            nonce: member.nonce.clone(),
         };
         let bytes = serde_json::to_vec(&session).map_err(|error| EngineError::Busy(error.to_string()))?;
         self.store.put_session(&hashed(&token), &bytes)?;
@@ -218,46 +256,74 @@ impl Engine {
 
     /// A one-time login link's token for a staff member.
     pub fn login_link(&self, tenant: &str, id: &str, now: i64) -> Result<Option<String>, EngineError> {
-        if self.staff_member(tenant, id)?.is_none() {
-            return Ok(None);
-        }
+        let Some(member) = self.staff_member(tenant, id)? else { return Ok(None) };
         let token = token()?;
-        let link = LoginLink { tenant: tenant.to_owned(), staff: id.to_owned(), expires_at: now + LINK_MS };
+        let link = LoginLink {
+            tenant: tenant.to_owned(),
+            staff: id.to_owned(),
+            expires_at: now + LINK_MS,
+            nonce: member.nonce,
+        };
         let bytes = serde_json::to_vec(&link).map_err(|error| EngineError::Busy(error.to_string()))?;
         self.store.put_login_link(&hashed(&token), &bytes)?;
         Ok(Some(token))
     }
 
     /// Use a login link, once: a new session, or None if it is unknown,
-    /// used or expired, or its person is gone.
-    pub fn use_login_link(&self, link: &str, now: i64) -> Result<Option<(String, Session)>, EngineError> {
+    /// used or expired, or not for the person now under its name.
+    pub fn use_login_link(
+        &self,
+        link: &str,
+        demo: bool,
+        now: i64,
+    ) -> Result<Option<(String, Session)>, EngineError> {
         let Some(bytes) = self.store.take_login_link(&hashed(link))? else { return Ok(None) };
         let Ok(link) = serde_json::from_slice::<LoginLink>(&bytes) else { return Ok(None) };
         if link.expires_at < now || self.tenant(&link.tenant).is_err() {
             return Ok(None);
         }
         let Some(member) = self.staff_member(&link.tenant, &link.staff)? else { return Ok(None) };
+        if member.nonce != link.nonce || (member.demo && !demo) {
+            return Ok(None);
+        }
         self.open_session(Some(&link.tenant), &member, now).map(Some)
     }
 
     /// The session a cookie's token opens, as it stands now: None if it is
-    /// unknown or expired, or names a tenant or person no longer there. A
-    /// staff member's current name and role replace the stored ones.
-    pub fn session(&self, token: &str, now: i64) -> Result<Option<Session>, EngineError> {
-        let hash = hashed(token);
-        let Some(bytes) = self.store.session(&hash)? else { return Ok(None) };
+    /// unknown or expired, or was opened for someone no longer there (a
+    /// person removed, re-added or given a new password, a tenant's name
+    /// reused, the operator's key changed). A staff member's current name
+    /// and role replace the stored ones. Reads only: it runs on every
+    /// request; expired sessions are left to `sweep_sessions`.
+    pub fn session(
+        &self,
+        token: &str,
+        admin_key: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Session>, EngineError> {
+        let Some(bytes) = self.store.session(&hashed(token))? else { return Ok(None) };
         let Ok(mut session) = serde_json::from_slice::<Session>(&bytes) else { return Ok(None) };
         if session.expires_at < now {
-            self.store.remove_session(&hash)?;
             return Ok(None);
         }
-        if let (Some(tenant), Some(staff)) = (session.tenant.as_deref(), session.staff.as_deref()) {
-            if self.tenant(tenant).is_err() {
-                return Ok(None);
+        match (session.role, session.tenant.as_deref(), session.staff.as_deref()) {
+            (Role::Operator, None, None) => {
+                if admin_key.is_none_or(|key| operator_nonce(key) != session.nonce) {
+                    return Ok(None);
+                }
             }
-            let Some(member) = self.staff_member(tenant, staff)? else { return Ok(None) };
-            session.role = member.role;
-            session.name = member.name;
+            (Role::Agent | Role::Admin, Some(tenant), Some(staff)) => {
+                if self.tenant(tenant).is_err() {
+                    return Ok(None);
+                }
+                let Some(member) = self.staff_member(tenant, staff)? else { return Ok(None) };
+                if member.nonce != session.nonce || member.role == Role::Operator {
+                    return Ok(None);
+                }
+                session.role = member.role;
+                session.name = member.name;
+            }
+            _ => return Ok(None),
         }
         Ok(Some(session))
     }
@@ -265,6 +331,23 @@ impl Engine {
     pub fn sign_out(&self, token: &str) -> Result<(), EngineError> {
         Ok(self.store.remove_session(&hashed(token))?)
     }
+
+    /// Remove expired sessions and login links; how many.
+    pub fn sweep_sessions(&self, now: i64) -> Result<usize, EngineError> {
+        #[derive(Deserialize)]
+        struct Expiry {
+            expires_at: i64,
+        }
+        let expired = |bytes: &[u8]| {
+            serde_json::from_slice::<Expiry>(bytes).is_ok_and(|record| record.expires_at < now)
+        };
+        Ok(self.store.sweep_sessions(expired)?)
+    }
+}
+
+/// What an operator's session is bound to: a hash of the admin key.
+fn operator_nonce(admin_key: &str) -> String {
+    hex::encode(Sha256::digest(format!("switchboard operator session\n{admin_key}").as_bytes()))
 }
 
 #[cfg(test)]

@@ -370,13 +370,38 @@ pub async fn decide(
     if by.trim().is_empty() || (person.is_none() && request.by.trim().is_empty()) {
         return Err(AppError::bad_request("by (who decided) is required"));
     }
-    Ok(Json(
-        blocking(&state, move |engine| {
-            engine.decide(&tenant, &id, approved, &by, request.note.as_deref(), now())
-        })
-        .await?
-        .into(),
-    ))
+    // An agent decides only what is theirs to decide: as the request's
+    // approver or backup, or the person it waits for. Admins and keys may
+    // decide any.
+    let agent =
+        person.filter(|person| person.role == crate::engine::Role::Agent).and_then(|person| person.staff);
+    let decided = blocking(&state, move |engine| {
+        if let Some(agent) = agent {
+            let Some(stored) = engine.conversation(&tenant, &id)? else {
+                return Err(crate::engine::EngineError::UnknownConversation { tenant, conversation: id });
+            };
+            let conversation = &stored.conversation;
+            let named = |field: &str| {
+                matches!(conversation.fields.get(field), Some(switchboard_core::contract::Value::Text(name)) if *name == agent)
+            };
+            let waits_for = matches!(&conversation.status,
+                switchboard_core::conversation::Status::Human { queue, assignee }
+                    if *queue == agent || assignee.as_deref() == Some(agent.as_str()));
+            if !(named("approver") || named("backup") || waits_for) {
+                return Ok(None);
+            }
+        }
+        engine.decide(&tenant, &id, approved, &by, request.note.as_deref(), now()).map(Some)
+    })
+    .await?;
+    let turn = decided.ok_or_else(|| {
+        AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the request's approver, its backup or an admin decides it",
+        )
+    })?;
+    Ok(Json(turn.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -129,7 +129,7 @@ fn person(parts: &Parts, state: &AppState) -> Result<Option<Session>, AppError> 
         return Ok(None);
     }
     let Some(token) = session_token(&parts.headers) else { return Ok(None) };
-    let Some(session) = state.engine.session(&token, super::api::now())? else {
+    let Some(session) = state.engine.session(&token, state.admin_key.as_deref(), super::api::now())? else {
         return Err(unauthorized("session (sign in again)"));
     };
     let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);

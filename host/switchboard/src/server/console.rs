@@ -31,9 +31,10 @@ const STYLE: &[u8] = include_bytes!("../../console/dist/console.css");
 const POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; \
                       script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// How often the live feed looks for new events, and re-checks its session.
+/// How often the live feed looks for new events, and re-checks (every
+/// fifth look, two seconds) that its key or session still opens it.
 const LIVE_POLL: Duration = Duration::from_millis(400);
-const LIVE_RECHECK_EVERY: u32 = 25;
+const LIVE_RECHECK_EVERY: u32 = 5;
 
 pub async fn redirect() -> Redirect {
     Redirect::permanent("/console/")
@@ -75,6 +76,8 @@ pub struct InboxQuery {
     channel: Option<Channel>,
     #[param(value_type = Option<String>)]
     priority: Option<Priority>,
+    /// At most this many, newest handoffs first (1-1000, default 500).
+    limit: Option<usize>,
 }
 
 /// `GET /v1/tenants/{tenant}/inbox`: the conversations a person has, most
@@ -98,6 +101,7 @@ pub async fn inbox(
         })
         .filter(|entry| query.channel.is_none_or(|channel| entry.channel == channel))
         .filter(|entry| query.priority.is_none_or(|priority| entry.priority == priority))
+        .take(query.limit.unwrap_or(500).clamp(1, 1000))
         .collect();
     Ok(Json(json!({ "conversations": kept })))
 }
@@ -152,19 +156,101 @@ pub async fn assign(
     responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
 pub async fn live(
     State(state): State<AppState>,
-    AgentAuth { name: tenant, .. }: AgentAuth,
+    AgentAuth { name: tenant, person, .. }: AgentAuth,
     headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
+    // A cookie rides along with any page's upgrade, so a session's feed
+    // opens only from a page of this server (a key's is a program's).
+    let credential = match person {
+        Some(_) => {
+            if !same_origin(&headers) {
+                return Err(AppError::new(
+                    StatusCode::FORBIDDEN,
+                    "origin",
+                    "the live feed opens from this server's console only",
+                ));
+            }
+            Credential::Session(session_token(&headers).unwrap_or_default())
+        }
+        None => Credential::Key(super::auth::bearer(&headers).to_owned()),
+    };
+    let Some(slot) = state.live_sockets.take(&tenant) else {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_feeds",
+            format!("this tenant has {MAX_LIVE_PER_TENANT} live feeds open; close one"),
+        ));
+    };
     let start = {
         let tenant = tenant.clone();
         blocking(&state, move |engine| engine.live_cursor(&tenant)).await?
     };
-    let session = session_token(&headers);
-    Ok(upgrade.max_message_size(1024).on_upgrade(move |socket| feed(socket, state, tenant, start, session)))
+    Ok(upgrade
+        .max_message_size(1024)
+        .on_upgrade(move |socket| feed(socket, state, tenant, start, credential, slot)))
 }
 
-async fn feed(mut socket: WebSocket, state: AppState, tenant: String, after: u64, session: Option<String>) {
+/// What opened a feed, checked again while it runs.
+enum Credential {
+    Session(String),
+    Key(String),
+}
+
+/// Whether a browser's `Origin` is this server (`Host`).
+fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let get = |name| headers.get(name).and_then(|value: &axum::http::HeaderValue| value.to_str().ok());
+    let (Some(origin), Some(host)) = (get(header::ORIGIN), get(header::HOST)) else { return false };
+    origin.split_once("://").is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+/// Live feeds one tenant may have open.
+pub const MAX_LIVE_PER_TENANT: usize = 64;
+
+/// Open live feeds per tenant.
+#[derive(Debug, Default)]
+pub struct LiveSockets {
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One open feed; the count goes down when it is dropped.
+pub struct LiveSlot {
+    sockets: std::sync::Arc<LiveSockets>,
+    tenant: String,
+}
+
+impl LiveSockets {
+    fn take(self: &std::sync::Arc<Self>, tenant: &str) -> Option<LiveSlot> {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(tenant.to_owned()).or_default();
+        if *count >= MAX_LIVE_PER_TENANT {
+            return None;
+        }
+        *count += 1;
+        Some(LiveSlot { sockets: self.clone(), tenant: tenant.to_owned() })
+    }
+}
+
+impl Drop for LiveSlot {
+    fn drop(&mut self) {
+        let mut open = self.sockets.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.tenant) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+async fn feed(
+    mut socket: WebSocket,
+    state: AppState,
+    tenant: String,
+    after: u64,
+    credential: Credential,
+    _slot: LiveSlot,
+) {
     let mut after = Some(after);
     let mut ticks = tokio::time::interval(LIVE_POLL);
     let mut polls = 0u32;
@@ -177,11 +263,9 @@ async fn feed(mut socket: WebSocket, state: AppState, tenant: String, after: u64
             _ = ticks.tick() => {}
         }
         polls += 1;
-        // A session signed out or a person removed stops hearing.
-        if let Some(token) = session.clone()
-            && polls.is_multiple_of(LIVE_RECHECK_EVERY)
-            && !matches!(blocking(&state, move |engine| engine.session(&token, now())).await, Ok(Some(_)))
-        {
+        // A session signed out, a person removed, a key revoked, a tenant
+        // removed (and its name reused): the feed stops.
+        if polls.is_multiple_of(LIVE_RECHECK_EVERY) && !still_allowed(&state, &tenant, &credential).await {
             let _ = socket.send(Message::Close(None)).await;
             return;
         }
@@ -197,6 +281,19 @@ async fn feed(mut socket: WebSocket, state: AppState, tenant: String, after: u64
                 return;
             }
             after = Some(*seq);
+        }
+    }
+}
+
+/// Whether what opened a feed still opens it.
+async fn still_allowed(state: &AppState, tenant: &str, credential: &Credential) -> bool {
+    match credential {
+        Credential::Key(key) => state.control.key_holder(tenant, key).is_some(),
+        Credential::Session(token) => {
+            let (token, admin_key) = (token.clone(), state.admin_key.clone());
+            let session =
+                blocking(state, move |engine| engine.session(&token, admin_key.as_deref(), now())).await;
+            matches!(session, Ok(Some(session)) if session.tenant.as_deref() == Some(tenant))
         }
     }
 }
@@ -256,4 +353,29 @@ pub async fn overview(State(state): State<AppState>, _: OperatorAuth) -> Result<
     })
     .await?;
     Ok(Json(json!({ "tenants": overview, "health": "/readyz", "metrics": "/metrics" })))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::same_origin;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_sessions_live_feed_opens_only_from_this_servers_pages() {
+        assert!(same_origin(&headers(Some("https://console.example.com"), "console.example.com")));
+        assert!(same_origin(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")));
+        assert!(!same_origin(&headers(Some("https://evil.example.com"), "console.example.com")));
+        assert!(!same_origin(&headers(Some("https://sub.console.example.com"), "console.example.com")));
+        assert!(!same_origin(&headers(None, "console.example.com")), "a browser always sends one");
+    }
 }

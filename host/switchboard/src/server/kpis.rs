@@ -157,8 +157,8 @@ pub struct ExportParams {
 }
 
 /// `GET /v1/tenants/{tenant}/events/export?after=SEQ`: the event log from
-/// `after` to now as NDJSON, one `{"seq", ...event}` per line, streamed
-/// page by page. A cut-off download resumes with `after` = the last
+/// `after` to the moment of the request as NDJSON, one `{"seq", "event"}`
+/// per line, streamed page by page. A cut-off download resumes with `after` = the last
 /// line's `seq`: the cursor never passes a record still being written.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/events/export", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path), ExportParams),
     responses((status = 200, description = "NDJSON, one event per line", content_type = "application/x-ndjson"),
@@ -168,13 +168,20 @@ pub async fn export(
     AgentAuth { name: tenant, .. }: AgentAuth,
     Query(params): Query<ExportParams>,
 ) -> Result<Response, AppError> {
-    // Refuse an unknown tenant before the stream starts.
-    let first = {
+    // It ends at the log as it is now, so a busy tenant's export ends
+    // too; the next one resumes from its last line. An unknown tenant is
+    // refused before the stream starts.
+    let (first, until) = {
         let tenant = tenant.clone();
-        blocking(&state, move |engine| engine.tenant_events(&tenant, params.after, EXPORT_PAGE)).await?
+        blocking(&state, move |engine| {
+            let until = engine.live_cursor(&tenant)?;
+            Ok((engine.tenant_events(&tenant, params.after, EXPORT_PAGE)?, until))
+        })
+        .await?
     };
-    let pages = futures_util::stream::unfold(Some((first, state, tenant)), |cursor| async move {
-        let (page, state, tenant) = cursor?;
+    let pages = futures_util::stream::unfold(Some((first, state, tenant)), move |cursor| async move {
+        let (mut page, state, tenant) = cursor?;
+        page.retain(|(seq, _)| *seq <= until);
         let last = page.last().map(|(seq, _)| *seq)?;
         let mut lines = Vec::new();
         for (seq, event) in &page {

@@ -122,20 +122,31 @@ fn quota(per_minute: u32) -> Quota {
 pub struct LoginLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
         let quota = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
-        Self { per_ip: RateLimiter::keyed(quota), per_account: RateLimiter::keyed(quota) }
+        Self {
+            per_ip: RateLimiter::keyed(quota),
+            per_account: RateLimiter::keyed(quota),
+            checks: AtomicU64::new(0),
+        }
     }
 }
 
 impl LoginLimits {
-    /// Spend one attempt of `client`'s and `account`'s buckets.
-    pub fn check(&self, client: Option<IpAddr>, account: &str) -> Result<(), super::AppError> {
+    /// Spend one attempt of `client`'s bucket and, for a password, of
+    /// `account`'s.
+    pub fn check(&self, client: Option<IpAddr>, account: Option<&str>) -> Result<(), super::AppError> {
         let clock = DefaultClock::default();
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            // Buckets that have refilled hold nothing worth keeping.
+            self.per_ip.retain_recent();
+            self.per_account.retain_recent();
+        }
         let refused = |wait: Duration| {
             metrics::counter!("switchboard_sign_in_rate_limited_total").increment(1);
             super::AppError::new(
@@ -150,9 +161,13 @@ impl LoginLimits {
         {
             return Err(refused(not_until.wait_time_from(clock.now())));
         }
-        self.per_account
-            .check_key(&account.to_owned())
-            .map_err(|not_until| refused(not_until.wait_time_from(clock.now())))
+        match account {
+            Some(account) => self
+                .per_account
+                .check_key(&account.to_owned())
+                .map_err(|not_until| refused(not_until.wait_time_from(clock.now()))),
+            None => Ok(()),
+        }
     }
 }
 

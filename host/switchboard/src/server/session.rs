@@ -62,7 +62,8 @@ pub async fn current(
     headers: HeaderMap,
 ) -> Result<Json<SessionView>, AppError> {
     let Some(token) = session_token(&headers) else { return Err(signed_out()) };
-    let session = blocking(&state, move |engine| engine.session(&token, now())).await?;
+    let admin_key = state.admin_key.clone();
+    let session = blocking(&state, move |engine| engine.session(&token, admin_key.as_deref(), now())).await?;
     session.map(|session| Json(session.into())).ok_or_else(signed_out)
 }
 
@@ -80,26 +81,28 @@ pub async fn login(
     let Json(login) = body?;
     let opened = match login {
         Login::Staff { tenant, staff, password } => {
-            state.login_limits.check(client, &format!("{tenant}/{staff}"))?;
-            blocking(&state, move |engine| engine.sign_in(&tenant, &staff, &password, now())).await?
+            // Names no tenant or person can have are refused before they
+            // take a bucket of their own.
+            if tenant.len() > 64 || !crate::engine::valid_staff_id(&staff) || password.len() > 1024 {
+                return Err(wrong());
+            }
+            state.login_limits.check(client, Some(&format!("{tenant}/{staff}")))?;
+            let demo = state.demo;
+            blocking(&state, move |engine| engine.sign_in(&tenant, &staff, &password, demo, now())).await?
         }
         Login::Operator { operator_key } => {
-            state.login_limits.check(client, "operator")?;
-            let expected = state.admin_key.as_deref().unwrap_or_default();
-            if expected.is_empty() || !bool::from(operator_key.as_bytes().ct_eq(expected.as_bytes())) {
-                None
-            } else {
-                Some(blocking(&state, move |engine| engine.sign_in_operator(now())).await?)
+            // The key is not guessable: the address's bucket is the limit,
+            // so nobody elsewhere can lock the operator out.
+            state.login_limits.check(client, None)?;
+            match state.admin_key.clone() {
+                Some(expected) if bool::from(operator_key.as_bytes().ct_eq(expected.as_bytes())) => {
+                    Some(blocking(&state, move |engine| engine.sign_in_operator(&expected, now())).await?)
+                }
+                _ => None,
             }
         }
     };
-    let Some((token, session)) = opened else {
-        return Err(AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "wrong tenant, name or password",
-        ));
-    };
+    let Some((token, session)) = opened else { return Err(wrong()) };
     Ok(signed_in(&headers, &token, session))
 }
 
@@ -114,8 +117,11 @@ pub async fn link(
     body: Result<Json<LinkLogin>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(LinkLogin { token }) = body?;
-    state.login_limits.check(client, "link")?;
-    let opened = blocking(&state, move |engine| engine.use_login_link(&token, now())).await?;
+    // 256 random bits: the address's bucket is the limit, and no one can
+    // spend everyone's links.
+    state.login_limits.check(client, None)?;
+    let demo = state.demo;
+    let opened = blocking(&state, move |engine| engine.use_login_link(&token, demo, now())).await?;
     let Some((token, session)) = opened else {
         return Err(AppError::new(
             StatusCode::UNAUTHORIZED,
@@ -132,7 +138,9 @@ pub async fn link(
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     if let Some(token) = session_token(&headers) {
         let check = token.clone();
-        let session = blocking(&state, move |engine| engine.session(&check, now())).await?;
+        let admin_key = state.admin_key.clone();
+        let session =
+            blocking(&state, move |engine| engine.session(&check, admin_key.as_deref(), now())).await?;
         if let Some(session) = session {
             let sent = headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or_default();
             if !bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
@@ -154,22 +162,37 @@ fn signed_in(headers: &HeaderMap, token: &str, session: Session) -> Response {
     ([(header::SET_COOKIE, cookie)], Json(SessionView::from(session))).into_response()
 }
 
-/// The session cookie: HttpOnly, SameSite=Strict, the whole site; Secure
-/// when the request came over TLS (a proxy says so in X-Forwarded-Proto).
+/// The session cookie: HttpOnly, SameSite=Strict, the whole site, and
+/// Secure unless the browser reached this server on a loopback address
+/// (the demo, a tunnel): anywhere else the console is served over TLS, and
+/// a cookie that could travel in clear text is not kept at all.
 fn cookie(headers: &HeaderMap, token: &str, clear: bool) -> HeaderValue {
-    let tls =
-        headers.get("x-forwarded-proto").is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
     let mut cookie = cookie::Cookie::build((SESSION_COOKIE, token.to_owned()))
         .http_only(true)
         .same_site(cookie::SameSite::Strict)
         .path("/")
-        .secure(tls);
+        .secure(!is_loopback(headers));
     if clear {
         cookie = cookie.max_age(cookie::time::Duration::ZERO);
     } else {
         cookie = cookie.max_age(cookie::time::Duration::milliseconds(crate::engine::SESSION_MS));
     }
     HeaderValue::from_str(&cookie.build().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Whether the request's `Host` is a loopback name or address.
+pub fn is_loopback(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok()).unwrap_or_default();
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn wrong() -> AppError {
+    AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong tenant, name or password")
 }
 
 fn signed_out() -> AppError {

@@ -73,7 +73,15 @@ pub async fn put(
         )));
     }
     let member = blocking(&state, move |engine| {
-        engine.put_staff(&tenant, &id, request.name.trim(), request.role, request.password.as_deref(), now())
+        engine.put_staff(
+            &tenant,
+            &id,
+            request.name.trim(),
+            request.role,
+            request.password.as_deref(),
+            false,
+            now(),
+        )
     })
     .await?;
     Ok(Json(view(&member)))

@@ -157,6 +157,24 @@ async fn an_agent_signs_in_works_the_inbox_and_reaches_nothing_else() {
     let (status, _) = as_person(&app, "GET", "/v1/admin/overview", &cookie, None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // An agent decides no request that is not theirs to decide.
+    let message =
+        json!({ "contact": { "id": "v2" }, "text": "human please", "message_id": "m2" }).to_string();
+    send(&app, "POST", "/v1/tenants/alpha/messages", None, Some(message)).await;
+    let uri = "/v1/tenants/alpha/conversations/web:v2/decide";
+    let approve = json!({ "decision": "approve" });
+    let (status, body) = as_person(&app, "POST", uri, &cookie, Some(&csrf), Some(approve.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let take = json!({ "assignee": "lilit" });
+    let assign = "/v1/tenants/alpha/conversations/web:v2/assign";
+    as_person(&app, "POST", assign, &cookie, Some(&csrf), Some(take)).await;
+    let (status, turn) = as_person(&app, "POST", uri, &cookie, Some(&csrf), Some(approve)).await;
+    assert_eq!(status, StatusCode::OK, "the person it waits for decides: {turn}");
+    let decided = turn["events"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["data"]["name"] == "approval.decided"));
+    assert_eq!(decided.map(|event| &event["data"]["payload"]["by"]), Some(&json!("lilit")), "{turn}");
+
     // Signing out ends the session for good.
     let (status, _) = as_person(&app, "POST", "/v1/session/logout", &cookie, None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "signing out needs the CSRF token too");
@@ -266,5 +284,91 @@ async fn the_console_is_served_with_a_strict_content_security_policy() {
             policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"),
             "{policy}"
         );
+    }
+}
+
+#[tokio::test]
+async fn no_session_or_link_outlives_the_person_it_was_made_for() {
+    let (app, _dir) = app();
+    add_staff(&app, "alpha", "lilit", "agent", "correct horse battery").await;
+    let login = json!({ "tenant": "alpha", "staff": "lilit", "password": "correct horse battery" });
+    let (_, cookie, _) = sign_in(&app, login).await;
+    let (cookie, _) = cookie.expect("a session");
+    let (_, link) =
+        send(&app, "POST", "/v1/tenants/alpha/staff/lilit/login-link", Some("token-alpha"), None).await;
+    let link = link["token"].as_str().expect("a link").to_owned();
+
+    // Removed and added again under the same id (or a tenant's name reused,
+    // which gives its new people new records): a new person.
+    let (status, _) = send(&app, "DELETE", "/v1/tenants/alpha/staff/lilit", Some("token-alpha"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    add_staff(&app, "alpha", "lilit", "admin", "another long secret").await;
+    let (status, _) = as_person(&app, "GET", "/v1/tenants/alpha/inbox", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old person's session does not open the new one's");
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/session/link")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "token": link }).to_string()))
+        .expect("a request");
+    let response = app.clone().oneshot(request).await.expect("a response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "nor does their link");
+
+    // A new password ends the sessions opened with the old one.
+    let login = json!({ "tenant": "alpha", "staff": "lilit", "password": "another long secret" });
+    let (_, cookie, _) = sign_in(&app, login).await;
+    let (cookie, _) = cookie.expect("a session");
+    let (status, _) = as_person(&app, "GET", "/v1/tenants/alpha/inbox", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    add_staff(&app, "alpha", "lilit", "admin", "a third long secret").await;
+    let (status, _) = as_person(&app, "GET", "/v1/tenants/alpha/inbox", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a password reset signs everyone out");
+}
+
+#[test]
+fn the_demos_people_sign_in_only_on_the_demo() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let runtime = crate::support::runtime();
+    let engine = switchboard::engine::Engine::new(
+        switchboard_store::Store::temporary().expect("a store"),
+        runtime.clone(),
+    );
+    let tenant = crate::support::write_tenant(dir.path(), "alpha", "");
+    let tenant =
+        switchboard::tenant::Tenant::load(&tenant, &crate::support::plugin_dir(), &runtime, &|_| None);
+    engine.add_tenant(tenant.expect("loads")).expect("added");
+    // Made as `serve --demo` makes them, with the published password.
+    let role = switchboard::engine::Role::Agent;
+    engine.put_staff("alpha", "lilit", "Lilit", role, Some("demo-password"), true, 0).expect("added");
+    let signed_in =
+        |demo| engine.sign_in("alpha", "lilit", "demo-password", demo, 0).expect("checked").is_some();
+    assert!(!signed_in(false), "a published password opens nothing on a real server");
+    assert!(signed_in(true));
+    let link = engine.login_link("alpha", "lilit", 0).expect("made").expect("a link");
+    assert!(engine.use_login_link(&link, false, 0).expect("checked").is_none());
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_anywhere_but_on_loopback() {
+    let (app, _dir) = app();
+    add_staff(&app, "alpha", "lilit", "agent", "correct horse battery").await;
+    for (host, secure) in [
+        ("127.0.0.1:8080", false),
+        ("localhost:8080", false),
+        ("[::1]:8080", false),
+        ("console.example.com", true),
+    ] {
+        let body =
+            json!({ "tenant": "alpha", "staff": "lilit", "password": "correct horse battery" }).to_string();
+        let request = Request::builder()
+            .method("POST")
+            .uri("/v1/session/login")
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("a request");
+        let response = app.clone().oneshot(request).await.expect("a response");
+        let set = response.headers()[header::SET_COOKIE].to_str().expect("a cookie").to_owned();
+        assert_eq!(set.contains("; Secure"), secure, "{host}: {set}");
     }
 }
