@@ -28,7 +28,7 @@ log="$data/serve.log"
     --data "$data/db" --listen "127.0.0.1:$port" --demo --admin-key console-admin-key \
     --allow-outbound "127.0.0.1:$provider" > "$log" 2>&1) &
 server=$!
-trap 'kill $server 2> /dev/null; wait $server 2> /dev/null || true; rm -rf "$data"' EXIT
+trap 'kill $server 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 600); do
     grep -q "^console: " "$log" && break
     kill -0 $server 2> /dev/null || { echo "switchboard serve exited:"; cat "$log"; exit 1; }

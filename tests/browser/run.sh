@@ -23,7 +23,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 (cd "$root" && exec target/debug/switchboard serve --tenants examples/moving --plugins target/plugins \
     --data "$data/db" --listen "127.0.0.1:$port" > "$log" 2>&1) &
 server=$!
-trap 'kill $server 2> /dev/null; wait $server 2> /dev/null || true; rm -rf "$data"' EXIT
+trap 'kill $server 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 600); do
     grep -q "switchboard is listening" "$log" && break
     kill -0 $server 2> /dev/null || { echo "switchboard serve exited:"; cat "$log"; exit 1; }
@@ -31,6 +31,6 @@ for _ in $(seq 1 600); do
 done
 grep -q "switchboard is listening" "$log" || { echo "switchboard serve did not start in 2 minutes:"; cat "$log"; exit 1; }
 SWITCHBOARD_URL="http://127.0.0.1:$port" node --test widget.test.mjs
-kill $server 2> /dev/null; wait $server 2> /dev/null || true
+kill $server 2> /dev/null || true; wait $server 2> /dev/null || true
 # The console, against its own server (salon and moving on a fake WhatsApp).
 ./console.sh
