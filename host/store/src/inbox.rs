@@ -34,6 +34,30 @@ pub struct InboxEntry {
     pub updated_at: i64,
 }
 
+impl InboxEntry {
+    /// What a conversation's state alone says, without its handoff card.
+    fn of_state(
+        conversation: &switchboard_core::conversation::Conversation,
+        queue: &str,
+        assignee: &Option<String>,
+    ) -> Self {
+        Self {
+            id: conversation.id.clone(),
+            channel: conversation.channel,
+            queue: queue.to_owned(),
+            assignee: assignee.clone(),
+            priority: conversation.route.as_ref().map(|route| route.priority).unwrap_or_default(),
+            intent: conversation.intent.clone(),
+            name: conversation.contact.display_name.clone(),
+            reason: String::new(),
+            cause: String::new(),
+            summary: String::new(),
+            since: conversation.updated_at,
+            updated_at: conversation.updated_at,
+        }
+    }
+}
+
 impl Store {
     /// Keep `tenant`'s inbox entry of a turn's conversation in the turn's batch.
     pub(crate) fn stage_inbox(
@@ -72,20 +96,7 @@ impl Store {
             None => match self.trees()?.turns.get(&key)? {
                 Some(bytes) => decode(&key, &bytes)?,
                 // Handed over before the index existed: what the state says.
-                None => InboxEntry {
-                    id: conversation.id.clone(),
-                    channel: conversation.channel,
-                    queue: queue.clone(),
-                    assignee: assignee.clone(),
-                    priority: conversation.route.as_ref().map(|route| route.priority).unwrap_or_default(),
-                    intent: conversation.intent.clone(),
-                    name: conversation.contact.display_name.clone(),
-                    reason: String::new(),
-                    cause: String::new(),
-                    summary: String::new(),
-                    since: conversation.updated_at,
-                    updated_at: conversation.updated_at,
-                },
+                None => InboxEntry::of_state(conversation, queue, assignee),
             },
         };
         entry.queue = queue.clone();
@@ -127,20 +138,7 @@ impl Store {
             let Ok(stored) = decode::<crate::StoredConversation>(&key, &bytes) else { continue };
             let conversation = &stored.conversation;
             let Status::Human { queue, assignee } = &conversation.status else { continue };
-            let entry = InboxEntry {
-                id: conversation.id.clone(),
-                channel: conversation.channel,
-                queue: queue.clone(),
-                assignee: assignee.clone(),
-                priority: conversation.route.as_ref().map(|route| route.priority).unwrap_or_default(),
-                intent: conversation.intent.clone(),
-                name: conversation.contact.display_name.clone(),
-                reason: String::new(),
-                cause: String::new(),
-                summary: String::new(),
-                since: conversation.updated_at,
-                updated_at: conversation.updated_at,
-            };
+            let entry = InboxEntry::of_state(conversation, queue, assignee);
             let value = serde_json::to_vec(&entry)
                 .map_err(|source| StoreError::Decode { key: entry.id.clone(), source })?;
             batch.insert(keys::inbox(tenant, &conversation.id), value);
