@@ -124,6 +124,49 @@ impl Calendar {
         at_ms
     }
 
+    /// The moment `minutes` of open time have passed since `at_ms`: two
+    /// business hours from Friday 18:00, with Saturday 11:00-16:00 the next
+    /// opening and 19:00 the close, is Saturday 12:00. Nights, weekends and
+    /// holidays do not count. Looks up to 400 days ahead; a calendar never
+    /// open that long counts the wall clock instead.
+    pub fn after_open_time(&self, at_ms: i64, minutes: u64) -> i64 {
+        let mut left = i64::try_from(minutes).unwrap_or(i64::MAX / 60_000).saturating_mul(60_000);
+        let mut date = self.local(at_ms).date();
+        for _ in 0..400 {
+            if !self.holidays.contains(&date) {
+                let day = date.weekday().to_monday_zero_offset() as usize;
+                let mut ranges = self.hours[day].clone();
+                ranges.sort_unstable();
+                for (open, close) in ranges {
+                    let (Some(start), Some(end)) = (self.minute_of(date, open), self.minute_of(date, close))
+                    else {
+                        continue;
+                    };
+                    let from = start.max(at_ms);
+                    if end <= from {
+                        continue;
+                    }
+                    if left <= end - from {
+                        return from + left;
+                    }
+                    left -= end - from;
+                }
+            }
+            let Some(next) = date.tomorrow().ok() else { break };
+            date = next;
+        }
+        at_ms.saturating_add(i64::try_from(minutes).unwrap_or(0).saturating_mul(60_000))
+    }
+
+    /// `minute` minutes after midnight on `date` (1440 is the next midnight).
+    fn minute_of(&self, date: Date, minute: u16) -> Option<i64> {
+        if minute >= 24 * 60 {
+            return self.timestamp(date.tomorrow().ok()?, Time::midnight());
+        }
+        let time = Time::new(i8::try_from(minute / 60).ok()?, i8::try_from(minute % 60).ok()?, 0, 0).ok()?;
+        self.timestamp(date, time)
+    }
+
     /// `minutes` before `at_ms`, counting whole days on the calendar: a 24 h
     /// reminder for 10:00 is at 10:00 the day before, even across a DST change.
     pub fn minutes_before(&self, at_ms: i64, minutes: u64) -> i64 {
@@ -197,6 +240,43 @@ mod tests {
 
     fn at(text: &str) -> i64 {
         text.parse::<Timestamp>().expect("a timestamp").as_millisecond()
+    }
+
+    /// Weekdays 10:00-19:00, Saturday 11:00-16:00, in Yerevan (UTC+4);
+    /// 2026-01-03, a Saturday, is a holiday.
+    fn office() -> Calendar {
+        let weekdays =
+            ["mon", "tue", "wed", "thu", "fri"].map(|day| (day.to_owned(), vec!["10:00-19:00".to_owned()]));
+        let mut hours: BTreeMap<String, Vec<String>> = weekdays.into_iter().collect();
+        hours.insert("sat".to_owned(), vec!["11:00-16:00".to_owned()]);
+        Calendar::new(&CalendarConfig {
+            timezone: "Asia/Yerevan".to_owned(),
+            hours,
+            holidays: vec!["2026-01-03".to_owned()],
+        })
+        .expect("a valid calendar")
+    }
+
+    #[test]
+    fn business_time_counts_open_hours_only() {
+        let office = office();
+        // Within hours: the wall clock.
+        assert_eq!(office.after_open_time(at("2026-01-06T06:30:00Z"), 120), at("2026-01-06T08:30:00Z"));
+        // An hour before closing: the rest the next morning.
+        assert_eq!(office.after_open_time(at("2026-01-06T14:00:00Z"), 120), at("2026-01-07T07:00:00Z"));
+        // At night: from the opening.
+        assert_eq!(office.after_open_time(at("2026-01-06T18:00:00Z"), 120), at("2026-01-07T08:00:00Z"));
+        // Friday 18:00 + 2 h: Saturday's opening hours count.
+        assert_eq!(office.after_open_time(at("2026-01-09T14:00:00Z"), 120), at("2026-01-10T08:00:00Z"));
+        // Friday 18:00 + 2 h with Saturday a holiday, and Sunday closed: Monday.
+        assert_eq!(office.after_open_time(at("2026-01-02T14:00:00Z"), 120), at("2026-01-05T07:00:00Z"));
+        // Exactly at closing, nothing left: it is due at the close.
+        assert_eq!(office.after_open_time(at("2026-01-06T14:00:00Z"), 60), at("2026-01-06T15:00:00Z"));
+        // Around the clock, it is the wall clock.
+        assert_eq!(
+            Calendar::always_open().after_open_time(at("2026-01-06T23:30:00Z"), 120),
+            at("2026-01-07T01:30:00Z")
+        );
     }
 
     #[test]
