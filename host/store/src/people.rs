@@ -38,7 +38,7 @@ impl Store {
         self.write(batch)
     }
 
-    /// Remove a staff member and every session they hold, durably.
+    /// Remove a staff member and every session and link they hold, durably.
     pub fn remove_staff_member(
         &self,
         tenant: &str,
@@ -48,14 +48,7 @@ impl Store {
         let existed = self.staff_member(tenant, id)?.is_some();
         let mut batch = Batch::default();
         batch.remove(keys::staff(tenant, id));
-        for prefix in [keys::SESSION_PREFIX, keys::LOGIN_LINK_PREFIX] {
-            for entry in self.trees()?.turns.scan_prefix(prefix) {
-                let (key, value) = entry?;
-                if holds(&value) {
-                    batch.remove(key);
-                }
-            }
-        }
+        self.stage_sessions_where(&mut batch, holds)?;
         self.write(batch)?;
         Ok(existed)
     }
@@ -63,20 +56,31 @@ impl Store {
     /// Remove the sessions and login links `expired` says are; how many.
     pub fn sweep_sessions(&self, expired: impl Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
         let mut batch = Batch::default();
-        let mut removed = 0;
-        for prefix in [keys::SESSION_PREFIX, keys::LOGIN_LINK_PREFIX] {
-            for entry in self.trees()?.turns.scan_prefix(prefix) {
-                let (key, value) = entry?;
-                if expired(&value) {
-                    removed += 1;
-                    batch.remove(key);
-                }
-            }
-        }
+        let removed = self.stage_sessions_where(&mut batch, expired)?;
         if removed > 0 {
             self.write(batch)?;
         }
         Ok(removed)
+    }
+
+    /// Stage the removal of every session and login link whose record
+    /// `which` picks; how many.
+    fn stage_sessions_where(
+        &self,
+        batch: &mut Batch,
+        which: impl Fn(&[u8]) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut staged = 0;
+        for prefix in [keys::SESSION_PREFIX, keys::LOGIN_LINK_PREFIX] {
+            for entry in self.trees()?.turns.scan_prefix(prefix) {
+                let (key, value) = entry?;
+                if which(&value) {
+                    staged += 1;
+                    batch.remove(key);
+                }
+            }
+        }
+        Ok(staged)
     }
 
     pub fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
