@@ -142,6 +142,17 @@ impl Stat {
     }
 }
 
+/// Distinct labels a day's tally keeps per measure, channel and intent;
+/// beyond them, new ones count under `other`. Some labels come from
+/// plugins' `emit` payloads (a churn reason, a renewal outcome), so no
+/// tenant can grow its tallies, and every fold's work, without end. (Past
+/// the bound, which labels made it in can depend on how the log was paged,
+/// so an incremental fold and a rebuild may split `other` differently.)
+pub const MAX_LABELS: usize = 64;
+/// Characters of a label kept.
+const MAX_LABEL_CHARS: usize = 64;
+const OVERFLOW: &str = "other";
+
 /// Tallies of one tenant over some span (a day, as stored, or the sum of
 /// several).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -190,8 +201,35 @@ impl Tally {
         intent: &str,
         label: &str,
     ) -> &mut Stat {
-        let cell = Cell { measure, channel, intent: intent.to_owned(), label: label.to_owned() };
+        let label: String = label.chars().take(MAX_LABEL_CHARS).collect();
+        let cell = self.admitted(Cell { measure, channel, intent: intent.to_owned(), label });
         self.cells.entry(cell).or_default()
+    }
+
+    /// Merge `other` in as a stored day keeps it: within [`MAX_LABELS`].
+    pub fn merge_bounded(&mut self, other: &Tally) {
+        for (cell, stat) in &other.cells {
+            let cell = self.admitted(cell.clone());
+            self.add(&cell, stat);
+        }
+    }
+
+    /// `cell`, or its measure's `other` once its channel and intent hold
+    /// [`MAX_LABELS`] labels already.
+    fn admitted(&self, cell: Cell) -> Cell {
+        if cell.label.is_empty() || self.cells.contains_key(&cell) {
+            return cell;
+        }
+        let first = Cell { label: String::new(), ..cell.clone() };
+        let labels = self
+            .cells
+            .range(first..)
+            .take_while(|(other, _)| {
+                (other.measure, other.channel, &other.intent) == (cell.measure, cell.channel, &cell.intent)
+            })
+            .filter(|(other, _)| !other.label.is_empty() && other.label != OVERFLOW)
+            .count();
+        if labels < MAX_LABELS { cell } else { Cell { label: OVERFLOW.to_owned(), ..cell } }
     }
 
     /// The sum of `n` over every cell of `measure`.
@@ -246,5 +284,30 @@ impl From<Vec<(Cell, Stat)>> for Tally {
 impl From<Tally> for Vec<(Cell, Stat)> {
     fn from(tally: Tally) -> Self {
         tally.cells.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plugin that emits a new churn reason on every call.
+    #[test]
+    fn a_flood_of_labels_is_bounded_per_day() {
+        let mut stored = Tally::default();
+        for page in 0..10 {
+            let mut delta = Tally::default();
+            for reason in 0..100 {
+                let label = format!("reason-{page}-{reason}-{}", "x".repeat(200));
+                delta.stat(Measure::ChurnReason, Channel::Webchat, "cancel", &label).n += 1;
+            }
+            assert_eq!(delta.by_label(Measure::ChurnReason).len(), MAX_LABELS + 1);
+            stored.merge_bounded(&delta);
+        }
+        let labels = stored.by_label(Measure::ChurnReason);
+        assert_eq!(labels.len(), MAX_LABELS + 1, "64 reasons and `other`");
+        assert_eq!(labels.values().sum::<i64>(), 1000, "nothing is lost, only lumped");
+        assert!(labels.keys().all(|label| label.chars().count() <= MAX_LABEL_CHARS));
+        assert_eq!(labels["other"], 1000 - MAX_LABELS as i64);
     }
 }

@@ -160,7 +160,7 @@ impl Engine {
             for (day, tally) in days.days {
                 let mut whole =
                     self.store.kpi_days(tenant, day, day)?.pop().map(|(_, t)| t).unwrap_or_default();
-                whole.merge(&tally);
+                whole.merge_bounded(&tally);
                 merged.insert(day, whole);
             }
             self.store.save_kpis(tenant, last, &marks, &merged)?;
