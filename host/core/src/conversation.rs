@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Calendar;
 use crate::contract::{
     Channel, Classification, ClassifyInput, Contact, Decision, LeadTier, Message, PluginConfig, QuickReply,
-    Route, StepInput, Value,
+    Route, Scalar, StepInput, Value,
 };
 use crate::event::{DomainEvent, EventBody, Sender};
 use crate::failure::FailureCode;
-use crate::flow::{FieldKind, Flow};
+use crate::flow::{Facts, FieldKind, Flow};
 use crate::text::guess_locale;
 use crate::understand::{Understanding, understand};
 
@@ -32,6 +32,7 @@ mod advance;
 mod decisions;
 mod handoff;
 mod listen;
+mod reactions;
 mod render;
 mod timers;
 
@@ -98,6 +99,18 @@ pub struct Conversation {
     /// since moved or cancelled, which fire nothing).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub timers: BTreeMap<String, PendingTimer>,
+    /// What the flow's `[[remember]]` keeps about this customer across
+    /// conversations (their claims, bookings), by its `as` name, oldest first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memory: BTreeMap<String, Vec<Remembered>>,
+}
+
+/// One remembered event: when, and the fields the flow keeps with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remembered {
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Value>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -270,6 +283,13 @@ impl StepFailed {
 pub trait Plugins {
     fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed>;
 
+    /// The next number of a tenant's sequence (`[intents.done.number]`):
+    /// never the same twice for one tenant. Hosts without a counter keep
+    /// this default, which fails, and the conversation goes to a human.
+    fn next_number(&mut self, sequence: &str) -> Result<u64, StepFailed> {
+        Err(StepFailed::new(FailureCode::Unavailable, format!("no counter for {sequence:?} here")))
+    }
+
     /// Run a binding's `understanding.classify` (the flow's `[understanding]`).
     /// Hosts without understanding plugins keep this default, which fails, so
     /// the built-in understanding serves alone.
@@ -320,6 +340,7 @@ impl Conversation {
             last_customer_at: now,
             profile: BTreeMap::new(),
             timers: BTreeMap::new(),
+            memory: BTreeMap::new(),
         }
     }
 
@@ -342,9 +363,11 @@ impl Conversation {
             understanding: Understanding::default(),
             noted: Vec::new(),
             denied_into: false,
+            handoff_reply: None,
         };
         turn.inbound(inbound);
         turn.flush_note();
+        turn.after_events(0);
         turn.effects
     }
 
@@ -451,11 +474,31 @@ impl Conversation {
         &self.contact.locale
     }
 
+    /// What a flow's `when` is checked against.
+    pub fn facts(&self, after_hours: bool) -> Facts<'_> {
+        let awaiting = match &self.awaiting {
+            _ if !matches!(self.status, Status::Bot) => "nothing",
+            Awaiting::Nothing => "nothing",
+            Awaiting::Intent => "intent",
+            Awaiting::Field { field, .. } | Awaiting::Choice { field, .. } => field,
+            Awaiting::Confirm { .. } => "confirm",
+        };
+        Facts {
+            fields: &self.fields,
+            intent: self.intent.as_deref(),
+            score: self.score,
+            tier: self.tier,
+            after_hours,
+            awaiting,
+        }
+    }
+
     /// Start over after a terminal state, keeping who the customer is and
     /// what is scheduled (a booking's reminders outlive a question about prices).
     fn restart(&mut self, flow: &Flow, now: i64) {
         let contact = self.contact.clone();
         let timers = std::mem::take(&mut self.timers);
+        let memory = std::mem::take(&mut self.memory);
         let mut profile = std::mem::take(&mut self.profile);
         profile.extend(
             self.fields
@@ -466,6 +509,7 @@ impl Conversation {
         *self = Self {
             greeted: true,
             timers,
+            memory,
             profile,
             ..Self::new(&self.id, &self.tenant, self.channel, contact, flow, now)
         };
@@ -489,6 +533,9 @@ struct Turn<'a, 'p> {
     /// A denial already led to another intent this turn: a second one is a
     /// plain denial, so two intents that deny into each other cannot loop.
     denied_into: bool,
+    /// Said instead of the flow's handoff reply by the next handoff (a
+    /// step's `escalated` text).
+    handoff_reply: Option<String>,
 }
 
 impl Turn<'_, '_> {
@@ -616,7 +663,9 @@ impl Turn<'_, '_> {
 
     fn choose_intent(&mut self, inbound: &Inbound) {
         let chosen = inbound.payload.as_deref().and_then(|payload| payload.strip_prefix("intent:"));
-        if let Some(name) = chosen.filter(|name| self.flow().intent(name).is_some()) {
+        // Only what the menu offers: an intent reached from another (an
+        // alternative after a denial) cannot be started by a crafted payload.
+        if let Some(name) = chosen.filter(|name| self.flow().intent(name).is_some_and(|intent| intent.menu)) {
             self.start_intent(name);
             return;
         }
@@ -669,7 +718,7 @@ impl Turn<'_, '_> {
         let options = flow
             .intents
             .iter()
-            .filter(|intent| only.is_none_or(|only| only.contains(&intent.name)))
+            .filter(|intent| intent.menu && only.is_none_or(|only| only.contains(&intent.name)))
             .map(|intent| QuickReply {
                 title: intent.title.get(&locale, &flow.default_locale).to_owned(),
                 payload: format!("intent:{}", intent.name),
@@ -688,9 +737,31 @@ impl Turn<'_, '_> {
         localized.get(self.conversation.locale(), &self.flow().default_locale).to_owned()
     }
 
-    /// The step input every plugin call starts from.
+    /// What the flow's conditions are checked against, now.
+    fn facts(&self) -> Facts<'_> {
+        self.conversation.facts(!self.setting.calendar.is_open(self.now))
+    }
+
+    fn holds(&self, when: Option<&crate::flow::When>) -> bool {
+        when.is_none_or(|when| when.holds(self.facts()))
+    }
+
+    /// The step input every plugin call starts from: the collected fields,
+    /// and what the host remembers of the customer (`prior_claims`, ...).
     fn step_input(&self, step: &str, message: Option<Message>) -> StepInput {
         let conversation = &*self.conversation;
+        let mut fields = conversation.fields.clone();
+        for remember in &self.setting.flow.remember {
+            let kept = conversation.memory.get(&remember.name).map_or(&[][..], Vec::as_slice);
+            fields.insert(format!("prior_{}", remember.name), Value::Number(kept.len() as f64));
+            for field in &remember.keep {
+                let values = kept
+                    .iter()
+                    .filter_map(|remembered| remembered.fields.get(field).and_then(scalar))
+                    .collect();
+                fields.insert(format!("prior_{}_{field}", remember.name), Value::List(values));
+            }
+        }
         StepInput {
             tenant: conversation.tenant.clone(),
             conversation: conversation.id.clone(),
@@ -699,12 +770,24 @@ impl Turn<'_, '_> {
             contact: conversation.plugin_contact(),
             intent: conversation.intent.clone(),
             message,
-            fields: conversation.fields.clone(),
+            fields,
             score: conversation.score,
             now: self.now,
             config: PluginConfig::default(),
         }
     }
+}
+
+/// A field's value as an item of a list, if it can be one.
+fn scalar(value: &Value) -> Option<Scalar> {
+    Some(match value {
+        Value::Text(text) => Scalar::Text(text.clone()),
+        Value::Number(number) => Scalar::Number(*number),
+        Value::Money(money) => Scalar::Money(money.clone()),
+        Value::Datetime(at) => Scalar::Datetime(*at),
+        Value::Boolean(flag) => Scalar::Boolean(*flag),
+        Value::List(_) => return None,
+    })
 }
 
 #[cfg(test)]

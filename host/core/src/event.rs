@@ -183,6 +183,37 @@ impl EventBody {
     }
 }
 
+/// The built-in events a conversation's turn records, which a flow's timers
+/// may be set `on` or cancelled by. Delivery reports, plugin lifecycle and
+/// step timings are recorded outside turns, so no flow reacts to them.
+pub const TURN_EVENTS: &[&str] = &[
+    "message.received",
+    "message.sent",
+    "intent.detected",
+    "intent.unclear",
+    "field.collected",
+    "field.invalid",
+    "field.skipped",
+    "lead.scored",
+    "lead.graded",
+    "quote.sent",
+    "slot.offered",
+    "policy.decided",
+    "step.failed",
+    "timer.requested",
+    "timer.unresolved",
+    "timer.cancelled",
+    "timer.fired",
+    "timer.skipped",
+    "timer.answered",
+    "message.refused",
+    "conversation.routed",
+    "handoff.requested",
+    "handoff.returned",
+    "conversation.assigned",
+    "conversation.closed",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sender {
@@ -213,4 +244,22 @@ pub struct HandoffCard {
     pub queue: String,
     pub priority: Priority,
     pub assignee: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every name in [`super::TURN_EVENTS`] is an event's `type`, so a flow
+    /// never waits on a name no event has.
+    #[test]
+    fn the_turn_events_flows_may_name_are_real_event_types() {
+        let source = include_str!("event.rs");
+        let types: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("#[serde(rename = \""))
+            .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+            .collect();
+        for name in super::TURN_EVENTS {
+            assert!(types.contains(name), "{name} is not an event type");
+        }
+    }
 }

@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::contract::Priority;
 
 mod check;
+mod condition;
+mod duration;
 
 pub use check::{Problem, Problems, placeholders as check_placeholders};
+pub use condition::{Facts, Match, Test, When};
+pub use duration::Duration;
 
 /// Text in several languages, keyed by locale (`en`, `ru`, `hy`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -63,10 +67,15 @@ pub struct Flow {
     #[serde(default)]
     pub routing: Vec<RoutingRule>,
     pub intents: Vec<Intent>,
-    /// Timer kinds plugins may schedule (an approval escalation, say), in
-    /// addition to those the intents request when they complete.
+    /// Timers set when an event happens (`on = "quote.sent"`), and kinds
+    /// plugins may schedule (an approval escalation, say), in addition to
+    /// those the intents request when they complete.
     #[serde(default)]
     pub timers: Vec<TimerSpec>,
+    /// What the host remembers about a customer across conversations (their
+    /// claims, bookings, orders), for plugins to see as step input.
+    #[serde(default)]
+    pub remember: Vec<Remember>,
     /// "Not relevant", "stop": any of these stops every pending follow-up.
     #[serde(default)]
     pub opt_out: Phrases,
@@ -94,7 +103,12 @@ pub struct Intent {
     pub title: Localized,
     /// Trigger phrases per locale. Matching ignores case and punctuation and
     /// tolerates word endings ("заказ" matches "заказа").
+    #[serde(default)]
     pub triggers: Phrases,
+    /// `false`: not offered in the fallback menu, and no triggers needed;
+    /// reached from another intent (a step's `on_deny`).
+    #[serde(default = "default_true")]
+    pub menu: bool,
     /// Urgent intents (payment problems, outages) jump the human queue.
     #[serde(default)]
     pub priority: Priority,
@@ -175,6 +189,10 @@ pub struct FieldSpec {
     /// a lead re-scored as answers arrive.
     #[serde(default)]
     pub on_collect: Vec<StepSpec>,
+    /// Ask it only when this holds (the photo only when the item is
+    /// defective). Checked each time the next question is picked.
+    #[serde(default)]
+    pub when: Option<When>,
 }
 
 fn default_retries() -> u32 {
@@ -204,6 +222,7 @@ impl FieldSpec {
             on_exhausted: Exhausted::default(),
             invalid: Localized::default(),
             on_collect: Vec::new(),
+            when: None,
         }
     }
 
@@ -355,6 +374,19 @@ pub struct StepSpec {
     /// Fields this plugin sets, so later texts may mention them as `{field}`.
     #[serde(default)]
     pub sets: Vec<String>,
+    /// Run it only when this holds; otherwise go on as if it had decided nothing.
+    #[serde(default)]
+    pub when: Option<When>,
+    /// After the step denies (a return outside the window), go on with this
+    /// intent instead of ending: an alternative offered, not a dead end. The
+    /// fields it declares that are known carry over.
+    #[serde(default)]
+    pub on_deny: Option<String>,
+    /// Said to the customer when the step escalates to a human, instead of
+    /// the handoff reply: why, and by when (`{reply_by}`, from the handoff's
+    /// `reply_within` in business hours).
+    #[serde(default)]
+    pub escalated: Localized,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -387,6 +419,10 @@ pub struct Done {
     /// had the last word.
     #[serde(default)]
     pub reply: Localized,
+    /// Other replies for other outcomes, checked in order; the first whose
+    /// `when` holds is said instead of `reply`.
+    #[serde(default)]
+    pub variants: Vec<SayVariant>,
     /// The terminal state the conversation ends in.
     pub state: Terminal,
     /// A domain event recorded with the collected fields, e.g. `booking.created`.
@@ -395,6 +431,68 @@ pub struct Done {
     /// Timers to request when the intent completes (reminders, follow-ups).
     #[serde(default)]
     pub timers: Vec<TimerSpec>,
+    /// A number for what was created (an RMA, a booking), unique in the
+    /// tenant, stored in a field so texts can say it (`{rma}`).
+    #[serde(default)]
+    pub number: Option<Numbering>,
+}
+
+/// `[intents.done.number]`: the host counts per tenant and sequence, so no
+/// two customers ever get the same number.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Numbering {
+    /// The field the number is stored in.
+    pub field: String,
+    /// Written before the digits: `"RMA-"` gives `RMA-000042`.
+    #[serde(default)]
+    pub prefix: String,
+    /// The digits, zero-padded to this many.
+    #[serde(default = "default_digits")]
+    pub digits: u8,
+    /// Intents that share a sequence count together; the field name by default.
+    #[serde(default)]
+    pub sequence: Option<String>,
+}
+
+fn default_digits() -> u8 {
+    6
+}
+
+impl Numbering {
+    pub fn sequence(&self) -> &str {
+        self.sequence.as_deref().unwrap_or(&self.field)
+    }
+
+    pub fn format(&self, number: u64) -> String {
+        format!("{}{number:0width$}", self.prefix, width = usize::from(self.digits.min(20)))
+    }
+}
+
+/// `[[remember]]`: an event the host keeps per customer, across
+/// conversations, and shows to plugins.
+///
+/// With `event = "rma.created"`, `as = "claims"` and `keep = ["order_id"]`,
+/// every step input carries `prior_claims` (how many) and
+/// `prior_claims_order_id` (the kept values, oldest first).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Remember {
+    /// A domain event the flow records (`done.event`, a timer's `event`).
+    pub event: String,
+    /// The name plugins see it by, after `prior_`.
+    #[serde(rename = "as")]
+    pub name: String,
+    /// Fields of the conversation kept with each.
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// How many are kept per customer; older ones are forgotten.
+    #[serde(default = "default_remembered")]
+    pub last: u16,
+}
+
+fn default_remembered() -> u16 {
+    20
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -410,10 +508,31 @@ pub enum Terminal {
 /// Something to do later: a booking reminder, a silence follow-up, a step of
 /// a reactivation ladder, an approval escalation. Kinds are unique in a flow;
 /// the scheduler finds a fired timer's spec by its kind.
+///
+/// When it is due, one of:
+/// - `after` (or `minutes_after`): that long after it is set: when its
+///   intent completes, when the event `on` names happens, or when a plugin
+///   asks for it;
+/// - `before_field` with `before` (or `minutes_before`): that long before
+///   the datetime in a field (a booking's reminders);
+/// - `after_field` with `after`: that long after it (a no-show check).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimerSpec {
     pub kind: String,
+    /// Set whenever this event is recorded in a conversation: `quote.sent`,
+    /// `slot.offered`, `handoff.requested`, or a domain event such as
+    /// `lead.created`. Only for `[[timers]]`, not an intent's `done.timers`.
+    #[serde(default)]
+    pub on: Option<String>,
+    /// How long after it is set, or after `after_field`: `"4h"`, `"1d"`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub after: Option<Duration>,
+    /// How long before `before_field`: `"24h"`, `"10m"`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub before: Option<Duration>,
     /// Minutes before the datetime in this field (a booking-relative
     /// reminder). Whole days count in the tenant's calendar, so a 24 h
     /// reminder lands at the same wall-clock time across a DST change.
@@ -427,9 +546,17 @@ pub struct TimerSpec {
     /// ...or, without `after_field`, minutes after the intent completes (a follow-up).
     #[serde(default)]
     pub minutes_after: Option<u64>,
+    /// Set it only when this holds, and fire it only if it still does (a
+    /// nudge for a booking that is still not confirmed).
+    #[serde(default)]
+    pub when: Option<When>,
     /// What to send when it fires; `{field}` placeholders are filled in.
     #[serde(default)]
     pub say: Localized,
+    /// Other texts for other states of the conversation, checked in order
+    /// when it fires; the first whose `when` holds is said instead of `say`.
+    #[serde(default)]
+    pub variants: Vec<SayVariant>,
     /// Buttons sent with it.
     #[serde(default)]
     pub options: Vec<TimerOption>,
@@ -437,13 +564,24 @@ pub struct TimerSpec {
     #[serde(default)]
     pub event: Option<String>,
     /// Any customer message cancels it. Defaults to true for follow-ups
-    /// (`minutes_after` without a field), false otherwise.
+    /// (not relative to a field), false otherwise.
     #[serde(default)]
     pub cancel_on_reply: Option<bool>,
-    /// Move a due time that falls outside business hours to the next
-    /// opening. Defaults like `cancel_on_reply`.
+    /// Events that cancel it when recorded after it was set: the intent
+    /// completing (`lead.created`), a human taking over (`handoff.requested`),
+    /// the conversation ending (`conversation.closed`).
+    #[serde(default)]
+    pub cancel_on: Vec<String>,
+    /// Count `after` in business time: only open hours, across nights,
+    /// weekends and holidays, in the tenant's zone ("2 business hours").
+    /// A plugin's own delay for this kind counts the same way.
     #[serde(default)]
     pub business_hours: Option<bool>,
+    /// Move a due time that falls outside business hours to the next
+    /// opening. Defaults to true for follow-ups that do not count business
+    /// time, false otherwise.
+    #[serde(default)]
+    pub next_opening: Option<bool>,
     /// Skip it, with an event, if it fires more than this many minutes late
     /// (after downtime). A field-relative reminder is always skipped once
     /// the field's time has passed.
@@ -463,8 +601,16 @@ pub struct TimerSpec {
     pub escalate_to_field: Option<String>,
 }
 
+/// A timer's text for a state of the conversation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SayVariant {
+    pub when: When,
+    pub say: Localized,
+}
+
 impl TimerSpec {
-    /// A follow-up on silence: counted from completion, not from a field.
+    /// A follow-up on silence: counted from when it is set, not from a field.
     pub fn is_follow_up(&self) -> bool {
         self.before_field.is_none() && self.after_field.is_none()
     }
@@ -473,8 +619,24 @@ impl TimerSpec {
         self.cancel_on_reply.unwrap_or_else(|| self.is_follow_up())
     }
 
-    pub fn keeps_business_hours(&self) -> bool {
-        self.business_hours.unwrap_or_else(|| self.is_follow_up())
+    /// `after` counts open hours only.
+    pub fn counts_business_time(&self) -> bool {
+        self.business_hours == Some(true) && self.is_follow_up()
+    }
+
+    /// A due time out of hours moves to the next opening.
+    pub fn moves_to_next_opening(&self) -> bool {
+        self.next_opening.unwrap_or_else(|| self.is_follow_up() && !self.counts_business_time())
+    }
+
+    /// How long after it is set (or after `after_field`).
+    pub fn delay(&self) -> Option<Duration> {
+        self.after.or(self.minutes_after.map(Duration::minutes))
+    }
+
+    /// How long before `before_field`.
+    pub fn lead(&self) -> Option<Duration> {
+        self.before.or(self.minutes_before.map(Duration::minutes))
     }
 
     /// The field this timer is anchored to, if any.
@@ -520,6 +682,15 @@ pub struct HandoffRules {
     /// Told to the customer when a human takes over.
     #[serde(default)]
     pub reply: Localized,
+    /// How soon, in business hours, a person answers a handoff: the
+    /// `{reply_by}` a step's `escalated` text promises.
+    #[serde(default = "default_reply_within")]
+    #[schemars(with = "String")]
+    pub reply_within: Duration,
+}
+
+fn default_reply_within() -> Duration {
+    Duration::minutes(120)
 }
 
 impl Default for HandoffRules {
@@ -532,6 +703,7 @@ impl Default for HandoffRules {
             on_escalate: true,
             queue: default_queue(),
             reply: Localized::default(),
+            reply_within: default_reply_within(),
         }
     }
 }
@@ -569,20 +741,6 @@ pub struct RoutingRule {
     pub priority: Priority,
 }
 
-/// Every condition given must hold.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct When {
-    #[serde(default)]
-    pub score_at_least: Option<i32>,
-    #[serde(default)]
-    pub intent: Option<String>,
-    #[serde(default)]
-    pub tier: Option<crate::contract::LeadTier>,
-    #[serde(default)]
-    pub after_hours: Option<bool>,
-}
-
 impl Flow {
     pub fn intent(&self, name: &str) -> Option<&Intent> {
         self.intents.iter().find(|intent| intent.name == name)
@@ -600,6 +758,11 @@ impl Flow {
             }
         }
         names
+    }
+
+    /// The timers an event sets.
+    pub fn timers_on<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a TimerSpec> + 'a {
+        self.timers.iter().filter(move |spec| spec.on.as_deref() == Some(event))
     }
 
     /// The spec of a timer kind, wherever the flow declares it, with the

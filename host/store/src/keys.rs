@@ -71,6 +71,15 @@ pub(crate) fn kpi_checkpoint(tenant: &str) -> Vec<u8> {
     key
 }
 
+/// `t/{tenant}/n/{sequence}`: the last number a tenant's sequence gave
+/// (`numbers.rs`), a big-endian u64.
+pub(crate) fn number(tenant: &str, sequence: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(b"n/");
+    push_segment(&mut key, sequence);
+    key
+}
+
 /// `t/{tenant}/sf/{id}`: a staff member (`people.rs`).
 pub(crate) fn staff(tenant: &str, id: &str) -> Vec<u8> {
     let mut key = staff_prefix(tenant);

@@ -47,6 +47,7 @@ mod inbox;
 mod keys;
 mod kpis;
 mod leftovers;
+mod numbers;
 mod people;
 mod plugin_state;
 mod plugin_versions;

@@ -2,8 +2,10 @@
 //!
 //! The checks run in the order a careful clerk would use:
 //!
-//! 1. fraud signals and repeat claims escalate to a human, whatever else holds;
-//! 2. final-sale items are refused, unless defective;
+//! 1. fraud signals, a second claim on one order and repeat claims escalate
+//!    to a human, whatever else holds;
+//! 2. final-sale items (the customer says so, or the category is one) are
+//!    refused, unless defective;
 //! 3. a claim outside the return window is refused, unless defective and
 //!    within the warranty window, where an exchange is offered;
 //! 4. amounts above the escalation threshold go to a human;
@@ -73,8 +75,13 @@ pub struct Claim<'a> {
     pub purchased_at: i64,
     pub amount: Money,
     pub category: Option<&'a str>,
+    /// The customer said the item was sold as final sale.
+    pub final_sale: bool,
     pub condition: String,
+    /// The customer's earlier claims (`prior_claims`, from the host's memory).
     pub prior_claims: u32,
+    /// This order's earlier return number, if it already has one.
+    pub earlier_return: Option<String>,
     pub risk_flags: Vec<&'a str>,
 }
 
@@ -93,12 +100,33 @@ impl<'a> Claim<'a> {
                 matches!(field.value, Value::Boolean(true)).then_some(field.name.as_str())
             }))
             .collect();
+        let texts = |name: &str| -> Vec<Option<&'a str>> {
+            input
+                .list(name)
+                .unwrap_or_default()
+                .iter()
+                .map(|item| match item {
+                    Scalar::Text(text) => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let order = input.text("order_id").map(normalise_order);
+        let (claimed_orders, returns) = (texts("prior_claims_order_id"), texts("prior_claims_rma"));
+        let earlier_return = order.and_then(|order| {
+            let index = claimed_orders
+                .iter()
+                .rposition(|claimed| claimed.map(normalise_order) == Some(order.clone()))?;
+            Some(returns.get(index).copied().flatten().unwrap_or("an earlier return").to_owned())
+        });
         Ok(Claim {
             purchased_at: input.datetime("purchase_date").ok_or_else(|| missing("purchase_date"))?,
             amount: input.money("amount").cloned().ok_or_else(|| missing("amount"))?,
             category: input.text("category"),
+            final_sale: input.boolean("final_sale").unwrap_or(false),
             condition: input.text("condition").ok_or_else(|| missing("condition"))?.trim().to_lowercase(),
             prior_claims: input.number("prior_claims").unwrap_or(0.0).max(0.0) as u32,
+            earlier_return,
             risk_flags,
         })
     }
@@ -109,13 +137,17 @@ pub fn decide(config: &Config, claim: &Claim<'_>, now: i64) -> Verdict {
     {
         return Verdict::Escalate(format!("fraud signal: {signal}"));
     }
+    if let Some(earlier) = &claim.earlier_return {
+        return Verdict::Escalate(format!("this order already has return {earlier}"));
+    }
     if claim.prior_claims >= config.repeat_claims_escalate_at {
         return Verdict::Escalate(format!("repeat claims: {} before this one", claim.prior_claims));
     }
     let defective = claim.condition == "defective";
-    let final_sale = claim.category.is_some_and(|category| {
-        config.final_sale_categories.iter().any(|excluded| excluded.eq_ignore_ascii_case(category.trim()))
-    });
+    let final_sale = claim.final_sale
+        || claim.category.is_some_and(|category| {
+            config.final_sale_categories.iter().any(|excluded| excluded.eq_ignore_ascii_case(category.trim()))
+        });
     if final_sale && !defective {
         return Verdict::Deny("final sale items cannot be returned".to_owned());
     }
@@ -155,6 +187,11 @@ pub fn decide(config: &Config, claim: &Claim<'_>, now: i64) -> Verdict {
             })
             .collect(),
     )
+}
+
+/// "a-1001", "A1001" and "A-1001" are one order.
+fn normalise_order(order: &str) -> String {
+    order.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
 }
 
 switchboard_sdk::export_plugin!(RefundPolicy);

@@ -96,3 +96,26 @@ fn a_claim_without_its_facts_is_invalid_input() {
     let result = RefundPolicy::run(input("refund").config(WEBSHOP).build());
     assert_eq!(result, Err(StepError::InvalidInput("missing field purchase_date".into())));
 }
+
+#[test]
+fn the_customer_saying_final_sale_denies_unless_defective() {
+    assert!(matches!(verdict(claim(1, 500_000, "unopened").boolean("final_sale", true)), Verdict::Deny(_)));
+    assert!(matches!(verdict(claim(1, 500_000, "defective").boolean("final_sale", true)), Verdict::Allow(_)));
+    assert!(matches!(verdict(claim(1, 500_000, "unopened").boolean("final_sale", false)), Verdict::Allow(_)));
+}
+
+#[test]
+fn a_second_claim_on_one_order_escalates_with_its_earlier_return() {
+    let texts = |items: &[&str]| Value::List(items.iter().map(|item| Scalar::Text((*item).into())).collect());
+    let second = claim(1, 500_000, "unopened")
+        .text("order_id", "a1001")
+        .number("prior_claims", 2.0)
+        .field("prior_claims_order_id", texts(&["B-2001", "A-1001"]))
+        .field("prior_claims_rma", texts(&["R-000001", "R-000002"]));
+    assert_eq!(verdict(second), Verdict::Escalate("this order already has return R-000002".into()));
+    let other_order = claim(1, 500_000, "unopened")
+        .text("order_id", "C-3001")
+        .number("prior_claims", 2.0)
+        .field("prior_claims_order_id", texts(&["B-2001", "A-1001"]));
+    assert!(matches!(verdict(other_order), Verdict::Allow(_)));
+}

@@ -35,6 +35,7 @@ impl Turn<'_, '_> {
                 field.ask
                     && !self.conversation.fields.contains_key(&field.name)
                     && !self.conversation.skipped.contains(&field.name)
+                    && self.holds(field.when.as_ref())
             });
             if let Some(field) = missing {
                 self.ask(field, None);
@@ -383,6 +384,9 @@ impl Turn<'_, '_> {
     }
 
     pub(super) fn run_step(&mut self, step: &StepSpec) {
+        if !self.holds(step.when.as_ref()) {
+            return;
+        }
         let input = self.step_input(&step.name, None);
         let mut outcome = self.call_plugin(&step.plugin, input.clone());
         if outcome.is_err() && step.on_failure == FailurePolicy::Retry {
@@ -421,12 +425,39 @@ impl Turn<'_, '_> {
 
     fn complete(&mut self, intent: &Intent) {
         let done = &intent.done;
-        let reply = render::fill(
-            &self.text(&done.reply),
-            self.conversation,
-            self.setting.calendar,
-            self.setting.flow,
-        );
+        if let Some(numbering) = &done.number
+            && !self.conversation.fields.contains_key(&numbering.field)
+        {
+            match self.plugins.next_number(numbering.sequence()) {
+                Ok(number) => {
+                    let value = Value::Text(numbering.format(number));
+                    self.record(EventBody::FieldCollected {
+                        field: numbering.field.clone(),
+                        value: value.clone(),
+                    });
+                    self.conversation.fields.insert(numbering.field.clone(), value);
+                }
+                Err(failure) => {
+                    // Never two customers with one number: a person finishes it.
+                    self.record(EventBody::StepFailed {
+                        step: numbering.field.clone(),
+                        plugin: "host".to_owned(),
+                        code: failure.code,
+                        message: failure.message,
+                        version: None,
+                    });
+                    self.handoff(Reason::StepFailed(numbering.field.clone()));
+                    return;
+                }
+            }
+        }
+        let reply = done
+            .variants
+            .iter()
+            .find(|variant| variant.when.holds(self.facts()))
+            .map_or(&done.reply, |variant| &variant.say);
+        let reply =
+            render::fill(&self.text(reply), self.conversation, self.setting.calendar, self.setting.flow);
         self.say(reply, Vec::new());
         if let Some(name) = &done.event {
             let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();

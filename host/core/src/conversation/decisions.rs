@@ -3,6 +3,7 @@
 
 use crate::contract::{Decision, Remedy, Value, Verdict};
 use crate::event::EventBody;
+use crate::flow::StepSpec;
 
 use super::handoff::Reason;
 use super::render::{self, Phrase};
@@ -45,7 +46,7 @@ impl super::Conversation {
     }
 }
 
-impl Turn<'_, '_> {
+impl<'a> Turn<'a, '_> {
     /// Call a plugin step, keeping its answer in the conversation's language.
     pub(super) fn call_plugin(
         &mut self,
@@ -72,7 +73,58 @@ impl Turn<'_, '_> {
             .collect()
     }
 
+    /// The spec of a step of the current intent (or of one of its fields'
+    /// `on_collect`), by name.
+    fn step_spec(&self, name: &str) -> Option<&'a StepSpec> {
+        let flow = self.setting.flow;
+        let intent = flow.intent(self.conversation.intent.as_deref()?)?;
+        intent
+            .steps
+            .iter()
+            .chain(intent.fields.iter().flat_map(|field| &field.on_collect))
+            .find(|step| step.name == name)
+    }
+
+    /// A denial leads to `next` (an alternative offered): the denied intent
+    /// is over, and the next starts afresh, from the loop that ran the step,
+    /// keeping what lasts across intents (a name, a phone) and, with
+    /// `carry`, the fields it declares too (the order number). A second
+    /// denial in one turn ends, so two intents that deny into each other
+    /// cannot loop.
+    fn deny_into(&mut self, next: &str, carry: bool) {
+        let flow = self.setting.flow;
+        let leads_on = !self.denied_into
+            && self.conversation.intent.as_deref() != Some(next)
+            && flow.intent(next).is_some();
+        if !leads_on {
+            self.end("resolved");
+            return;
+        }
+        self.denied_into = true;
+        let declared = flow.intent(next).filter(|_| carry);
+        self.conversation.fields.retain(|name, value| {
+            super::listen::lasting(flow, name, value)
+                || declared.is_some_and(|intent| intent.field(name).is_some())
+        });
+        self.conversation.skipped.clear();
+        self.enter_intent(next);
+    }
+
+    /// A text that promises an answer: placeholders filled, `{reply_by}` the
+    /// time a person answers by, counting the handoff's `reply_within` in
+    /// business hours.
+    fn promise(&self, text: &crate::flow::Localized) -> String {
+        let flow = self.setting.flow;
+        let calendar = self.setting.calendar;
+        let by = calendar.after_open_time(self.now, flow.handoff.reply_within.as_minutes());
+        let locale = self.conversation.locale();
+        let template =
+            self.text(text).replace("{reply_by}", &render::reply_by(by, self.now, locale, calendar));
+        render::fill(&template, self.conversation, calendar, flow)
+    }
+
     pub(super) fn apply(&mut self, step: &str, decisions: Vec<Decision>) {
+        let spec = self.step_spec(step);
         // A step that scores again replaces its earlier contribution: a lead
         // re-scored as answers arrive is scored, not double-counted.
         if decisions.iter().any(|decision| matches!(decision, Decision::Score(_))) {
@@ -127,31 +179,23 @@ impl Turn<'_, '_> {
                         Verdict::Allow(remedies) => self.offer_remedies(&remedies),
                         Verdict::Deny(reason) => {
                             self.say(render::denied(&locale, &reason), Vec::new());
-                            self.end("resolved");
+                            match spec.and_then(|spec| spec.on_deny.as_deref()) {
+                                Some(next) => self.deny_into(next, true),
+                                None => self.end("resolved"),
+                            }
                             return;
                         }
                         Verdict::DenyThen { reason, next } => {
                             self.say(render::denied(&locale, &reason), Vec::new());
-                            let flow = self.setting.flow;
-                            let leads_on = !self.denied_into
-                                && self.conversation.intent.as_deref() != Some(next.as_str())
-                                && flow.intent(&next).is_some();
-                            if leads_on {
-                                // The denied intent is over; the next one starts
-                                // afresh (keeping what lasts across intents, a
-                                // name, a phone), from the loop that ran this step.
-                                self.denied_into = true;
-                                self.conversation
-                                    .fields
-                                    .retain(|name, value| super::listen::lasting(flow, name, value));
-                                self.conversation.skipped.clear();
-                                self.enter_intent(&next);
-                            } else {
-                                self.end("resolved");
-                            }
+                            self.deny_into(&next, false);
                             return;
                         }
                         Verdict::Escalate(reason) if self.setting.flow.handoff.on_escalate => {
+                            if let Some(text) =
+                                spec.map(|spec| &spec.escalated).filter(|text| !text.is_empty())
+                            {
+                                self.handoff_reply = Some(self.promise(text));
+                            }
                             handoff = Some(Reason::Escalated(reason));
                         }
                         Verdict::Escalate(_) => {}

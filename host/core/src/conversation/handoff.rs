@@ -3,7 +3,6 @@
 
 use crate::contract::{HandoffCard as PluginCard, Priority};
 use crate::event::{EventBody, HandoffCard};
-use crate::flow::RoutingRule;
 
 use super::render::{self, Phrase, render_value};
 use super::{Awaiting, Status, Turn};
@@ -110,7 +109,9 @@ impl Turn<'_, '_> {
         self.record(EventBody::HandoffRequested { card });
         self.conversation.status = Status::Human { queue, assignee };
         self.conversation.awaiting = Awaiting::Nothing;
-        let reply = flow.handoff.reply.get(self.conversation.locale(), &flow.default_locale).to_owned();
+        let reply = self.handoff_reply.take().unwrap_or_else(|| {
+            flow.handoff.reply.get(self.conversation.locale(), &flow.default_locale).to_owned()
+        });
         let reply = if reply.is_empty() {
             render::phrase(self.conversation.locale(), Phrase::HumanComing)
         } else {
@@ -124,8 +125,9 @@ impl Turn<'_, '_> {
     pub(super) fn route(&mut self, for_handoff: bool) -> (String, Priority, Option<String>, bool) {
         let flow = self.setting.flow;
         let after_hours = !self.setting.calendar.is_open(self.now);
+        let facts = self.conversation.facts(after_hours);
+        let rule = flow.routing.iter().find(|rule| rule.when.holds(facts));
         let conversation = &*self.conversation;
-        let rule = flow.routing.iter().find(|rule| self.matches(rule, after_hours));
         if rule.is_none() && !for_handoff && conversation.route.is_none() {
             return (String::new(), Priority::Normal, None, after_hours);
         }
@@ -161,14 +163,5 @@ impl Turn<'_, '_> {
             after_hours,
         });
         (queue, priority, assignee, after_hours)
-    }
-
-    fn matches(&self, rule: &RoutingRule, after_hours: bool) -> bool {
-        let when = &rule.when;
-        let conversation = &*self.conversation;
-        when.score_at_least.is_none_or(|score| conversation.score >= score)
-            && when.intent.as_ref().is_none_or(|intent| conversation.intent.as_ref() == Some(intent))
-            && when.tier.is_none_or(|tier| conversation.tier == Some(tier))
-            && when.after_hours.is_none_or(|wanted| wanted == after_hours)
     }
 }

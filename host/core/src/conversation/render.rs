@@ -150,7 +150,9 @@ pub(super) fn field_text(
     let text = field_value(conversation, calendar, flow, name);
     let locale = conversation.locale();
     let intent = conversation.intent.as_deref().and_then(|intent| flow.intent(intent));
-    let unit = intent.and_then(|intent| intent.field(name)).and_then(|field| field.units.first());
+    // The unit in the customer's script ("km", not "км", in English).
+    let units = intent.and_then(|intent| intent.field(name)).map_or(&[][..], |field| field.units.as_slice());
+    let unit = units.iter().find(|unit| script_locale(unit) == Some(locale)).or_else(|| units.first());
     let at = match conversation.fields.get(name) {
         Some(Value::Datetime(at)) => *at,
         Some(Value::Number(_)) if let Some(unit) = unit => return format!("{text} {unit}"),
@@ -178,6 +180,15 @@ pub(super) fn field_text(
         _ => return text,
     };
     format!("{relative}, {text}")
+}
+
+/// The locale whose script a short word (a unit, "км") is written in.
+fn script_locale(word: &str) -> Option<&'static str> {
+    word.chars().find(|character| character.is_alphabetic()).map(|first| match first {
+        '\u{0530}'..='\u{058F}' => "hy",
+        '\u{0400}'..='\u{04FF}' => "ru",
+        _ => "en",
+    })
 }
 
 /// "Записываю: стрижка, завтра (03.12)." for values taken unasked.
@@ -339,6 +350,29 @@ pub(super) fn quote(quote: &Quote, locale: &str, calendar: &Calendar) -> String 
         lines.push(format!("{valid} {}.", date_text(calendar.local(until).date(), locale)));
     }
     lines.join("\n")
+}
+
+/// When a person will answer, said the customer's way: "сегодня до 16:00",
+/// "завтра до 11:00", "до 11:00 12.01".
+pub(super) fn reply_by(at: i64, now: i64, locale: &str, calendar: &Calendar) -> String {
+    let local = calendar.local(at);
+    let time = local.strftime("%H:%M").to_string();
+    let days = (local.date() - calendar.local(now).date()).get_days();
+    let date = match locale {
+        "ru" | "hy" => local.date().strftime("%d.%m").to_string(),
+        _ => format!("{} {}", local.day(), EN_MONTHS[local.month() as usize - 1]),
+    };
+    match (locale, days) {
+        ("ru", 0) => format!("сегодня до {time}"),
+        ("ru", 1) => format!("завтра до {time}"),
+        ("ru", _) => format!("до {time} {date}"),
+        ("hy", 0) => format!("այսօր մինչև {time}"),
+        ("hy", 1) => format!("վաղը մինչև {time}"),
+        ("hy", _) => format!("մինչև {date}, {time}"),
+        (_, 0) => format!("today by {time}"),
+        (_, 1) => format!("tomorrow by {time}"),
+        _ => format!("by {time} on {date}"),
+    }
 }
 
 pub(super) fn denied(locale: &str, reason: &str) -> String {

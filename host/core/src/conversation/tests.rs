@@ -524,3 +524,95 @@ fn a_conversation_is_stored_without_its_defaults_and_reads_back_the_same_from_ei
     }
     assert_eq!(serde_json::from_value::<Conversation>(full).expect("the old form reads"), chat.conversation);
 }
+
+/// The test flow with a remembered event, a denial that leads on to an
+/// intent the menu does not offer, and a timer set on an event.
+fn with_scenario_features() -> Chat {
+    let plugins: BTreeSet<String> = ["pricing", "policy"].map(str::to_owned).into();
+    let source = FLOW
+        .replace("plugin = \"policy\"\n", "plugin = \"policy\"\non_deny = \"alternative\"\n")
+        .replace("state = \"resolved\"\n", "state = \"resolved\"\nevent = \"refund.done\"\n")
+        + r#"
+[[intents]]
+name = "alternative"
+title.en = "Other options"
+menu = false
+[intents.done]
+reply.en = "Here is 10% off instead."
+state = "closed"
+
+[[remember]]
+event = "refund.done"
+as = "refunds"
+
+[[timers]]
+kind = "nudge"
+on = "quote.sent"
+after = "4h"
+cancel_on = ["booking.created"]
+say.en = "Still there?"
+"#;
+    Chat::with_flow(Flow::parse("test.toml", &source, &plugins).expect("the test flow is valid"))
+}
+
+#[test]
+fn an_intent_the_menu_does_not_offer_cannot_be_started_by_a_crafted_payload() {
+    let mut chat = with_scenario_features();
+    chat.say("hello");
+    let setting = Setting { flow: &chat.flow, calendar: &chat.calendar };
+    let crafted = Inbound { text: "x".to_owned(), payload: Some("intent:alternative".to_owned()), at: 5_000 };
+    let effects = chat.conversation.handle(setting, &crafted, &mut chat.plugins);
+    assert_ne!(chat.conversation.intent.as_deref(), Some("alternative"));
+    assert!(effects.outbound.iter().all(|message| !message.text.contains("10% off")));
+    assert!(
+        effects.outbound[0].quick_replies.iter().all(|reply| reply.payload != "intent:alternative"),
+        "nor is it offered"
+    );
+}
+
+#[test]
+fn a_denial_leads_on_and_what_the_customer_did_is_remembered_for_plugins_across_rounds() {
+    let mut chat = with_scenario_features();
+    chat.plugins.answers.push_back(Ok(vec![Decision::Verdict(Verdict::Deny("final sale".to_owned()))]));
+    let replies = chat.say("I want a refund");
+    assert_eq!(
+        chat.conversation.status,
+        Status::Ended { state: "closed".to_owned() },
+        "the alternative completed: {replies:?}"
+    );
+    assert!(replies.iter().any(|reply| reply == "Here is 10% off instead."), "{replies:?}");
+    assert!(chat.conversation.memory.is_empty(), "a denial is no refund");
+    chat.plugins.answers.push_back(Ok(vec![Decision::Verdict(Verdict::Allow(Vec::new()))]));
+    chat.say("refund please");
+    assert_eq!(chat.conversation.memory["refunds"].len(), 1);
+    chat.say("refund again");
+    let (_, input) = chat.plugins.calls.last().expect("the policy ran");
+    assert_eq!(input.fields.get("prior_refunds"), Some(&Value::Number(1.0)), "seen by the next round's step");
+}
+
+#[test]
+fn a_timer_set_on_an_event_is_cancelled_only_by_what_comes_after_it() {
+    let mut chat = with_scenario_features();
+    chat.plugins.answers.push_back(Ok(vec![quote(5_000)]));
+    chat.say("how much");
+    chat.say("3");
+    assert_eq!(chat.conversation.awaiting, Awaiting::Confirm { second: false });
+    let nudge = chat.conversation.timers.get("nudge").expect("the quote set the nudge");
+    assert_eq!(nudge.due_at, chat.now + 4 * 3_600_000);
+    chat.say("yes");
+    assert!(!chat.conversation.timers.contains_key("nudge"), "a reply cancels it");
+
+    // A timer set as the refund completes, cancelled by the next intent
+    // detected: not by the one earlier in the very turn that set it.
+    let plugins: BTreeSet<String> = ["pricing", "policy"].map(str::to_owned).into();
+    let source = FLOW.replace(
+        "state = \"resolved\"\n",
+        "state = \"resolved\"\n[[intents.done.timers]]\nkind = \"survey\"\nafter = \"1d\"\n\
+         cancel_on_reply = false\ncancel_on = [\"intent.detected\"]\nsay.en = \"How did we do?\"\n",
+    );
+    let mut chat = Chat::with_flow(Flow::parse("test.toml", &source, &plugins).expect("valid"));
+    chat.say("I want a refund");
+    assert!(chat.conversation.timers.contains_key("survey"), "set after the turn's intent.detected");
+    chat.say("how much");
+    assert!(!chat.conversation.timers.contains_key("survey"), "the next intent detected cancels it");
+}

@@ -106,9 +106,11 @@ impl Conversation {
             understanding: crate::understand::Understanding::default(),
             noted: Vec::new(),
             denied_into: false,
+            handoff_reply: None,
         };
         work(&mut turn);
         turn.flush_note();
+        turn.after_events(0);
         turn.effects
     }
 
@@ -164,21 +166,30 @@ impl Conversation {
 }
 
 impl Turn<'_, '_> {
-    /// Set the timer a flow declares, relative to now or to a field.
+    /// Set the timer a flow declares, relative to now or to a field, if its
+    /// `when` holds.
     pub(super) fn request_timer(&mut self, spec: &TimerSpec) {
+        if !self.holds(spec.when.as_ref()) {
+            return;
+        }
         let calendar = self.setting.calendar;
         let anchored = |field: &str| match self.conversation.fields.get(field) {
             Some(Value::Datetime(at)) => Ok(*at),
             _ => Err(field.to_owned()),
         };
-        let due = match (&spec.before_field, spec.minutes_before, &spec.after_field, spec.minutes_after) {
+        let (lead, delay) = (spec.lead().map(|lead| lead.as_minutes()), spec.delay());
+        let due = match (&spec.before_field, lead, &spec.after_field, delay) {
             (Some(field), Some(minutes), _, _) => {
                 anchored(field).map(|at| calendar.minutes_before(at, minutes))
             }
-            (None, _, Some(field), Some(minutes)) => {
-                anchored(field).map(|at| calendar.minutes_after(at, minutes))
+            (None, _, Some(field), Some(delay)) => {
+                anchored(field).map(|at| calendar.minutes_after(at, delay.as_minutes()))
             }
-            (None, _, None, Some(minutes)) => Ok(calendar.minutes_after(self.now, minutes)),
+            // Counted in open hours by `set_timer`, from the plain delay.
+            (None, _, None, Some(delay)) if spec.counts_business_time() => {
+                Ok(self.now.saturating_add(delay.as_millis()))
+            }
+            (None, _, None, Some(delay)) => Ok(calendar.minutes_after(self.now, delay.as_minutes())),
             // `flow check` refuses any other shape.
             _ => return,
         };
@@ -212,14 +223,20 @@ impl Turn<'_, '_> {
         }
     }
 
-    /// Add or move a timer; a kind the flow keeps in business hours moves
-    /// out of the night to the next opening.
+    /// Add or move a timer. A kind that counts business time is due once
+    /// that much open time has passed from now (two business hours from
+    /// Friday 17:00 is Monday 10:00); one kept to business hours moves out
+    /// of the night to the next opening.
     fn set_timer(&mut self, key: String, kind: String, requested: i64, payload: String) {
         let spec = self.setting.flow.timer(&kind).map(|(_, spec)| spec);
-        let due_at = if spec.is_some_and(TimerSpec::keeps_business_hours) {
-            self.setting.calendar.next_open(requested)
-        } else {
-            requested
+        let calendar = self.setting.calendar;
+        let due_at = match spec {
+            Some(spec) if spec.counts_business_time() => {
+                let minutes = u64::try_from((requested - self.now).max(0)).unwrap_or(0).div_ceil(60_000);
+                calendar.after_open_time(self.now, minutes)
+            }
+            Some(spec) if spec.moves_to_next_opening() => calendar.next_open(requested),
+            _ => requested,
         };
         let cancel_on_reply = spec.is_some_and(TimerSpec::cancels_on_reply);
         let context =
@@ -280,6 +297,10 @@ impl Turn<'_, '_> {
             skip(self, "too_late");
             return;
         }
+        if !self.holds(spec.when.as_ref()) {
+            skip(self, "condition");
+            return;
+        }
         if let Some(field) = &spec.escalate_to_field
             && !self.escalate(field)
         {
@@ -305,7 +326,14 @@ impl Turn<'_, '_> {
         self.fired(key, pending);
         let about = about(self.conversation, pending);
         let payload = spec.event.as_ref().map(|_| serde_json::to_value(&about.fields).unwrap_or_default());
-        let text = render::fill(&self.text(&spec.say), &about, self.setting.calendar, flow);
+        // The first variant for the conversation's state, else `say`.
+        let after_hours = !self.setting.calendar.is_open(self.now);
+        let say = spec
+            .variants
+            .iter()
+            .find(|variant| variant.when.holds(about.facts(after_hours)))
+            .map_or(&spec.say, |variant| &variant.say);
+        let text = render::fill(&self.text(say), &about, self.setting.calendar, flow);
         if let (Some(name), Some(payload)) = (&spec.event, payload) {
             self.record(EventBody::Domain { name: name.clone(), payload });
         }

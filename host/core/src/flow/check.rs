@@ -6,7 +6,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
-use super::{FailurePolicy, FieldKind, Flow, Intent, TimerOption, TimerSpec};
+use crate::event::TURN_EVENTS;
+
+use super::{FailurePolicy, FieldKind, FieldSpec, Flow, Intent, TimerOption, TimerSpec, When};
 
 /// One thing wrong with a flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +57,8 @@ impl Flow {
             let hint = hint_for(&message);
             problems(vec![Problem { line, column, message, hint }])
         })?;
-        let mut checker = Checker { source, plugins, problems: Vec::new() };
+        let flow_sets = flow_sets(&flow).into_iter().map(str::to_owned).collect();
+        let mut checker = Checker { source, plugins, problems: Vec::new(), flow_sets };
         checker.flow(&flow);
         if checker.problems.is_empty() { Ok(flow) } else { Err(problems(checker.problems)) }
     }
@@ -65,6 +68,8 @@ struct Checker<'a> {
     source: &'a str,
     plugins: &'a BTreeSet<String>,
     problems: Vec<Problem>,
+    /// Fields plugin steps set or done.number fills, in any intent.
+    flow_sets: BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -118,8 +123,52 @@ impl Checker<'_> {
                 );
             }
         }
+        let events = flow_events(flow);
+        let every_field: Vec<&FieldSpec> = flow.intents.iter().flat_map(|intent| &intent.fields).collect();
         for timer in &flow.timers {
             self.timer(None, timer, &BTreeSet::new());
+            self.timer_events(timer, &events);
+            for when in timer.when.iter().chain(timer.variants.iter().map(|variant| &variant.when)) {
+                self.condition(&timer.kind, when, &every_field, None);
+            }
+        }
+        for intent in &flow.intents {
+            for timer in &intent.done.timers {
+                self.timer_events(timer, &events);
+                if timer.on.is_some() {
+                    self.report(
+                        &quoted(&timer.kind),
+                        format!(
+                            "timer {:?} is set when {:?} completes; `on` is for [[timers]]",
+                            timer.kind, intent.name
+                        ),
+                        "move it to a top-level [[timers]] table to set it on an event".to_owned(),
+                    );
+                }
+            }
+        }
+        for remember in &flow.remember {
+            if !events.iter().any(|event| *event == remember.event)
+                || TURN_EVENTS.contains(&remember.event.as_str())
+            {
+                self.report(
+                    &quoted(&remember.event),
+                    format!(
+                        "[[remember]] keeps {:?}, which is not a domain event this flow records",
+                        remember.event
+                    ),
+                    "name an intent's done.event or a timer's event, e.g. \"rma.created\"".to_owned(),
+                );
+            }
+            for field in &remember.keep {
+                if !every_field.iter().any(|spec| spec.name == *field) && !self.flow_sets.contains(field) {
+                    self.report(
+                        &quoted(field),
+                        format!("[[remember]] keeps {field:?}, which no intent collects"),
+                        None,
+                    );
+                }
+            }
         }
         let queues: BTreeSet<&str> = flow.queues.iter().map(|queue| queue.name.as_str()).collect();
         let check_queue = |checker: &mut Self, queue: &str| {
@@ -134,6 +183,7 @@ impl Checker<'_> {
         check_queue(self, &flow.handoff.queue);
         for rule in &flow.routing {
             check_queue(self, &rule.queue);
+            self.condition(&rule.queue, &rule.when, &every_field, None);
             if let Some(intent) = &rule.when.intent
                 && flow.intent(intent).is_none()
             {
@@ -144,7 +194,9 @@ impl Checker<'_> {
 
     fn intent(&mut self, flow: &Flow, intent: &Intent) {
         let name = &intent.name;
-        if intent.triggers.values().all(|phrases| phrases.iter().all(|phrase| phrase.trim().is_empty())) {
+        if intent.menu
+            && intent.triggers.values().all(|phrases| phrases.iter().all(|phrase| phrase.trim().is_empty()))
+        {
             self.report(
                 &quoted(name),
                 format!("intent {name:?} has no trigger phrases"),
@@ -221,6 +273,12 @@ impl Checker<'_> {
             for step in &field.on_collect {
                 self.plugin(&step.plugin);
             }
+            if let Some(when) = &field.when {
+                // Only fields asked before it can be known when it is its turn.
+                let before: Vec<&FieldSpec> =
+                    intent.fields.iter().take_while(|earlier| earlier.name != field.name).collect();
+                self.condition(&field.name, when, &before, Some(intent));
+            }
         }
         let mut steps = HashSet::new();
         for step in &intent.steps {
@@ -232,6 +290,22 @@ impl Checker<'_> {
                 );
             }
             self.plugin(&step.plugin);
+            let every: Vec<&FieldSpec> = intent.fields.iter().collect();
+            if let Some(when) = &step.when {
+                self.condition(&step.name, when, &every, Some(intent));
+            }
+            if let Some(next) = &step.on_deny
+                && flow.intent(next).is_none()
+            {
+                self.report(
+                    &quoted(next),
+                    format!(
+                        "step {:?} goes on to intent {next:?} after a denial, which does not exist",
+                        step.name
+                    ),
+                    format!("intents: {}", list(flow.intents.iter().map(|intent| intent.name.as_str()))),
+                );
+            }
             if step.on_failure == FailurePolicy::Default && step.default.is_empty() {
                 self.report(
                     &quoted(&step.name),
@@ -245,13 +319,47 @@ impl Checker<'_> {
             .iter()
             .map(|field| field.name.as_str())
             .chain(intent.steps.iter().flat_map(|step| step.sets.iter().map(String::as_str)))
+            .chain(intent.done.number.iter().map(|number| number.field.as_str()))
             .chain(BUILT_IN_PLACEHOLDERS.iter().copied())
             .collect();
+        if let Some(number) = &intent.done.number
+            && intent.field(&number.field).is_some()
+        {
+            self.report(
+                &quoted(&number.field),
+                format!(
+                    "{name:?} numbers into {:?}, which is also a field the customer answers",
+                    number.field
+                ),
+                "give the number a field of its own, e.g. field = \"rma\"".to_owned(),
+            );
+        }
+        let escalations = intent.steps.iter().flat_map(|step| step.escalated.0.values());
+        let mut reported = HashSet::new();
+        for text in escalations {
+            for placeholder in placeholders(text) {
+                if placeholder != "reply_by"
+                    && !known.contains(placeholder)
+                    && reported.insert(placeholder.to_owned())
+                {
+                    self.report(
+                        &format!("{{{placeholder}}}"),
+                        format!("{name:?} mentions {{{placeholder}}} when it escalates, which is not one of its fields"),
+                        format!("known here: reply_by, {}", list(known.iter().copied())),
+                    );
+                }
+            }
+        }
         let texts = intent
             .confirm
             .iter()
             .flat_map(|confirm| confirm.prompt.0.values())
-            .chain(intent.done.reply.0.values());
+            .chain(intent.done.reply.0.values())
+            .chain(intent.done.variants.iter().flat_map(|variant| variant.say.0.values()));
+        let every: Vec<&FieldSpec> = intent.fields.iter().collect();
+        for variant in &intent.done.variants {
+            self.condition(name, &variant.when, &every, Some(intent));
+        }
         let mut reported = HashSet::new();
         for text in texts {
             for placeholder in placeholders(text) {
@@ -277,15 +385,25 @@ impl Checker<'_> {
     fn timer(&mut self, intent: Option<&Intent>, timer: &TimerSpec, known: &BTreeSet<&str>) {
         let near = quoted(&timer.kind);
         let kind = &timer.kind;
-        let shape_ok = matches!(
-            (&timer.before_field, timer.minutes_before, &timer.after_field, timer.minutes_after),
-            (Some(_), Some(_), None, None) | (None, None, _, Some(_))
-        );
+        let twice = (timer.after.is_some() && timer.minutes_after.is_some())
+            || (timer.before.is_some() && timer.minutes_before.is_some());
+        let shape_ok = !twice
+            && matches!(
+                (&timer.before_field, timer.lead(), &timer.after_field, timer.delay()),
+                (Some(_), Some(_), None, None) | (None, None, _, Some(_))
+            );
         if !shape_ok {
             self.report(
                 &near,
-                format!("timer {kind:?} needs before_field with minutes_before, or minutes_after (with after_field or without)"),
-                "e.g. { kind = \"reminder-2h\", before_field = \"slot\", minutes_before = 120 }".to_owned(),
+                format!("timer {kind:?} needs before_field with before, or after (with after_field or without)"),
+                "e.g. { kind = \"reminder-2h\", before_field = \"slot\", before = \"2h\" } or { kind = \"nudge\", after = \"4h\" }".to_owned(),
+            );
+        }
+        if timer.business_hours == Some(true) && !timer.is_follow_up() {
+            self.report(
+                &near,
+                format!("timer {kind:?} counts business hours but is relative to a field"),
+                "business_hours counts open time from when a timer is set; to move a field-relative time out of the night, use next_opening = true".to_owned(),
             );
         }
         if let Some(field) = timer.anchor() {
@@ -311,7 +429,15 @@ impl Checker<'_> {
                     .to_owned(),
             );
         }
-        for text in timer.say.0.values() {
+        let every: Vec<&FieldSpec> = intent.map(|intent| intent.fields.iter().collect()).unwrap_or_default();
+        for variant in &timer.variants {
+            if intent.is_some() {
+                self.condition(kind, &variant.when, &every, intent);
+            }
+        }
+        for text in
+            timer.say.0.values().chain(timer.variants.iter().flat_map(|variant| variant.say.0.values()))
+        {
             for placeholder in placeholders(text) {
                 if intent.is_some() && !known.contains(placeholder) {
                     self.report(
@@ -321,6 +447,75 @@ impl Checker<'_> {
                     );
                 }
             }
+        }
+    }
+
+    /// `on` and `cancel_on` must name events that happen in a conversation.
+    fn timer_events(&mut self, timer: &TimerSpec, events: &BTreeSet<&str>) {
+        for event in timer.on.iter().chain(&timer.cancel_on) {
+            if !events.contains(event.as_str()) {
+                self.report(
+                    &quoted(event),
+                    format!(
+                        "timer {:?} waits for event {event:?}, which no conversation of this flow records",
+                        timer.kind
+                    ),
+                    format!(
+                        "built-in events: {}; this flow's own: {}",
+                        list(TURN_EVENTS.iter().copied()),
+                        list(events.iter().copied().filter(|event| !TURN_EVENTS.contains(event)))
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A condition may name only fields that can be known where it is
+    /// checked, and compare a choice only with its options.
+    fn condition(&mut self, whose: &str, when: &When, fields: &[&FieldSpec], intent: Option<&Intent>) {
+        for (name, wanted) in &when.fields {
+            let set_by_step = match intent {
+                Some(intent) => {
+                    intent.steps.iter().any(|step| step.sets.contains(name))
+                        || intent.done.number.as_ref().is_some_and(|number| number.field == *name)
+                }
+                None => self.flow_sets.contains(name),
+            };
+            let Some(field) = fields.iter().find(|field| field.name == *name) else {
+                if !set_by_step && !BUILT_IN_PLACEHOLDERS.contains(&name.as_str()) {
+                    self.report(
+                        &format!("{name} ="),
+                        format!("the condition of {whose:?} tests field {name:?}, which is not known there"),
+                        format!(
+                            "fields known there: {}",
+                            list(fields.iter().map(|field| field.name.as_str()))
+                        ),
+                    );
+                }
+                continue;
+            };
+            if field.kind == FieldKind::Choice {
+                for value in wanted.compared_values() {
+                    if !field.options.iter().any(|option| option.value.eq_ignore_ascii_case(value)) {
+                        self.report(
+                            &quoted(value),
+                            format!("the condition of {whose:?} compares choice {name:?} with {value:?}, which is not one of its options"),
+                            format!("options: {}", list(field.options.iter().map(|option| option.value.as_str()))),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(awaiting) = &when.awaiting
+            && !["nothing", "intent", "confirm", "slot", "remedy"].contains(&awaiting.as_str())
+            && !fields.iter().any(|field| field.name == *awaiting)
+            && intent.is_some()
+        {
+            self.report(
+                &quoted(awaiting),
+                format!("the condition of {whose:?} waits for {awaiting:?}, which is not asked there"),
+                "awaiting is a field's name, or confirm, slot, remedy, intent or nothing".to_owned(),
+            );
         }
     }
 
@@ -357,6 +552,33 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Every event a conversation of `flow` can record: the built-in ones and
+/// the domain events the flow names.
+fn flow_events(flow: &Flow) -> BTreeSet<&str> {
+    let timers = flow.intents.iter().flat_map(|intent| &intent.done.timers).chain(&flow.timers);
+    TURN_EVENTS
+        .iter()
+        .copied()
+        .chain(flow.intents.iter().filter_map(|intent| intent.done.event.as_deref()))
+        .chain(timers.filter_map(|timer| timer.event.as_deref()))
+        .chain(["approval.decided", "approval.escalated"])
+        .collect()
+}
+
+/// Fields plugin steps set, in any intent.
+fn flow_sets(flow: &Flow) -> BTreeSet<&str> {
+    flow.intents
+        .iter()
+        .flat_map(|intent| &intent.steps)
+        .flat_map(|step| step.sets.iter().map(String::as_str))
+        .chain(
+            flow.intents
+                .iter()
+                .filter_map(|intent| intent.done.number.as_ref().map(|number| number.field.as_str())),
+        )
+        .collect()
 }
 
 /// Placeholders every text may use besides field names: the contact's name,
@@ -485,5 +707,135 @@ state = "resolved"
             problems[1],
             "  hint: check the spelling; `switchboard flow schema` prints every allowed key"
         );
+    }
+
+    const FEATURES: &str = r#"version = "1"
+default_locale = "en"
+menu.en = "Hi"
+
+[[intents]]
+name = "refund"
+title.en = "Refund"
+triggers.en = ["refund"]
+
+[[intents.fields]]
+name = "condition"
+type = "choice"
+prompt.en = "Condition?"
+options = [{ value = "opened", title.en = "Opened" }, { value = "defective", title.en = "Defective" }]
+
+[[intents.fields]]
+name = "defect"
+type = "text"
+prompt.en = "What is wrong?"
+when.fields.condition = "defective"
+
+[[intents.steps]]
+name = "policy"
+plugin = "pricing"
+on_deny = "alternative"
+escalated.en = "A colleague decides {reply_by}."
+
+[intents.done]
+reply.en = "Return {rma} is open."
+state = "resolved"
+event = "rma.created"
+
+[intents.done.number]
+field = "rma"
+prefix = "R-"
+
+[[intents]]
+name = "alternative"
+title.en = "Other options"
+menu = false
+
+[intents.done]
+reply.en = "Ok"
+state = "closed"
+
+[[timers]]
+kind = "nudge"
+on = "policy.decided"
+after = "4h"
+cancel_on = ["rma.created"]
+say.en = "Still there?"
+
+[[timers.variants]]
+when.awaiting = "remedy"
+say.en = "Pick one?"
+
+[[timers]]
+kind = "escalate"
+after = "2h"
+business_hours = true
+
+[[remember]]
+event = "rma.created"
+as = "claims"
+keep = ["condition", "rma"]
+"#;
+
+    #[test]
+    fn every_flow_feature_of_scenarios_passes_when_used_right() {
+        assert_eq!(check(FEATURES), Vec::<String>::new());
+    }
+
+    #[test]
+    fn conditions_name_only_fields_known_where_they_are_checked_with_their_options() {
+        let later = FEATURES
+            .replace("when.fields.condition = \"defective\"", "when.fields.defect = { known = true }");
+        assert_eq!(
+            check(&later)[0],
+            "flow.toml:20:13: error: the condition of \"defect\" tests field \"defect\", which is not known there"
+        );
+        let no_option =
+            FEATURES.replace("when.fields.condition = \"defective\"", "when.fields.condition = \"broken\"");
+        assert_eq!(
+            check(&no_option)[..2],
+            [
+                "flow.toml:20:25: error: the condition of \"defect\" compares choice \"condition\" with \"broken\", which is not one of its options",
+                "  hint: options: opened, defective",
+            ]
+        );
+    }
+
+    #[test]
+    fn timers_events_and_next_steps_must_exist() {
+        let problems = check(&FEATURES.replace("on = \"policy.decided\"", "on = \"policy.decidd\""));
+        assert!(
+            problems[0]
+                .starts_with("flow.toml:48:6: error: timer \"nudge\" waits for event \"policy.decidd\""),
+            "{problems:?}"
+        );
+        let problems = check(&FEATURES.replace("on_deny = \"alternative\"", "on_deny = \"alternatve\""));
+        assert!(
+            problems[0]
+                .starts_with("flow.toml:25:11: error: step \"policy\" goes on to intent \"alternatve\""),
+            "{problems:?}"
+        );
+        let problems = check(&FEATURES.replace("event = \"rma.created\"\nas", "event = \"rma.made\"\nas"));
+        assert!(problems[0].contains("[[remember]] keeps \"rma.made\""), "{problems:?}");
+    }
+
+    #[test]
+    fn durations_are_read_with_their_position_and_business_time_only_counts_from_now() {
+        let problems = check(&FEATURES.replace("after = \"4h\"", "after = \"soon\""));
+        assert!(problems[0].starts_with("flow.toml:49:9: error: \"soon\" is not a duration"), "{problems:?}");
+        let anchored = FEATURES.replace(
+            "kind = \"escalate\"\nafter = \"2h\"",
+            "kind = \"escalate\"\nafter_field = \"slot\"\nafter = \"2h\"",
+        );
+        assert!(
+            check(&anchored)
+                .iter()
+                .any(|problem| problem.contains("counts business hours but is relative to a field"))
+        );
+    }
+
+    #[test]
+    fn a_number_needs_a_field_of_its_own() {
+        let problems = check(&FEATURES.replace("field = \"rma\"", "field = \"defect\""));
+        assert!(problems.iter().any(|problem| problem.contains("numbers into \"defect\"")), "{problems:?}");
     }
 }

@@ -37,7 +37,10 @@ impl Understanding {
     /// and anything below [`MIN_CONFIDENCE`], are dropped.
     pub fn merge(&mut self, flow: &Flow, answer: Classification) {
         for guess in answer.intents {
-            if guess.confidence < MIN_CONFIDENCE || flow.intent(&guess.name).is_none() {
+            // An intent the menu does not offer is only reached from another.
+            if guess.confidence < MIN_CONFIDENCE
+                || !flow.intent(&guess.name).is_some_and(|intent| intent.menu)
+            {
                 continue;
             }
             let confidence = guess.confidence.min(1.0);

@@ -382,6 +382,15 @@ fn bounded_output(name: &str, component: &Plugin, answer: &impl serde::Serialize
 }
 
 impl Plugins for RuntimePlugins<'_> {
+    fn next_number(&mut self, sequence: &str) -> Result<u64, StepFailed> {
+        self.engine.store.next_number(&self.tenant.name, sequence).map_err(|error| {
+            StepFailed::new(
+                FailureCode::Unavailable,
+                format!("could not take a number of {sequence:?}: {error}"),
+            )
+        })
+    }
+
     fn call(&mut self, name: &str, mut input: StepInput) -> Result<Vec<Decision>, StepFailed> {
         let call = self.prepare(name)?;
         input.config = call.config.clone();

@@ -6,6 +6,10 @@
 //! button of that contact's last reply. Lines starting with `#` are comments.
 //! Each message arrives one minute after the previous one.
 //!
+//! `~ 4h` lets time pass (any duration a flow may write: `30m`, `1d`,
+//! `2h 30m`): every timer due meanwhile fires through the engine's
+//! scheduler path, at its due time, and what it sends is in the transcript.
+//!
 //! Run with `UPDATE_EXPECT=1` to rewrite the transcripts after an intended
 //! change, then review the diff.
 
@@ -19,6 +23,7 @@ use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
 use switchboard_core::contract::{Channel, Contact, QuickReply};
 use switchboard_core::event::EventBody;
+use switchboard_core::flow::Duration;
 use switchboard_store::Store;
 
 use crate::support::{plugin_dir, repo_root, runtime, vars};
@@ -82,8 +87,19 @@ fn run_case(dir: &Path) -> String {
     let script = std::fs::read_to_string(dir.join("script.txt")).expect("script.txt");
     let mut buttons: HashMap<String, Vec<QuickReply>> = HashMap::new();
     let mut transcript = String::new();
+    let offset = case_offset(&case.now);
+    let mut clock = start - 60_000;
     let lines = script.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#'));
     for (index, line) in lines.enumerate() {
+        if let Some(wait) = line.strip_prefix("~ ") {
+            let wait =
+                Duration::try_from(wait.to_owned()).unwrap_or_else(|error| panic!("{line:?}: {error}"));
+            let _ = writeln!(transcript, "~ {wait}");
+            clock += wait.as_millis();
+            pass_time(&engine, clock, offset, &mut transcript, &mut buttons);
+            continue;
+        }
+        clock += 60_000;
         let (who, text) =
             line.split_once("> ").unwrap_or_else(|| panic!("{}: bad script line {line:?}", dir.display()));
         let (tenant, contact) = who.split_once('/').expect("tenant/contact");
@@ -110,11 +126,55 @@ fn run_case(dir: &Path) -> String {
             text: text.clone(),
             payload: payload.clone(),
             message_id: Some(format!("m{index}")),
-            at: start + index as i64 * 60_000,
+            at: clock,
         };
         let outcome = engine.handle(tenant, message).unwrap_or_else(|error| panic!("{line:?}: {error}"));
         let tapped = payload.map(|payload| format!(" ({payload})")).unwrap_or_default();
         let _ = writeln!(transcript, "{who}> {text}{tapped}");
+        write_outcome(&mut transcript, who, &outcome, &mut buttons);
+    }
+    transcript
+}
+
+/// Fire every timer due up to `until`, each at its due time, as the
+/// scheduler would; timers they set that fall due by then fire too.
+fn pass_time(
+    engine: &Engine,
+    until: i64,
+    offset: jiff::tz::Offset,
+    transcript: &mut String,
+    buttons: &mut HashMap<String, Vec<QuickReply>>,
+) {
+    for _ in 0..1000 {
+        let due = engine.due_timers(until, 1).expect("due timers");
+        let Some(timer) = due.first() else { return };
+        let outcomes = engine.fire_due(&due, timer.due_at.max(0)).expect("timers fire");
+        for outcome in outcomes.iter().filter(|outcome| !outcome.events.is_empty()) {
+            let contact = outcome.conversation.rsplit(':').next().unwrap_or(&outcome.conversation);
+            let who = format!("{}/{contact}", timer.tenant);
+            let at = jiff::Timestamp::from_millisecond(timer.due_at)
+                .expect("a time")
+                .to_zoned(offset.to_time_zone());
+            let _ = writeln!(transcript, "  ⏰ {} {who}", at.strftime("%a %d.%m %H:%M"));
+            write_outcome(transcript, &who, outcome, buttons);
+        }
+    }
+    panic!("timers keep falling due before {until}: a timer sets itself again at once?");
+}
+
+/// The case's UTC offset, for showing when timers fire.
+fn case_offset(now: &str) -> jiff::tz::Offset {
+    let zoned: jiff::Zoned = format!("{now}[{}]", &now[now.len() - 6..]).parse().expect("now has an offset");
+    zoned.offset()
+}
+
+fn write_outcome(
+    transcript: &mut String,
+    who: &str,
+    outcome: &switchboard::engine::TurnOutcome,
+    buttons: &mut HashMap<String, Vec<QuickReply>>,
+) {
+    {
         for reply in &outcome.replies {
             let options: Vec<&str> = reply.quick_replies.iter().map(|option| option.title.as_str()).collect();
             let options =
@@ -142,7 +202,6 @@ fn run_case(dir: &Path) -> String {
             let _ = writeln!(transcript, "  · {} {data}", event.body.name());
         }
     }
-    transcript
 }
 
 fn capitalise(name: &str) -> String {
@@ -163,4 +222,38 @@ fn diff(expected: &str, actual: &str) -> String {
         let _ = writeln!(out, "  + {line}");
     }
     out
+}
+
+/// The schema editors read (`#:schema ../../flow.schema.json`) is the one
+/// the parser enforces: `switchboard flow schema > flow.schema.json` after
+/// the flow language changes.
+#[test]
+fn the_committed_flow_schema_is_the_parsers() {
+    let committed = std::fs::read_to_string(repo_root().join("flow.schema.json")).expect("flow.schema.json");
+    let current = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&switchboard_core::flow::Flow::json_schema()).expect("a schema")
+    );
+    assert!(
+        committed == current,
+        "flow.schema.json is stale: run `cargo run -- flow schema > flow.schema.json` and commit it"
+    );
+}
+
+/// Every example tenant's flow passes `flow check`, and so do the cases' own tenants.
+#[test]
+fn every_example_flow_checks() {
+    let examples = repo_root().join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/") {
+        let dir = entry.expect("an entry").path();
+        if !dir.join("tenant.toml").exists() {
+            continue;
+        }
+        let runtime = runtime();
+        Tenant::load(&dir, &plugin_dir(), &runtime, &vars)
+            .unwrap_or_else(|error| panic!("{}: {error:#}", dir.display()));
+        checked += 1;
+    }
+    assert!(checked >= 4, "expected the example tenants in {}", examples.display());
 }

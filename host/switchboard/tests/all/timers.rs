@@ -111,7 +111,7 @@ state = "closed"
 kind = "renew-14d"
 before_field = "ends"
 minutes_before = 20160
-business_hours = true
+next_opening = true
 say.en = "Your subscription ends on {ends}. Renew?"
 
 [[intents]]
