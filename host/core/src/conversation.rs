@@ -31,11 +31,14 @@ use crate::understand::{Understanding, understand};
 mod advance;
 mod decisions;
 mod handoff;
+mod knowledge;
 mod listen;
 mod reactions;
 mod render;
+mod signals;
 mod timers;
 
+use knowledge::ANSWER_PAYLOAD;
 pub use listen::UNDERSTANDING_STEP;
 pub use render::render_value;
 
@@ -90,6 +93,10 @@ pub struct Conversation {
     /// When the customer last wrote: messaging windows count from it.
     #[serde(default)]
     pub last_customer_at: i64,
+    /// The customer has never written: the conversation began with a signal
+    /// from the business, so no messaging window is open.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub silent: bool,
     /// What the customer told us in earlier rounds that holds beyond one
     /// request (phone, email, name), by field name: never asked again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -103,6 +110,10 @@ pub struct Conversation {
     /// conversations (their claims, bookings), by its `as` name, oldest first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub memory: BTreeMap<String, Vec<Remembered>>,
+    /// The `[[knowledge]]` answers given in this round: one asked again
+    /// means it did not help, and a person takes over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<String>,
 }
 
 /// One remembered event: when, and the fields the flow keeps with it.
@@ -171,6 +182,10 @@ pub enum Awaiting {
     },
     Confirm {
         second: bool,
+    },
+    /// "Did this solve it?" after a `[[knowledge]]` answer.
+    Resolved {
+        answer: String,
     },
 }
 
@@ -338,9 +353,11 @@ impl Conversation {
             started_at: now,
             updated_at: now,
             last_customer_at: now,
+            silent: false,
             profile: BTreeMap::new(),
             timers: BTreeMap::new(),
             memory: BTreeMap::new(),
+            answered: Vec::new(),
         }
     }
 
@@ -401,8 +418,9 @@ impl Conversation {
         effects
     }
 
-    /// An agent (or the system) closes the conversation; every pending timer stops.
-    pub fn close(&mut self, state: &str, now: i64) -> Effects {
+    /// An agent (or the system) closes the conversation; every pending timer
+    /// stops but those the flow keeps past a close (a win-back).
+    pub fn close(&mut self, setting: Setting<'_>, state: &str, now: i64) -> Effects {
         let mut effects = Effects::default();
         if !matches!(self.status, Status::Ended { .. }) {
             self.status = Status::Ended { state: state.to_owned() };
@@ -410,7 +428,8 @@ impl Conversation {
             self.updated_at = now;
             effects.events.push(self.event(now, EventBody::ConversationClosed { state: state.to_owned() }));
         }
-        effects.merge(self.cancel_timers(now, "closed", |_, _| true));
+        let kept = |kind: &str| setting.flow.timer(kind).is_some_and(|(_, spec)| spec.keep_on_close);
+        effects.merge(self.cancel_timers(now, "closed", |_, timer| !kept(&timer.kind)));
         effects
     }
 
@@ -456,7 +475,7 @@ impl Conversation {
     pub fn window_closed(&self, now: i64) -> bool {
         let windowed = matches!(self.channel, Channel::Whatsapp | Channel::Messenger | Channel::Instagram);
         let last = if self.last_customer_at == 0 { self.started_at } else { self.last_customer_at };
-        windowed && now - last > MESSAGING_WINDOW_MS
+        windowed && (self.silent || now - last > MESSAGING_WINDOW_MS)
     }
 
     pub fn event(&self, at: i64, body: EventBody) -> DomainEvent {
@@ -482,6 +501,7 @@ impl Conversation {
             Awaiting::Intent => "intent",
             Awaiting::Field { field, .. } | Awaiting::Choice { field, .. } => field,
             Awaiting::Confirm { .. } => "confirm",
+            Awaiting::Resolved { .. } => "resolved",
         };
         Facts {
             fields: &self.fields,
@@ -569,6 +589,7 @@ impl Turn<'_, '_> {
     fn inbound(&mut self, inbound: &Inbound) {
         self.conversation.updated_at = self.now;
         self.conversation.last_customer_at = self.now;
+        self.conversation.silent = false;
         let timer_answer = inbound.payload.as_deref().and_then(timers::parse_answer);
         if matches!(self.conversation.status, Status::Ended { .. }) && timer_answer.is_none() {
             let flow = self.setting.flow;
@@ -628,6 +649,7 @@ impl Turn<'_, '_> {
                 self.answer_choice(&field, &options, attempts, &answer)
             }
             Awaiting::Confirm { second } => self.answer_confirm(second, &answer),
+            Awaiting::Resolved { answer: given } => self.answer_resolved(&given, &answer, inbound),
             Awaiting::Nothing | Awaiting::Intent => self.choose_intent(inbound),
         }
     }
@@ -667,6 +689,22 @@ impl Turn<'_, '_> {
         // alternative after a denial) cannot be started by a crafted payload.
         if let Some(name) = chosen.filter(|name| self.flow().intent(name).is_some_and(|intent| intent.menu)) {
             self.start_intent(name);
+            return;
+        }
+        if let Some(name) =
+            inbound.payload.as_deref().and_then(|payload| payload.strip_prefix(ANSWER_PAYLOAD))
+            && self.flow().knowledge(name).is_some()
+        {
+            self.give_answer(name);
+            return;
+        }
+        // A question the knowledge base answers, unless an intent is as sure.
+        let answer = self.understanding.answers.first().filter(|answer| {
+            self.understanding.intents.first().is_none_or(|intent| answer.confidence > intent.confidence)
+        });
+        if let Some(answer) = answer {
+            let name = answer.intent.clone();
+            self.give_answer(&name);
             return;
         }
         let candidates = &self.understanding.intents;

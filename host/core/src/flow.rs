@@ -76,6 +76,16 @@ pub struct Flow {
     /// claims, bookings, orders), for plugins to see as step input.
     #[serde(default)]
     pub remember: Vec<Remember>,
+    /// Signals the business's own systems post about a customer
+    /// (`POST …/signals`): `payment.failed`, `order.created`. Timers may be
+    /// set `on` them, intents `start_on` them; any other name is refused.
+    #[serde(default)]
+    pub signals: Vec<SignalSpec>,
+    /// Questions customers ask and their answers (the top 30 of a support
+    /// desk), matched by the same understanding that detects intents. After
+    /// an answer the customer is asked whether it solved the problem.
+    #[serde(default)]
+    pub knowledge: Vec<Knowledge>,
     /// "Not relevant", "stop": any of these stops every pending follow-up.
     #[serde(default)]
     pub opt_out: Phrases,
@@ -106,9 +116,22 @@ pub struct Intent {
     #[serde(default)]
     pub triggers: Phrases,
     /// `false`: not offered in the fallback menu, and no triggers needed;
-    /// reached from another intent (a step's `on_deny`).
+    /// reached from another intent (a step's `on_deny`) or a signal.
     #[serde(default = "default_true")]
     pub menu: bool,
+    /// Signals from the business's own systems that start this intent
+    /// (`POST …/signals` with `payment.failed`, `order.created`): the bot
+    /// writes first. Not while the customer is in the middle of another.
+    #[serde(default)]
+    pub start_on: Vec<String>,
+    /// The approved WhatsApp template a signal-started intent's first
+    /// message goes as once the 24 h window has closed (its text is the
+    /// body parameter); without one it is not sent, with an event.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The Messenger/Instagram message tag for the same.
+    #[serde(default)]
+    pub message_tag: Option<String>,
     /// Urgent intents (payment problems, outages) jump the human queue.
     #[serde(default)]
     pub priority: Priority,
@@ -419,10 +442,14 @@ pub struct Done {
     /// had the last word.
     #[serde(default)]
     pub reply: Localized,
-    /// Other replies for other outcomes, checked in order; the first whose
-    /// `when` holds is said instead of `reply`.
+    /// Other outcomes, checked in order: the first whose `when` holds
+    /// replaces `reply`, and `state`, `event` and `handoff` where it gives them.
     #[serde(default)]
-    pub variants: Vec<SayVariant>,
+    pub variants: Vec<DoneVariant>,
+    /// Instead of ending, hand the conversation to a person in this queue,
+    /// with the card (a cancellation to a retention specialist).
+    #[serde(default)]
+    pub handoff: Option<String>,
     /// The terminal state the conversation ends in.
     pub state: Terminal,
     /// A domain event recorded with the collected fields, e.g. `booking.created`.
@@ -469,6 +496,49 @@ impl Numbering {
     }
 }
 
+/// `[[signals]]`: what the business's systems may post.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalSpec {
+    /// Lowercase words joined by dots: `payment.failed`.
+    pub name: String,
+    /// The fields it carries, which texts may mention (`{plan}`); others
+    /// are kept in its event but not offered to texts.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// `[[knowledge]]`: one question and its answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Knowledge {
+    /// Unique in the flow; events and KPIs name the answer by it.
+    pub name: String,
+    /// How customers ask it, per locale, matched like an intent's triggers.
+    pub triggers: Phrases,
+    pub answer: Localized,
+    /// Buttons sent with the answer: an intent to start or another answer.
+    #[serde(default)]
+    pub buttons: Vec<AnswerButton>,
+    /// After the answer a person takes over (payment and account problems),
+    /// instead of asking whether it helped.
+    #[serde(default)]
+    pub handoff: bool,
+}
+
+/// A button on an answer: exactly one of `intent` and `answer`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerButton {
+    pub title: Localized,
+    /// Starts this intent (one the menu offers).
+    #[serde(default)]
+    pub intent: Option<String>,
+    /// Gives this `[[knowledge]]` answer.
+    #[serde(default)]
+    pub answer: Option<String>,
+}
+
 /// `[[remember]]`: an event the host keeps per customer, across
 /// conversations, and shows to plugins.
 ///
@@ -495,6 +565,21 @@ fn default_remembered() -> u16 {
     20
 }
 
+/// One outcome of an intent: `[[intents.done.variants]]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoneVariant {
+    pub when: When,
+    #[serde(default)]
+    pub reply: Localized,
+    #[serde(default)]
+    pub state: Option<Terminal>,
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub handoff: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Terminal {
@@ -503,6 +588,9 @@ pub enum Terminal {
     Paid,
     Resolved,
     Closed,
+    Renewed,
+    Paused,
+    Cancelled,
 }
 
 /// Something to do later: a booking reminder, a silence follow-up, a step of
@@ -572,6 +660,10 @@ pub struct TimerSpec {
     /// the conversation ending (`conversation.closed`).
     #[serde(default)]
     pub cancel_on: Vec<String>,
+    /// Kept when a person closes the conversation: a win-back set when the
+    /// customer cancelled, which the retention specialist's close must not stop.
+    #[serde(default)]
+    pub keep_on_close: bool,
     /// Count `after` in business time: only open hours, across nights,
     /// weekends and holidays, in the tenant's zone ("2 business hours").
     /// A plugin's own delay for this kind counts the same way.
@@ -758,6 +850,14 @@ impl Flow {
             }
         }
         names
+    }
+
+    pub fn signal(&self, name: &str) -> Option<&SignalSpec> {
+        self.signals.iter().find(|signal| signal.name == name)
+    }
+
+    pub fn knowledge(&self, name: &str) -> Option<&Knowledge> {
+        self.knowledge.iter().find(|entry| entry.name == name)
     }
 
     /// The timers an event sets.

@@ -41,6 +41,10 @@ pub struct Understanding {
     pub locale: Option<String>,
     /// The flow's intents whose triggers match, most confident first.
     pub intents: Vec<Candidate>,
+    /// The flow's `[[knowledge]]` answers whose triggers match, the same way
+    /// (`Candidate::intent` names the answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Candidate>,
     /// What the message asks the host itself to do, whatever the intent.
     pub signals: Signals,
     pub date: Option<DateMention>,
@@ -160,7 +164,8 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
     let readings: Vec<&[String]> =
         [said.as_slice(), &cyrillic, &armenian].into_iter().filter(|reading| !reading.is_empty()).collect();
     let any = |check: &dyn Fn(&[String]) -> bool| readings.iter().any(|reading| check(reading));
-    let intents = intents(flow, &readings);
+    let intents = matches(flow.intents.iter().map(|intent| (&intent.name, &intent.triggers)), &readings);
+    let answers = matches(flow.knowledge.iter().map(|entry| (&entry.name, &entry.triggers)), &readings);
     // "Հետ զանգեք" is the callback intent, though "զանգեք" alone asks for a person.
     let named_intent = intents.first().is_some_and(|candidate| candidate.confidence >= 0.75);
     let books = flow.intents.iter().any(|intent| intent.done.state == crate::flow::Terminal::Booked);
@@ -185,6 +190,7 @@ pub fn understand(flow: &Flow, text: &str) -> Understanding {
     Understanding {
         locale: guess_locale(text).map(str::to_owned),
         intents,
+        answers,
         signals,
         date,
         quantities,
@@ -300,13 +306,14 @@ fn find_patterns(flow: &Flow, text: &str, tokens: &[tokens::Token], used: &mut [
 }
 
 /// Intents by their trigger phrases: a longer matching phrase is surer.
-fn intents(flow: &Flow, readings: &[&[String]]) -> Vec<Candidate> {
-    let mut candidates: Vec<Candidate> = flow
-        .intents
-        .iter()
-        .filter_map(|intent| {
-            let best = intent
-                .triggers
+/// What trigger phrases a message says, by the longest phrase matched.
+fn matches<'a>(
+    triggered: impl Iterator<Item = (&'a String, &'a crate::flow::Phrases)>,
+    readings: &[&[String]],
+) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = triggered
+        .filter_map(|(name, triggers)| {
+            let best = triggers
                 .values()
                 .flatten()
                 .map(|phrase| words(phrase))
@@ -315,7 +322,7 @@ fn intents(flow: &Flow, readings: &[&[String]]) -> Vec<Candidate> {
                 .max()?;
             // One word: 0.6, two: 0.75, three or more: 0.9.
             let confidence = (0.45 + 0.15 * best as f32).min(0.9);
-            Some(Candidate { intent: intent.name.clone(), confidence })
+            Some(Candidate { intent: name.clone(), confidence })
         })
         .collect();
     candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

@@ -107,6 +107,8 @@ pub enum EngineError {
     UnknownConversation { tenant: String, conversation: String },
     #[error("the flow declares no timer kind {0:?}")]
     UnknownTimerKind(String),
+    #[error("the flow declares no signal {name:?}")]
+    UnknownSignal { name: String, declared: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("failed to set up tenant {tenant:?}: {message}")]
@@ -146,6 +148,25 @@ pub struct InboundMessage {
     pub payload: Option<String>,
     /// The provider's id for the message; a repeat is answered once only.
     pub message_id: Option<String>,
+    pub at: i64,
+}
+
+/// What the business's own systems say about a customer: [`Engine::signal`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// The customer's identity (`whatsapp:37491234567`), as their messages
+    /// name it; a new one starts a conversation.
+    pub to: String,
+    /// Where the customer is reached: the identity's channel.
+    pub channel: Channel,
+    /// One of the flow's `signals`.
+    pub name: String,
+    pub fields: std::collections::BTreeMap<String, switchboard_core::contract::Value>,
+    /// The sender's id for it: a repeat is a duplicate.
+    pub id: Option<String>,
+    /// For a customer not yet known: their language and name.
+    pub locale: Option<String>,
+    pub display_name: Option<String>,
     pub at: i64,
 }
 

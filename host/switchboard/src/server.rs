@@ -188,6 +188,7 @@ pub fn app(engine: Arc<Engine>, options: Options) -> Router {
         )
         .route("/v1/tenants/{tenant}/conversations/{id}/timers/{key}", delete(api::timers::cancel))
         .route("/v1/tenants/{tenant}/contacts/link", post(api::link))
+        .route("/v1/tenants/{tenant}/signals", post(api::signals::post))
         .route("/v1/admin/tenants", get(keys::tenants).post(keys::create_tenant))
         .route("/v1/admin/tenants/{tenant}", delete(keys::remove_tenant))
         .route("/v1/admin/tenants/{tenant}/keys", post(keys::admin_create))

@@ -82,7 +82,15 @@ impl Turn<'_, '_> {
             // Known, but the flow wants it confirmed: one tap.
             options.push(QuickReply { title: known.clone(), payload: known });
         }
-        let prompt = prompt.unwrap_or_else(|| self.text(&field.prompt));
+        // A prompt may mention what is known: "Your {plan} ends on {ends}".
+        let prompt = prompt.unwrap_or_else(|| {
+            render::fill(
+                &self.text(&field.prompt),
+                self.conversation,
+                self.setting.calendar,
+                self.setting.flow,
+            )
+        });
         self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: 0 };
         self.say(prompt, options);
     }
@@ -255,7 +263,12 @@ impl Turn<'_, '_> {
             return;
         }
         if let Some(explanation) = explanation {
-            let prompt = self.text(&field.prompt);
+            let prompt = render::fill(
+                &self.text(&field.prompt),
+                self.conversation,
+                self.setting.calendar,
+                self.setting.flow,
+            );
             self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
             let options = self.choice_options(field);
             self.say(format!("{explanation} {prompt}"), options);
@@ -451,27 +464,37 @@ impl Turn<'_, '_> {
                 }
             }
         }
-        let reply = done
-            .variants
-            .iter()
-            .find(|variant| variant.when.holds(self.facts()))
-            .map_or(&done.reply, |variant| &variant.say);
+        let outcome = done.variants.iter().find(|variant| variant.when.holds(self.facts()));
+        let reply =
+            outcome.filter(|variant| !variant.reply.is_empty()).map_or(&done.reply, |variant| &variant.reply);
         let reply =
             render::fill(&self.text(reply), self.conversation, self.setting.calendar, self.setting.flow);
         self.say(reply, Vec::new());
-        if let Some(name) = &done.event {
+        if let Some(name) = outcome.and_then(|variant| variant.event.as_ref()).or(done.event.as_ref()) {
             let payload = serde_json::to_value(&self.conversation.fields).unwrap_or_default();
             self.record(EventBody::Domain { name: name.clone(), payload });
         }
         for spec in &done.timers {
             self.request_timer(spec);
         }
+        if let Some(queue) = outcome.and_then(|variant| variant.handoff.as_ref()).or(done.handoff.as_ref()) {
+            self.conversation.route = Some(crate::contract::Route {
+                queue: queue.clone(),
+                priority: intent.priority,
+                assignee: None,
+                backup: None,
+            });
+            // The completion reply told the customer who takes it from here.
+            self.handoff_reply = Some(String::new());
+            self.handoff(Reason::Completed(intent.name.clone()));
+            return;
+        }
         let threshold = self.setting.flow.handoff.score_at_least;
         if threshold.is_some_and(|threshold| self.conversation.score >= threshold) {
             self.handoff(Reason::HotLead);
             return;
         }
-        self.end(&terminal_name(done.state));
+        self.end(&terminal_name(outcome.and_then(|variant| variant.state).unwrap_or(done.state)));
     }
 
     pub(super) fn end(&mut self, state: &str) {

@@ -17,6 +17,12 @@ pub(super) enum Reason {
     FailedValidations(String),
     StepFailed(String),
     Plugin(PluginCard),
+    /// A knowledge-base answer did not help (the customer said so, or asked again).
+    Unresolved(String),
+    /// A knowledge-base answer that a person finishes (payment, account).
+    Knowledge(String),
+    /// The flow hands the completed intent to a person (`done.handoff`).
+    Completed(String),
 }
 
 impl Reason {
@@ -29,6 +35,9 @@ impl Reason {
             Reason::FailedValidations(field) => format!("repeated invalid answers for {field}"),
             Reason::StepFailed(step) => format!("the {step} step failed"),
             Reason::Plugin(card) => card.reason.clone(),
+            Reason::Unresolved(answer) => format!("the {answer:?} answer did not solve it"),
+            Reason::Knowledge(answer) => format!("{answer:?} needs a person"),
+            Reason::Completed(intent) => format!("the flow hands a completed {intent:?} to a person"),
         }
     }
 
@@ -42,6 +51,9 @@ impl Reason {
             Reason::FailedValidations(_) => "invalid_answers",
             Reason::StepFailed(_) => "step_failed",
             Reason::Plugin(_) => "plugin",
+            Reason::Unresolved(_) => "unresolved",
+            Reason::Knowledge(_) => "knowledge",
+            Reason::Completed(_) => "flow",
         }
     }
 
@@ -53,6 +65,13 @@ impl Reason {
             Reason::FailedValidations(field) => format!("Collect {field} with the customer directly."),
             Reason::StepFailed(_) => "Finish the request by hand; the automation could not.".to_owned(),
             Reason::Plugin(card) => card.suggested_next_step.clone(),
+            Reason::Unresolved(answer) => {
+                format!("The customer tried the {answer:?} answer; troubleshoot with them directly.")
+            }
+            Reason::Knowledge(_) => "Take it from here; the customer has had the standard answer.".to_owned(),
+            Reason::Completed(_) => {
+                "Follow up on what the customer chose; the summary has their answers.".to_owned()
+            }
         }
     }
 }
@@ -109,14 +128,16 @@ impl Turn<'_, '_> {
         self.record(EventBody::HandoffRequested { card });
         self.conversation.status = Status::Human { queue, assignee };
         self.conversation.awaiting = Awaiting::Nothing;
+        // A text set for this handoff (empty: the flow already said it), or
+        // the flow's handoff reply, or the host's own.
         let reply = self.handoff_reply.take().unwrap_or_else(|| {
-            flow.handoff.reply.get(self.conversation.locale(), &flow.default_locale).to_owned()
+            let reply = flow.handoff.reply.get(self.conversation.locale(), &flow.default_locale).to_owned();
+            if reply.is_empty() {
+                render::phrase(self.conversation.locale(), Phrase::HumanComing)
+            } else {
+                reply
+            }
         });
-        let reply = if reply.is_empty() {
-            render::phrase(self.conversation.locale(), Phrase::HumanComing)
-        } else {
-            reply
-        };
         self.say(reply, Vec::new());
     }
 

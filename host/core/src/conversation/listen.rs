@@ -255,6 +255,10 @@ impl Turn<'_, '_> {
                 self.conversation.confirmed = false;
                 self.advance();
             }
+            Awaiting::Resolved { .. } => {
+                let locale = self.conversation.locale().to_owned();
+                self.say(render::phrase(&locale, Phrase::DidItHelp), render::yes_no_options(&locale));
+            }
             Awaiting::Nothing | Awaiting::Intent => {}
         }
     }

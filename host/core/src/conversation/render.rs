@@ -29,6 +29,8 @@ pub(super) enum Phrase {
     TextOnly,
     NoBooking,
     BookingCancelled,
+    DidItHelp,
+    GladItHelped,
 }
 
 pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
@@ -79,6 +81,12 @@ pub(super) fn phrase(locale: &str, phrase: Phrase) -> String {
             "Your booking is cancelled. Write any time to book again.",
             "Запись отменена. Напишите, когда захотите записаться снова.",
             "Գրանցումը չեղարկված է։ Գրեք, երբ ցանկանաք նորից գրանցվել։",
+        ),
+        Phrase::DidItHelp => ("Did this solve it?", "Это помогло?", "Սա օգնե՞ց։"),
+        Phrase::GladItHelped => (
+            "Glad it helped! Write any time if something else comes up.",
+            "Рад, что помогло! Пишите, если что-то ещё понадобится.",
+            "Ուրախ եմ, որ օգնեց։ Գրեք, եթե այլ բան պետք լինի։",
         ),
         Phrase::Approved => ("Approved by {by}.", "Одобрено: {by}.", "Հաստատված է՝ {by}։"),
         Phrase::Rejected => ("Rejected by {by}.", "Отклонено: {by}.", "Մերժված է՝ {by}։"),

@@ -147,6 +147,41 @@ impl Checker<'_> {
                 }
             }
         }
+        self.knowledge(flow);
+        for signal in flow.signals.iter().map(|signal| &signal.name) {
+            let shaped = signal.split('.').count() >= 2
+                && signal.split('.').all(|part| {
+                    !part.is_empty()
+                        && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                });
+            if !shaped || TURN_EVENTS.contains(&signal.as_str()) {
+                self.report(
+                    &quoted(signal),
+                    format!(
+                        "signal {signal:?} must be a name of the business's own, like \"payment.failed\""
+                    ),
+                    "lowercase words joined by dots, and not one of the events the host records itself"
+                        .to_owned(),
+                );
+            }
+        }
+        for intent in &flow.intents {
+            for signal in &intent.start_on {
+                if flow.signal(signal).is_none() {
+                    self.report(
+                        &quoted(signal),
+                        format!(
+                            "intent {:?} starts on signal {signal:?}, which the flow does not declare",
+                            intent.name
+                        ),
+                        format!(
+                            "declare it in a [[signals]] table; declared: {}",
+                            list(flow.signals.iter().map(|signal| signal.name.as_str()))
+                        ),
+                    );
+                }
+            }
+        }
         for remember in &flow.remember {
             if !events.iter().any(|event| *event == remember.event)
                 || TURN_EVENTS.contains(&remember.event.as_str())
@@ -181,6 +216,14 @@ impl Checker<'_> {
             }
         };
         check_queue(self, &flow.handoff.queue);
+        for intent in &flow.intents {
+            let done = &intent.done;
+            for queue in
+                done.handoff.iter().chain(done.variants.iter().filter_map(|variant| variant.handoff.as_ref()))
+            {
+                check_queue(self, queue);
+            }
+        }
         for rule in &flow.routing {
             check_queue(self, &rule.queue);
             self.condition(&rule.queue, &rule.when, &every_field, None);
@@ -320,6 +363,13 @@ impl Checker<'_> {
             .map(|field| field.name.as_str())
             .chain(intent.steps.iter().flat_map(|step| step.sets.iter().map(String::as_str)))
             .chain(intent.done.number.iter().map(|number| number.field.as_str()))
+            .chain(
+                intent
+                    .start_on
+                    .iter()
+                    .filter_map(|name| flow.signal(name))
+                    .flat_map(|signal| signal.fields.iter().map(String::as_str)),
+            )
             .chain(BUILT_IN_PLACEHOLDERS.iter().copied())
             .collect();
         if let Some(number) = &intent.done.number
@@ -354,8 +404,9 @@ impl Checker<'_> {
             .confirm
             .iter()
             .flat_map(|confirm| confirm.prompt.0.values())
+            .chain(intent.fields.iter().flat_map(|field| field.prompt.0.values()))
             .chain(intent.done.reply.0.values())
-            .chain(intent.done.variants.iter().flat_map(|variant| variant.say.0.values()));
+            .chain(intent.done.variants.iter().flat_map(|variant| variant.reply.0.values()));
         let every: Vec<&FieldSpec> = intent.fields.iter().collect();
         for variant in &intent.done.variants {
             self.condition(name, &variant.when, &every, Some(intent));
@@ -445,6 +496,65 @@ impl Checker<'_> {
                         format!("timer {kind:?} mentions {{{placeholder}}}, which is not one of the intent's fields"),
                         None,
                     );
+                }
+            }
+        }
+    }
+
+    /// Answers are named once, said in the default locale, reachable by a
+    /// phrase, and their buttons lead somewhere that exists.
+    fn knowledge(&mut self, flow: &Flow) {
+        let mut names = HashSet::new();
+        for entry in &flow.knowledge {
+            let near = quoted(&entry.name);
+            if !names.insert(entry.name.as_str()) {
+                self.report(&near, format!("answer {:?} is defined twice", entry.name), None);
+            }
+            if entry.triggers.values().all(|phrases| phrases.iter().all(|phrase| phrase.trim().is_empty())) {
+                self.report(
+                    &near,
+                    format!("answer {:?} has no trigger phrases", entry.name),
+                    "add e.g. triggers.en = [\"won't charge\"] so customers can reach it".to_owned(),
+                );
+            }
+            if entry.answer.0.get(&flow.default_locale).is_none_or(|text| text.trim().is_empty()) {
+                self.report(
+                    &near,
+                    format!(
+                        "answer {:?} says nothing in the default locale {:?}",
+                        entry.name, flow.default_locale
+                    ),
+                    None,
+                );
+            }
+            for button in &entry.buttons {
+                match (&button.intent, &button.answer) {
+                    (Some(intent), None) => {
+                        if !flow.intent(intent).is_some_and(|intent| intent.menu) {
+                            self.report(
+                                &quoted(intent),
+                                format!("a button of answer {:?} starts {intent:?}, which is not an intent the menu offers", entry.name),
+                                format!("intents: {}", list(flow.intents.iter().filter(|intent| intent.menu).map(|intent| intent.name.as_str()))),
+                            );
+                        }
+                    }
+                    (None, Some(answer)) => {
+                        if flow.knowledge(answer).is_none() {
+                            self.report(
+                                &quoted(answer),
+                                format!(
+                                    "a button of answer {:?} gives answer {answer:?}, which does not exist",
+                                    entry.name
+                                ),
+                                None,
+                            );
+                        }
+                    }
+                    _ => self.report(
+                        &near,
+                        format!("a button of answer {:?} needs exactly one of intent and answer", entry.name),
+                        "e.g. { title.en = \"Check my order\", intent = \"order_status\" }".to_owned(),
+                    ),
                 }
             }
         }
@@ -562,8 +672,16 @@ fn flow_events(flow: &Flow) -> BTreeSet<&str> {
         .iter()
         .copied()
         .chain(flow.intents.iter().filter_map(|intent| intent.done.event.as_deref()))
+        .chain(
+            flow.intents
+                .iter()
+                .flat_map(|intent| &intent.done.variants)
+                .filter_map(|variant| variant.event.as_deref()),
+        )
         .chain(timers.filter_map(|timer| timer.event.as_deref()))
+        .chain(flow.signals.iter().map(|signal| signal.name.as_str()))
         .chain(["approval.decided", "approval.escalated"])
+        .chain(["answer.given", "answer.repeated", "answer.resolved", "answer.unresolved"])
         .collect()
 }
 

@@ -301,9 +301,21 @@ impl Marks {
     fn domain(&mut self, to: &mut To<'_, impl Days>, name: &str, payload: &serde_json::Value) {
         let intent = self.intent();
         let at = to.at;
+        // A plugin's or the tenant's system's plain JSON (`"outcome":
+        // "renewed"`, `"amount": 150000`), or a flow's collected fields
+        // (`"outcome": {"text": "renewed"}`, `"amount": {"money": {...}}`).
+        let field = |key: &str| {
+            let value = payload.get(key)?;
+            Some(value.get("text").or_else(|| value.get("number")).unwrap_or(value).clone())
+        };
         let text =
-            |key: &str| payload.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-        let amount = payload.get("amount").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+            |key: &str| field(key).and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default();
+        let amount = payload
+            .get("amount")
+            .and_then(|value| value.pointer("/money/amount_minor"))
+            .and_then(serde_json::Value::as_f64)
+            .or_else(|| field("amount").and_then(|value| value.as_f64()))
+            .unwrap_or(0.0);
         if MEETING_EVENTS.contains(&name)
             && let Some(round) = self.round.as_mut()
         {

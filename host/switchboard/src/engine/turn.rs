@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use switchboard_core::contract::{Channel, Identity};
+use std::collections::BTreeMap;
+
+use switchboard_core::contract::{Channel, Contact, Identity, Value};
 use switchboard_core::conversation::{Conversation, Effects, Inbound, Setting, Status};
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, StoredConversation, TurnRecord};
@@ -11,7 +13,10 @@ use switchboard_store::{Committed, StoredConversation, TurnRecord};
 use super::links::verified_contact_points;
 use super::locks::TurnGuard;
 use super::plugins::RuntimePlugins;
-use super::{Engine, EngineError, InboundMessage, TurnOutcome, outbox};
+use super::{Engine, EngineError, InboundMessage, Signal, TurnOutcome, outbox};
+
+/// The dedupe namespace of signals' ids.
+const SIGNAL_DEDUPE: &str = "signal";
 use crate::tenant::Tenant;
 
 impl Engine {
@@ -89,12 +94,53 @@ impl Engine {
             .collect())
     }
 
+    /// A signal from the business's own systems about a customer (a payment
+    /// failed, an order was created): recorded in their conversation, which
+    /// it may start (`start_on`), as one turn on disk when this returns. A
+    /// repeat of a signal `id` is answered as a duplicate.
+    pub fn signal(&self, tenant_name: &str, signal: Signal) -> Result<TurnOutcome, EngineError> {
+        let tenant = self.tenant(tenant_name)?;
+        if tenant.flow.signal(&signal.name).is_none() {
+            return Err(EngineError::UnknownSignal {
+                name: signal.name,
+                declared: tenant.flow.signals.iter().map(|signal| signal.name.clone()).collect(),
+            });
+        }
+        let message = InboundMessage {
+            channel: signal.channel,
+            contact: Contact {
+                id: signal.to,
+                display_name: signal.display_name,
+                locale: signal.locale.unwrap_or_else(|| tenant.flow.default_locale.clone()),
+            },
+            text: String::new(),
+            payload: None,
+            message_id: signal.id,
+            at: signal.at,
+        };
+        let applied = self.apply_arrival(tenant_name, message, Some((signal.name, signal.fields)), None)?;
+        self.store.durable()?;
+        Ok(self.announce(applied))
+    }
+
     /// One inbound message's turn, applied to the store but not yet synced.
     /// `held` is the conversation's turn lock if the caller took it already.
     fn apply_message(
         &self,
         tenant_name: &str,
         message: InboundMessage,
+        held: Option<TurnGuard>,
+    ) -> Result<Applied, EngineError> {
+        self.apply_arrival(tenant_name, message, None, held)
+    }
+
+    /// A message's turn, or with `signal` a signal's (its name and fields),
+    /// which the customer did not write.
+    fn apply_arrival(
+        &self,
+        tenant_name: &str,
+        message: InboundMessage,
+        signal: Option<(String, BTreeMap<String, Value>)>,
         held: Option<TurnGuard>,
     ) -> Result<Applied, EngineError> {
         let _working = self.admission.working(tenant_name);
@@ -105,7 +151,8 @@ impl Engine {
                 .increment(1);
             return Err(EngineError::DailyQuota { tenant: tenant_name.to_owned(), limit, retry_after_secs });
         }
-        let channel_name = message.channel.as_str();
+        // Signals are deduplicated by their own ids, apart from messages'.
+        let channel_name = if signal.is_some() { SIGNAL_DEDUPE } else { message.channel.as_str() };
         let identity = message.contact.id.clone();
         let mut conversation_id = self.conversation_of(tenant_name, &identity)?;
         if let Some(id) = &message.message_id
@@ -152,6 +199,9 @@ impl Engine {
                     message.at,
                 );
                 let (pins, config_pins) = tenant.pins_for(&conversation_id);
+                // Begun by a signal: the customer has not written, so their
+                // channel's messaging window is not open.
+                let conversation = Conversation { silent: signal.is_some(), ..conversation };
                 let mut stored = StoredConversation::new(conversation, pins);
                 stored.config_pins = config_pins;
                 (stored, true)
@@ -173,7 +223,13 @@ impl Engine {
             Inbound { text: message.text.clone(), payload: message.payload.clone(), at: message.at };
         let mut plugins = RuntimePlugins::new(self, &tenant, &stored.plugin_pins, &stored.config_pins);
         let setting = Setting { flow: &flow, calendar: &tenant.calendar };
-        let mut effects = stored.conversation.handle(setting, &inbound, &mut plugins);
+        let is_signal = signal.is_some();
+        let mut effects = match signal {
+            Some((name, fields)) => {
+                stored.conversation.signal(setting, &name, fields, message.at, &mut plugins)
+            }
+            None => stored.conversation.handle(setting, &inbound, &mut plugins),
+        };
         let calls = std::mem::take(&mut plugins.calls);
         // Which build answered each step, and what it used: after the
         // turn's own events.
@@ -185,9 +241,10 @@ impl Engine {
             channel: conversation.channel,
             body,
         }));
-        let mut verified =
-            if tenant.link_by_contact { verified_contact_points(&flow, &effects) } else { Vec::new() };
-        if tenant.link_by_contact && new && message.channel == Channel::Whatsapp {
+        // What the customer wrote proves what they own; a signal proves nothing.
+        let linking = tenant.link_by_contact && !is_signal;
+        let mut verified = if linking { verified_contact_points(&flow, &effects) } else { Vec::new() };
+        if linking && new && message.channel == Channel::Whatsapp {
             // A WhatsApp id is a phone number WhatsApp has verified.
             let identity = &stored.conversation.contact.id;
             let wa_id = Identity::id_on(identity, Channel::Whatsapp).unwrap_or(identity);
@@ -228,7 +285,9 @@ impl Engine {
         state: &str,
         now: i64,
     ) -> Result<TurnOutcome, EngineError> {
-        self.agent_action(tenant, conversation, |conversation| conversation.close(state, now))
+        self.with_conversation(tenant, conversation, |conversation, setting| {
+            Ok(conversation.close(setting, state, now))
+        })
     }
 
     /// A person takes a handed-off conversation or gives it to someone.

@@ -15,6 +15,7 @@ use super::rate::ClientAddr;
 use super::{AppError, AppState, ErrorBody};
 
 pub mod outbox;
+pub mod signals;
 pub mod socket;
 pub mod timers;
 use super::wire::{

@@ -92,6 +92,14 @@ impl From<EngineError> for AppError {
                 "unknown_timer_kind",
                 format!("the conversation's flow declares no timer kind {kind:?}"),
             ),
+            EngineError::UnknownSignal { name, declared } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_signal",
+                format!(
+                    "the tenant's flow declares no signal {name:?}; it takes {}. Declare it in the flow's [[signals]] to accept it",
+                    if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+                ),
+            ),
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
             }

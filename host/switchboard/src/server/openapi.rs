@@ -31,6 +31,7 @@ use super::webhooks;
         api::timers::list,
         api::timers::schedule,
         api::timers::cancel,
+        api::signals::post,
         api::events,
         super::kpis::export,
         super::kpis::kpis,

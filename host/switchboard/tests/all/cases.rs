@@ -6,6 +6,10 @@
 //! button of that contact's last reply. Lines starting with `#` are comments.
 //! Each message arrives one minute after the previous one.
 //!
+//! `tenant/contact ! payment.failed {"plan": "Gold"}` is a signal from the
+//! business's own systems about that customer (`POST …/signals`), with its
+//! fields as JSON (`"@locale": "en"` gives a new customer's language).
+//!
 //! `~ 4h` lets time pass (any duration a flow may write: `30m`, `1d`,
 //! `2h 30m`): every timer due meanwhile fires through the engine's
 //! scheduler path, at its due time, and what it sends is in the transcript.
@@ -22,6 +26,7 @@ use serde::Deserialize;
 use switchboard::engine::{Engine, InboundMessage};
 use switchboard::tenant::Tenant;
 use switchboard_core::contract::{Channel, Contact, QuickReply};
+use switchboard_core::conversation::OutsideWindow;
 use switchboard_core::event::EventBody;
 use switchboard_core::flow::Duration;
 use switchboard_store::Store;
@@ -100,6 +105,43 @@ fn run_case(dir: &Path) -> String {
             continue;
         }
         clock += 60_000;
+        if let Some((who, posted)) = line.split_once(" ! ") {
+            let (name, fields) = posted.split_once(' ').unwrap_or((posted, "{}"));
+            let mut fields: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_str(fields).unwrap_or_else(|error| panic!("{line:?}: fields: {error}"));
+            // `"@locale": "en"`: the language of a customer not yet known.
+            let locale = fields.remove("@locale").and_then(|locale| locale.as_str().map(str::to_owned));
+            let fields = fields
+                .into_iter()
+                .map(|(name, value)| {
+                    use switchboard_core::contract::Value;
+                    let value = match value {
+                        serde_json::Value::String(text) => Value::Text(text),
+                        serde_json::Value::Number(number) => {
+                            Value::Number(number.as_f64().expect("a number"))
+                        }
+                        serde_json::Value::Bool(flag) => Value::Boolean(flag),
+                        other => serde_json::from_value(other).expect("a field value"),
+                    };
+                    (name, value)
+                })
+                .collect();
+            let (tenant, contact) = who.split_once('/').expect("tenant/contact");
+            let signal = switchboard::engine::Signal {
+                to: contact.to_owned(),
+                channel: case.channel,
+                name: name.to_owned(),
+                fields,
+                id: Some(format!("s{index}")),
+                locale,
+                display_name: Some(capitalise(contact)),
+                at: clock,
+            };
+            let outcome = engine.signal(tenant, signal).unwrap_or_else(|error| panic!("{line:?}: {error}"));
+            let _ = writeln!(transcript, "{who} ! {posted}");
+            write_outcome(&mut transcript, who, &outcome, &mut buttons);
+            continue;
+        }
         let (who, text) =
             line.split_once("> ").unwrap_or_else(|| panic!("{}: bad script line {line:?}", dir.display()));
         let (tenant, contact) = who.split_once('/').expect("tenant/contact");
@@ -179,7 +221,12 @@ fn write_outcome(
             let options: Vec<&str> = reply.quick_replies.iter().map(|option| option.title.as_str()).collect();
             let options =
                 if options.is_empty() { String::new() } else { format!(" [{}]", options.join(" | ")) };
-            let _ = writeln!(transcript, "  < {}{options}", reply.text.replace('\n', "\n    "));
+            let through = match &reply.outside_window {
+                Some(OutsideWindow::Template { name, .. }) => format!(" (template {name})"),
+                Some(OutsideWindow::Tag(tag)) => format!(" (tag {tag})"),
+                None => String::new(),
+            };
+            let _ = writeln!(transcript, "  < {}{options}{through}", reply.text.replace('\n', "\n    "));
             if !reply.quick_replies.is_empty() {
                 buttons.insert(who.to_owned(), reply.quick_replies.clone());
             }

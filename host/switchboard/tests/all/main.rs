@@ -46,6 +46,7 @@ mod replay;
 mod retention;
 mod scheduler;
 mod self_service;
+mod signals;
 mod store_cli;
 mod support;
 mod timers;

@@ -262,7 +262,8 @@ fn not_relevant_stops_every_ladder() {
 fn closing_a_conversation_cancels_its_timers() {
     let mut sim = Sim::new(Channel::Telegram, at("2026-01-05T10:00:00Z"));
     sim.say("price", None, at("2026-01-05T10:00:00Z"));
-    let closed = sim.conversation.close("closed", at("2026-01-05T10:30:00Z"));
+    let setting = Setting { flow: &sim.flow, calendar: &sim.calendar };
+    let closed = sim.conversation.close(setting, "closed", at("2026-01-05T10:30:00Z"));
     assert_eq!(keys(&closed.cancelled_timers), ["nudge-4h", "nudge-next-day"]);
 }
 
