@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: build the example plugins from source (Rust, Python, JavaScript),
-# then serve the three example tenants on the embedded sled store, reachable
+# then serve the example tenants on the embedded sled store, reachable
 # in a browser and with curl. This is the README's first command.
 #
 #   scripts/demo.sh              # http://127.0.0.1:8080/
@@ -25,6 +25,13 @@ demo person's password is demo-password), or talk to a tenant with curl:
 
   curl -s localhost:${port}/v1/tenants/moving/messages -H 'content-type: application/json' \\
        -d '{"contact": {"id": "me"}, "text": "Сколько стоит переезд?"}'
+
+A business's own system tells the bot what happened to a customer, and the
+flow writes first (here: FitLab's billing, a failed payment):
+
+  curl -s localhost:${port}/v1/tenants/subscriptions/signals -H 'authorization: Bearer demo-subscriptions-token' \\
+       -H 'content-type: application/json' \\
+       -d '{"name": "payment.failed", "to": "web:me", "fields": {"plan": "Gold"}}'
 
 Each tenant's admin API (conversations, transcripts, events) takes its token:
 

@@ -82,5 +82,7 @@ cargo run --quiet -- flow check examples/moving/flow.toml
 cargo run --quiet -- flow check examples/salon/flow.toml
 cargo run --quiet -- flow check examples/webshop/flow.toml
 cargo run --quiet -- flow check examples/office/flow.toml
+cargo run --quiet -- flow check examples/subscriptions/flow.toml
+cargo run --quiet -- flow check examples/electronics/flow.toml
 
 step "all tests passed"

@@ -520,10 +520,13 @@ pub struct Knowledge {
     /// Buttons sent with the answer: an intent to start or another answer.
     #[serde(default)]
     pub buttons: Vec<AnswerButton>,
-    /// After the answer a person takes over (payment and account problems),
-    /// instead of asking whether it helped.
+    /// After the answer a person in this queue takes over (payment and
+    /// account problems), instead of asking whether it helped.
     #[serde(default)]
-    pub handoff: bool,
+    pub handoff: Option<String>,
+    /// How soon that person should answer: urgent categories jump the queue.
+    #[serde(default)]
+    pub priority: Priority,
 }
 
 /// A button on an answer: exactly one of `intent` and `answer`.

@@ -45,7 +45,15 @@ impl Turn<'_, '_> {
             .collect();
         let text = self.text(&entry.answer);
         self.say(text, buttons);
-        if entry.handoff {
+        if let Some(queue) = &entry.handoff {
+            self.conversation.route = Some(crate::contract::Route {
+                queue: queue.clone(),
+                priority: entry.priority,
+                assignee: None,
+                backup: None,
+            });
+            // The answer says a person takes it from here.
+            self.handoff_reply = Some(String::new());
             self.handoff(Reason::Knowledge(name.to_owned()));
             return;
         }

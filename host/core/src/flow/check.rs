@@ -224,6 +224,9 @@ impl Checker<'_> {
                 check_queue(self, queue);
             }
         }
+        for queue in flow.knowledge.iter().filter_map(|entry| entry.handoff.as_ref()) {
+            check_queue(self, queue);
+        }
         for rule in &flow.routing {
             check_queue(self, &rule.queue);
             self.condition(&rule.queue, &rule.when, &every_field, None);
@@ -616,16 +619,17 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(awaiting) = &when.awaiting
-            && !["nothing", "intent", "confirm", "slot", "remedy"].contains(&awaiting.as_str())
-            && !fields.iter().any(|field| field.name == *awaiting)
-            && intent.is_some()
-        {
-            self.report(
-                &quoted(awaiting),
-                format!("the condition of {whose:?} waits for {awaiting:?}, which is not asked there"),
-                "awaiting is a field's name, or confirm, slot, remedy, intent or nothing".to_owned(),
-            );
+        for awaiting in when.awaiting.iter().flat_map(|awaiting| awaiting.compared_values()) {
+            let known = ["nothing", "intent", "confirm", "resolved", "slot", "remedy"].contains(&awaiting)
+                || fields.iter().any(|field| field.name == awaiting);
+            if !known {
+                self.report(
+                    &quoted(awaiting),
+                    format!("the condition of {whose:?} waits for {awaiting:?}, which is not asked there"),
+                    "awaiting is a field's name, or confirm, slot, remedy, resolved, intent or nothing"
+                        .to_owned(),
+                );
+            }
         }
     }
 

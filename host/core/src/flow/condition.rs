@@ -10,7 +10,7 @@
 //! when.fields.condition = ["opened", "defective"] # one of
 //! when.fields.amount = { min = 100000 }           # at least, in major units for money
 //! when.fields.phone = { known = false }           # not collected yet
-//! when.awaiting = "confirm"                       # what the conversation waits for
+//! when.awaiting = ["slot", "confirm"]             # what the conversation waits for
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,11 +35,12 @@ pub struct When {
     /// Collected fields, by name, and what each must be.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Match>,
-    /// What the conversation waits for from the customer: a field's name,
-    /// `confirm`, `choice` (offered slots or remedies), `intent` (the menu),
-    /// or `nothing`.
+    /// What the conversation waits for from the customer: a field's name
+    /// (`slot` and `remedy` for offered options), `confirm`, `resolved`
+    /// ("did this solve it?"), `intent` (the menu) or `nothing`; or one of
+    /// a list of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub awaiting: Option<String>,
+    pub awaiting: Option<Match>,
 }
 
 /// What one field must be.
@@ -91,7 +92,10 @@ impl When {
             && self.intent.as_deref().is_none_or(|intent| facts.intent == Some(intent))
             && self.tier.is_none_or(|tier| facts.tier == Some(tier))
             && self.after_hours.is_none_or(|wanted| wanted == facts.after_hours)
-            && self.awaiting.as_deref().is_none_or(|awaiting| awaiting == facts.awaiting)
+            && self
+                .awaiting
+                .as_ref()
+                .is_none_or(|awaiting| awaiting.holds(Some(&Value::Text(facts.awaiting.to_owned()))))
             && self.fields.iter().all(|(name, wanted)| wanted.holds(facts.fields.get(name)))
     }
 }

@@ -754,3 +754,58 @@ async fn the_log_exports_as_resumable_ndjson_and_the_kpis_as_csv() {
     let (status, _, _) = get_raw(&app, "/v1/tenants/alpha/kpis?from=2026-13-01", "token-alpha").await;
     assert_eq!(status, 400, "a bad day is the caller's to fix");
 }
+
+/// The subscriptions demo's own outcomes, recorded by its flow (fields in
+/// the flow's tagged shape, not a plugin's plain JSON), feed the renewal
+/// rate, the churn reasons and the revenue recovered.
+#[test]
+fn a_flows_own_outcome_events_feed_the_renewal_kpis() {
+    let runtime = runtime();
+    let engine = Engine::new(Store::temporary().expect("a store"), Arc::clone(&runtime));
+    let dir = crate::support::repo_root().join("examples/subscriptions");
+    engine.add_tenant(Tenant::load(&dir, &plugin_dir(), &runtime, &|_| None).expect("loads")).expect("added");
+    let at = 1_767_600_000_000; // 2026-01-05
+    let message =
+        |id: &str, text: &str, payload: Option<&str>, minute: i64| switchboard::engine::InboundMessage {
+            channel: Channel::Telegram,
+            contact: switchboard_core::contract::Contact {
+                id: id.to_owned(),
+                display_name: None,
+                locale: "en".to_owned(),
+            },
+            text: text.to_owned(),
+            payload: payload.map(str::to_owned),
+            message_id: Some(format!("{id}-{minute}")),
+            at: at + minute * 60_000,
+        };
+    // Two cancel for a reason (one pauses instead), one renews.
+    for (id, reason, outcome) in [("a", "price", "cancelled"), ("b", "moving", "paused")] {
+        engine.handle("subscriptions", message(id, "cancel my membership", None, 0)).expect("a turn");
+        engine.handle("subscriptions", message(id, reason, Some(reason), 1)).expect("a turn");
+        engine.handle("subscriptions", message(id, outcome, Some(outcome), 2)).expect("a turn");
+    }
+    // "Renew" names the intent and answers its question at once.
+    engine.handle("subscriptions", message("c", "Renew my membership please", None, 0)).expect("a turn");
+    let recovered = switchboard::engine::Signal {
+        to: "c".to_owned(),
+        channel: Channel::Telegram,
+        name: "payment.recovered".to_owned(),
+        fields: [(
+            "amount".to_owned(),
+            Value::Money(switchboard_core::contract::Money::new(1_800_000, "AMD")),
+        )]
+        .into(),
+        id: Some("billing-1".to_owned()),
+        locale: None,
+        display_name: None,
+        at: at + 5 * 60_000,
+    };
+    engine.signal("subscriptions", recovered).expect("a signal");
+    let day = switchboard::engine::parse_day("2026-01-05").expect("a day");
+    let query = KpiQuery { from: day, to: day, channel: None, intent: None, granularity: Granularity::Day };
+    let report = engine.kpis("subscriptions", &query).expect("kpis").total;
+    let renewal = &report.kpis["renewal_rate"];
+    assert_eq!((renewal.numerator, renewal.denominator), (Some(1.0), Some(3.0)), "{renewal:?}");
+    assert_eq!(report.churn_reasons.get("price"), Some(&1), "{:?}", report.churn_reasons);
+    assert_eq!(report.kpis["revenue_recovered"].value, Some(1_800_000.0));
+}
