@@ -55,6 +55,10 @@ pub struct AddArgs {
     /// without it, they sign in by link.
     #[arg(long)]
     password_stdin: bool,
+    /// Their own messenger identity, where handoffs and approval requests
+    /// reach them with buttons (`telegram:5551234`); repeat for several.
+    #[arg(long = "contact")]
+    contacts: Vec<String>,
     #[command(flatten)]
     server: Server,
 }
@@ -63,6 +67,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Add(args) => {
             let mut body = json!({ "name": args.name, "role": args.role });
+            if !args.contacts.is_empty() {
+                body["contacts"] = json!(args.contacts);
+            }
             if args.password_stdin {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
@@ -78,11 +85,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .call(http::Method::GET, &format!("/v1/tenants/{}/staff", query_value(&args.tenant)))?;
             for person in listed["staff"].as_array().into_iter().flatten() {
                 let password = if person["has_password"] == true { "password" } else { "link only" };
+                let contacts: Vec<&str> =
+                    person["contacts"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                 println!(
-                    "{:<20} {:<30} {:<6} {password}",
+                    "{:<20} {:<30} {:<6} {password:<9} {}",
                     person["id"].as_str().unwrap_or_default(),
                     person["name"].as_str().unwrap_or_default(),
-                    person["role"].as_str().unwrap_or_default()
+                    person["role"].as_str().unwrap_or_default(),
+                    contacts.join(" ")
                 );
             }
         }

@@ -67,7 +67,8 @@ impl Engine {
             if effects == Effects::default() {
                 continue;
             }
-            let outbox = outbox::entries(&tenant, &stored, &effects);
+            let notices = self.notices(&tenant, &stored, &effects);
+            let outbox = outbox::entries(&tenant, &stored, &effects, &notices);
             fired.push((tenant, stored, effects, outbox));
         }
         let turns: Vec<(&str, TurnRecord<'_>)> = fired

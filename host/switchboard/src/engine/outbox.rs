@@ -57,8 +57,25 @@ pub struct OutboxEntry {
     pub parked_because: Option<String>,
 }
 
-/// The outbox entries a turn becomes, encoded for the store.
-pub(crate) fn entries(tenant: &Tenant, stored: &StoredConversation, effects: &Effects) -> Vec<Vec<u8>> {
+/// A message to a staff member on their own channel, about a conversation
+/// (`staff_channels.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Notice {
+    pub channel: Channel,
+    /// Their id on the channel.
+    pub to: String,
+    pub text: String,
+    pub quick_replies: Vec<QuickReply>,
+}
+
+/// The outbox entries a turn becomes, encoded for the store: its replies,
+/// its handoff cards for the tenant's webhook, and its notices to staff.
+pub(crate) fn entries(
+    tenant: &Tenant,
+    stored: &StoredConversation,
+    effects: &Effects,
+    notices: &[Notice],
+) -> Vec<Vec<u8>> {
     let conversation = &stored.conversation;
     let mut entries = Vec::new();
     let to = Identity::id_on(&conversation.contact.id, conversation.channel);
@@ -109,6 +126,23 @@ pub(crate) fn entries(tenant: &Tenant, stored: &StoredConversation, effects: &Ef
             parked_because: None,
         }));
     }
+    let notices = notices.iter().filter(|notice| can_send(tenant, notice.channel));
+    entries.extend(notices.map(|notice| OutboxEntry {
+        conversation: conversation.id.clone(),
+        channel: notice.channel,
+        to: notice.to.clone(),
+        text: notice.text.clone(),
+        quick_replies: notice.quick_replies.clone(),
+        outside_window: None,
+        handoff: None,
+        attempts: 0,
+        not_before: 0,
+        last_tried: 0,
+        // The staff member's own window is not this conversation's.
+        window_until: None,
+        locale: tenant.flow.default_locale.clone(),
+        parked_because: None,
+    }));
     entries.iter().filter_map(|entry| serde_json::to_vec(entry).ok()).collect()
 }
 

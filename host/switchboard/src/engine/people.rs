@@ -50,6 +50,10 @@ pub struct StaffMember {
     /// while the server runs as the demo.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub demo: bool,
+    /// Their own messenger identities (`telegram:5551234`), where handoffs
+    /// and approval requests reach them with buttons (`staff_channels.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
 }
 
 impl StaffMember {
@@ -157,10 +161,16 @@ impl Engine {
             created_at: old.as_ref().map_or(now, |old| old.created_at),
             nonce,
             demo,
+            contacts: old.map(|old| old.contacts).unwrap_or_default(),
         };
-        let bytes = serde_json::to_vec(&member).map_err(|error| EngineError::Busy(error.to_string()))?;
-        self.store.put_staff_member(tenant, id, &bytes)?;
+        self.store_staff(tenant, &member)?;
         Ok(member)
+    }
+
+    pub(super) fn store_staff(&self, tenant: &str, member: &StaffMember) -> Result<(), EngineError> {
+        let bytes = serde_json::to_vec(member).map_err(|error| EngineError::Busy(error.to_string()))?;
+        self.store.put_staff_member(tenant, &member.id, &bytes)?;
+        Ok(())
     }
 
     pub fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<StaffMember>, EngineError> {
@@ -229,6 +239,7 @@ impl Engine {
             created_at: now,
             nonce: operator_nonce(admin_key),
             demo: false,
+            contacts: Vec::new(),
         };
         self.open_session(None, &operator, now)
     }

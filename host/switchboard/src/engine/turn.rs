@@ -139,9 +139,9 @@ impl Engine {
     fn apply_arrival(
         &self,
         tenant_name: &str,
-        message: InboundMessage,
+        mut message: InboundMessage,
         signal: Option<(String, BTreeMap<String, Value>)>,
-        held: Option<TurnGuard>,
+        mut held: Option<TurnGuard>,
     ) -> Result<Applied, EngineError> {
         let _working = self.admission.working(tenant_name);
         let tenant = self.tenant(tenant_name)?;
@@ -150,6 +150,28 @@ impl Engine {
             metrics::counter!("switchboard_messages_refused_total", "reason" => "events_per_day")
                 .increment(1);
             return Err(EngineError::DailyQuota { tenant: tenant_name.to_owned(), limit, retry_after_secs });
+        }
+        // A staff member's button acts on the conversation it names; from
+        // anyone else it is dropped, and the message is what they typed.
+        if signal.is_none()
+            && let Some((action, target)) = message.payload.as_deref().and_then(super::staff_channels::parse)
+        {
+            let target = target.to_owned();
+            if let Some(message_id) = &message.message_id
+                && self.store.seen(tenant_name, message.channel.as_str(), message_id)?
+            {
+                return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &target)?));
+            }
+            // Only the conversation acted on is locked, never two at once.
+            drop(held.take());
+            if let Some(applied) = self.staff_action(&tenant, &message, action, &target)? {
+                return Ok(applied);
+            }
+            tracing::warn!(
+                tenant = tenant_name,
+                "a staff button from an identity on no staff list; taken as text"
+            );
+            message.payload = None;
         }
         // Signals are deduplicated by their own ids, apart from messages'.
         let channel_name = if signal.is_some() { SIGNAL_DEDUPE } else { message.channel.as_str() };
@@ -436,7 +458,21 @@ impl Engine {
         effects: Effects,
         dedupe: Option<(&str, &str)>,
     ) -> Result<Applied, EngineError> {
-        let outbox = outbox::entries(tenant, stored, &effects);
+        self.apply_with(tenant, stored, effects, dedupe, Vec::new())
+    }
+
+    /// [`Engine::apply`], with notices to staff beyond those the turn's
+    /// events call for.
+    pub(super) fn apply_with(
+        &self,
+        tenant: &Tenant,
+        stored: &StoredConversation,
+        effects: Effects,
+        dedupe: Option<(&str, &str)>,
+        mut notices: Vec<outbox::Notice>,
+    ) -> Result<Applied, EngineError> {
+        notices.extend(self.notices(tenant, stored, &effects));
+        let outbox = outbox::entries(tenant, stored, &effects, &notices);
         let tenant = tenant.name.as_str();
         let record =
             TurnRecord { stored, events: &effects.events, dedupe, outbox: &outbox, timers: &effects.timers };

@@ -381,14 +381,7 @@ pub async fn decide(
             let Some(stored) = engine.conversation(&tenant, &id)? else {
                 return Err(crate::engine::EngineError::UnknownConversation { tenant, conversation: id });
             };
-            let conversation = &stored.conversation;
-            let named = |field: &str| {
-                matches!(conversation.fields.get(field), Some(switchboard_core::contract::Value::Text(name)) if *name == agent)
-            };
-            let waits_for = matches!(&conversation.status,
-                switchboard_core::conversation::Status::Human { queue, assignee }
-                    if *queue == agent || assignee.as_deref() == Some(agent.as_str()));
-            if !(named("approver") || named("backup") || waits_for) {
+            if !crate::engine::may_decide(&stored.conversation, &agent, crate::engine::Role::Agent) {
                 return Ok(None);
             }
         }

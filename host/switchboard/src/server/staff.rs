@@ -12,13 +12,19 @@ use serde_json::{Value, json};
 use super::api::{blocking, now};
 use super::auth::{AgentAuth, TenantAuth};
 use super::{AppError, AppState, ErrorBody};
-use crate::engine::{LINK_MS, Role, StaffMember, valid_staff_id};
+use crate::engine::{LINK_MS, Role, StaffMember, valid_staff_contact, valid_staff_id};
 
 /// Passwords shorter than this are refused.
 const MIN_PASSWORD_CHARS: usize = 8;
 
 fn view(member: &StaffMember) -> Value {
-    json!({ "id": member.id, "name": member.name, "role": member.role, "has_password": member.has_password() })
+    json!({
+        "id": member.id,
+        "name": member.name,
+        "role": member.role,
+        "has_password": member.has_password(),
+        "contacts": member.contacts,
+    })
 }
 
 /// `GET /v1/tenants/{tenant}/staff`: the tenant's people (never their passwords).
@@ -42,6 +48,10 @@ pub struct PutStaff {
     /// At least 8 characters; leave it out to keep theirs (or to sign in by link only).
     #[serde(default)]
     password: Option<String>,
+    /// Their own messenger identities (`telegram:5551234`), where handoffs
+    /// and approval requests reach them with buttons; leave it out to keep theirs.
+    #[serde(default)]
+    contacts: Option<Vec<String>>,
 }
 
 /// `PUT /v1/tenants/{tenant}/staff/{id}`: add or change a person.
@@ -72,8 +82,13 @@ pub async fn put(
             "a password has at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
+    if let Some(bad) = request.contacts.iter().flatten().find(|contact| !valid_staff_contact(contact)) {
+        return Err(AppError::bad_request(format!(
+            "contact {bad:?} is not an identity the host can write to: write channel:id on whatsapp, telegram, messenger or instagram (web chat people use the console)"
+        )));
+    }
     let member = blocking(&state, move |engine| {
-        engine.put_staff(
+        let member = engine.put_staff(
             &tenant,
             &id,
             request.name.trim(),
@@ -81,7 +96,11 @@ pub async fn put(
             request.password.as_deref(),
             false,
             now(),
-        )
+        )?;
+        match &request.contacts {
+            Some(contacts) => Ok(engine.set_staff_contacts(&tenant, &id, contacts)?.unwrap_or(member)),
+            None => Ok(member),
+        }
     })
     .await?;
     Ok(Json(view(&member)))

@@ -47,6 +47,7 @@ mod retention;
 mod scheduler;
 mod self_service;
 mod signals;
+mod staff_channels;
 mod store_cli;
 mod support;
 mod timers;
