@@ -97,7 +97,7 @@ fn the_approver_hears_of_a_request_on_her_channel_and_decides_it_with_a_tap() {
     assert_eq!(buttons, [format!("staff:approve:{conversation}"), format!("staff:reject:{conversation}")]);
     assert!(notices[0].text.contains("Gayane"), "{}", notices[0].text);
 
-    let tap = telegram("telegram:111", "Одобрить", Some(&buttons[0]), "l1", MONDAY_10 + 120_000);
+    let tap = telegram("telegram:111", "Одобрить", Some(buttons[0]), "l1", MONDAY_10 + 120_000);
     let outcome = engine.handle("office", tap.clone()).expect("a turn");
     let decided = outcome.events.iter().find_map(|event| match &event.body {
         EventBody::Domain { name, payload } if name == "approval.decided" => Some(payload.clone()),
