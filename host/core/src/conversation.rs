@@ -29,6 +29,7 @@ use crate::text::guess_locale;
 use crate::understand::{Understanding, understand};
 
 mod advance;
+mod code;
 mod decisions;
 mod handoff;
 mod knowledge;
@@ -114,6 +115,19 @@ pub struct Conversation {
     /// means it did not help, and a person takes over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answered: Vec<String>,
+    /// A one-time code sent and not yet answered (`code` fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_code: Option<PendingCode>,
+}
+
+/// A one-time code waiting for the customer to type it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub field: String,
+    pub code: String,
+    pub expires_at: i64,
+    /// Wrong codes typed so far.
+    pub attempts: u32,
 }
 
 /// One remembered event: when, and the fields the flow keeps with it.
@@ -223,6 +237,11 @@ pub struct Outbound {
     /// may still be sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside_window: Option<OutsideWindow>,
+    /// Another identity than the conversation's to send it to
+    /// (`whatsapp:37491000001` for a one-time code to the phone on record).
+    /// It is never shown in the conversation itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// How a message goes out after a channel's 24 h customer-service window.
@@ -298,6 +317,12 @@ impl StepFailed {
 pub trait Plugins {
     fn call(&mut self, plugin: &str, input: StepInput) -> Result<Vec<Decision>, StepFailed>;
 
+    /// A fresh one-time code: six random digits. Hosts without randomness
+    /// keep this default, which fails, and the conversation goes to a human.
+    fn one_time_code(&mut self) -> Result<String, StepFailed> {
+        Err(StepFailed::new(FailureCode::Unavailable, "no randomness for a one-time code here"))
+    }
+
     /// The next number of a tenant's sequence (`[intents.done.number]`):
     /// never the same twice for one tenant. Hosts without a counter keep
     /// this default, which fails, and the conversation goes to a human.
@@ -358,6 +383,7 @@ impl Conversation {
             timers: BTreeMap::new(),
             memory: BTreeMap::new(),
             answered: Vec::new(),
+            pending_code: None,
         }
     }
 
@@ -583,7 +609,7 @@ impl Turn<'_, '_> {
             }
         }
         self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
-        self.effects.outbound.push(Outbound { text, quick_replies, outside_window: None });
+        self.effects.outbound.push(Outbound { text, quick_replies, outside_window: None, to: None });
     }
 
     fn inbound(&mut self, inbound: &Inbound) {
@@ -670,6 +696,7 @@ impl Turn<'_, '_> {
                         | FieldKind::Pattern
                         | FieldKind::Number
                         | FieldKind::Money
+                        | FieldKind::Code
                 )
             }) {
                 return;

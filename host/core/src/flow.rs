@@ -216,6 +216,14 @@ pub struct FieldSpec {
     /// defective). Checked each time the next question is picked.
     #[serde(default)]
     pub when: Option<When>,
+    /// For `code`: the field holding the phone on record the code goes to
+    /// (on WhatsApp), usually set by a plugin step from the order system.
+    #[serde(default)]
+    pub send_to: Option<String>,
+    /// For `code`: how long a code is good for.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<Duration>,
 }
 
 fn default_retries() -> u32 {
@@ -246,6 +254,8 @@ impl FieldSpec {
             invalid: Localized::default(),
             on_collect: Vec::new(),
             when: None,
+            send_to: None,
+            expires: None,
         }
     }
 
@@ -347,6 +357,11 @@ pub enum FieldKind {
     Boolean,
     /// A count and what it counts ("40 стульев"), kept as text.
     Quantity,
+    /// A one-time code the host sends to the contact point in `send_to`
+    /// and checks, with an expiry (`expires`) and limited tries (`retries`).
+    /// Filled only by the answer to its own question, never from anything
+    /// else a message carries; `true` once the right code comes back.
+    Code,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -395,6 +395,10 @@ impl Understanding {
     /// an option by name). Text and yes/no are taken only as answers, unless
     /// the tenant's understanding plugin found them (see `merge.rs`).
     pub fn value_for(&self, intent: &str, field: &FieldSpec, clock: Clock<'_>) -> Option<Value> {
+        // A one-time code comes only as the answer to its question.
+        if field.kind == FieldKind::Code {
+            return None;
+        }
         let built_in = self.built_in_value(intent, field, clock);
         if self.guesses.is_empty() {
             return built_in;
@@ -455,7 +459,7 @@ impl Understanding {
                     None => self.choice_by_date(field, clock).map(Value::Text),
                 }
             }
-            FieldKind::Text | FieldKind::Boolean => None,
+            FieldKind::Text | FieldKind::Boolean | FieldKind::Code => None,
         }
     }
 

@@ -164,6 +164,15 @@ pub fn validate(field: &FieldSpec, answer: &str, calendar: &Calendar, now_ms: i6
                 .ok_or(Invalid::Pattern)
         }
         FieldKind::Boolean => yes_no(answer).map(Value::Boolean).ok_or(Invalid::YesNo),
+        // Checked against the code sent, by the conversation: here only its shape.
+        FieldKind::Code => {
+            let digits: String = answer.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+            if (4..=8).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+                Ok(Value::Text(digits))
+            } else {
+                Err(Invalid::Pattern)
+            }
+        }
     }
 }
 

@@ -6,6 +6,11 @@
 //! with the state, the last scan, the expected date and the tracking link. An
 //! order later than the tenant's SLA gets options instead of a bare status.
 //!
+//! A sensitive order (`"sensitive": true`: a high-value one, say) is not
+//! described until the customer proves they hold the phone on record: the
+//! plugin sets `phone_on_record` and asks the flow's `verified` field, a
+//! one-time code the host sends there and checks, then runs again.
+//!
 //! The order API is expected to answer `GET {orders_url}` (with `{order_id}`
 //! filled in) with `404` for an unknown order, or `200` and:
 //!
@@ -55,6 +60,9 @@ pub struct Order {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// Described only after a one-time code to the phone on record.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +99,19 @@ impl Plugin for OrderStatus {
                 Decision::clear_field("contact"),
                 Decision::ask("contact"),
                 Decision::emit("order.verification_failed", &serde_json::json!({ "order_id": order.id })),
+            ]);
+        }
+        if order.sensitive && input.boolean("verified") != Some(true) {
+            let Some(phone) = order.phone.clone() else {
+                return Err(StepError::Unavailable(format!(
+                    "order {} is sensitive and has no phone on record",
+                    order.id
+                )));
+            };
+            return Ok(vec![
+                Decision::set_field("phone_on_record", Value::Text(phone)),
+                Decision::ask("verified"),
+                Decision::emit("order.verification_required", &serde_json::json!({ "order_id": order.id })),
             ]);
         }
         Ok(answer(&config, &order, lang, input.now))

@@ -116,3 +116,27 @@ fn dates_parse_to_utc_midnight() {
     assert_eq!(parse_date("2026-13-01"), None);
     assert_eq!(parse_date("soon"), None);
 }
+
+#[test]
+fn a_sensitive_order_says_nothing_until_a_code_to_the_phone_on_record_comes_back() {
+    let mut sensitive = order();
+    sensitive["sensitive"] = json!(true);
+    with_host(|host| host.respond_json(URL, 200, &sensitive));
+    let decisions = run("+37491000000", "en", jan(3)).expect("the step succeeds");
+    assert!(replies(&decisions).is_empty(), "nothing about the order yet: {decisions:?}");
+    assert!(
+        decisions
+            .contains(&Decision::set_field("phone_on_record", Value::Text("+374 91 000 000".to_owned())))
+    );
+    assert!(decisions.contains(&Decision::ask("verified")));
+
+    let mut verified = input("order_status")
+        .text("order_id", "A-1001")
+        .text("contact", "+37491000000")
+        .boolean("verified", true)
+        .config(&config())
+        .build();
+    verified.now = jan(3);
+    let decisions = OrderStatus::run(verified).expect("the step succeeds");
+    assert!(replies(&decisions)[0].starts_with("Order A-1001: on its way."), "{decisions:?}");
+}

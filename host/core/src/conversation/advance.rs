@@ -72,6 +72,9 @@ impl Turn<'_, '_> {
     }
 
     pub(super) fn ask(&mut self, field: &FieldSpec, prompt: Option<String>) {
+        if field.kind == FieldKind::Code && !self.send_code(field) {
+            return;
+        }
         let mut options = match field.kind {
             FieldKind::Boolean => render::yes_no_options(self.conversation.locale()),
             _ => self.choice_options(field),
@@ -123,6 +126,10 @@ impl Turn<'_, '_> {
             self.collect(name, crate::contract::Value::Text(answer.trim().to_owned()));
             return;
         };
+        if field.kind == FieldKind::Code {
+            self.answer_code(&field, attempts, answer);
+            return;
+        }
         let answered = validate(&field, answer, self.setting.calendar, self.now);
         let answered = self.understanding.answer(&field, answered, self.clock());
         // A free-text question takes any answer, so only a clear request
@@ -164,7 +171,7 @@ impl Turn<'_, '_> {
         }
     }
 
-    fn collect(&mut self, name: &str, value: crate::contract::Value) {
+    pub(super) fn collect(&mut self, name: &str, value: crate::contract::Value) {
         self.record(EventBody::FieldCollected { field: name.to_owned(), value: value.clone() });
         self.conversation.fields.insert(name.to_owned(), value);
         self.conversation.awaiting = Awaiting::Nothing;

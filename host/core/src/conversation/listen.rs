@@ -42,7 +42,9 @@ fn entity_kind(kind: FieldKind) -> Option<&'static str> {
         FieldKind::Quantity => Some("quantity"),
         FieldKind::Phone => Some("phone"),
         FieldKind::Email => Some("email"),
-        FieldKind::Pattern | FieldKind::Choice | FieldKind::Text | FieldKind::Boolean => None,
+        FieldKind::Pattern | FieldKind::Choice | FieldKind::Text | FieldKind::Boolean | FieldKind::Code => {
+            None
+        }
     }
 }
 

@@ -350,7 +350,7 @@ impl Turn<'_, '_> {
             })
             .collect();
         self.record(EventBody::MessageSent { text: text.clone(), by: Sender::Bot });
-        self.effects.outbound.push(Outbound { text, quick_replies, outside_window });
+        self.effects.outbound.push(Outbound { text, quick_replies, outside_window, to: None });
     }
 
     fn fired(&mut self, key: &str, pending: &PendingTimer) {

@@ -298,6 +298,31 @@ impl Checker<'_> {
             if dated {
                 self.date_examples(field);
             }
+            if field.kind == FieldKind::Code {
+                let known = |name: &str| {
+                    intent.field(name).is_some()
+                        || intent.steps.iter().any(|step| step.sets.iter().any(|set| set == name))
+                };
+                match &field.send_to {
+                    None => self.report(
+                        &near,
+                        format!("code field {:?} has no send_to", field.name),
+                        "name the field holding the phone on record, e.g. send_to = \"phone_on_record\" (a step's `sets`)".to_owned(),
+                    ),
+                    Some(to) if !known(to) => self.report(
+                        &quoted(to),
+                        format!("code field {:?} sends to {to:?}, which is not one of {name:?}'s fields", field.name),
+                        "declare it, or list it in the `sets` of the step that fills it".to_owned(),
+                    ),
+                    Some(_) => {}
+                }
+            } else if field.send_to.is_some() || field.expires.is_some() {
+                self.report(
+                    &near,
+                    format!("field {:?} has send_to or expires but is not a code", field.name),
+                    "they apply to type = \"code\" fields".to_owned(),
+                );
+            }
             if !field.units.is_empty() && field.kind != FieldKind::Number {
                 self.report(&near, format!("field {:?} has units but is not a number", field.name), None);
             }
@@ -959,5 +984,71 @@ keep = ["condition", "rma"]
     fn a_number_needs_a_field_of_its_own() {
         let problems = check(&FEATURES.replace("field = \"rma\"", "field = \"defect\""));
         assert!(problems.iter().any(|problem| problem.contains("numbers into \"defect\"")), "{problems:?}");
+    }
+
+    const REACHING: &str = r#"version = "1"
+default_locale = "en"
+menu.en = "Hi"
+
+[[signals]]
+name = "payment.failed"
+fields = ["plan"]
+
+[[intents]]
+name = "order"
+title.en = "Order"
+triggers.en = ["order"]
+start_on = ["payment.failed"]
+
+[[intents.fields]]
+name = "verified"
+type = "code"
+ask = false
+send_to = "phone_on_record"
+prompt.en = "Type the code we sent to {plan}'s phone."
+
+[[intents.steps]]
+name = "lookup"
+plugin = "pricing"
+sets = ["phone_on_record"]
+
+[intents.done]
+state = "resolved"
+
+[[knowledge]]
+name = "charging"
+triggers.en = ["won't charge"]
+answer.en = "Try another cable."
+buttons = [{ title.en = "My order", intent = "order" }]
+"#;
+
+    #[test]
+    fn signals_codes_and_answers_are_checked_where_they_point() {
+        assert_eq!(check(REACHING), Vec::<String>::new());
+        let problems =
+            check(&REACHING.replace("start_on = [\"payment.failed\"]", "start_on = [\"payment.faild\"]"));
+        assert!(
+            problems.iter().any(|problem| problem
+                .starts_with("flow.toml:13:13: error: intent \"order\" starts on signal \"payment.faild\"")),
+            "{problems:?}"
+        );
+        let problems =
+            check(&REACHING.replace("name = \"payment.failed\"", "name = \"conversation.closed\""));
+        assert!(
+            problems.iter().any(|problem| problem.contains("must be a name of the business's own")),
+            "{problems:?}"
+        );
+        let problems = check(&REACHING.replace("send_to = \"phone_on_record\"", "send_to = \"phone\""));
+        assert!(
+            problems[0].contains("sends to \"phone\", which is not one of \"order\"'s fields"),
+            "{problems:?}"
+        );
+        let problems = check(&REACHING.replace("intent = \"order\" }", "answer = \"charge\" }"));
+        assert!(problems[0].contains("gives answer \"charge\", which does not exist"), "{problems:?}");
+        let problems = check(&REACHING.replace("{plan}", "{plann}"));
+        assert!(
+            problems[0].contains("mentions {plann}"),
+            "a prompt's placeholders are checked: {problems:?}"
+        );
     }
 }

@@ -150,9 +150,11 @@ pub fn intent_specs(flow: &Flow) -> Vec<IntentSpec> {
         .map(|intent| IntentSpec {
             name: intent.name.clone(),
             examples: intent.triggers.values().flatten().cloned().collect(),
+            // A one-time code is the customer's to type, no model's to guess.
             fields: intent
                 .fields
                 .iter()
+                .filter(|field| field.kind != FieldKind::Code)
                 .map(|field| FieldSpecInfo {
                     name: field.name.clone(),
                     kind: kind_spec(field.kind),
@@ -176,5 +178,7 @@ fn kind_spec(kind: FieldKind) -> FieldKindSpec {
         FieldKind::Pattern => FieldKindSpec::Pattern,
         FieldKind::Boolean => FieldKindSpec::Boolean,
         FieldKind::Quantity => FieldKindSpec::Quantity,
+        // Never shown to a classifier (see `intent_specs`).
+        FieldKind::Code => FieldKindSpec::Text,
     }
 }

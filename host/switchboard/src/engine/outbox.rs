@@ -86,8 +86,33 @@ pub(crate) fn entries(
     } else {
         conversation.locale()
     };
+    // A message for another identity (a one-time code to the phone on
+    // record) goes there, outside this conversation's window.
+    for reply in effects.outbound.iter().filter(|reply| reply.to.is_some()) {
+        let Some(identity) = reply.to.as_deref().and_then(Identity::parse) else { continue };
+        if !can_send(tenant, identity.channel) {
+            tracing::warn!(tenant = %tenant.name, channel = identity.channel.as_str(), "a message to another identity cannot be sent: no credentials for its channel");
+            continue;
+        }
+        entries.push(OutboxEntry {
+            conversation: conversation.id.clone(),
+            channel: identity.channel,
+            to: identity.id,
+            text: reply.text.clone(),
+            quick_replies: Vec::new(),
+            outside_window: None,
+            handoff: None,
+            attempts: 0,
+            not_before: 0,
+            last_tried: 0,
+            window_until: None,
+            locale: locale.to_owned(),
+            parked_because: None,
+        });
+    }
     if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
-        entries.extend(effects.outbound.iter().map(|reply| OutboxEntry {
+        let replies = effects.outbound.iter().filter(|reply| reply.to.is_none());
+        entries.extend(replies.map(|reply| OutboxEntry {
             conversation: conversation.id.clone(),
             channel: conversation.channel,
             to: to.to_owned(),

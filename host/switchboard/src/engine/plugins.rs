@@ -382,6 +382,14 @@ fn bounded_output(name: &str, component: &Plugin, answer: &impl serde::Serialize
 }
 
 impl Plugins for RuntimePlugins<'_> {
+    fn one_time_code(&mut self) -> Result<String, StepFailed> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|error| StepFailed::new(FailureCode::Unavailable, format!("no randomness: {error}")))?;
+        // Six digits; the modulo's bias over 2^64 is far below a guess's odds.
+        Ok(format!("{:06}", u64::from_le_bytes(bytes) % 1_000_000))
+    }
+
     fn next_number(&mut self, sequence: &str) -> Result<u64, StepFailed> {
         self.engine.store.next_number(&self.tenant.name, sequence).map_err(|error| {
             StepFailed::new(

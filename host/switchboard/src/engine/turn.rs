@@ -536,7 +536,9 @@ impl Applied {
             outbox: false,
             outcome: TurnOutcome {
                 conversation: conversation.id.clone(),
-                replies: effects.outbound,
+                // What went to another identity (a one-time code) is not
+                // the customer's to see here, nor the web chat's.
+                replies: effects.outbound.into_iter().filter(|reply| reply.to.is_none()).collect(),
                 events: effects.events,
                 status: conversation.status.clone(),
                 duplicate: false,

@@ -26,6 +26,12 @@ pub async fn order(Path(id): Path<String>) -> (StatusCode, Json<Value>) {
             "id": "A-1003", "status": "delivered", "expected_date": "2026-01-05",
             "phone": "+37491000003", "email": "mariam@example.com"
         }),
+        // A laptop: described only after a one-time code to its phone.
+        "A-1004" => json!({
+            "id": "A-1004", "status": "in_transit", "expected_date": days_from_today(1),
+            "last_scan": { "place": "Yerevan sorting hub", "at": days_from_today(0) },
+            "phone": "+37491000004", "email": "narek@example.com", "sensitive": true
+        }),
         _ => return (StatusCode::NOT_FOUND, Json(json!({ "error": "no such order" }))),
     };
     (StatusCode::OK, Json(order))

@@ -359,6 +359,7 @@ mod tests {
                 text: "Which day?".into(),
                 quick_replies: vec![CoreQuickReply { title: "Tomorrow".into(), payload: "day:1".into() }],
                 outside_window: None,
+                to: None,
             }],
             events: vec![DomainEvent {
                 at: 7,

@@ -10,6 +10,9 @@
 //! business's own systems about that customer (`POST …/signals`), with its
 //! fields as JSON (`"@locale": "en"` gives a new customer's language).
 //!
+//! `{code}` in a message is the one-time code the host last sent that
+//! customer (`type = "code"` fields), as they would read it on their phone.
+//!
 //! `~ 4h` lets time pass (any duration a flow may write: `30m`, `1d`,
 //! `2h 30m`): every timer due meanwhile fires through the engine's
 //! scheduler path, at its due time, and what it sends is in the transcript.
@@ -158,6 +161,15 @@ fn run_case(dir: &Path) -> String {
             }
             None => (text.to_owned(), None),
         };
+        // `{code}`: the one-time code the host sent this customer, as they
+        // would read it on their phone.
+        let typed = if text.contains("{code}") {
+            let stored = engine.conversation(tenant, contact).expect("read").expect("a conversation");
+            let code = stored.conversation.pending_code.expect("a code was sent").code;
+            text.replace("{code}", &code)
+        } else {
+            text.clone()
+        };
         let message = InboundMessage {
             channel: case.channel,
             contact: Contact {
@@ -165,7 +177,7 @@ fn run_case(dir: &Path) -> String {
                 display_name: Some(capitalise(contact)),
                 locale: String::new(),
             },
-            text: text.clone(),
+            text: typed,
             payload: payload.clone(),
             message_id: Some(format!("m{index}")),
             at: clock,

@@ -31,6 +31,7 @@ mod batching;
 mod canary;
 mod cases;
 mod catalog;
+mod codes;
 mod console;
 mod crash;
 mod delivery;

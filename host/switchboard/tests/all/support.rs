@@ -142,6 +142,12 @@ fn order(path: &str) -> (u16, &'static str) {
             r#"{"id": "A-1002", "status": "in_transit", "expected_date": "2025-12-28",
                "last_scan": {"place": "Gyumri depot"}, "phone": "+37491000002", "email": "aram@example.com"}"#,
         ),
+        "/api/orders/A-1004" => (
+            200,
+            r#"{"id": "A-1004", "status": "in_transit", "expected_date": "2026-01-07",
+               "last_scan": {"place": "Yerevan sorting hub", "at": "2026-01-05"},
+               "phone": "+37491000004", "email": "narek@example.com", "sensitive": true}"#,
+        ),
         _ => (404, r#"{"error": "no such order"}"#),
     }
 }
