@@ -519,8 +519,8 @@ impl Conversation {
         &self.contact.locale
     }
 
-    /// What a flow's `when` is checked against.
-    pub fn facts(&self, after_hours: bool) -> Facts<'_> {
+    /// What a flow's `when` is checked against, at `now`.
+    pub fn facts(&self, after_hours: bool, now: i64) -> Facts<'_> {
         let awaiting = match &self.awaiting {
             _ if !matches!(self.status, Status::Bot) => "nothing",
             Awaiting::Nothing => "nothing",
@@ -536,6 +536,7 @@ impl Conversation {
             tier: self.tier,
             after_hours,
             awaiting,
+            now,
         }
     }
 
@@ -804,7 +805,7 @@ impl Turn<'_, '_> {
 
     /// What the flow's conditions are checked against, now.
     fn facts(&self) -> Facts<'_> {
-        self.conversation.facts(!self.setting.calendar.is_open(self.now))
+        self.conversation.facts(!self.setting.calendar.is_open(self.now), self.now)
     }
 
     fn holds(&self, when: Option<&crate::flow::When>) -> bool {

@@ -146,7 +146,7 @@ impl Turn<'_, '_> {
     pub(super) fn route(&mut self, for_handoff: bool) -> (String, Priority, Option<String>, bool) {
         let flow = self.setting.flow;
         let after_hours = !self.setting.calendar.is_open(self.now);
-        let facts = self.conversation.facts(after_hours);
+        let facts = self.conversation.facts(after_hours, self.now);
         let rule = flow.routing.iter().find(|rule| rule.when.holds(facts));
         let conversation = &*self.conversation;
         if rule.is_none() && !for_handoff && conversation.route.is_none() {

@@ -331,7 +331,7 @@ impl Turn<'_, '_> {
         let say = spec
             .variants
             .iter()
-            .find(|variant| variant.when.holds(about.facts(after_hours)))
+            .find(|variant| variant.when.holds(about.facts(after_hours, self.now)))
             .map_or(&spec.say, |variant| &variant.say);
         let text = render::fill(&self.text(say), &about, self.setting.calendar, flow);
         if let (Some(name), Some(payload)) = (&spec.event, payload) {

@@ -72,6 +72,10 @@ pub struct Test {
     /// Equal to none of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not: Vec<String>,
+    /// For dates: `true` while the date is still ahead (a move not yet
+    /// made), `false` once it has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<bool>,
 }
 
 /// What a condition is checked against.
@@ -84,6 +88,8 @@ pub struct Facts<'a> {
     pub after_hours: bool,
     /// As [`When::awaiting`] names it.
     pub awaiting: &'a str,
+    /// Unix milliseconds: what `ahead` compares dates with.
+    pub now: i64,
 }
 
 impl When {
@@ -92,16 +98,15 @@ impl When {
             && self.intent.as_deref().is_none_or(|intent| facts.intent == Some(intent))
             && self.tier.is_none_or(|tier| facts.tier == Some(tier))
             && self.after_hours.is_none_or(|wanted| wanted == facts.after_hours)
-            && self
-                .awaiting
-                .as_ref()
-                .is_none_or(|awaiting| awaiting.holds(Some(&Value::Text(facts.awaiting.to_owned()))))
-            && self.fields.iter().all(|(name, wanted)| wanted.holds(facts.fields.get(name)))
+            && self.awaiting.as_ref().is_none_or(|awaiting| {
+                awaiting.holds(Some(&Value::Text(facts.awaiting.to_owned())), facts.now)
+            })
+            && self.fields.iter().all(|(name, wanted)| wanted.holds(facts.fields.get(name), facts.now))
     }
 }
 
 impl Match {
-    pub fn holds(&self, value: Option<&Value>) -> bool {
+    pub fn holds(&self, value: Option<&Value>, now: i64) -> bool {
         match self {
             Match::Flag(wanted) => matches!(value, Some(Value::Boolean(flag)) if flag == wanted),
             Match::Is(wanted) => value.is_some_and(|value| equals(value, wanted)),
@@ -114,6 +119,9 @@ impl Match {
                                 && test.max.is_none_or(|max| number <= max)
                         }))
                     && test.not.iter().all(|one| value.is_none_or(|value| !equals(value, one)))
+                    && test.ahead.is_none_or(
+                        |ahead| matches!(value, Some(Value::Datetime(at)) if (*at > now) == ahead),
+                    )
             }
         }
     }
@@ -162,6 +170,7 @@ mod tests {
             tier: None,
             after_hours: false,
             awaiting: "nothing",
+            now: 1_000,
         }
     }
 
@@ -188,6 +197,11 @@ mod tests {
         assert!(when("fields.condition = { not = [\"opened\"] }").holds(facts));
         assert!(when("fields.gift = true").holds(facts));
         assert!(!when("fields.gift = false").holds(facts));
+        let dated: BTreeMap<String, Value> = [("move_date".to_owned(), Value::Datetime(2_000))].into();
+        assert!(when("fields.move_date = { ahead = true }").holds(self::facts(&dated)));
+        let later = Facts { now: 3_000, ..self::facts(&dated) };
+        assert!(!when("fields.move_date = { ahead = true }").holds(later), "passed");
+        assert!(when("fields.move_date = { ahead = false }").holds(later));
     }
 
     #[test]
