@@ -46,6 +46,9 @@
 //!   told which tenants exist before checking the key, and `/` listed them.
 //! - `surface.rs`: **L5**, an internal tenant answered anonymous web chat,
 //!   and the bootstrap token could be neither revoked nor rotated.
+//! - `impersonation.rs`: **S1**, a customer sent the button a staff member
+//!   gets on their own channel; **S2**, a crafted `intent:` payload started
+//!   an intent the menu does not offer (issue 18).
 //! - `tokens.rs`: **L2**, an empty metrics token leaves `/metrics` open;
 //!   **L3**, a tenant sets an empty Meta or Telegram secret, so deliveries
 //!   can be forged (also unit-tested in `channels/tests.rs`).
@@ -60,6 +63,7 @@ mod blocking;
 mod connections;
 mod disclosure;
 mod egress;
+mod impersonation;
 mod live;
 mod memory;
 mod quotas;
