@@ -196,7 +196,10 @@ impl Checker<'_> {
                 );
             }
             for field in &remember.keep {
-                if !every_field.iter().any(|spec| spec.name == *field) && !self.flow_sets.contains(field) {
+                if !every_field.iter().any(|spec| spec.name == *field)
+                    && !self.flow_sets.contains(field)
+                    && !BUILT_IN_PLACEHOLDERS.contains(&field.as_str())
+                {
                     self.report(
                         &quoted(field),
                         format!("[[remember]] keeps {field:?}, which no intent collects"),
