@@ -30,6 +30,19 @@ fn s1_a_customers_crafted_staff_button_takes_over_nothing() {
             json!("web:attacker"),
             "handled as the attacker's own text"
         );
+        // A repeat of a message id answers as the sender's own duplicate,
+        // telling nothing of the conversation the payload names.
+        let repeat = json!({ "contact": { "id": "attacker" }, "text": "x", "payload": "staff:take:web:victim", "message_id": "m-1" });
+        server.post_json("/v1/tenants/moving/messages", &repeat);
+        let response = server.post_json("/v1/tenants/moving/messages", &repeat);
+        assert_eq!(response.json()["duplicate"], json!(true), "{}", response.body);
+        assert_eq!(response.json()["conversation"], json!("web:attacker"), "{}", response.body);
+        assert_ne!(
+            response.json()["status"]["status"],
+            json!("human"),
+            "the victim's status leaked: {}",
+            response.body
+        );
         let token = bearer("demo-moving-token");
         let victim =
             server.get("/v1/tenants/moving/conversations/web:victim", &[("authorization", token.as_str())]);

@@ -172,6 +172,11 @@ fn hog_says(server: &Server, visitor: &str, text: &str) -> crate::support::Respo
 fn flood(server: &Server, visitor: &str) -> (u64, String) {
     let turn = hog_says(server, visitor, "flood");
     assert_eq!(turn.status, 200, "{}", turn.body);
+    // What the plugin set is the tenant's to read, through its API.
+    let token = crate::support::bearer("hog-token");
+    let path = format!("/v1/tenants/hog/conversations/web:{visitor}");
+    let turn = server.get(&path, &[("authorization", token.as_str())]);
+    assert_eq!(turn.status, 200, "{}", turn.body);
     let events = turn.json()["events"].as_array().cloned().unwrap_or_default();
     let field = |name: &str| {
         events

@@ -457,7 +457,7 @@ impl Sender {
                 accepted.insert(endpoint(&tenant.name, &entry), now);
                 drop(accepted);
                 let body = EventBody::MessageDelivered {
-                    text: entry.text.clone(),
+                    text: entry.logged_text(),
                     attempts: entry.attempts,
                     provider_id,
                 };
@@ -477,7 +477,7 @@ impl Sender {
                     tracing::debug!(tenant = tenant.name, conversation = %entry.conversation, attempts = entry.attempts, reason = %failure.reason, "send failed, will retry: {}", failure.detail);
                 }
                 let body = EventBody::MessageFailed {
-                    text: entry.text.clone(),
+                    text: entry.logged_text(),
                     attempts: entry.attempts,
                     reason: failure.reason,
                     gave_up,
@@ -493,10 +493,15 @@ impl Sender {
             }
         };
         crate::telemetry::delivery(&tenant.name, channel.as_str(), outcome);
-        let event = event(tenant, &entry, now, body);
+        // A private entry sent is no reply to the customer: no event says so.
+        let events = if entry.private && outcome == "delivered" {
+            Vec::new()
+        } else {
+            vec![event(tenant, &entry, now, body)]
+        };
         let goes_on = retry.is_none();
         let (engine, name) = (self.engine.clone(), tenant.name.clone());
-        tokio::task::spawn_blocking(move || engine.settle_outbox(&name, seq, retry.as_ref(), &[event]))
+        tokio::task::spawn_blocking(move || engine.settle_outbox(&name, seq, retry.as_ref(), &events))
             .await??;
         Ok(goes_on)
     }
@@ -512,7 +517,7 @@ impl Sender {
         entry.parked_because = Some(reason.to_owned());
         crate::telemetry::delivery(&tenant.name, entry.channel.as_str(), "parked");
         let body = EventBody::MessageParked {
-            text: entry.text.clone(),
+            text: entry.logged_text(),
             attempts: entry.attempts,
             reason: reason.to_owned(),
         };

@@ -55,7 +55,23 @@ pub struct OutboxEntry {
     /// Why delivery set it aside, while it is parked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked_because: Option<String>,
+    /// Not a reply to the conversation's customer: a one-time code to the
+    /// phone on record, a notice to a staff member. Delivery records no
+    /// event when it is sent (it is no response to the customer) and never
+    /// its text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
+
+impl OutboxEntry {
+    /// The text delivery events may record.
+    pub fn logged_text(&self) -> String {
+        if self.private { PRIVATE_TEXT.to_owned() } else { self.text.clone() }
+    }
+}
+
+/// What events say in place of a private entry's text.
+pub const PRIVATE_TEXT: &str = "(private: a one-time code or a notice to staff)";
 
 /// A message to a staff member on their own channel, about a conversation
 /// (`staff_channels.rs`).
@@ -108,6 +124,7 @@ pub(crate) fn entries(
             window_until: None,
             locale: locale.to_owned(),
             parked_because: None,
+            private: true,
         });
     }
     if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
@@ -126,6 +143,7 @@ pub(crate) fn entries(
             window_until: (windowed && reply.outside_window.is_none()).then(|| window_until(conversation)),
             locale: locale.to_owned(),
             parked_because: None,
+            private: false,
         }));
     }
     if tenant.handoff_webhook.is_some() {
@@ -149,6 +167,7 @@ pub(crate) fn entries(
             window_until: None,
             locale: String::new(),
             parked_because: None,
+            private: false,
         }));
     }
     let notices = notices.iter().filter(|notice| can_send(tenant, notice.channel));
@@ -167,6 +186,7 @@ pub(crate) fn entries(
         window_until: None,
         locale: tenant.flow.default_locale.clone(),
         parked_because: None,
+        private: true,
     }));
     entries.iter().filter_map(|entry| serde_json::to_vec(entry).ok()).collect()
 }

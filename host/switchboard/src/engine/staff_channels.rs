@@ -60,13 +60,25 @@ pub fn valid_staff_contact(identity: &str) -> bool {
 }
 
 /// Whether `member` may approve or reject `conversation`'s request: its
-/// approver or backup, the person it waits for, or an admin.
+/// approver or backup, the person whose queue it waits in (after an
+/// escalation, the backup's), or an admin. Being assigned it is not enough:
+/// anyone may be given a conversation, and a decision is the approver's.
 pub fn may_decide(conversation: &Conversation, member: &str, role: Role) -> bool {
     let named =
         |field: &str| matches!(conversation.fields.get(field), Some(Value::Text(name)) if name == member);
-    let waits_for = matches!(&conversation.status,
-        Status::Human { queue, assignee } if queue == member || assignee.as_deref() == Some(member));
-    role == Role::Admin || named("approver") || named("backup") || waits_for
+    let queued = matches!(&conversation.status, Status::Human { queue, .. } if queue == member);
+    role == Role::Admin || named("approver") || named("backup") || queued
+}
+
+/// Whether `member` may take `conversation` over: it waits for nobody
+/// yet, or for them already; an admin may take it from anyone.
+fn may_take(conversation: &Conversation, member: &StaffMember) -> bool {
+    match &conversation.status {
+        Status::Human { assignee, .. } => {
+            member.role == Role::Admin || assignee.as_deref().is_none_or(|assignee| assignee == member.id)
+        }
+        _ => false,
+    }
 }
 
 /// Words staff read on their channel, in the flow's default language.
@@ -224,24 +236,19 @@ impl Engine {
             .collect()
     }
 
-    /// A staff member's tap: decide or take the conversation it names, and
-    /// tell them how it went. `None` when the identity is no staff member's,
-    /// for the caller to handle the message as a customer's.
+    /// A staff member's tap (`member` is the staff member the sending
+    /// identity belongs to): decide or take the conversation it names, and
+    /// tell them how it went.
     pub(super) fn staff_action(
         &self,
         tenant: &Tenant,
+        member: &StaffMember,
         message: &InboundMessage,
         action: Action,
         target: &str,
-    ) -> Result<Option<Applied>, EngineError> {
-        let Some(member) = self.staff_by_identity(&tenant.name, &message.contact.id)? else {
-            return Ok(None);
-        };
-        let Some(identity) = Identity::parse(&message.contact.id) else { return Ok(None) };
-        let _turn = self.turns.hold(&tenant.name, target);
-        let Some(mut stored) = self.store.conversation(&tenant.name, target)? else {
-            tracing::info!(tenant = %tenant.name, staff = %member.id, target, "a staff button for a conversation that is gone");
-            return Ok(Some(Applied::duplicate(
+    ) -> Result<Applied, EngineError> {
+        let nothing = || {
+            Applied::duplicate(
                 &tenant.name,
                 TurnOutcome {
                     conversation: target.to_owned(),
@@ -250,14 +257,24 @@ impl Engine {
                     status: Status::Bot,
                     duplicate: false,
                 },
-            )));
+            )
+        };
+        let Some(identity) = Identity::parse(&message.contact.id) else { return Ok(nothing()) };
+        let _turn = self.turns.hold(&tenant.name, target);
+        let Some(mut stored) = self.store.conversation(&tenant.name, target)? else {
+            tracing::info!(tenant = %tenant.name, staff = %member.id, target, "a staff button for a conversation that is gone");
+            return Ok(nothing());
         };
         let [_, _, _, took, approved, rejected, stale, forbidden] = words(&tenant.flow.default_locale);
         let waiting = matches!(stored.conversation.status, Status::Human { .. });
+        // A decision needs a request waiting for one.
+        let approval = waiting && stored.conversation.fields.contains_key("approver");
         let at = message.at;
         let (effects, answer) = match action {
             _ if !waiting => (Effects::default(), stale),
+            Action::Take if !may_take(&stored.conversation, member) => (Effects::default(), stale),
             Action::Take => (stored.conversation.assign(Some(&member.id), &member.id, at), took),
+            Action::Approve | Action::Reject if !approval => (Effects::default(), stale),
             Action::Approve | Action::Reject
                 if !may_decide(&stored.conversation, &member.id, member.role) =>
             {
@@ -273,7 +290,7 @@ impl Engine {
             quick_replies: Vec::new(),
         };
         let dedupe = message.message_id.as_deref().map(|id| (message.channel.as_str(), id));
-        self.apply_with(tenant, &stored, effects, dedupe, vec![reply]).map(Some)
+        self.apply_with(tenant, &stored, effects, dedupe, vec![reply])
     }
 }
 

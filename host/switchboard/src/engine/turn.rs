@@ -157,21 +157,27 @@ impl Engine {
             && let Some((action, target)) = message.payload.as_deref().and_then(super::staff_channels::parse)
         {
             let target = target.to_owned();
-            if let Some(message_id) = &message.message_id
-                && self.store.seen(tenant_name, message.channel.as_str(), message_id)?
-            {
-                return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &target)?));
+            // Who sent it first: nothing about the conversation it names is
+            // anyone else's to learn, not even whether a retry is a repeat.
+            match self.staff_by_identity(tenant_name, &message.contact.id)? {
+                Some(member) => {
+                    if let Some(message_id) = &message.message_id
+                        && self.store.seen(tenant_name, message.channel.as_str(), message_id)?
+                    {
+                        return Ok(Applied::duplicate(tenant_name, self.duplicate(tenant_name, &target)?));
+                    }
+                    // Only the conversation acted on is locked, never two at once.
+                    drop(held.take());
+                    return self.staff_action(&tenant, &member, &message, action, &target);
+                }
+                None => {
+                    tracing::warn!(
+                        tenant = tenant_name,
+                        "a staff button from an identity on no staff list; taken as text"
+                    );
+                    message.payload = None;
+                }
             }
-            // Only the conversation acted on is locked, never two at once.
-            drop(held.take());
-            if let Some(applied) = self.staff_action(&tenant, &message, action, &target)? {
-                return Ok(applied);
-            }
-            tracing::warn!(
-                tenant = tenant_name,
-                "a staff button from an identity on no staff list; taken as text"
-            );
-            message.payload = None;
         }
         // Signals are deduplicated by their own ids, apart from messages'.
         let channel_name = if signal.is_some() { SIGNAL_DEDUPE } else { message.channel.as_str() };

@@ -58,11 +58,13 @@ fn webchat() -> Channel {
 }
 
 /// `POST /v1/tenants/{tenant}/messages`: a web chat visitor's message, and
-/// the replies. Public (the widget posts from customers' sites), so it speaks
+/// the replies. Its `events` carry their data only where it is the
+/// visitor's own (their messages, the bot's, a failed step): the rest is
+/// the tenant's to read through its API. Public (the widget posts from customers' sites), so it speaks
 /// for web chat only: the visitor's id becomes the identity `web:{id}`, and
 /// it can never act as a WhatsApp or Telegram customer.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/messages", tag = "web chat", params(("tenant" = String, Path, description = "The tenant's name")), request_body = MessageRequest,
-    responses((status = 200, description = "The turn: replies, events, status", body = Turn), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, description = "The turn: replies, status, and events (their data only where it is the visitor's own)", body = Turn), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)))]
 pub async fn message(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -94,8 +96,22 @@ pub async fn message(
         message_id: request.message_id,
         at: now(),
     };
-    Ok(Json(state.engine.handle_async(tenant, message).await?.into()))
+    let mut turn: Turn = state.engine.handle_async(tenant, message).await?.into();
+    // What the events carry is the tenant's (a plugin's findings, a phone on
+    // record, the handoff card): an anonymous visitor sees each event's type,
+    // and the data only of those about their own messages and the steps
+    // that failed them.
+    for event in &mut turn.events {
+        if !VISITOR_EVENT_DATA.contains(&event.kind.as_str()) {
+            event.data = serde_json::Value::Null;
+        }
+    }
+    Ok(Json(turn))
 }
+
+/// The events whose data a web chat visitor's answer keeps.
+const VISITOR_EVENT_DATA: &[&str] =
+    &["message.received", "message.sent", "intent.detected", "intent.unclear", "step.failed"];
 
 /// The longest web chat message, in characters (WhatsApp's limit too).
 pub const MAX_MESSAGE_CHARS: usize = 4096;

@@ -48,6 +48,7 @@ async fn a_code_reaches_only_the_phone_on_record() {
     let code = stored.conversation.pending_code.expect("a code is awaited").code;
     assert_eq!(code.len(), 6);
     assert!(!turn.to_string().contains(&code), "the chat's answer shows the code: {turn}");
+    assert!(!turn.to_string().contains("91000004"), "the visitor learns the phone on record: {turn}");
 
     let token = "demo-webshop-token";
     let (_, detail) =

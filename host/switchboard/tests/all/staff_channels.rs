@@ -39,8 +39,10 @@ fn office() -> (Engine, tempfile::TempDir) {
         ("armen", "telegram:222"),
         ("sona", "telegram:333"),
         ("anna", "telegram:444"),
+        ("aram", "telegram:666"),
     ] {
-        engine.put_staff("office", id, id, Role::Agent, None, false, 0).expect("a person");
+        let role = if id == "aram" { Role::Admin } else { Role::Agent };
+        engine.put_staff("office", id, id, role, None, false, 0).expect("a person");
         engine.set_staff_contacts("office", id, &[contact.to_owned()]).expect("contacts").expect("exists");
     }
     (engine, dir)
@@ -136,9 +138,19 @@ fn a_customer_or_staff_without_the_right_cannot_approve_and_the_backup_hears_of_
             "{from} decided it"
         );
     }
-    // sona is staff, but neither approver nor backup: told so, nothing decided.
+    // sona is staff, but neither approver nor backup: taking the request
+    // (waiting for nobody yet) gives her no right to decide it.
+    let take = format!("staff:take:{conversation}");
+    let taken = engine
+        .handle("office", telegram("telegram:333", "mine", Some(&take), "x3", MONDAY_10 + 150_000))
+        .expect("a turn");
+    assert!(
+        matches!(&taken.status, Status::Human { assignee: Some(who), .. } if who == "sona"),
+        "{:?}",
+        taken.status
+    );
     let outcome = engine
-        .handle("office", telegram("telegram:333", "ok", Some(&crafted), "x3", MONDAY_10 + 180_000))
+        .handle("office", telegram("telegram:333", "ok", Some(&crafted), "x4", MONDAY_10 + 180_000))
         .expect("a turn");
     assert!(outcome.events.is_empty(), "{:?}", outcome.events);
     let told = sent_to(&engine, "333");
@@ -171,18 +183,28 @@ fn a_queue_owner_takes_a_handoff_over_from_their_channel() {
     assert_eq!(notices.len(), 1, "{notices:?}");
     let take = &notices[0].quick_replies[0].payload;
     assert_eq!(*take, format!("staff:take:{}", outcome.conversation));
-    // Routed to anna already; sona, on the same team, takes it over instead.
-    let taken = engine
+    // Routed to anna already: sona, an agent, cannot take it from her...
+    let refused = engine
         .handle("office", telegram("telegram:333", "Take over", Some(take), "a1", MONDAY_10 + 60_000))
         .expect("a turn");
+    assert!(refused.events.is_empty(), "{:?}", refused.events);
     assert!(
-        matches!(&taken.status, Status::Human { assignee: Some(who), .. } if who == "sona"),
+        sent_to(&engine, "333")
+            .iter()
+            .any(|entry| entry.text.starts_with("That was already decided or handed on"))
+    );
+    // ...but aram, an admin, can.
+    let taken = engine
+        .handle("office", telegram("telegram:666", "Take over", Some(take), "a2", MONDAY_10 + 120_000))
+        .expect("a turn");
+    assert!(
+        matches!(&taken.status, Status::Human { assignee: Some(who), .. } if who == "aram"),
         "{:?}",
         taken.status
     );
-    let by_sona = taken
+    let by_aram = taken
         .events
         .iter()
-        .any(|event| matches!(&event.body, EventBody::ConversationAssigned { by, .. } if by == "sona"));
-    assert!(by_sona, "{:?}", taken.events);
+        .any(|event| matches!(&event.body, EventBody::ConversationAssigned { by, .. } if by == "aram"));
+    assert!(by_aram, "{:?}", taken.events);
 }

@@ -64,9 +64,9 @@ pub async fn parked(
         .into_iter()
         .map(|(seq, entry)| Parked {
             seq,
+            text: entry.logged_text(),
             conversation: entry.conversation,
             channel: entry.channel,
-            text: entry.text,
             handoff: entry.handoff.is_some(),
             attempts: entry.attempts,
             reason: entry.parked_because.unwrap_or_default(),
