@@ -128,6 +128,9 @@ pub struct PendingCode {
     pub expires_at: i64,
     /// Wrong codes typed so far.
     pub attempts: u32,
+    /// Codes sent for the field this round, this one included.
+    #[serde(default)]
+    pub sent: u32,
 }
 
 /// One remembered event: when, and the fields the flow keeps with it.

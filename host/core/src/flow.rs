@@ -734,9 +734,10 @@ impl TimerSpec {
         self.business_hours == Some(true) && self.is_follow_up()
     }
 
-    /// A due time out of hours moves to the next opening.
+    /// A due time out of hours moves to the next opening. Follow-ups do by
+    /// default; `business_hours = false` still says they do not.
     pub fn moves_to_next_opening(&self) -> bool {
-        self.next_opening.unwrap_or_else(|| self.is_follow_up() && !self.counts_business_time())
+        self.next_opening.unwrap_or_else(|| self.is_follow_up() && self.business_hours.is_none())
     }
 
     /// How long after it is set (or after `after_field`).

@@ -111,6 +111,9 @@ pub enum EngineError {
     UnknownTimerKind(String),
     #[error("the flow declares no signal {name:?}")]
     UnknownSignal { name: String, declared: Vec<String> },
+    /// A signal the flow declares, with what it does not take.
+    #[error("{0}")]
+    BadSignal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("failed to set up tenant {tenant:?}: {message}")]

@@ -17,6 +17,10 @@ use super::{Awaiting, Outbound, PendingCode, Turn};
 /// How long a code is good for unless the field says.
 const DEFAULT_EXPIRY: Duration = Duration::minutes(10);
 
+/// Codes sent for one field in one round: beyond, a person checks instead,
+/// so nobody can make the tenant text someone else's phone without end.
+const MAX_SENDS: u32 = 3;
+
 impl Turn<'_, '_> {
     /// Send a fresh code for `field`; false (with a handoff) when there is
     /// nowhere to send it or no code to send.
@@ -36,6 +40,19 @@ impl Turn<'_, '_> {
             self.handoff(Reason::StepFailed(field.name.clone()));
             return false;
         };
+        let sent = self
+            .conversation
+            .pending_code
+            .as_ref()
+            .filter(|pending| pending.field == field.name)
+            .map_or(0, |pending| pending.sent);
+        if sent >= MAX_SENDS {
+            self.conversation.pending_code = None;
+            let payload = serde_json::json!({ "field": field.name, "sent": sent });
+            self.record(EventBody::Domain { name: "code.failed".to_owned(), payload });
+            self.handoff(Reason::FailedValidations(field.name.clone()));
+            return false;
+        }
         let code = match self.plugins.one_time_code() {
             Ok(code) => code,
             Err(failure) => {
@@ -57,6 +74,7 @@ impl Turn<'_, '_> {
             code,
             expires_at: self.now + expiry.as_millis(),
             attempts: 0,
+            sent: sent + 1,
         });
         let masked = format!("+{}{}", "•".repeat(phone.len().saturating_sub(2)), &phone[phone.len() - 2..]);
         let payload = serde_json::json!({ "field": field.name, "to": masked });

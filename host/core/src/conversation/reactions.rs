@@ -5,12 +5,22 @@
 //! Events are taken in the order they were recorded, so a timer is cancelled
 //! only by events after the one that set it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::contract::Value;
 use crate::event::EventBody;
 
 use super::{Remembered, Turn};
+
+impl super::Conversation {
+    /// What an agent's or a staff member's action did (a close, an
+    /// assignment, a decision), with what its events set off: the timers
+    /// set `on` or cancelled by them, what is remembered.
+    pub fn react(&mut self, setting: super::Setting<'_>, effects: super::Effects) -> super::Effects {
+        let Some(now) = effects.events.iter().map(|event| event.at).max() else { return effects };
+        self.without_plugins(setting, now, |turn| turn.effects = effects)
+    }
+}
 
 impl Turn<'_, '_> {
     /// React to the events recorded since `from`, in order.
@@ -25,31 +35,36 @@ impl Turn<'_, '_> {
         {
             return;
         }
+        // Where in the turn each timer was set: inline (a completion's
+        // timers, a plugin's), at its own event; by a reaction, at the event
+        // it reacted to. An event cancels only timers set before it.
+        let mut origin: HashMap<String, usize> = HashMap::new();
+        for (at, event) in self.effects.events.iter().enumerate().skip(from) {
+            if let EventBody::TimerRequested { key, .. } = &event.body {
+                origin.insert(key.clone(), at);
+            }
+        }
         let mut index = from;
         // Reactions record events too (timer.requested, timer.cancelled);
         // those are reacted to as well, in turn, up to a bound.
         while index < self.effects.events.len() && index < from + 1024 {
             let event = self.effects.events[index].clone();
-            index += 1;
             let name = event.body.name();
-            // A timer this turn set after the event is not cancelled by it.
-            let set_later: Vec<String> = self.effects.events[index..]
-                .iter()
-                .filter_map(|later| match &later.body {
-                    EventBody::TimerRequested { key, .. } => Some(key.clone()),
-                    _ => None,
-                })
-                .collect();
             self.cancel(&name, |key, pending| {
-                !set_later.iter().any(|later| later == key)
+                origin.get(key).is_none_or(|set_at| *set_at < index)
                     && flow.timer(&pending.kind).is_some_and(|(_, spec)| spec.cancel_on.contains(&name))
             });
             if let EventBody::Domain { payload, .. } = &event.body {
                 self.remember(&name, payload);
             }
             for spec in flow.timers_on(&name) {
+                let before = self.effects.events.len();
                 self.request_timer(spec);
+                if self.effects.events.len() > before {
+                    origin.insert(spec.kind.clone(), index);
+                }
             }
+            index += 1;
         }
     }
 

@@ -616,3 +616,49 @@ fn a_timer_set_on_an_event_is_cancelled_only_by_what_comes_after_it() {
     chat.say("how much");
     assert!(!chat.conversation.timers.contains_key("survey"), "the next intent detected cancels it");
 }
+
+#[test]
+fn a_timer_a_reaction_set_is_cancelled_by_a_later_event_of_the_same_turn() {
+    // The quote sets the nudge; the handoff right after it, in the same
+    // step's answer, calls it off.
+    let plugins: BTreeSet<String> = ["pricing", "policy"].map(str::to_owned).into();
+    let source = FLOW.to_owned()
+        + r#"
+[[timers]]
+kind = "nudge"
+on = "quote.sent"
+after = "4h"
+cancel_on = ["handoff.requested"]
+say.en = "Still there?"
+"#;
+    let mut chat = Chat::with_flow(Flow::parse("test.toml", &source, &plugins).expect("valid"));
+    let card = crate::contract::HandoffCard {
+        reason: "haggling".to_owned(),
+        summary: String::new(),
+        suggested_next_step: String::new(),
+        queue: None,
+        priority: crate::contract::Priority::Normal,
+    };
+    chat.plugins.answers.push_back(Ok(vec![quote(5_000), Decision::Handoff(card)]));
+    chat.say("how much");
+    chat.say("3");
+    assert!(matches!(chat.conversation.status, Status::Human { .. }));
+    assert!(!chat.conversation.timers.contains_key("nudge"), "{:?}", chat.conversation.timers);
+}
+
+#[test]
+fn a_typed_timer_payload_the_flow_never_offered_does_nothing() {
+    let mut chat = with_scenario_features();
+    chat.say("hello");
+    let setting = Setting { flow: &chat.flow, calendar: &chat.calendar };
+    // The nudge offers no reschedule; nor does any timer start `alternative`.
+    for payload in ["timer:nudge:reschedule", "timer:nudge:confirm", "timer:unknown:stop"] {
+        let crafted = Inbound { text: "x".to_owned(), payload: Some(payload.to_owned()), at: 9_000 };
+        let effects = chat.conversation.handle(setting, &crafted, &mut chat.plugins);
+        assert!(
+            !effects.events.iter().any(|event| matches!(event.body, EventBody::TimerAnswered { .. })),
+            "{payload}: {:?}",
+            effects.events
+        );
+    }
+}

@@ -19,15 +19,32 @@ use super::{
     TimerContext, Turn, WINDOW_CLOSED,
 };
 
-/// What a timer is about: the conversation as it was in the round the timer
-/// was set in, if it kept that round's context, else as it is.
-fn about<'a>(conversation: &'a Conversation, pending: &PendingTimer) -> Cow<'a, Conversation> {
+/// What a timer is about. A reminder anchored to a field is about the
+/// round it was set in, as it was (a booking's, whatever the customer asks
+/// since). Any other timer is about the conversation as it is now, with
+/// what the round it was set in knew filling the gaps: a nudge names the
+/// slot picked since it was set, and a dunning note the plan, though the
+/// customer has started a new round meanwhile.
+fn about<'a>(
+    conversation: &'a Conversation,
+    pending: &PendingTimer,
+    anchored: bool,
+) -> Cow<'a, Conversation> {
     match &pending.context {
-        Some(context) => Cow::Owned(Conversation {
+        Some(context) if anchored => Cow::Owned(Conversation {
             intent: context.intent.clone(),
             fields: context.fields.clone(),
             ..conversation.clone()
         }),
+        Some(context) => {
+            let mut fields = context.fields.clone();
+            fields.extend(conversation.fields.iter().map(|(name, value)| (name.clone(), value.clone())));
+            Cow::Owned(Conversation {
+                intent: conversation.intent.clone().or_else(|| context.intent.clone()),
+                fields,
+                ..conversation.clone()
+            })
+        }
         None => Cow::Borrowed(conversation),
     }
 }
@@ -84,7 +101,7 @@ impl Conversation {
     ) -> Option<Effects> {
         setting.flow.timer(kind)?;
         Some(self.without_plugins(setting, now, |turn| {
-            turn.set_timer(kind.to_owned(), kind.to_owned(), due_at, String::new());
+            turn.set_timer(kind.to_owned(), kind.to_owned(), due_at, String::new(), false);
         }))
     }
 
@@ -200,7 +217,7 @@ impl Turn<'_, '_> {
                 let reason = "already_past".to_owned();
                 self.record(EventBody::TimerSkipped { key, kind: spec.kind.clone(), reason });
             }
-            Ok(due_at) => self.set_timer(key, spec.kind.clone(), due_at, String::new()),
+            Ok(due_at) => self.set_timer(key, spec.kind.clone(), due_at, String::new(), spec.is_follow_up()),
             Err(field) => {
                 self.record(EventBody::TimerUnresolved { key, kind: spec.kind.clone(), field });
             }
@@ -217,8 +234,9 @@ impl Turn<'_, '_> {
                 _ => Err(field.clone()),
             },
         };
+        let relative = matches!(timer.due, Due::AfterMs(_));
         match due_at {
-            Ok(due_at) => self.set_timer(timer.key, timer.kind, due_at, timer.payload),
+            Ok(due_at) => self.set_timer(timer.key, timer.kind, due_at, timer.payload, relative),
             Err(field) => self.record(EventBody::TimerUnresolved { key: timer.key, kind: timer.kind, field }),
         }
     }
@@ -227,11 +245,13 @@ impl Turn<'_, '_> {
     /// that much open time has passed from now (two business hours from
     /// Friday 17:00 is Monday 10:00); one kept to business hours moves out
     /// of the night to the next opening.
-    fn set_timer(&mut self, key: String, kind: String, requested: i64, payload: String) {
+    fn set_timer(&mut self, key: String, kind: String, requested: i64, payload: String, relative: bool) {
         let spec = self.setting.flow.timer(&kind).map(|(_, spec)| spec);
         let calendar = self.setting.calendar;
         let due_at = match spec {
-            Some(spec) if spec.counts_business_time() => {
+            // A time asked for as such (an agent's 15:00, a plugin's
+            // `at`) is kept; only a delay counts open hours.
+            Some(spec) if spec.counts_business_time() && relative => {
                 let minutes = u64::try_from((requested - self.now).max(0)).unwrap_or(0).div_ceil(60_000);
                 calendar.after_open_time(self.now, minutes)
             }
@@ -239,13 +259,13 @@ impl Turn<'_, '_> {
             _ => requested,
         };
         let cancel_on_reply = spec.is_some_and(TimerSpec::cancels_on_reply);
-        let context =
-            spec.filter(|spec| spec.before_field.is_some() || spec.after_field.is_some()).map(|_| {
-                TimerContext {
-                    intent: self.conversation.intent.clone(),
-                    fields: self.conversation.fields.clone(),
-                }
-            });
+        // What it is about, as it is now: the conversation may start another
+        // round before it fires (a booking's reminder, a nudge about a
+        // quote), and it is still about this one.
+        let context = spec.map(|_| TimerContext {
+            intent: self.conversation.intent.clone(),
+            fields: self.conversation.fields.clone(),
+        });
         self.record(EventBody::TimerRequested {
             key: key.clone(),
             kind: kind.clone(),
@@ -285,6 +305,7 @@ impl Turn<'_, '_> {
             self.fired(key, pending);
             return;
         };
+        let anchored = spec.anchor().is_some();
         let fields = pending.context.as_ref().map_or(&self.conversation.fields, |context| &context.fields);
         let anchor_passed = spec
             .before_field
@@ -297,7 +318,11 @@ impl Turn<'_, '_> {
             skip(self, "too_late");
             return;
         }
-        if !self.holds(spec.when.as_ref()) {
+        let after_hours = !self.setting.calendar.is_open(self.now);
+        let still = spec.when.as_ref().is_none_or(|when| {
+            when.holds(about(self.conversation, pending, anchored).facts(after_hours, self.now))
+        });
+        if !still {
             skip(self, "condition");
             return;
         }
@@ -324,10 +349,9 @@ impl Turn<'_, '_> {
             None
         };
         self.fired(key, pending);
-        let about = about(self.conversation, pending);
+        let about = about(self.conversation, pending, anchored);
         let payload = spec.event.as_ref().map(|_| serde_json::to_value(&about.fields).unwrap_or_default());
         // The first variant for the conversation's state, else `say`.
-        let after_hours = !self.setting.calendar.is_open(self.now);
         let say = spec
             .variants
             .iter()
@@ -389,8 +413,15 @@ impl Turn<'_, '_> {
         self.say(render::phrase(&locale, Phrase::NoMoreMessages), Vec::new());
     }
 
-    /// The customer tapped a button of a timer's message.
+    /// The customer tapped a button of a timer's message. A payload for a
+    /// kind or option the flow never offers (typed by hand) does nothing.
     pub(super) fn answer_timer(&mut self, kind: &str, option: TimerOption) {
+        let offered = self.setting.flow.timer(kind).is_some_and(|(intent, spec)| {
+            spec.options.contains(&option) && intent.is_none_or(|intent| intent.menu)
+        });
+        if !offered {
+            return;
+        }
         self.record(EventBody::TimerAnswered {
             kind: kind.to_owned(),
             answer: option_name(option).to_owned(),

@@ -195,6 +195,17 @@ impl Checker<'_> {
                     "name an intent's done.event or a timer's event, e.g. \"rma.created\"".to_owned(),
                 );
             }
+            if remember.last > MAX_REMEMBERED {
+                self.report(
+                    &quoted(&remember.name),
+                    format!(
+                        "[[remember]] {:?} keeps the last {}; at most {MAX_REMEMBERED}",
+                        remember.name, remember.last
+                    ),
+                    "every remembered event is rewritten with the customer's state on each message"
+                        .to_owned(),
+                );
+            }
             for field in &remember.keep {
                 if !every_field.iter().any(|spec| spec.name == *field)
                     && !self.flow_sets.contains(field)
@@ -302,9 +313,15 @@ impl Checker<'_> {
                 self.date_examples(field);
             }
             if field.kind == FieldKind::Code {
+                // Only what the business's own systems set proves a phone is
+                // the customer's: a step's `sets`, a starting signal's fields.
                 let known = |name: &str| {
-                    intent.field(name).is_some()
-                        || intent.steps.iter().any(|step| step.sets.iter().any(|set| set == name))
+                    intent.steps.iter().any(|step| step.sets.iter().any(|set| set == name))
+                        || intent
+                            .start_on
+                            .iter()
+                            .filter_map(|signal| flow.signal(signal))
+                            .any(|signal| signal.fields.iter().any(|set| set == name))
                 };
                 match &field.send_to {
                     None => self.report(
@@ -314,8 +331,11 @@ impl Checker<'_> {
                     ),
                     Some(to) if !known(to) => self.report(
                         &quoted(to),
-                        format!("code field {:?} sends to {to:?}, which is not one of {name:?}'s fields", field.name),
-                        "declare it, or list it in the `sets` of the step that fills it".to_owned(),
+                        format!(
+                            "code field {:?} sends to {to:?}, which no step of {name:?} sets: a phone the customer types proves nothing",
+                            field.name
+                        ),
+                        "list it in the `sets` of the step that reads it from your records".to_owned(),
                     ),
                     Some(_) => {}
                 }
@@ -591,8 +611,21 @@ impl Checker<'_> {
         }
     }
 
-    /// `on` and `cancel_on` must name events that happen in a conversation.
+    /// `on` and `cancel_on` must name events that happen in a conversation,
+    /// and `on` none that firing or setting a timer records itself: a timer
+    /// that re-arms on its own message, or sets on every timer set, loops.
     fn timer_events(&mut self, timer: &TimerSpec, events: &BTreeSet<&str>) {
+        if let Some(on) = &timer.on
+            && (on.starts_with("timer.")
+                || on == "message.sent"
+                || timer.event.as_deref() == Some(on.as_str()))
+        {
+            self.report(
+                &quoted(on),
+                format!("timer {:?} is set on {on:?}, which timers record themselves: it would set itself again and again", timer.kind),
+                "set it on what the customer or a step does: quote.sent, slot.offered, lead.created, a signal".to_owned(),
+            );
+        }
         for event in timer.on.iter().chain(&timer.cancel_on) {
             if !events.contains(event.as_str()) {
                 self.report(
@@ -695,6 +728,9 @@ impl Checker<'_> {
         }
     }
 }
+
+/// The most events of one kind a customer's memory keeps.
+const MAX_REMEMBERED: u16 = 100;
 
 /// Every event a conversation of `flow` can record: the built-in ones and
 /// the domain events the flow names.
@@ -964,6 +1000,11 @@ keep = ["condition", "rma"]
                 .starts_with("flow.toml:25:11: error: step \"policy\" goes on to intent \"alternatve\""),
             "{problems:?}"
         );
+        let problems = check(&FEATURES.replace("on = \"policy.decided\"", "on = \"timer.fired\""));
+        assert!(
+            problems.iter().any(|problem| problem.contains("would set itself again and again")),
+            "{problems:?}"
+        );
         let problems = check(&FEATURES.replace("event = \"rma.created\"\nas", "event = \"rma.made\"\nas"));
         assert!(problems[0].contains("[[remember]] keeps \"rma.made\""), "{problems:?}");
     }
@@ -1042,10 +1083,7 @@ buttons = [{ title.en = "My order", intent = "order" }]
             "{problems:?}"
         );
         let problems = check(&REACHING.replace("send_to = \"phone_on_record\"", "send_to = \"phone\""));
-        assert!(
-            problems[0].contains("sends to \"phone\", which is not one of \"order\"'s fields"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("sends to \"phone\", which no step of \"order\" sets"), "{problems:?}");
         let problems = check(&REACHING.replace("intent = \"order\" }", "answer = \"charge\" }"));
         assert!(problems[0].contains("gives answer \"charge\", which does not exist"), "{problems:?}");
         let problems = check(&REACHING.replace("{plan}", "{plann}"));

@@ -289,6 +289,9 @@ impl Engine {
             text: format!("{answer} {}", summary(&stored.conversation)),
             quick_replies: Vec::new(),
         };
+        let flow = self.flow_for(tenant, &stored.conversation.flow_version, &stored.plugin_pins)?;
+        let setting = switchboard_core::conversation::Setting { flow: &flow, calendar: &tenant.calendar };
+        let effects = stored.conversation.react(setting, effects);
         let dedupe = message.message_id.as_deref().map(|id| (message.channel.as_str(), id));
         self.apply_with(tenant, &stored, effects, dedupe, vec![reply])
     }

@@ -100,11 +100,20 @@ impl Engine {
     /// repeat of a signal `id` is answered as a duplicate.
     pub fn signal(&self, tenant_name: &str, signal: Signal) -> Result<TurnOutcome, EngineError> {
         let tenant = self.tenant(tenant_name)?;
-        if tenant.flow.signal(&signal.name).is_none() {
+        let Some(spec) = tenant.flow.signal(&signal.name) else {
             return Err(EngineError::UnknownSignal {
                 name: signal.name,
                 declared: tenant.flow.signals.iter().map(|signal| signal.name.clone()).collect(),
             });
+        };
+        // Only the facts the flow declares for it: nothing else a sender
+        // writes may land in the conversation (an approver, a code's phone).
+        if let Some(field) = signal.fields.keys().find(|field| !spec.fields.contains(field)) {
+            return Err(EngineError::BadSignal(format!(
+                "signal {:?} carries no field {field:?}; the flow declares {}",
+                signal.name,
+                if spec.fields.is_empty() { "none".to_owned() } else { spec.fields.join(", ") }
+            )));
         }
         let message = InboundMessage {
             channel: signal.channel,
@@ -235,9 +244,12 @@ impl Engine {
                 (stored, true)
             }
         };
-        // Replies go to the channel and identity the customer wrote from last.
-        stored.conversation.channel = message.channel;
-        stored.conversation.contact.id = identity;
+        // Replies go to the channel and identity the customer wrote from
+        // last: a signal about a customer already known changes neither.
+        if signal.is_none() || new {
+            stored.conversation.channel = message.channel;
+            stored.conversation.contact.id = identity;
+        }
         if stored.conversation.contact.display_name.is_none() {
             stored.conversation.contact.display_name = message.contact.display_name.clone();
         }
@@ -440,6 +452,7 @@ impl Engine {
         let flow = self.flow_for(&found, &stored.conversation.flow_version, &stored.plugin_pins)?;
         let setting = Setting { flow: &flow, calendar: &found.calendar };
         let effects = action(&mut stored.conversation, setting)?;
+        let effects = stored.conversation.react(setting, effects);
         self.commit(&found, &stored, effects, None)
     }
 

@@ -100,6 +100,9 @@ impl From<EngineError> for AppError {
                     if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
                 ),
             ),
+            error @ EngineError::BadSignal(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad_signal", error.to_string())
+            }
             EngineError::Invalid { problems, .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", problems)
             }

@@ -70,6 +70,16 @@ async fn what_the_flow_does_not_take_is_refused_with_what_to_do() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{to}: {body}");
         assert!(body["error"]["message"].as_str().unwrap_or_default().contains(why), "{to}: {body}");
     }
+    // Only the fields the flow declares for the signal: nothing else lands
+    // in the conversation (an approver, the phone a code goes to).
+    let undeclared = json!({ "name": "payment.failed", "to": "telegram:5", "fields": { "phone_on_record": "+37400000000" } });
+    let (status, body) = post(&app, undeclared).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("plan, amount"), "{body}");
+    // Nor a time far from now, which would skew quotas, retention and timers.
+    let future = json!({ "name": "payment.failed", "to": "telegram:5", "at": "2030-01-01T00:00:00Z" });
+    let (status, body) = post(&app, future).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let bad_field = json!({ "name": "payment.failed", "to": "telegram:5", "fields": { "amount": [1, 2] } });
     let (status, body) = post(&app, bad_field).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -19,6 +19,15 @@ use crate::server::{AppError, AppState, ErrorBody};
 /// The most fields one signal carries.
 const MAX_FIELDS: usize = 64;
 
+/// The longest text a field of a signal holds, in characters.
+const MAX_FIELD_CHARS: usize = 1000;
+
+/// How far a signal's `at` may lie from now: a little ahead (clocks
+/// differ), a week behind (a billing run catching up). Beyond, it would
+/// skew daily quotas, retention and timers.
+const AT_AHEAD_MS: i64 = 5 * 60 * 1000;
+const AT_BEHIND_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSignal {
@@ -94,6 +103,12 @@ pub async fn post(
             .as_millisecond(),
         Some(_) => return Err(AppError::bad_request("at is Unix milliseconds or RFC 3339")),
     };
+    let current = now();
+    if at > current + AT_AHEAD_MS || at < current - AT_BEHIND_MS {
+        return Err(AppError::bad_request(
+            "at must lie within the past week and no more than 5 minutes ahead; leave it out for now",
+        ));
+    }
     let signal = Signal {
         to,
         channel,
@@ -115,6 +130,13 @@ fn field(name: &str, value: serde_json::Value) -> Result<Value, AppError> {
         serde_json::Value::Number(number) => number.as_f64().map(Value::Number),
         _ => None,
     };
+    if let Some(Value::Text(text)) = &plain
+        && text.chars().count() > MAX_FIELD_CHARS
+    {
+        return Err(AppError::bad_request(format!(
+            "field {name:?} is longer than {MAX_FIELD_CHARS} characters"
+        )));
+    }
     if let Some(value) = plain {
         return Ok(value);
     }
