@@ -28,7 +28,7 @@ impl Turn<'_, '_> {
         self.conversation.answered.push(name.to_owned());
         self.record(EventBody::Domain { name: "answer.given".to_owned(), payload });
         let locale = self.conversation.locale().to_owned();
-        let buttons = entry
+        let buttons: Vec<QuickReply> = entry
             .buttons
             .iter()
             .filter_map(|button| {
@@ -44,7 +44,13 @@ impl Turn<'_, '_> {
             })
             .collect();
         let text = self.text(&entry.answer);
-        self.say(text, buttons);
+        // The buttons go with the question that follows, beside yes and no:
+        // one message to tap on (an answer that hands off keeps them).
+        if entry.handoff.is_some() {
+            self.say(text, buttons.clone());
+        } else {
+            self.say(text, Vec::new());
+        }
         if let Some(queue) = &entry.handoff {
             self.conversation.route = Some(crate::contract::Route {
                 queue: queue.clone(),
@@ -59,7 +65,9 @@ impl Turn<'_, '_> {
         }
         self.conversation.intent = None;
         self.conversation.awaiting = Awaiting::Resolved { answer: name.to_owned() };
-        self.say(render::phrase(&locale, Phrase::DidItHelp), render::yes_no_options(&locale));
+        let mut options = render::yes_no_options(&locale);
+        options.extend(buttons);
+        self.say(render::phrase(&locale, Phrase::DidItHelp), options);
     }
 
     /// The answer to "Did this solve it?"; anything else is a new message.
