@@ -118,6 +118,9 @@ pub struct Conversation {
     /// A one-time code sent and not yet answered (`code` fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_code: Option<PendingCode>,
+    /// One-time codes sent this round, whatever became of them.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub codes_sent: u32,
 }
 
 /// A one-time code waiting for the customer to type it back.
@@ -128,9 +131,6 @@ pub struct PendingCode {
     pub expires_at: i64,
     /// Wrong codes typed so far.
     pub attempts: u32,
-    /// Codes sent for the field this round, this one included.
-    #[serde(default)]
-    pub sent: u32,
 }
 
 /// One remembered event: when, and the fields the flow keeps with it.
@@ -387,6 +387,7 @@ impl Conversation {
             memory: BTreeMap::new(),
             answered: Vec::new(),
             pending_code: None,
+            codes_sent: 0,
         }
     }
 

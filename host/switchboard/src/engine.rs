@@ -114,6 +114,12 @@ pub enum EngineError {
     /// A signal the flow declares, with what it does not take.
     #[error("{0}")]
     BadSignal(String),
+    /// A decision for a conversation no request of which waits for one.
+    #[error("nothing there waits for a decision")]
+    NothingToDecide,
+    /// A person acting on what is not theirs to act on.
+    #[error("{0}")]
+    NotYours(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("failed to set up tenant {tenant:?}: {message}")]

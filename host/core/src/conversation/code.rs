@@ -17,7 +17,7 @@ use super::{Awaiting, Outbound, PendingCode, Turn};
 /// How long a code is good for unless the field says.
 const DEFAULT_EXPIRY: Duration = Duration::minutes(10);
 
-/// Codes sent for one field in one round: beyond, a person checks instead,
+/// Codes sent in one round: beyond, a person checks instead,
 /// so nobody can make the tenant text someone else's phone without end.
 const MAX_SENDS: u32 = 3;
 
@@ -40,12 +40,7 @@ impl Turn<'_, '_> {
             self.handoff(Reason::StepFailed(field.name.clone()));
             return false;
         };
-        let sent = self
-            .conversation
-            .pending_code
-            .as_ref()
-            .filter(|pending| pending.field == field.name)
-            .map_or(0, |pending| pending.sent);
+        let sent = self.conversation.codes_sent;
         if sent >= MAX_SENDS {
             self.conversation.pending_code = None;
             let payload = serde_json::json!({ "field": field.name, "sent": sent });
@@ -74,8 +69,8 @@ impl Turn<'_, '_> {
             code,
             expires_at: self.now + expiry.as_millis(),
             attempts: 0,
-            sent: sent + 1,
         });
+        self.conversation.codes_sent = sent + 1;
         let masked = format!("+{}{}", "•".repeat(phone.len().saturating_sub(2)), &phone[phone.len() - 2..]);
         let payload = serde_json::json!({ "field": field.name, "to": masked });
         self.record(EventBody::Domain { name: "code.sent".to_owned(), payload });

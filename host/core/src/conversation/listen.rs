@@ -271,6 +271,9 @@ impl Turn<'_, '_> {
     pub(super) fn booking_request(&mut self, signals: Signals) -> bool {
         let flow = self.setting.flow;
         let booking = self.conversation.timers.values().find_map(|timer| {
+            // A booking's reminders are anchored to its time; a nudge about
+            // slots offered is no booking.
+            flow.timer(&timer.kind).and_then(|(_, spec)| spec.anchor())?;
             let context = timer.context.as_ref()?;
             let intent = flow.intent(context.intent.as_deref()?)?;
             (intent.done.state == Terminal::Booked).then(|| (intent, context.fields.clone()))

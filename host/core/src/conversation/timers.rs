@@ -416,8 +416,10 @@ impl Turn<'_, '_> {
     /// The customer tapped a button of a timer's message. A payload for a
     /// kind or option the flow never offers (typed by hand) does nothing.
     pub(super) fn answer_timer(&mut self, kind: &str, option: TimerOption) {
+        // Rescheduling starts the timer's intent again: only one the menu offers.
         let offered = self.setting.flow.timer(kind).is_some_and(|(intent, spec)| {
-            spec.options.contains(&option) && intent.is_none_or(|intent| intent.menu)
+            spec.options.contains(&option)
+                && (option != TimerOption::Reschedule || intent.is_none_or(|intent| intent.menu))
         });
         if !offered {
             return;

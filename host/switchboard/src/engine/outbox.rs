@@ -56,9 +56,9 @@ pub struct OutboxEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked_because: Option<String>,
     /// Not a reply to the conversation's customer: a one-time code to the
-    /// phone on record, a notice to a staff member. Delivery records no
-    /// event when it is sent (it is no response to the customer) and never
-    /// its text.
+    /// phone on record, a notice to a staff member, a handoff card for the
+    /// tenant's webhook. Delivery records no event when it is sent (it is no
+    /// response to the customer) and never its text.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
 }
@@ -71,7 +71,7 @@ impl OutboxEntry {
 }
 
 /// What events say in place of a private entry's text.
-pub const PRIVATE_TEXT: &str = "(private: a one-time code or a notice to staff)";
+pub const PRIVATE_TEXT: &str = "(private: a one-time code, a notice to staff or a handoff card)";
 
 /// A message to a staff member on their own channel, about a conversation
 /// (`staff_channels.rs`).
@@ -167,7 +167,7 @@ pub(crate) fn entries(
             window_until: None,
             locale: String::new(),
             parked_because: None,
-            private: false,
+            private: true,
         }));
     }
     let notices = notices.iter().filter(|notice| can_send(tenant, notice.channel));

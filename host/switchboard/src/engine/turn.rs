@@ -403,14 +403,20 @@ impl Engine {
         due_at: i64,
         now: i64,
     ) -> Result<TurnOutcome, EngineError> {
-        self.with_conversation(tenant, conversation, |conversation, setting| {
+        // Setting a timer reacts to its own events already.
+        self.with_conversation_reacting(tenant, conversation, false, |conversation, setting| {
             conversation
                 .schedule_timer(setting, kind, due_at, now)
                 .ok_or_else(|| EngineError::UnknownTimerKind(kind.to_owned()))
         })
     }
 
-    /// An approver approves or rejects an internal request.
+    /// An approver approves or rejects an internal request that waits for a
+    /// decision. `agent`: a staff member deciding as an agent, who must be
+    /// the request's approver, backup or the queue it waits in (checked
+    /// under the turn lock, against the request as it is); `None` for an
+    /// admin or a key.
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
         tenant: &str,
@@ -418,9 +424,24 @@ impl Engine {
         approved: bool,
         by: &str,
         note: Option<&str>,
+        agent: Option<&str>,
         now: i64,
     ) -> Result<TurnOutcome, EngineError> {
-        self.agent_action(tenant, conversation, |conversation| conversation.decide(approved, by, note, now))
+        self.with_conversation(tenant, conversation, |conversation, _| {
+            if let Some(agent) = agent
+                && !super::may_decide(conversation, agent, super::Role::Agent)
+            {
+                return Err(EngineError::NotYours(
+                    "only the request's approver, its backup or an admin decides it".to_owned(),
+                ));
+            }
+            let waiting = matches!(conversation.status, Status::Human { .. })
+                && conversation.fields.contains_key("approver");
+            if !waiting {
+                return Err(EngineError::NothingToDecide);
+            }
+            Ok(conversation.decide(approved, by, note, now))
+        })
     }
 
     fn agent_action(
@@ -433,11 +454,21 @@ impl Engine {
     }
 
     /// Run `action` on a stored conversation under its turn lock, with its
-    /// pinned flow, and commit what it did.
+    /// pinned flow, and commit what it did and what its events set off.
     fn with_conversation(
         &self,
         tenant: &str,
         conversation_id: &str,
+        action: impl FnOnce(&mut Conversation, Setting<'_>) -> Result<Effects, EngineError>,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.with_conversation_reacting(tenant, conversation_id, true, action)
+    }
+
+    fn with_conversation_reacting(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        react: bool,
         action: impl FnOnce(&mut Conversation, Setting<'_>) -> Result<Effects, EngineError>,
     ) -> Result<TurnOutcome, EngineError> {
         let found = self.tenant(tenant)?;
@@ -452,7 +483,7 @@ impl Engine {
         let flow = self.flow_for(&found, &stored.conversation.flow_version, &stored.plugin_pins)?;
         let setting = Setting { flow: &flow, calendar: &found.calendar };
         let effects = action(&mut stored.conversation, setting)?;
-        let effects = stored.conversation.react(setting, effects);
+        let effects = if react { stored.conversation.react(setting, effects) } else { effects };
         self.commit(&found, &stored, effects, None)
     }
 

@@ -102,7 +102,11 @@ pub async fn message(
     // and the data only of those about their own messages and the steps
     // that failed them.
     for event in &mut turn.events {
-        if !VISITOR_EVENT_DATA.contains(&event.kind.as_str()) {
+        if event.kind == "step.failed" {
+            // Which step, and the kind of failure: never the plugin's words.
+            let keep = |key: &str| event.data.get(key).cloned().unwrap_or_default();
+            event.data = serde_json::json!({ "step": keep("step"), "code": keep("code") });
+        } else if !VISITOR_EVENT_DATA.contains(&event.kind.as_str()) {
             event.data = serde_json::Value::Null;
         }
     }
@@ -111,7 +115,7 @@ pub async fn message(
 
 /// The events whose data a web chat visitor's answer keeps.
 const VISITOR_EVENT_DATA: &[&str] =
-    &["message.received", "message.sent", "intent.detected", "intent.unclear", "step.failed"];
+    &["message.received", "message.sent", "intent.detected", "intent.unclear"];
 
 /// The longest web chat message, in characters (WhatsApp's limit too).
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -387,30 +391,15 @@ pub async fn decide(
     if by.trim().is_empty() || (person.is_none() && request.by.trim().is_empty()) {
         return Err(AppError::bad_request("by (who decided) is required"));
     }
-    // An agent decides only what is theirs to decide: as the request's
-    // approver or backup, or the person it waits for. Admins and keys may
-    // decide any.
+    // An agent decides only what is theirs to decide (the engine checks it
+    // under the turn lock): as the request's approver or backup, or the
+    // queue it waits in. Admins and keys may decide any pending request.
     let agent =
         person.filter(|person| person.role == crate::engine::Role::Agent).and_then(|person| person.staff);
-    let decided = blocking(&state, move |engine| {
-        if let Some(agent) = agent {
-            let Some(stored) = engine.conversation(&tenant, &id)? else {
-                return Err(crate::engine::EngineError::UnknownConversation { tenant, conversation: id });
-            };
-            if !crate::engine::may_decide(&stored.conversation, &agent, crate::engine::Role::Agent) {
-                return Ok(None);
-            }
-        }
-        engine.decide(&tenant, &id, approved, &by, request.note.as_deref(), now()).map(Some)
+    let turn = blocking(&state, move |engine| {
+        engine.decide(&tenant, &id, approved, &by, request.note.as_deref(), agent.as_deref(), now())
     })
     .await?;
-    let turn = decided.ok_or_else(|| {
-        AppError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the request's approver, its backup or an admin decides it",
-        )
-    })?;
     Ok(Json(turn.into()))
 }
 

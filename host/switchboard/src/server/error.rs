@@ -100,6 +100,12 @@ impl From<EngineError> for AppError {
                     if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
                 ),
             ),
+            error @ EngineError::NothingToDecide => Self::new(
+                StatusCode::CONFLICT,
+                "nothing_to_decide",
+                format!("{error}: it was decided already, or is no request for approval"),
+            ),
+            error @ EngineError::NotYours(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", error.to_string()),
             error @ EngineError::BadSignal(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "bad_signal", error.to_string())
             }

@@ -491,10 +491,14 @@ fn a_silent_approver_is_escalated_to_the_backup_and_the_decision_is_audited() {
             true,
             "aram",
             Some("Order from the usual supplier."),
+            None,
             start + 3 * HOUR,
         )
         .expect("decided");
     assert_eq!(decided.replies[0].text, "Approved by aram. Order from the usual supplier.");
+    // Decided is decided: a second decision, either way, changes nothing.
+    let again = engine.decide("office", "staff:mariam", false, "aram", None, None, start + 4 * HOUR);
+    assert!(matches!(again, Err(switchboard::engine::EngineError::NothingToDecide)), "{again:?}");
 
     let audit: Vec<String> = engine
         .conversation_events("office", "staff:mariam")
