@@ -370,7 +370,7 @@ pub struct Decision {
 
 /// `POST .../decide`: an approver approves or rejects an internal request.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/decide", tag = "agents", security(("bearer" = [])), params(("tenant" = String, Path, description = "The tenant's name"), ("id" = String, Path, description = "The conversation, e.g. `whatsapp:37491000001`")), request_body = Decision,
-    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody)))]
+    responses((status = 200, body = Turn), (status = 400, body = ErrorBody), (status = 401, description = "Missing or wrong bearer token", body = ErrorBody), (status = 403, description = "Not the approver, the backup or an admin", body = ErrorBody), (status = 404, description = "Unknown tenant or conversation", body = ErrorBody), (status = 409, description = "Nothing waits for a decision (decided already, or no request)", body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     AgentAuth { name: tenant, by, person, .. }: AgentAuth,
