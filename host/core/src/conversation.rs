@@ -400,18 +400,7 @@ impl Conversation {
 
     /// Handle one inbound message.
     pub fn handle(&mut self, setting: Setting<'_>, inbound: &Inbound, plugins: &mut dyn Plugins) -> Effects {
-        let mut turn = Turn {
-            conversation: self,
-            setting,
-            plugins,
-            now: inbound.at,
-            effects: Effects::default(),
-            pending_offer_text: None,
-            understanding: Understanding::default(),
-            noted: Vec::new(),
-            denied_into: false,
-            handoff_reply: None,
-        };
+        let mut turn = Turn::begin(self, setting, plugins, inbound.at);
         turn.inbound(inbound);
         turn.flush_note();
         turn.after_events(0);
@@ -589,7 +578,28 @@ struct Turn<'a, 'p> {
     handoff_reply: Option<String>,
 }
 
-impl Turn<'_, '_> {
+impl<'a, 'p> Turn<'a, 'p> {
+    /// A turn of `conversation` at `now`, nothing done yet.
+    fn begin(
+        conversation: &'a mut Conversation,
+        setting: Setting<'a>,
+        plugins: &'p mut dyn Plugins,
+        now: i64,
+    ) -> Self {
+        Turn {
+            conversation,
+            setting,
+            plugins,
+            now,
+            effects: Effects::default(),
+            pending_offer_text: None,
+            understanding: Understanding::default(),
+            noted: Vec::new(),
+            denied_into: false,
+            handoff_reply: None,
+        }
+    }
+
     fn flow(&self) -> &Flow {
         self.setting.flow
     }

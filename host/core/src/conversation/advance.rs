@@ -253,20 +253,7 @@ impl Turn<'_, '_> {
             return;
         }
         if attempt > field.retries {
-            match field.on_exhausted {
-                Exhausted::Handoff => self.handoff(Reason::FailedValidations(field.name.clone())),
-                Exhausted::Skip => {
-                    self.record(EventBody::FieldSkipped { field: field.name.clone() });
-                    self.conversation.skipped.insert(field.name.clone());
-                    self.conversation.awaiting = Awaiting::Nothing;
-                    self.advance();
-                }
-                Exhausted::Menu => {
-                    self.conversation.intent = None;
-                    self.conversation.awaiting = Awaiting::Nothing;
-                    self.menu(None);
-                }
-            }
+            self.exhausted(field);
             return;
         }
         if let Some(explanation) = explanation {
@@ -281,6 +268,24 @@ impl Turn<'_, '_> {
             self.say(format!("{explanation} {prompt}"), options);
         } else {
             self.conversation.awaiting = Awaiting::Field { field: field.name.clone(), attempts: attempt };
+        }
+    }
+
+    /// A field's tries are used up: what its `on_exhausted` says.
+    pub(super) fn exhausted(&mut self, field: &FieldSpec) {
+        match field.on_exhausted {
+            Exhausted::Handoff => self.handoff(Reason::FailedValidations(field.name.clone())),
+            Exhausted::Skip => {
+                self.record(EventBody::FieldSkipped { field: field.name.clone() });
+                self.conversation.skipped.insert(field.name.clone());
+                self.conversation.awaiting = Awaiting::Nothing;
+                self.advance();
+            }
+            Exhausted::Menu => {
+                self.conversation.intent = None;
+                self.conversation.awaiting = Awaiting::Nothing;
+                self.menu(None);
+            }
         }
     }
 

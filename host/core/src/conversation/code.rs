@@ -9,7 +9,7 @@
 
 use crate::contract::Value;
 use crate::event::EventBody;
-use crate::flow::{Duration, Exhausted, FieldSpec};
+use crate::flow::{Duration, FieldSpec};
 
 use super::handoff::Reason;
 use super::{Awaiting, Outbound, PendingCode, Turn};
@@ -117,20 +117,7 @@ impl Turn<'_, '_> {
             self.conversation.pending_code = None;
             let payload = serde_json::json!({ "field": field.name, "attempts": tries });
             self.record(EventBody::Domain { name: "code.failed".to_owned(), payload });
-            match field.on_exhausted {
-                Exhausted::Skip => {
-                    self.record(EventBody::FieldSkipped { field: field.name.clone() });
-                    self.conversation.skipped.insert(field.name.clone());
-                    self.conversation.awaiting = Awaiting::Nothing;
-                    self.advance();
-                }
-                Exhausted::Menu => {
-                    self.conversation.intent = None;
-                    self.conversation.awaiting = Awaiting::Nothing;
-                    self.menu(None);
-                }
-                Exhausted::Handoff => self.handoff(Reason::FailedValidations(field.name.clone())),
-            }
+            self.exhausted(field);
             return;
         }
         if let Some(pending) = self.conversation.pending_code.as_mut() {

@@ -39,18 +39,7 @@ impl Conversation {
             self.restart(flow, now);
         }
         let window_closed = self.window_closed(now);
-        let mut turn = Turn {
-            conversation: self,
-            setting,
-            plugins,
-            now,
-            effects: Effects::default(),
-            pending_offer_text: None,
-            understanding: crate::understand::Understanding::default(),
-            noted: Vec::new(),
-            denied_into: false,
-            handoff_reply: None,
-        };
+        let mut turn = Turn::begin(self, setting, plugins, now);
         turn.conversation.updated_at = now;
         let payload = serde_json::to_value(&fields).unwrap_or_default();
         if idle {

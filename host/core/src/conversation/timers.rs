@@ -113,18 +113,7 @@ impl Conversation {
         work: impl FnOnce(&mut Turn<'_, '_>),
     ) -> Effects {
         let mut plugins = super::NoPlugins;
-        let mut turn = Turn {
-            conversation: self,
-            setting,
-            plugins: &mut plugins,
-            now,
-            effects: Effects::default(),
-            pending_offer_text: None,
-            understanding: crate::understand::Understanding::default(),
-            noted: Vec::new(),
-            denied_into: false,
-            handoff_reply: None,
-        };
+        let mut turn = Turn::begin(self, setting, &mut plugins, now);
         work(&mut turn);
         turn.flush_note();
         turn.after_events(0);
