@@ -489,6 +489,22 @@ impl Conversation {
         }
     }
 
+    /// How a message may still go once the window has closed: the WhatsApp
+    /// template or the Messenger/Instagram tag the flow names for it, if any.
+    pub(crate) fn window_fallback(
+        &self,
+        template: Option<&String>,
+        tag: Option<&String>,
+    ) -> Option<OutsideWindow> {
+        match self.channel {
+            Channel::Whatsapp => template.map(|name| OutsideWindow::Template {
+                name: name.clone(),
+                language: self.locale().to_owned(),
+            }),
+            _ => tag.cloned().map(OutsideWindow::Tag),
+        }
+    }
+
     /// Whether the channel's customer-service window (24 h from the
     /// customer's last message on WhatsApp, Messenger and Instagram) has closed.
     pub fn window_closed(&self, now: i64) -> bool {

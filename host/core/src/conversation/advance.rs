@@ -464,14 +464,7 @@ impl Turn<'_, '_> {
                 }
                 Err(failure) => {
                     // Never two customers with one number: a person finishes it.
-                    self.record(EventBody::StepFailed {
-                        step: numbering.field.clone(),
-                        plugin: "host".to_owned(),
-                        code: failure.code,
-                        message: failure.message,
-                        version: None,
-                    });
-                    self.handoff(Reason::StepFailed(numbering.field.clone()));
+                    self.host_failed(&numbering.field, failure);
                     return;
                 }
             }
@@ -507,6 +500,19 @@ impl Turn<'_, '_> {
             return;
         }
         self.end(&terminal_name(outcome.and_then(|variant| variant.state).unwrap_or(done.state)));
+    }
+
+    /// What the host itself does for a flow (a number, a one-time code)
+    /// failed: recorded as the step's failure, and a person finishes it.
+    pub(super) fn host_failed(&mut self, step: &str, failure: super::StepFailed) {
+        self.record(EventBody::StepFailed {
+            step: step.to_owned(),
+            plugin: "host".to_owned(),
+            code: failure.code,
+            message: failure.message,
+            version: None,
+        });
+        self.handoff(Reason::StepFailed(step.to_owned()));
     }
 
     pub(super) fn end(&mut self, state: &str) {

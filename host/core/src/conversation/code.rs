@@ -12,7 +12,8 @@ use crate::event::EventBody;
 use crate::flow::{Duration, FieldSpec};
 
 use super::handoff::Reason;
-use super::{Awaiting, Outbound, PendingCode, Turn};
+use super::{Awaiting, Outbound, PendingCode, StepFailed, Turn};
+use crate::failure::FailureCode;
 
 /// How long a code is good for unless the field says.
 const DEFAULT_EXPIRY: Duration = Duration::minutes(10);
@@ -30,14 +31,8 @@ impl Turn<'_, '_> {
             _ => None,
         });
         let Some(phone) = phone.filter(|digits| (8..=15).contains(&digits.len())) else {
-            self.record(EventBody::StepFailed {
-                step: field.name.clone(),
-                plugin: "host".to_owned(),
-                code: crate::failure::FailureCode::HostError,
-                message: format!("no phone on record in {:?} to send a code to", field.send_to),
-                version: None,
-            });
-            self.handoff(Reason::StepFailed(field.name.clone()));
+            let message = format!("no phone on record in {:?} to send a code to", field.send_to);
+            self.host_failed(&field.name, StepFailed::new(FailureCode::HostError, message));
             return false;
         };
         let sent = self.conversation.codes_sent;
@@ -51,14 +46,7 @@ impl Turn<'_, '_> {
         let code = match self.plugins.one_time_code() {
             Ok(code) => code,
             Err(failure) => {
-                self.record(EventBody::StepFailed {
-                    step: field.name.clone(),
-                    plugin: "host".to_owned(),
-                    code: failure.code,
-                    message: failure.message,
-                    version: None,
-                });
-                self.handoff(Reason::StepFailed(field.name.clone()));
+                self.host_failed(&field.name, failure);
                 return false;
             }
         };

@@ -11,10 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::contract::{Channel, Value};
+use crate::contract::Value;
 use crate::event::EventBody;
 
-use super::{Awaiting, Conversation, Effects, OutsideWindow, Plugins, Setting, Status, Turn, WINDOW_CLOSED};
+use super::{Awaiting, Conversation, Effects, Plugins, Setting, Status, Turn, WINDOW_CLOSED};
 
 impl Conversation {
     /// Apply the signal `name` with `fields`, at `now`.
@@ -57,12 +57,8 @@ impl Conversation {
         turn.after_events(0);
         let mut effects = turn.effects;
         if window_closed && !effects.outbound.is_empty() {
-            let fallback = started.and_then(|intent| match self.channel {
-                Channel::Whatsapp => intent
-                    .template
-                    .clone()
-                    .map(|name| OutsideWindow::Template { name, language: self.locale().to_owned() }),
-                _ => intent.message_tag.clone().map(OutsideWindow::Tag),
+            let fallback = started.and_then(|intent| {
+                self.window_fallback(intent.template.as_ref(), intent.message_tag.as_ref())
             });
             match fallback {
                 Some(fallback) => {

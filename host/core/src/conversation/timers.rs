@@ -9,14 +9,14 @@
 
 use std::borrow::Cow;
 
-use crate::contract::{Channel, Due, QuickReply, Timer, Value};
+use crate::contract::{Due, QuickReply, Timer, Value};
 use crate::event::{EventBody, Sender};
 use crate::flow::{TimerOption, TimerSpec};
 
 use super::render::{self, Phrase};
 use super::{
-    Awaiting, Conversation, Effects, Outbound, OutsideWindow, PendingTimer, ScheduledTimer, Setting, Status,
-    TimerContext, Turn, WINDOW_CLOSED,
+    Awaiting, Conversation, Effects, Outbound, PendingTimer, ScheduledTimer, Setting, Status, TimerContext,
+    Turn, WINDOW_CLOSED,
 };
 
 /// What a timer is about. A reminder anchored to a field is about the
@@ -322,13 +322,8 @@ impl Turn<'_, '_> {
             return;
         }
         let outside_window = if self.conversation.window_closed(self.now) {
-            let fallback = match self.conversation.channel {
-                Channel::Whatsapp => spec.template.clone().map(|name| OutsideWindow::Template {
-                    name,
-                    language: self.conversation.locale().to_owned(),
-                }),
-                _ => spec.message_tag.clone().map(OutsideWindow::Tag),
-            };
+            let fallback =
+                self.conversation.window_fallback(spec.template.as_ref(), spec.message_tag.as_ref());
             let Some(fallback) = fallback else {
                 skip(self, WINDOW_CLOSED);
                 return;

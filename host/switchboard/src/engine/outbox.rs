@@ -102,31 +102,6 @@ pub(crate) fn entries(
     } else {
         conversation.locale()
     };
-    // A message for another identity (a one-time code to the phone on
-    // record) goes there, outside this conversation's window.
-    for reply in effects.outbound.iter().filter(|reply| reply.to.is_some()) {
-        let Some(identity) = reply.to.as_deref().and_then(Identity::parse) else { continue };
-        if !can_send(tenant, identity.channel) {
-            tracing::warn!(tenant = %tenant.name, channel = identity.channel.as_str(), "a message to another identity cannot be sent: no credentials for its channel");
-            continue;
-        }
-        entries.push(OutboxEntry {
-            conversation: conversation.id.clone(),
-            channel: identity.channel,
-            to: identity.id,
-            text: reply.text.clone(),
-            quick_replies: Vec::new(),
-            outside_window: None,
-            handoff: None,
-            attempts: 0,
-            not_before: 0,
-            last_tried: 0,
-            window_until: None,
-            locale: locale.to_owned(),
-            parked_because: None,
-            private: true,
-        });
-    }
     if let Some(to) = to.filter(|_| can_send(tenant, conversation.channel)) {
         let replies = effects.outbound.iter().filter(|reply| reply.to.is_none());
         entries.extend(replies.map(|reply| OutboxEntry {
@@ -170,24 +145,41 @@ pub(crate) fn entries(
             private: true,
         }));
     }
-    let notices = notices.iter().filter(|notice| can_send(tenant, notice.channel));
-    entries.extend(notices.map(|notice| OutboxEntry {
-        conversation: conversation.id.clone(),
-        channel: notice.channel,
-        to: notice.to.clone(),
-        text: notice.text.clone(),
-        quick_replies: notice.quick_replies.clone(),
-        outside_window: None,
-        handoff: None,
-        attempts: 0,
-        not_before: 0,
-        last_tried: 0,
-        // The staff member's own window is not this conversation's.
-        window_until: None,
-        locale: tenant.flow.default_locale.clone(),
-        parked_because: None,
-        private: true,
-    }));
+    // Messages for another identity than the customer's: a one-time code to
+    // the phone on record, notices to staff. Outside this conversation's
+    // window, and private.
+    let to_others = effects.outbound.iter().filter_map(|reply| {
+        let identity = Identity::parse(reply.to.as_deref()?)?;
+        Some(Notice {
+            channel: identity.channel,
+            to: identity.id,
+            text: reply.text.clone(),
+            quick_replies: Vec::new(),
+        })
+    });
+    for notice in to_others.chain(notices.iter().cloned()) {
+        if !can_send(tenant, notice.channel) {
+            tracing::warn!(tenant = %tenant.name, channel = notice.channel.as_str(), "a message to another identity cannot be sent: no credentials for its channel");
+            continue;
+        }
+        entries.push(OutboxEntry {
+            conversation: conversation.id.clone(),
+            channel: notice.channel,
+            to: notice.to,
+            text: notice.text,
+            quick_replies: notice.quick_replies,
+            outside_window: None,
+            handoff: None,
+            attempts: 0,
+            not_before: 0,
+            last_tried: 0,
+            // The recipient's own window is not this conversation's.
+            window_until: None,
+            locale: locale.to_owned(),
+            parked_because: None,
+            private: true,
+        });
+    }
     entries.iter().filter_map(|entry| serde_json::to_vec(entry).ok()).collect()
 }
 

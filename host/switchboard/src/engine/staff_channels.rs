@@ -21,7 +21,7 @@ use switchboard_store::StoredConversation;
 
 use super::outbox::Notice;
 use super::turn::Applied;
-use super::{Engine, EngineError, InboundMessage, Role, StaffMember, TurnOutcome, valid_staff_id};
+use super::{Engine, EngineError, InboundMessage, Role, StaffMember, TurnOutcome};
 use crate::tenant::Tenant;
 
 /// The payload prefix of a staff member's button.
@@ -68,6 +68,11 @@ pub fn may_decide(conversation: &Conversation, member: &str, role: Role) -> bool
         |field: &str| matches!(conversation.fields.get(field), Some(Value::Text(name)) if name == member);
     let queued = matches!(&conversation.status, Status::Human { queue, .. } if queue == member);
     role == Role::Admin || named("approver") || named("backup") || queued
+}
+
+/// Whether a request in `conversation` waits for an approver's decision.
+pub(super) fn waits_for_decision(conversation: &Conversation) -> bool {
+    matches!(conversation.status, Status::Human { .. }) && conversation.fields.contains_key("approver")
 }
 
 /// Whether `member` may take `conversation` over: it waits for nobody
@@ -219,7 +224,6 @@ impl Engine {
         };
         reached
             .into_iter()
-            .filter(|(person, _)| valid_staff_id(person))
             .filter_map(|(person, text)| Some((staff.iter().find(|member| member.id == person)?, text)))
             .flat_map(|(member, text)| {
                 let buttons = buttons.clone();
@@ -268,7 +272,7 @@ impl Engine {
         let [_, _, _, took, approved, rejected, stale, forbidden] = words(&tenant.flow.default_locale);
         let waiting = matches!(stored.conversation.status, Status::Human { .. });
         // A decision needs a request waiting for one.
-        let approval = waiting && stored.conversation.fields.contains_key("approver");
+        let approval = waits_for_decision(&stored.conversation);
         let at = message.at;
         let (effects, answer) = match action {
             _ if !waiting => (Effects::default(), stale),

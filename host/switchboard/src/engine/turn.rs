@@ -435,9 +435,7 @@ impl Engine {
                     "only the request's approver, its backup or an admin decides it".to_owned(),
                 ));
             }
-            let waiting = matches!(conversation.status, Status::Human { .. })
-                && conversation.fields.contains_key("approver");
-            if !waiting {
+            if !super::staff_channels::waits_for_decision(conversation) {
                 return Err(EngineError::NothingToDecide);
             }
             Ok(conversation.decide(approved, by, note, now))
