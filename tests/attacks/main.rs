@@ -49,6 +49,8 @@
 //! - `impersonation.rs`: **S1**, a customer sent the button a staff member
 //!   gets on their own channel; **S2**, a crafted `intent:` payload started
 //!   an intent the menu does not offer (issue 18).
+//! - `loops.rs`: **S3**, a tenant's timers set each other off through
+//!   their events and kept the scheduler firing for ever (issue 18).
 //! - `tokens.rs`: **L2**, an empty metrics token leaves `/metrics` open;
 //!   **L3**, a tenant sets an empty Meta or Telegram secret, so deliveries
 //!   can be forged (also unit-tested in `channels/tests.rs`).
@@ -65,6 +67,7 @@ mod disclosure;
 mod egress;
 mod impersonation;
 mod live;
+mod loops;
 mod memory;
 mod quotas;
 mod removal;

@@ -125,6 +125,7 @@ impl Checker<'_> {
         }
         let events = flow_events(flow);
         let every_field: Vec<&FieldSpec> = flow.intents.iter().flat_map(|intent| &intent.fields).collect();
+        self.timer_loops(flow);
         for timer in &flow.timers {
             self.timer(None, timer, &BTreeSet::new());
             self.timer_events(timer, &events);
@@ -611,14 +612,53 @@ impl Checker<'_> {
         }
     }
 
+    /// No timer may set itself off again through the events timers record
+    /// when they fire (`event`): A records what B is set `on`, B what A is
+    /// set on, and the scheduler would fire them for ever. Reported once per
+    /// loop, at its first timer.
+    fn timer_loops(&mut self, flow: &Flow) {
+        let sets_off = |timer: &TimerSpec| -> Vec<&TimerSpec> {
+            let Some(event) = timer.event.as_deref() else { return Vec::new() };
+            flow.timers.iter().filter(|next| next.on.as_deref() == Some(event)).collect()
+        };
+        let mut reported: BTreeSet<&str> = BTreeSet::new();
+        for start in &flow.timers {
+            // Depth-first along what each sets off, with the path so far.
+            let mut stack: Vec<Vec<&TimerSpec>> = vec![vec![start]];
+            while let Some(path) = stack.pop() {
+                let last = path[path.len() - 1];
+                for next in sets_off(last) {
+                    if next.kind == start.kind {
+                        if path.iter().all(|timer| !reported.contains(timer.kind.as_str())) {
+                            reported.extend(path.iter().map(|timer| timer.kind.as_str()));
+                            let chain: Vec<&str> = path.iter().map(|timer| timer.kind.as_str()).collect();
+                            self.report(
+                                &quoted(&start.kind),
+                                format!(
+                                    "timers {} set each other off through their events: it would set itself again and again",
+                                    chain.join(" -> ")
+                                ),
+                                "end the chain: drop an `event`, or set the last timer on what the customer or a step does".to_owned(),
+                            );
+                        }
+                    } else if path.len() < flow.timers.len()
+                        && !path.iter().any(|timer| timer.kind == next.kind)
+                    {
+                        let mut longer = path.clone();
+                        longer.push(next);
+                        stack.push(longer);
+                    }
+                }
+            }
+        }
+    }
+
     /// `on` and `cancel_on` must name events that happen in a conversation,
     /// and `on` none that firing or setting a timer records itself: a timer
     /// that re-arms on its own message, or sets on every timer set, loops.
     fn timer_events(&mut self, timer: &TimerSpec, events: &BTreeSet<&str>) {
         if let Some(on) = &timer.on
-            && (on.starts_with("timer.")
-                || on == "message.sent"
-                || timer.event.as_deref() == Some(on.as_str()))
+            && (on.starts_with("timer.") || on == "message.sent")
         {
             self.report(
                 &quoted(on),
@@ -1003,6 +1043,14 @@ keep = ["condition", "rma"]
         let problems = check(&FEATURES.replace("on = \"policy.decided\"", "on = \"timer.fired\""));
         assert!(
             problems.iter().any(|problem| problem.contains("would set itself again and again")),
+            "{problems:?}"
+        );
+        // Two that set each other off through their events loop as surely.
+        let looping = FEATURES.replace("on = \"policy.decided\"", "on = \"nudge.b\"\nevent = \"nudge.a\"")
+            + "\n[[timers]]\nkind = \"second\"\non = \"nudge.a\"\nevent = \"nudge.b\"\nafter = \"0m\"\n";
+        let problems = check(&looping);
+        assert!(
+            problems.iter().any(|problem| problem.contains("timers nudge -> second set each other off")),
             "{problems:?}"
         );
         let problems = check(&FEATURES.replace("event = \"rma.created\"\nas", "event = \"rma.made\"\nas"));
