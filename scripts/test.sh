@@ -11,6 +11,20 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "room on disk for the build and the tests"
+# A clean build and run of everything takes about 12 GiB under target/
+# (measured on a clean clone); the store refuses writes, and most tests fail,
+# once its disk is nearly full, so say so now rather than after the build.
+need_gib=12
+mkdir -p target
+free_gib=$(( $(df --output=avail -k target | tail -n 1) / 1024 / 1024 ))
+if (( free_gib < need_gib )); then
+    echo "only ${free_gib} GiB free under $(pwd)/target; the build and tests need about ${need_gib} GiB." \
+        "Free some (cargo clean in other checkouts; target/debug/incremental is safe to delete) and run again." >&2
+    exit 1
+fi
+echo "${free_gib} GiB free"
+
 step "toolchain (rust-toolchain.toml, with wasm32-wasip2)"
 rustup toolchain install
 rustup target list --installed | grep -qx wasm32-wasip2

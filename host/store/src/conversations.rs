@@ -202,6 +202,12 @@ impl Store {
         record: Option<&mut EventRecord<'a>>,
     ) -> Result<Committed, StoreError> {
         let stored = turn.stored;
+        if stored.conversation.tenant != tenant {
+            return Err(StoreError::Foreign {
+                tenant: tenant.to_owned(),
+                other: stored.conversation.tenant.clone(),
+            });
+        }
         let conversation_id = &stored.conversation.id;
         let encode_error = |source| StoreError::Decode { key: conversation_id.clone(), source };
         if let Some((channel, message_id)) = turn.dedupe
@@ -772,7 +778,7 @@ mod tests {
         let store = Store::temporary().expect("store");
         let flow = flow();
         for (tenant, n) in [("acme", 0), ("acme", 1), ("acme", 2), ("beta", 3), ("acme", 4)] {
-            let conversation = stored(&format!("c{n}"), &flow);
+            let conversation = crate::test_support::stored_in(tenant, &format!("c{n}"), &flow);
             let outbox = vec![format!("reply {n}").into_bytes()];
             let record =
                 TurnRecord { stored: &conversation, events: &[], dedupe: None, outbox: &outbox, timers: &[] };
@@ -814,7 +820,8 @@ mod tests {
         let flow = flow();
         // Five turns of one tenant, five of another, five of the first again.
         let tenant_of = |index: usize| if (5..10).contains(&index) { "beta" } else { "acme" };
-        let conversations: Vec<_> = (0..15).map(|n| stored(&format!("c{n}"), &flow)).collect();
+        let conversations: Vec<_> =
+            (0..15).map(|n| crate::test_support::stored_in(tenant_of(n), &format!("c{n}"), &flow)).collect();
         let events: Vec<Vec<DomainEvent>> = conversations
             .iter()
             .enumerate()

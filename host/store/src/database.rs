@@ -148,8 +148,10 @@ impl Database {
         Ok(Self::serving(trees, Some(path.to_owned())))
     }
 
-    pub(crate) fn temporary() -> Result<Self, StoreError> {
-        let trees = Trees::new(sled::Config::new().temporary(true).open()?, 0)?;
+    /// A database deleted on drop, in `dir` (not sled's default of /dev/shm,
+    /// which containers often cap at 64 MiB).
+    pub(crate) fn temporary(dir: &Path) -> Result<Self, StoreError> {
+        let trees = Trees::new(sled::Config::new().path(dir).temporary(true).open()?, 0)?;
         Ok(Self::serving(trees, None))
     }
 

@@ -8,6 +8,9 @@
 //! # Layout
 //!
 //! - [`Store`]: opening the store.
+//! - `contract.rs`: [`Backend`], what every backend promises (sled here,
+//!   PostgreSQL in `switchboard-store-postgres`), and `conformance.rs`, the
+//!   suite that holds each to it (feature `conformance`).
 //! - `database.rs`: the sled database and its trees, unwritable after a
 //!   failed write until it reopens in-process.
 //! - `keys.rs`: the key layout, in one place.
@@ -39,7 +42,10 @@ mod batch;
 mod blobs;
 mod catalog;
 mod codec;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod contacts;
+mod contract;
 mod conversations;
 mod database;
 mod group_commit;
@@ -56,7 +62,7 @@ mod retention;
 mod retire;
 mod stats;
 mod step_calls;
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 mod test_support;
 mod timer_log;
 mod timers;
@@ -70,6 +76,7 @@ use database::{Database, Trees};
 
 pub use api_keys::ApiKey;
 pub use catalog::{CatalogEntry, Published};
+pub use contract::Backend;
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use inbox::InboxEntry;
@@ -118,6 +125,14 @@ pub enum StoreError {
     Tally { key: String, message: String },
     #[error("stored record {key} does not decode: {source}")]
     Decode { key: String, source: serde_json::Error },
+    /// A write for one tenant carried a conversation or an event of
+    /// another: refused whole.
+    #[error("a record of tenant {other} was written as {tenant}'s; nothing was written")]
+    Foreign { tenant: String, other: String },
+    /// A backend other than sled failed (PostgreSQL: the server, the
+    /// connection, or a statement).
+    #[error("{operation} failed: {source}")]
+    Backend { operation: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
 }
 
 impl StoreError {
@@ -189,7 +204,7 @@ impl Store {
         let dir = tempfile::tempdir().map_err(sled::Error::from)?;
         let timer_log = timer_log::TimerLog::open(dir.path()).map_err(sled::Error::from)?;
         let path = dir.path().to_owned();
-        Self::from_db(Database::temporary()?, timer_log, &path, Some(Arc::new(dir)))
+        Self::from_db(Database::temporary(&path.join("db"))?, timer_log, &path, Some(Arc::new(dir)))
     }
 
     fn from_db(

@@ -52,6 +52,12 @@ impl<'a> EventRecord<'a> {
 
     pub(crate) fn push(&mut self, events: &'a [DomainEvent]) -> Result<(), StoreError> {
         for event in events {
+            if event.tenant != self.tenant {
+                return Err(StoreError::Foreign {
+                    tenant: self.tenant.to_owned(),
+                    other: event.tenant.clone(),
+                });
+            }
             let encode_error = |source| StoreError::Decode { key: event.conversation.clone(), source };
             let envelope = (event.at, event.conversation.as_str(), event.channel);
             if self.open == Some(envelope) {

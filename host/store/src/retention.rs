@@ -356,9 +356,13 @@ mod tests {
     use crate::Committed;
 
     fn said(conversation: &str, at: i64) -> DomainEvent {
+        said_in("acme", conversation, at)
+    }
+
+    fn said_in(tenant: &str, conversation: &str, at: i64) -> DomainEvent {
         DomainEvent {
             at,
-            tenant: "acme".into(),
+            tenant: tenant.into(),
             conversation: conversation.into(),
             channel: Channel::Telegram,
             body: EventBody::MessageReceived { text: format!("at {at}") },
@@ -387,7 +391,7 @@ mod tests {
         for at in [100, 200, 300, 5_000, 6_000] {
             store.append_events("acme", &[said("a", at), said("b", at)], None).expect("written");
         }
-        store.append_events("other", &[said("a", 1)], None).expect("another tenant's");
+        store.append_events("other", &[said_in("other", "a", 1)], None).expect("another tenant's");
         let exports = tempfile::tempdir().expect("temp dir");
 
         let swept =
@@ -457,10 +461,10 @@ mod tests {
         let flow = crate::test_support::flow();
         let save = |tenant: &str, id: &str, updated_at: i64, change: &dyn Fn(&mut Conversation)| {
             let read = store.conversation(tenant, id).expect("read");
-            let mut stored = read.unwrap_or_else(|| crate::test_support::stored(id, &flow));
+            let mut stored = read.unwrap_or_else(|| crate::test_support::stored_in(tenant, id, &flow));
             stored.conversation.updated_at = updated_at;
             change(&mut stored.conversation);
-            let events = [said(id, updated_at)];
+            let events = [said_in(tenant, id, updated_at)];
             let turn = crate::TurnRecord {
                 stored: &stored,
                 events: &events,

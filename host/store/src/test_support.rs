@@ -17,10 +17,16 @@ pub(crate) fn flow() -> Flow {
 }
 
 /// A new Telegram conversation of `acme`, started at 0.
+#[cfg(test)]
 pub(crate) fn stored(id: &str, flow: &Flow) -> StoredConversation {
+    stored_in("acme", id, flow)
+}
+
+/// A new Telegram conversation of `tenant`, started at 0.
+pub(crate) fn stored_in(tenant: &str, id: &str, flow: &Flow) -> StoredConversation {
     let contact = Contact { id: id.into(), display_name: None, locale: "en".into() };
     StoredConversation::new(
-        Conversation::new(id, "acme", Channel::Telegram, contact, flow, 0),
+        Conversation::new(id, tenant, Channel::Telegram, contact, flow, 0),
         BTreeMap::new(),
     )
 }

@@ -1,0 +1,153 @@
+//! The store contract: what every backend promises, so the engine can run
+//! on the embedded sled store (one node) or on PostgreSQL (many nodes,
+//! `switchboard-store-postgres`) alike. The conformance suite
+//! (`conformance.rs`, feature `conformance`) holds each backend to it.
+//!
+//! Promises, each a test of the suite:
+//! - **A turn is atomic.** Its conversation state, events, dedupe id,
+//!   outbox entries and timers are all there or none is.
+//! - **A provider's retry is a duplicate**, whichever node it reaches: the
+//!   second turn with the same `(channel, message id)` writes nothing.
+//! - **Tenants see only their own.** Every read and write names its tenant;
+//!   the same ids in two tenants are two things.
+//! - **The event log's cursor misses nothing.** A tenant's events come in
+//!   the order their turns committed, under increasing sequence numbers (a
+//!   turn's events share one), so a reader that pages from the last number
+//!   it saw, while others write, sees every event exactly once.
+//! - **A due timer is claimed once.** Claims across handles (nodes) never
+//!   overlap; a claim is settled (not handed out again) or released (due
+//!   again), and a claim whose holder died comes back once its lease runs
+//!   out. After a restart a backend may hand out a settled entry again:
+//!   the turn that fires a timer takes it out of its conversation, and the
+//!   engine skips an entry its conversation no longer holds, so each timer
+//!   still fires once.
+//!
+//! Calls block: the engine calls the store from blocking threads.
+
+use std::time::Duration;
+
+use switchboard_core::event::DomainEvent;
+
+use crate::{Committed, DueTimer, StoreError, StoredConversation, TurnRecord};
+
+/// A store backend. Object safe: the engine holds an `Arc<dyn Backend>`.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// A conversation's stored state, if it has any.
+    fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError>;
+
+    /// A page of a tenant's conversations, by id, after `after`.
+    fn conversations(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>, StoreError>;
+
+    /// Whether an inbound message id was already handled.
+    fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError>;
+
+    /// Write a turn atomically, and return once it is durable.
+    fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError>;
+
+    /// Write several turns, each atomically (a duplicate among them is
+    /// skipped), and return once all are durable.
+    fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError>;
+
+    /// One conversation's events, oldest first.
+    fn conversation_events(&self, tenant: &str, conversation: &str) -> Result<Vec<DomainEvent>, StoreError>;
+
+    /// Append events outside a turn (a delivery receipt), durably; `dedupe`
+    /// makes a provider's retry a no-op, as for inbound messages.
+    fn append_events(
+        &self,
+        tenant: &str,
+        events: &[DomainEvent],
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<Committed, StoreError>;
+
+    /// A tenant's events after the sequence number `after`, in commit order;
+    /// a turn's events are never split across pages, so a page may hold a
+    /// few more than `limit`.
+    fn tenant_events(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, DomainEvent)>, StoreError>;
+
+    /// Claim up to `limit` timers due at or before `now` (Unix ms), across
+    /// tenants, oldest first, for `lease`: no other claim gets them until
+    /// they are released or the lease runs out.
+    fn claim_timers(&self, now: i64, limit: usize, lease: Duration) -> Result<Vec<DueTimer>, StoreError>;
+
+    /// These claimed timers fired (or were stale), durably: gone for good.
+    fn settle_timers(&self, fired: &[DueTimer], now: i64) -> Result<(), StoreError>;
+
+    /// Firing these claimed timers failed: due again, for any claim.
+    fn release_timers(&self, due: Vec<DueTimer>) -> Result<(), StoreError>;
+}
+
+impl Backend for crate::Store {
+    fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError> {
+        crate::Store::conversation(self, tenant, id)
+    }
+
+    fn conversations(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>, StoreError> {
+        crate::Store::conversations(self, tenant, after, limit)
+    }
+
+    fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
+        crate::Store::seen(self, tenant, channel, message_id)
+    }
+
+    fn commit_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
+        crate::Store::commit_turn(self, tenant, turn)
+    }
+
+    fn commit_turns(&self, turns: &[(&str, TurnRecord<'_>)]) -> Result<(), StoreError> {
+        crate::Store::commit_turns(self, turns)
+    }
+
+    fn conversation_events(&self, tenant: &str, conversation: &str) -> Result<Vec<DomainEvent>, StoreError> {
+        crate::Store::conversation_events(self, tenant, conversation)
+    }
+
+    fn append_events(
+        &self,
+        tenant: &str,
+        events: &[DomainEvent],
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<Committed, StoreError> {
+        crate::Store::append_events(self, tenant, events, dedupe)
+    }
+
+    fn tenant_events(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
+        crate::Store::tenant_events(self, tenant, after, limit)
+    }
+
+    /// One process holds a sled store, so its claims live as long as the
+    /// process: `lease` changes nothing, and a restart makes every unsettled
+    /// claim due again.
+    fn claim_timers(&self, now: i64, limit: usize, _lease: Duration) -> Result<Vec<DueTimer>, StoreError> {
+        self.due_timers(now, limit)
+    }
+
+    fn settle_timers(&self, fired: &[DueTimer], now: i64) -> Result<(), StoreError> {
+        crate::Store::settle_timers(self, fired, now)
+    }
+
+    fn release_timers(&self, due: Vec<DueTimer>) -> Result<(), StoreError> {
+        crate::Store::release_timers(self, due);
+        Ok(())
+    }
+}
