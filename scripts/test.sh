@@ -52,7 +52,12 @@ sdk/python/build.sh --bindings "$bindings/py" > /dev/null
 PYTHONPATH="$bindings/py:sdk/python" python3 -B -m unittest discover -s sdk/python/tests 2>&1 | tail -n 1
 rm -rf "$bindings"
 
-step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs"
+step "a throwaway PostgreSQL (Debian's, installed if missing), for the PostgreSQL store's tests"
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop "$SWITCHBOARD_PG_DIR"' EXIT
+echo "$SWITCHBOARD_TEST_POSTGRES"
+
+step "Rust tests: unit, integration (real components through the sandbox), the attack suite (tests/attacks), docs, the store's conformance suite on sled and PostgreSQL"
 # The hostile fixture only makes sense as wasm; it is built above and run by the runtime tests.
 cargo test --workspace --exclude hostile-fixture
 

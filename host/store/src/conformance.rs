@@ -36,6 +36,10 @@ pub trait Harness {
     /// The same store once its only node died (it is given the last handle)
     /// and came back, after every lease it held ran out.
     fn after_death(&self, store: Arc<dyn Backend>) -> Arc<dyn Backend>;
+
+    /// Whether [`Harness::another_node`] is a node of its own (another
+    /// process would be), rather than another handle in this one.
+    fn separate_nodes(&self) -> bool;
 }
 
 /// Expand to one `#[test]` per promise, each with a fresh `$harness`.
@@ -55,6 +59,7 @@ macro_rules! conformance_suite {
             a_released_timer_is_due_again_and_a_settled_one_never,
             a_dead_nodes_claims_come_back,
             conversations_page_in_id_order,
+            a_conversations_turn_is_held_across_nodes,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -476,4 +481,28 @@ pub fn conversations_page_in_id_order(harness: &dyn Harness) {
     assert_eq!(page(None), ["c1", "c2"]);
     assert_eq!(page(Some("c2")), ["c3", "c4"]);
     assert!(page(Some("c4")).is_empty());
+}
+
+pub fn a_conversations_turn_is_held_across_nodes(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let held = store.lock_turn("acme", "c1").expect("locks");
+    // Another conversation, or the same id in another tenant, is not held up.
+    drop(node_b.lock_turn("acme", "c2").expect("locks"));
+    drop(node_b.lock_turn("globex", "c1").expect("locks"));
+    if !harness.separate_nodes() {
+        // One process holds the store, and the engine's own lock serialises
+        // its turns: there is no other node to wait for.
+        return;
+    }
+    let (taken, wait) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let lock = node_b.lock_turn("acme", "c1").expect("locks");
+        taken.send(()).expect("the test waits");
+        drop(lock);
+    });
+    assert!(wait.recv_timeout(Duration::from_millis(300)).is_err(), "the other node waits while this one holds it");
+    drop(held);
+    wait.recv_timeout(Duration::from_secs(10)).expect("the other node takes it once this one lets go");
+    waiter.join().expect("the waiter");
 }

@@ -22,6 +22,10 @@
 //!   engine skips an entry its conversation no longer holds, so each timer
 //!   still fires once.
 //!
+//! - **A conversation's turns run one at a time across nodes.** The engine
+//!   serialises them within a node; [`Backend::lock_turn`] does across
+//!   nodes, and a dead node's locks go with it.
+//!
 //! Calls block: the engine calls the store from blocking threads.
 
 use std::time::Duration;
@@ -30,8 +34,37 @@ use switchboard_core::event::DomainEvent;
 
 use crate::{Committed, DueTimer, StoreError, StoredConversation, TurnRecord};
 
+/// A conversation's turn, held across nodes until this drops
+/// ([`Backend::lock_turn`]).
+#[must_use = "the turn is held only while the lock is"]
+pub struct TurnLock {
+    _held: Option<Box<dyn Send>>,
+}
+
+impl TurnLock {
+    /// Nothing to hold beyond the engine's own lock: one process has the store.
+    pub fn local() -> Self {
+        Self { _held: None }
+    }
+
+    /// Held until `guard` drops.
+    pub fn held(guard: impl Send + 'static) -> Self {
+        Self { _held: Some(Box::new(guard)) }
+    }
+}
+
+impl std::fmt::Debug for TurnLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnLock").field("across_nodes", &self._held.is_some()).finish()
+    }
+}
+
 /// A store backend. Object safe: the engine holds an `Arc<dyn Backend>`.
 pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Wait until no other node runs a turn of this conversation, and keep
+    /// it so until the lock drops. Take it after the engine's own lock.
+    fn lock_turn(&self, tenant: &str, conversation: &str) -> Result<TurnLock, StoreError>;
+
     /// A conversation's stored state, if it has any.
     fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError>;
 
@@ -88,6 +121,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 }
 
 impl Backend for crate::Store {
+    fn lock_turn(&self, _tenant: &str, _conversation: &str) -> Result<TurnLock, StoreError> {
+        Ok(TurnLock::local())
+    }
+
     fn conversation(&self, tenant: &str, id: &str) -> Result<Option<StoredConversation>, StoreError> {
         crate::Store::conversation(self, tenant, id)
     }

@@ -32,6 +32,10 @@ impl Harness for Sled {
         store.clone()
     }
 
+    fn separate_nodes(&self) -> bool {
+        false
+    }
+
     fn after_death(&self, store: Arc<dyn Backend>) -> Arc<dyn Backend> {
         assert_eq!(Arc::strong_count(&store), 1, "the harness holds the last handle");
         drop(store);

@@ -1,0 +1,230 @@
+//! Switchboard's store on PostgreSQL, so many nodes can share one database.
+//! It keeps the store contract ([`switchboard_store::Backend`]) that the
+//! embedded sled store keeps, and the same conformance suite holds it to it
+//! (`tests/conformance.rs`).
+//!
+//! # Layout
+//!
+//! - [`PgStore`]: connecting, migrating, and running a query from the
+//!   engine's blocking threads on the store's own runtime.
+//! - `migrations/V*__*.sql`: the schema, versioned, run at start-up
+//!   (refinery). Every table is keyed tenant first, under row-level security.
+//! - `scope.rs`: the transaction scope row-level security checks, a
+//!   tenant or all of them.
+//! - `turns.rs`: conversations, atomic turns, dedupe, the event log.
+//! - `timers.rs`: due timers, claimed across nodes with `FOR UPDATE SKIP
+//!   LOCKED` and a lease.
+//! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
+//!
+//! **Architecture Invariant:** every statement is a `&'static str` run as a
+//! prepared statement with its values as parameters; no SQL is built from
+//! strings.
+
+#![forbid(unsafe_code)]
+
+mod locks;
+mod scope;
+mod timers;
+mod turns;
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use switchboard_store::StoreError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// How many connections a node keeps: one per turn in flight (its lock),
+/// plus what its writes and the scheduler take.
+const DEFAULT_POOL_SIZE: usize = 32;
+
+/// The store on a PostgreSQL database. Cheap to clone; clones share a pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    runtime: std::sync::Arc<Runtime>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish_non_exhaustive()
+    }
+}
+
+/// The runtime the connections run on, shut down without waiting when the
+/// last handle drops (which may be on an async thread).
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user@host:port/db`), bring the schema
+    /// up to date, and check that row-level security binds the role.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(backend("parsing the PostgreSQL URL"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("switchboard-pg")
+            .enable_all()
+            .build()
+            .map_err(|error| StoreError::Backend { operation: "starting the PostgreSQL runtime", source: error.into() })?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(DEFAULT_POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(backend("building the connection pool"))?;
+        let store = Self { pool, runtime: std::sync::Arc::new(Runtime(Some(runtime))) };
+        store.block(store.migrate())?;
+        Ok(store)
+    }
+
+    /// Run the migrations not yet applied, one node at a time (an advisory
+    /// lock), then refuse a role that row-level security would not bind.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        /// Any number, the same on every node: the migrations' lock.
+        const MIGRATION_LOCK: i64 = 0x5357_4254_4348; // "SWBTCH"
+        let mut client = self.pool.get().await.map_err(backend("connecting to PostgreSQL"))?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend("locking for migrations"))?;
+        let client_ref: &mut tokio_postgres::Client = &mut client;
+        let report = embedded::migrations::runner().run_async(client_ref).await;
+        client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await.map_err(backend("unlocking after migrations"))?;
+        let report = report.map_err(backend("migrating the schema"))?;
+        for migration in report.applied_migrations() {
+            tracing::info!(version = migration.version(), name = migration.name(), "applied a migration");
+        }
+        let row = client
+            .query_one("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user", &[])
+            .await
+            .map_err(backend("reading the role"))?;
+        if row.get::<_, bool>(0) {
+            return Err(StoreError::Backend {
+                operation: "checking the role",
+                source: "the role connects as a superuser or with BYPASSRLS, so row-level security would not keep \
+                         tenants apart; connect as a role without them (CREATE ROLE switchboard LOGIN; \
+                         with the database owned by it)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Run `future` to completion from a blocking thread (the engine's), with
+    /// the store's runtime entered so the pool can open connections on it.
+    fn block<F: Future>(&self, future: F) -> F::Output {
+        let runtime = self.runtime.0.as_ref().expect("the runtime lives as long as the store");
+        let _entered = runtime.enter();
+        futures_executor::block_on(future)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(backend("taking a PostgreSQL connection"))
+    }
+}
+
+/// Map a driver or pool error to the store's, naming what was being done.
+fn backend<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |error| StoreError::Backend { operation, source: Box::new(error) }
+}
+
+impl switchboard_store::Backend for PgStore {
+    fn lock_turn(&self, tenant: &str, conversation: &str) -> Result<switchboard_store::TurnLock, StoreError> {
+        self.block(locks::lock_turn(self, tenant, conversation))
+    }
+
+    fn conversation(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<switchboard_store::StoredConversation>, StoreError> {
+        self.block(turns::conversation(self, tenant, id))
+    }
+
+    fn conversations(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<switchboard_store::StoredConversation>, StoreError> {
+        self.block(turns::conversations(self, tenant, after, limit))
+    }
+
+    fn seen(&self, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
+        self.block(turns::seen(self, tenant, channel, message_id))
+    }
+
+    fn commit_turn(
+        &self,
+        tenant: &str,
+        turn: &switchboard_store::TurnRecord<'_>,
+    ) -> Result<switchboard_store::Committed, StoreError> {
+        self.block(turns::commit_turns(self, &[(tenant, turn)])).map(|committed| committed[0])
+    }
+
+    fn commit_turns(&self, turns: &[(&str, switchboard_store::TurnRecord<'_>)]) -> Result<(), StoreError> {
+        let turns: Vec<(&str, &switchboard_store::TurnRecord<'_>)> =
+            turns.iter().map(|(tenant, turn)| (*tenant, turn)).collect();
+        self.block(turns::commit_turns(self, &turns)).map(drop)
+    }
+
+    fn conversation_events(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Vec<switchboard_core::event::DomainEvent>, StoreError> {
+        self.block(turns::conversation_events(self, tenant, conversation))
+    }
+
+    fn append_events(
+        &self,
+        tenant: &str,
+        events: &[switchboard_core::event::DomainEvent],
+        dedupe: Option<(&str, &str)>,
+    ) -> Result<switchboard_store::Committed, StoreError> {
+        self.block(turns::append_events(self, tenant, events, dedupe))
+    }
+
+    fn tenant_events(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, switchboard_core::event::DomainEvent)>, StoreError> {
+        self.block(turns::tenant_events(self, tenant, after, limit))
+    }
+
+    fn claim_timers(
+        &self,
+        now: i64,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<switchboard_store::DueTimer>, StoreError> {
+        self.block(timers::claim(self, now, limit, lease))
+    }
+
+    fn settle_timers(&self, fired: &[switchboard_store::DueTimer], _now: i64) -> Result<(), StoreError> {
+        self.block(timers::settle(self, fired))
+    }
+
+    fn release_timers(&self, due: Vec<switchboard_store::DueTimer>) -> Result<(), StoreError> {
+        self.block(timers::release(self, &due))
+    }
+}

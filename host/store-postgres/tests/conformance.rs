@@ -1,0 +1,150 @@
+//! The store contract's conformance suite on PostgreSQL: the same tests the
+//! sled store passes (`switchboard_store::conformance`), each on a database
+//! of its own in the server `SWITCHBOARD_TEST_POSTGRES` names, which
+//! `scripts/postgres.sh start` starts (scripts/test.sh does).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use switchboard_store::Backend;
+use switchboard_store::conformance::{Harness, LEASE};
+use switchboard_store_postgres::PgStore;
+
+/// A fresh database per test, on the test server; its nodes are separate
+/// `PgStore`s (pools), as separate processes would be.
+struct Postgres {
+    url: String,
+}
+
+impl Postgres {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let server = server_url();
+        let name = format!("conformance_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        create_database(&server, &name);
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+        Self { url: format!("{base}/{name}") }
+    }
+}
+
+impl Harness for Postgres {
+    fn open(&self) -> Arc<dyn Backend> {
+        Arc::new(PgStore::connect(&self.url).expect("connects and migrates"))
+    }
+
+    fn another_node(&self, _store: &Arc<dyn Backend>) -> Arc<dyn Backend> {
+        self.open()
+    }
+
+    fn separate_nodes(&self) -> bool {
+        true
+    }
+
+    fn after_death(&self, store: Arc<dyn Backend>) -> Arc<dyn Backend> {
+        drop(store);
+        std::thread::sleep(LEASE + LEASE / 2);
+        self.open()
+    }
+}
+
+fn server_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "SWITCHBOARD_TEST_POSTGRES is not set: start a throwaway server with \
+             `eval \"$(scripts/postgres.sh start)\"` (scripts/test.sh does), then run the tests again"
+        )
+    })
+}
+
+/// `CREATE DATABASE` through a plain connection (it cannot run in a transaction).
+fn create_database(server: &str, name: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        // The name is ours, made of a prefix and numbers: safe to splice.
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creates the database");
+    });
+}
+
+switchboard_store::conformance_suite!(Postgres::new());
+
+/// Row-level security, checked behind the store's back: a statement that
+/// names no tenant sees none of the rows, one scoped to a tenant sees only
+/// that tenant's, and a superuser is refused at connect.
+#[test]
+fn a_query_that_forgets_its_tenant_reads_nothing() {
+    let harness = Postgres::new();
+    let store = harness.open();
+    harness.write_two_tenants(&*store);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&harness.url, tokio_postgres::NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        let count = |sql: &'static str| {
+            let client = &client;
+            async move { client.query_one(sql, &[]).await.expect("counts").get::<_, i64>(0) }
+        };
+        for table in ["conversations", "events", "inbound", "timers", "event_heads"] {
+            let sql: &'static str = match table {
+                "conversations" => "SELECT count(*) FROM conversations",
+                "events" => "SELECT count(*) FROM events",
+                "inbound" => "SELECT count(*) FROM inbound",
+                "timers" => "SELECT count(*) FROM timers",
+                _ => "SELECT count(*) FROM event_heads",
+            };
+            assert_eq!(count(sql).await, 0, "{table}: no tenant named, no rows");
+        }
+        client.batch_execute("SELECT set_config('switchboard.tenant', 'acme', false)").await.expect("scopes");
+        assert_eq!(count("SELECT count(*) FROM conversations").await, 1, "acme's only");
+        assert_eq!(count("SELECT count(*) FROM conversations WHERE tenant = 'globex'").await, 0);
+        let smuggled = client
+            .execute("INSERT INTO conversations (tenant, id, state) VALUES ('globex', 'x', '{}')", &[])
+            .await;
+        assert!(smuggled.is_err(), "acme's scope cannot write globex's rows");
+    });
+
+    let superuser = server_url().replacen("postgres://switchboard@", "postgres://postgres@", 1);
+    let base = superuser.rsplit_once('/').map_or(superuser.as_str(), |(base, _)| base).to_owned();
+    let refused = PgStore::connect(&format!("{base}/{}", harness.url.rsplit('/').next().unwrap_or_default()));
+    let message = format!("{}", refused.expect_err("a superuser bypasses row-level security"));
+    assert!(message.contains("superuser"), "{message}");
+}
+
+impl Postgres {
+    fn write_two_tenants(&self, store: &dyn Backend) {
+        use switchboard_core::contract::{Channel, Contact};
+        use switchboard_core::conversation::{Conversation, ScheduledTimer};
+        use switchboard_core::event::{DomainEvent, EventBody};
+        let flow = switchboard_core::flow::Flow::parse(
+            "flow.toml",
+            "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n[[intents]]\nname = \"ask\"\n\
+             title.en = \"Ask\"\ntriggers.en = [\"ask\"]\n[intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n",
+            &Default::default(),
+        )
+        .expect("a flow");
+        for tenant in ["acme", "globex"] {
+            let contact = Contact { id: "u1".into(), display_name: None, locale: "en".into() };
+            let stored = switchboard_store::StoredConversation::new(
+                Conversation::new("c1", tenant, Channel::Telegram, contact, &flow, 0),
+                Default::default(),
+            );
+            let events = [DomainEvent {
+                at: 1,
+                tenant: tenant.into(),
+                conversation: "c1".into(),
+                channel: Channel::Telegram,
+                body: EventBody::MessageReceived { text: "hi".into() },
+            }];
+            let timers = [ScheduledTimer { key: "k".into(), kind: "nudge".into(), due_at: 5 }];
+            let turn = switchboard_store::TurnRecord {
+                stored: &stored,
+                events: &events,
+                dedupe: Some(("telegram", "m1")),
+                outbox: &[b"reply".to_vec()],
+                timers: &timers,
+            };
+            store.commit_turn(tenant, &turn).expect("commits");
+        }
+    }
+}
