@@ -12,6 +12,8 @@
 //! - `scope.rs`: the transaction scope row-level security checks, a
 //!   tenant or all of them.
 //! - `turns.rs`: conversations, atomic turns, dedupe, the event log.
+//! - `outbox.rs`: replies to send, parked ones, and delivery lanes
+//!   claimed across nodes with a lease.
 //! - `timers.rs`: due timers, claimed across nodes with `FOR UPDATE SKIP
 //!   LOCKED` and a lease.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod locks;
+mod outbox;
 mod scope;
 mod timers;
 mod turns;
@@ -46,6 +49,8 @@ const DEFAULT_POOL_SIZE: usize = 32;
 pub struct PgStore {
     pool: Pool,
     runtime: std::sync::Arc<Runtime>,
+    /// This node's name in the leases it holds (lanes): unique per store.
+    node: String,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -76,7 +81,10 @@ impl PgStore {
             .thread_name("switchboard-pg")
             .enable_all()
             .build()
-            .map_err(|error| StoreError::Backend { operation: "starting the PostgreSQL runtime", source: error.into() })?;
+            .map_err(|error| StoreError::Backend {
+                operation: "starting the PostgreSQL runtime",
+                source: error.into(),
+            })?;
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -89,7 +97,7 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(backend("building the connection pool"))?;
-        let store = Self { pool, runtime: std::sync::Arc::new(Runtime(Some(runtime))) };
+        let store = Self { pool, runtime: std::sync::Arc::new(Runtime(Some(runtime))), node: node_name() };
         store.block(store.migrate())?;
         Ok(store)
     }
@@ -100,10 +108,16 @@ impl PgStore {
         /// Any number, the same on every node: the migrations' lock.
         const MIGRATION_LOCK: i64 = 0x5357_4254_4348; // "SWBTCH"
         let mut client = self.pool.get().await.map_err(backend("connecting to PostgreSQL"))?;
-        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend("locking for migrations"))?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend("locking for migrations"))?;
         let client_ref: &mut tokio_postgres::Client = &mut client;
         let report = embedded::migrations::runner().run_async(client_ref).await;
-        client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await.map_err(backend("unlocking after migrations"))?;
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend("unlocking after migrations"))?;
         let report = report.map_err(backend("migrating the schema"))?;
         for migration in report.applied_migrations() {
             tracing::info!(version = migration.version(), name = migration.name(), "applied a migration");
@@ -135,6 +149,14 @@ impl PgStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(backend("taking a PostgreSQL connection"))
     }
+}
+
+/// A name no other node has: the process, and when this store started.
+fn node_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!("{}-{nanos:x}", std::process::id())
 }
 
 /// Map a driver or pool error to the store's, naming what was being done.
@@ -209,6 +231,56 @@ impl switchboard_store::Backend for PgStore {
         limit: usize,
     ) -> Result<Vec<(u64, switchboard_core::event::DomainEvent)>, StoreError> {
         self.block(turns::tenant_events(self, tenant, after, limit))
+    }
+
+    fn outbox_after(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.block(outbox::page(self, false, tenant, after, limit))
+    }
+
+    fn settle_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        retry: Option<&[u8]>,
+        events: &[switchboard_core::event::DomainEvent],
+    ) -> Result<(), StoreError> {
+        self.block(outbox::settle(self, tenant, seq, retry, events))
+    }
+
+    fn park_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        entry: &[u8],
+        events: &[switchboard_core::event::DomainEvent],
+    ) -> Result<(), StoreError> {
+        self.block(outbox::park(self, tenant, seq, entry, events))
+    }
+
+    fn parked_outbox(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.block(outbox::page(self, true, tenant, after, limit))
+    }
+
+    fn redrive_parked(&self, tenant: &str, reset: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<usize, StoreError> {
+        self.block(outbox::redrive(self, tenant, reset))
+    }
+
+    fn claim_lane(&self, tenant: &str, lane: &str, lease: Duration) -> Result<bool, StoreError> {
+        self.block(outbox::claim_lane(self, tenant, lane, lease))
+    }
+
+    fn release_lane(&self, tenant: &str, lane: &str) -> Result<(), StoreError> {
+        self.block(outbox::release_lane(self, tenant, lane))
     }
 
     fn claim_timers(

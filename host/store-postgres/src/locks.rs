@@ -10,7 +10,11 @@ use crate::{PgStore, backend};
 const LOCK: &str = "SELECT pg_advisory_lock(hashtextextended($1 || chr(31) || $2, 0))";
 const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtextextended($1 || chr(31) || $2, 0))";
 
-pub(crate) async fn lock_turn(store: &PgStore, tenant: &str, conversation: &str) -> Result<TurnLock, StoreError> {
+pub(crate) async fn lock_turn(
+    store: &PgStore,
+    tenant: &str,
+    conversation: &str,
+) -> Result<TurnLock, StoreError> {
     let client = store.client().await?;
     let statement = client.prepare_cached(LOCK).await.map_err(backend("preparing a turn lock"))?;
     client.execute(&statement, &[&tenant, &conversation]).await.map_err(backend("taking a turn lock"))?;

@@ -23,7 +23,12 @@ const RELEASE: &str = "UPDATE timers t SET lease_until = NULL \
      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS s(tenant, conversation, key, due_at) \
      WHERE t.tenant = s.tenant AND t.conversation = s.conversation AND t.key = s.key AND t.due_at = s.due_at";
 
-pub(crate) async fn claim(store: &PgStore, now: i64, limit: usize, lease: Duration) -> Result<Vec<DueTimer>, StoreError> {
+pub(crate) async fn claim(
+    store: &PgStore,
+    now: i64,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<DueTimer>, StoreError> {
     let mut client = store.client().await?;
     let transaction = scope::begin(&mut client, Scope::AllTenants).await?;
     let statement = transaction.prepare_cached(CLAIM).await.map_err(backend("preparing a timer claim"))?;
@@ -36,10 +41,17 @@ pub(crate) async fn claim(store: &PgStore, now: i64, limit: usize, lease: Durati
     transaction.commit().await.map_err(backend("committing a timer claim"))?;
     let mut due: Vec<DueTimer> = rows
         .iter()
-        .map(|row| DueTimer { tenant: row.get(0), conversation: row.get(1), key: row.get(2), due_at: row.get(3) })
+        .map(|row| DueTimer {
+            tenant: row.get(0),
+            conversation: row.get(1),
+            key: row.get(2),
+            due_at: row.get(3),
+        })
         .collect();
     // RETURNING keeps no order: oldest first, as the contract says.
-    due.sort_by(|a, b| (a.due_at, &a.tenant, &a.conversation, &a.key).cmp(&(b.due_at, &b.tenant, &b.conversation, &b.key)));
+    due.sort_by(|a, b| {
+        (a.due_at, &a.tenant, &a.conversation, &a.key).cmp(&(b.due_at, &b.tenant, &b.conversation, &b.key))
+    });
     Ok(due)
 }
 
@@ -52,7 +64,12 @@ pub(crate) async fn release(store: &PgStore, due: &[DueTimer]) -> Result<(), Sto
 }
 
 /// Run `sql` with the timers' keys as four arrays, in the all-tenants scope.
-async fn by_key(store: &PgStore, sql: &'static str, operation: &'static str, timers: &[DueTimer]) -> Result<(), StoreError> {
+async fn by_key(
+    store: &PgStore,
+    sql: &'static str,
+    operation: &'static str,
+    timers: &[DueTimer],
+) -> Result<(), StoreError> {
     if timers.is_empty() {
         return Ok(());
     }

@@ -48,7 +48,10 @@ pub(crate) async fn conversation(
     let mut client = store.client().await?;
     let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
     let statement = transaction.prepare_cached(CONVERSATION).await.map_err(backend("preparing a read"))?;
-    let row = transaction.query_opt(&statement, &[&tenant, &id]).await.map_err(backend("reading a conversation"))?;
+    let row = transaction
+        .query_opt(&statement, &[&tenant, &id])
+        .await
+        .map_err(backend("reading a conversation"))?;
     transaction.commit().await.map_err(backend("ending a read"))?;
     row.map(|row| decode(id, row.get(0))).transpose()
 }
@@ -71,7 +74,12 @@ pub(crate) async fn conversations(
     rows.iter().map(|row| decode("a conversation", row.get(0))).collect()
 }
 
-pub(crate) async fn seen(store: &PgStore, tenant: &str, channel: &str, message_id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn seen(
+    store: &PgStore,
+    tenant: &str,
+    channel: &str,
+    message_id: &str,
+) -> Result<bool, StoreError> {
     let mut client = store.client().await?;
     let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
     let statement = transaction.prepare_cached(SEEN).await.map_err(backend("preparing a read"))?;
@@ -98,7 +106,8 @@ pub(crate) async fn commit_turns(
     let mut start = 0;
     while start < turns.len() {
         let tenant = turns[start].0;
-        let end = turns[start..].iter().position(|(other, _)| *other != tenant).map_or(turns.len(), |n| start + n);
+        let end =
+            turns[start..].iter().position(|(other, _)| *other != tenant).map_or(turns.len(), |n| start + n);
         let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
         for (_, turn) in &turns[start..end] {
             outcomes.push(write_turn(&transaction, tenant, turn).await?);
@@ -129,7 +138,8 @@ async fn write_turn(
 ) -> Result<Committed, StoreError> {
     let id = turn.stored.conversation.id.as_str();
     if let Some((channel, message_id)) = turn.dedupe
-        && dedupe(transaction, tenant, channel, message_id, handled_at(turn.events)).await? == Committed::Duplicate
+        && dedupe(transaction, tenant, channel, message_id, handled_at(turn.events)).await?
+            == Committed::Duplicate
     {
         return Ok(Committed::Duplicate);
     }
@@ -148,7 +158,10 @@ async fn write_turn(
         let keys: Vec<&str> = turn.timers.iter().map(|timer| timer.key.as_str()).collect();
         let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
         let timers = transaction.prepare_cached(TIMERS).await.map_err(backend("preparing a turn"))?;
-        transaction.execute(&timers, &[&tenant, &id, &keys, &due]).await.map_err(backend("indexing timers"))?;
+        transaction
+            .execute(&timers, &[&tenant, &id, &keys, &due])
+            .await
+            .map_err(backend("indexing timers"))?;
     }
     write_events(transaction, tenant, turn.events).await?;
     Ok(Committed::Written)
@@ -169,7 +182,11 @@ async fn dedupe(
     Ok(if inserted == 0 { Committed::Duplicate } else { Committed::Written })
 }
 
-async fn write_events(transaction: &Transaction<'_>, tenant: &str, events: &[DomainEvent]) -> Result<(), StoreError> {
+pub(crate) async fn write_events(
+    transaction: &Transaction<'_>,
+    tenant: &str,
+    events: &[DomainEvent],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -199,7 +216,8 @@ pub(crate) async fn append_events(
     let mut client = store.client().await?;
     let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
     if let Some((channel, message_id)) = dedupe_id
-        && dedupe(&transaction, tenant, channel, message_id, handled_at(events)).await? == Committed::Duplicate
+        && dedupe(&transaction, tenant, channel, message_id, handled_at(events)).await?
+            == Committed::Duplicate
     {
         return Ok(Committed::Duplicate);
     }
@@ -215,7 +233,8 @@ pub(crate) async fn conversation_events(
 ) -> Result<Vec<DomainEvent>, StoreError> {
     let mut client = store.client().await?;
     let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(CONVERSATION_EVENTS).await.map_err(backend("preparing a read"))?;
+    let statement =
+        transaction.prepare_cached(CONVERSATION_EVENTS).await.map_err(backend("preparing a read"))?;
     let rows = transaction
         .query(&statement, &[&tenant, &conversation])
         .await

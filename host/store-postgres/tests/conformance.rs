@@ -60,7 +60,8 @@ fn server_url() -> String {
 fn create_database(server: &str, name: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connects");
+        let (client, connection) =
+            tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connects");
         tokio::spawn(connection);
         // The name is ours, made of a prefix and numbers: safe to splice.
         client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creates the database");
@@ -79,7 +80,8 @@ fn a_query_that_forgets_its_tenant_reads_nothing() {
     harness.write_two_tenants(&*store);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&harness.url, tokio_postgres::NoTls).await.expect("connects");
+        let (client, connection) =
+            tokio_postgres::connect(&harness.url, tokio_postgres::NoTls).await.expect("connects");
         tokio::spawn(connection);
         let count = |sql: &'static str| {
             let client = &client;

@@ -60,6 +60,8 @@ macro_rules! conformance_suite {
             a_dead_nodes_claims_come_back,
             conversations_page_in_id_order,
             a_conversations_turn_is_held_across_nodes,
+            the_outbox_pages_in_order_and_settles_parks_and_redrives,
+            a_delivery_lane_is_held_by_one_node,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -501,8 +503,96 @@ pub fn a_conversations_turn_is_held_across_nodes(harness: &dyn Harness) {
         taken.send(()).expect("the test waits");
         drop(lock);
     });
-    assert!(wait.recv_timeout(Duration::from_millis(300)).is_err(), "the other node waits while this one holds it");
+    assert!(
+        wait.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the other node waits while this one holds it"
+    );
     drop(held);
     wait.recv_timeout(Duration::from_secs(10)).expect("the other node takes it once this one lets go");
     waiter.join().expect("the waiter");
+}
+
+/// Commit a turn of `id` whose outbox entries are `replies`.
+fn reply(store: &dyn Backend, tenant: &str, id: &str, replies: &[&str]) {
+    let stored =
+        store.conversation(tenant, id).expect("reads").unwrap_or_else(|| conversation(tenant, id, "r"));
+    let outbox: Vec<Vec<u8>> = replies.iter().map(|reply| reply.as_bytes().to_vec()).collect();
+    let turn = TurnRecord { stored: &stored, events: &[], dedupe: None, outbox: &outbox, timers: &[] };
+    store.commit_turn(tenant, &turn).expect("commits");
+}
+
+fn entries(page: &[(u64, Vec<u8>)]) -> Vec<String> {
+    page.iter().map(|(_, entry)| String::from_utf8_lossy(entry).into_owned()).collect()
+}
+
+pub fn the_outbox_pages_in_order_and_settles_parks_and_redrives(harness: &dyn Harness) {
+    let store = harness.open();
+    reply(&*store, "acme", "c1", &["a1", "a2"]);
+    reply(&*store, "acme", "c2", &["b1"]);
+    reply(&*store, "globex", "c1", &["g1"]);
+    reply(&*store, "acme", "c1", &["a3"]);
+    let page = store.outbox_after("acme", None, 10).expect("reads");
+    assert_eq!(entries(&page), ["a1", "a2", "b1", "a3"]);
+    assert!(page.windows(2).all(|pair| pair[0].0 < pair[1].0), "numbered in order");
+    assert_eq!(entries(&store.outbox_after("acme", Some(page[1].0), 10).expect("reads")), ["b1", "a3"]);
+    assert_eq!(entries(&store.outbox_after("acme", None, 2).expect("reads")), ["a1", "a2"]);
+    assert_eq!(entries(&store.outbox_after("globex", None, 10).expect("reads")), ["g1"]);
+    let seq = |name: &str| page[entries(&page).iter().position(|entry| entry == name).expect("listed")].0;
+
+    let delivered = [event("acme", "c1", 50, "delivered a1")];
+    store.settle_outbox("acme", seq("a1"), None, &delivered).expect("settles");
+    store.settle_outbox("acme", seq("a2"), Some(b"a2 again"), &[]).expect("settles");
+    assert_eq!(entries(&store.outbox_after("acme", None, 10).expect("reads")), ["a2 again", "b1", "a3"]);
+    assert_eq!(
+        store.outbox_after("acme", None, 1).expect("reads")[0].0,
+        seq("a2"),
+        "a retry keeps its place"
+    );
+    assert!(
+        texts(&store.conversation_events("acme", "c1").expect("reads")).contains(&"delivered a1".to_owned())
+    );
+
+    store
+        .park_outbox("acme", seq("b1"), b"b1 parked", &[event("acme", "c2", 60, "parked b1")])
+        .expect("parks");
+    assert_eq!(entries(&store.outbox_after("acme", None, 10).expect("reads")), ["a2 again", "a3"]);
+    assert_eq!(entries(&store.parked_outbox("acme", None, 10).expect("reads")), ["b1 parked"]);
+    assert!(store.parked_outbox("globex", None, 10).expect("reads").is_empty());
+    // Settling or parking what is gone brings nothing back.
+    store.settle_outbox("acme", seq("a1"), Some(b"zombie"), &[]).expect("settles");
+    store.park_outbox("acme", seq("a1"), b"zombie", &[]).expect("parks");
+    assert!(!entries(&store.outbox_after("acme", None, 10).expect("reads")).contains(&"zombie".to_owned()));
+    assert_eq!(entries(&store.parked_outbox("acme", None, 10).expect("reads")), ["b1 parked"]);
+
+    let moved = store.redrive_parked("acme", &|entry| [entry, b" (again)"].concat()).expect("redrives");
+    assert_eq!(moved, 1);
+    let after = store.outbox_after("acme", None, 10).expect("reads");
+    assert_eq!(entries(&after), ["a2 again", "b1 parked (again)", "a3"], "back at its old place");
+    assert_eq!(after[1].0, seq("b1"));
+    assert!(store.parked_outbox("acme", None, 10).expect("reads").is_empty());
+    assert_eq!(
+        entries(&store.outbox_after("globex", None, 10).expect("reads")),
+        ["g1"],
+        "globex's untouched"
+    );
+}
+
+pub fn a_delivery_lane_is_held_by_one_node(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let long = Duration::from_secs(30);
+    assert!(store.claim_lane("acme", "c1", long).expect("claims"));
+    assert!(store.claim_lane("acme", "c1", long).expect("claims"), "the holder renews its own lane");
+    if !harness.separate_nodes() {
+        return;
+    }
+    assert!(!node_b.claim_lane("acme", "c1", long).expect("claims"), "held by the first node");
+    assert!(node_b.claim_lane("acme", "c2", long).expect("claims"), "another conversation's lane is free");
+    assert!(node_b.claim_lane("globex", "c1", long).expect("claims"), "so is another tenant's");
+    store.release_lane("acme", "c1").expect("releases");
+    assert!(node_b.claim_lane("acme", "c1", long).expect("claims"), "free once released");
+    assert!(node_b.claim_lane("acme", "c3", LEASE).expect("claims"));
+    assert!(!store.claim_lane("acme", "c3", long).expect("claims"));
+    std::thread::sleep(LEASE + LEASE / 2);
+    assert!(store.claim_lane("acme", "c3", long).expect("claims"), "free once its lease ran out");
 }

@@ -108,6 +108,56 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Vec<(u64, DomainEvent)>, StoreError>;
 
+    /// Up to `limit` of a tenant's outbox entries after sequence number
+    /// `after`, oldest first, each committed with its turn.
+    fn outbox_after(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+
+    /// Settle an outbox entry: remove it (sent, or given up) or replace it
+    /// (`retry`), with the events that say so, durably. An entry gone
+    /// meanwhile (its tenant removed) stays gone.
+    fn settle_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        retry: Option<&[u8]>,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError>;
+
+    /// Move an outbox entry that cannot go as it is aside, as `entry`, with
+    /// the events that say so, durably; it keeps its sequence number.
+    fn park_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        entry: &[u8],
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` parked entries after `after`, oldest first.
+    fn parked_outbox(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+
+    /// Put every parked entry back in the outbox at its old place, `reset`
+    /// applied to each; how many moved.
+    fn redrive_parked(&self, tenant: &str, reset: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<usize, StoreError>;
+
+    /// Claim a delivery lane (a conversation's replies, sent in order) for
+    /// `lease`: `false` if another node holds it. Claiming a lane this node
+    /// holds renews it.
+    fn claim_lane(&self, tenant: &str, lane: &str, lease: Duration) -> Result<bool, StoreError>;
+
+    /// Let a claimed lane go.
+    fn release_lane(&self, tenant: &str, lane: &str) -> Result<(), StoreError>;
+
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
     /// they are released or the lease runs out.
@@ -170,6 +220,58 @@ impl Backend for crate::Store {
         limit: usize,
     ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
         crate::Store::tenant_events(self, tenant, after, limit)
+    }
+
+    fn outbox_after(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        crate::Store::outbox_after(self, tenant, after, limit)
+    }
+
+    fn settle_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        retry: Option<&[u8]>,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        crate::Store::settle_outbox(self, tenant, seq, retry, events)
+    }
+
+    fn park_outbox(
+        &self,
+        tenant: &str,
+        seq: u64,
+        entry: &[u8],
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        crate::Store::park_outbox(self, tenant, seq, entry, events)
+    }
+
+    fn parked_outbox(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        crate::Store::parked_outbox(self, tenant, after, limit)
+    }
+
+    fn redrive_parked(&self, tenant: &str, reset: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<usize, StoreError> {
+        crate::Store::redrive_parked(self, tenant, reset)
+    }
+
+    /// One process holds a sled store, and its delivery worker runs one
+    /// lane per conversation: there is no other node to claim against.
+    fn claim_lane(&self, _tenant: &str, _lane: &str, _lease: Duration) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    fn release_lane(&self, _tenant: &str, _lane: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// One process holds a sled store, so its claims live as long as the
