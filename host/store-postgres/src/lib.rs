@@ -16,6 +16,9 @@
 //!   claimed across nodes with a lease.
 //! - `timers.rs`: due timers, claimed across nodes with `FOR UPDATE SKIP
 //!   LOCKED` and a lease.
+//! - `contacts.rs`: linked identities and verified contact points.
+//! - `api_keys.rs`: tenants' API keys, hashed.
+//! - `blobs.rs`: shared blobs by SHA-256; flow versions and plugin configs.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -24,6 +27,9 @@
 
 #![forbid(unsafe_code)]
 
+mod api_keys;
+mod blobs;
+mod contacts;
 mod locks;
 mod outbox;
 mod scope;
@@ -281,6 +287,75 @@ impl switchboard_store::Backend for PgStore {
 
     fn release_lane(&self, tenant: &str, lane: &str) -> Result<(), StoreError> {
         self.block(outbox::release_lane(self, tenant, lane))
+    }
+
+    fn linked_conversation(&self, tenant: &str, identity: &str) -> Result<Option<String>, StoreError> {
+        self.block(contacts::linked(self, tenant, identity))
+    }
+
+    fn link_identity(
+        &self,
+        tenant: &str,
+        identity: &str,
+        conversation: &str,
+        events: &[switchboard_core::event::DomainEvent],
+    ) -> Result<(), StoreError> {
+        self.block(contacts::link(self, tenant, identity, conversation, events))
+    }
+
+    fn claim_contact_point(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        conversation: &str,
+    ) -> Result<String, StoreError> {
+        self.block(contacts::claim(self, tenant, kind, value, conversation))
+    }
+
+    fn put_api_key(&self, tenant: &str, key: &switchboard_store::ApiKey) -> Result<(), StoreError> {
+        self.block(api_keys::put(self, tenant, key))
+    }
+
+    fn api_key(&self, tenant: &str, id: &str) -> Result<Option<switchboard_store::ApiKey>, StoreError> {
+        self.block(api_keys::get(self, tenant, id))
+    }
+
+    fn api_keys(&self, tenant: &str) -> Result<Vec<switchboard_store::ApiKey>, StoreError> {
+        self.block(api_keys::list(self, tenant))
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        self.block(blobs::put_blob(self, bytes))
+    }
+
+    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if hash.len() != 64
+            || !hash.bytes().all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase())
+        {
+            return Ok(None);
+        }
+        self.block(blobs::blob(self, hash))
+    }
+
+    fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError> {
+        self.block(blobs::put_flow(self, tenant, version, source))
+    }
+
+    fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
+        self.block(blobs::flow(self, tenant, version))
+    }
+
+    fn put_plugin_config(&self, tenant: &str, text: &str) -> Result<String, StoreError> {
+        self.block(blobs::put_config(self, tenant, text))
+    }
+
+    fn plugin_config(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        self.block(blobs::config(self, tenant, hash))
+    }
+
+    fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError> {
+        self.block(turns::next_number(self, tenant, sequence))
     }
 
     fn claim_timers(

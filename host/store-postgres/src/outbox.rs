@@ -6,9 +6,9 @@ use std::time::Duration;
 use switchboard_core::event::DomainEvent;
 use switchboard_store::StoreError;
 
-use crate::scope::{self, Scope};
-use crate::turns::write_events;
-use crate::{PgStore, backend};
+use crate::PgStore;
+use crate::scope::{execute, in_tenant, query};
+use crate::turns::{check_events, write_events};
 
 const PAGE: &str = "SELECT seq, entry FROM outbox WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 const PARKED_PAGE: &str =
@@ -38,17 +38,13 @@ pub(crate) async fn page(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
     let sql = if parked { PARKED_PAGE } else { PAGE };
-    let statement = transaction.prepare_cached(sql).await.map_err(backend("preparing an outbox read"))?;
     let after = after.map_or(0, seq_param);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = transaction
-        .query(&statement, &[&tenant, &after, &limit])
-        .await
-        .map_err(backend("reading the outbox"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
+    let rows = in_tenant(store, tenant, async |tx| {
+        query(tx, sql, &[&tenant, &after, &limit], "reading the outbox").await
+    })
+    .await?;
     Ok(rows.iter().map(|row| (u64::try_from(row.get::<_, i64>(0)).unwrap_or_default(), row.get(1))).collect())
 }
 
@@ -59,28 +55,21 @@ pub(crate) async fn settle(
     retry: Option<&[u8]>,
     events: &[DomainEvent],
 ) -> Result<(), StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let changed = match retry {
-        Some(entry) => {
-            let statement =
-                transaction.prepare_cached(REPLACE).await.map_err(backend("preparing a settle"))?;
-            transaction.execute(&statement, &[&tenant, &seq_param(seq), &entry]).await
-        }
-        None => {
-            let statement =
-                transaction.prepare_cached(REMOVE).await.map_err(backend("preparing a settle"))?;
-            transaction.execute(&statement, &[&tenant, &seq_param(seq)]).await
-        }
-    }
-    .map_err(backend("settling an outbox entry"))?;
-    if changed == 0 {
+    check_events(tenant, events)?;
+    in_tenant(store, tenant, async |tx| {
+        let seq = seq_param(seq);
+        let changed = match retry {
+            Some(entry) => execute(tx, REPLACE, &[&tenant, &seq, &entry], "settling an outbox entry").await?,
+            None => execute(tx, REMOVE, &[&tenant, &seq], "settling an outbox entry").await?,
+        };
         // Gone meanwhile (its tenant removed): nothing to settle, and a
         // retry must not bring it back.
-        return Ok(());
-    }
-    write_events(&transaction, tenant, events).await?;
-    transaction.commit().await.map_err(backend("committing a settle"))
+        if changed == 1 {
+            write_events(tx, tenant, events).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub(crate) async fn park(
@@ -90,18 +79,15 @@ pub(crate) async fn park(
     entry: &[u8],
     events: &[DomainEvent],
 ) -> Result<(), StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(PARK).await.map_err(backend("preparing a park"))?;
-    let moved = transaction
-        .execute(&statement, &[&tenant, &seq_param(seq), &entry])
-        .await
-        .map_err(backend("parking an outbox entry"))?;
-    if moved == 0 {
-        return Ok(());
-    }
-    write_events(&transaction, tenant, events).await?;
-    transaction.commit().await.map_err(backend("committing a park"))
+    check_events(tenant, events)?;
+    in_tenant(store, tenant, async |tx| {
+        let moved = execute(tx, PARK, &[&tenant, &seq_param(seq), &entry], "parking an outbox entry").await?;
+        if moved == 1 {
+            write_events(tx, tenant, events).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Move parked entries back in pages, each its own transaction.
@@ -110,29 +96,25 @@ pub(crate) async fn redrive(
     tenant: &str,
     reset: &dyn Fn(&[u8]) -> Vec<u8>,
 ) -> Result<usize, StoreError> {
-    let mut client = store.client().await?;
     let mut moved = 0;
     let mut after = 0_i64;
     loop {
-        let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-        let select =
-            transaction.prepare_cached(PARKED_FOR_REDRIVE).await.map_err(backend("preparing a re-drive"))?;
-        let rows = transaction
-            .query(&select, &[&tenant, &after])
-            .await
-            .map_err(backend("reading parked entries"))?;
-        let Some(last) = rows.last() else { return Ok(moved) };
-        after = last.get(0);
-        let seqs: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
-        let conversations: Vec<String> = rows.iter().map(|row| row.get(1)).collect();
-        let entries: Vec<Vec<u8>> = rows.iter().map(|row| reset(row.get::<_, &[u8]>(2))).collect();
-        let unpark = transaction.prepare_cached(UNPARK).await.map_err(backend("preparing a re-drive"))?;
-        transaction
-            .execute(&unpark, &[&tenant, &seqs, &conversations, &entries])
-            .await
-            .map_err(backend("re-driving parked entries"))?;
-        transaction.commit().await.map_err(backend("committing a re-drive"))?;
-        moved += seqs.len();
+        let page = in_tenant(store, tenant, async |tx| {
+            let rows = query(tx, PARKED_FOR_REDRIVE, &[&tenant, &after], "reading parked entries").await?;
+            let seqs: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+            let conversations: Vec<String> = rows.iter().map(|row| row.get(1)).collect();
+            let entries: Vec<Vec<u8>> = rows.iter().map(|row| reset(row.get::<_, &[u8]>(2))).collect();
+            if !seqs.is_empty() {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                    [&tenant, &seqs, &conversations, &entries];
+                execute(tx, UNPARK, &params, "re-driving parked entries").await?;
+            }
+            Ok(seqs)
+        })
+        .await?;
+        let Some(last) = page.last() else { return Ok(moved) };
+        after = *last;
+        moved += page.len();
     }
 }
 
@@ -142,29 +124,19 @@ pub(crate) async fn claim_lane(
     lane: &str,
     lease: Duration,
 ) -> Result<bool, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement =
-        transaction.prepare_cached(CLAIM_LANE).await.map_err(backend("preparing a lane claim"))?;
     let lease_ms = f64::from(u32::try_from(lease.as_millis()).unwrap_or(u32::MAX));
-    let claimed = transaction
-        .execute(&statement, &[&tenant, &lane, &store.node, &lease_ms])
-        .await
-        .map_err(backend("claiming a delivery lane"))?;
-    transaction.commit().await.map_err(backend("committing a lane claim"))?;
+    let claimed = in_tenant(store, tenant, async |tx| {
+        execute(tx, CLAIM_LANE, &[&tenant, &lane, &store.node, &lease_ms], "claiming a delivery lane").await
+    })
+    .await?;
     Ok(claimed == 1)
 }
 
 pub(crate) async fn release_lane(store: &PgStore, tenant: &str, lane: &str) -> Result<(), StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement =
-        transaction.prepare_cached(RELEASE_LANE).await.map_err(backend("preparing a lane release"))?;
-    transaction
-        .execute(&statement, &[&tenant, &lane, &store.node])
-        .await
-        .map_err(backend("releasing a lane"))?;
-    transaction.commit().await.map_err(backend("committing a lane release"))
+    in_tenant(store, tenant, async |tx| {
+        execute(tx, RELEASE_LANE, &[&tenant, &lane, &store.node], "releasing a delivery lane").await.map(drop)
+    })
+    .await
 }
 
 /// Sequence numbers are `bigint`: a number past its range is past any row.

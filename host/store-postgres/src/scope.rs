@@ -5,13 +5,17 @@
 
 use deadpool_postgres::Transaction;
 use switchboard_store::StoreError;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use crate::backend;
+use crate::{PgStore, backend};
 
 pub(crate) enum Scope<'a> {
     Tenant(&'a str),
     /// Every tenant's rows of the tables whose policies allow it (timers).
     AllTenants,
+    /// Only rows that are no tenant's (blobs, named by their hash).
+    Shared,
 }
 
 /// Begin a transaction on `client` in `scope`.
@@ -35,6 +39,62 @@ pub(crate) async fn begin<'c>(
                 .map_err(backend("preparing the all-tenants scope"))?;
             transaction.execute(&statement, &[]).await.map_err(backend("setting the all-tenants scope"))?;
         }
+        Scope::Shared => {}
     }
     Ok(transaction)
+}
+
+/// Run `work` in a transaction of `tenant`'s, and commit it. An error (or
+/// `work` returning early with one) rolls it back.
+pub(crate) async fn in_tenant<T>(
+    store: &PgStore,
+    tenant: &str,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    in_scope(store, Scope::Tenant(tenant), work).await
+}
+
+pub(crate) async fn in_scope<T>(
+    store: &PgStore,
+    scope: Scope<'_>,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut client = store.client().await?;
+    let transaction = begin(&mut client, scope).await?;
+    let value = work(&transaction).await?;
+    transaction.commit().await.map_err(backend("committing a transaction"))?;
+    Ok(value)
+}
+
+/// Run a statement (prepared once per connection); the rows it changed.
+pub(crate) async fn execute(
+    transaction: &Transaction<'_>,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
+    operation: &'static str,
+) -> Result<u64, StoreError> {
+    let statement = transaction.prepare_cached(sql).await.map_err(backend(operation))?;
+    transaction.execute(&statement, params).await.map_err(backend(operation))
+}
+
+/// Run a query (prepared once per connection); its rows.
+pub(crate) async fn query(
+    transaction: &Transaction<'_>,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
+    operation: &'static str,
+) -> Result<Vec<Row>, StoreError> {
+    let statement = transaction.prepare_cached(sql).await.map_err(backend(operation))?;
+    transaction.query(&statement, params).await.map_err(backend(operation))
+}
+
+/// Run a query of at most one row.
+pub(crate) async fn query_opt(
+    transaction: &Transaction<'_>,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
+    operation: &'static str,
+) -> Result<Option<Row>, StoreError> {
+    let statement = transaction.prepare_cached(sql).await.map_err(backend(operation))?;
+    transaction.query_opt(&statement, params).await.map_err(backend(operation))
 }

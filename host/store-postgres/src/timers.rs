@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use switchboard_store::{DueTimer, StoreError};
 
-use crate::scope::{self, Scope};
-use crate::{PgStore, backend};
+use crate::PgStore;
+use crate::scope::{Scope, execute, in_scope, query};
 
 const CLAIM: &str = "UPDATE timers t SET lease_until = clock_timestamp() + $3 * interval '1 millisecond' \
      FROM (SELECT tenant, conversation, key, due_at FROM timers \
@@ -29,16 +29,12 @@ pub(crate) async fn claim(
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<DueTimer>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::AllTenants).await?;
-    let statement = transaction.prepare_cached(CLAIM).await.map_err(backend("preparing a timer claim"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let lease_ms = i32::try_from(lease.as_millis()).unwrap_or(i32::MAX);
-    let rows = transaction
-        .query(&statement, &[&now, &limit, &f64::from(lease_ms)])
-        .await
-        .map_err(backend("claiming due timers"))?;
-    transaction.commit().await.map_err(backend("committing a timer claim"))?;
+    let lease_ms = f64::from(u32::try_from(lease.as_millis()).unwrap_or(u32::MAX));
+    let rows = in_scope(store, Scope::AllTenants, async |tx| {
+        query(tx, CLAIM, &[&now, &limit, &lease_ms], "claiming due timers").await
+    })
+    .await?;
     let mut due: Vec<DueTimer> = rows
         .iter()
         .map(|row| DueTimer {
@@ -77,13 +73,8 @@ async fn by_key(
     let conversations: Vec<&str> = timers.iter().map(|timer| timer.conversation.as_str()).collect();
     let keys: Vec<&str> = timers.iter().map(|timer| timer.key.as_str()).collect();
     let due: Vec<i64> = timers.iter().map(|timer| timer.due_at).collect();
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::AllTenants).await?;
-    let statement = transaction.prepare_cached(sql).await.map_err(backend(operation))?;
-    transaction
-        .execute(&statement, &[&tenants, &conversations, &keys, &due])
-        .await
-        .map_err(backend(operation))?;
-    transaction.commit().await.map_err(backend(operation))?;
-    Ok(())
+    in_scope(store, Scope::AllTenants, async |tx| {
+        execute(tx, sql, &[&tenants, &conversations, &keys, &due], operation).await.map(drop)
+    })
+    .await
 }

@@ -10,7 +10,7 @@ use deadpool_postgres::Transaction;
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, StoreError, StoredConversation, TurnRecord};
 
-use crate::scope::{self, Scope};
+use crate::scope::{self, Scope, execute, in_tenant, query, query_opt};
 use crate::{PgStore, backend};
 
 const CONVERSATION: &str = "SELECT state::text FROM conversations WHERE tenant = $1 AND id = $2";
@@ -45,15 +45,11 @@ pub(crate) async fn conversation(
     tenant: &str,
     id: &str,
 ) -> Result<Option<StoredConversation>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(CONVERSATION).await.map_err(backend("preparing a read"))?;
-    let row = transaction
-        .query_opt(&statement, &[&tenant, &id])
-        .await
-        .map_err(backend("reading a conversation"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
-    row.map(|row| decode(id, row.get(0))).transpose()
+    in_tenant(store, tenant, async |tx| {
+        let row = query_opt(tx, CONVERSATION, &[&tenant, &id], "reading a conversation").await?;
+        row.map(|row| decode(id, row.get(0))).transpose()
+    })
+    .await
 }
 
 pub(crate) async fn conversations(
@@ -62,16 +58,12 @@ pub(crate) async fn conversations(
     after: Option<&str>,
     limit: usize,
 ) -> Result<Vec<StoredConversation>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(CONVERSATIONS).await.map_err(backend("preparing a read"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = transaction
-        .query(&statement, &[&tenant, &after, &limit])
-        .await
-        .map_err(backend("reading conversations"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
-    rows.iter().map(|row| decode("a conversation", row.get(0))).collect()
+    in_tenant(store, tenant, async |tx| {
+        let rows = query(tx, CONVERSATIONS, &[&tenant, &after, &limit], "reading conversations").await?;
+        rows.iter().map(|row| decode("a conversation", row.get(0))).collect()
+    })
+    .await
 }
 
 pub(crate) async fn seen(
@@ -80,15 +72,11 @@ pub(crate) async fn seen(
     channel: &str,
     message_id: &str,
 ) -> Result<bool, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(SEEN).await.map_err(backend("preparing a read"))?;
-    let row = transaction
-        .query_opt(&statement, &[&tenant, &channel, &message_id])
-        .await
-        .map_err(backend("reading the dedupe index"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
-    Ok(row.is_some())
+    in_tenant(store, tenant, async |tx| {
+        let row = query_opt(tx, SEEN, &[&tenant, &channel, &message_id], "reading the dedupe index").await?;
+        Ok(row.is_some())
+    })
+    .await
 }
 
 /// Commit turns, a transaction for each run of one tenant's: one commit
@@ -121,14 +109,11 @@ pub(crate) async fn commit_turns(
 /// A turn's conversation and events must be its tenant's: a write that
 /// carries another's is refused before anything is written.
 fn check_tenant(tenant: &str, turn: &TurnRecord<'_>) -> Result<(), StoreError> {
-    let others = std::iter::once(turn.stored.conversation.tenant.as_str())
-        .chain(turn.events.iter().map(|event| event.tenant.as_str()));
-    for other in others {
-        if other != tenant {
-            return Err(StoreError::Foreign { tenant: tenant.to_owned(), other: other.to_owned() });
-        }
+    let other = &turn.stored.conversation.tenant;
+    if other != tenant {
+        return Err(StoreError::Foreign { tenant: tenant.to_owned(), other: other.clone() });
     }
-    Ok(())
+    check_events(tenant, turn.events)
 }
 
 async fn write_turn(
@@ -145,23 +130,14 @@ async fn write_turn(
     }
     let state = serde_json::to_string(turn.stored)
         .map_err(|source| StoreError::Decode { key: format!("conversation {id}"), source })?;
-    let save = transaction.prepare_cached(SAVE).await.map_err(backend("preparing a turn"))?;
-    transaction.execute(&save, &[&tenant, &id, &state]).await.map_err(backend("writing a conversation"))?;
+    execute(transaction, SAVE, &[&tenant, &id, &state], "writing a conversation").await?;
     if !turn.outbox.is_empty() {
-        let outbox = transaction.prepare_cached(OUTBOX).await.map_err(backend("preparing a turn"))?;
-        transaction
-            .execute(&outbox, &[&tenant, &id, &turn.outbox])
-            .await
-            .map_err(backend("writing outbox entries"))?;
+        execute(transaction, OUTBOX, &[&tenant, &id, &turn.outbox], "writing outbox entries").await?;
     }
     if !turn.timers.is_empty() {
         let keys: Vec<&str> = turn.timers.iter().map(|timer| timer.key.as_str()).collect();
         let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
-        let timers = transaction.prepare_cached(TIMERS).await.map_err(backend("preparing a turn"))?;
-        transaction
-            .execute(&timers, &[&tenant, &id, &keys, &due])
-            .await
-            .map_err(backend("indexing timers"))?;
+        execute(transaction, TIMERS, &[&tenant, &id, &keys, &due], "indexing timers").await?;
     }
     write_events(transaction, tenant, turn.events).await?;
     Ok(Committed::Written)
@@ -174,11 +150,8 @@ async fn dedupe(
     message_id: &str,
     at: i64,
 ) -> Result<Committed, StoreError> {
-    let statement = transaction.prepare_cached(DEDUPE).await.map_err(backend("preparing a turn"))?;
-    let inserted = transaction
-        .execute(&statement, &[&tenant, &channel, &message_id, &at])
-        .await
-        .map_err(backend("writing a dedupe id"))?;
+    let inserted =
+        execute(transaction, DEDUPE, &[&tenant, &channel, &message_id, &at], "writing a dedupe id").await?;
     Ok(if inserted == 0 { Committed::Duplicate } else { Committed::Written })
 }
 
@@ -196,12 +169,16 @@ pub(crate) async fn write_events(
         .map(serde_json::to_string)
         .collect::<Result<Vec<String>, _>>()
         .map_err(|source| StoreError::Decode { key: format!("events of {tenant}"), source })?;
-    let statement = transaction.prepare_cached(EVENTS).await.map_err(backend("preparing the event log"))?;
-    transaction
-        .execute(&statement, &[&tenant, &conversations, &encoded])
-        .await
-        .map_err(backend("writing events"))?;
+    execute(transaction, EVENTS, &[&tenant, &conversations, &encoded], "writing events").await?;
     Ok(())
+}
+
+/// Events written as `tenant`'s must be its own: refused whole otherwise.
+pub(crate) fn check_events(tenant: &str, events: &[DomainEvent]) -> Result<(), StoreError> {
+    match events.iter().find(|event| event.tenant != tenant) {
+        Some(event) => Err(StoreError::Foreign { tenant: tenant.to_owned(), other: event.tenant.clone() }),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn append_events(
@@ -210,20 +187,17 @@ pub(crate) async fn append_events(
     events: &[DomainEvent],
     dedupe_id: Option<(&str, &str)>,
 ) -> Result<Committed, StoreError> {
-    if let Some(event) = events.iter().find(|event| event.tenant != tenant) {
-        return Err(StoreError::Foreign { tenant: tenant.to_owned(), other: event.tenant.clone() });
-    }
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    if let Some((channel, message_id)) = dedupe_id
-        && dedupe(&transaction, tenant, channel, message_id, handled_at(events)).await?
-            == Committed::Duplicate
-    {
-        return Ok(Committed::Duplicate);
-    }
-    write_events(&transaction, tenant, events).await?;
-    transaction.commit().await.map_err(backend("committing events"))?;
-    Ok(Committed::Written)
+    check_events(tenant, events)?;
+    in_tenant(store, tenant, async |tx| {
+        if let Some((channel, message_id)) = dedupe_id
+            && dedupe(tx, tenant, channel, message_id, handled_at(events)).await? == Committed::Duplicate
+        {
+            return Ok(Committed::Duplicate);
+        }
+        write_events(tx, tenant, events).await?;
+        Ok(Committed::Written)
+    })
+    .await
 }
 
 pub(crate) async fn conversation_events(
@@ -231,16 +205,13 @@ pub(crate) async fn conversation_events(
     tenant: &str,
     conversation: &str,
 ) -> Result<Vec<DomainEvent>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement =
-        transaction.prepare_cached(CONVERSATION_EVENTS).await.map_err(backend("preparing a read"))?;
-    let rows = transaction
-        .query(&statement, &[&tenant, &conversation])
-        .await
-        .map_err(backend("reading a conversation's events"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
-    rows.iter().map(|row| decode(conversation, row.get(0))).collect()
+    in_tenant(store, tenant, async |tx| {
+        let rows =
+            query(tx, CONVERSATION_EVENTS, &[&tenant, &conversation], "reading a conversation's events")
+                .await?;
+        rows.iter().map(|row| decode(conversation, row.get(0))).collect()
+    })
+    .await
 }
 
 pub(crate) async fn tenant_events(
@@ -249,25 +220,21 @@ pub(crate) async fn tenant_events(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
-    let mut client = store.client().await?;
-    let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
-    let statement = transaction.prepare_cached(TENANT_EVENTS).await.map_err(backend("preparing a read"))?;
     let after = after.map_or(0, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-    let rows = transaction
-        .query(&statement, &[&tenant, &after, &limit])
-        .await
-        .map_err(backend("reading the event log"))?;
-    transaction.commit().await.map_err(backend("ending a read"))?;
-    rows.iter()
-        .map(|row| {
-            let seq: i64 = row.get(0);
-            Ok((u64::try_from(seq).unwrap_or_default(), decode(tenant, row.get(1))?))
-        })
-        .collect()
+    in_tenant(store, tenant, async |tx| {
+        let rows = query(tx, TENANT_EVENTS, &[&tenant, &after, &limit], "reading the event log").await?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.get(0);
+                Ok((u64::try_from(seq).unwrap_or_default(), decode(tenant, row.get(1))?))
+            })
+            .collect()
+    })
+    .await
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|source| StoreError::Decode { key: what.to_owned(), source })
 }
 
@@ -280,4 +247,18 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+const NEXT_NUMBER: &str = "INSERT INTO numbers AS n (tenant, sequence, last) VALUES ($1, $2, 1) \
+     ON CONFLICT (tenant, sequence) DO UPDATE SET last = n.last + 1 RETURNING last";
+
+/// The next number of a tenant's sequence: the row's lock makes takers
+/// on every node wait their turn, so none gets a number twice.
+pub(crate) async fn next_number(store: &PgStore, tenant: &str, sequence: &str) -> Result<u64, StoreError> {
+    in_tenant(store, tenant, async |tx| {
+        let row = query_opt(tx, NEXT_NUMBER, &[&tenant, &sequence], "taking a number").await?;
+        let last: i64 = row.map_or(1, |row| row.get(0));
+        Ok(u64::try_from(last).unwrap_or_default())
+    })
+    .await
 }

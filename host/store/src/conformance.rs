@@ -18,7 +18,7 @@ use switchboard_core::conversation::ScheduledTimer;
 use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::test_support::{flow, stored_in};
-use crate::{Backend, Committed, DueTimer, StoredConversation, TurnRecord};
+use crate::{ApiKey, Backend, Committed, DueTimer, StoredConversation, TurnRecord};
 
 /// The lease claims take in these tests: long enough that no claim runs out
 /// while a test holds it, short enough to wait out.
@@ -62,6 +62,10 @@ macro_rules! conformance_suite {
             a_conversations_turn_is_held_across_nodes,
             the_outbox_pages_in_order_and_settles_parks_and_redrives,
             a_delivery_lane_is_held_by_one_node,
+            identities_link_and_a_contact_point_has_one_owner,
+            api_keys_are_the_tenants_own,
+            blobs_flows_and_configs_read_back_as_written,
+            numbers_are_never_given_twice_across_nodes,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -595,4 +599,114 @@ pub fn a_delivery_lane_is_held_by_one_node(harness: &dyn Harness) {
     assert!(!store.claim_lane("acme", "c3", long).expect("claims"));
     std::thread::sleep(LEASE + LEASE / 2);
     assert!(store.claim_lane("acme", "c3", long).expect("claims"), "free once its lease ran out");
+}
+
+pub fn identities_link_and_a_contact_point_has_one_owner(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    say(&*store, "acme", "telegram:1", &["hi"]);
+    assert!(store.linked_conversation("acme", "whatsapp:374").expect("reads").is_none());
+    let linked = [event("acme", "telegram:1", 5, "linked whatsapp:374")];
+    store.link_identity("acme", "whatsapp:374", "telegram:1", &linked).expect("links");
+    assert_eq!(
+        node_b.linked_conversation("acme", "whatsapp:374").expect("reads").as_deref(),
+        Some("telegram:1")
+    );
+    assert!(node_b.linked_conversation("globex", "whatsapp:374").expect("reads").is_none());
+    assert!(
+        texts(&store.conversation_events("acme", "telegram:1").expect("reads"))
+            .contains(&"linked whatsapp:374".to_owned())
+    );
+    // Relinking moves it.
+    store.link_identity("acme", "whatsapp:374", "telegram:2", &[]).expect("links");
+    assert_eq!(
+        store.linked_conversation("acme", "whatsapp:374").expect("reads").as_deref(),
+        Some("telegram:2")
+    );
+
+    let owners: Vec<String> = std::thread::scope(|scope| {
+        let claims: Vec<_> = [&store, &node_b]
+            .into_iter()
+            .enumerate()
+            .map(|(n, node)| {
+                scope.spawn(move || {
+                    node.claim_contact_point("acme", "phone", "+37491000001", &format!("c{n}"))
+                })
+            })
+            .collect();
+        claims.into_iter().map(|claim| claim.join().expect("a claimer").expect("claims")).collect()
+    });
+    assert_eq!(owners[0], owners[1], "one owner, whoever came first: {owners:?}");
+    assert_eq!(store.claim_contact_point("acme", "phone", "+37491000001", "c9").expect("claims"), owners[0]);
+    assert_eq!(
+        store.claim_contact_point("globex", "phone", "+37491000001", "g1").expect("claims"),
+        "g1",
+        "per tenant"
+    );
+    assert_eq!(
+        store.claim_contact_point("acme", "email", "+37491000001", "c9").expect("claims"),
+        "c9",
+        "per kind"
+    );
+}
+
+pub fn api_keys_are_the_tenants_own(harness: &dyn Harness) {
+    let store = harness.open();
+    let key = |id: &str, revoked_at| ApiKey {
+        id: id.to_owned(),
+        label: format!("{id} label"),
+        secret_sha256: format!("{id:0>64}"),
+        created_at: 1,
+        revoked_at,
+    };
+    store.put_api_key("acme", &key("k2", None)).expect("puts");
+    store.put_api_key("acme", &key("k1", None)).expect("puts");
+    store.put_api_key("globex", &key("g1", None)).expect("puts");
+    store.put_api_key("acme", &key("k1", Some(9))).expect("revokes");
+    assert_eq!(store.api_key("acme", "k1").expect("reads"), Some(key("k1", Some(9))));
+    assert!(store.api_key("globex", "k1").expect("reads").is_none());
+    assert!(store.api_key("acme", "g1").expect("reads").is_none());
+    let ids: Vec<String> = store.api_keys("acme").expect("lists").into_iter().map(|key| key.id).collect();
+    assert_eq!(ids, ["k1", "k2"], "by id");
+}
+
+pub fn blobs_flows_and_configs_read_back_as_written(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let big: Vec<u8> = (0..600_000_u32).map(|n| (n % 251) as u8).collect();
+    let hash = store.put_blob(&big).expect("puts");
+    assert_eq!(hash.len(), 64, "a SHA-256 in hex");
+    assert_eq!(store.put_blob(&big).expect("puts again"), hash, "the same bytes, the same name");
+    assert_eq!(node_b.blob(&hash).expect("reads").as_deref(), Some(big.as_slice()));
+    assert!(store.blob(&"0".repeat(64)).expect("reads").is_none());
+    assert!(store.blob("../../etc/passwd").expect("a name that is not a hash is no blob").is_none());
+
+    store.put_flow("acme", "v1", "version = \"v1\"").expect("puts");
+    store.put_flow("acme", "v2", "version = \"v2\"").expect("puts");
+    assert_eq!(node_b.flow("acme", "v1").expect("reads").as_deref(), Some("version = \"v1\""));
+    assert!(store.flow("globex", "v1").expect("reads").is_none());
+    let config = store.put_plugin_config("acme", "{\"rate\": 3}").expect("puts");
+    assert_eq!(store.put_plugin_config("acme", "{\"rate\": 3}").expect("puts"), config);
+    assert_eq!(node_b.plugin_config("acme", &config).expect("reads").as_deref(), Some("{\"rate\": 3}"));
+    assert!(store.plugin_config("globex", &config).expect("reads").is_none(), "a config is its tenant's");
+}
+
+pub fn numbers_are_never_given_twice_across_nodes(harness: &dyn Harness) {
+    let store = harness.open();
+    let nodes: Vec<Arc<dyn Backend>> = (0..3).map(|_| harness.another_node(&store)).collect();
+    let mut numbers: Vec<u64> = std::thread::scope(|scope| {
+        let takers: Vec<_> = nodes
+            .iter()
+            .map(|node| {
+                scope.spawn(move || {
+                    (0..20).map(|_| node.next_number("acme", "rma").expect("takes")).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        takers.into_iter().flat_map(|taker| taker.join().expect("a taker")).collect()
+    });
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=60).collect::<Vec<u64>>());
+    assert_eq!(store.next_number("acme", "booking").expect("takes"), 1, "each sequence its own");
+    assert_eq!(store.next_number("globex", "rma").expect("takes"), 1, "each tenant its own");
 }

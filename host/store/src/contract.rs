@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use switchboard_core::event::DomainEvent;
 
-use crate::{Committed, DueTimer, StoreError, StoredConversation, TurnRecord};
+use crate::{ApiKey, Committed, DueTimer, StoreError, StoredConversation, TurnRecord};
 
 /// A conversation's turn, held across nodes until this drops
 /// ([`Backend::lock_turn`]).
@@ -158,6 +158,58 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Let a claimed lane go.
     fn release_lane(&self, tenant: &str, lane: &str) -> Result<(), StoreError>;
 
+    /// The conversation `identity` continues, if it was linked to one.
+    fn linked_conversation(&self, tenant: &str, identity: &str) -> Result<Option<String>, StoreError>;
+
+    /// From now on, messages from `identity` continue `conversation`; the
+    /// link and the events that record it are written together.
+    fn link_identity(
+        &self,
+        tenant: &str,
+        identity: &str,
+        conversation: &str,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError>;
+
+    /// Record that `conversation` verified `value` (a `phone` or `email`),
+    /// unless another did first; the owner either way.
+    fn claim_contact_point(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        conversation: &str,
+    ) -> Result<String, StoreError>;
+
+    fn put_api_key(&self, tenant: &str, key: &ApiKey) -> Result<(), StoreError>;
+
+    fn api_key(&self, tenant: &str, id: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Store `bytes` (a component, a flow source), named by their SHA-256
+    /// in hex, which this returns. Shared: the same bytes are stored once.
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
+
+    /// The bytes named `hash`, checked against it.
+    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Keep the source of a tenant's flow version, for the conversations
+    /// pinned to it.
+    fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError>;
+
+    fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError>;
+
+    /// Keep a plugin config the tenant runs, under the tenant (it may hold
+    /// what only its tenant should); its hash.
+    fn put_plugin_config(&self, tenant: &str, text: &str) -> Result<String, StoreError>;
+
+    fn plugin_config(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// The next number of `tenant`'s `sequence`, from 1: no two callers, on
+    /// any node, get the same.
+    fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError>;
+
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
     /// they are released or the lease runs out.
@@ -272,6 +324,70 @@ impl Backend for crate::Store {
 
     fn release_lane(&self, _tenant: &str, _lane: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn linked_conversation(&self, tenant: &str, identity: &str) -> Result<Option<String>, StoreError> {
+        crate::Store::linked_conversation(self, tenant, identity)
+    }
+
+    fn link_identity(
+        &self,
+        tenant: &str,
+        identity: &str,
+        conversation: &str,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        crate::Store::link_identity(self, tenant, identity, conversation, events)
+    }
+
+    fn claim_contact_point(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        conversation: &str,
+    ) -> Result<String, StoreError> {
+        crate::Store::claim_contact_point(self, tenant, kind, value, conversation)
+    }
+
+    fn put_api_key(&self, tenant: &str, key: &ApiKey) -> Result<(), StoreError> {
+        crate::Store::put_api_key(self, tenant, key)
+    }
+
+    fn api_key(&self, tenant: &str, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        crate::Store::api_key(self, tenant, id)
+    }
+
+    fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, StoreError> {
+        crate::Store::api_keys(self, tenant)
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        crate::Store::put_blob(self, bytes)
+    }
+
+    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::Store::blob(self, hash)
+    }
+
+    fn put_flow(&self, tenant: &str, version: &str, source: &str) -> Result<(), StoreError> {
+        crate::Store::put_flow(self, tenant, version, source)
+    }
+
+    fn flow(&self, tenant: &str, version: &str) -> Result<Option<String>, StoreError> {
+        crate::Store::flow(self, tenant, version)
+    }
+
+    fn put_plugin_config(&self, tenant: &str, text: &str) -> Result<String, StoreError> {
+        crate::Store::put_plugin_config(self, tenant, text)
+    }
+
+    fn plugin_config(&self, tenant: &str, hash: &str) -> Result<Option<String>, StoreError> {
+        crate::Store::plugin_config(self, tenant, hash)
+    }
+
+    fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError> {
+        crate::Store::next_number(self, tenant, sequence)
     }
 
     /// One process holds a sled store, so its claims live as long as the
