@@ -19,6 +19,9 @@
 //! - `contacts.rs`: linked identities and verified contact points.
 //! - `api_keys.rs`: tenants' API keys, hashed.
 //! - `blobs.rs`: shared blobs by SHA-256; flow versions and plugin configs.
+//! - `versions.rs`: plugin versions, withdrawn components, recorded step
+//!   calls, the operator's catalog.
+//! - `people.rs`: staff, console sessions and login links.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -32,9 +35,11 @@ mod blobs;
 mod contacts;
 mod locks;
 mod outbox;
+mod people;
 mod scope;
 mod timers;
 mod turns;
+mod versions;
 
 use std::future::Future;
 use std::time::Duration;
@@ -356,6 +361,139 @@ impl switchboard_store::Backend for PgStore {
 
     fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError> {
         self.block(turns::next_number(self, tenant, sequence))
+    }
+
+    /// Every commit is durable when it returns: a turn applied is a turn
+    /// committed, and PostgreSQL's own group commit shares the WAL flush
+    /// of concurrent ones.
+    fn apply_turn(
+        &self,
+        tenant: &str,
+        turn: &switchboard_store::TurnRecord<'_>,
+    ) -> Result<switchboard_store::Committed, StoreError> {
+        switchboard_store::Backend::commit_turn(self, tenant, turn)
+    }
+
+    fn durable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn transcript(
+        &self,
+        tenant: &str,
+        stored: &switchboard_store::StoredConversation,
+    ) -> Result<Vec<switchboard_core::event::DomainEvent>, StoreError> {
+        self.block(turns::conversation_events(self, tenant, &stored.conversation.id))
+    }
+
+    fn inbox(&self, tenant: &str) -> Result<Vec<switchboard_store::InboxEntry>, StoreError> {
+        self.block(turns::inbox(self, tenant))
+    }
+
+    fn record_plugin_version(
+        &self,
+        tenant: &str,
+        binding: &str,
+        new: switchboard_store::NewVersion,
+    ) -> Result<(switchboard_store::PluginVersion, bool), StoreError> {
+        self.block(versions::record(self, tenant, binding, new))
+    }
+
+    fn plugin_versions(
+        &self,
+        tenant: &str,
+        binding: &str,
+    ) -> Result<Vec<switchboard_store::PluginVersion>, StoreError> {
+        self.block(versions::versions(self, tenant, binding))
+    }
+
+    fn withdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError> {
+        self.block(versions::withdraw(self, tenant, binding, component, true))
+    }
+
+    fn unwithdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError> {
+        self.block(versions::withdraw(self, tenant, binding, component, false))
+    }
+
+    fn withdrawn_components(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.block(versions::withdrawn(self, tenant))
+    }
+
+    fn record_step_calls(&self, tenant: &str, calls: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+        self.block(versions::record_calls(self, tenant, calls))
+    }
+
+    fn step_calls(
+        &self,
+        tenant: &str,
+        from: (i64, u64),
+        limit: usize,
+    ) -> Result<Vec<(i64, u64, Vec<u8>)>, StoreError> {
+        self.block(versions::calls(self, tenant, from, limit))
+    }
+
+    fn publish_to_catalog(
+        &self,
+        entry: switchboard_store::CatalogEntry,
+    ) -> Result<switchboard_store::Published, StoreError> {
+        self.block(versions::publish(self, entry))
+    }
+
+    fn catalog(&self) -> Result<Vec<switchboard_store::CatalogEntry>, StoreError> {
+        self.block(versions::catalog(self))
+    }
+
+    fn catalog_entry(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<switchboard_store::CatalogEntry>, StoreError> {
+        self.block(versions::catalog_entry(self, name, version))
+    }
+
+    fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block(people::member(self, tenant, id))
+    }
+
+    fn staff(&self, tenant: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.block(people::staff(self, tenant))
+    }
+
+    fn put_staff_member(&self, tenant: &str, id: &str, record: &[u8]) -> Result<(), StoreError> {
+        self.block(people::put_member(self, tenant, id, record))
+    }
+
+    fn remove_staff_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        holds: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<bool, StoreError> {
+        self.block(people::remove_member(self, tenant, id, holds))
+    }
+
+    fn sweep_sessions(&self, expired: &dyn Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
+        self.block(people::sweep(self, expired))
+    }
+
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block(people::session(self, token_hash))
+    }
+
+    fn put_session(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError> {
+        self.block(people::put(self, false, token_hash, record))
+    }
+
+    fn remove_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.block(people::remove_session(self, token_hash))
+    }
+
+    fn put_login_link(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError> {
+        self.block(people::put(self, true, token_hash, record))
+    }
+
+    fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block(people::take_link(self, token_hash))
     }
 
     fn claim_timers(

@@ -8,7 +8,7 @@
 
 use deadpool_postgres::Transaction;
 use switchboard_core::event::DomainEvent;
-use switchboard_store::{Committed, StoreError, StoredConversation, TurnRecord};
+use switchboard_store::{Committed, InboxEntry, StoreError, StoredConversation, TurnRecord};
 
 use crate::scope::{self, Scope, execute, in_tenant, query, query_opt};
 use crate::{PgStore, backend};
@@ -32,6 +32,11 @@ const EVENTS: &str = "WITH head AS ( \
      INSERT INTO events (tenant, seq, idx, conversation, event) \
      SELECT $1, head.last_seq, u.n::integer, u.conversation, u.event::jsonb \
      FROM head, unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(conversation, event, n)";
+const INBOX_ENTRY: &str = "SELECT entry::text FROM inbox WHERE tenant = $1 AND conversation = $2";
+const PUT_INBOX: &str = "INSERT INTO inbox (tenant, conversation, entry, since) VALUES ($1, $2, $3::text::jsonb, $4) \
+     ON CONFLICT (tenant, conversation) DO UPDATE SET entry = EXCLUDED.entry, since = EXCLUDED.since";
+const REMOVE_INBOX: &str = "DELETE FROM inbox WHERE tenant = $1 AND conversation = $2";
+const INBOX: &str = "SELECT entry::text FROM inbox WHERE tenant = $1 ORDER BY since DESC, conversation";
 const CONVERSATION_EVENTS: &str =
     "SELECT event::text FROM events WHERE tenant = $1 AND conversation = $2 ORDER BY seq, idx";
 /// Whole turns: every event up to the sequence number of the `limit`th.
@@ -139,8 +144,45 @@ async fn write_turn(
         let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
         execute(transaction, TIMERS, &[&tenant, &id, &keys, &due], "indexing timers").await?;
     }
+    write_inbox(transaction, tenant, turn).await?;
     write_events(transaction, tenant, turn.events).await?;
     Ok(Committed::Written)
+}
+
+/// Keep the conversation's inbox line as the turn leaves it.
+async fn write_inbox(
+    transaction: &Transaction<'_>,
+    tenant: &str,
+    turn: &TurnRecord<'_>,
+) -> Result<(), StoreError> {
+    let id = turn.stored.conversation.id.as_str();
+    let previous = match InboxEntry::needs_previous(turn) {
+        true => query_opt(transaction, INBOX_ENTRY, &[&tenant, &id], "reading an inbox line")
+            .await?
+            .map(|row| decode(id, row.get(0)))
+            .transpose()?,
+        false => None,
+    };
+    match InboxEntry::after_turn(turn, previous) {
+        Some(entry) => {
+            let json = serde_json::to_string(&entry)
+                .map_err(|source| StoreError::Decode { key: format!("the inbox line of {id}"), source })?;
+            execute(transaction, PUT_INBOX, &[&tenant, &id, &json, &entry.since], "writing an inbox line")
+                .await?;
+        }
+        None => {
+            execute(transaction, REMOVE_INBOX, &[&tenant, &id], "removing an inbox line").await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn inbox(store: &PgStore, tenant: &str) -> Result<Vec<InboxEntry>, StoreError> {
+    in_tenant(store, tenant, async |tx| {
+        let rows = query(tx, INBOX, &[&tenant], "reading the inbox").await?;
+        rows.iter().map(|row| decode("an inbox line", row.get(0))).collect()
+    })
+    .await
 }
 
 async fn dedupe(

@@ -18,7 +18,9 @@ use switchboard_core::conversation::ScheduledTimer;
 use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::test_support::{flow, stored_in};
-use crate::{ApiKey, Backend, Committed, DueTimer, StoredConversation, TurnRecord};
+use crate::{
+    ApiKey, Backend, CatalogEntry, Committed, DueTimer, NewVersion, Published, StoredConversation, TurnRecord,
+};
 
 /// The lease claims take in these tests: long enough that no claim runs out
 /// while a test holds it, short enough to wait out.
@@ -66,6 +68,13 @@ macro_rules! conformance_suite {
             api_keys_are_the_tenants_own,
             blobs_flows_and_configs_read_back_as_written,
             numbers_are_never_given_twice_across_nodes,
+            an_applied_turn_is_visible_at_once_and_durable_after_durable,
+            the_inbox_lists_the_conversations_a_person_has,
+            a_binding_records_each_version_once,
+            withdrawn_components_are_remembered_per_tenant,
+            step_calls_page_by_time,
+            the_catalog_publishes_a_version_once,
+            staff_sessions_and_login_links,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -709,4 +718,251 @@ pub fn numbers_are_never_given_twice_across_nodes(harness: &dyn Harness) {
     assert_eq!(numbers, (1..=60).collect::<Vec<u64>>());
     assert_eq!(store.next_number("acme", "booking").expect("takes"), 1, "each sequence its own");
     assert_eq!(store.next_number("globex", "rma").expect("takes"), 1, "each tenant its own");
+}
+
+pub fn an_applied_turn_is_visible_at_once_and_durable_after_durable(harness: &dyn Harness) {
+    let store = harness.open();
+    let stored = conversation("acme", "c1", "applied");
+    let events = [event("acme", "c1", 1, "hi")];
+    let turn = TurnRecord {
+        stored: &stored,
+        events: &events,
+        dedupe: Some(("telegram", "m1")),
+        outbox: &[],
+        timers: &[],
+    };
+    assert_eq!(store.apply_turn("acme", &turn).expect("applies"), Committed::Written);
+    assert_eq!(store.apply_turn("acme", &turn).expect("applies"), Committed::Duplicate);
+    assert_eq!(note(&store.conversation("acme", "c1").expect("reads").expect("visible at once")), "applied");
+    store.durable().expect("syncs");
+    let store = harness.after_death(store);
+    let read = store.conversation("acme", "c1").expect("reads").expect("durable");
+    assert_eq!(texts(&store.transcript("acme", &read).expect("reads")), ["hi"]);
+    assert!(store.seen("acme", "telegram", "m1").expect("reads"));
+}
+
+pub fn the_inbox_lists_the_conversations_a_person_has(harness: &dyn Harness) {
+    use switchboard_core::conversation::Status;
+    let store = harness.open();
+    let handed = |tenant: &str, id: &str, at: i64, status: Status| {
+        let mut stored =
+            store.conversation(tenant, id).expect("reads").unwrap_or_else(|| conversation(tenant, id, id));
+        stored.conversation.status = status;
+        stored.conversation.updated_at = at;
+        let turn = TurnRecord { stored: &stored, events: &[], dedupe: None, outbox: &[], timers: &[] };
+        store.commit_turn(tenant, &turn).expect("commits");
+    };
+    let human = |queue: &str, assignee: Option<&str>| Status::Human {
+        queue: queue.to_owned(),
+        assignee: assignee.map(str::to_owned),
+    };
+    handed("acme", "c1", 10, human("sales", None));
+    handed("acme", "c2", 20, human("support", Some("ann")));
+    handed("acme", "c3", 30, Status::Bot);
+    handed("globex", "g1", 40, human("sales", None));
+    let inbox = store.inbox("acme").expect("reads");
+    let lines: Vec<(String, String, Option<String>)> =
+        inbox.iter().map(|entry| (entry.id.clone(), entry.queue.clone(), entry.assignee.clone())).collect();
+    assert_eq!(
+        lines,
+        [
+            ("c2".to_owned(), "support".to_owned(), Some("ann".to_owned())),
+            ("c1".to_owned(), "sales".to_owned(), None)
+        ],
+        "a person's conversations, the latest handed off first; not the bot's, not globex's"
+    );
+    handed("acme", "c1", 50, human("sales", Some("bob")));
+    assert_eq!(
+        store.inbox("acme").expect("reads").iter().find(|e| e.id == "c1").and_then(|e| e.assignee.clone()),
+        Some("bob".to_owned())
+    );
+    handed("acme", "c2", 60, Status::Bot);
+    let ids: Vec<String> = store.inbox("acme").expect("reads").into_iter().map(|entry| entry.id).collect();
+    assert_eq!(ids, ["c1"], "handed back: gone from the inbox");
+}
+
+fn version(component: &str, config: &str, canary: Option<u8>) -> NewVersion {
+    NewVersion {
+        component: component.to_owned(),
+        config: config.to_owned(),
+        manifest: Some("pricing 1.0.0".to_owned()),
+        canary,
+        by: Some("key-1".to_owned()),
+        note: None,
+        at: 7,
+    }
+}
+
+pub fn a_binding_records_each_version_once(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let (first, new) =
+        store.record_plugin_version("acme", "pricing", version("a", "x", None)).expect("records");
+    assert!(new);
+    assert_eq!((first.seq, first.component.as_str()), (1, "a"));
+    let (again, new) =
+        node_b.record_plugin_version("acme", "pricing", version("a", "x", None)).expect("records");
+    assert!(!new, "the same pair again is no new version");
+    assert_eq!(again, first);
+    let (canary, new) =
+        store.record_plugin_version("acme", "pricing", version("b", "x", Some(10))).expect("records");
+    assert!(new);
+    assert_eq!((canary.seq, canary.canary), (2, Some(10)));
+    let (_, new) = store.record_plugin_version("acme", "pricing", version("a", "x", None)).expect("records");
+    assert!(!new, "the newest of its kind (not a canary) is that already");
+    let racing: Vec<bool> = std::thread::scope(|scope| {
+        let takers: Vec<_> = [&store, &node_b]
+            .into_iter()
+            .map(|node| {
+                scope.spawn(move || {
+                    node.record_plugin_version("acme", "pricing", version("c", "y", None)).expect("records").1
+                })
+            })
+            .collect();
+        takers.into_iter().map(|taker| taker.join().expect("a recorder")).collect()
+    });
+    assert_eq!(
+        racing.iter().filter(|new| **new).count(),
+        1,
+        "two nodes at once record one version: {racing:?}"
+    );
+    let history: Vec<(u64, String)> = store
+        .plugin_versions("acme", "pricing")
+        .expect("lists")
+        .into_iter()
+        .map(|v| (v.seq, v.component))
+        .collect();
+    assert_eq!(history, [(1, "a".to_owned()), (2, "b".to_owned()), (3, "c".to_owned())]);
+    assert!(store.plugin_versions("globex", "pricing").expect("lists").is_empty());
+    assert!(store.plugin_versions("acme", "scoring").expect("lists").is_empty());
+}
+
+pub fn withdrawn_components_are_remembered_per_tenant(harness: &dyn Harness) {
+    let store = harness.open();
+    store.withdraw_component("acme", "pricing", "b").expect("withdraws");
+    store.withdraw_component("acme", "scoring", "s").expect("withdraws");
+    store.withdraw_component("acme", "pricing", "b").expect("withdraws again");
+    store.withdraw_component("globex", "pricing", "g").expect("withdraws");
+    let mut withdrawn = store.withdrawn_components("acme").expect("lists");
+    withdrawn.sort();
+    assert_eq!(withdrawn, [("pricing".to_owned(), "b".to_owned()), ("scoring".to_owned(), "s".to_owned())]);
+    store.unwithdraw_component("acme", "pricing", "b").expect("serves again");
+    assert_eq!(store.withdrawn_components("acme").expect("lists"), [("scoring".to_owned(), "s".to_owned())]);
+    assert_eq!(
+        store.withdrawn_components("globex").expect("lists"),
+        [("pricing".to_owned(), "g".to_owned())]
+    );
+}
+
+pub fn step_calls_page_by_time(harness: &dyn Harness) {
+    let store = harness.open();
+    store.record_step_calls("acme", &[(30, b"third".to_vec()), (10, b"first".to_vec())]).expect("records");
+    store.record_step_calls("acme", &[(20, b"second".to_vec()), (30, b"fourth".to_vec())]).expect("records");
+    store.record_step_calls("globex", &[(15, b"globex".to_vec())]).expect("records");
+    store.durable().expect("syncs");
+    let read = |from, limit| -> Vec<(i64, u64, String)> {
+        store
+            .step_calls("acme", from, limit)
+            .expect("reads")
+            .into_iter()
+            .map(|(at, seq, record)| (at, seq, String::from_utf8_lossy(&record).into_owned()))
+            .collect()
+    };
+    let first = read((0, 0), 2);
+    assert_eq!(
+        first.iter().map(|(at, _, record)| (*at, record.as_str())).collect::<Vec<_>>(),
+        [(10, "first"), (20, "second")]
+    );
+    let (at, seq, _) = first[1];
+    let rest = read((at, seq + 1), 10);
+    let mut rest: Vec<(i64, String)> = rest.into_iter().map(|(at, _, record)| (at, record)).collect();
+    rest.sort();
+    assert_eq!(rest, [(30, "fourth".to_owned()), (30, "third".to_owned())]);
+    assert_eq!(read((25, 0), 10).len(), 2, "from a time on");
+    assert_eq!(store.step_calls("globex", (0, 0), 10).expect("reads").len(), 1);
+}
+
+pub fn the_catalog_publishes_a_version_once(harness: &dyn Harness) {
+    let store = harness.open();
+    let entry = |name: &str, version: &str, component: &str| CatalogEntry {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        component: component.to_owned(),
+        language: "rust".to_owned(),
+        description: None,
+        at: 1,
+    };
+    assert_eq!(
+        store.publish_to_catalog(entry("pricing", "1.0.0", "a")).expect("publishes"),
+        Published::New(entry("pricing", "1.0.0", "a"))
+    );
+    assert_eq!(
+        store.publish_to_catalog(entry("pricing", "1.0.0", "a")).expect("publishes"),
+        Published::Again(entry("pricing", "1.0.0", "a"))
+    );
+    assert_eq!(
+        store.publish_to_catalog(entry("pricing", "1.0.0", "b")).expect("publishes"),
+        Published::Taken(entry("pricing", "1.0.0", "a"))
+    );
+    store.publish_to_catalog(entry("pricing", "1.1.0", "c")).expect("publishes");
+    store.publish_to_catalog(entry("deposit", "0.1.0", "d")).expect("publishes");
+    let listed: Vec<(String, String)> =
+        store.catalog().expect("lists").into_iter().map(|e| (e.name, e.version)).collect();
+    assert_eq!(
+        listed,
+        [
+            ("deposit".to_owned(), "0.1.0".to_owned()),
+            ("pricing".to_owned(), "1.0.0".to_owned()),
+            ("pricing".to_owned(), "1.1.0".to_owned())
+        ]
+    );
+    assert_eq!(
+        store.catalog_entry("pricing", "1.1.0").expect("reads").map(|e| e.component),
+        Some("c".to_owned())
+    );
+    assert!(store.catalog_entry("pricing", "9.9.9").expect("reads").is_none());
+}
+
+pub fn staff_sessions_and_login_links(harness: &dyn Harness) {
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    store.put_staff_member("acme", "bob", b"bob v1").expect("puts");
+    store.put_staff_member("acme", "ann", b"ann").expect("puts");
+    store.put_staff_member("acme", "bob", b"bob v2").expect("replaces");
+    store.put_staff_member("globex", "bob", b"globex bob").expect("puts");
+    assert_eq!(store.staff_member("acme", "bob").expect("reads").as_deref(), Some(&b"bob v2"[..]));
+    let staff: Vec<String> = store.staff("acme").expect("lists").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(staff, ["ann", "bob"]);
+
+    let token = |n: u8| [n; 32];
+    store.put_session(&token(1), b"acme/bob/session").expect("puts");
+    store.put_session(&token(2), b"acme/ann/session").expect("puts");
+    store.put_login_link(&token(3), b"acme/bob/link").expect("puts");
+    assert_eq!(node_b.session(&token(1)).expect("reads").as_deref(), Some(&b"acme/bob/session"[..]));
+    let removed = store
+        .remove_staff_member("acme", "bob", &|record| record.starts_with(b"acme/bob/"))
+        .expect("removes");
+    assert!(removed);
+    assert!(!store.remove_staff_member("acme", "nobody", &|_| false).expect("removes"), "nobody was there");
+    assert!(store.staff_member("acme", "bob").expect("reads").is_none());
+    assert!(store.staff_member("globex", "bob").expect("reads").is_some(), "another tenant's bob stays");
+    assert!(store.session(&token(1)).expect("reads").is_none(), "bob's session went with him");
+    assert!(store.take_login_link(&token(3)).expect("takes").is_none(), "and his link");
+    assert!(store.session(&token(2)).expect("reads").is_some());
+
+    store.put_login_link(&token(4), b"acme/ann/link").expect("puts");
+    let taken: Vec<bool> = std::thread::scope(|scope| {
+        let takers: Vec<_> = [&store, &node_b]
+            .into_iter()
+            .map(|node| scope.spawn(move || node.take_login_link(&token(4)).expect("takes").is_some()))
+            .collect();
+        takers.into_iter().map(|taker| taker.join().expect("a taker")).collect()
+    });
+    assert_eq!(taken.iter().filter(|got| **got).count(), 1, "a link signs in once: {taken:?}");
+    store.remove_session(&token(2)).expect("removes");
+    assert!(store.session(&token(2)).expect("reads").is_none());
+    store.put_session(&token(5), b"old").expect("puts");
+    store.put_session(&token(6), b"new").expect("puts");
+    assert_eq!(store.sweep_sessions(&|record| record == b"old").expect("sweeps"), 1);
+    assert!(store.session(&token(6)).expect("reads").is_some());
 }

@@ -32,7 +32,10 @@ use std::time::Duration;
 
 use switchboard_core::event::DomainEvent;
 
-use crate::{ApiKey, Committed, DueTimer, StoreError, StoredConversation, TurnRecord};
+use crate::{
+    ApiKey, CatalogEntry, Committed, DueTimer, InboxEntry, NewVersion, PluginVersion, Published, StoreError,
+    StoredConversation, TurnRecord,
+};
 
 /// A conversation's turn, held across nodes until this drops
 /// ([`Backend::lock_turn`]).
@@ -209,6 +212,98 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The next number of `tenant`'s `sequence`, from 1: no two callers, on
     /// any node, get the same.
     fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError>;
+
+    /// Write a turn atomically like [`Backend::commit_turn`], visible at
+    /// once and durable by the time [`Backend::durable`] returns, so
+    /// several turns can share one sync.
+    fn apply_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError>;
+
+    /// Return once everything written before the call is durable.
+    fn durable(&self) -> Result<(), StoreError>;
+
+    /// The events of a conversation already read: what
+    /// [`Backend::conversation_events`] gives, without reading it again.
+    fn transcript(&self, tenant: &str, stored: &StoredConversation) -> Result<Vec<DomainEvent>, StoreError>;
+
+    /// `tenant`'s inbox: every conversation a person has (kept by every
+    /// turn), most recently handed off first.
+    fn inbox(&self, tenant: &str) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// Record that `binding` now runs `new`, unless its latest version of
+    /// that kind (canary or not) is that already: the version, and whether
+    /// it is new. Two nodes recording at once get one version.
+    fn record_plugin_version(
+        &self,
+        tenant: &str,
+        binding: &str,
+        new: NewVersion,
+    ) -> Result<(PluginVersion, bool), StoreError>;
+
+    /// Every version of `binding`, oldest first.
+    fn plugin_versions(&self, tenant: &str, binding: &str) -> Result<Vec<PluginVersion>, StoreError>;
+
+    /// Remember that `component` was withdrawn from `binding` (a canary
+    /// rolled back).
+    fn withdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError>;
+
+    fn unwithdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError>;
+
+    /// Every `(binding, component)` withdrawn from `tenant`.
+    fn withdrawn_components(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Keep a turn's step calls (`(at, record)` pairs), durable by the
+    /// next [`Backend::durable`].
+    fn record_step_calls(&self, tenant: &str, calls: &[(i64, Vec<u8>)]) -> Result<(), StoreError>;
+
+    /// Up to `limit` recorded step calls from `(at, seq)` on, oldest first,
+    /// each with its time and number.
+    fn step_calls(
+        &self,
+        tenant: &str,
+        from: (i64, u64),
+        limit: usize,
+    ) -> Result<Vec<(i64, u64, Vec<u8>)>, StoreError>;
+
+    /// Put a build in the operator's catalog, unless its name and version
+    /// are taken.
+    fn publish_to_catalog(&self, entry: CatalogEntry) -> Result<Published, StoreError>;
+
+    /// Every catalog entry, by name then version.
+    fn catalog(&self) -> Result<Vec<CatalogEntry>, StoreError>;
+
+    fn catalog_entry(&self, name: &str, version: &str) -> Result<Option<CatalogEntry>, StoreError>;
+
+    fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every staff member of `tenant`, by id.
+    fn staff(&self, tenant: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    fn put_staff_member(&self, tenant: &str, id: &str, record: &[u8]) -> Result<(), StoreError>;
+
+    /// Remove a staff member and every session and login link `holds`
+    /// says is theirs; whether they existed.
+    fn remove_staff_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        holds: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<bool, StoreError>;
+
+    /// Remove the sessions and login links `expired` picks; how many.
+    fn sweep_sessions(&self, expired: &dyn Fn(&[u8]) -> bool) -> Result<usize, StoreError>;
+
+    /// A console session by its token's SHA-256 (a cookie names no tenant;
+    /// the record does, and the engine checks it).
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    fn put_session(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError>;
+
+    fn remove_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    fn put_login_link(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError>;
+
+    /// Read and remove a login link in one step: of two racing, one gets it.
+    fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
@@ -388,6 +483,117 @@ impl Backend for crate::Store {
 
     fn next_number(&self, tenant: &str, sequence: &str) -> Result<u64, StoreError> {
         crate::Store::next_number(self, tenant, sequence)
+    }
+
+    fn apply_turn(&self, tenant: &str, turn: &TurnRecord<'_>) -> Result<Committed, StoreError> {
+        crate::Store::apply_turn(self, tenant, turn)
+    }
+
+    fn durable(&self) -> Result<(), StoreError> {
+        crate::Store::durable(self)
+    }
+
+    fn transcript(&self, tenant: &str, stored: &StoredConversation) -> Result<Vec<DomainEvent>, StoreError> {
+        crate::Store::transcript(self, tenant, stored)
+    }
+
+    fn inbox(&self, tenant: &str) -> Result<Vec<InboxEntry>, StoreError> {
+        crate::Store::inbox(self, tenant)
+    }
+
+    fn record_plugin_version(
+        &self,
+        tenant: &str,
+        binding: &str,
+        new: NewVersion,
+    ) -> Result<(PluginVersion, bool), StoreError> {
+        crate::Store::record_plugin_version(self, tenant, binding, new)
+    }
+
+    fn plugin_versions(&self, tenant: &str, binding: &str) -> Result<Vec<PluginVersion>, StoreError> {
+        crate::Store::plugin_versions(self, tenant, binding)
+    }
+
+    fn withdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError> {
+        crate::Store::withdraw_component(self, tenant, binding, component)
+    }
+
+    fn unwithdraw_component(&self, tenant: &str, binding: &str, component: &str) -> Result<(), StoreError> {
+        crate::Store::unwithdraw_component(self, tenant, binding, component)
+    }
+
+    fn withdrawn_components(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        crate::Store::withdrawn_components(self, tenant)
+    }
+
+    fn record_step_calls(&self, tenant: &str, calls: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+        crate::Store::record_step_calls(self, tenant, calls)
+    }
+
+    fn step_calls(
+        &self,
+        tenant: &str,
+        from: (i64, u64),
+        limit: usize,
+    ) -> Result<Vec<(i64, u64, Vec<u8>)>, StoreError> {
+        crate::Store::step_calls(self, tenant, from, limit)
+    }
+
+    fn publish_to_catalog(&self, entry: CatalogEntry) -> Result<Published, StoreError> {
+        crate::Store::publish_to_catalog(self, entry)
+    }
+
+    fn catalog(&self) -> Result<Vec<CatalogEntry>, StoreError> {
+        crate::Store::catalog(self)
+    }
+
+    fn catalog_entry(&self, name: &str, version: &str) -> Result<Option<CatalogEntry>, StoreError> {
+        crate::Store::catalog_entry(self, name, version)
+    }
+
+    fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::Store::staff_member(self, tenant, id)
+    }
+
+    fn staff(&self, tenant: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        crate::Store::staff(self, tenant)
+    }
+
+    fn put_staff_member(&self, tenant: &str, id: &str, record: &[u8]) -> Result<(), StoreError> {
+        crate::Store::put_staff_member(self, tenant, id, record)
+    }
+
+    fn remove_staff_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        holds: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<bool, StoreError> {
+        crate::Store::remove_staff_member(self, tenant, id, holds)
+    }
+
+    fn sweep_sessions(&self, expired: &dyn Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
+        crate::Store::sweep_sessions(self, expired)
+    }
+
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::Store::session(self, token_hash)
+    }
+
+    fn put_session(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError> {
+        crate::Store::put_session(self, token_hash, record)
+    }
+
+    fn remove_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        crate::Store::remove_session(self, token_hash)
+    }
+
+    fn put_login_link(&self, token_hash: &[u8; 32], record: &[u8]) -> Result<(), StoreError> {
+        crate::Store::put_login_link(self, token_hash, record)
+    }
+
+    fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::Store::take_login_link(self, token_hash)
     }
 
     /// One process holds a sled store, so its claims live as long as the

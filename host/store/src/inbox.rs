@@ -58,27 +58,20 @@ impl InboxEntry {
     }
 }
 
-impl Store {
-    /// Keep `tenant`'s inbox entry of a turn's conversation in the turn's batch.
-    pub(crate) fn stage_inbox(
-        &self,
-        batch: &mut Batch,
-        tenant: &str,
-        turn: &TurnRecord<'_>,
-    ) -> Result<(), StoreError> {
+impl InboxEntry {
+    /// Whether [`InboxEntry::after_turn`] needs the conversation's previous
+    /// entry: a person has it, and the turn brings no new handoff card.
+    pub fn needs_previous(turn: &TurnRecord<'_>) -> bool {
+        matches!(turn.stored.conversation.status, Status::Human { .. }) && handoff_card(turn).is_none()
+    }
+
+    /// The entry a turn leaves its conversation with: none unless a person
+    /// has it; else from the turn's handoff card, or the entry it had
+    /// (`previous`, see [`InboxEntry::needs_previous`]), or its state.
+    pub fn after_turn(turn: &TurnRecord<'_>, previous: Option<InboxEntry>) -> Option<InboxEntry> {
         let conversation = &turn.stored.conversation;
-        let key = keys::inbox(tenant, &conversation.id);
-        let Status::Human { queue, assignee } = &conversation.status else {
-            if self.trees()?.turns.contains_key(&key)? {
-                batch.remove(key);
-            }
-            return Ok(());
-        };
-        let card = turn.events.iter().rev().find_map(|event| match &event.body {
-            EventBody::HandoffRequested { card } => Some((event.at, card)),
-            _ => None,
-        });
-        let mut entry = match card {
+        let Status::Human { queue, assignee } = &conversation.status else { return None };
+        let mut entry = match handoff_card(turn) {
             Some((at, card)) => InboxEntry {
                 id: conversation.id.clone(),
                 channel: conversation.channel,
@@ -93,16 +86,46 @@ impl Store {
                 since: at,
                 updated_at: conversation.updated_at,
             },
-            None => match self.trees()?.turns.get(&key)? {
-                Some(bytes) => decode(&key, &bytes)?,
-                // Handed over before the index existed: what the state says.
-                None => InboxEntry::of_state(conversation, queue, assignee),
-            },
+            // Handed over before the index existed: what the state says.
+            None => previous.unwrap_or_else(|| InboxEntry::of_state(conversation, queue, assignee)),
         };
         entry.queue = queue.clone();
         entry.assignee = assignee.clone();
         entry.channel = conversation.channel;
         entry.updated_at = conversation.updated_at;
+        Some(entry)
+    }
+}
+
+/// The turn's last handoff card, and when.
+fn handoff_card<'a>(turn: &'a TurnRecord<'_>) -> Option<(i64, &'a switchboard_core::event::HandoffCard)> {
+    turn.events.iter().rev().find_map(|event| match &event.body {
+        EventBody::HandoffRequested { card } => Some((event.at, card)),
+        _ => None,
+    })
+}
+
+impl Store {
+    /// Keep `tenant`'s inbox entry of a turn's conversation in the turn's batch.
+    pub(crate) fn stage_inbox(
+        &self,
+        batch: &mut Batch,
+        tenant: &str,
+        turn: &TurnRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let key = keys::inbox(tenant, &turn.stored.conversation.id);
+        let previous = match InboxEntry::needs_previous(turn) {
+            true => {
+                self.trees()?.turns.get(&key)?.map(|bytes| decode::<InboxEntry>(&key, &bytes)).transpose()?
+            }
+            false => None,
+        };
+        let Some(entry) = InboxEntry::after_turn(turn, previous) else {
+            if self.trees()?.turns.contains_key(&key)? {
+                batch.remove(key);
+            }
+            return Ok(());
+        };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|source| StoreError::Decode { key: entry.id.clone(), source })?;
         batch.insert(key, bytes);
