@@ -22,6 +22,7 @@
 //! - `versions.rs`: plugin versions, withdrawn components, recorded step
 //!   calls, the operator's catalog.
 //! - `people.rs`: staff, console sessions and login links.
+//! - `kpis.rs`: KPI tallies, marks and the fold's checkpoint.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -33,6 +34,7 @@
 mod api_keys;
 mod blobs;
 mod contacts;
+mod kpis;
 mod locks;
 mod outbox;
 mod people;
@@ -494,6 +496,47 @@ impl switchboard_store::Backend for PgStore {
 
     fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
         self.block(people::take_link(self, token_hash))
+    }
+
+    fn kpi_checkpoint(&self, tenant: &str) -> Result<Option<u64>, StoreError> {
+        self.block(kpis::checkpoint(self, tenant))
+    }
+
+    fn kpi_marks(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<Option<switchboard_core::kpi::Marks>, StoreError> {
+        self.block(kpis::marks(self, tenant, conversation))
+    }
+
+    fn kpi_days(
+        &self,
+        tenant: &str,
+        from: switchboard_core::kpi::Day,
+        to: switchboard_core::kpi::Day,
+    ) -> Result<Vec<(switchboard_core::kpi::Day, switchboard_core::kpi::Tally)>, StoreError> {
+        self.block(kpis::days(self, tenant, from, to))
+    }
+
+    fn save_kpis(
+        &self,
+        tenant: &str,
+        from: Option<u64>,
+        folded_to: u64,
+        marks: &std::collections::BTreeMap<String, switchboard_core::kpi::Marks>,
+        days: &std::collections::BTreeMap<switchboard_core::kpi::Day, switchboard_core::kpi::Tally>,
+    ) -> Result<bool, StoreError> {
+        self.block(kpis::save(self, tenant, from, folded_to, marks, days))
+    }
+
+    fn clear_kpis(&self, tenant: &str, from: switchboard_core::kpi::Day) -> Result<usize, StoreError> {
+        self.block(kpis::clear(self, tenant, from))
+    }
+
+    /// Clearing is one transaction here: nothing is ever left half done.
+    fn finish_kpi_rebuild(&self, _tenant: &str) -> Result<Option<usize>, StoreError> {
+        Ok(None)
     }
 
     fn claim_timers(

@@ -10,8 +10,10 @@
 //! Each test opens a fresh store through the harness, so tests share nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_core::kpi::Day;
 
 use switchboard_core::contract::{Channel, Value};
 use switchboard_core::conversation::ScheduledTimer;
@@ -75,6 +77,7 @@ macro_rules! conformance_suite {
             step_calls_page_by_time,
             the_catalog_publishes_a_version_once,
             staff_sessions_and_login_links,
+            a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -965,4 +968,52 @@ pub fn staff_sessions_and_login_links(harness: &dyn Harness) {
     store.put_session(&token(6), b"new").expect("puts");
     assert_eq!(store.sweep_sessions(&|record| record == b"old").expect("sweeps"), 1);
     assert!(store.session(&token(6)).expect("reads").is_some());
+}
+
+pub fn a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing(harness: &dyn Harness) {
+    use switchboard_core::kpi::{Cell, Marks, Measure, Stat, Tally};
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let tally = |n: i64| {
+        let cell = Cell {
+            measure: Measure::Rounds,
+            channel: Channel::Telegram,
+            intent: "ask".to_owned(),
+            label: String::new(),
+        };
+        Tally { cells: BTreeMap::from([(cell, Stat { n, sum: n as f64, hist: None })]) }
+    };
+    let days = BTreeMap::from([(20_000, tally(2)), (20_001, tally(1))]);
+    let marks = BTreeMap::from([("c1".to_owned(), Marks::default())]);
+    assert_eq!(store.kpi_checkpoint("acme").expect("reads"), None);
+    assert!(store.save_kpis("acme", None, 7, &marks, &days).expect("saves"));
+    assert_eq!(node_b.kpi_checkpoint("acme").expect("reads"), Some(7));
+    assert!(node_b.kpi_marks("acme", "c1").expect("reads").is_some());
+    assert!(node_b.kpi_marks("acme", "c2").expect("reads").is_none());
+    let read: Vec<Day> =
+        node_b.kpi_days("acme", 19_000, 20_000).expect("reads").into_iter().map(|(day, _)| day).collect();
+    assert_eq!(read, [20_000]);
+    assert_eq!(
+        node_b.kpi_days("acme", 20_000, 20_001).expect("reads"),
+        days.clone().into_iter().collect::<Vec<_>>()
+    );
+    // A second node folded the same events from the old checkpoint: refused.
+    let stale = BTreeMap::from([(20_000, tally(9))]);
+    assert!(!node_b.save_kpis("acme", None, 7, &marks, &stale).expect("saves"), "the checkpoint moved");
+    assert_eq!(
+        store.kpi_days("acme", 20_000, 20_000).expect("reads")[0].1,
+        days[&20_000],
+        "nothing counted twice"
+    );
+    assert!(store.kpi_days("globex", 0, 30_000).expect("reads").is_empty());
+    assert!(node_b.save_kpis("acme", Some(7), 9, &BTreeMap::new(), &stale).expect("saves"));
+
+    let removed = store.clear_kpis("acme", 20_001).expect("clears");
+    assert!(removed >= 2, "day 20001 and the marks: {removed}");
+    assert_eq!(store.kpi_checkpoint("acme").expect("reads"), None);
+    let kept: Vec<Day> =
+        store.kpi_days("acme", 0, 30_000).expect("reads").into_iter().map(|(day, _)| day).collect();
+    assert_eq!(kept, [20_000], "days before the rebuild's start stay");
+    assert!(store.kpi_marks("acme", "c1").expect("reads").is_none());
+    assert_eq!(store.finish_kpi_rebuild("acme").expect("finishes"), None, "nothing left to finish");
 }

@@ -28,9 +28,11 @@
 //!
 //! Calls block: the engine calls the store from blocking threads.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use switchboard_core::event::DomainEvent;
+use switchboard_core::kpi::{Day, Marks, Tally};
 
 use crate::{
     ApiKey, CatalogEntry, Committed, DueTimer, InboxEntry, NewVersion, PluginVersion, Published, StoreError,
@@ -304,6 +306,35 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Read and remove a login link in one step: of two racing, one gets it.
     fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The last event sequence number folded into `tenant`'s KPI tallies.
+    fn kpi_checkpoint(&self, tenant: &str) -> Result<Option<u64>, StoreError>;
+
+    /// What the fold remembers of one conversation.
+    fn kpi_marks(&self, tenant: &str, conversation: &str) -> Result<Option<Marks>, StoreError>;
+
+    /// The stored tallies of the days `from..=to`, oldest first.
+    fn kpi_days(&self, tenant: &str, from: Day, to: Day) -> Result<Vec<(Day, Tally)>, StoreError>;
+
+    /// Keep a fold that started after the checkpoint `from` (the days'
+    /// whole tallies, the marks it touched, and `folded_to`) in one write,
+    /// unless the checkpoint moved meanwhile (another node folded the same
+    /// events): then nothing is written, and `false`.
+    fn save_kpis(
+        &self,
+        tenant: &str,
+        from: Option<u64>,
+        folded_to: u64,
+        marks: &BTreeMap<String, Marks>,
+        days: &BTreeMap<Day, Tally>,
+    ) -> Result<bool, StoreError>;
+
+    /// Start over from the log: remove the tallies from `from` on, every
+    /// conversation's marks and the checkpoint; how many records went.
+    fn clear_kpis(&self, tenant: &str, from: Day) -> Result<usize, StoreError>;
+
+    /// Finish a clearing a crash interrupted, if there is one.
+    fn finish_kpi_rebuild(&self, tenant: &str) -> Result<Option<usize>, StoreError>;
 
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
@@ -594,6 +625,43 @@ impl Backend for crate::Store {
 
     fn take_login_link(&self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
         crate::Store::take_login_link(self, token_hash)
+    }
+
+    fn kpi_checkpoint(&self, tenant: &str) -> Result<Option<u64>, StoreError> {
+        crate::Store::kpi_checkpoint(self, tenant)
+    }
+
+    fn kpi_marks(&self, tenant: &str, conversation: &str) -> Result<Option<Marks>, StoreError> {
+        crate::Store::kpi_marks(self, tenant, conversation)
+    }
+
+    fn kpi_days(&self, tenant: &str, from: Day, to: Day) -> Result<Vec<(Day, Tally)>, StoreError> {
+        crate::Store::kpi_days(self, tenant, from, to)
+    }
+
+    /// The engine folds a tenant under its own lock, and one process holds
+    /// the store: the checkpoint is checked, not locked.
+    fn save_kpis(
+        &self,
+        tenant: &str,
+        from: Option<u64>,
+        folded_to: u64,
+        marks: &BTreeMap<String, Marks>,
+        days: &BTreeMap<Day, Tally>,
+    ) -> Result<bool, StoreError> {
+        if crate::Store::kpi_checkpoint(self, tenant)? != from {
+            return Ok(false);
+        }
+        crate::Store::save_kpis(self, tenant, folded_to, marks, days)?;
+        Ok(true)
+    }
+
+    fn clear_kpis(&self, tenant: &str, from: Day) -> Result<usize, StoreError> {
+        crate::Store::clear_kpis(self, tenant, from)
+    }
+
+    fn finish_kpi_rebuild(&self, tenant: &str) -> Result<Option<usize>, StoreError> {
+        crate::Store::finish_kpi_rebuild(self, tenant)
     }
 
     /// One process holds a sled store, so its claims live as long as the
