@@ -23,6 +23,7 @@
 //!   calls, the operator's catalog.
 //! - `people.rs`: staff, console sessions and login links.
 //! - `kpis.rs`: KPI tallies, marks and the fold's checkpoint.
+//! - `plugin_state.rs`: plugins' `kv` state within each tenant's quota.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -38,6 +39,7 @@ mod kpis;
 mod locks;
 mod outbox;
 mod people;
+mod plugin_state;
 mod scope;
 mod timers;
 mod turns;
@@ -537,6 +539,10 @@ impl switchboard_store::Backend for PgStore {
     /// Clearing is one transaction here: nothing is ever left half done.
     fn finish_kpi_rebuild(&self, _tenant: &str) -> Result<Option<usize>, StoreError> {
         Ok(None)
+    }
+
+    fn plugin_kv(&self) -> std::sync::Arc<dyn switchboard_core::kv::KvBackend> {
+        std::sync::Arc::new(plugin_state::PgKv { store: self.clone() })
     }
 
     fn claim_timers(

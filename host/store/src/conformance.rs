@@ -78,6 +78,7 @@ macro_rules! conformance_suite {
             the_catalog_publishes_a_version_once,
             staff_sessions_and_login_links,
             a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing,
+            plugin_state_stays_within_its_tenants_quota_across_nodes,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -1016,4 +1017,51 @@ pub fn a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing(harness: &dyn Harnes
     assert_eq!(kept, [20_000], "days before the rebuild's start stay");
     assert!(store.kpi_marks("acme", "c1").expect("reads").is_none());
     assert_eq!(store.finish_kpi_rebuild("acme").expect("finishes"), None, "nothing left to finish");
+}
+
+pub fn plugin_state_stays_within_its_tenants_quota_across_nodes(harness: &dyn Harness) {
+    use switchboard_core::kv::{KvQuota, KvQuotaExceeded, KvScope};
+    let store = harness.open();
+    let node_b = harness.another_node(&store);
+    let (kv, kv_b) = (store.plugin_kv(), node_b.plugin_kv());
+    let scope = |tenant: &str, plugin: &str| KvScope { tenant: tenant.to_owned(), plugin: plugin.to_owned() };
+    let roomy = KvQuota { keys: 100, bytes: 1 << 20 };
+    kv.set(&scope("acme", "pricing"), "rate", b"3", &roomy).expect("sets");
+    assert_eq!(kv_b.get(&scope("acme", "pricing"), "rate").expect("gets").as_deref(), Some(&b"3"[..]));
+    assert!(kv.get(&scope("acme", "scoring"), "rate").expect("gets").is_none(), "another plugin's key");
+    assert!(kv.get(&scope("globex", "pricing"), "rate").expect("gets").is_none(), "another tenant's key");
+    kv.set(&scope("acme", "pricing"), "rate", b"4", &roomy).expect("replaces");
+    assert_eq!(kv.get(&scope("acme", "pricing"), "rate").expect("gets").as_deref(), Some(&b"4"[..]));
+    kv.delete(&scope("acme", "pricing"), "rate").expect("deletes");
+    assert!(kv.get(&scope("acme", "pricing"), "rate").expect("gets").is_none());
+
+    // Ten keys at most, written from two nodes at once: exactly ten land.
+    let tight = KvQuota { keys: 10, bytes: 1 << 20 };
+    let landed: usize = std::thread::scope(|scope_| {
+        let writers: Vec<_> = [&kv, &kv_b]
+            .into_iter()
+            .enumerate()
+            .map(|(node, kv)| {
+                scope_.spawn(move || {
+                    (0..10)
+                        .filter(|n| {
+                            match kv.set(&scope("acme", "pricing"), &format!("k{node}-{n}"), b"v", &tight) {
+                                Ok(()) => true,
+                                Err(error) => {
+                                    assert!(error.downcast_ref::<KvQuotaExceeded>().is_some(), "{error:#}");
+                                    false
+                                }
+                            }
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        writers.into_iter().map(|writer| writer.join().expect("a writer")).sum()
+    });
+    assert_eq!(landed, 10, "the quota holds across nodes");
+    kv.set(&scope("globex", "pricing"), "own", b"v", &tight).expect("globex has its own quota");
+    let bytes = KvQuota { keys: 100, bytes: 8 };
+    let refused = kv.set(&scope("initech", "p"), "key", b"too long", &bytes).expect_err("over the bytes");
+    assert_eq!(refused.downcast_ref::<KvQuotaExceeded>().map(|exceeded| exceeded.what), Some("bytes"));
 }

@@ -29,10 +29,12 @@
 //! Calls block: the engine calls the store from blocking threads.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::event::DomainEvent;
 use switchboard_core::kpi::{Day, Marks, Tally};
+use switchboard_core::kv::KvBackend;
 
 use crate::{
     ApiKey, CatalogEntry, Committed, DueTimer, InboxEntry, NewVersion, PluginVersion, Published, StoreError,
@@ -335,6 +337,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Finish a clearing a crash interrupted, if there is one.
     fn finish_kpi_rebuild(&self, tenant: &str) -> Result<Option<usize>, StoreError>;
+
+    /// Plugins' `kv` state, each tenant's within its quota, exactly (two
+    /// nodes writing at once never pass it).
+    fn plugin_kv(&self) -> Arc<dyn KvBackend>;
 
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
@@ -662,6 +668,10 @@ impl Backend for crate::Store {
 
     fn finish_kpi_rebuild(&self, tenant: &str) -> Result<Option<usize>, StoreError> {
         crate::Store::finish_kpi_rebuild(self, tenant)
+    }
+
+    fn plugin_kv(&self) -> Arc<dyn KvBackend> {
+        Arc::new(crate::Store::plugin_kv(self))
     }
 
     /// One process holds a sled store, so its claims live as long as the
