@@ -24,6 +24,8 @@
 //! - `people.rs`: staff, console sessions and login links.
 //! - `kpis.rs`: KPI tallies, marks and the fold's checkpoint.
 //! - `plugin_state.rs`: plugins' `kv` state within each tenant's quota.
+//! - `maintenance.rs`: the scheduler's view of the timer index, retention
+//!   sweeps, retiring a removed tenant.
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -37,6 +39,7 @@ mod blobs;
 mod contacts;
 mod kpis;
 mod locks;
+mod maintenance;
 mod outbox;
 mod people;
 mod plugin_state;
@@ -543,6 +546,50 @@ impl switchboard_store::Backend for PgStore {
 
     fn plugin_kv(&self) -> std::sync::Arc<dyn switchboard_core::kv::KvBackend> {
         std::sync::Arc::new(plugin_state::PgKv { store: self.clone() })
+    }
+
+    fn event_cursor_now(&self, tenant: &str) -> Result<u64, StoreError> {
+        self.block(maintenance::cursor_now(self, tenant))
+    }
+
+    /// A failed statement is an error of its own call; nothing stops
+    /// writes as a whole, so there is nothing to reopen.
+    fn health(&self) -> switchboard_store::Health {
+        switchboard_store::Health::Writable
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The database's disk is the server's, not this machine's.
+    fn free_bytes(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
+    fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.block(maintenance::next_due(self))
+    }
+
+    fn pending_timer_count(&self) -> Result<usize, StoreError> {
+        self.block(maintenance::pending(self))
+    }
+
+    fn park_timers(&self, timers: &[(&switchboard_store::DueTimer, Option<i64>)]) -> Result<(), StoreError> {
+        self.block(maintenance::park(self, timers))
+    }
+
+    fn sweep(
+        &self,
+        tenant: &str,
+        cutoffs: &switchboard_store::Cutoffs,
+        hold: &mut dyn FnMut(&str) -> Option<switchboard_store::TurnLock>,
+    ) -> Result<switchboard_store::Swept, StoreError> {
+        self.block(maintenance::sweep(self, tenant, cutoffs, hold))
+    }
+
+    fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
+        self.block(maintenance::retire(self, tenant, retired_at))
     }
 
     fn claim_timers(

@@ -21,7 +21,8 @@ use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::test_support::{flow, stored_in};
 use crate::{
-    ApiKey, Backend, CatalogEntry, Committed, DueTimer, NewVersion, Published, StoredConversation, TurnRecord,
+    ApiKey, Backend, CatalogEntry, Committed, Cutoffs, DueTimer, NewVersion, Published, StoredConversation,
+    TurnRecord,
 };
 
 /// The lease claims take in these tests: long enough that no claim runs out
@@ -79,6 +80,10 @@ macro_rules! conformance_suite {
             staff_sessions_and_login_links,
             a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing,
             plugin_state_stays_within_its_tenants_quota_across_nodes,
+            the_live_cursor_sees_only_what_commits_after_it,
+            a_parked_timer_falls_due_later,
+            a_sweep_removes_what_retention_lets_go_and_keeps_the_rest,
+            a_retired_tenant_leaves_nothing_under_its_name,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -1064,4 +1069,165 @@ pub fn plugin_state_stays_within_its_tenants_quota_across_nodes(harness: &dyn Ha
     let bytes = KvQuota { keys: 100, bytes: 8 };
     let refused = kv.set(&scope("initech", "p"), "key", b"too long", &bytes).expect_err("over the bytes");
     assert_eq!(refused.downcast_ref::<KvQuotaExceeded>().map(|exceeded| exceeded.what), Some("bytes"));
+}
+
+pub fn the_live_cursor_sees_only_what_commits_after_it(harness: &dyn Harness) {
+    let store = harness.open();
+    say(&*store, "acme", "c1", &["before"]);
+    say(&*store, "globex", "g1", &["globex"]);
+    let cursor = store.event_cursor_now("acme").expect("reads");
+    say(&*store, "acme", "c1", &["after"]);
+    let seen: Vec<DomainEvent> = store
+        .tenant_events("acme", Some(cursor), 10)
+        .expect("reads")
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect();
+    assert_eq!(texts(&seen), ["after"]);
+}
+
+pub fn a_parked_timer_falls_due_later(harness: &dyn Harness) {
+    let store = harness.open();
+    set_timers(&*store, 2); // due at 1000 and 1001
+    assert!(store.pending_timer_count().expect("counts") >= 2);
+    assert!(store.next_due().expect("reads").is_some_and(|due| due <= 1_000));
+    let due = store.claim_timers(1_001, 10, LEASE).expect("claims");
+    assert_eq!(due.len(), 2);
+    store.park_timers(&[(&due[0], Some(5_000)), (&due[1], None)]).expect("parks");
+    store.settle_timers(&due, 1_001).expect("settles");
+    assert!(store.claim_timers(4_999, 10, LEASE).expect("claims").is_empty(), "not before its new time");
+    let later = store.claim_timers(5_000, 10, LEASE).expect("claims");
+    assert_eq!(due_times(&later), [5_000]);
+    assert_eq!(
+        (later[0].tenant.as_str(), later[0].conversation.as_str()),
+        (due[0].tenant.as_str(), due[0].conversation.as_str())
+    );
+}
+
+pub fn a_sweep_removes_what_retention_lets_go_and_keeps_the_rest(harness: &dyn Harness) {
+    let store = harness.open();
+    let at = |tenant: &str,
+              id: &str,
+              updated_at: i64,
+              text: &str,
+              timers: &[ScheduledTimer],
+              dedupe: Option<(&str, &str)>| {
+        let mut stored =
+            store.conversation(tenant, id).expect("reads").unwrap_or_else(|| conversation(tenant, id, id));
+        stored.conversation.updated_at = updated_at;
+        stored.conversation.timers = timers
+            .iter()
+            .map(|timer| {
+                let pending = switchboard_core::conversation::PendingTimer {
+                    kind: timer.kind.clone(),
+                    due_at: timer.due_at,
+                    cancel_on_reply: false,
+                    payload: String::new(),
+                    context: None,
+                };
+                (timer.key.clone(), pending)
+            })
+            .collect();
+        let events = [event(tenant, id, updated_at, text)];
+        let turn = TurnRecord { stored: &stored, events: &events, dedupe, outbox: &[], timers };
+        store.commit_turn(tenant, &turn).expect("commits");
+    };
+    at("acme", "old", 100, "old news", &[], Some(("telegram", "m-old")));
+    at("acme", "busy", 100, "old but waiting", &[timer("t", 9_000_000)], None);
+    at("acme", "held", 100, "old but in a turn", &[], None);
+    at("acme", "new", 5_000, "fresh", &[], Some(("telegram", "m-new")));
+    at("globex", "old", 100, "globex's old", &[], Some(("telegram", "m-old")));
+    store.link_identity("acme", "whatsapp:1", "old", &[]).expect("links");
+    store.link_identity("acme", "whatsapp:2", "new", &[]).expect("links");
+    store
+        .record_step_calls("acme", &[(100, b"old call".to_vec()), (5_000, b"new call".to_vec())])
+        .expect("records");
+    store.durable().expect("syncs");
+
+    let exports =
+        std::env::temp_dir().join(format!("switchboard-conformance-{}-{}", std::process::id(), now_nanos()));
+    let cutoffs = Cutoffs {
+        events_before: 1_000,
+        dedupe_before: 1_000,
+        conversations_before: Some(1_000),
+        step_calls_before: 1_000,
+        export_to: Some(exports.clone()),
+        now: 6_000,
+    };
+    let swept = store
+        .sweep("acme", &cutoffs, &mut |conversation| (conversation != "held").then(crate::TurnLock::local))
+        .expect("sweeps");
+    assert_eq!(swept.conversations, 1, "only the idle one that no turn holds: {swept:?}");
+    assert!(swept.events >= 3, "the old events of old, busy and held: {swept:?}");
+    assert_eq!(swept.dedupe_ids, 1);
+    assert_eq!(swept.step_calls, 1);
+    assert_eq!(swept.links, 1);
+    assert!(
+        !swept.exported.is_empty() && swept.exported.iter().all(|path| path.exists()),
+        "exported first: {swept:?}"
+    );
+    let exported = std::fs::read_to_string(&swept.exported[0]).expect("reads the export");
+    assert!(exported.contains("old news"));
+
+    assert!(store.conversation("acme", "old").expect("reads").is_none());
+    for kept in ["busy", "held", "new"] {
+        assert!(store.conversation("acme", kept).expect("reads").is_some(), "{kept} stays");
+    }
+    assert_eq!(texts(&store.conversation_events("acme", "new").expect("reads")), ["fresh"]);
+    assert!(store.conversation_events("acme", "busy").expect("reads").is_empty(), "its old events went");
+    assert!(!store.seen("acme", "telegram", "m-old").expect("reads"));
+    assert!(store.seen("acme", "telegram", "m-new").expect("reads"));
+    assert!(store.linked_conversation("acme", "whatsapp:1").expect("reads").is_none());
+    assert_eq!(store.linked_conversation("acme", "whatsapp:2").expect("reads").as_deref(), Some("new"));
+    assert_eq!(store.step_calls("acme", (0, 0), 10).expect("reads").len(), 1);
+    assert!(store.conversation("globex", "old").expect("reads").is_some(), "another tenant's is not swept");
+    assert!(store.seen("globex", "telegram", "m-old").expect("reads"));
+    let _ = std::fs::remove_dir_all(exports);
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_nanos())
+}
+
+pub fn a_retired_tenant_leaves_nothing_under_its_name(harness: &dyn Harness) {
+    use switchboard_core::kv::{KvQuota, KvScope};
+    let store = harness.open();
+    for tenant in ["acme", "globex"] {
+        reply(&*store, tenant, "c1", &["a reply"]);
+        say(&*store, tenant, "c1", &["hello"]);
+        store
+            .put_api_key(
+                tenant,
+                &ApiKey {
+                    id: "k".into(),
+                    label: "k".into(),
+                    secret_sha256: "0".repeat(64),
+                    created_at: 1,
+                    revoked_at: None,
+                },
+            )
+            .expect("puts");
+        store.put_staff_member(tenant, "bob", b"bob").expect("puts");
+        store.put_flow(tenant, "v1", "version = 1").expect("puts");
+        store.link_identity(tenant, "whatsapp:1", "c1", &[]).expect("links");
+        let scope = KvScope { tenant: tenant.to_owned(), plugin: "p".to_owned() };
+        store.plugin_kv().set(&scope, "k", b"v", &KvQuota::default()).expect("sets");
+    }
+    let moved = store.retire_tenant("acme", 42).expect("retires");
+    assert!(moved >= 7, "{moved}");
+    assert!(store.conversation("acme", "c1").expect("reads").is_none());
+    assert!(store.conversations("acme", None, 10).expect("reads").is_empty());
+    assert!(store.tenant_events("acme", None, 10).expect("reads").is_empty());
+    assert!(store.outbox_after("acme", None, 10).expect("reads").is_empty());
+    assert!(store.api_keys("acme").expect("reads").is_empty());
+    assert!(store.staff("acme").expect("reads").is_empty());
+    assert!(store.flow("acme", "v1").expect("reads").is_none());
+    assert!(store.linked_conversation("acme", "whatsapp:1").expect("reads").is_none());
+    let scope = KvScope { tenant: "acme".to_owned(), plugin: "p".to_owned() };
+    assert!(store.plugin_kv().get(&scope, "k").expect("gets").is_none());
+    // A new tenant of the name starts empty, and its numbers start afresh.
+    say(&*store, "acme", "c1", &["a new acme"]);
+    assert_eq!(texts(&store.conversation_events("acme", "c1").expect("reads")), ["a new acme"]);
+    assert!(store.conversation("globex", "c1").expect("reads").is_some(), "globex untouched");
+    assert_eq!(store.api_keys("globex").expect("reads").len(), 1);
 }

@@ -37,8 +37,8 @@ use switchboard_core::kpi::{Day, Marks, Tally};
 use switchboard_core::kv::KvBackend;
 
 use crate::{
-    ApiKey, CatalogEntry, Committed, DueTimer, InboxEntry, NewVersion, PluginVersion, Published, StoreError,
-    StoredConversation, TurnRecord,
+    ApiKey, CatalogEntry, Committed, Cutoffs, DueTimer, Health, InboxEntry, NewVersion, PluginVersion,
+    Published, StoreError, StoredConversation, Swept, TurnRecord,
 };
 
 /// A conversation's turn, held across nodes until this drops
@@ -341,6 +341,46 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Plugins' `kv` state, each tenant's within its quota, exactly (two
     /// nodes writing at once never pass it).
     fn plugin_kv(&self) -> Arc<dyn KvBackend>;
+
+    /// A cursor for [`Backend::tenant_events`] that reads only what commits
+    /// from now on: every event at or below it is visible already.
+    fn event_cursor_now(&self, tenant: &str) -> Result<u64, StoreError>;
+
+    /// Whether the store takes writes (sled stops after a failed write
+    /// until it reopens).
+    fn health(&self) -> Health;
+
+    /// Open the store again after a failed write.
+    fn reopen(&self) -> Result<(), StoreError>;
+
+    /// Bytes free on the filesystem under the store, where it has one on
+    /// this machine.
+    fn free_bytes(&self) -> Result<Option<u64>, StoreError>;
+
+    /// The earliest a timer not yet claimed can be due (a lower bound).
+    fn next_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Index entries not yet settled, across tenants.
+    fn pending_timer_count(&self) -> Result<usize, StoreError>;
+
+    /// Index the claimed timers the scheduler cannot fire now again at
+    /// `Some(later)`, durably; settle the originals as usual.
+    fn park_timers(&self, timers: &[(&DueTimer, Option<i64>)]) -> Result<(), StoreError>;
+
+    /// Remove what `tenant` keeps past `cutoffs`, exporting events first
+    /// where asked. `hold(conversation)` takes the engine's turn lock of a
+    /// conversation if it is free; a conversation is removed only while
+    /// that lock (and, across nodes, the store's) is held.
+    fn sweep(
+        &self,
+        tenant: &str,
+        cutoffs: &Cutoffs,
+        hold: &mut dyn FnMut(&str) -> Option<TurnLock>,
+    ) -> Result<Swept, StoreError>;
+
+    /// Move everything of a removed tenant out of its name's reach, so a
+    /// new tenant of that name starts empty; how many records moved.
+    fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError>;
 
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
@@ -672,6 +712,48 @@ impl Backend for crate::Store {
 
     fn plugin_kv(&self) -> Arc<dyn KvBackend> {
         Arc::new(crate::Store::plugin_kv(self))
+    }
+
+    /// One horizon for every tenant: the log's numbers are the store's.
+    fn event_cursor_now(&self, _tenant: &str) -> Result<u64, StoreError> {
+        Ok(crate::Store::event_cursor_now(self))
+    }
+
+    fn health(&self) -> Health {
+        crate::Store::health(self)
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        crate::Store::reopen(self)
+    }
+
+    fn free_bytes(&self) -> Result<Option<u64>, StoreError> {
+        Ok(Some(crate::Store::free_bytes(self)?))
+    }
+
+    fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        crate::Store::next_due(self)
+    }
+
+    fn pending_timer_count(&self) -> Result<usize, StoreError> {
+        Ok(crate::Store::pending_timer_count(self))
+    }
+
+    fn park_timers(&self, timers: &[(&DueTimer, Option<i64>)]) -> Result<(), StoreError> {
+        crate::Store::park_timers(self, timers)
+    }
+
+    fn sweep(
+        &self,
+        tenant: &str,
+        cutoffs: &Cutoffs,
+        hold: &mut dyn FnMut(&str) -> Option<TurnLock>,
+    ) -> Result<Swept, StoreError> {
+        crate::Store::sweep(self, tenant, cutoffs, hold)
+    }
+
+    fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
+        crate::Store::retire_tenant(self, tenant, retired_at)
     }
 
     /// One process holds a sled store, so its claims live as long as the

@@ -82,7 +82,7 @@ pub use database::{Failure, Health};
 pub use inbox::InboxEntry;
 pub use plugin_state::SledKv;
 pub use plugin_versions::{NewVersion, PluginVersion};
-pub use retention::{Cutoffs, Swept};
+pub use retention::{Cutoffs, Swept, export_conversations, export_events, is_idle};
 pub use stats::{Compaction, Stats, Usage};
 pub use timers::DueTimer;
 

@@ -151,14 +151,10 @@ impl Store {
             return Ok(more);
         }
         if let Some(dir) = &cutoffs.export_to {
-            let name = format!("conversations-{:020}-{}.ndjson", cutoffs.now, swept.conversations);
-            let exported = write_ndjson(dir, tenant, &name, |file| {
-                gone.iter().try_for_each(|(.., bytes)| {
-                    file.write_all(bytes)?;
-                    file.write_all(b"\n")
-                })
-            })
-            .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?;
+            let conversations: Vec<&[u8]> = gone.iter().map(|(.., bytes)| bytes.as_ref()).collect();
+            let exported =
+                export_conversations(dir, tenant, cutoffs.now, swept.conversations, &conversations)
+                    .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?;
             swept.exported.push(exported);
         }
         let mut batch = Batch::default();
@@ -210,7 +206,9 @@ impl Store {
         }
         let Some(&(last, ..)) = expired.last() else { return Ok(false) };
         if let Some(dir) = &cutoffs.export_to {
-            let exported = export(dir, tenant, &expired, last)
+            let records: Vec<(u64, &[DomainEvent])> =
+                expired.iter().map(|(seq, events, _)| (*seq, events.as_slice())).collect();
+            let exported = export_events(dir, tenant, &records)
                 .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?;
             swept.exported.push(exported);
         }
@@ -289,27 +287,47 @@ type SweepPage = (Vec<(sled::IVec, sled::IVec)>, Option<Vec<u8>>);
 /// Whether a conversation may go: untouched since `before` and no timer
 /// pending (a booking's reminder, a follow-up). One handed to a person
 /// goes too: nobody touched it for the whole retention.
-fn is_idle(conversation: &Conversation, before: i64) -> bool {
+pub fn is_idle(conversation: &Conversation, before: i64) -> bool {
     conversation.updated_at < before && conversation.timers.is_empty()
 }
 
-/// Write `records` to a new NDJSON file under `dir/{tenant}/`, synced, and
-/// return its path: one line per event, with its record's sequence number.
-fn export(
+/// Write expired event records (sequence number, events) to a new NDJSON
+/// file under `dir/{tenant}/`, synced, before they are removed; its path.
+/// One line per event, with its record's sequence number. Every backend's
+/// sweep exports this way.
+pub fn export_events(
     dir: &Path,
     tenant: &str,
-    records: &[(u64, Vec<DomainEvent>, usize)],
-    last: u64,
+    records: &[(u64, &[DomainEvent])],
 ) -> std::io::Result<PathBuf> {
-    let first = records.first().map_or(last, |(first, ..)| *first);
+    let first = records.first().map_or(0, |(first, _)| *first);
+    let last = records.last().map_or(0, |(last, _)| *last);
     write_ndjson(dir, tenant, &format!("events-{first:020}-{last:020}.ndjson"), |file| {
-        for (seq, events, _) in records {
-            for event in events {
+        for (seq, events) in records {
+            for event in *events {
                 serde_json::to_writer(&mut *file, &ExportedEvent { seq: *seq, event })?;
                 file.write_all(b"\n")?;
             }
         }
         Ok(())
+    })
+}
+
+/// Write idle conversations (each as stored, JSON) to a new NDJSON file
+/// under `dir/{tenant}/`, synced, before they are removed; its path.
+/// `now` and `already` (how many this sweep exported before) name it.
+pub fn export_conversations(
+    dir: &Path,
+    tenant: &str,
+    now: i64,
+    already: u64,
+    conversations: &[&[u8]],
+) -> std::io::Result<PathBuf> {
+    write_ndjson(dir, tenant, &format!("conversations-{now:020}-{already}.ndjson"), |file| {
+        conversations.iter().try_for_each(|json| {
+            file.write_all(json)?;
+            file.write_all(b"\n")
+        })
     })
 }
 
