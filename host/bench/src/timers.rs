@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rss_tenth = rss_mib();
     insert(&engine, tenth..conversations, args.workers, start_ms)?;
     let insert_seconds = started.elapsed().as_secs_f64();
-    let pending = engine.pending_timer_count();
+    let pending = engine.pending_timer_count()?;
     anyhow::ensure!(pending == conversations * PER_CONVERSATION, "{pending} timers pending");
     let rss_pending = rss_mib();
 

@@ -186,6 +186,10 @@ where
 }
 
 impl switchboard_store::Backend for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn lock_turn(&self, tenant: &str, conversation: &str) -> Result<switchboard_store::TurnLock, StoreError> {
         self.block(locks::lock_turn(self, tenant, conversation))
     }

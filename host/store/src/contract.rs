@@ -68,6 +68,11 @@ impl std::fmt::Debug for TurnLock {
 
 /// A store backend. Object safe: the engine holds an `Arc<dyn Backend>`.
 pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Whether other nodes may write this store too, so what they commit
+    /// is found by looking (sled: one process holds it; PostgreSQL: any
+    /// number of nodes).
+    fn shared(&self) -> bool;
+
     /// Wait until no other node runs a turn of this conversation, and keep
     /// it so until the lock drops. Take it after the engine's own lock.
     fn lock_turn(&self, tenant: &str, conversation: &str) -> Result<TurnLock, StoreError>;
@@ -395,6 +400,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 }
 
 impl Backend for crate::Store {
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn lock_turn(&self, _tenant: &str, _conversation: &str) -> Result<TurnLock, StoreError> {
         Ok(TurnLock::local())
     }

@@ -65,6 +65,15 @@ pub use pace::Pace;
 
 /// How many entries the dispatcher reads at a time.
 const PAGE: usize = 256;
+
+/// How long a node's claim on a conversation's lane lasts without renewal
+/// (it renews before each send): a node that dies mid-lane leaves it to
+/// another after this, which sends again what it had not settled.
+const LANE_LEASE: Duration = Duration::from_secs(30);
+
+/// How often a node looks for replies other nodes committed, when the
+/// store is shared (each node is told of its own at once).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// The longest wait between two attempts at one entry.
 const MAX_BACKOFF_MS: i64 = 30_000;
 /// How often a failing channel is tried while its entries back off.
@@ -156,6 +165,9 @@ impl Worker {
         // Every tenant marked its outbox when it was added, so the first
         // wake-up brings what a crash or a restart left behind.
         let mut woken: HashSet<String> = HashSet::new();
+        let mut look =
+            tokio::time::interval(if engine.store_is_shared() { LOOK_EVERY } else { Duration::MAX / 4 });
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for tenant in std::mem::take(&mut woken) {
                 if let Err(error) = self.dispatch(&tenant, &done_tx).await {
@@ -177,6 +189,7 @@ impl Worker {
             });
             tokio::select! {
                 changed = engine.outbox_changed() => woken.extend(changed),
+                _ = look.tick(), if engine.store_is_shared() => woken.extend(engine.tenant_names()),
                 Some((tenant, conversation)) = done_rx.recv() => {
                     self.lane_done(&tenant, &conversation);
                     woken.insert(tenant);
@@ -394,7 +407,8 @@ impl Sender {
         Lanes { ready, wake_at }
     }
 
-    /// Send a lane's entries in order until one has to wait.
+    /// Send a lane's entries in order until one has to wait, holding the
+    /// lane across nodes (a claim renewed before each send).
     async fn lane(&self, tenant_name: &str, lane: Lane) -> LaneOutcome {
         let mut outcome = LaneOutcome::default();
         let Ok(tenant) = self.engine.tenant(tenant_name) else { return outcome };
@@ -402,6 +416,19 @@ impl Sender {
             // Removed or reloaded meanwhile: the dispatcher reads it afresh.
             if !self.engine.tenant(tenant_name).is_ok_and(|current| Arc::ptr_eq(&current, &tenant)) {
                 break;
+            }
+            match self.hold_lane(tenant_name, &lane.key, seq).await {
+                Ok(true) => {}
+                // Another node sends this conversation's replies, or sent this one.
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(
+                        tenant = tenant_name,
+                        error = format!("{error:#}"),
+                        "a delivery lane was not claimed"
+                    );
+                    break;
+                }
             }
             match self.send(&tenant, seq, entry).await {
                 Ok(sent) => {
@@ -424,7 +451,31 @@ impl Sender {
                 }
             }
         }
+        let (engine, tenant, key) = (self.engine.clone(), tenant_name.to_owned(), lane.key);
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || engine.release_lane(&tenant, &key)).await
+        {
+            // Its lease runs out all the same.
+            tracing::debug!(error = format!("{error:#}"), "a delivery lane was not released");
+        }
         outcome
+    }
+
+    /// Claim (or renew) the lane for the entry `seq`, and check the entry is
+    /// still there: another node may have sent and settled it since it was
+    /// read. Whether it is ours to send.
+    async fn hold_lane(&self, tenant: &str, lane: &str, seq: u64) -> anyhow::Result<bool> {
+        if !self.engine.store_is_shared() {
+            // One process holds the store, and the dispatcher runs one lane
+            // per conversation: nothing to claim.
+            return Ok(true);
+        }
+        let (engine, tenant, lane) = (self.engine.clone(), tenant.to_owned(), lane.to_owned());
+        Ok(tokio::task::spawn_blocking(move || {
+            Ok::<_, EngineError>(
+                engine.claim_lane(&tenant, &lane, LANE_LEASE)? && engine.outbox_holds(&tenant, seq)?,
+            )
+        })
+        .await??)
     }
 
     /// Try one entry and record what happened; whether the lane goes on.

@@ -48,7 +48,7 @@ use switchboard_core::conversation::{Outbound, Status};
 use switchboard_core::event::{DomainEvent, EventBody};
 use switchboard_core::flow::Flow;
 use switchboard_runtime::{KvBackend, KvQuota, Plugin, Runtime};
-use switchboard_store::{Store, StoreError};
+use switchboard_store::{Backend, StoreError};
 
 use crate::tenant::Tenant;
 
@@ -203,7 +203,7 @@ pub struct TurnOutcome {
 
 #[derive(Debug)]
 pub struct Engine {
-    store: Store,
+    store: Arc<dyn Backend>,
     runtime: Arc<Runtime>,
     kv: Arc<dyn KvBackend>,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
@@ -249,9 +249,20 @@ pub enum Unavailable {
     Failed(String),
 }
 
+/// How long a claim on due timers lasts: a node that dies holding one
+/// leaves its timers to another after this. Firing a page takes far less.
+pub const TIMER_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Engine {
-    pub fn new(store: Store, runtime: Arc<Runtime>) -> Self {
-        let kv: Arc<dyn KvBackend> = Arc::new(store.plugin_kv());
+    /// An engine on `store`: the embedded sled store ([`switchboard_store::Store`])
+    /// or any other backend of the store contract (PostgreSQL).
+    pub fn new(store: impl Backend + 'static, runtime: Arc<Runtime>) -> Self {
+        Self::on(Arc::new(store), runtime)
+    }
+
+    /// [`Engine::new`] on a backend already shared.
+    pub fn on(store: Arc<dyn Backend>, runtime: Arc<Runtime>) -> Self {
+        let kv = store.plugin_kv();
         Self {
             store,
             runtime,

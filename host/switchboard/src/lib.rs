@@ -38,6 +38,7 @@ pub mod retention;
 pub mod scheduler;
 pub mod server;
 pub mod startup;
+pub mod store_url;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenants;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchboard::store_url::StoreUrl;
 use switchboard_runtime::{ChildArgs, CompileSandbox, Runtime, RuntimeConfig};
-use switchboard_store::Store;
 
 use switchboard::engine::Engine;
 use switchboard::scheduler::SystemClock;
@@ -24,9 +24,15 @@ pub struct Args {
     /// Where compiled plugin components are.
     #[arg(long, default_value = "target/plugins")]
     plugins: PathBuf,
-    /// The sled database directory.
+    /// The sled database directory (the embedded store), unless `--store`
+    /// names another. Exports and the compile cache go here either way.
     #[arg(long, default_value = ".switchboard/data")]
     data: PathBuf,
+    /// The store: `sled:DIR`, or `postgres://user@host:port/db` for many
+    /// nodes on one database (each node runs `serve` with the same URL).
+    /// Default: sled in `--data`.
+    #[arg(long, env = "SWITCHBOARD_STORE")]
+    store: Option<switchboard::store_url::StoreUrl>,
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Run as the demo: `/` lists every tenant with a link to its chat page,
@@ -179,9 +185,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     switchboard_runtime::OutboundPolicy::allowing(outbound).install()?;
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig { cache_dir, compile_sandbox, ..RuntimeConfig::default() })?);
-    let store = Store::open(&args.data)?;
+    let store = args.store.clone().unwrap_or_else(|| StoreUrl::Sled(args.data.clone())).open()?;
     let engine = Arc::new(
-        Engine::new(store, runtime.clone())
+        Engine::on(store, runtime.clone())
             .with_turns_per_tenant(args.max_turns_per_tenant)
             .with_guest_memory(args.guest_memory_per_tenant_mib << 20, args.guest_memory_mib << 20)
             .with_kv_quota(switchboard_runtime::KvQuota {

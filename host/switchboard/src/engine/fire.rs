@@ -15,7 +15,7 @@ const ORPHAN_RETRY_MS: i64 = 60 * 60 * 1000;
 const LOADING_RETRY_MS: i64 = 1000;
 
 impl Engine {
-    /// Fire a page of due timers (from [`Store::due_timers`]): one atomic
+    /// Fire a page of due timers (from [`Engine::due_timers`]): one atomic
     /// write per conversation, one disk sync for the page, then the page's
     /// index entries are settled (or, if firing failed, handed out again).
     /// Each conversation's timers fire under its turn lock, so they
@@ -29,7 +29,10 @@ impl Engine {
                 Ok(outcomes)
             }
             Err(error) => {
-                self.store.release_timers(due.to_vec());
+                if let Err(release) = self.store.release_timers(due.to_vec()) {
+                    // Their lease runs out all the same, and they fall due again then.
+                    tracing::warn!(%release, "could not release timers whose firing failed");
+                }
                 Err(error)
             }
         }
@@ -53,7 +56,7 @@ impl Engine {
                 parked.extend(timers.into_iter().map(|timer| (timer, Some(now + retry))));
                 continue;
             };
-            held.push(self.turns.hold(tenant_name, conversation_id));
+            held.push(self.hold_turn(tenant_name, conversation_id)?);
             let _working = self.admission.working(tenant_name);
             // A conversation that is gone has nothing to fire.
             let Some(mut stored) = self.store.conversation(tenant_name, conversation_id)? else { continue };

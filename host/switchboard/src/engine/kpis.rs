@@ -163,7 +163,10 @@ impl Engine {
                 whole.merge_bounded(&tally);
                 merged.insert(day, whole);
             }
-            self.store.save_kpis(tenant, last, &marks, &merged)?;
+            if !self.store.save_kpis(tenant, after, last, &marks, &merged)? {
+                // Another node folded these events first: they count once.
+                return Ok(folded);
+            }
             folded += page.len();
             progress(page.len());
             after = Some(last);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::lock;
+use super::{Engine, EngineError, lock};
 
 /// Serialises turns per conversation. Entries exist only while a turn holds
 /// or waits for them, so the map stays as small as the work in flight.
@@ -51,6 +51,21 @@ impl TurnLocks {
         let key = (tenant.to_owned(), conversation.to_owned());
         let entry = lock(&self.locks).entry(key.clone()).or_default().clone();
         (key, entry)
+    }
+}
+
+impl Engine {
+    /// Hold a conversation's turn: the engine's own lock, then the store's
+    /// across nodes (nothing more on sled, which one process holds). A
+    /// turn's reads and its commit happen while both are held.
+    pub(super) fn hold_turn(
+        &self,
+        tenant: &str,
+        conversation: &str,
+    ) -> Result<(TurnGuard, switchboard_store::TurnLock), EngineError> {
+        let local = self.turns.hold(tenant, conversation);
+        let across_nodes = self.store.lock_turn(tenant, conversation)?;
+        Ok((local, across_nodes))
     }
 }
 

@@ -228,6 +228,34 @@ impl Engine {
         Ok(decode(tenant, self.store.outbox_after(tenant, after, limit)?))
     }
 
+    /// Claim a conversation's delivery lane for `lease`, renewing a claim
+    /// this node holds: `false` while another node sends its replies.
+    pub fn claim_lane(
+        &self,
+        tenant: &str,
+        lane: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, EngineError> {
+        Ok(self.store.claim_lane(tenant, lane, lease)?)
+    }
+
+    pub fn release_lane(&self, tenant: &str, lane: &str) -> Result<(), EngineError> {
+        Ok(self.store.release_lane(tenant, lane)?)
+    }
+
+    /// Whether the outbox still holds entry `seq` (another node may have
+    /// sent and settled it since it was read).
+    pub fn outbox_holds(&self, tenant: &str, seq: u64) -> Result<bool, EngineError> {
+        let first = self.store.outbox_after(tenant, seq.checked_sub(1), 1)?;
+        Ok(first.first().is_some_and(|(found, _)| *found == seq))
+    }
+
+    /// Whether other nodes share the store, so their outbox entries are
+    /// found by looking rather than by being told.
+    pub fn store_is_shared(&self) -> bool {
+        self.store.shared()
+    }
+
     /// Settle an entry: `retry` replaces it (a later attempt), `None`
     /// removes it (sent, or refused for good), with the events that say so.
     /// An entry gone meanwhile (its tenant removed) is left gone.
@@ -289,7 +317,7 @@ impl Engine {
             }
             serde_json::to_vec(&entry).unwrap_or_else(|_| bytes.to_vec())
         };
-        let moved = self.store.redrive_parked(tenant, reset)?;
+        let moved = self.store.redrive_parked(tenant, &reset)?;
         if moved > 0 {
             self.outbox.mark(tenant);
         }

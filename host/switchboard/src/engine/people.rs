@@ -199,7 +199,7 @@ impl Engine {
                 holder.tenant.as_deref() == Some(tenant) && holder.staff.as_deref() == Some(id)
             })
         };
-        Ok(self.store.remove_staff_member(tenant, id, holds)?)
+        Ok(self.store.remove_staff_member(tenant, id, &holds)?)
     }
 
     /// Sign a staff member in with their password: a new session token,
@@ -352,7 +352,7 @@ impl Engine {
         let expired = |bytes: &[u8]| {
             serde_json::from_slice::<Expiry>(bytes).is_ok_and(|record| record.expires_at < now)
         };
-        Ok(self.store.sweep_sessions(expired)?)
+        Ok(self.store.sweep_sessions(&expired)?)
     }
 }
 

@@ -5,7 +5,7 @@
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{ApiKey, DueTimer, StoredConversation};
 
-use super::{Engine, EngineError, RetentionCutoffs};
+use super::{Engine, EngineError, RetentionCutoffs, TIMER_LEASE};
 
 impl Engine {
     /// A conversation's stored state, if it exists.
@@ -51,7 +51,7 @@ impl Engine {
     /// now on (a live feed's start).
     pub fn live_cursor(&self, tenant: &str) -> Result<u64, EngineError> {
         self.tenant(tenant)?;
-        Ok(self.store.event_cursor_now())
+        Ok(self.store.event_cursor_now(tenant)?)
     }
 
     /// The conversations a person has, most recently handed off first.
@@ -86,9 +86,11 @@ impl Engine {
         Ok(self.store.put_api_key(tenant, key)?)
     }
 
-    /// Up to `limit` timers due by `now`, oldest first, for [`Engine::fire_due`].
+    /// Claim up to `limit` timers due by `now`, oldest first, for
+    /// [`Engine::fire_due`]: no other node fires them unless this one dies
+    /// and their lease ([`TIMER_LEASE`]) runs out.
     pub fn due_timers(&self, now: i64, limit: usize) -> Result<Vec<DueTimer>, EngineError> {
-        Ok(self.store.due_timers(now, limit)?)
+        Ok(self.store.claim_timers(now, limit, TIMER_LEASE)?)
     }
 
     /// When the earliest pending timer is due, if any is.
@@ -96,9 +98,10 @@ impl Engine {
         Ok(self.store.next_due()?)
     }
 
-    /// Bytes free on the store's filesystem.
-    pub fn store_free_bytes(&self) -> Result<u64, EngineError> {
-        Ok(self.store.free_bytes().map_err(switchboard_store::StoreError::from)?)
+    /// Bytes free on the store's filesystem, where the store has one on
+    /// this machine (not a database server's).
+    pub fn store_free_bytes(&self) -> Result<Option<u64>, EngineError> {
+        Ok(self.store.free_bytes()?)
     }
 
     /// Remove what `tenant` keeps past `cutoffs` (`switchboard_store`'s
@@ -109,7 +112,10 @@ impl Engine {
         tenant: &str,
         cutoffs: &RetentionCutoffs,
     ) -> Result<switchboard_store::Swept, EngineError> {
-        Ok(self.store.sweep(tenant, cutoffs, |conversation| self.turns.try_hold(tenant, conversation))?)
+        let mut hold = |conversation: &str| {
+            self.turns.try_hold(tenant, conversation).map(switchboard_store::TurnLock::held)
+        };
+        Ok(self.store.sweep(tenant, cutoffs, &mut hold)?)
     }
 
     /// Whether the store takes writes (it stops after a failed one until it
@@ -124,8 +130,9 @@ impl Engine {
         Ok(self.store.reopen()?)
     }
 
-    /// How many timers the due index holds (fired ones leave it a minute at a time).
-    pub fn pending_timer_count(&self) -> usize {
-        self.store.pending_timer_count()
+    /// How many timers the due index holds (with sled, fired ones leave it
+    /// a minute at a time).
+    pub fn pending_timer_count(&self) -> Result<usize, EngineError> {
+        Ok(self.store.pending_timer_count()?)
     }
 }

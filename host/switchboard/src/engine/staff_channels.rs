@@ -264,7 +264,7 @@ impl Engine {
             )
         };
         let Some(identity) = Identity::parse(&message.contact.id) else { return Ok(nothing()) };
-        let _turn = self.turns.hold(&tenant.name, target);
+        let _turn = self.hold_turn(&tenant.name, target)?;
         let Some(mut stored) = self.store.conversation(&tenant.name, target)? else {
             tracing::info!(tenant = %tenant.name, staff = %member.id, target, "a staff button for a conversation that is gone");
             return Ok(nothing());

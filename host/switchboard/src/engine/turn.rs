@@ -221,6 +221,8 @@ impl Engine {
             conversation_id = now;
             turn = self.turns.hold(tenant_name, &conversation_id);
         }
+        // And across nodes, now that the conversation is settled.
+        let _across_nodes = self.store.lock_turn(tenant_name, &conversation_id)?;
 
         let span = tracing::info_span!("turn", tenant = tenant_name, conversation = %conversation_id);
         let _entered = span.enter();
@@ -470,7 +472,7 @@ impl Engine {
         action: impl FnOnce(&mut Conversation, Setting<'_>) -> Result<Effects, EngineError>,
     ) -> Result<TurnOutcome, EngineError> {
         let found = self.tenant(tenant)?;
-        let _turn = self.turns.hold(tenant, conversation_id);
+        let _turn = self.hold_turn(tenant, conversation_id)?;
         let _working = self.admission.working(tenant);
         let mut stored = self.store.conversation(tenant, conversation_id)?.ok_or_else(|| {
             EngineError::UnknownConversation {

@@ -40,6 +40,7 @@ mod http;
 mod kpis;
 mod manage;
 mod nlu;
+mod nodes;
 mod outbox;
 mod pinning;
 mod plugin_run;

@@ -193,3 +193,29 @@ pub fn telegram(contact: &str, text: &str, id: &str, at: i64) -> switchboard::en
         at,
     }
 }
+
+/// A new, empty database on the test PostgreSQL server that
+/// `SWITCHBOARD_TEST_POSTGRES` names (`scripts/postgres.sh start` starts
+/// one; scripts/test.sh does), as a URL.
+pub fn postgres_database() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "SWITCHBOARD_TEST_POSTGRES is not set: start a throwaway server with \
+             `eval \"$(scripts/postgres.sh start)\"` (scripts/test.sh does), then run the tests again"
+        )
+    });
+    let name =
+        format!("nodes_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+            .await
+            .expect("connects to the test server");
+        tokio::spawn(connection);
+        // The name is ours, a prefix and numbers: safe to splice.
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creates a database");
+    });
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
