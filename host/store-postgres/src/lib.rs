@@ -26,6 +26,7 @@
 //! - `plugin_state.rs`: plugins' `kv` state within each tenant's quota.
 //! - `maintenance.rs`: the scheduler's view of the timer index, retention
 //!   sweeps, retiring a removed tenant.
+//! - `live.rs`: live web chat across nodes (LISTEN/NOTIFY).
 //! - `locks.rs`: a conversation's turn lock across nodes (an advisory lock).
 //!
 //! **Architecture Invariant:** every statement is a `&'static str` run as a
@@ -38,6 +39,7 @@ mod api_keys;
 mod blobs;
 mod contacts;
 mod kpis;
+mod live;
 mod locks;
 mod maintenance;
 mod outbox;
@@ -69,6 +71,8 @@ pub struct PgStore {
     runtime: std::sync::Arc<Runtime>,
     /// This node's name in the leases it holds (lanes): unique per store.
     node: String,
+    /// Where it connects, for connections of its own (LISTEN).
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -115,7 +119,12 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(backend("building the connection pool"))?;
-        let store = Self { pool, runtime: std::sync::Arc::new(Runtime(Some(runtime))), node: node_name() };
+        let store = Self {
+            pool,
+            runtime: std::sync::Arc::new(Runtime(Some(runtime))),
+            node: node_name(),
+            url: url.into(),
+        };
         store.block(store.migrate())?;
         Ok(store)
     }
@@ -162,6 +171,12 @@ impl PgStore {
         let runtime = self.runtime.0.as_ref().expect("the runtime lives as long as the store");
         let _entered = runtime.enter();
         futures_executor::block_on(future)
+    }
+
+    /// Run `future` on the store's runtime, in the background.
+    fn spawn(self, future: impl Future<Output = ()> + Send + 'static) {
+        let runtime = self.runtime.0.as_ref().expect("the runtime lives as long as the store");
+        runtime.spawn(future);
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -594,6 +609,16 @@ impl switchboard_store::Backend for PgStore {
 
     fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
         self.block(maintenance::retire(self, tenant, retired_at))
+    }
+
+    fn publish_live(&self, live: &switchboard_store::LiveReplies) -> Result<(), StoreError> {
+        self.block(live::publish(self, live))
+    }
+
+    fn live_feed(
+        &self,
+    ) -> Result<Option<std::sync::mpsc::Receiver<switchboard_store::LiveReplies>>, StoreError> {
+        Ok(Some(live::listen(self, &self.url)))
     }
 
     fn claim_timers(

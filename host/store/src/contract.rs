@@ -66,6 +66,17 @@ impl std::fmt::Debug for TurnLock {
     }
 }
 
+/// Replies committed for a web chat visitor, on their way to the node that
+/// holds the visitor's open session ([`Backend::publish_live`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveReplies {
+    pub tenant: String,
+    /// The visitor (`web:{session}`).
+    pub to: String,
+    /// The engine's replies, opaque here (JSON).
+    pub replies: Vec<u8>,
+}
+
 /// A store backend. Object safe: the engine holds an `Arc<dyn Backend>`.
 pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Whether other nodes may write this store too, so what they commit
@@ -386,6 +397,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Move everything of a removed tenant out of its name's reach, so a
     /// new tenant of that name starts empty; how many records moved.
     fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError>;
+
+    /// Hand committed replies for a web chat visitor to every node, since
+    /// the visitor's open session may be on any ([`Backend::live_feed`]).
+    fn publish_live(&self, live: &LiveReplies) -> Result<(), StoreError>;
+
+    /// Every node's published replies, this one's included, as they come;
+    /// `None` where one process holds the store and publishes in-process.
+    fn live_feed(&self) -> Result<Option<std::sync::mpsc::Receiver<LiveReplies>>, StoreError>;
 
     /// Claim up to `limit` timers due at or before `now` (Unix ms), across
     /// tenants, oldest first, for `lease`: no other claim gets them until
@@ -763,6 +782,15 @@ impl Backend for crate::Store {
 
     fn retire_tenant(&self, tenant: &str, retired_at: i64) -> Result<u64, StoreError> {
         crate::Store::retire_tenant(self, tenant, retired_at)
+    }
+
+    /// One process holds a sled store: the engine publishes in-process.
+    fn publish_live(&self, _live: &LiveReplies) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn live_feed(&self) -> Result<Option<std::sync::mpsc::Receiver<LiveReplies>>, StoreError> {
+        Ok(None)
     }
 
     /// One process holds a sled store, so its claims live as long as the

@@ -76,7 +76,7 @@ use database::{Database, Trees};
 
 pub use api_keys::ApiKey;
 pub use catalog::{CatalogEntry, Published};
-pub use contract::{Backend, TurnLock};
+pub use contract::{Backend, LiveReplies, TurnLock};
 pub use conversations::{Committed, StoredConversation, TurnRecord};
 pub use database::{Failure, Health};
 pub use inbox::InboxEntry;

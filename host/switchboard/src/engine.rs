@@ -263,6 +263,12 @@ impl Engine {
     /// [`Engine::new`] on a backend already shared.
     pub fn on(store: Arc<dyn Backend>, runtime: Arc<Runtime>) -> Self {
         let kv = store.plugin_kv();
+        let live = LiveFeeds::default();
+        match store.live_feed() {
+            Ok(Some(feed)) => live.relay(feed),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "live web chat across nodes did not start"),
+        }
         Self {
             store,
             runtime,
@@ -274,7 +280,7 @@ impl Engine {
             flows: Mutex::default(),
             turns: Arc::default(),
             admission: Admission::new(DEFAULT_TURNS_PER_TENANT),
-            live: LiveFeeds::default(),
+            live,
             outbox: OutboxSignal::default(),
             memory: GuestMemory::default(),
             kv_quota: KvQuota::default(),
@@ -348,9 +354,22 @@ impl Engine {
     }
 
     /// Push committed replies to a web chat visitor's open sessions (nobody
-    /// listening is fine).
+    /// listening is fine): here, or through the store to every node when
+    /// others share it (the visitor's session may be on any).
     fn publish(&self, tenant: &str, to: &str, replies: &[Outbound]) {
-        self.live.publish(tenant, to, replies);
+        if !self.store.shared() {
+            self.live.publish(tenant, to, replies);
+            return;
+        }
+        let published = serde_json::to_vec(replies).map_err(|error| error.to_string()).and_then(|replies| {
+            let live =
+                switchboard_store::LiveReplies { tenant: tenant.to_owned(), to: to.to_owned(), replies };
+            self.store.publish_live(&live).map_err(|error| error.to_string())
+        });
+        if let Err(error) = published {
+            // Committed all the same: the visitor's transcript has them.
+            tracing::warn!(tenant, %error, "live replies were not published to the other nodes");
+        }
     }
 }
 

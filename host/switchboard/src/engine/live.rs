@@ -36,6 +36,26 @@ pub struct LiveSession {
 }
 
 impl LiveFeeds {
+    /// Publish what `feed` brings (other nodes' replies, and this one's,
+    /// when the store is shared) to the open sessions here, on a thread of
+    /// its own, until the feed ends.
+    pub(crate) fn relay(&self, feed: std::sync::mpsc::Receiver<switchboard_store::LiveReplies>) {
+        let feeds = LiveFeeds { sessions: Arc::clone(&self.sessions), next: AtomicU64::new(0) };
+        let spawned = std::thread::Builder::new().name("live-relay".to_owned()).spawn(move || {
+            for live in feed {
+                match serde_json::from_slice::<Vec<Outbound>>(&live.replies) {
+                    Ok(replies) => feeds.publish(&live.tenant, &live.to, &replies),
+                    Err(error) => {
+                        tracing::warn!(tenant = %live.tenant, %error, "a live reply does not decode")
+                    }
+                }
+            }
+        });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "live web chat across nodes did not start");
+        }
+    }
+
     pub(crate) fn subscribe(&self, tenant: &str, to: &str) -> LiveSession {
         let (sender, replies) = mpsc::channel(SESSION_QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed);

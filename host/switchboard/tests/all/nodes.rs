@@ -5,7 +5,8 @@
 //! at once are each handled once and in order, without a turn failing on
 //! the lock it waits for (the lock itself is the conformance suite's
 //! `a_conversations_turn_is_held_across_nodes`), and a due timer fires once
-//! however many nodes look.
+//! however many nodes look, and a reply committed on one node reaches
+//! the web chat session another node holds (LISTEN/NOTIFY).
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ const CONVERSATION: &str = "telegram:c1";
 fn nodes(count: usize) -> (Vec<Arc<Engine>>, tempfile::TempDir) {
     let url = postgres_database();
     let dir = tempfile::tempdir().expect("a temp dir");
-    let tenant_dir = write_ladders(dir.path(), "");
+    let tenant_dir = write_ladders(dir.path(), "web_chat = true");
     let runtime = runtime();
     let nodes = (0..count)
         .map(|_| {
@@ -137,4 +138,46 @@ fn a_due_timer_fires_once_though_every_node_looks() {
         scheduler::fire_due(node, now).expect("fires");
     }
     assert_eq!(sent(&nodes[1]).len(), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_committed_on_one_node_reaches_the_web_chat_session_held_by_another() {
+    let (nodes, _dir) = tokio::task::spawn_blocking(|| nodes(2)).await.expect("nodes");
+    // The visitor's WebSocket is on node B; their message, or a timer, is
+    // handled on node A.
+    let mut session = nodes[1].subscribe("ladders", "web:visitor-1");
+    let mut elsewhere = nodes[1].subscribe("ladders", "web:visitor-2");
+    let node_a = nodes[0].clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let message = switchboard::engine::InboundMessage {
+            channel: switchboard_core::contract::Channel::Webchat,
+            contact: switchboard_core::contract::Contact {
+                id: "web:visitor-1".to_owned(),
+                display_name: None,
+                locale: "en".to_owned(),
+            },
+            text: "price?".to_owned(),
+            payload: None,
+            message_id: None,
+            at: START,
+        };
+        node_a.handle("ladders", message).expect("handled")
+    })
+    .await
+    .expect("the turn");
+    assert!(!outcome.replies.is_empty());
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), session.recv())
+        .await
+        .expect("the reply reaches node B within seconds")
+        .expect("a reply");
+    assert_eq!(first.text, outcome.replies[0].text);
+    for reply in &outcome.replies[1..] {
+        let next =
+            tokio::time::timeout(std::time::Duration::from_secs(10), session.recv()).await.expect("in time");
+        assert_eq!(next.map(|next| next.text).as_deref(), Some(reply.text.as_str()));
+    }
+    // Another visitor's session on that node hears nothing of it.
+    let other = tokio::time::timeout(std::time::Duration::from_millis(300), elsewhere.recv()).await;
+    assert!(other.is_err(), "another visitor got {other:?}");
+    drop(nodes);
 }
