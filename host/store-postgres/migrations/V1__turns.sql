@@ -8,10 +8,15 @@
 -- tenants, under the scope 'all-tenants'. FORCE makes the policies bind
 -- the tables' owner, which is the role Switchboard connects as.
 
+-- JSON is stored as bytes (bytea), not jsonb: jsonb refuses the NUL a
+-- customer may type, and a turn must never fail on what it was sent.
+
 CREATE TABLE conversations (
     tenant text NOT NULL,
     id text NOT NULL,
-    state jsonb NOT NULL,
+    state bytea NOT NULL,
+    -- From the state, for retention to find idle conversations.
+    updated_at bigint NOT NULL,
     PRIMARY KEY (tenant, id)
 );
 
@@ -39,7 +44,8 @@ CREATE TABLE events (
     seq bigint NOT NULL,
     idx integer NOT NULL,
     conversation text NOT NULL,
-    event jsonb NOT NULL,
+    at bigint NOT NULL,
+    event bytea NOT NULL,
     PRIMARY KEY (tenant, seq, idx)
 );
 CREATE INDEX events_by_conversation ON events (tenant, conversation, seq, idx);
@@ -69,25 +75,25 @@ CREATE INDEX timers_by_due ON timers (due_at);
 
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON conversations USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON conversations USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE inbound ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inbound FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON inbound USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON inbound USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE event_heads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE event_heads FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON event_heads USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON event_heads USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON events USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON events USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON outbox USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON outbox USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE timers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE timers FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON timers USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON timers USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 CREATE POLICY scheduler ON timers USING (current_setting('switchboard.scope', true) = 'all-tenants');

@@ -21,8 +21,8 @@ CREATE TABLE outbox_lanes (
 
 ALTER TABLE parked_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE parked_outbox FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON parked_outbox USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON parked_outbox USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE outbox_lanes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outbox_lanes FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON outbox_lanes USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON outbox_lanes USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));

@@ -24,7 +24,7 @@ CREATE TABLE contact_points (
 CREATE TABLE api_keys (
     tenant text NOT NULL,
     id text NOT NULL,
-    key jsonb NOT NULL,
+    key bytea NOT NULL,
     PRIMARY KEY (tenant, id)
 );
 
@@ -57,24 +57,24 @@ CREATE TABLE numbers (
 
 ALTER TABLE identities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE identities FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON identities USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON identities USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE contact_points ENABLE ROW LEVEL SECURITY;
 ALTER TABLE contact_points FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON contact_points USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON contact_points USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON api_keys USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON api_keys USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE flows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE flows FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON flows USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON flows USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE plugin_configs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE plugin_configs FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON plugin_configs USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON plugin_configs USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE numbers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE numbers FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON numbers USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON numbers USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));

@@ -9,7 +9,7 @@
 CREATE TABLE inbox (
     tenant text NOT NULL,
     conversation text NOT NULL,
-    entry jsonb NOT NULL,
+    entry bytea NOT NULL,
     since bigint NOT NULL,
     PRIMARY KEY (tenant, conversation)
 );
@@ -19,7 +19,7 @@ CREATE TABLE plugin_versions (
     binding text NOT NULL,
     seq bigint NOT NULL,
     canary boolean NOT NULL,
-    version jsonb NOT NULL,
+    version bytea NOT NULL,
     PRIMARY KEY (tenant, binding, seq)
 );
 
@@ -42,7 +42,7 @@ CREATE TABLE step_calls (
 CREATE TABLE catalog (
     name text NOT NULL,
     version text NOT NULL,
-    entry jsonb NOT NULL,
+    entry bytea NOT NULL,
     PRIMARY KEY (name, version)
 );
 
@@ -65,20 +65,20 @@ CREATE TABLE login_links (
 
 ALTER TABLE inbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inbox FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON inbox USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON inbox USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE plugin_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE plugin_versions FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON plugin_versions USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON plugin_versions USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE withdrawn_components ENABLE ROW LEVEL SECURITY;
 ALTER TABLE withdrawn_components FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON withdrawn_components USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON withdrawn_components USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE step_calls ENABLE ROW LEVEL SECURITY;
 ALTER TABLE step_calls FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON step_calls USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON step_calls USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE staff ENABLE ROW LEVEL SECURITY;
 ALTER TABLE staff FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON staff USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON staff USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));

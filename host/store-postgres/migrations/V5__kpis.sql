@@ -23,12 +23,12 @@ CREATE TABLE kpi_marks (
 
 ALTER TABLE kpi_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE kpi_state FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON kpi_state USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON kpi_state USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE kpi_days ENABLE ROW LEVEL SECURITY;
 ALTER TABLE kpi_days FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON kpi_days USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON kpi_days USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE kpi_marks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE kpi_marks FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON kpi_marks USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON kpi_marks USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));

@@ -17,8 +17,8 @@ CREATE TABLE kv_usage (
 
 ALTER TABLE plugin_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE plugin_state FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON plugin_state USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON plugin_state USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
 
 ALTER TABLE kv_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE kv_usage FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON kv_usage USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON kv_usage USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));

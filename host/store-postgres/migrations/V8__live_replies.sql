@@ -7,7 +7,7 @@ CREATE TABLE live_replies (
     tenant text NOT NULL,
     id bigserial NOT NULL,
     recipient text NOT NULL,
-    replies jsonb NOT NULL,
+    replies bytea NOT NULL,
     at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, id)
 );
@@ -15,4 +15,8 @@ CREATE INDEX live_replies_by_age ON live_replies (tenant, at);
 
 ALTER TABLE live_replies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE live_replies FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON live_replies USING (tenant = current_setting('switchboard.tenant', true));
+CREATE POLICY own_tenant ON live_replies USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''));
+CREATE POLICY retiring ON live_replies FOR UPDATE
+    USING (tenant = NULLIF(current_setting('switchboard.tenant', true), ''))
+    WITH CHECK (tenant = NULLIF(current_setting('switchboard.retiring', true), ''));
+CREATE POLICY retired ON live_replies FOR SELECT USING (tenant = NULLIF(current_setting('switchboard.retiring', true), ''));

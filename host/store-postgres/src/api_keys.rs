@@ -4,16 +4,15 @@ use switchboard_store::{ApiKey, StoreError};
 
 use crate::PgStore;
 use crate::scope::{execute, in_tenant, query, query_opt};
-use crate::turns::decode;
+use crate::turns::{decode, encode};
 
-const PUT: &str = "INSERT INTO api_keys (tenant, id, key) VALUES ($1, $2, $3::text::jsonb) \
+const PUT: &str = "INSERT INTO api_keys (tenant, id, key) VALUES ($1, $2, $3) \
      ON CONFLICT (tenant, id) DO UPDATE SET key = EXCLUDED.key";
-const GET: &str = "SELECT key::text FROM api_keys WHERE tenant = $1 AND id = $2";
-const LIST: &str = "SELECT key::text FROM api_keys WHERE tenant = $1 ORDER BY id";
+const GET: &str = "SELECT key FROM api_keys WHERE tenant = $1 AND id = $2";
+const LIST: &str = "SELECT key FROM api_keys WHERE tenant = $1 ORDER BY id";
 
 pub(crate) async fn put(store: &PgStore, tenant: &str, key: &ApiKey) -> Result<(), StoreError> {
-    let json =
-        serde_json::to_string(key).map_err(|source| StoreError::Decode { key: key.id.clone(), source })?;
+    let json = encode(&key.id, key)?;
     in_tenant(store, tenant, async |tx| {
         execute(tx, PUT, &[&tenant, &key.id, &json], "writing an API key").await.map(drop)
     })

@@ -6,7 +6,7 @@ use switchboard_store::StoreError;
 
 use crate::PgStore;
 use crate::scope::{execute, in_tenant, query_opt};
-use crate::turns::write_events;
+use crate::turns::{text_key, write_events};
 
 const LINKED: &str = "SELECT conversation FROM identities WHERE tenant = $1 AND identity = $2";
 const LINK: &str = "INSERT INTO identities (tenant, identity, conversation) VALUES ($1, $2, $3) \
@@ -50,13 +50,19 @@ pub(crate) async fn claim(
     conversation: &str,
 ) -> Result<String, StoreError> {
     in_tenant(store, tenant, async |tx| {
-        let claimed =
-            execute(tx, CLAIM, &[&tenant, &kind, &value, &conversation], "claiming a contact point").await?;
+        let claimed = execute(
+            tx,
+            CLAIM,
+            &[&tenant, &kind, &text_key(value), &conversation],
+            "claiming a contact point",
+        )
+        .await?;
         if claimed == 1 {
             return Ok(conversation.to_owned());
         }
         // Another claim won: this statement, unlike the insert's, sees it.
-        let owner = query_opt(tx, OWNER, &[&tenant, &kind, &value], "reading a contact point").await?;
+        let owner =
+            query_opt(tx, OWNER, &[&tenant, &kind, &text_key(value)], "reading a contact point").await?;
         Ok(owner.map(|row| row.get(0)).unwrap_or_default())
     })
     .await

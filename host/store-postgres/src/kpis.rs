@@ -113,6 +113,10 @@ pub(crate) async fn save(
 /// Clear in one transaction: there is never a half-cleared tally to finish.
 pub(crate) async fn clear(store: &PgStore, tenant: &str, from: Day) -> Result<usize, StoreError> {
     in_tenant(store, tenant, async |tx| {
+        // The checkpoint's lock first, as a fold's save takes it: a save
+        // running meanwhile lands wholly before this or after it.
+        execute(tx, STATE_ROW, &[&tenant], "starting the KPI state").await?;
+        query_opt(tx, LOCK_STATE, &[&tenant], "locking the KPI checkpoint").await?;
         let days = execute(tx, CLEAR_DAYS, &[&tenant, &from], "clearing KPI tallies").await?;
         let marks = execute(tx, CLEAR_MARKS, &[&tenant], "clearing KPI marks").await?;
         execute(tx, CLEAR_CHECKPOINT, &[&tenant], "clearing the KPI checkpoint").await?;

@@ -71,8 +71,10 @@ pub struct PgStore {
     runtime: std::sync::Arc<Runtime>,
     /// This node's name in the leases it holds (lanes): unique per store.
     node: String,
-    /// Where it connects, for connections of its own (LISTEN).
+    /// Where it connects, for connections of its own (LISTEN, locks).
     url: std::sync::Arc<str>,
+    /// The connection holding this node's turn locks.
+    locks: std::sync::Arc<locks::LockConnection>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -124,6 +126,7 @@ impl PgStore {
             runtime: std::sync::Arc::new(Runtime(Some(runtime))),
             node: node_name(),
             url: url.into(),
+            locks: std::sync::Arc::default(),
         };
         store.block(store.migrate())?;
         Ok(store)

@@ -13,12 +13,10 @@ use tokio_postgres::AsyncMessage;
 use crate::PgStore;
 use crate::scope::{execute, in_tenant, query_opt};
 
-const CHANNEL: &str = "switchboard_live";
 const KEEP: &str = "DELETE FROM live_replies WHERE tenant = $1 AND at < now() - interval '5 minutes'";
-const PUT: &str =
-    "INSERT INTO live_replies (tenant, recipient, replies) VALUES ($1, $2, $3::text::jsonb) RETURNING id";
+const PUT: &str = "INSERT INTO live_replies (tenant, recipient, replies) VALUES ($1, $2, $3) RETURNING id";
 const NOTIFY: &str = "SELECT pg_notify('switchboard_live', $1)";
-const GET: &str = "SELECT recipient, replies::text FROM live_replies WHERE tenant = $1 AND id = $2";
+const GET: &str = "SELECT recipient, replies FROM live_replies WHERE tenant = $1 AND id = $2";
 const SEPARATOR: char = '\u{1f}';
 
 pub(crate) async fn publish(store: &PgStore, live: &LiveReplies) -> Result<(), StoreError> {
@@ -29,10 +27,10 @@ pub(crate) async fn publish(store: &PgStore, live: &LiveReplies) -> Result<(), S
             source: "a name holds a separator".into(),
         });
     }
-    let replies = String::from_utf8_lossy(&live.replies);
+    let replies = live.replies.as_slice();
     in_tenant(store, tenant, async |tx| {
         execute(tx, KEEP, &[&tenant], "forgetting old live replies").await?;
-        let id: i64 = query_opt(tx, PUT, &[&tenant, &to, &replies.as_ref()], "keeping a live reply")
+        let id: i64 = query_opt(tx, PUT, &[&tenant, &to, &replies], "keeping a live reply")
             .await?
             .map_or(0, |row| row.get(0));
         let payload = format!("{tenant}{SEPARATOR}{to}{SEPARATOR}{id}");
@@ -90,7 +88,7 @@ async fn relay(
             }
         }
     });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    client.batch_execute("LISTEN switchboard_live").await?;
     while let Some(payload) = notifications.next().await {
         let mut parts = payload.splitn(3, SEPARATOR);
         let (Some(tenant), Some(to), Some(id)) = (parts.next(), parts.next(), parts.next()) else { continue };
@@ -100,8 +98,7 @@ async fn relay(
         })
         .await?;
         let Some(row) = row else { continue };
-        let (recipient, replies): (String, String) = (row.get(0), row.get(1));
-        let live = LiveReplies { tenant: tenant.to_owned(), to: recipient, replies: replies.into_bytes() };
+        let live = LiveReplies { tenant: tenant.to_owned(), to: row.get(0), replies: row.get(1) };
         debug_assert_eq!(live.to, to);
         if sender.send(live).is_err() {
             driver.abort();

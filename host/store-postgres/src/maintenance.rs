@@ -17,18 +17,17 @@ const CURSOR: &str = "SELECT last_seq FROM event_heads WHERE tenant = $1";
 
 /// Event records whose newest event is older than the cutoff, a page of them.
 const EXPIRED_RECORDS: &str = "SELECT seq FROM events WHERE tenant = $1 GROUP BY seq \
-     HAVING max((event->>'at')::bigint) < $2 ORDER BY seq LIMIT 500";
+     HAVING max(at) < $2 ORDER BY seq LIMIT 500";
 const RECORD_EVENTS: &str =
-    "SELECT seq, event::text FROM events WHERE tenant = $1 AND seq = ANY($2) ORDER BY seq, idx";
+    "SELECT seq, event FROM events WHERE tenant = $1 AND seq = ANY($2) ORDER BY seq, idx";
 const REMOVE_RECORDS: &str = "DELETE FROM events WHERE tenant = $1 AND seq = ANY($2)";
 const REMOVE_DEDUPE: &str = "DELETE FROM inbound WHERE tenant = $1 AND handled_at < $2";
 const REMOVE_CALLS: &str = "DELETE FROM step_calls WHERE tenant = $1 AND at < $2";
 const IDLE_CANDIDATES: &str = "SELECT id FROM conversations WHERE tenant = $1 \
-     AND (state->'conversation'->>'updated_at')::bigint < $2 AND id > $3 ORDER BY id LIMIT 500";
+     AND updated_at < $2 AND id > $3 ORDER BY id LIMIT 500";
 /// The conversation's turn lock across nodes, if no node holds it.
 const TRY_TURN_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))";
-const LOCK_CONVERSATION: &str =
-    "SELECT state::text FROM conversations WHERE tenant = $1 AND id = $2 FOR UPDATE";
+const LOCK_CONVERSATION: &str = "SELECT state FROM conversations WHERE tenant = $1 AND id = $2 FOR UPDATE";
 const REMOVE_CONVERSATION: &str = "DELETE FROM conversations WHERE tenant = $1 AND id = $2";
 const REMOVE_INBOX: &str = "DELETE FROM inbox WHERE tenant = $1 AND conversation = $2";
 const REMOVE_MARKS: &str = "DELETE FROM kpi_marks WHERE tenant = $1 AND conversation = $2";
@@ -187,7 +186,7 @@ async fn sweep_conversation(
         else {
             return Ok(None);
         };
-        let json: &str = row.get(0);
+        let json: &[u8] = row.get(0);
         let stored: StoredConversation = decode(id, json)?;
         if !switchboard_store::is_idle(&stored.conversation, before) {
             return Ok(None);
@@ -200,7 +199,7 @@ async fn sweep_conversation(
                     tenant,
                     cutoffs.now,
                     swept.conversations,
-                    &[json.as_bytes()],
+                    &[json],
                 )
                 .map_err(|source| StoreError::Export { dir: dir.display().to_string(), source })?,
             );
@@ -224,7 +223,7 @@ async fn sweep_conversation(
 
 /// The statements that move a tenant's rows to its retired name, table by
 /// table; timers and lanes are deleted instead.
-const RETIRE: [&str; 22] = [
+const RETIRE: [&str; 23] = [
     "UPDATE conversations SET tenant = $2 WHERE tenant = $1",
     "UPDATE inbound SET tenant = $2 WHERE tenant = $1",
     "UPDATE event_heads SET tenant = $2 WHERE tenant = $1",
@@ -247,6 +246,7 @@ const RETIRE: [&str; 22] = [
     "UPDATE kpi_marks SET tenant = $2 WHERE tenant = $1",
     "UPDATE plugin_state SET tenant = $2 WHERE tenant = $1",
     "UPDATE kv_usage SET tenant = $2 WHERE tenant = $1",
+    "UPDATE live_replies SET tenant = $2 WHERE tenant = $1",
 ];
 const RETIRE_TIMERS: &str = "DELETE FROM timers WHERE tenant = $1";
 const RETIRE_LANES: &str = "DELETE FROM outbox_lanes WHERE tenant = $1";

@@ -59,33 +59,39 @@ pub(crate) async fn remove_member(
     id: &str,
     holds: &dyn Fn(&[u8]) -> bool,
 ) -> Result<bool, StoreError> {
-    let existed = in_tenant(store, tenant, async |tx| {
-        Ok(execute(tx, REMOVE_MEMBER, &[&tenant, &id], "removing a staff member").await? == 1)
+    // One transaction: a removed member's sessions never outlive them.
+    in_tenant(store, tenant, async |tx| {
+        let existed = execute(tx, REMOVE_MEMBER, &[&tenant, &id], "removing a staff member").await? == 1;
+        remove_sessions(tx, holds).await?;
+        Ok(existed)
     })
-    .await?;
-    sweep(store, holds).await?;
-    Ok(existed)
+    .await
 }
 
 /// Remove the sessions and links `which` picks, in one transaction.
 pub(crate) async fn sweep(store: &PgStore, which: &dyn Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
-    in_scope(store, Scope::Shared, async |tx| {
-        let mut removed = 0;
-        for (all, remove) in [(ALL_SESSIONS, REMOVE_SESSIONS), (ALL_LINKS, REMOVE_LINKS)] {
-            let rows = query(tx, all, &[], "reading sessions").await?;
-            let picked: Vec<Vec<u8>> = rows
-                .iter()
-                .filter(|row| which(row.get::<_, &[u8]>(1)))
-                .map(|row| row.get::<_, Vec<u8>>(0))
-                .collect();
-            if !picked.is_empty() {
-                removed += usize::try_from(execute(tx, remove, &[&picked], "removing sessions").await?)
-                    .unwrap_or_default();
-            }
+    in_scope(store, Scope::Shared, async |tx| remove_sessions(tx, which).await).await
+}
+
+/// Remove the sessions and login links whose record `which` picks; how many.
+async fn remove_sessions(
+    tx: &deadpool_postgres::Transaction<'_>,
+    which: &dyn Fn(&[u8]) -> bool,
+) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for (all, remove) in [(ALL_SESSIONS, REMOVE_SESSIONS), (ALL_LINKS, REMOVE_LINKS)] {
+        let rows = query(tx, all, &[], "reading sessions").await?;
+        let picked: Vec<Vec<u8>> = rows
+            .iter()
+            .filter(|row| which(row.get::<_, &[u8]>(1)))
+            .map(|row| row.get::<_, Vec<u8>>(0))
+            .collect();
+        if !picked.is_empty() {
+            removed += usize::try_from(execute(tx, remove, &[&picked], "removing sessions").await?)
+                .unwrap_or_default();
         }
-        Ok(removed)
-    })
-    .await
+    }
+    Ok(removed)
 }
 
 pub(crate) async fn session(store: &PgStore, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {

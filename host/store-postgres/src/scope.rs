@@ -18,29 +18,24 @@ pub(crate) enum Scope<'a> {
     Shared,
 }
 
+const SET_SCOPE: &str = "SELECT set_config('switchboard.tenant', $1, true), \
+     set_config('switchboard.scope', $2, true), set_config('switchboard.retiring', '', true)";
+
 /// Begin a transaction on `client` in `scope`.
 pub(crate) async fn begin<'c>(
     client: &'c mut deadpool_postgres::Object,
     scope: Scope<'_>,
 ) -> Result<Transaction<'c>, StoreError> {
     let transaction = client.transaction().await.map_err(backend("beginning a transaction"))?;
-    match scope {
-        Scope::Tenant(tenant) => {
-            let statement = transaction
-                .prepare_cached("SELECT set_config('switchboard.tenant', $1, true)")
-                .await
-                .map_err(backend("preparing the tenant scope"))?;
-            transaction.execute(&statement, &[&tenant]).await.map_err(backend("setting the tenant scope"))?;
-        }
-        Scope::AllTenants => {
-            let statement = transaction
-                .prepare_cached("SELECT set_config('switchboard.scope', 'all-tenants', true)")
-                .await
-                .map_err(backend("preparing the all-tenants scope"))?;
-            transaction.execute(&statement, &[]).await.map_err(backend("setting the all-tenants scope"))?;
-        }
-        Scope::Shared => {}
-    }
+    // Every setting the policies read, every time: a value a session or
+    // role default left behind is never what a statement runs under.
+    let (tenant, all_tenants) = match scope {
+        Scope::Tenant(tenant) => (tenant, ""),
+        Scope::AllTenants => ("", "all-tenants"),
+        Scope::Shared => ("", ""),
+    };
+    let statement = transaction.prepare_cached(SET_SCOPE).await.map_err(backend("preparing the scope"))?;
+    transaction.execute(&statement, &[&tenant, &all_tenants]).await.map_err(backend("setting the scope"))?;
     Ok(transaction)
 }
 

@@ -13,14 +13,14 @@ use switchboard_store::{Committed, InboxEntry, StoreError, StoredConversation, T
 use crate::scope::{self, Scope, execute, in_tenant, query, query_opt};
 use crate::{PgStore, backend};
 
-const CONVERSATION: &str = "SELECT state::text FROM conversations WHERE tenant = $1 AND id = $2";
-const CONVERSATIONS: &str = "SELECT state::text FROM conversations \
+const CONVERSATION: &str = "SELECT state FROM conversations WHERE tenant = $1 AND id = $2";
+const CONVERSATIONS: &str = "SELECT state FROM conversations \
      WHERE tenant = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3";
 const SEEN: &str = "SELECT 1 FROM inbound WHERE tenant = $1 AND channel = $2 AND message_id = $3";
 const DEDUPE: &str = "INSERT INTO inbound (tenant, channel, message_id, handled_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT DO NOTHING";
-const SAVE: &str = "INSERT INTO conversations (tenant, id, state) VALUES ($1, $2, $3::text::jsonb) \
-     ON CONFLICT (tenant, id) DO UPDATE SET state = EXCLUDED.state";
+const SAVE: &str = "INSERT INTO conversations (tenant, id, state, updated_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (tenant, id) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at";
 const OUTBOX: &str = "INSERT INTO outbox (tenant, seq, conversation, entry) \
      SELECT $1, nextval('outbox_seq'), $2, entry FROM unnest($3::bytea[]) WITH ORDINALITY AS u(entry, n) ORDER BY n";
 const TIMERS: &str = "INSERT INTO timers (tenant, conversation, key, due_at) \
@@ -29,18 +29,18 @@ const TIMERS: &str = "INSERT INTO timers (tenant, conversation, key, due_at) \
 const EVENTS: &str = "WITH head AS ( \
        INSERT INTO event_heads AS h (tenant, last_seq) VALUES ($1, 1) \
        ON CONFLICT (tenant) DO UPDATE SET last_seq = h.last_seq + 1 RETURNING last_seq) \
-     INSERT INTO events (tenant, seq, idx, conversation, event) \
-     SELECT $1, head.last_seq, u.n::integer, u.conversation, u.event::jsonb \
-     FROM head, unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(conversation, event, n)";
-const INBOX_ENTRY: &str = "SELECT entry::text FROM inbox WHERE tenant = $1 AND conversation = $2";
-const PUT_INBOX: &str = "INSERT INTO inbox (tenant, conversation, entry, since) VALUES ($1, $2, $3::text::jsonb, $4) \
+     INSERT INTO events (tenant, seq, idx, conversation, at, event) \
+     SELECT $1, head.last_seq, u.n::integer, u.conversation, u.at, u.event \
+     FROM head, unnest($2::text[], $3::bigint[], $4::bytea[]) WITH ORDINALITY AS u(conversation, at, event, n)";
+const INBOX_ENTRY: &str = "SELECT entry FROM inbox WHERE tenant = $1 AND conversation = $2";
+const PUT_INBOX: &str = "INSERT INTO inbox (tenant, conversation, entry, since) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (tenant, conversation) DO UPDATE SET entry = EXCLUDED.entry, since = EXCLUDED.since";
 const REMOVE_INBOX: &str = "DELETE FROM inbox WHERE tenant = $1 AND conversation = $2";
-const INBOX: &str = "SELECT entry::text FROM inbox WHERE tenant = $1 ORDER BY since DESC, conversation";
+const INBOX: &str = "SELECT entry FROM inbox WHERE tenant = $1 ORDER BY since DESC, conversation";
 const CONVERSATION_EVENTS: &str =
-    "SELECT event::text FROM events WHERE tenant = $1 AND conversation = $2 ORDER BY seq, idx";
+    "SELECT event FROM events WHERE tenant = $1 AND conversation = $2 ORDER BY seq, idx";
 /// Whole turns: every event up to the sequence number of the `limit`th.
-const TENANT_EVENTS: &str = "SELECT seq, event::text FROM events \
+const TENANT_EVENTS: &str = "SELECT seq, event FROM events \
      WHERE tenant = $1 AND seq > $2 AND seq <= ( \
        SELECT max(seq) FROM (SELECT seq FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq, idx LIMIT $3) page) \
      ORDER BY seq, idx";
@@ -78,6 +78,7 @@ pub(crate) async fn seen(
     message_id: &str,
 ) -> Result<bool, StoreError> {
     in_tenant(store, tenant, async |tx| {
+        let message_id = text_key(message_id);
         let row = query_opt(tx, SEEN, &[&tenant, &channel, &message_id], "reading the dedupe index").await?;
         Ok(row.is_some())
     })
@@ -133,9 +134,9 @@ async fn write_turn(
     {
         return Ok(Committed::Duplicate);
     }
-    let state = serde_json::to_string(turn.stored)
-        .map_err(|source| StoreError::Decode { key: format!("conversation {id}"), source })?;
-    execute(transaction, SAVE, &[&tenant, &id, &state], "writing a conversation").await?;
+    let state = encode(id, turn.stored)?;
+    let updated_at = turn.stored.conversation.updated_at;
+    execute(transaction, SAVE, &[&tenant, &id, &state, &updated_at], "writing a conversation").await?;
     if !turn.outbox.is_empty() {
         execute(transaction, OUTBOX, &[&tenant, &id, &turn.outbox], "writing outbox entries").await?;
     }
@@ -165,8 +166,7 @@ async fn write_inbox(
     };
     match InboxEntry::after_turn(turn, previous) {
         Some(entry) => {
-            let json = serde_json::to_string(&entry)
-                .map_err(|source| StoreError::Decode { key: format!("the inbox line of {id}"), source })?;
+            let json = encode(id, &entry)?;
             execute(transaction, PUT_INBOX, &[&tenant, &id, &json, &entry.since], "writing an inbox line")
                 .await?;
         }
@@ -193,7 +193,8 @@ async fn dedupe(
     at: i64,
 ) -> Result<Committed, StoreError> {
     let inserted =
-        execute(transaction, DEDUPE, &[&tenant, &channel, &message_id, &at], "writing a dedupe id").await?;
+        execute(transaction, DEDUPE, &[&tenant, &channel, &text_key(message_id), &at], "writing a dedupe id")
+            .await?;
     Ok(if inserted == 0 { Committed::Duplicate } else { Committed::Written })
 }
 
@@ -206,12 +207,9 @@ pub(crate) async fn write_events(
         return Ok(());
     }
     let conversations: Vec<&str> = events.iter().map(|event| event.conversation.as_str()).collect();
-    let encoded = events
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(|source| StoreError::Decode { key: format!("events of {tenant}"), source })?;
-    execute(transaction, EVENTS, &[&tenant, &conversations, &encoded], "writing events").await?;
+    let at: Vec<i64> = events.iter().map(|event| event.at).collect();
+    let encoded = events.iter().map(|event| encode(tenant, event)).collect::<Result<Vec<_>, _>>()?;
+    execute(transaction, EVENTS, &[&tenant, &conversations, &at, &encoded], "writing events").await?;
     Ok(())
 }
 
@@ -276,8 +274,14 @@ pub(crate) async fn tenant_events(
     .await
 }
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|source| StoreError::Decode { key: what.to_owned(), source })
+/// A record stored as JSON bytes.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, json: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(json).map_err(|source| StoreError::Decode { key: what.to_owned(), source })
+}
+
+/// A record to store as JSON bytes.
+pub(crate) fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Decode { key: what.to_owned(), source })
 }
 
 /// When a message with an id was handled: its events' time, or now.
@@ -303,4 +307,11 @@ pub(crate) async fn next_number(store: &PgStore, tenant: &str, sequence: &str) -
         Ok(u64::try_from(last).unwrap_or_default())
     })
     .await
+}
+
+/// A key a customer or provider chose (a message id, a typed phone or
+/// email), as a `text` column can hold it: PostgreSQL's text refuses NUL,
+/// so backslashes are doubled and NUL becomes `\0`, one to one.
+pub(crate) fn text_key(key: &str) -> String {
+    key.replace('\\', "\\\\").replace('\0', "\\0")
 }

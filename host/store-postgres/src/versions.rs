@@ -5,18 +5,17 @@ use switchboard_store::{CatalogEntry, NewVersion, PluginVersion, Published, Stor
 
 use crate::PgStore;
 use crate::scope::{Scope, execute, in_scope, in_tenant, query, query_opt};
-use crate::turns::decode;
+use crate::turns::{decode, encode};
 
 /// One recorder of a binding's versions at a time, on any node.
 const LOCK_BINDING: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('plugin-version' || chr(31) || $1 || chr(31) || $2, 0))";
-const LATEST: &str = "SELECT version::text FROM plugin_versions \
+const LATEST: &str = "SELECT version FROM plugin_versions \
      WHERE tenant = $1 AND binding = $2 AND canary = $3 ORDER BY seq DESC LIMIT 1";
 const LAST_SEQ: &str = "SELECT coalesce(max(seq), 0) FROM plugin_versions WHERE tenant = $1 AND binding = $2";
 const INSERT_VERSION: &str = "INSERT INTO plugin_versions (tenant, binding, seq, canary, version) \
-     VALUES ($1, $2, $3, $4, $5::text::jsonb)";
-const VERSIONS: &str =
-    "SELECT version::text FROM plugin_versions WHERE tenant = $1 AND binding = $2 ORDER BY seq";
+     VALUES ($1, $2, $3, $4, $5)";
+const VERSIONS: &str = "SELECT version FROM plugin_versions WHERE tenant = $1 AND binding = $2 ORDER BY seq";
 const WITHDRAW: &str = "INSERT INTO withdrawn_components (tenant, binding, component) VALUES ($1, $2, $3) \
      ON CONFLICT DO NOTHING";
 const UNWITHDRAW: &str =
@@ -28,10 +27,9 @@ const RECORD_CALLS: &str = "INSERT INTO step_calls (tenant, at, seq, record) \
      ORDER BY n";
 const CALLS: &str = "SELECT at, seq, record FROM step_calls WHERE tenant = $1 AND (at, seq) >= ($2, $3) \
      ORDER BY at, seq LIMIT $4";
-const PUBLISH: &str =
-    "INSERT INTO catalog (name, version, entry) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT DO NOTHING";
-const CATALOG_ENTRY: &str = "SELECT entry::text FROM catalog WHERE name = $1 AND version = $2";
-const CATALOG: &str = "SELECT entry::text FROM catalog ORDER BY name, version";
+const PUBLISH: &str = "INSERT INTO catalog (name, version, entry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+const CATALOG_ENTRY: &str = "SELECT entry FROM catalog WHERE name = $1 AND version = $2";
+const CATALOG: &str = "SELECT entry FROM catalog ORDER BY name, version";
 
 pub(crate) async fn record(
     store: &PgStore,
@@ -64,8 +62,7 @@ pub(crate) async fn record(
             by: new.by,
             note: new.note,
         };
-        let json = serde_json::to_string(&version)
-            .map_err(|source| StoreError::Decode { key: format!("a version of {binding}"), source })?;
+        let json = encode(binding, &version)?;
         let seq = last + 1;
         execute(tx, INSERT_VERSION, &[&tenant, &binding, &seq, &canary, &json], "recording a version")
             .await?;
@@ -143,8 +140,7 @@ pub(crate) async fn calls(
 }
 
 pub(crate) async fn publish(store: &PgStore, entry: CatalogEntry) -> Result<Published, StoreError> {
-    let json = serde_json::to_string(&entry)
-        .map_err(|source| StoreError::Decode { key: format!("{} {}", entry.name, entry.version), source })?;
+    let json = encode(&entry.name, &entry)?;
     in_scope(store, Scope::Shared, async |tx| {
         let inserted =
             execute(tx, PUBLISH, &[&entry.name, &entry.version, &json], "publishing to the catalog").await?;

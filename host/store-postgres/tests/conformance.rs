@@ -150,3 +150,37 @@ impl Postgres {
         }
     }
 }
+
+/// Every table that holds a tenant's rows is under forced row-level
+/// security with the tenant's policy, and moves with a retiring tenant
+/// (its timers and delivery lanes, deleted instead, are the exceptions).
+#[test]
+fn every_table_with_a_tenant_is_under_its_tenants_policy() {
+    let harness = Postgres::new();
+    drop(harness.open()); // migrated
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&harness.url, tokio_postgres::NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        let tables = client
+            .query(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, \
+                   EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname AND p.policyname = 'own_tenant'), \
+                   EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname AND p.policyname = 'retiring') \
+                 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant' \
+                 WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY c.relname",
+                &[],
+            )
+            .await
+            .expect("reads the catalog");
+        assert!(tables.len() >= 20, "{} tables", tables.len());
+        for row in &tables {
+            let (table, secured, forced, own, retiring): (String, bool, bool, bool, bool) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            assert!(secured && forced, "{table}: row-level security must be enabled and forced");
+            assert!(own, "{table}: no own_tenant policy");
+            let deleted_on_retire = ["timers", "outbox_lanes"].contains(&table.as_str());
+            assert!(retiring || deleted_on_retire, "{table}: does not move with a retiring tenant");
+        }
+    });
+}

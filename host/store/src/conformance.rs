@@ -84,6 +84,8 @@ macro_rules! conformance_suite {
             a_parked_timer_falls_due_later,
             a_sweep_removes_what_retention_lets_go_and_keeps_the_rest,
             a_retired_tenant_leaves_nothing_under_its_name,
+            text_a_customer_types_is_kept_whatever_it_holds,
+            a_node_holding_many_turns_still_reads_and_writes,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -1230,4 +1232,41 @@ pub fn a_retired_tenant_leaves_nothing_under_its_name(harness: &dyn Harness) {
     assert_eq!(texts(&store.conversation_events("acme", "c1").expect("reads")), ["a new acme"]);
     assert!(store.conversation("globex", "c1").expect("reads").is_some(), "globex untouched");
     assert_eq!(store.api_keys("globex").expect("reads").len(), 1);
+}
+
+/// A NUL, a right-to-left mark, Armenian and an emoji, in a customer's
+/// message and in the state it leads to: kept as sent, never a failed turn
+/// (PostgreSQL's jsonb would refuse the NUL; the store keeps JSON as bytes).
+pub fn text_a_customer_types_is_kept_whatever_it_holds(harness: &dyn Harness) {
+    let store = harness.open();
+    let text = "nul\u{0}here \u{200f}Բարև 🙂";
+    let mut stored = conversation("acme", "c1", text);
+    stored.conversation.contact.display_name = Some(text.to_owned());
+    let events = [event("acme", "c1", 1, text)];
+    let turn = TurnRecord {
+        stored: &stored,
+        events: &events,
+        dedupe: Some(("telegram", text)),
+        outbox: &[],
+        timers: &[],
+    };
+    store.commit_turns(&[("acme", turn)]).expect("commits");
+    let read = store.conversation("acme", "c1").expect("reads").expect("there");
+    assert_eq!(note(&read), text);
+    assert_eq!(read.conversation.contact.display_name.as_deref(), Some(text));
+    assert_eq!(texts(&store.conversation_events("acme", "c1").expect("reads")), [text]);
+    assert!(store.seen("acme", "telegram", text).expect("reads"));
+}
+
+/// The scheduler fires a page of conversations, each under its turn lock:
+/// holding many at once must leave the node room to read and commit.
+pub fn a_node_holding_many_turns_still_reads_and_writes(harness: &dyn Harness) {
+    let store = harness.open();
+    let started = std::time::Instant::now();
+    let held: Vec<crate::TurnLock> =
+        (0..64).map(|n| store.lock_turn("acme", &format!("c{n}")).expect("locks")).collect();
+    say(&*store, "acme", "c1", &["still served"]);
+    assert_eq!(texts(&store.conversation_events("acme", "c1").expect("reads")), ["still served"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    drop(held);
 }
