@@ -91,7 +91,7 @@ cargo clippy --workspace --exclude hostile-fixture --all-targets -- -D warnings
 
 step "the benchmarks run and their paths agree (smoke runs, not measurements)"
 cargo run --quiet -p switchboard-bench -- steps --rounds 1 --sample-ms 1 > /dev/null
-cargo run --quiet -p switchboard-bench -- engine --conversations 2 > /dev/null
+cargo run --quiet -p switchboard-bench -- engine --conversations 2 --store "$SWITCHBOARD_TEST_POSTGRES" > /dev/null
 cargo run --quiet -p switchboard-bench -- timers --timers 200 > /dev/null
 cargo run --quiet -p switchboard-bench -- kpis --conversations 2 --events 5000 --queries 1 > /dev/null
 cargo run --quiet -p switchboard-bench -- http --seconds 1 --connections 2 > /dev/null

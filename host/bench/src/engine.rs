@@ -12,6 +12,11 @@
 //! concurrent customers' messages do in the server. The baseline, measured
 //! in the same run, is the p50 of a bare sled insert + flush of a record of
 //! the same size: the floor any durable acknowledgment pays on this disk.
+//!
+//! With `--store postgres://...` the same runs go on PostgreSQL too, after
+//! sled's, in the same process: a turn is then one transaction, and the
+//! messages of a round commit one transaction each (PostgreSQL's own group
+//! commit shares their WAL flushes).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,6 +41,10 @@ pub struct Args {
     /// their messages share a disk sync (`Engine::handle_many`).
     #[arg(long, default_value_t = 8)]
     in_flight: usize,
+    /// Also run on this PostgreSQL database (`postgres://user@host/db`; the
+    /// role must not be a superuser), after sled, in the same run.
+    #[arg(long)]
+    store: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -99,6 +108,7 @@ state = "quoted"
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
+    store: &'static str,
     workers: usize,
     in_flight: usize,
     messages: usize,
@@ -115,19 +125,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let flush_p50 = flush_baseline(&work.path().join("baseline"))?;
     anyhow::ensure!(args.in_flight > 0, "--in-flight must be at least 1");
     let mut rows = Vec::new();
-    for (workers, in_flight) in [(1, 1), (2, 1), (1, args.in_flight), (2, args.in_flight)] {
-        let store = Store::open(&work.path().join(format!("store-{workers}-{in_flight}")))?;
-        let engine = Arc::new(Engine::new(store, runtime.clone()));
+    let postgres = args.store.as_deref().map(|url| ("postgres", url));
+    let runs = [(1, 1), (2, 1), (1, args.in_flight), (2, args.in_flight)];
+    let backends = std::iter::once(("sled", "")).chain(postgres);
+    for ((backend, url), (workers, in_flight)) in backends.flat_map(|backend| runs.map(|run| (backend, run)))
+    {
+        let store: Arc<dyn switchboard_store::Backend> = match backend {
+            "sled" => Arc::new(Store::open(&work.path().join(format!("store-{workers}-{in_flight}")))?),
+            _ => Arc::new(switchboard_store_postgres::PgStore::connect(url)?),
+        };
+        let engine = Arc::new(Engine::on(store, runtime.clone()));
         let tenant = Tenant::load(&tenant_dir, &args.plugins_dir, &runtime, &|_| None)?;
         engine.add_tenant(tenant)?;
         // Warm up: compile caches, first-touch allocations.
-        drive(&engine, "warmup", 5, 1)?;
+        // Conversations are named by the run, as one database holds every
+        // PostgreSQL run (and any earlier run's).
+        let run = format!("{backend}-{workers}-{in_flight}-{}", std::process::id());
+        drive(&engine, &format!("{run}-warmup"), 5, 1)?;
         let started = Instant::now();
         let handles: Vec<_> = (0..workers)
             .map(|worker| {
                 let engine = engine.clone();
                 let conversations = args.conversations;
-                let prefix = format!("w{worker}");
+                let prefix = format!("{run}-w{worker}");
                 std::thread::spawn(move || drive(&engine, &prefix, conversations, in_flight))
             })
             .collect();
@@ -139,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         latencies.sort_unstable();
         let p50 = crate::common::percentile(&latencies, 0.50);
         rows.push(Row {
+            store: backend,
             workers,
             in_flight,
             messages: latencies.len(),
@@ -156,12 +177,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         println!("baseline: sled insert + flush of one turn-sized record, p50 {flush_p50:.3} ms");
         println!(
-            "{:>7} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13}",
-            "workers", "in flight", "messages", "messages/s", "p50 ms", "p99 ms", "p50/flush"
+            "{:>8} {:>7} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13}",
+            "store", "workers", "in flight", "messages", "messages/s", "p50 ms", "p99 ms", "p50/flush"
         );
         for row in &rows {
             println!(
-                "{:>7} {:>9} {:>9} {:>12.0} {:>9.3} {:>9.3} {:>12.2}x",
+                "{:>8} {:>7} {:>9} {:>9} {:>12.0} {:>9.3} {:>9.3} {:>12.2}x",
+                row.store,
                 row.workers,
                 row.in_flight,
                 row.messages,
