@@ -5,7 +5,7 @@ use switchboard_core::event::DomainEvent;
 use switchboard_store::StoreError;
 
 use crate::PgStore;
-use crate::scope::{execute, in_tenant, query_opt};
+use crate::scope::{execute, in_tenant, query_opt, read};
 use crate::turns::{text_key, write_events};
 
 const LINKED: &str = "SELECT conversation FROM identities WHERE tenant = $1 AND identity = $2";
@@ -20,11 +20,8 @@ pub(crate) async fn linked(
     tenant: &str,
     identity: &str,
 ) -> Result<Option<String>, StoreError> {
-    in_tenant(store, tenant, async |tx| {
-        let row = query_opt(tx, LINKED, &[&tenant, &identity], "reading a linked identity").await?;
-        Ok(row.map(|row| row.get(0)))
-    })
-    .await
+    let rows = read(store, tenant, LINKED, &[&tenant, &identity], "reading a linked identity").await?;
+    Ok(rows.first().map(|row| row.get(0)))
 }
 
 pub(crate) async fn link(

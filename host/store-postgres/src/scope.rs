@@ -93,3 +93,31 @@ pub(crate) async fn query_opt(
     let statement = transaction.prepare_cached(sql).await.map_err(backend(operation))?;
     transaction.query_opt(&statement, params).await.map_err(backend(operation))
 }
+
+/// One read-only statement in `tenant`'s scope, in one round trip: BEGIN,
+/// the scope, the statement and COMMIT go out together (tokio-postgres
+/// sends a connection's requests in the order they are first polled), so
+/// the scope stays the transaction's own, as for every other statement.
+pub(crate) async fn read(
+    store: &PgStore,
+    tenant: &str,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
+    operation: &'static str,
+) -> Result<Vec<Row>, StoreError> {
+    let client = store.client().await?;
+    let scope = client.prepare_cached(SET_SCOPE).await.map_err(backend(operation))?;
+    let statement = client.prepare_cached(sql).await.map_err(backend(operation))?;
+    let scope_params: [&(dyn ToSql + Sync); 2] = [&tenant, &""];
+    let (begun, scoped, rows, ended) = tokio::join!(
+        client.batch_execute("BEGIN READ ONLY"),
+        client.execute(&scope, &scope_params),
+        client.query(&statement, params),
+        client.batch_execute("COMMIT"),
+    );
+    begun.map_err(backend(operation))?;
+    scoped.map_err(backend(operation))?;
+    let rows = rows.map_err(backend(operation))?;
+    ended.map_err(backend(operation))?;
+    Ok(rows)
+}

@@ -10,7 +10,7 @@ use deadpool_postgres::Transaction;
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, InboxEntry, StoreError, StoredConversation, TurnRecord};
 
-use crate::scope::{self, Scope, execute, in_tenant, query, query_opt};
+use crate::scope::{self, Scope, execute, in_tenant, query_opt, read};
 use crate::{PgStore, backend};
 
 const CONVERSATION: &str = "SELECT state FROM conversations WHERE tenant = $1 AND id = $2";
@@ -50,11 +50,8 @@ pub(crate) async fn conversation(
     tenant: &str,
     id: &str,
 ) -> Result<Option<StoredConversation>, StoreError> {
-    in_tenant(store, tenant, async |tx| {
-        let row = query_opt(tx, CONVERSATION, &[&tenant, &id], "reading a conversation").await?;
-        row.map(|row| decode(id, row.get(0))).transpose()
-    })
-    .await
+    let rows = read(store, tenant, CONVERSATION, &[&tenant, &id], "reading a conversation").await?;
+    rows.first().map(|row| decode(id, row.get(0))).transpose()
 }
 
 pub(crate) async fn conversations(
@@ -64,11 +61,9 @@ pub(crate) async fn conversations(
     limit: usize,
 ) -> Result<Vec<StoredConversation>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    in_tenant(store, tenant, async |tx| {
-        let rows = query(tx, CONVERSATIONS, &[&tenant, &after, &limit], "reading conversations").await?;
-        rows.iter().map(|row| decode("a conversation", row.get(0))).collect()
-    })
-    .await
+    let rows =
+        read(store, tenant, CONVERSATIONS, &[&tenant, &after, &limit], "reading conversations").await?;
+    rows.iter().map(|row| decode("a conversation", row.get(0))).collect()
 }
 
 pub(crate) async fn seen(
@@ -77,12 +72,10 @@ pub(crate) async fn seen(
     channel: &str,
     message_id: &str,
 ) -> Result<bool, StoreError> {
-    in_tenant(store, tenant, async |tx| {
-        let message_id = text_key(message_id);
-        let row = query_opt(tx, SEEN, &[&tenant, &channel, &message_id], "reading the dedupe index").await?;
-        Ok(row.is_some())
-    })
-    .await
+    let message_id = text_key(message_id);
+    let rows =
+        read(store, tenant, SEEN, &[&tenant, &channel, &message_id], "reading the dedupe index").await?;
+    Ok(!rows.is_empty())
 }
 
 /// Commit turns, a transaction for each run of one tenant's: one commit
@@ -178,11 +171,8 @@ async fn write_inbox(
 }
 
 pub(crate) async fn inbox(store: &PgStore, tenant: &str) -> Result<Vec<InboxEntry>, StoreError> {
-    in_tenant(store, tenant, async |tx| {
-        let rows = query(tx, INBOX, &[&tenant], "reading the inbox").await?;
-        rows.iter().map(|row| decode("an inbox line", row.get(0))).collect()
-    })
-    .await
+    let rows = read(store, tenant, INBOX, &[&tenant], "reading the inbox").await?;
+    rows.iter().map(|row| decode("an inbox line", row.get(0))).collect()
 }
 
 async fn dedupe(
@@ -245,13 +235,15 @@ pub(crate) async fn conversation_events(
     tenant: &str,
     conversation: &str,
 ) -> Result<Vec<DomainEvent>, StoreError> {
-    in_tenant(store, tenant, async |tx| {
-        let rows =
-            query(tx, CONVERSATION_EVENTS, &[&tenant, &conversation], "reading a conversation's events")
-                .await?;
-        rows.iter().map(|row| decode(conversation, row.get(0))).collect()
-    })
-    .await
+    let rows = read(
+        store,
+        tenant,
+        CONVERSATION_EVENTS,
+        &[&tenant, &conversation],
+        "reading a conversation's events",
+    )
+    .await?;
+    rows.iter().map(|row| decode(conversation, row.get(0))).collect()
 }
 
 pub(crate) async fn tenant_events(
@@ -262,16 +254,14 @@ pub(crate) async fn tenant_events(
 ) -> Result<Vec<(u64, DomainEvent)>, StoreError> {
     let after = after.map_or(0, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-    in_tenant(store, tenant, async |tx| {
-        let rows = query(tx, TENANT_EVENTS, &[&tenant, &after, &limit], "reading the event log").await?;
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.get(0);
-                Ok((u64::try_from(seq).unwrap_or_default(), decode(tenant, row.get(1))?))
-            })
-            .collect()
-    })
-    .await
+    let rows =
+        read(store, tenant, TENANT_EVENTS, &[&tenant, &after, &limit], "reading the event log").await?;
+    rows.iter()
+        .map(|row| {
+            let seq: i64 = row.get(0);
+            Ok((u64::try_from(seq).unwrap_or_default(), decode(tenant, row.get(1))?))
+        })
+        .collect()
 }
 
 /// A record stored as JSON bytes.
