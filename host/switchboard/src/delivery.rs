@@ -165,8 +165,8 @@ impl Worker {
         // Every tenant marked its outbox when it was added, so the first
         // wake-up brings what a crash or a restart left behind.
         let mut woken: HashSet<String> = HashSet::new();
-        let mut look =
-            tokio::time::interval(if engine.store_is_shared() { LOOK_EVERY } else { Duration::MAX / 4 });
+        // Ticks only when the store is shared (see the `select!` below).
+        let mut look = tokio::time::interval(LOOK_EVERY);
         look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for tenant in std::mem::take(&mut woken) {
