@@ -8,7 +8,7 @@ use switchboard_store::StoreError;
 
 use crate::PgStore;
 use crate::scope::{execute, in_tenant, query};
-use crate::turns::{check_events, write_events};
+use crate::turns::{check_events, text_key, write_events};
 
 const PAGE: &str = "SELECT seq, entry FROM outbox WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 const PARKED_PAGE: &str =
@@ -125,6 +125,8 @@ pub(crate) async fn claim_lane(
     lease: Duration,
 ) -> Result<bool, StoreError> {
     let lease_ms = f64::from(u32::try_from(lease.as_millis()).unwrap_or(u32::MAX));
+    // The engine names a conversation's handoff lane with a NUL in it.
+    let lane = text_key(lane);
     let claimed = in_tenant(store, tenant, async |tx| {
         execute(tx, CLAIM_LANE, &[&tenant, &lane, &store.node, &lease_ms], "claiming a delivery lane").await
     })
@@ -133,6 +135,7 @@ pub(crate) async fn claim_lane(
 }
 
 pub(crate) async fn release_lane(store: &PgStore, tenant: &str, lane: &str) -> Result<(), StoreError> {
+    let lane = text_key(lane);
     in_tenant(store, tenant, async |tx| {
         execute(tx, RELEASE_LANE, &[&tenant, &lane, &store.node], "releasing a delivery lane").await.map(drop)
     })

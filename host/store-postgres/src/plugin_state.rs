@@ -6,6 +6,7 @@ use switchboard_store::StoreError;
 
 use crate::PgStore;
 use crate::scope::{execute, in_tenant, query_opt};
+use crate::turns::text_key;
 
 const GET: &str = "SELECT value FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3";
 const USAGE_ROW: &str = "INSERT INTO kv_usage (tenant, keys, bytes) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING";
@@ -27,8 +28,10 @@ pub(crate) struct PgKv {
 impl KvBackend for PgKv {
     fn get(&self, scope: &KvScope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let (tenant, plugin) = (scope.tenant.as_str(), scope.plugin.as_str());
+        // A plugin chooses its keys, NUL included: `text` refuses NUL.
+        let stored_key = text_key(key);
         Ok(self.store.block(in_tenant(&self.store, tenant, async |tx| {
-            Ok(query_opt(tx, GET, &[&tenant, &plugin, &key], "reading plugin state")
+            Ok(query_opt(tx, GET, &[&tenant, &plugin, &stored_key], "reading plugin state")
                 .await?
                 .map(|row| row.get(0)))
         }))?)
@@ -36,9 +39,12 @@ impl KvBackend for PgKv {
 
     fn set(&self, scope: &KvScope, key: &str, value: &[u8], quota: &KvQuota) -> anyhow::Result<()> {
         let (tenant, plugin) = (scope.tenant.as_str(), scope.plugin.as_str());
+        // A plugin chooses its keys, NUL included: `text` refuses NUL.
+        let stored_key = text_key(key);
         let outcome = self.store.block(in_tenant(&self.store, tenant, async |tx| {
             let (mut keys, mut bytes) = lock_usage(tx, tenant).await?;
-            let old = query_opt(tx, OLD_SIZE, &[&tenant, &plugin, &key], "reading plugin state").await?;
+            let old =
+                query_opt(tx, OLD_SIZE, &[&tenant, &plugin, &stored_key], "reading plugin state").await?;
             match old.map(|row| row.get::<_, i32>(0)) {
                 Some(old) => bytes -= (key.len() as i64) + i64::from(old),
                 None => keys += 1,
@@ -51,7 +57,7 @@ impl KvBackend for PgKv {
             if bytes > i64::try_from(quota.bytes).unwrap_or(i64::MAX) {
                 return limit("bytes", quota.bytes);
             }
-            execute(tx, PUT, &[&tenant, &plugin, &key, &value], "writing plugin state").await?;
+            execute(tx, PUT, &[&tenant, &plugin, &stored_key, &value], "writing plugin state").await?;
             execute(tx, SET_USAGE, &[&tenant, &keys, &bytes], "counting plugin state").await?;
             Ok(Ok(()))
         }))?;
@@ -60,9 +66,12 @@ impl KvBackend for PgKv {
 
     fn delete(&self, scope: &KvScope, key: &str) -> anyhow::Result<()> {
         let (tenant, plugin) = (scope.tenant.as_str(), scope.plugin.as_str());
+        // A plugin chooses its keys, NUL included: `text` refuses NUL.
+        let stored_key = text_key(key);
         Ok(self.store.block(in_tenant(&self.store, tenant, async |tx| {
             let (keys, bytes) = lock_usage(tx, tenant).await?;
-            let removed = query_opt(tx, DELETE, &[&tenant, &plugin, &key], "removing plugin state").await?;
+            let removed =
+                query_opt(tx, DELETE, &[&tenant, &plugin, &stored_key], "removing plugin state").await?;
             if let Some(old) = removed.map(|row| row.get::<_, i32>(0)) {
                 let bytes = (bytes - key.len() as i64 - i64::from(old)).max(0);
                 execute(tx, SET_USAGE, &[&tenant, &(keys - 1).max(0), &bytes], "counting plugin state")

@@ -607,6 +607,9 @@ pub fn a_delivery_lane_is_held_by_one_node(harness: &dyn Harness) {
     let long = Duration::from_secs(30);
     assert!(store.claim_lane("acme", "c1", long).expect("claims"));
     assert!(store.claim_lane("acme", "c1", long).expect("claims"), "the holder renews its own lane");
+    // The engine names a conversation's handoff-card lane `{conversation}\0handoff`.
+    assert!(store.claim_lane("acme", "c1\u{0}handoff", long).expect("claims a lane with a NUL in its name"));
+    store.release_lane("acme", "c1\u{0}handoff").expect("releases it");
     if !harness.separate_nodes() {
         return;
     }
@@ -1041,6 +1044,11 @@ pub fn plugin_state_stays_within_its_tenants_quota_across_nodes(harness: &dyn Ha
     assert_eq!(kv.get(&scope("acme", "pricing"), "rate").expect("gets").as_deref(), Some(&b"4"[..]));
     kv.delete(&scope("acme", "pricing"), "rate").expect("deletes");
     assert!(kv.get(&scope("acme", "pricing"), "rate").expect("gets").is_none());
+    // A plugin chooses its keys: any string, a NUL included.
+    kv.set(&scope("acme", "pricing"), "odd\u{0}key", b"v", &roomy).expect("sets");
+    assert_eq!(kv_b.get(&scope("acme", "pricing"), "odd\u{0}key").expect("gets").as_deref(), Some(&b"v"[..]));
+    assert!(kv.get(&scope("acme", "pricing"), "odd\\0key").expect("gets").is_none(), "no other key is it");
+    kv.delete(&scope("acme", "pricing"), "odd\u{0}key").expect("deletes");
 
     // Ten keys at most, written from two nodes at once: exactly ten land.
     let tight = KvQuota { keys: 10, bytes: 1 << 20 };
