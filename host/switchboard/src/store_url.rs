@@ -8,8 +8,8 @@ use std::sync::Arc;
 use switchboard_store::{Backend, Store};
 use switchboard_store_postgres::PgStore;
 
-/// A store to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A store to open. Its `Debug` is its `Display`: a password never shows.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     Sled(PathBuf),
     Postgres(String),
@@ -51,6 +51,12 @@ impl std::fmt::Display for StoreUrl {
     }
 }
 
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 impl StoreUrl {
     /// Open it: sled's directory is created if missing; PostgreSQL's schema
     /// is migrated to this version.
@@ -71,6 +77,11 @@ mod tests {
         assert_eq!("sled:data".parse(), Ok(StoreUrl::Sled(PathBuf::from("data"))));
         let postgres: StoreUrl = "postgres://app:secret@db:5432/sb".parse().expect("a PostgreSQL URL");
         assert_eq!(postgres.to_string(), "postgres://app:***@db:5432/sb");
+        assert_eq!(
+            format!("{postgres:?}"),
+            "postgres://app:***@db:5432/sb",
+            "nor in a debug print of the arguments"
+        );
         assert_eq!(
             "postgresql://app@db/sb".parse::<StoreUrl>().map(|url| url.to_string()),
             Ok("postgresql://app@db/sb".to_owned())
