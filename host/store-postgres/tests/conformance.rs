@@ -184,3 +184,41 @@ fn every_table_with_a_tenant_is_under_its_tenants_policy() {
         }
     });
 }
+
+/// A turn that fails halfway on the server (here: a conversation id with a
+/// NUL, which a `text` key refuses, after its dedupe id was written) leaves
+/// nothing: the transaction rolls back whole, dedupe id included, so the
+/// provider's retry is handled rather than taken for a duplicate.
+#[test]
+fn a_turn_the_server_refuses_halfway_leaves_nothing() {
+    use switchboard_core::contract::{Channel, Contact};
+    use switchboard_core::conversation::Conversation;
+    let harness = Postgres::new();
+    let store = harness.open();
+    let flow = switchboard_core::flow::Flow::parse(
+        "flow.toml",
+        "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n[[intents]]\nname = \"ask\"\n\
+         title.en = \"Ask\"\ntriggers.en = [\"ask\"]\n[intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n",
+        &Default::default(),
+    )
+    .expect("a flow");
+    let contact = Contact { id: "u1".into(), display_name: None, locale: "en".into() };
+    let stored = switchboard_store::StoredConversation::new(
+        Conversation::new("bad\u{0}id", "acme", Channel::Telegram, contact, &flow, 0),
+        Default::default(),
+    );
+    let turn = switchboard_store::TurnRecord {
+        stored: &stored,
+        events: &[],
+        dedupe: Some(("telegram", "m1")),
+        outbox: &[b"reply".to_vec()],
+        timers: &[],
+    };
+    assert!(store.commit_turn("acme", &turn).is_err(), "the server refuses the id");
+    assert!(
+        !store.seen("acme", "telegram", "m1").expect("reads"),
+        "the dedupe id written before went with it"
+    );
+    assert!(store.outbox_after("acme", None, 10).expect("reads").is_empty());
+    assert!(store.conversations("acme", None, 10).expect("reads").is_empty());
+}
