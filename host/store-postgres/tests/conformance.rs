@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard_store::Backend;
-use switchboard_store::conformance::{Harness, LEASE};
+use switchboard_store::conformance::{Harness, LEASE, new_conversation};
 use switchboard_store_postgres::PgStore;
 
 /// A fresh database per test, on the test server; its nodes are separate
@@ -115,22 +115,11 @@ fn a_query_that_forgets_its_tenant_reads_nothing() {
 
 impl Postgres {
     fn write_two_tenants(&self, store: &dyn Backend) {
-        use switchboard_core::contract::{Channel, Contact};
-        use switchboard_core::conversation::{Conversation, ScheduledTimer};
+        use switchboard_core::contract::Channel;
+        use switchboard_core::conversation::ScheduledTimer;
         use switchboard_core::event::{DomainEvent, EventBody};
-        let flow = switchboard_core::flow::Flow::parse(
-            "flow.toml",
-            "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n[[intents]]\nname = \"ask\"\n\
-             title.en = \"Ask\"\ntriggers.en = [\"ask\"]\n[intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n",
-            &Default::default(),
-        )
-        .expect("a flow");
         for tenant in ["acme", "globex"] {
-            let contact = Contact { id: "u1".into(), display_name: None, locale: "en".into() };
-            let stored = switchboard_store::StoredConversation::new(
-                Conversation::new("c1", tenant, Channel::Telegram, contact, &flow, 0),
-                Default::default(),
-            );
+            let stored = new_conversation(tenant, "c1");
             let events = [DomainEvent {
                 at: 1,
                 tenant: tenant.into(),
@@ -191,22 +180,9 @@ fn every_table_with_a_tenant_is_under_its_tenants_policy() {
 /// provider's retry is handled rather than taken for a duplicate.
 #[test]
 fn a_turn_the_server_refuses_halfway_leaves_nothing() {
-    use switchboard_core::contract::{Channel, Contact};
-    use switchboard_core::conversation::Conversation;
     let harness = Postgres::new();
     let store = harness.open();
-    let flow = switchboard_core::flow::Flow::parse(
-        "flow.toml",
-        "version = \"v1\"\ndefault_locale = \"en\"\nmenu.en = \"Hi\"\n[[intents]]\nname = \"ask\"\n\
-         title.en = \"Ask\"\ntriggers.en = [\"ask\"]\n[intents.done]\nreply.en = \"Done.\"\nstate = \"resolved\"\n",
-        &Default::default(),
-    )
-    .expect("a flow");
-    let contact = Contact { id: "u1".into(), display_name: None, locale: "en".into() };
-    let stored = switchboard_store::StoredConversation::new(
-        Conversation::new("bad\u{0}id", "acme", Channel::Telegram, contact, &flow, 0),
-        Default::default(),
-    );
+    let stored = new_conversation("acme", "bad\u{0}id");
     let turn = switchboard_store::TurnRecord {
         stored: &stored,
         events: &[],

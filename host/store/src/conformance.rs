@@ -118,9 +118,15 @@ fn texts(events: &[DomainEvent]) -> Vec<String> {
         .collect()
 }
 
+/// A new conversation of `tenant` (a Telegram one, on a flow of one
+/// intent), for a backend's own tests beside the suite.
+pub fn new_conversation(tenant: &str, id: &str) -> StoredConversation {
+    stored_in(tenant, id, &flow())
+}
+
 /// A conversation whose state says `note` (in a field), to tell writes apart.
 fn conversation(tenant: &str, id: &str, note: &str) -> StoredConversation {
-    let mut stored = stored_in(tenant, id, &flow());
+    let mut stored = new_conversation(tenant, id);
     stored.conversation.fields.insert("note".to_owned(), Value::Text(note.to_owned()));
     stored.plugin_pins = BTreeMap::from([("pricing".to_owned(), format!("hash-{note}"))]);
     stored
