@@ -22,6 +22,7 @@
 //! - `versions.rs`: plugin versions, withdrawn components, recorded step
 //!   calls, the operator's catalog.
 //! - `people.rs`: staff, console sessions and login links.
+//! - `tenant_catalog.rs`: each tenant's directory as one sealed bundle.
 //! - `kpis.rs`: KPI tallies, marks and the fold's checkpoint.
 //! - `plugin_state.rs`: plugins' `kv` state within each tenant's quota.
 //! - `maintenance.rs`: the scheduler's view of the timer index, retention
@@ -46,6 +47,7 @@ mod outbox;
 mod people;
 mod plugin_state;
 mod scope;
+mod tenant_catalog;
 mod timers;
 mod turns;
 mod versions;
@@ -478,6 +480,26 @@ impl switchboard_store::Backend for PgStore {
         version: &str,
     ) -> Result<Option<switchboard_store::CatalogEntry>, StoreError> {
         self.block(versions::catalog_entry(self, name, version))
+    }
+
+    fn tenant_revisions(&self) -> Result<Vec<switchboard_store::TenantRevision>, StoreError> {
+        self.block(tenant_catalog::revisions(self))
+    }
+
+    fn tenant_bundle(&self, tenant: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.block(tenant_catalog::bundle(self, tenant))
+    }
+
+    fn publish_tenant(
+        &self,
+        tenant: &str,
+        based_on: u64,
+        bundle: Option<&[u8]>,
+    ) -> Result<switchboard_store::Publish, StoreError> {
+        if bundle.is_some_and(<[u8]>::is_empty) {
+            return Err(StoreError::Damaged { key: format!("an empty bundle for tenant {tenant}") });
+        }
+        self.block(tenant_catalog::publish(self, tenant, based_on, bundle))
     }
 
     fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -21,8 +21,8 @@ use switchboard_core::event::{DomainEvent, EventBody};
 
 use crate::test_support::{flow, stored_in};
 use crate::{
-    ApiKey, Backend, CatalogEntry, Committed, Cutoffs, DueTimer, NewVersion, Published, StoredConversation,
-    TurnRecord,
+    ApiKey, Backend, CatalogEntry, Committed, Cutoffs, DueTimer, NewVersion, Publish, Published,
+    StoredConversation, TenantRevision, TurnRecord,
 };
 
 /// The lease claims take in these tests: long enough that no claim runs out
@@ -77,6 +77,7 @@ macro_rules! conformance_suite {
             withdrawn_components_are_remembered_per_tenant,
             step_calls_page_by_time,
             the_catalog_publishes_a_version_once,
+            the_tenant_catalog_takes_one_of_two_concurrent_changes,
             staff_sessions_and_login_links,
             a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing,
             plugin_state_stays_within_its_tenants_quota_across_nodes,
@@ -941,6 +942,43 @@ pub fn the_catalog_publishes_a_version_once(harness: &dyn Harness) {
         Some("c".to_owned())
     );
     assert!(store.catalog_entry("pricing", "9.9.9").expect("reads").is_none());
+}
+
+/// A tenant's directory published on one node is read on another; of two
+/// nodes changing it from the same revision one wins; a removal stays
+/// listed, and the name can be published again after it.
+pub fn the_tenant_catalog_takes_one_of_two_concurrent_changes(harness: &dyn Harness) {
+    let one = harness.open();
+    let two = harness.another_node(&one);
+    assert_eq!(one.publish_tenant("acme", 0, Some(b"first")).expect("publishes"), Publish::Done(1));
+    assert_eq!(two.tenant_bundle("acme").expect("reads"), Some((1, b"first".to_vec())));
+    assert_eq!(one.publish_tenant("acme", 0, Some(b"again")).expect("publishes"), Publish::Moved(1));
+
+    let racers: Vec<_> = [one.clone(), two.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(node, store)| {
+            std::thread::spawn(move || store.publish_tenant("acme", 1, Some(format!("node {node}").as_bytes())))
+        })
+        .collect();
+    let outcomes: Vec<Publish> =
+        racers.into_iter().map(|racer| racer.join().expect("joins").expect("publishes")).collect();
+    assert_eq!(outcomes.iter().filter(|outcome| **outcome == Publish::Done(2)).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|outcome| **outcome == Publish::Moved(2)).count(), 1, "{outcomes:?}");
+
+    two.publish_tenant("beta", 0, Some(b"beta")).expect("publishes");
+    assert_eq!(one.publish_tenant("acme", 2, None).expect("removes"), Publish::Done(3));
+    assert_eq!(two.tenant_bundle("acme").expect("reads"), None);
+    let listed = two.tenant_revisions().expect("lists");
+    assert_eq!(
+        listed,
+        [
+            TenantRevision { tenant: "acme".into(), revision: 3, removed: true },
+            TenantRevision { tenant: "beta".into(), revision: 1, removed: false },
+        ]
+    );
+    assert_eq!(two.publish_tenant("acme", 3, Some(b"new")).expect("publishes"), Publish::Done(4));
+    assert_eq!(one.tenant_bundle("acme").expect("reads"), Some((4, b"new".to_vec())));
 }
 
 pub fn staff_sessions_and_login_links(harness: &dyn Harness) {

@@ -38,7 +38,7 @@ use switchboard_core::kv::KvBackend;
 
 use crate::{
     ApiKey, CatalogEntry, Committed, Cutoffs, DueTimer, Health, InboxEntry, NewVersion, PluginVersion,
-    Published, StoreError, StoredConversation, Swept, TurnRecord,
+    Publish, Published, StoreError, StoredConversation, Swept, TenantRevision, TurnRecord,
 };
 
 /// A conversation's turn, held across nodes until this drops
@@ -292,6 +292,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn catalog(&self) -> Result<Vec<CatalogEntry>, StoreError>;
 
     fn catalog_entry(&self, name: &str, version: &str) -> Result<Option<CatalogEntry>, StoreError>;
+
+    /// Every tenant the tenant catalog has held (served or removed), by name.
+    fn tenant_revisions(&self) -> Result<Vec<TenantRevision>, StoreError>;
+
+    /// A served tenant's revision and bundle (its directory, sealed by the
+    /// host); `None` if it was never published or was removed.
+    fn tenant_bundle(&self, tenant: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+
+    /// Publish `bundle` (`None`: the tenant is removed) as the revision
+    /// after `based_on`, only if the catalog still holds `based_on` (0: a
+    /// name never published), so of two nodes changing one tenant at once
+    /// one wins and the other hears [`Publish::Moved`]. Durable on `Done`.
+    fn publish_tenant(&self, tenant: &str, based_on: u64, bundle: Option<&[u8]>) -> Result<Publish, StoreError>;
 
     fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
@@ -654,6 +667,18 @@ impl Backend for crate::Store {
 
     fn catalog_entry(&self, name: &str, version: &str) -> Result<Option<CatalogEntry>, StoreError> {
         crate::Store::catalog_entry(self, name, version)
+    }
+
+    fn tenant_revisions(&self) -> Result<Vec<TenantRevision>, StoreError> {
+        crate::Store::tenant_revisions(self)
+    }
+
+    fn tenant_bundle(&self, tenant: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        crate::Store::tenant_bundle(self, tenant)
+    }
+
+    fn publish_tenant(&self, tenant: &str, based_on: u64, bundle: Option<&[u8]>) -> Result<Publish, StoreError> {
+        crate::Store::publish_tenant(self, tenant, based_on, bundle)
     }
 
     fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

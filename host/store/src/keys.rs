@@ -396,6 +396,22 @@ pub(crate) fn catalog_entry(name: &str, version: &str) -> Vec<u8> {
 
 pub(crate) const CATALOG_PREFIX: &[u8] = b"k/";
 
+/// `m/{tenant}`: a tenant's directory in the tenant catalog
+/// (`tenant_catalog.rs`), in the blobs tree: read by the operator's nodes,
+/// never by a tenant's key.
+pub(crate) fn tenant_bundle(tenant: &str) -> Vec<u8> {
+    let mut key = TENANT_CATALOG_PREFIX.to_vec();
+    push_segment(&mut key, tenant);
+    key
+}
+
+pub(crate) const TENANT_CATALOG_PREFIX: &[u8] = b"m/";
+
+/// The tenant a [`tenant_bundle`] key names.
+pub(crate) fn bundle_tenant(key: &[u8]) -> Option<String> {
+    pop_segment(key.strip_prefix(TENANT_CATALOG_PREFIX)?).map(|(tenant, _)| tenant)
+}
+
 /// `r/{seq}`: a batch being written, recorded whole so a crash cannot leave
 /// it half-applied (see `batch.rs`). Cross-tenant, and it lives only while
 /// the batch is written.
@@ -482,6 +498,7 @@ pub(crate) fn shared_kind(key: &[u8]) -> &'static str {
         [b'z', b'/', ..] => "retirements in progress",
         [b'd', b'/', ..] => "old due index",
         [b'k', b'/', ..] => "plugin catalog",
+        [b'm', b'/', ..] => "tenant catalog",
         [b's', b'/', ..] => "console sessions",
         [b'v', b'/', ..] => "store format markers",
         [b'l', b'/', ..] => "console login links",

@@ -29,6 +29,7 @@
 //! - `people.rs`: staff, console sessions and login links.
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
+//! - `tenant_catalog.rs`: each tenant's directory as one bundle, for every node.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
@@ -62,6 +63,7 @@ mod retention;
 mod retire;
 mod stats;
 mod step_calls;
+mod tenant_catalog;
 #[cfg(any(test, feature = "conformance"))]
 mod test_support;
 mod timer_log;
@@ -84,6 +86,7 @@ pub use plugin_state::SledKv;
 pub use plugin_versions::{NewVersion, PluginVersion};
 pub use retention::{Cutoffs, Swept, export_conversations, export_events, is_idle};
 pub use stats::{Compaction, Stats, Usage};
+pub use tenant_catalog::{Publish, TenantRevision};
 pub use timers::DueTimer;
 
 /// Errors a store operation reports, with what it was doing.
