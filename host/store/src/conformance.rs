@@ -958,7 +958,9 @@ pub fn the_tenant_catalog_takes_one_of_two_concurrent_changes(harness: &dyn Harn
         .into_iter()
         .enumerate()
         .map(|(node, store)| {
-            std::thread::spawn(move || store.publish_tenant("acme", 1, Some(format!("node {node}").as_bytes())))
+            std::thread::spawn(move || {
+                store.publish_tenant("acme", 1, Some(format!("node {node}").as_bytes()))
+            })
         })
         .collect();
     let outcomes: Vec<Publish> =

@@ -304,7 +304,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// after `based_on`, only if the catalog still holds `based_on` (0: a
     /// name never published), so of two nodes changing one tenant at once
     /// one wins and the other hears [`Publish::Moved`]. Durable on `Done`.
-    fn publish_tenant(&self, tenant: &str, based_on: u64, bundle: Option<&[u8]>) -> Result<Publish, StoreError>;
+    fn publish_tenant(
+        &self,
+        tenant: &str,
+        based_on: u64,
+        bundle: Option<&[u8]>,
+    ) -> Result<Publish, StoreError>;
 
     fn staff_member(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
@@ -677,7 +682,12 @@ impl Backend for crate::Store {
         crate::Store::tenant_bundle(self, tenant)
     }
 
-    fn publish_tenant(&self, tenant: &str, based_on: u64, bundle: Option<&[u8]>) -> Result<Publish, StoreError> {
+    fn publish_tenant(
+        &self,
+        tenant: &str,
+        based_on: u64,
+        bundle: Option<&[u8]>,
+    ) -> Result<Publish, StoreError> {
         crate::Store::publish_tenant(self, tenant, based_on, bundle)
     }
 

@@ -66,11 +66,6 @@ pub use pace::Pace;
 /// How many entries the dispatcher reads at a time.
 const PAGE: usize = 256;
 
-/// How long a node's claim on a conversation's lane lasts without renewal
-/// (it renews before each send): a node that dies mid-lane leaves it to
-/// another after this, which sends again what it had not settled.
-const LANE_LEASE: Duration = Duration::from_secs(30);
-
 /// How often a node looks for replies other nodes committed, when the
 /// store is shared (each node is told of its own at once).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -472,7 +467,8 @@ impl Sender {
         let (engine, tenant, lane) = (self.engine.clone(), tenant.to_owned(), lane.to_owned());
         Ok(tokio::task::spawn_blocking(move || {
             Ok::<_, EngineError>(
-                engine.claim_lane(&tenant, &lane, LANE_LEASE)? && engine.outbox_holds(&tenant, seq)?,
+                engine.claim_lane(&tenant, &lane, engine.leases().lanes)?
+                    && engine.outbox_holds(&tenant, seq)?,
             )
         })
         .await??)

@@ -230,6 +230,8 @@ pub struct Engine {
     /// Events committed per tenant today, and the quota on them.
     daily: DailyEvents,
     events_per_day: u64,
+    /// How long this node's claims on due timers and delivery lanes last.
+    leases: Leases,
     /// Canaries' calls, and the ones withdrawn.
     canaries: canary::Canaries,
     /// Held while a replay runs: one at a time on the host.
@@ -252,6 +254,25 @@ pub enum Unavailable {
 /// How long a claim on due timers lasts: a node that dies holding one
 /// leaves its timers to another after this. Firing a page takes far less.
 pub const TIMER_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a node's claim on a conversation's delivery lane lasts without
+/// renewal (it renews before each send): a node that dies mid-lane leaves
+/// it to another after this, which sends again what it had not settled.
+pub const LANE_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The leases a node takes on shared work (`serve --lease-ms` sets both
+/// shorter, so a test can kill a node and see another take over soon).
+#[derive(Debug, Clone, Copy)]
+pub struct Leases {
+    pub timers: std::time::Duration,
+    pub lanes: std::time::Duration,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Self { timers: TIMER_LEASE, lanes: LANE_LEASE }
+    }
+}
 
 impl Engine {
     /// An engine on `store`: the embedded sled store ([`switchboard_store::Store`])
@@ -286,6 +307,7 @@ impl Engine {
             kv_quota: KvQuota::default(),
             daily: DailyEvents::default(),
             events_per_day: DEFAULT_EVENTS_PER_DAY,
+            leases: Leases::default(),
             canaries: canary::Canaries::default(),
             replaying: Mutex::default(),
             shadows: shadow::Shadows::default(),
@@ -319,6 +341,16 @@ impl Engine {
     pub fn with_events_per_day(mut self, events: u64) -> Self {
         self.events_per_day = events;
         self
+    }
+
+    /// Claims on due timers and delivery lanes last this long.
+    pub fn with_leases(mut self, leases: Leases) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    pub fn leases(&self) -> Leases {
+        self.leases
     }
 
     /// Wait, without holding a thread, until `tenant` may start another

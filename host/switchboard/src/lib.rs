@@ -36,6 +36,7 @@ pub mod recovery;
 pub mod replay;
 pub mod retention;
 pub mod scheduler;
+pub mod sealing;
 pub mod server;
 pub mod startup;
 pub mod store_url;

@@ -32,6 +32,7 @@ mod plugin_versions;
 mod serve;
 mod staff_cli;
 mod store_cli;
+mod tenants_cli;
 
 use std::process::ExitCode;
 use switchboard::cache_dir;
@@ -73,6 +74,12 @@ enum Command {
     /// A tenant's KPIs on a running server, a rebuild from its event log, and what each counts.
     #[command(subcommand)]
     Kpis(kpis_cli::Command),
+    /// The store's tenant catalog as directories: import them, export them.
+    #[command(subcommand)]
+    Tenants(tenants_cli::Command),
+    /// Print a new operator's secrets key (SWITCHBOARD_SECRETS_KEY), which
+    /// seals tenants' channel secrets in the store.
+    SecretsKey,
     /// What the store holds, and making it smaller (while `serve` is stopped).
     #[command(subcommand)]
     Store(StoreCommand),
@@ -147,6 +154,11 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Restore(args)) => plugin_versions::restore(args),
         Command::Serve(args) => serve::run(args),
         Command::Kpis(command) => kpis_cli::run(command),
+        Command::Tenants(command) => tenants_cli::run(command),
+        Command::SecretsKey => switchboard::sealing::SecretsKey::generate().map(|key| {
+            println!("{}", key.to_hex());
+            ExitCode::SUCCESS
+        }),
         Command::Staff(command) => staff_cli::run(command),
         Command::Chat(args) => chat::run(args),
         Command::Flow(FlowCommand::Check(args)) => flow_check::check(args),

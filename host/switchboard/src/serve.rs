@@ -10,7 +10,7 @@ use anyhow::Context;
 use switchboard::store_url::StoreUrl;
 use switchboard_runtime::{ChildArgs, CompileSandbox, Runtime, RuntimeConfig};
 
-use switchboard::engine::Engine;
+use switchboard::engine::{Engine, Leases};
 use switchboard::scheduler::SystemClock;
 use switchboard::server;
 use switchboard::server::listen::ConnectionLimits;
@@ -43,6 +43,15 @@ pub struct Args {
     /// Serve Prometheus metrics at /metrics to requests with this bearer token.
     #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN")]
     metrics_token: Option<String>,
+    /// How often (ms) a node on a shared store looks for tenants other nodes
+    /// created, changed or removed.
+    #[arg(long, default_value_t = switchboard::tenants::FOLLOW_EVERY.as_millis() as u64)]
+    catalog_follow_ms: u64,
+    /// On a shared store, how long (ms) this node's claims on due timers
+    /// and delivery lanes last: a node that dies leaves its claims to the
+    /// others after this. Default: 60 s for timers, 30 s for lanes.
+    #[arg(long)]
+    lease_ms: Option<u64>,
     /// The operator's key for /v1/admin (tenants, minting their API keys).
     #[arg(long, env = "SWITCHBOARD_ADMIN_KEY")]
     admin_key: Option<String>,
@@ -185,7 +194,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     switchboard_runtime::OutboundPolicy::allowing(outbound).install()?;
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig { cache_dir, compile_sandbox, ..RuntimeConfig::default() })?);
-    let store = args.store.clone().unwrap_or_else(|| StoreUrl::Sled(args.data.clone())).open()?;
+    let store_url = args.store.clone().unwrap_or_else(|| StoreUrl::Sled(args.data.clone()));
+    let secrets_key = store_url.secrets_key()?;
+    let store = store_url.open()?;
     let engine = Arc::new(
         Engine::on(store, runtime.clone())
             .with_turns_per_tenant(args.max_turns_per_tenant)
@@ -194,17 +205,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 keys: args.kv_keys_per_tenant,
                 bytes: args.kv_mib_per_tenant << 20,
             })
-            .with_events_per_day(args.events_per_tenant_per_day),
+            .with_events_per_day(args.events_per_tenant_per_day)
+            .with_leases(args.lease_ms.map_or_else(Leases::default, |ms| Leases {
+                timers: Duration::from_millis(ms),
+                lanes: Duration::from_millis(ms),
+            })),
     );
-    let dirs = tenant_dirs(&args.tenants)?;
-    if dirs.is_empty() {
+    // A directory of tenants (not one tenant's own) takes new ones, and is
+    // kept in step with the store's tenant catalog.
+    let tenants_root = (!args.tenants.join("tenant.toml").exists()).then(|| args.tenants.clone());
+    let catalog = tenants_root
+        .clone()
+        .map(|root| Arc::new(switchboard::tenants::Catalog::new(engine.clone(), secrets_key, root)));
+    let dirs = match &catalog {
+        Some(catalog) if catalog.is_authoritative() => {
+            let dirs = catalog.check_out_all()?;
+            let served: std::collections::BTreeSet<&PathBuf> = dirs.iter().collect();
+            for local in tenant_dirs(&args.tenants)?.iter().filter(|dir| !served.contains(dir)) {
+                eprintln!(
+                    "warning: {} is not in the store's tenant catalog, so it is not served; \
+                     put it there with `switchboard tenants import {} --store URL`",
+                    local.display(),
+                    args.tenants.display()
+                );
+            }
+            dirs
+        }
+        None if engine.store_is_shared() => anyhow::bail!(
+            "a store that many nodes share serves the tenants of its catalog: give --tenants a directory \
+             for this node's copies of them, not one tenant's own"
+        ),
+        _ => tenant_dirs(&args.tenants)?,
+    };
+    if dirs.is_empty() && !engine.store_is_shared() {
         anyhow::bail!("no tenant directory (one holding a tenant.toml) in {}", args.tenants.display());
     }
     // Listen at once; tenants load in the background, each within its own
     // deadline, and one that fails is served as unavailable (startup.rs).
     let parallel = std::thread::available_parallelism().map_or(2, |cores| cores.get().min(4));
-    switchboard::startup::load_in_background(
+    let loading = switchboard::startup::load_in_background(
         engine.clone(),
+        catalog.clone(),
         dirs,
         args.plugins.clone(),
         parallel,
@@ -217,9 +258,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         demo: args.demo,
         metrics_token: args.metrics_token,
         admin_key: args.admin_key,
-        // A directory of tenants (not one tenant's own) takes new ones.
-        tenants_root: (!args.tenants.join("tenant.toml").exists()).then(|| args.tenants.clone()),
+        tenants_root,
         plugin_dir: args.plugins.clone(),
+        catalog: catalog.clone(),
         web_chat_per_ip_per_minute: Some(args.web_chat_per_ip_per_minute),
         web_chat_per_tenant_per_minute: Some(args.web_chat_per_tenant_per_minute),
         min_free_disk_mib: Some(args.min_free_disk_mib),
@@ -228,6 +269,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         tokio::spawn(switchboard::delivery::run(engine.clone()));
+        // Other nodes' changes, once this node's own loads are done.
+        if let Some(catalog) = catalog.filter(|catalog| catalog.is_authoritative()) {
+            tokio::spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || loading.join()).await;
+                catalog.follow(Duration::from_millis(args.catalog_follow_ms)).await;
+            });
+        }
         tokio::spawn(switchboard::recovery::run(engine.clone(), args.min_free_disk_mib << 20));
         tokio::spawn(switchboard::retention::run(
             engine.clone(),

@@ -110,6 +110,9 @@ pub struct Options {
     pub tenants_root: Option<std::path::PathBuf>,
     /// Where compiled plugin components are (`serve --plugins`).
     pub plugin_dir: std::path::PathBuf,
+    /// The store's tenant catalog, which the control plane publishes every
+    /// change to (`tenants/catalog.rs`).
+    pub catalog: Option<Arc<crate::tenants::Catalog>>,
     /// Web chat messages per minute from one client address (`rate.rs`).
     pub web_chat_per_ip_per_minute: Option<u32>,
     /// Web chat messages per minute to one tenant, unless its tenant.toml says.
@@ -123,7 +126,11 @@ pub struct Options {
 pub const DEFAULT_MIN_FREE_DISK_MIB: u64 = 64;
 
 pub fn app(engine: Arc<Engine>, options: Options) -> Router {
-    let control = Arc::new(ControlPlane::new(engine.clone(), options.tenants_root, options.plugin_dir));
+    let mut control = ControlPlane::new(engine.clone(), options.tenants_root, options.plugin_dir);
+    if let Some(catalog) = options.catalog {
+        control = control.with_catalog(catalog);
+    }
+    let control = Arc::new(control);
     // Canaries the engine withdraws are rolled back in the tenants' settings.
     let (rollbacks, rolled_back) = tokio::sync::mpsc::unbounded_channel();
     engine.on_rollback(rollbacks);

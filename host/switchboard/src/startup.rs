@@ -14,11 +14,17 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use crate::engine::{Engine, Unavailable};
+use crate::tenants::{Catalog, PLUGINS};
 
 /// Load the tenants in `dirs` on `parallel` threads, each within `timeout`.
 /// Returns at once; the handle finishes when every load has ended or timed out.
+///
+/// With a catalog, each tenant is noted in it as it loads (`Catalog::loaded`),
+/// and one the catalog is the truth for takes its components from its
+/// working copy's `.plugins`, not `plugin_dir`.
 pub fn load_in_background(
     engine: Arc<Engine>,
+    catalog: Option<Arc<Catalog>>,
     dirs: Vec<PathBuf>,
     plugin_dir: PathBuf,
     parallel: usize,
@@ -32,10 +38,15 @@ pub fn load_in_background(
     std::thread::spawn(move || {
         let workers: Vec<_> = (0..parallel.max(1))
             .map(|_| {
-                let (engine, queue, plugin_dir) = (engine.clone(), queue.clone(), plugin_dir.clone());
+                let (engine, queue, plugin_dir, catalog) =
+                    (engine.clone(), queue.clone(), plugin_dir.clone(), catalog.clone());
                 std::thread::spawn(move || {
                     while let Some(dir) = next(&queue) {
-                        load_one(&engine, dir, &plugin_dir, timeout);
+                        let plugin_dir = match &catalog {
+                            Some(catalog) if catalog.is_authoritative() => Arc::new(dir.join(PLUGINS)),
+                            _ => plugin_dir.clone(),
+                        };
+                        load_one(&engine, catalog.as_ref(), dir, &plugin_dir, timeout);
                     }
                 })
             })
@@ -52,13 +63,19 @@ fn next(queue: &Mutex<VecDeque<PathBuf>>) -> Option<PathBuf> {
 
 /// Load one tenant on a thread of its own, and wait for it at most `timeout`.
 /// A load that overruns is abandoned: whatever it finishes with is dropped.
-fn load_one(engine: &Arc<Engine>, dir: PathBuf, plugin_dir: &Arc<PathBuf>, timeout: Duration) {
+fn load_one(
+    engine: &Arc<Engine>,
+    catalog: Option<&Arc<Catalog>>,
+    dir: PathBuf,
+    plugin_dir: &Arc<PathBuf>,
+    timeout: Duration,
+) {
     let name = dir_name(&dir);
     let abandoned = Arc::new(AtomicBool::new(false));
     let (done, finished) = mpsc::channel();
     {
-        let (engine, plugin_dir, abandoned, name) =
-            (engine.clone(), plugin_dir.clone(), abandoned.clone(), name.clone());
+        let (engine, plugin_dir, abandoned, name, catalog) =
+            (engine.clone(), plugin_dir.clone(), abandoned.clone(), name.clone(), catalog.cloned());
         std::thread::spawn(move || {
             let loaded = engine.load_tenant(&dir, &plugin_dir, &crate::tenant::env_var);
             if abandoned.load(Ordering::SeqCst) {
@@ -68,6 +85,9 @@ fn load_one(engine: &Arc<Engine>, dir: PathBuf, plugin_dir: &Arc<PathBuf>, timeo
                 let loaded_as = tenant.name.clone();
                 if loaded_as != name {
                     engine.forget_unavailable(&name);
+                }
+                if let Some(catalog) = &catalog {
+                    catalog.loaded(&tenant).map_err(|error| format!("the tenant catalog: {error}"))?;
                 }
                 engine.add_tenant(tenant).map(|()| loaded_as).map_err(|error| error.to_string())
             });

@@ -60,6 +60,24 @@ impl std::fmt::Debug for StoreUrl {
 impl StoreUrl {
     /// Open it: sled's directory is created if missing; PostgreSQL's schema
     /// is migrated to this version.
+    /// The operator's key that seals what this store holds of tenants'
+    /// secrets: `SWITCHBOARD_SECRETS_KEY`, or on the embedded store the key
+    /// file beside its data (made on first start). Many nodes share one
+    /// key, so a shared store takes it from the environment only.
+    pub fn secrets_key(&self) -> anyhow::Result<crate::sealing::SecretsKey> {
+        use crate::sealing::{KEY_VAR, SecretsKey};
+        if let Some(key) = SecretsKey::from_env()? {
+            return Ok(key);
+        }
+        match self {
+            Self::Sled(dir) => SecretsKey::in_dir(dir),
+            Self::Postgres(_) => anyhow::bail!(
+                "a store that many nodes share needs the operator's secrets key, the same on every node: \
+                 make one with `switchboard secrets-key` and set {KEY_VAR} to it on each node"
+            ),
+        }
+    }
+
     pub fn open(&self) -> anyhow::Result<Arc<dyn Backend>> {
         Ok(match self {
             Self::Sled(dir) => Arc::new(Store::open(dir)?),

@@ -22,10 +22,12 @@ use std::sync::Arc;
 use crate::engine::{Engine, EngineError, Provenance};
 use crate::tenant::{Managed, Tenant, escape};
 
+mod catalog;
 mod edit;
 mod keys;
 mod publish;
 
+pub use catalog::{Catalog, FOLLOW_EVERY, PLUGINS};
 pub use edit::NewFile;
 pub use keys::{KeyInfo, MintedKey};
 pub use publish::{Canary, Install, Publish};
@@ -39,6 +41,8 @@ pub struct ControlPlane {
     root: Option<PathBuf>,
     /// Where components named without `.wasm` are found.
     plugin_dir: PathBuf,
+    /// The store's tenant catalog, which every change is published to.
+    catalog: Option<Arc<Catalog>>,
 }
 
 /// Why a control-plane operation did nothing.
@@ -51,6 +55,11 @@ pub enum ControlError {
     BadName { what: &'static str },
     #[error("{0:?} is taken")]
     Exists(String),
+    /// Another node changed the tenant since this one loaded it.
+    #[error(
+        "tenant {tenant:?} changed on another node a moment ago (revision {held}); nothing was changed: try again"
+    )]
+    Moved { tenant: String, held: u64 },
     /// A new tenant did not load; nothing of it was kept.
     #[error("nothing was created: {0}")]
     NotCreated(String),
@@ -114,7 +123,17 @@ pub struct Removed {
 
 impl ControlPlane {
     pub fn new(engine: Arc<Engine>, root: Option<PathBuf>, plugin_dir: PathBuf) -> Self {
-        Self { engine, root, plugin_dir }
+        Self { engine, root, plugin_dir, catalog: None }
+    }
+
+    /// Publish every change to the tenant catalog (`catalog.rs`).
+    pub fn with_catalog(mut self, catalog: Arc<Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    pub fn catalog(&self) -> Option<&Arc<Catalog>> {
+        self.catalog.as_ref()
     }
 
     /// Create a tenant: its directory, `tenant.toml` and flow, loaded whole
@@ -157,6 +176,9 @@ impl ControlPlane {
             .load_tenant(dir, &self.plugin_dir, &crate::tenant::env_var)
             .map_err(|error| ControlError::NotCreated(format!("{error:#}")))?;
         let flow_version = tenant.flow.version.clone();
+        if let Some(catalog) = &self.catalog {
+            catalog.publish(&tenant, &[], true)?;
+        }
         self.engine.add_tenant(tenant)?;
         // Served only with its first key: if none can be made, it is not created.
         match keys::mint(&self.engine, &request.name, "created with the tenant") {
@@ -174,6 +196,10 @@ impl ControlPlane {
     /// starts empty. Blocking.
     pub fn remove(&self, name: &str, now: i64) -> Result<Removed, ControlError> {
         let _one_at_a_time = edit::one_at_a_time(name);
+        self.engine.tenant(name)?;
+        if let Some(catalog) = &self.catalog {
+            catalog.publish_removal(name)?;
+        }
         let removed = self.engine.remove_tenant(name)?;
         let records_retired = self.engine.retire_tenant(name, now)?;
         tracing::info!(tenant = %name, records_retired, "removed a tenant and retired its stored data");
@@ -204,7 +230,12 @@ impl ControlPlane {
     /// anything in it is wrong, the running version stays. Blocking.
     pub fn reload(&self, name: &str) -> Result<Arc<Tenant>, ControlError> {
         let _one_at_a_time = edit::one_at_a_time(name);
-        Ok(self.engine.reload(name, &crate::tenant::env_var)?)
+        let reloaded = self.engine.load_again(name, &crate::tenant::env_var)?;
+        if let Some(catalog) = &self.catalog {
+            catalog.publish(&reloaded, &[], false)?;
+        }
+        self.engine.add_tenant(reloaded)?;
+        Ok(self.engine.tenant(name)?)
     }
 
     /// Change a tenant with `change`, which gets the tenant as it runs, its
@@ -226,7 +257,7 @@ impl ControlPlane {
         provenance: &Provenance,
         change: impl FnOnce(&Tenant, &mut Managed, &mut Vec<NewFile>) -> Result<(), ControlError>,
     ) -> Result<Arc<Tenant>, ControlError> {
-        edit::edit(&self.engine, tenant, &crate::tenant::env_var, provenance, change)
+        edit::edit(&self.engine, self.catalog.as_deref(), tenant, &crate::tenant::env_var, provenance, change)
     }
 }
 

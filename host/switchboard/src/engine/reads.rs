@@ -5,7 +5,7 @@
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{ApiKey, DueTimer, StoredConversation};
 
-use super::{Engine, EngineError, RetentionCutoffs, TIMER_LEASE};
+use super::{Engine, EngineError, RetentionCutoffs};
 
 impl Engine {
     /// A conversation's stored state, if it exists.
@@ -88,9 +88,9 @@ impl Engine {
 
     /// Claim up to `limit` timers due by `now`, oldest first, for
     /// [`Engine::fire_due`]: no other node fires them unless this one dies
-    /// and their lease ([`TIMER_LEASE`]) runs out.
+    /// and their lease ([`super::TIMER_LEASE`] unless set) runs out.
     pub fn due_timers(&self, now: i64, limit: usize) -> Result<Vec<DueTimer>, EngineError> {
-        Ok(self.store.claim_timers(now, limit, TIMER_LEASE)?)
+        Ok(self.store.claim_timers(now, limit, self.leases.timers)?)
     }
 
     /// When the earliest pending timer is due, if any is.

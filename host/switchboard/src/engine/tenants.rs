@@ -182,6 +182,17 @@ impl Engine {
         name: &str,
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Arc<Tenant>, EngineError> {
+        let reloaded = self.load_again(name, vars)?;
+        self.add_tenant(reloaded)?;
+        self.tenant(name)
+    }
+
+    /// A tenant loaded again from its directory, checked, not yet served.
+    pub fn load_again(
+        &self,
+        name: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Tenant, EngineError> {
         let current = self.tenant(name)?;
         let reloaded = self.load_tenant(&current.dir, &current.plugin_dir, vars).map_err(|error| {
             EngineError::Invalid { tenant: name.to_owned(), problems: format!("{error:#}") }
@@ -192,8 +203,7 @@ impl Engine {
                 problems: format!("tenant.toml now names the tenant {:?}", reloaded.name),
             });
         }
-        self.add_tenant(reloaded)?;
-        self.tenant(name)
+        Ok(reloaded)
     }
 
     /// Stop serving a tenant. Its stored conversations, events and timers
@@ -283,3 +293,34 @@ fn version_event(binding: &str, version: PluginVersion) -> EventBody {
 /// What a plugin version ran: the component's bytes, and its config's text
 /// (none, for a binding that had none).
 pub type VersionContents = (Vec<u8>, Option<String>);
+
+/// The tenant catalog in the store: what `tenants/catalog.rs` publishes
+/// and follows. Bundles are sealed before they get here.
+impl Engine {
+    pub fn tenant_revisions(&self) -> Result<Vec<switchboard_store::TenantRevision>, EngineError> {
+        Ok(self.store.tenant_revisions()?)
+    }
+
+    pub fn tenant_bundle(&self, tenant: &str) -> Result<Option<(u64, Vec<u8>)>, EngineError> {
+        Ok(self.store.tenant_bundle(tenant)?)
+    }
+
+    pub fn publish_tenant(
+        &self,
+        tenant: &str,
+        based_on: u64,
+        bundle: Option<&[u8]>,
+    ) -> Result<switchboard_store::Publish, EngineError> {
+        Ok(self.store.publish_tenant(tenant, based_on, bundle)?)
+    }
+
+    /// Keep `bytes` (a component) by its SHA-256, which it returns.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String, EngineError> {
+        Ok(self.store.put_blob(bytes)?)
+    }
+
+    /// The bytes under a SHA-256, checked against it.
+    pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, EngineError> {
+        Ok(self.store.blob(hash)?)
+    }
+}

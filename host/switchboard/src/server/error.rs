@@ -168,6 +168,7 @@ impl From<ControlError> for AppError {
             ControlError::NoTenantsDirectory => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             ControlError::BadName { .. } | ControlError::Request(_) => Self::bad_request(message),
             ControlError::Exists(_) => Self::new(StatusCode::CONFLICT, "tenant_exists", message),
+            ControlError::Moved { .. } => Self::new(StatusCode::CONFLICT, "changed_elsewhere", message),
             ControlError::NotCreated(_) | ControlError::NotChanged(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tenant", message)
             }

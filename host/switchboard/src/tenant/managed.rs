@@ -126,6 +126,12 @@ impl Managed {
     }
 
     /// The tenant's `managed.toml`, or nothing set if it has none.
+    /// The file's text, as [`Managed::commit`] writes it.
+    pub fn text(&self) -> anyhow::Result<String> {
+        let body = toml::to_string(self).context("failed to write managed.toml")?;
+        Ok(format!("{HEADER}{body}"))
+    }
+
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(MANAGED_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -151,10 +157,10 @@ impl Managed {
     /// Replace the tenant's `managed.toml` with this, durably: write beside,
     /// sync, keep the old one as `.previous`, rename, sync the directory.
     pub fn commit(&self, dir: &Path) -> anyhow::Result<()> {
-        let body = toml::to_string(self).context("failed to write managed.toml")?;
+        let text = self.text()?;
         let path = dir.join(MANAGED_FILE);
         let partial = dir.join(format!("{MANAGED_FILE}.partial"));
-        write_synced(&partial, format!("{HEADER}{body}").as_bytes())?;
+        write_synced(&partial, text.as_bytes())?;
         if path.exists() {
             std::fs::copy(&path, dir.join(format!("{MANAGED_FILE}.previous")))
                 .context("failed to keep the previous managed.toml")?;

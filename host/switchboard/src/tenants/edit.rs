@@ -233,6 +233,7 @@ impl NewFile {
 /// nothing changed.
 pub(super) fn edit(
     engine: &Engine,
+    catalog: Option<&super::Catalog>,
     tenant: &str,
     vars: Vars<'_>,
     provenance: &Provenance,
@@ -270,6 +271,15 @@ pub(super) fn edit(
             return Err(ControlError::SamplesFailed(failed));
         }
     };
+    // Published before it is committed here: a change another node made
+    // meanwhile refuses it, and nothing of it stays.
+    if let Some(catalog) = catalog {
+        let text = after.text().map_err(setup)?;
+        if let Err(error) = catalog.publish(&loaded, &[(MANAGED_FILE, text.as_bytes())], false) {
+            remove(dir, created.iter().map(PathBuf::as_path));
+            return Err(error);
+        }
+    }
     let older = Managed::read_previous(dir);
     after.commit(dir).map_err(setup)?;
     engine.add_tenant_from(loaded, provenance)?;

@@ -24,6 +24,8 @@
 //! - `store_cli.rs`: `switchboard store stats` and `store compact`.
 //! - `scheduler.rs`: timers in real time through `switchboard serve`, and kill -9.
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
+//! - `tenant_catalog.rs`: tenants created, edited and removed on one node
+//!   served (or not) by another; channel secrets sealed in the catalog.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod auth;
@@ -52,5 +54,6 @@ mod signals;
 mod staff_channels;
 mod store_cli;
 mod support;
+mod tenant_catalog;
 mod timers;
 mod webhooks;

@@ -1,0 +1,500 @@
+//! The tenant catalog: every tenant's directory in the store, so each node
+//! that shares the store serves the same tenants.
+//!
+//! A node keeps a working copy of each tenant's directory under its
+//! tenants directory and loads it from there, as any directory. What a node
+//! changes through the control plane (create, edit, reload, remove) it
+//! publishes as the tenant's next revision, by compare-and-set, before it
+//! serves the change; the other nodes follow the catalog ([`Catalog::follow`]),
+//! write the new revision over their copy and load it. An edit based on a
+//! revision another node has replaced is refused, to be tried again.
+//!
+//! On a shared store (PostgreSQL) the catalog is the truth: a node starts
+//! by checking out every tenant, and a directory the catalog does not know
+//! is not served (`switchboard tenants import` puts it there). On the
+//! embedded store the directory is the truth and the catalog its copy,
+//! which `tenants export` and `store migrate` read.
+//!
+//! A bundle holds every file of the directory by its path inside it, and
+//! the components the tenant names from the plugin directory under
+//! `.plugins/`. Components are blobs named by their hash; everything else,
+//! `tenant.toml` and `managed.toml` with their channel secrets included, is
+//! sealed with the operator's key (`sealing.rs`), bound to the tenant's name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use switchboard_store::Publish;
+
+use super::ControlError;
+use super::edit::one_at_a_time;
+use crate::engine::{Engine, EngineError};
+use crate::sealing::SecretsKey;
+use crate::tenant::Tenant;
+
+/// Where a checked-out tenant's components from the plugin directory go.
+pub const PLUGINS: &str = ".plugins";
+
+/// The revision a working copy was checked out at.
+const REVISION_FILE: &str = ".catalog-revision";
+
+/// How often a node looks for other nodes' changes.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// More than this in files other than components is not a tenant's
+/// directory but something left in it.
+const MAX_INLINE_BYTES: usize = 32 << 20;
+
+/// A tenant's directory, as the catalog keeps it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Bundle {
+    /// By path inside the directory, `/`-separated.
+    files: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Entry {
+    Bytes(Vec<u8>),
+    /// A component, stored once as a blob under its SHA-256.
+    Blob(String),
+}
+
+/// A node's view of the tenant catalog.
+#[derive(Debug)]
+pub struct Catalog {
+    engine: Arc<Engine>,
+    key: SecretsKey,
+    /// The working copies: `{root}/{tenant}`.
+    root: PathBuf,
+    /// The revision this node serves of each tenant.
+    serving: Mutex<HashMap<String, u64>>,
+    /// Revisions this node could not load, so it does not try every round.
+    failed: Mutex<HashMap<String, u64>>,
+}
+
+impl Catalog {
+    pub fn new(engine: Arc<Engine>, key: SecretsKey, root: PathBuf) -> Self {
+        Self { engine, key, root, serving: Mutex::default(), failed: Mutex::default() }
+    }
+
+    /// Whether the catalog, not the directory, is what this node serves.
+    pub fn is_authoritative(&self) -> bool {
+        self.engine.store_is_shared()
+    }
+
+    /// Publish `tenant` as it is loaded (with `replacing` files of its
+    /// directory, relative to it, given as they will be once committed) as
+    /// its next revision. `creating`: a new tenant, refused if the catalog
+    /// serves one of the name. The revision, or why nothing was published.
+    pub fn publish(
+        &self,
+        tenant: &Tenant,
+        replacing: &[(&str, &[u8])],
+        creating: bool,
+    ) -> Result<u64, ControlError> {
+        let bundle = self.bundle_of(tenant, replacing).map_err(|error| {
+            ControlError::Engine(EngineError::Setup {
+                tenant: tenant.name.clone(),
+                message: format!("{error:#}"),
+            })
+        })?;
+        let sealed = self.seal(&tenant.name, &bundle)?;
+        let based_on = self.based_on(&tenant.name, creating)?;
+        match self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))? {
+            Publish::Done(revision) => {
+                self.served(&tenant.name, revision, &tenant.dir);
+                Ok(revision)
+            }
+            Publish::Moved(_) if creating => Err(ControlError::Exists(tenant.name.clone())),
+            Publish::Moved(held) => Err(ControlError::Moved { tenant: tenant.name.clone(), held }),
+        }
+    }
+
+    /// Note a tenant loaded at start-up. Checked out of the catalog, it is
+    /// at its working copy's revision; loaded from the directory that is the
+    /// truth (the embedded store), the catalog's copy is brought up to it.
+    pub fn loaded(&self, tenant: &Tenant) -> Result<(), ControlError> {
+        if self.is_authoritative() {
+            if let Some(revision) = read_revision(&tenant.dir) {
+                self.lock_serving().insert(tenant.name.clone(), revision);
+            }
+            return Ok(());
+        }
+        let setup = |error: anyhow::Error| {
+            ControlError::Engine(EngineError::Setup {
+                tenant: tenant.name.clone(),
+                message: format!("{error:#}"),
+            })
+        };
+        let bundle = self.bundle_of(tenant, &[]).map_err(setup)?;
+        if let Some((revision, sealed)) = self.engine.tenant_bundle(&tenant.name)?
+            && let Ok(held) = self.open(&tenant.name, &sealed)
+            && postcard::to_stdvec(&held).ok() == postcard::to_stdvec(&bundle).ok()
+        {
+            self.served(&tenant.name, revision, &tenant.dir);
+            return Ok(());
+        }
+        self.publish(tenant, &[], false).map(drop)
+    }
+
+    /// Publish that `name` is removed, so every node stops serving it.
+    pub fn publish_removal(&self, name: &str) -> Result<(), ControlError> {
+        let based_on = self.based_on(name, false)?;
+        match self.engine.publish_tenant(name, based_on, None)? {
+            Publish::Done(_) => {
+                self.lock_serving().remove(name);
+                Ok(())
+            }
+            Publish::Moved(held) => Err(ControlError::Moved { tenant: name.to_owned(), held }),
+        }
+    }
+
+    /// The revision a change of `name` is based on: the one this node
+    /// serves, or (for a name it does not) the catalog's, where a new
+    /// tenant may take a removed one's name only.
+    fn based_on(&self, name: &str, creating: bool) -> Result<u64, ControlError> {
+        if let Some(revision) = self.lock_serving().get(name) {
+            return Ok(*revision);
+        }
+        let held = self.engine.tenant_revisions()?.into_iter().find(|entry| entry.tenant == name);
+        match held {
+            None => Ok(0),
+            Some(entry) if entry.removed => Ok(entry.revision),
+            Some(_) if creating => Err(ControlError::Exists(name.to_owned())),
+            // The embedded store's copy follows its directory.
+            Some(entry) if !self.is_authoritative() => Ok(entry.revision),
+            Some(entry) => Err(ControlError::Moved { tenant: name.to_owned(), held: entry.revision }),
+        }
+    }
+
+    /// Record that this node serves `revision` of `name`, from `dir` (a
+    /// working copy notes it too; a directory that is the truth, perhaps
+    /// the operator's checkout, gets no file of ours).
+    fn served(&self, name: &str, revision: u64, dir: &Path) {
+        self.lock_serving().insert(name.to_owned(), revision);
+        if self.is_authoritative()
+            && let Err(error) = std::fs::write(dir.join(REVISION_FILE), format!("{revision}\n"))
+        {
+            tracing::warn!(tenant = %name, %error, "could not note the revision a tenant's directory is at");
+        }
+    }
+
+    fn lock_serving(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.serving.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Write every tenant the catalog serves into its working copy (those
+    /// already at their revision stay as they are). Their directories, to
+    /// load; a tenant that does not check out is reported and left out.
+    pub fn check_out_all(&self) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
+        let mut dirs = Vec::new();
+        for entry in self.engine.tenant_revisions()? {
+            if entry.removed {
+                continue;
+            }
+            match self.check_out(&entry.tenant) {
+                Ok(Some((_, dir))) => dirs.push(dir),
+                Ok(None) => {}
+                Err(error) => eprintln!("error: tenant {} not checked out: {error:#}", entry.tenant),
+            }
+        }
+        Ok(dirs)
+    }
+
+    /// Write the catalog's `name` into its working copy; its revision and
+    /// directory, or `None` if the catalog serves no such tenant.
+    pub fn check_out(&self, name: &str) -> anyhow::Result<Option<(u64, PathBuf)>> {
+        super::plain_name(name, "tenant")
+            .map_err(|_| anyhow::anyhow!("{name:?} is not a plain tenant name"))?;
+        let Some((revision, sealed)) = self.engine.tenant_bundle(name)? else { return Ok(None) };
+        let dir = self.root.join(name);
+        if read_revision(&dir) == Some(revision) {
+            return Ok(Some((revision, dir)));
+        }
+        let bundle = self.open(name, &sealed)?;
+        let incoming = self.root.join(format!(".incoming-{name}"));
+        let _ = std::fs::remove_dir_all(&incoming);
+        self.write_bundle(&bundle, &incoming)?;
+        std::fs::write(incoming.join(REVISION_FILE), format!("{revision}\n"))?;
+        let replaced = self.root.join(format!(".replaced-{name}"));
+        let _ = std::fs::remove_dir_all(&replaced);
+        if dir.exists() {
+            std::fs::rename(&dir, &replaced).with_context(|| format!("moving {} aside", dir.display()))?;
+        }
+        std::fs::rename(&incoming, &dir).with_context(|| format!("putting {} in place", dir.display()))?;
+        let _ = std::fs::remove_dir_all(&replaced);
+        Ok(Some((revision, dir)))
+    }
+
+    /// Follow the catalog for ever: every `every`, take what other nodes
+    /// changed. Runs on the blocking pool.
+    pub async fn follow(self: Arc<Self>, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            let catalog = self.clone();
+            if let Err(error) = tokio::task::spawn_blocking(move || catalog.follow_once()).await {
+                tracing::error!(%error, "following the tenant catalog panicked");
+            }
+        }
+    }
+
+    /// One look at the catalog: load each tenant whose revision is not the
+    /// one served here, and stop serving the removed ones.
+    pub fn follow_once(&self) {
+        let entries = match self.engine.tenant_revisions() {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the tenant catalog; trying again");
+                return;
+            }
+        };
+        for entry in entries {
+            let serving = self.lock_serving().get(&entry.tenant).copied();
+            if serving == Some(entry.revision) {
+                continue;
+            }
+            if entry.removed {
+                if serving.is_some() {
+                    self.stop_serving(&entry.tenant);
+                }
+                continue;
+            }
+            let failed = self
+                .failed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&entry.tenant)
+                .copied();
+            if failed == Some(entry.revision) {
+                continue;
+            }
+            if let Err(error) = self.take(&entry.tenant) {
+                tracing::error!(tenant = %entry.tenant, revision = entry.revision, "{error:#}");
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(entry.tenant, entry.revision);
+            }
+        }
+    }
+
+    /// Check out and serve the catalog's `name`, under its lifecycle lock.
+    fn take(&self, name: &str) -> anyhow::Result<()> {
+        let _one_at_a_time = one_at_a_time(name);
+        let Some((revision, dir)) = self.check_out(name)? else { return Ok(()) };
+        if self.lock_serving().get(name) == Some(&revision) {
+            return Ok(());
+        }
+        let tenant = self
+            .engine
+            .load_tenant(&dir, &dir.join(PLUGINS), &crate::tenant::env_var)
+            .with_context(|| format!("revision {revision} of tenant {name} does not load on this node"))?;
+        if tenant.name != name {
+            bail!("revision {revision} of tenant {name} names itself {:?}", tenant.name);
+        }
+        self.engine.add_tenant(tenant)?;
+        self.lock_serving().insert(name.to_owned(), revision);
+        tracing::info!(tenant = %name, revision, "serving the catalog's revision");
+        Ok(())
+    }
+
+    /// Stop serving a tenant another node removed, setting its working
+    /// copy aside.
+    fn stop_serving(&self, name: &str) {
+        let _one_at_a_time = one_at_a_time(name);
+        self.lock_serving().remove(name);
+        if let Err(error) = self.engine.remove_tenant(name) {
+            tracing::warn!(tenant = %name, %error, "a tenant removed on another node was not served here");
+        }
+        let dir = self.root.join(name);
+        let aside =
+            self.root.join(".removed").join(format!("{name}-{}", jiff::Timestamp::now().as_millisecond()));
+        let moved =
+            std::fs::create_dir_all(self.root.join(".removed")).and_then(|()| std::fs::rename(&dir, &aside));
+        if let Err(error) = moved {
+            tracing::warn!(tenant = %name, %error, "a removed tenant's working copy stays in place");
+        }
+        tracing::info!(tenant = %name, "stopped serving a tenant removed on another node");
+    }
+
+    /// Load the tenant in `dir` (components named without `.wasm` from
+    /// `plugin_dir`) and make it the catalog's next revision, whatever the
+    /// catalog held: the operator's import. Its name and revision.
+    pub fn import(&self, dir: &Path, plugin_dir: &Path) -> anyhow::Result<(String, u64)> {
+        let tenant = self.engine.load_tenant(dir, plugin_dir, &crate::tenant::env_var)?;
+        super::plain_name(&tenant.name, "tenant").map_err(|_| {
+            anyhow::anyhow!("tenant.toml names the tenant {:?}, not a plain name", tenant.name)
+        })?;
+        let bundle = self.bundle_of(&tenant, &[])?;
+        let sealed = self.seal(&tenant.name, &bundle)?;
+        // Another import or node may publish between the read and the write: read again.
+        for _ in 0..3 {
+            let held = self.engine.tenant_revisions()?.into_iter().find(|entry| entry.tenant == tenant.name);
+            let based_on = held.map_or(0, |entry| entry.revision);
+            if let Publish::Done(revision) =
+                self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))?
+            {
+                return Ok((tenant.name, revision));
+            }
+        }
+        bail!("tenant {} kept changing while it was imported; import it again", tenant.name)
+    }
+
+    /// Export every tenant the catalog serves into `out/{tenant}`: the
+    /// directory form, for GitOps. How many.
+    pub fn export(&self, out: &Path) -> anyhow::Result<usize> {
+        let mut count = 0;
+        for entry in self.engine.tenant_revisions()? {
+            if entry.removed {
+                continue;
+            }
+            let Some((_, sealed)) = self.engine.tenant_bundle(&entry.tenant)? else { continue };
+            let bundle = self.open(&entry.tenant, &sealed)?;
+            let dir = out.join(&entry.tenant);
+            if dir.exists() {
+                bail!("{} exists; export into an empty directory", dir.display());
+            }
+            self.write_bundle(&bundle, &dir)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The bundle of a loaded tenant's directory.
+    fn bundle_of(&self, tenant: &Tenant, replacing: &[(&str, &[u8])]) -> anyhow::Result<Bundle> {
+        let mut bundle = Bundle::default();
+        let mut inline = 0;
+        let mut add = |relative: String, bytes: Vec<u8>| -> anyhow::Result<()> {
+            let entry = if relative.ends_with(".wasm") {
+                Entry::Blob(self.engine.put_blob(&bytes)?)
+            } else {
+                inline += bytes.len();
+                if inline > MAX_INLINE_BYTES {
+                    bail!(
+                        "the tenant's directory holds over {} MiB besides components; keep only the tenant's files in it",
+                        MAX_INLINE_BYTES >> 20
+                    );
+                }
+                Entry::Bytes(bytes)
+            };
+            bundle.files.insert(relative, entry);
+            Ok(())
+        };
+        for relative in files_in(&tenant.dir)? {
+            let bytes = match replacing.iter().find(|(path, _)| *path == relative) {
+                Some((_, bytes)) => bytes.to_vec(),
+                None => std::fs::read(tenant.dir.join(&relative))
+                    .with_context(|| format!("reading {relative} of tenant {}", tenant.name))?,
+            };
+            add(relative, bytes)?;
+        }
+        for (relative, bytes) in replacing {
+            if !tenant.dir.join(relative).exists() {
+                add((*relative).to_owned(), bytes.to_vec())?;
+            }
+        }
+        // Components named from the plugin directory travel with the tenant.
+        let components = tenant.plugins.values().flat_map(|binding| {
+            std::iter::once(&binding.component).chain(binding.canary.as_ref().map(|canary| &canary.component))
+        });
+        for component in components {
+            if component.starts_with(&tenant.dir) {
+                continue;
+            }
+            let name =
+                component.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            let bytes = std::fs::read(component).with_context(|| format!("reading component {name}"))?;
+            add(format!("{PLUGINS}/{name}"), bytes)?;
+        }
+        Ok(bundle)
+    }
+
+    /// Write `bundle`'s files under `dir` (which it makes).
+    fn write_bundle(&self, bundle: &Bundle, dir: &Path) -> anyhow::Result<()> {
+        for (relative, entry) in &bundle.files {
+            let inside = Path::new(relative).components().all(|part| matches!(part, Component::Normal(_)));
+            if !inside || relative.is_empty() {
+                bail!("the bundle names {relative:?}, which is not inside the tenant's directory");
+            }
+            let bytes = match entry {
+                Entry::Bytes(bytes) => bytes.clone(),
+                Entry::Blob(hash) => self
+                    .engine
+                    .blob(hash)?
+                    .with_context(|| format!("the store holds no component {hash} for {relative}"))?,
+            };
+            let path = dir.join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        std::fs::create_dir_all(dir)?;
+        Ok(())
+    }
+
+    fn seal(&self, name: &str, bundle: &Bundle) -> Result<Vec<u8>, ControlError> {
+        let setup = |error: anyhow::Error| {
+            ControlError::Engine(EngineError::Setup {
+                tenant: name.to_owned(),
+                message: format!("{error:#}"),
+            })
+        };
+        let plain = postcard::to_stdvec(bundle).map_err(|error| setup(error.into()))?;
+        self.key.seal(&context(name), &plain).map_err(setup)
+    }
+
+    fn open(&self, name: &str, sealed: &[u8]) -> anyhow::Result<Bundle> {
+        let plain = self
+            .key
+            .open(&context(name), sealed)
+            .with_context(|| format!("tenant {name}'s bundle in the catalog does not open"))?;
+        postcard::from_bytes(&plain).with_context(|| format!("tenant {name}'s bundle does not decode"))
+    }
+}
+
+fn context(name: &str) -> Vec<u8> {
+    format!("switchboard tenant bundle:{name}").into_bytes()
+}
+
+fn read_revision(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join(REVISION_FILE)).ok()?.trim().parse().ok()
+}
+
+/// Every file of a tenant's directory, relative and `/`-separated: not the
+/// catalog's marker, an edit's leftovers (`.partial`, `.previous`), or
+/// symbolic links (which would carry what is outside into the catalog).
+fn files_in(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut folders = vec![PathBuf::new()];
+    while let Some(folder) = folders.pop() {
+        let listing =
+            std::fs::read_dir(dir.join(&folder)).with_context(|| format!("listing {}", dir.display()))?;
+        for entry in listing {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = folder.join(&name);
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(relative);
+            } else if kind.is_file()
+                && name != REVISION_FILE
+                && !name.ends_with(".partial")
+                && !name.ends_with(".previous")
+            {
+                let parts: Vec<String> = relative
+                    .components()
+                    .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                files.push(parts.join("/"));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
