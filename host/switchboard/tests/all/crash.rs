@@ -19,7 +19,13 @@ pub fn serve(tenants: &Path, data: &Path) -> (Child, String) {
 
 /// [`serve`] with `extra` arguments.
 pub fn serve_with(tenants: &Path, data: &Path, extra: &[&str]) -> (Child, String) {
+    serve_in_env(tenants, data, extra, &[])
+}
+
+/// [`serve_with`], with `env` set for the server.
+pub fn serve_in_env(tenants: &Path, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--tenants"])
         .arg(tenants)
         .arg("--plugins")

@@ -26,6 +26,8 @@
 //! - `timers.rs`: the follow-up ladders through the scheduler, on a test clock.
 //! - `tenant_catalog.rs`: tenants created, edited and removed on one node
 //!   served (or not) by another; channel secrets sealed in the catalog.
+//! - `nodes_killed.rs`: three `serve` processes on PostgreSQL, two killed
+//!   with -9 under load: nothing acknowledged lost or doubled.
 //! - `support.rs`: the shared runtime, a fake shop order API, paths.
 
 mod auth;
@@ -43,6 +45,7 @@ mod kpis;
 mod manage;
 mod nlu;
 mod nodes;
+mod nodes_killed;
 mod outbox;
 mod pinning;
 mod plugin_run;
