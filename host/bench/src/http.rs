@@ -7,6 +7,12 @@
 //! It reports sustained webhooks/s and p50/p99 acknowledgment latency. The
 //! baseline, measured in the same run over the same connections, is a route
 //! that answers at once: the cost of HTTP alone on this machine.
+//!
+//! With `--store postgres://…`, the webhooks go to 1, 2 or 3 nodes
+//! (`--nodes 1,2,3`) on that database, next to sled in the same run: each
+//! node an engine with its own connection pool and its own listener, as
+//! separate `serve` processes are, the connections spread round robin
+//! across them (no load balancer).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +39,12 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also run on this PostgreSQL database (`postgres://user@host/db`).
+    #[arg(long)]
+    store: Option<String>,
+    /// On PostgreSQL, how many nodes share the load, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    nodes: Vec<usize>,
 }
 
 pub const SECRET: &str = "bench-app-secret";
@@ -57,7 +69,7 @@ state = "resolved"
 
 #[derive(Debug, serde::Serialize)]
 struct Run {
-    target: &'static str,
+    target: String,
     requests: usize,
     per_second: f64,
     p50_ms: f64,
@@ -68,21 +80,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = tempfile::tempdir().context("failed to make a temp dir")?;
     let tenant_dir = write_tenant(work.path())?;
     let runtime = crate::common::runtime()?;
-    let engine = Arc::new(Engine::new(Store::open(&work.path().join("store"))?, runtime.clone()));
-    engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
-    let app = server::app(engine, server::Options::default());
+    let node = |store: Arc<dyn switchboard_store::Backend>| -> anyhow::Result<axum::Router> {
+        let engine = Arc::new(Engine::on(store, runtime.clone()));
+        engine.add_tenant(Tenant::load(&tenant_dir, Path::new("target/plugins"), &runtime, &|_| None)?)?;
+        Ok(server::app(engine, server::Options::default()))
+    };
+    let sled = node(Arc::new(Store::open(&work.path().join("store"))?))?;
+    let mut clusters = vec![("sled".to_owned(), vec![sled])];
+    if let Some(url) = &args.store {
+        for &count in &args.nodes {
+            let nodes = (0..count.max(1))
+                .map(|_| node(Arc::new(switchboard_store_postgres::PgStore::connect(url)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            clusters.push((format!("postgres, {count} node{}", if count == 1 { "" } else { "s" }), nodes));
+        }
+    }
 
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let duration = Duration::from_secs(args.seconds);
     let runs = tokio.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let duration = Duration::from_secs(args.seconds);
-        let baseline = load(addr, args.connections, duration, Target::Health).await?;
-        let webhooks = load(addr, args.connections, duration, Target::Webhook).await?;
-        anyhow::Ok([baseline, webhooks])
+        let mut runs = Vec::new();
+        for (index, (store, apps)) in clusters.into_iter().enumerate() {
+            let mut addrs = Vec::new();
+            for app in apps {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                addrs.push(listener.local_addr()?);
+                tokio::spawn(async move { axum::serve(listener, app).await });
+            }
+            if index == 0 {
+                runs.push(load(&addrs, args.connections, duration, Target::Health, "").await?);
+            }
+            // Message ids are the run's own: one database holds every run.
+            let run = format!("{}-{index}", std::process::id());
+            let mut webhooks = load(&addrs, args.connections, duration, Target::Webhook, &run).await?;
+            webhooks.target = format!("signed WhatsApp webhook, {store}");
+            runs.push(webhooks);
+        }
+        anyhow::Ok(runs)
     })?;
-    let [baseline, webhooks] = &runs;
+    let (baseline, webhooks) = (&runs[0], &runs[1]);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
     } else {
@@ -90,18 +126,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "{} connections, {} s each, loopback, generator in the same process",
             args.connections, args.seconds
         );
-        println!("{:>22} {:>9} {:>10} {:>9} {:>9}", "target", "requests", "per s", "p50 ms", "p99 ms");
+        println!("{:>44} {:>9} {:>10} {:>9} {:>9}", "target", "requests", "per s", "p50 ms", "p99 ms");
         for run in &runs {
             println!(
-                "{:>22} {:>9} {:>10.0} {:>9.3} {:>9.3}",
+                "{:>44} {:>9} {:>10.0} {:>9.3} {:>9.3}",
                 run.target, run.requests, run.per_second, run.p50_ms, run.p99_ms
             );
         }
         println!(
-            "webhooks: {:.1}% of the bare HTTP rate; p50 {:.1}x the bare HTTP p50",
+            "webhooks on sled: {:.1}% of the bare HTTP rate; p50 {:.1}x the bare HTTP p50",
             100.0 * webhooks.per_second / baseline.per_second,
             webhooks.p50_ms / baseline.p50_ms
         );
+        for run in &runs[2..] {
+            println!(
+                "{}: {:.2}x sled's rate; p99 {:.1}x sled's",
+                run.target.trim_start_matches("signed WhatsApp webhook, "),
+                run.per_second / webhooks.per_second,
+                run.p99_ms / webhooks.p99_ms
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -115,15 +159,19 @@ enum Target {
 }
 
 async fn load(
-    addr: std::net::SocketAddr,
+    addrs: &[std::net::SocketAddr],
     connections: usize,
     duration: Duration,
     target: Target,
+    run: &str,
 ) -> anyhow::Result<Run> {
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..connections)
-        .map(|connection| tokio::spawn(connection_loop(addr, connection, deadline, target)))
+        .map(|connection| {
+            let addr = addrs[connection % addrs.len()];
+            tokio::spawn(connection_loop(addr, connection, deadline, target, run.to_owned()))
+        })
         .collect();
     let mut latencies = Vec::new();
     for worker in workers {
@@ -135,7 +183,8 @@ async fn load(
         target: match target {
             Target::Health => "GET /healthz (baseline)",
             Target::Webhook => "signed WhatsApp webhook",
-        },
+        }
+        .to_owned(),
         requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed,
         p50_ms: crate::common::percentile(&latencies, 0.50),
@@ -149,6 +198,7 @@ async fn connection_loop(
     connection: usize,
     deadline: Instant,
     target: Target,
+    run: String,
 ) -> anyhow::Result<Vec<Duration>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -162,7 +212,7 @@ async fn connection_loop(
                 // Ten customers per connection, each asking then answering.
                 let customer = format!("374{:05}{:03}", connection, sequence / 2 % 10);
                 let text = if sequence.is_multiple_of(2) { "hours?" } else { "ani@example.com" };
-                webhook(addr, "bench", "PNID", &customer, &format!("wamid.{connection}.{sequence}"), text)
+                webhook(addr, "bench", "PNID", &customer, &format!("wamid.{run}.{connection}.{sequence}"), text)
             }
         };
         let sent = Instant::now();
