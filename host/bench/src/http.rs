@@ -212,7 +212,14 @@ async fn connection_loop(
                 // Ten customers per connection, each asking then answering.
                 let customer = format!("374{:05}{:03}", connection, sequence / 2 % 10);
                 let text = if sequence.is_multiple_of(2) { "hours?" } else { "ani@example.com" };
-                webhook(addr, "bench", "PNID", &customer, &format!("wamid.{run}.{connection}.{sequence}"), text)
+                webhook(
+                    addr,
+                    "bench",
+                    "PNID",
+                    &customer,
+                    &format!("wamid.{run}.{connection}.{sequence}"),
+                    text,
+                )
             }
         };
         let sent = Instant::now();

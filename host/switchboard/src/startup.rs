@@ -86,8 +86,17 @@ fn load_one(
                 if loaded_as != name {
                     engine.forget_unavailable(&name);
                 }
-                if let Some(catalog) = &catalog {
-                    catalog.loaded(&tenant).map_err(|error| format!("the tenant catalog: {error}"))?;
+                // The embedded store's catalog is a copy: a tenant it cannot
+                // take is still served from its directory.
+                if let Some(catalog) = &catalog
+                    && let Err(error) = catalog.loaded(&tenant)
+                {
+                    match catalog.is_authoritative() {
+                        true => return Err(format!("the tenant catalog: {error}")),
+                        false => eprintln!(
+                            "warning: tenant {loaded_as} is not in the store's tenant catalog: {error}"
+                        ),
+                    }
                 }
                 engine.add_tenant(tenant).map(|()| loaded_as).map_err(|error| error.to_string())
             });

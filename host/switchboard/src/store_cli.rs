@@ -129,10 +129,11 @@ fn finish_interrupted(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Move the timer log, the exports and the component files from the store
-/// at `from` to the one at `to`, where it has none.
+/// Move the timer log, the exports, the component files and the secrets
+/// key (without which the tenant catalog does not open) from the store at
+/// `from` to the one at `to`, where it has none.
 fn move_beside(from: &Path, to: &Path) -> anyhow::Result<()> {
-    for kept in ["timers", "exports", "components"] {
+    for kept in ["timers", "exports", "components", switchboard::sealing::KEY_FILE] {
         let (source, target) = (from.join(kept), to.join(kept));
         if source.exists() && !target.exists() {
             std::fs::rename(&source, &target)

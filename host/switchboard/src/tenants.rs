@@ -176,15 +176,29 @@ impl ControlPlane {
             .load_tenant(dir, &self.plugin_dir, &crate::tenant::env_var)
             .map_err(|error| ControlError::NotCreated(format!("{error:#}")))?;
         let flow_version = tenant.flow.version.clone();
-        if let Some(catalog) = &self.catalog {
-            catalog.publish(&tenant, &[], true)?;
+        let published = match &self.catalog {
+            Some(catalog) => Some((catalog, catalog.publish(&tenant, &[], true)?)),
+            None => None,
+        };
+        let served = self.engine.add_tenant(tenant).and_then(|()| self.engine.tenant(&request.name));
+        match (served, published) {
+            (Ok(tenant), Some((catalog, revision))) => catalog.committed(&tenant, revision),
+            (Ok(_), None) => {}
+            (Err(error), published) => {
+                if let Some((catalog, revision)) = published {
+                    catalog.withdraw(&request.name, revision);
+                }
+                return Err(error.into());
+            }
         }
-        self.engine.add_tenant(tenant)?;
         // Served only with its first key: if none can be made, it is not created.
         match keys::mint(&self.engine, &request.name, "created with the tenant") {
             Ok(key) => Ok((flow_version, key)),
             Err(error) => {
                 let _ = self.engine.remove_tenant(&request.name);
+                if let Some((catalog, revision)) = published {
+                    catalog.withdraw(&request.name, revision);
+                }
                 Err(error)
             }
         }
@@ -231,11 +245,17 @@ impl ControlPlane {
     pub fn reload(&self, name: &str) -> Result<Arc<Tenant>, ControlError> {
         let _one_at_a_time = edit::one_at_a_time(name);
         let reloaded = self.engine.load_again(name, &crate::tenant::env_var)?;
-        if let Some(catalog) = &self.catalog {
-            catalog.publish(&reloaded, &[], false)?;
+        let published = match &self.catalog {
+            Some(catalog) => Some((catalog, catalog.publish(&reloaded, &[], false)?)),
+            None => None,
+        };
+        let served = self.engine.add_tenant(reloaded).and_then(|()| self.engine.tenant(name));
+        match (&served, published) {
+            (Ok(tenant), Some((catalog, revision))) => catalog.committed(tenant, revision),
+            (Err(_), Some((catalog, _))) => catalog.not_committed(name),
+            (_, None) => {}
         }
-        self.engine.add_tenant(reloaded)?;
-        Ok(self.engine.tenant(name)?)
+        Ok(served?)
     }
 
     /// Change a tenant with `change`, which gets the tenant as it runs, its

@@ -105,10 +105,9 @@ impl Catalog {
         let sealed = self.seal(&tenant.name, &bundle)?;
         let based_on = self.based_on(&tenant.name, creating)?;
         match self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))? {
-            Publish::Done(revision) => {
-                self.served(&tenant.name, revision, &tenant.dir);
-                Ok(revision)
-            }
+            // Noted as served once the caller has committed and served it
+            // ([`Catalog::committed`]).
+            Publish::Done(revision) => Ok(revision),
             Publish::Moved(_) if creating => Err(ControlError::Exists(tenant.name.clone())),
             Publish::Moved(held) => Err(ControlError::Moved { tenant: tenant.name.clone(), held }),
         }
@@ -168,6 +167,26 @@ impl Catalog {
             // The embedded store's copy follows its directory.
             Some(entry) if !self.is_authoritative() => Ok(entry.revision),
             Some(entry) => Err(ControlError::Moved { tenant: name.to_owned(), held: entry.revision }),
+        }
+    }
+
+    /// What was published as `revision` is committed and served here.
+    pub fn committed(&self, tenant: &Tenant, revision: u64) {
+        self.served(&tenant.name, revision, &tenant.dir);
+    }
+
+    /// What was published did not get served here after all: this node
+    /// checks the catalog's copy out again on its next look.
+    pub fn not_committed(&self, name: &str) {
+        self.lock_serving().remove(name);
+    }
+
+    /// Take back revision `revision` of a tenant that was published but not
+    /// created after all (its first key could not be made): it is removed.
+    pub fn withdraw(&self, name: &str, revision: u64) {
+        self.lock_serving().remove(name);
+        if let Err(error) = self.engine.publish_tenant(name, revision, None) {
+            tracing::error!(tenant = %name, %error, "a tenant not created stays in the catalog; remove it");
         }
     }
 
@@ -432,7 +451,13 @@ impl Catalog {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            // The working copy holds channel secrets in the clear: its owner's only.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&path)?, &bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         std::fs::create_dir_all(dir)?;
         Ok(())

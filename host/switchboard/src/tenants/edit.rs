@@ -273,16 +273,31 @@ pub(super) fn edit(
     };
     // Published before it is committed here: a change another node made
     // meanwhile refuses it, and nothing of it stays.
-    if let Some(catalog) = catalog {
-        let text = after.text().map_err(setup)?;
-        if let Err(error) = catalog.publish(&loaded, &[(MANAGED_FILE, text.as_bytes())], false) {
-            remove(dir, created.iter().map(PathBuf::as_path));
-            return Err(error);
+    let published = match catalog {
+        Some(catalog) => {
+            let text = after.text().map_err(setup)?;
+            match catalog.publish(&loaded, &[(MANAGED_FILE, text.as_bytes())], false) {
+                Ok(revision) => Some((catalog, revision)),
+                Err(error) => {
+                    remove(dir, created.iter().map(PathBuf::as_path));
+                    return Err(error);
+                }
+            }
         }
-    }
+        None => None,
+    };
     let older = Managed::read_previous(dir);
-    after.commit(dir).map_err(setup)?;
-    engine.add_tenant_from(loaded, provenance)?;
+    let served = after.commit(dir).map_err(|error| ControlError::from(setup(error))).and_then(|()| {
+        let served = engine.add_tenant_from(loaded, provenance).map_err(ControlError::from);
+        served.and_then(|()| engine.tenant(tenant).map_err(ControlError::from))
+    });
+    match (&served, published) {
+        (Ok(now), Some((catalog, revision))) => catalog.committed(now, revision),
+        // Published but not served here: the next look takes the catalog's.
+        (Err(_), Some((catalog, _))) => catalog.not_committed(tenant),
+        (_, None) => {}
+    }
+    served?;
     // Keep the files of this version and the one before it; what only the
     // version before that named is garbage now.
     let kept: BTreeSet<&Path> = after.files().chain(before.files()).collect();
