@@ -128,7 +128,10 @@ pub(crate) fn compile_in_sandbox(
 
 fn run_child(sandbox: &CompileSandbox, args: &ChildArgs) -> Result<(), LoadError> {
     let started = Instant::now();
+    // The child needs nothing of the host's environment, which may hold
+    // the operator's secrets (its key to tenants' channel secrets).
     let mut child = Command::new(&sandbox.program)
+        .env_clear()
         .args(&sandbox.args)
         .args(args.to_args())
         .stdin(Stdio::null())

@@ -104,16 +104,21 @@ impl SecretsKey {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let key = Self::generate()?;
+        // Written whole beside, then linked into place: a reader never sees
+        // half a key, and of two processes making one, the first wins.
+        let partial = dir.join(format!("{KEY_FILE}.{}.partial", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options.open(&path).and_then(|mut file| {
+        let written = options.open(&partial).and_then(|mut file| {
             use std::io::Write;
             file.write_all(format!("{}\n", key.to_hex()).as_bytes())?;
             file.sync_all()
         });
-        match written {
+        let linked = written.and_then(|()| std::fs::hard_link(&partial, &path));
+        let _ = std::fs::remove_file(&partial);
+        match linked {
             Ok(()) => Ok(key),
             // Another process made it first: use theirs.
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Self::in_dir(dir),

@@ -221,7 +221,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(catalog) if catalog.is_authoritative() => {
             let dirs = catalog.check_out_all()?;
             let served: std::collections::BTreeSet<&PathBuf> = dirs.iter().collect();
+            let removed: std::collections::BTreeSet<String> = engine
+                .tenant_revisions()?
+                .into_iter()
+                .filter(|entry| entry.removed)
+                .map(|entry| entry.tenant)
+                .collect();
             for local in tenant_dirs(&args.tenants)?.iter().filter(|dir| !served.contains(dir)) {
+                let name =
+                    local.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                if removed.contains(&name) {
+                    eprintln!(
+                        "warning: {} is a tenant removed from the catalog; not served",
+                        local.display()
+                    );
+                    continue;
+                }
                 eprintln!(
                     "warning: {} is not in the store's tenant catalog, so it is not served; \
                      put it there with `switchboard tenants import {} --store URL`",

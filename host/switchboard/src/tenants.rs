@@ -147,6 +147,15 @@ impl ControlPlane {
         if self.engine.tenant(&request.name).is_ok() {
             return Err(ControlError::Exists(request.name));
         }
+        if let Some(catalog) = &self.catalog
+            && catalog.was_removed(&request.name)?
+        {
+            // This node's copy of the removed tenant, if it missed the
+            // removal, goes aside; and another node may have served it a
+            // moment past its removal: what it wrote is not the new one's.
+            catalog.set_aside(&request.name);
+            self.engine.retire_tenant(&request.name, jiff::Timestamp::now().as_millisecond())?;
+        }
         // Claimed by creating the directory: of two creates, one gets it.
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
@@ -180,24 +189,27 @@ impl ControlPlane {
             Some(catalog) => Some((catalog, catalog.publish(&tenant, &[], true)?)),
             None => None,
         };
-        let served = self.engine.add_tenant(tenant).and_then(|()| self.engine.tenant(&request.name));
-        match (served, published) {
-            (Ok(tenant), Some((catalog, revision))) => catalog.committed(&tenant, revision),
-            (Ok(_), None) => {}
-            (Err(error), published) => {
-                if let Some((catalog, revision)) = published {
-                    catalog.withdraw(&request.name, revision);
-                }
-                return Err(error.into());
-            }
-        }
         // Served only with its first key: if none can be made, it is not created.
-        match keys::mint(&self.engine, &request.name, "created with the tenant") {
-            Ok(key) => Ok((flow_version, key)),
-            Err(error) => {
-                let _ = self.engine.remove_tenant(&request.name);
-                if let Some((catalog, revision)) = published {
-                    catalog.withdraw(&request.name, revision);
+        let served = self
+            .engine
+            .add_tenant(tenant)
+            .map_err(ControlError::from)
+            .and_then(|()| {
+                keys::mint(&self.engine, &request.name, "created with the tenant").inspect_err(|_| {
+                    let _ = self.engine.remove_tenant(&request.name);
+                })
+            })
+            .and_then(|key| Ok((self.engine.tenant(&request.name)?, key)));
+        match (served, published) {
+            (Ok((tenant, key)), published) => {
+                if let Some((catalog, publication)) = published {
+                    catalog.committed(&tenant, &publication);
+                }
+                Ok((flow_version, key))
+            }
+            (Err(error), published) => {
+                if let Some((catalog, publication)) = published {
+                    catalog.withdraw(&request.name, publication.revision);
                 }
                 Err(error)
             }
@@ -251,7 +263,7 @@ impl ControlPlane {
         };
         let served = self.engine.add_tenant(reloaded).and_then(|()| self.engine.tenant(name));
         match (&served, published) {
-            (Ok(tenant), Some((catalog, revision))) => catalog.committed(tenant, revision),
+            (Ok(tenant), Some((catalog, publication))) => catalog.committed(tenant, &publication),
             (Err(_), Some((catalog, _))) => catalog.not_committed(name),
             (_, None) => {}
         }

@@ -35,11 +35,15 @@ use super::edit::one_at_a_time;
 use crate::engine::{Engine, EngineError};
 use crate::sealing::SecretsKey;
 use crate::tenant::Tenant;
+use crate::tenant::managed::{sync_dir, write_synced};
 
 /// Where a checked-out tenant's components from the plugin directory go.
 pub const PLUGINS: &str = ".plugins";
 
-/// The revision a working copy was checked out at.
+/// The revision a working copy was checked out at, and the SHA-256 of the
+/// sealed bundle it came from: a catalog rebuilt or imported again starts
+/// its revisions over, and its bundles are sealed anew, so a copy from
+/// before is never taken for current.
 const REVISION_FILE: &str = ".catalog-revision";
 
 /// How often a node looks for other nodes' changes.
@@ -95,7 +99,7 @@ impl Catalog {
         tenant: &Tenant,
         replacing: &[(&str, &[u8])],
         creating: bool,
-    ) -> Result<u64, ControlError> {
+    ) -> Result<Publication, ControlError> {
         let bundle = self.bundle_of(tenant, replacing).map_err(|error| {
             ControlError::Engine(EngineError::Setup {
                 tenant: tenant.name.clone(),
@@ -107,7 +111,7 @@ impl Catalog {
         match self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))? {
             // Noted as served once the caller has committed and served it
             // ([`Catalog::committed`]).
-            Publish::Done(revision) => Ok(revision),
+            Publish::Done(revision) => Ok(Publication { revision, digest: digest(&sealed) }),
             Publish::Moved(_) if creating => Err(ControlError::Exists(tenant.name.clone())),
             Publish::Moved(held) => Err(ControlError::Moved { tenant: tenant.name.clone(), held }),
         }
@@ -118,7 +122,7 @@ impl Catalog {
     /// truth (the embedded store), the catalog's copy is brought up to it.
     pub fn loaded(&self, tenant: &Tenant) -> Result<(), ControlError> {
         if self.is_authoritative() {
-            if let Some(revision) = read_revision(&tenant.dir) {
+            if let Some((revision, _)) = read_marker(&tenant.dir) {
                 self.lock_serving().insert(tenant.name.clone(), revision);
             }
             return Ok(());
@@ -134,7 +138,7 @@ impl Catalog {
             && let Ok(held) = self.open(&tenant.name, &sealed)
             && postcard::to_stdvec(&held).ok() == postcard::to_stdvec(&bundle).ok()
         {
-            self.served(&tenant.name, revision, &tenant.dir);
+            self.served(&tenant.name, &Publication { revision, digest: digest(&sealed) }, &tenant.dir);
             return Ok(());
         }
         self.publish(tenant, &[], false).map(drop)
@@ -170,15 +174,21 @@ impl Catalog {
         }
     }
 
-    /// What was published as `revision` is committed and served here.
-    pub fn committed(&self, tenant: &Tenant, revision: u64) {
-        self.served(&tenant.name, revision, &tenant.dir);
+    /// What was published is committed and served here.
+    pub fn committed(&self, tenant: &Tenant, publication: &Publication) {
+        self.served(&tenant.name, publication, &tenant.dir);
     }
 
     /// What was published did not get served here after all: this node
     /// checks the catalog's copy out again on its next look.
     pub fn not_committed(&self, name: &str) {
         self.lock_serving().remove(name);
+    }
+
+    /// Whether the catalog holds `name` as removed.
+    pub fn was_removed(&self, name: &str) -> Result<bool, ControlError> {
+        let entries = self.engine.tenant_revisions()?;
+        Ok(entries.iter().any(|entry| entry.tenant == name && entry.removed))
     }
 
     /// Take back revision `revision` of a tenant that was published but not
@@ -193,10 +203,10 @@ impl Catalog {
     /// Record that this node serves `revision` of `name`, from `dir` (a
     /// working copy notes it too; a directory that is the truth, perhaps
     /// the operator's checkout, gets no file of ours).
-    fn served(&self, name: &str, revision: u64, dir: &Path) {
-        self.lock_serving().insert(name.to_owned(), revision);
+    fn served(&self, name: &str, publication: &Publication, dir: &Path) {
+        self.lock_serving().insert(name.to_owned(), publication.revision);
         if self.is_authoritative()
-            && let Err(error) = std::fs::write(dir.join(REVISION_FILE), format!("{revision}\n"))
+            && let Err(error) = write_marker(dir, publication)
         {
             tracing::warn!(tenant = %name, %error, "could not note the revision a tenant's directory is at");
         }
@@ -228,26 +238,40 @@ impl Catalog {
     /// Write the catalog's `name` into its working copy; its revision and
     /// directory, or `None` if the catalog serves no such tenant.
     pub fn check_out(&self, name: &str) -> anyhow::Result<Option<(u64, PathBuf)>> {
+        let checked_out = self.check_out_keeping(name)?;
+        Ok(checked_out.map(|checked_out| {
+            let (revision, dir) = (checked_out.revision, checked_out.dir.clone());
+            checked_out.keep();
+            (revision, dir)
+        }))
+    }
+
+    /// [`Catalog::check_out`], keeping the copy it replaced until
+    /// [`CheckedOut::keep`] (dropped, the old copy is put back).
+    fn check_out_keeping(&self, name: &str) -> anyhow::Result<Option<CheckedOut>> {
         super::plain_name(name, "tenant")
             .map_err(|_| anyhow::anyhow!("{name:?} is not a plain tenant name"))?;
         let Some((revision, sealed)) = self.engine.tenant_bundle(name)? else { return Ok(None) };
+        let publication = Publication { revision, digest: digest(&sealed) };
         let dir = self.root.join(name);
-        if read_revision(&dir) == Some(revision) {
-            return Ok(Some((revision, dir)));
+        if read_marker(&dir).as_ref() == Some(&(publication.revision, publication.digest.clone())) {
+            return Ok(Some(CheckedOut { revision, dir, replaced: None }));
         }
         let bundle = self.open(name, &sealed)?;
         let incoming = self.root.join(format!(".incoming-{name}"));
         let _ = std::fs::remove_dir_all(&incoming);
         self.write_bundle(&bundle, &incoming)?;
-        std::fs::write(incoming.join(REVISION_FILE), format!("{revision}\n"))?;
+        write_marker(&incoming, &publication)?;
+        sync_dir(&incoming)?;
         let replaced = self.root.join(format!(".replaced-{name}"));
         let _ = std::fs::remove_dir_all(&replaced);
-        if dir.exists() {
+        let had = dir.exists();
+        if had {
             std::fs::rename(&dir, &replaced).with_context(|| format!("moving {} aside", dir.display()))?;
         }
         std::fs::rename(&incoming, &dir).with_context(|| format!("putting {} in place", dir.display()))?;
-        let _ = std::fs::remove_dir_all(&replaced);
-        Ok(Some((revision, dir)))
+        sync_dir(&self.root)?;
+        Ok(Some(CheckedOut { revision, dir, replaced: had.then_some(replaced) }))
     }
 
     /// Follow the catalog for ever: every `every`, take what other nodes
@@ -292,31 +316,49 @@ impl Catalog {
             if failed == Some(entry.revision) {
                 continue;
             }
-            if let Err(error) = self.take(&entry.tenant) {
-                tracing::error!(tenant = %entry.tenant, revision = entry.revision, "{error:#}");
-                self.failed
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(entry.tenant, entry.revision);
+            match self.take(&entry.tenant) {
+                Ok(()) => {}
+                // The revision does not load here: not tried again until
+                // there is another.
+                Err(Taken::DoesNotLoad(error)) => {
+                    tracing::error!(tenant = %entry.tenant, revision = entry.revision, "{error:#}");
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(entry.tenant, entry.revision);
+                }
+                // The store or the disk: tried again on the next look.
+                Err(Taken::NotCheckedOut(error)) => {
+                    tracing::warn!(tenant = %entry.tenant, revision = entry.revision, "{error:#}; trying again");
+                }
             }
         }
     }
 
     /// Check out and serve the catalog's `name`, under its lifecycle lock.
-    fn take(&self, name: &str) -> anyhow::Result<()> {
+    /// A revision that does not load leaves the copy this node serves in
+    /// place, so its edits still start from what it serves.
+    fn take(&self, name: &str) -> Result<(), Taken> {
         let _one_at_a_time = one_at_a_time(name);
-        let Some((revision, dir)) = self.check_out(name)? else { return Ok(()) };
+        let Some(checked_out) = self.check_out_keeping(name).map_err(Taken::NotCheckedOut)? else {
+            return Ok(());
+        };
+        let revision = checked_out.revision;
         if self.lock_serving().get(name) == Some(&revision) {
+            checked_out.keep();
             return Ok(());
         }
-        let tenant = self
+        let loaded = self
             .engine
-            .load_tenant(&dir, &dir.join(PLUGINS), &crate::tenant::env_var)
-            .with_context(|| format!("revision {revision} of tenant {name} does not load on this node"))?;
-        if tenant.name != name {
-            bail!("revision {revision} of tenant {name} names itself {:?}", tenant.name);
-        }
-        self.engine.add_tenant(tenant)?;
+            .load_tenant(&checked_out.dir, &checked_out.dir.join(PLUGINS), &crate::tenant::env_var)
+            .and_then(|tenant| match tenant.name == name {
+                true => Ok(tenant),
+                false => Err(anyhow::anyhow!("it names itself {:?}", tenant.name)),
+            })
+            .with_context(|| format!("revision {revision} of tenant {name} does not load on this node"))
+            .map_err(Taken::DoesNotLoad)?;
+        self.engine.add_tenant(loaded).map_err(|error| Taken::DoesNotLoad(error.into()))?;
+        checked_out.keep();
         self.lock_serving().insert(name.to_owned(), revision);
         tracing::info!(tenant = %name, revision, "serving the catalog's revision");
         Ok(())
@@ -330,7 +372,17 @@ impl Catalog {
         if let Err(error) = self.engine.remove_tenant(name) {
             tracing::warn!(tenant = %name, %error, "a tenant removed on another node was not served here");
         }
+        self.set_aside(name);
+        tracing::info!(tenant = %name, "stopped serving a tenant removed on another node");
+    }
+
+    /// Move a removed tenant's working copy, if this node has one, under
+    /// `.removed/`.
+    pub fn set_aside(&self, name: &str) {
         let dir = self.root.join(name);
+        if !dir.exists() {
+            return;
+        }
         let aside =
             self.root.join(".removed").join(format!("{name}-{}", jiff::Timestamp::now().as_millisecond()));
         let moved =
@@ -338,7 +390,6 @@ impl Catalog {
         if let Err(error) = moved {
             tracing::warn!(tenant = %name, %error, "a removed tenant's working copy stays in place");
         }
-        tracing::info!(tenant = %name, "stopped serving a tenant removed on another node");
     }
 
     /// Load the tenant in `dir` (components named without `.wasm` from
@@ -372,6 +423,9 @@ impl Catalog {
             if entry.removed {
                 continue;
             }
+            super::plain_name(&entry.tenant, "tenant").map_err(|_| {
+                anyhow::anyhow!("the catalog names a tenant {:?}, not a plain name", entry.tenant)
+            })?;
             let Some((_, sealed)) = self.engine.tenant_bundle(&entry.tenant)? else { continue };
             let bundle = self.open(&entry.tenant, &sealed)?;
             let dir = out.join(&entry.tenant);
@@ -456,8 +510,10 @@ impl Catalog {
             options.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(&mut options.open(&path)?, &bytes)
+            let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
+            std::io::Write::write_all(&mut file, &bytes)
                 .with_context(|| format!("writing {}", path.display()))?;
+            file.sync_all().with_context(|| format!("writing {}", path.display()))?;
         }
         std::fs::create_dir_all(dir)?;
         Ok(())
@@ -487,12 +543,64 @@ fn context(name: &str) -> Vec<u8> {
     format!("switchboard tenant bundle:{name}").into_bytes()
 }
 
-fn read_revision(dir: &Path) -> Option<u64> {
-    std::fs::read_to_string(dir.join(REVISION_FILE)).ok()?.trim().parse().ok()
+/// What was published: its revision, and the SHA-256 of the sealed bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub revision: u64,
+    digest: String,
+}
+
+fn digest(sealed: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(sealed))
+}
+
+fn read_marker(dir: &Path) -> Option<(u64, String)> {
+    let text = std::fs::read_to_string(dir.join(REVISION_FILE)).ok()?;
+    let (revision, digest) = text.trim().split_once(' ')?;
+    Some((revision.parse().ok()?, digest.to_owned()))
+}
+
+fn write_marker(dir: &Path, publication: &Publication) -> anyhow::Result<()> {
+    let text = format!("{} {}\n", publication.revision, publication.digest);
+    write_synced(&dir.join(REVISION_FILE), text.as_bytes())
+}
+
+/// Why a revision was not taken.
+enum Taken {
+    DoesNotLoad(anyhow::Error),
+    NotCheckedOut(anyhow::Error),
+}
+
+/// A working copy just checked out, with the one it replaced set aside:
+/// put back when this drops, unless it is kept.
+struct CheckedOut {
+    revision: u64,
+    dir: PathBuf,
+    replaced: Option<PathBuf>,
+}
+
+impl CheckedOut {
+    fn keep(mut self) {
+        if let Some(replaced) = self.replaced.take() {
+            let _ = std::fs::remove_dir_all(replaced);
+        }
+    }
+}
+
+impl Drop for CheckedOut {
+    fn drop(&mut self) {
+        let Some(replaced) = self.replaced.take() else { return };
+        let restored =
+            std::fs::remove_dir_all(&self.dir).and_then(|()| std::fs::rename(&replaced, &self.dir));
+        if let Err(error) = restored {
+            tracing::warn!(dir = %self.dir.display(), %error, "the copy a failed check-out replaced was not put back");
+        }
+    }
 }
 
 /// Every file of a tenant's directory, relative and `/`-separated: not the
-/// catalog's marker, an edit's leftovers (`.partial`, `.previous`), or
+/// catalog's marker, an edit's leftover (`.partial`), or
 /// symbolic links (which would carry what is outside into the catalog).
 fn files_in(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
@@ -507,11 +615,7 @@ fn files_in(dir: &Path) -> anyhow::Result<Vec<String>> {
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 folders.push(relative);
-            } else if kind.is_file()
-                && name != REVISION_FILE
-                && !name.ends_with(".partial")
-                && !name.ends_with(".previous")
-            {
+            } else if kind.is_file() && name != REVISION_FILE && !name.ends_with(".partial") {
                 let parts: Vec<String> = relative
                     .components()
                     .map(|part| part.as_os_str().to_string_lossy().into_owned())

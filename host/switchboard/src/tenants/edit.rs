@@ -275,9 +275,16 @@ pub(super) fn edit(
     // meanwhile refuses it, and nothing of it stays.
     let published = match catalog {
         Some(catalog) => {
+            // The directory as it will be once committed.
             let text = after.text().map_err(setup)?;
-            match catalog.publish(&loaded, &[(MANAGED_FILE, text.as_bytes())], false) {
-                Ok(revision) => Some((catalog, revision)),
+            let current = std::fs::read(dir.join(MANAGED_FILE)).ok();
+            let previous = format!("{MANAGED_FILE}.previous");
+            let mut replacing = vec![(MANAGED_FILE, text.as_bytes())];
+            if let Some(current) = &current {
+                replacing.push((previous.as_str(), current.as_slice()));
+            }
+            match catalog.publish(&loaded, &replacing, false) {
+                Ok(publication) => Some((catalog, publication)),
                 Err(error) => {
                     remove(dir, created.iter().map(PathBuf::as_path));
                     return Err(error);
@@ -292,7 +299,7 @@ pub(super) fn edit(
         served.and_then(|()| engine.tenant(tenant).map_err(ControlError::from))
     });
     match (&served, published) {
-        (Ok(now), Some((catalog, revision))) => catalog.committed(now, revision),
+        (Ok(now), Some((catalog, publication))) => catalog.committed(now, &publication),
         // Published but not served here: the next look takes the catalog's.
         (Err(_), Some((catalog, _))) => catalog.not_committed(tenant),
         (_, None) => {}

@@ -89,10 +89,19 @@ fn a_tenant_created_through_one_node_serves_from_another() {
     assert_eq!(dirs, [root_c.path().join("gamma")]);
 
     b.control.remove("gamma", START).expect("removed on B");
+    // A serves it a moment longer, until its next look at the catalog.
+    a.engine.handle("gamma", telegram("telegram:late", "hours?", "m9", START)).expect("still served on A");
     a.catalog.follow_once();
     assert!(matches!(a.engine.tenant("gamma"), Err(EngineError::UnknownTenant(_))), "A stopped serving it");
     assert!(!root_a.path().join("gamma").exists(), "A's working copy is set aside");
     assert!(c.catalog.check_out_all().expect("checks out").is_empty());
+
+    // A new tenant of the name inherits nothing, not even what A wrote late.
+    c.control.create(new_tenant("gamma")).expect("the name is free again");
+    let inherited = c.engine.conversations("gamma", None, 10).expect("reads");
+    assert!(inherited.is_empty(), "{inherited:?}");
+    a.catalog.follow_once();
+    assert_eq!(flow_version(&a, "gamma").as_deref(), Some("1"), "every node serves the new one");
 }
 
 /// What `PUT …/channels/telegram` sets is in the store only sealed, on
