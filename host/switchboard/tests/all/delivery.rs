@@ -68,6 +68,11 @@ pub fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> (String, Str
     (path, headers, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
+/// The `Idempotency-Key` among headers as [`read_request`] gives them.
+pub fn idempotency_key(headers: &str) -> Option<&str> {
+    headers.lines().find_map(|line| line.strip_prefix("idempotency-key:")).map(str::trim)
+}
+
 /// A delivery client that may reach `127.0.0.1`, where the fake providers are.
 pub fn loopback_client() -> Client {
     Client::new(OutboundPolicy::allowing(["127.0.0.1".parse().expect("an address")])).expect("a client")

@@ -24,11 +24,11 @@ use serde_json::{Value, json};
 use switchboard::sealing::SecretsKey;
 
 use crate::crash::serve_in_env;
-use crate::delivery::read_request;
-use crate::support::{HOURS_FLOW, plugin_dir, postgres_database};
+use crate::delivery::{idempotency_key, read_request};
+use crate::scheduler::write_telegram_tenant;
+use crate::support::{plugin_dir, postgres_database};
 
-const TOKEN: &str = "token-alpha";
-const SECRET: &str = "tg-secret";
+use crate::scheduler::{SECRET, TOKEN};
 const CONVERSATIONS: i64 = 12;
 const MESSAGES: i64 = 8;
 const SENDERS: i64 = 3;
@@ -54,11 +54,7 @@ fn fake_telegram(latency: Duration) -> (String, Arc<Mutex<Provider>>) {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
                 let (_, headers, body) = read_request(&mut reader);
-                let key = headers
-                    .lines()
-                    .find_map(|line| line.strip_prefix("idempotency-key:"))
-                    .map(|key| key.trim().to_owned())
-                    .unwrap_or_default();
+                let key = idempotency_key(&headers).unwrap_or_default().to_owned();
                 let chat =
                     body["chat_id"].as_str().map_or_else(|| body["chat_id"].to_string(), str::to_owned);
                 let text = body["text"].as_str().unwrap_or_default().to_owned();
@@ -150,22 +146,6 @@ impl Drop for Cluster {
     }
 }
 
-fn write_tenant(dir: &std::path::Path, api: &str) {
-    let tenant = dir.join("alpha");
-    std::fs::create_dir_all(&tenant).expect("mkdir");
-    // Set mid-conversation, so it fires while the customer writes on.
-    let flow = format!(
-        "{HOURS_FLOW}\n[[timers]]\nkind = \"ping\"\nminutes_after = 0\ncancel_on_reply = false\nsay.en = \"Ping!\"\n"
-    );
-    std::fs::write(tenant.join("flow.toml"), flow).expect("write flow");
-    let toml = format!(
-        "name = \"alpha\"\nflow = \"flow.toml\"\napi_token = \"{TOKEN}\"\n\
-         [channels.telegram]\nsecret_token = \"{SECRET}\"\nbot_token = \"123:abc\"\napi_base = \"{api}\"\n\
-         [calendar]\ntimezone = \"UTC\"\n"
-    );
-    std::fs::write(tenant.join("tenant.toml"), toml).expect("write tenant");
-}
-
 /// Every event of the tenant's log, in order, as the API gives it.
 fn events(addr: &str) -> Vec<Value> {
     let auth = format!("Bearer {TOKEN}");
@@ -206,7 +186,8 @@ fn three_nodes_lose_two_to_kill_9_and_nothing_is_lost_or_doubled() {
     let env = [("SWITCHBOARD_SECRETS_KEY", key.as_str())];
     let (api, provider) = fake_telegram(Duration::from_millis(30));
     let dir = tempfile::tempdir().expect("temp dir");
-    write_tenant(&dir.path().join("import"), &api);
+    // The ping is set mid-conversation, so it fires while the customer writes on.
+    write_telegram_tenant(&dir.path().join("import"), &api, "cancel_on_reply = false\n");
     let imported = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["tenants", "import"])
         .arg(dir.path().join("import"))

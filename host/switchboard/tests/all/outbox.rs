@@ -146,10 +146,8 @@ fn concurrent_provider(latency: Duration, failing: &'static str) -> (String, Log
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
                 let (_, headers, body) = read_request(&mut reader);
-                let key = headers
-                    .lines()
-                    .find_map(|line| line.strip_prefix("idempotency-key:"))
-                    .and_then(|value| value.trim().rsplit(['-', ':']).next()?.parse().ok())
+                let key = crate::delivery::idempotency_key(&headers)
+                    .and_then(|value| value.rsplit(['-', ':']).next()?.parse().ok())
                     .unwrap_or(0);
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);

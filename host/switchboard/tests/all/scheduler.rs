@@ -13,14 +13,20 @@ use crate::crash::serve;
 use crate::delivery::{Received, fake_whatsapp};
 use crate::support::HOURS_FLOW;
 
-const TOKEN: &str = "token-alpha";
-const SECRET: &str = "tg-secret";
+pub const TOKEN: &str = "token-alpha";
+pub const SECRET: &str = "tg-secret";
 
 /// A tenant on Telegram whose bot API is the fake provider at `api`.
 fn write_tenant(dir: &Path, api: &str) {
+    write_telegram_tenant(dir, api, "");
+}
+
+/// [`write_tenant`], with `ping` (TOML lines) added to its ping timer.
+pub fn write_telegram_tenant(dir: &Path, api: &str, ping: &str) {
     let tenant = dir.join("alpha");
     std::fs::create_dir_all(&tenant).expect("mkdir");
-    let flow = format!("{HOURS_FLOW}\n[[timers]]\nkind = \"ping\"\nminutes_after = 0\nsay.en = \"Ping!\"\n");
+    let flow =
+        format!("{HOURS_FLOW}\n[[timers]]\nkind = \"ping\"\nminutes_after = 0\n{ping}say.en = \"Ping!\"\n");
     std::fs::write(tenant.join("flow.toml"), flow).expect("write flow");
     let toml = format!(
         "name = \"alpha\"\nflow = \"flow.toml\"\napi_token = \"{TOKEN}\"\n\
