@@ -78,11 +78,22 @@ pub struct Catalog {
     serving: Mutex<HashMap<String, u64>>,
     /// Revisions this node could not load, so it does not try every round.
     failed: Mutex<HashMap<String, u64>>,
+    /// Tenants whose revision is being taken: the next look passes them
+    /// over, so one slow to load (a large component to compile) holds up
+    /// no other tenant's change.
+    busy: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Catalog {
     pub fn new(engine: Arc<Engine>, key: SecretsKey, root: PathBuf) -> Self {
-        Self { engine, key, root, serving: Mutex::default(), failed: Mutex::default() }
+        Self {
+            engine,
+            key,
+            root,
+            serving: Mutex::default(),
+            failed: Mutex::default(),
+            busy: Mutex::default(),
+        }
     }
 
     /// Whether the catalog, not the directory, is what this node serves.
@@ -275,62 +286,95 @@ impl Catalog {
     }
 
     /// Follow the catalog for ever: every `every`, take what other nodes
-    /// changed. Runs on the blocking pool.
+    /// changed, each tenant on a blocking thread of its own.
     pub async fn follow(self: Arc<Self>, every: Duration) {
         loop {
             tokio::time::sleep(every).await;
             let catalog = self.clone();
-            if let Err(error) = tokio::task::spawn_blocking(move || catalog.follow_once()).await {
-                tracing::error!(%error, "following the tenant catalog panicked");
+            let changed = tokio::task::spawn_blocking(move || catalog.changed()).await.unwrap_or_default();
+            for entry in changed {
+                if !self.claim(&entry.tenant) {
+                    continue;
+                }
+                let catalog = self.clone();
+                tokio::task::spawn_blocking(move || {
+                    catalog.follow_one(&entry);
+                    catalog.release(&entry.tenant);
+                });
             }
         }
     }
 
-    /// One look at the catalog: load each tenant whose revision is not the
-    /// one served here, and stop serving the removed ones.
+    /// One look at the catalog, waited for: load each tenant whose revision
+    /// is not the one served here (in parallel), and stop serving the
+    /// removed ones.
     pub fn follow_once(&self) {
+        let changed: Vec<_> = self.changed().into_iter().filter(|entry| self.claim(&entry.tenant)).collect();
+        std::thread::scope(|scope| {
+            for entry in &changed {
+                scope.spawn(move || {
+                    self.follow_one(entry);
+                    self.release(&entry.tenant);
+                });
+            }
+        });
+    }
+
+    /// Mark `tenant` busy; false if it already is.
+    fn claim(&self, tenant: &str) -> bool {
+        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(tenant.to_owned())
+    }
+
+    fn release(&self, tenant: &str) {
+        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(tenant);
+    }
+
+    /// The catalog's tenants whose revision is not the one served here.
+    fn changed(&self) -> Vec<switchboard_store::TenantRevision> {
         let entries = match self.engine.tenant_revisions() {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!(%error, "could not read the tenant catalog; trying again");
-                return;
+                return Vec::new();
             }
         };
-        for entry in entries {
-            let serving = self.lock_serving().get(&entry.tenant).copied();
-            if serving == Some(entry.revision) {
-                continue;
+        entries
+            .into_iter()
+            .filter(|entry| self.lock_serving().get(&entry.tenant) != Some(&entry.revision))
+            .collect()
+    }
+
+    /// Take one tenant's change: serve its new revision, or stop serving it.
+    fn follow_one(&self, entry: &switchboard_store::TenantRevision) {
+        let serving = self.lock_serving().get(&entry.tenant).copied();
+        if serving == Some(entry.revision) {
+            return;
+        }
+        if entry.removed {
+            if serving.is_some() {
+                self.stop_serving(&entry.tenant);
             }
-            if entry.removed {
-                if serving.is_some() {
-                    self.stop_serving(&entry.tenant);
-                }
-                continue;
+            return;
+        }
+        let failed =
+            self.failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&entry.tenant).copied();
+        if failed == Some(entry.revision) {
+            return;
+        }
+        match self.take(&entry.tenant) {
+            Ok(()) => {}
+            // The revision does not load here: not tried again until there
+            // is another.
+            Err(Taken::DoesNotLoad(error)) => {
+                tracing::error!(tenant = %entry.tenant, revision = entry.revision, "{error:#}");
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(entry.tenant.clone(), entry.revision);
             }
-            let failed = self
-                .failed
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .get(&entry.tenant)
-                .copied();
-            if failed == Some(entry.revision) {
-                continue;
-            }
-            match self.take(&entry.tenant) {
-                Ok(()) => {}
-                // The revision does not load here: not tried again until
-                // there is another.
-                Err(Taken::DoesNotLoad(error)) => {
-                    tracing::error!(tenant = %entry.tenant, revision = entry.revision, "{error:#}");
-                    self.failed
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .insert(entry.tenant, entry.revision);
-                }
-                // The store or the disk: tried again on the next look.
-                Err(Taken::NotCheckedOut(error)) => {
-                    tracing::warn!(tenant = %entry.tenant, revision = entry.revision, "{error:#}; trying again");
-                }
+            // The store or the disk: tried again on the next look.
+            Err(Taken::NotCheckedOut(error)) => {
+                tracing::warn!(tenant = %entry.tenant, revision = entry.revision, "{error:#}; trying again");
             }
         }
     }
