@@ -129,17 +129,36 @@ async fn write_turn(
     }
     let state = encode(id, turn.stored)?;
     let updated_at = turn.stored.conversation.updated_at;
-    execute(transaction, SAVE, &[&tenant, &id, &state, &updated_at], "writing a conversation").await?;
-    if !turn.outbox.is_empty() {
-        execute(transaction, OUTBOX, &[&tenant, &id, &turn.outbox], "writing outbox entries").await?;
-    }
-    if !turn.timers.is_empty() {
-        let keys: Vec<&str> = turn.timers.iter().map(|timer| timer.key.as_str()).collect();
-        let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
-        execute(transaction, TIMERS, &[&tenant, &id, &keys, &due], "indexing timers").await?;
-    }
-    write_inbox(transaction, tenant, turn).await?;
-    write_events(transaction, tenant, turn.events).await?;
+    let keys: Vec<&str> = turn.timers.iter().map(|timer| timer.key.as_str()).collect();
+    let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
+    // The rest of the turn goes out pipelined, in this order, one round
+    // trip for all (tokio-postgres sends a connection's requests in the
+    // order they are first polled; the server runs them in that order).
+    // The events go last: their statement takes the tenant's log head,
+    // held to the commit. A failure aborts the transaction, which rolls back.
+    let save_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&tenant, &id, &state, &updated_at];
+    let save = execute(transaction, SAVE, &save_params, "writing a conversation");
+    let outbox = async {
+        match turn.outbox.is_empty() {
+            true => Ok(0),
+            false => {
+                execute(transaction, OUTBOX, &[&tenant, &id, &turn.outbox], "writing outbox entries").await
+            }
+        }
+    };
+    let timers = async {
+        match keys.is_empty() {
+            true => Ok(0),
+            false => execute(transaction, TIMERS, &[&tenant, &id, &keys, &due], "indexing timers").await,
+        }
+    };
+    tokio::try_join!(
+        save,
+        outbox,
+        timers,
+        write_inbox(transaction, tenant, turn),
+        write_events(transaction, tenant, turn.events)
+    )?;
     Ok(Committed::Written)
 }
 
