@@ -217,6 +217,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let catalog = tenants_root
         .clone()
         .map(|root| Arc::new(switchboard::tenants::Catalog::new(engine.clone(), secrets_key, root)));
+    if let Some(catalog) = &catalog {
+        catalog.check_key()?;
+    }
     let dirs = match &catalog {
         Some(catalog) if catalog.is_authoritative() => {
             let dirs = catalog.check_out_all()?;

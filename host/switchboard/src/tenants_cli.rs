@@ -70,7 +70,9 @@ fn catalog(args: &StoreArgs, root: PathBuf) -> anyhow::Result<Catalog> {
         cache_dir: switchboard::cache_dir(),
         ..RuntimeConfig::default()
     })?);
-    Ok(Catalog::new(Arc::new(Engine::on(store, runtime)), key, root))
+    let catalog = Catalog::new(Arc::new(Engine::on(store, runtime)), key, root);
+    catalog.check_key()?;
+    Ok(catalog)
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {

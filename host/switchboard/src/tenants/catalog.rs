@@ -46,6 +46,12 @@ pub const PLUGINS: &str = ".plugins";
 /// before is never taken for current.
 const REVISION_FILE: &str = ".catalog-revision";
 
+/// The catalog's own entry (no tenant's name starts with a dot): a value
+/// sealed by the first node, which every node opens before it serves, so a
+/// node started with another key stops at once instead of publishing what
+/// no other node can open.
+const KEY_CHECK: &str = ".key-check";
+
 /// How often a node looks for other nodes' changes.
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
@@ -94,6 +100,23 @@ impl Catalog {
             failed: Mutex::default(),
             busy: Mutex::default(),
         }
+    }
+
+    /// Check that this node's key is the one the catalog is sealed with
+    /// (the first node to ask seals the check with its own). Call before
+    /// serving or changing anything.
+    pub fn check_key(&self) -> anyhow::Result<()> {
+        for _ in 0..3 {
+            if let Some((_, sealed)) = self.engine.tenant_bundle(KEY_CHECK)? {
+                self.key.open(&context(KEY_CHECK), &sealed).context("the store's tenant catalog")?;
+                return Ok(());
+            }
+            let sealed = self.key.seal(&context(KEY_CHECK), b"switchboard")?;
+            if let Publish::Done(_) = self.engine.publish_tenant(KEY_CHECK, 0, Some(&sealed))? {
+                return Ok(());
+            }
+        }
+        bail!("the tenant catalog's key check keeps changing; try again")
     }
 
     /// Whether the catalog, not the directory, is what this node serves.
@@ -196,6 +219,13 @@ impl Catalog {
         self.lock_serving().remove(name);
     }
 
+    /// The catalog's tenants (not its own entries).
+    pub fn tenants(&self) -> Result<Vec<switchboard_store::TenantRevision>, EngineError> {
+        let mut entries = self.engine.tenant_revisions()?;
+        entries.retain(|entry| !entry.tenant.starts_with('.'));
+        Ok(entries)
+    }
+
     /// Whether the catalog holds `name` as removed.
     pub fn was_removed(&self, name: &str) -> Result<bool, ControlError> {
         let entries = self.engine.tenant_revisions()?;
@@ -233,7 +263,7 @@ impl Catalog {
     pub fn check_out_all(&self) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
         let mut dirs = Vec::new();
-        for entry in self.engine.tenant_revisions()? {
+        for entry in self.tenants()? {
             if entry.removed {
                 continue;
             }
@@ -331,7 +361,7 @@ impl Catalog {
 
     /// The catalog's tenants whose revision is not the one served here.
     fn changed(&self) -> Vec<switchboard_store::TenantRevision> {
-        let entries = match self.engine.tenant_revisions() {
+        let entries = match self.tenants() {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!(%error, "could not read the tenant catalog; trying again");
@@ -463,7 +493,7 @@ impl Catalog {
     /// directory form, for GitOps. How many.
     pub fn export(&self, out: &Path) -> anyhow::Result<usize> {
         let mut count = 0;
-        for entry in self.engine.tenant_revisions()? {
+        for entry in self.tenants()? {
             if entry.removed {
                 continue;
             }

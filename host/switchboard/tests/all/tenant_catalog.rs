@@ -28,6 +28,7 @@ struct Node {
 fn node(store: Arc<dyn Backend>, key: &SecretsKey, root: &Path) -> Node {
     let engine = Arc::new(Engine::on(store, runtime()));
     let catalog = Arc::new(Catalog::new(engine.clone(), key.clone(), root.to_owned()));
+    catalog.check_key().expect("the key the catalog is sealed with");
     let control =
         ControlPlane::new(engine.clone(), Some(root.to_owned()), plugin_dir()).with_catalog(catalog.clone());
     Node { engine, catalog, control }
@@ -137,6 +138,10 @@ fn channel_secrets_are_sealed_in_the_catalog_on_both_backends() {
         let wrong =
             Catalog::new(one.engine.clone(), SecretsKey::generate().expect("a key"), again.path().join("x"));
         let error = format!("{:#}", wrong.check_out("acme").expect_err("another key does not open it"));
+        assert!(error.contains("SWITCHBOARD_SECRETS_KEY"), "{backend}: {error}");
+        // A node started with another key stops before it publishes what
+        // no other node could open.
+        let error = format!("{:#}", wrong.check_key().expect_err("another key is refused at start"));
         assert!(error.contains("SWITCHBOARD_SECRETS_KEY"), "{backend}: {error}");
     }
 }
