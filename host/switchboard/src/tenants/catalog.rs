@@ -434,7 +434,8 @@ impl Catalog {
         self.engine.add_tenant(loaded).map_err(|error| Taken::DoesNotLoad(error.into()))?;
         checked_out.keep();
         self.lock_serving().insert(name.to_owned(), revision);
-        tracing::info!(tenant = %name, revision, "serving the catalog's revision");
+        // Said as start-up says what it loaded: the operator sees the change arrive.
+        eprintln!("loaded tenant {name} (revision {revision} of the catalog)");
         Ok(())
     }
 
@@ -447,7 +448,7 @@ impl Catalog {
             tracing::warn!(tenant = %name, %error, "a tenant removed on another node was not served here");
         }
         self.set_aside(name);
-        tracing::info!(tenant = %name, "stopped serving a tenant removed on another node");
+        eprintln!("stopped serving tenant {name}: removed from the catalog");
     }
 
     /// Move a removed tenant's working copy, if this node has one, under
