@@ -10,7 +10,7 @@ use deadpool_postgres::Transaction;
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, InboxEntry, StoreError, StoredConversation, TurnRecord};
 
-use crate::scope::{self, Scope, execute, in_tenant, query_opt, read};
+use crate::scope::{self, Commit, Scope, execute, in_tenant, query_opt, read};
 use crate::{PgStore, backend};
 
 const CONVERSATION: &str = "SELECT state FROM conversations WHERE tenant = $1 AND id = $2";
@@ -84,6 +84,7 @@ pub(crate) async fn seen(
 pub(crate) async fn commit_turns(
     store: &PgStore,
     turns: &[(&str, &TurnRecord<'_>)],
+    commit: Commit,
 ) -> Result<Vec<Committed>, StoreError> {
     for (tenant, turn) in turns {
         check_tenant(tenant, turn)?;
@@ -95,7 +96,7 @@ pub(crate) async fn commit_turns(
         let tenant = turns[start].0;
         let end =
             turns[start..].iter().position(|(other, _)| *other != tenant).map_or(turns.len(), |n| start + n);
-        let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
+        let transaction = scope::begin(&mut client, Scope::Tenant(tenant), commit).await?;
         for (_, turn) in &turns[start..end] {
             outcomes.push(write_turn(&transaction, tenant, turn).await?);
         }
