@@ -323,14 +323,8 @@ impl Catalog {
             let catalog = self.clone();
             let changed = tokio::task::spawn_blocking(move || catalog.changed()).await.unwrap_or_default();
             for entry in changed {
-                if !self.claim(&entry.tenant) {
-                    continue;
-                }
                 let catalog = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    catalog.follow_one(&entry);
-                    catalog.release(&entry.tenant);
-                });
+                tokio::task::spawn_blocking(move || catalog.follow_one(&entry));
             }
         }
     }
@@ -339,24 +333,20 @@ impl Catalog {
     /// is not the one served here (in parallel), and stop serving the
     /// removed ones.
     pub fn follow_once(&self) {
-        let changed: Vec<_> = self.changed().into_iter().filter(|entry| self.claim(&entry.tenant)).collect();
+        let changed = self.changed();
         std::thread::scope(|scope| {
             for entry in &changed {
-                scope.spawn(move || {
-                    self.follow_one(entry);
-                    self.release(&entry.tenant);
-                });
+                scope.spawn(move || self.follow_one(entry));
             }
         });
     }
 
-    /// Mark `tenant` busy; false if it already is.
-    fn claim(&self, tenant: &str) -> bool {
-        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(tenant.to_owned())
-    }
-
-    fn release(&self, tenant: &str) {
-        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(tenant);
+    /// Mark `tenant` busy until the guard drops (a panic included); `None`
+    /// if another thread is taking its change already.
+    fn claim(&self, tenant: &str) -> Option<Busy<'_>> {
+        let claimed =
+            self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(tenant.to_owned());
+        claimed.then(|| Busy { catalog: self, tenant: tenant.to_owned() })
     }
 
     /// The catalog's tenants whose revision is not the one served here.
@@ -376,6 +366,7 @@ impl Catalog {
 
     /// Take one tenant's change: serve its new revision, or stop serving it.
     fn follow_one(&self, entry: &switchboard_store::TenantRevision) {
+        let Some(_busy) = self.claim(&entry.tenant) else { return };
         let serving = self.lock_serving().get(&entry.tenant).copied();
         if serving == Some(entry.revision) {
             return;
@@ -639,6 +630,18 @@ fn read_marker(dir: &Path) -> Option<(u64, String)> {
 fn write_marker(dir: &Path, publication: &Publication) -> anyhow::Result<()> {
     let text = format!("{} {}\n", publication.revision, publication.digest);
     write_synced(&dir.join(REVISION_FILE), text.as_bytes())
+}
+
+/// A tenant whose change a thread is taking ([`Catalog::claim`]).
+struct Busy<'a> {
+    catalog: &'a Catalog,
+    tenant: String,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.catalog.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.tenant);
+    }
 }
 
 /// Why a revision was not taken.
