@@ -240,14 +240,13 @@ impl switchboard_store::Backend for PgStore {
         tenant: &str,
         turn: &switchboard_store::TurnRecord<'_>,
     ) -> Result<switchboard_store::Committed, StoreError> {
-        self.block(turns::commit_turns(self, &[(tenant, turn)], scope::Commit::Durable))
-            .map(|committed| committed[0])
+        self.block(turns::commit_turns(self, &[(tenant, turn)])).map(|committed| committed[0])
     }
 
     fn commit_turns(&self, turns: &[(&str, switchboard_store::TurnRecord<'_>)]) -> Result<(), StoreError> {
         let turns: Vec<(&str, &switchboard_store::TurnRecord<'_>)> =
             turns.iter().map(|(tenant, turn)| (*tenant, turn)).collect();
-        self.block(turns::commit_turns(self, &turns, scope::Commit::Durable)).map(drop)
+        self.block(turns::commit_turns(self, &turns)).map(drop)
     }
 
     fn conversation_events(
@@ -282,13 +281,7 @@ impl switchboard_store::Backend for PgStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let entries = self.block(outbox::page(self, false, tenant, after, limit))?;
-        if !entries.is_empty() {
-            // Entries of turns applied but not yet flushed (`apply_turn`):
-            // nothing is sent that a crash of the database could take back.
-            switchboard_store::Backend::durable(self)?;
-        }
-        Ok(entries)
+        self.block(outbox::page(self, false, tenant, after, limit))
     }
 
     fn settle_outbox(
@@ -401,26 +394,19 @@ impl switchboard_store::Backend for PgStore {
         self.block(turns::next_number(self, tenant, sequence))
     }
 
-    /// Committed without waiting for the WAL flush (`synchronous_commit =
-    /// off` for this transaction): visible at once, durable at the next
-    /// [`Backend::durable`], so the turns of a batch, and the step calls
-    /// kept with them, share one flush.
+    /// Every commit is durable when it returns: a turn applied is a turn
+    /// committed, and PostgreSQL's own group commit shares the WAL flush
+    /// of concurrent ones.
     fn apply_turn(
         &self,
         tenant: &str,
         turn: &switchboard_store::TurnRecord<'_>,
     ) -> Result<switchboard_store::Committed, StoreError> {
-        self.block(turns::commit_turns(self, &[(tenant, turn)], scope::Commit::Applied))
-            .map(|committed| committed[0])
+        switchboard_store::Backend::commit_turn(self, tenant, turn)
     }
 
-    /// Flush the WAL up to now: a transaction with an id of its own commits
-    /// synchronously, and the WAL being one stream, everything committed
-    /// before it (on any connection, by any node) is flushed with it. Always
-    /// flushed, not only after this node's own applied turns: a turn found a
-    /// duplicate here may be another node's, applied and not yet flushed.
     fn durable(&self) -> Result<(), StoreError> {
-        self.block(maintenance::flush(self))
+        Ok(())
     }
 
     fn transcript(

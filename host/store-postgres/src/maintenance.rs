@@ -34,14 +34,6 @@ const REMOVE_MARKS: &str = "DELETE FROM kpi_marks WHERE tenant = $1 AND conversa
 const REMOVE_IDENTITIES: &str = "DELETE FROM identities WHERE tenant = $1 AND conversation = $2";
 const REMOVE_CONTACT_POINTS: &str = "DELETE FROM contact_points WHERE tenant = $1 AND conversation = $2";
 
-/// Takes a transaction id, so its commit writes (and flushes) a WAL record.
-const FLUSH: &str = "SELECT pg_current_xact_id()::text";
-
-/// Return once the WAL is flushed up to now (see `Backend::durable`).
-pub(crate) async fn flush(store: &PgStore) -> Result<(), StoreError> {
-    in_scope(store, Scope::Shared, async |tx| query(tx, FLUSH, &[], "flushing the log").await.map(drop)).await
-}
-
 pub(crate) async fn next_due(store: &PgStore) -> Result<Option<i64>, StoreError> {
     in_scope(store, Scope::AllTenants, async |tx| {
         Ok(query_opt(tx, NEXT_DUE, &[], "reading the next due timer").await?.and_then(|row| row.get(0)))

@@ -21,27 +21,10 @@ pub(crate) enum Scope<'a> {
 const SET_SCOPE: &str = "SELECT set_config('switchboard.tenant', $1, true), \
      set_config('switchboard.scope', $2, true), set_config('switchboard.retiring', '', true)";
 
-/// [`SET_SCOPE`] for a transaction that commits without waiting for its
-/// WAL flush: durable at the next [`crate::PgStore`] `durable()`.
-const SET_SCOPE_APPLIED: &str = "SELECT set_config('switchboard.tenant', $1, true), \
-     set_config('switchboard.scope', $2, true), set_config('switchboard.retiring', '', true), \
-     set_config('synchronous_commit', 'off', true)";
-
-/// Whether a transaction's commit waits for its WAL flush.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Commit {
-    /// Durable when the commit returns.
-    Durable,
-    /// Visible when the commit returns, durable at the next `durable()`
-    /// (as sled's `apply_turn`): several share one flush.
-    Applied,
-}
-
-/// Begin a transaction on `client` in `scope`, committing as `commit` says.
+/// Begin a transaction on `client` in `scope`.
 pub(crate) async fn begin<'c>(
     client: &'c mut deadpool_postgres::Object,
     scope: Scope<'_>,
-    commit: Commit,
 ) -> Result<Transaction<'c>, StoreError> {
     let transaction = client.transaction().await.map_err(backend("beginning a transaction"))?;
     // Every setting the policies read, every time: a value a session or
@@ -51,11 +34,7 @@ pub(crate) async fn begin<'c>(
         Scope::AllTenants => ("", "all-tenants"),
         Scope::Shared => ("", ""),
     };
-    let sql = match commit {
-        Commit::Durable => SET_SCOPE,
-        Commit::Applied => SET_SCOPE_APPLIED,
-    };
-    let statement = transaction.prepare_cached(sql).await.map_err(backend("preparing the scope"))?;
+    let statement = transaction.prepare_cached(SET_SCOPE).await.map_err(backend("preparing the scope"))?;
     transaction.execute(&statement, &[&tenant, &all_tenants]).await.map_err(backend("setting the scope"))?;
     Ok(transaction)
 }
@@ -75,18 +54,8 @@ pub(crate) async fn in_scope<T>(
     scope: Scope<'_>,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    in_scope_to(store, scope, Commit::Durable, work).await
-}
-
-/// [`in_scope`], committing as `commit` says.
-pub(crate) async fn in_scope_to<T>(
-    store: &PgStore,
-    scope: Scope<'_>,
-    commit: Commit,
-    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
     let mut client = store.client().await?;
-    let transaction = begin(&mut client, scope, commit).await?;
+    let transaction = begin(&mut client, scope).await?;
     let value = work(&transaction).await?;
     transaction.commit().await.map_err(backend("committing a transaction"))?;
     Ok(value)

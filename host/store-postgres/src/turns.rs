@@ -10,7 +10,7 @@ use deadpool_postgres::Transaction;
 use switchboard_core::event::DomainEvent;
 use switchboard_store::{Committed, InboxEntry, StoreError, StoredConversation, TurnRecord};
 
-use crate::scope::{self, Commit, Scope, execute, in_tenant, query_opt, read};
+use crate::scope::{self, Scope, execute, in_tenant, query_opt, read};
 use crate::{PgStore, backend};
 
 const CONVERSATION: &str = "SELECT state FROM conversations WHERE tenant = $1 AND id = $2";
@@ -84,7 +84,6 @@ pub(crate) async fn seen(
 pub(crate) async fn commit_turns(
     store: &PgStore,
     turns: &[(&str, &TurnRecord<'_>)],
-    commit: Commit,
 ) -> Result<Vec<Committed>, StoreError> {
     for (tenant, turn) in turns {
         check_tenant(tenant, turn)?;
@@ -96,7 +95,7 @@ pub(crate) async fn commit_turns(
         let tenant = turns[start].0;
         let end =
             turns[start..].iter().position(|(other, _)| *other != tenant).map_or(turns.len(), |n| start + n);
-        let transaction = scope::begin(&mut client, Scope::Tenant(tenant), commit).await?;
+        let transaction = scope::begin(&mut client, Scope::Tenant(tenant)).await?;
         for (_, turn) in &turns[start..end] {
             outcomes.push(write_turn(&transaction, tenant, turn).await?);
         }
@@ -130,6 +129,14 @@ async fn write_turn(
     }
     let state = encode(id, turn.stored)?;
     let updated_at = turn.stored.conversation.updated_at;
+    // Read before the writes, so they all go out together.
+    let previous = match InboxEntry::needs_previous(turn) {
+        true => query_opt(transaction, INBOX_ENTRY, &[&tenant, &id], "reading an inbox line")
+            .await?
+            .map(|row| decode(id, row.get(0)))
+            .transpose()?,
+        false => None,
+    };
     let keys: Vec<&str> = turn.timers.iter().map(|timer| timer.key.as_str()).collect();
     let due: Vec<i64> = turn.timers.iter().map(|timer| timer.due_at).collect();
     // The rest of the turn goes out pipelined, in this order, one round
@@ -153,11 +160,13 @@ async fn write_turn(
             false => execute(transaction, TIMERS, &[&tenant, &id, &keys, &due], "indexing timers").await,
         }
     };
+    // `biased`: polled in this order, so sent in this order.
     tokio::try_join!(
+        biased;
         save,
         outbox,
         timers,
-        write_inbox(transaction, tenant, turn),
+        write_inbox(transaction, tenant, turn, previous),
         write_events(transaction, tenant, turn.events)
     )?;
     Ok(Committed::Written)
@@ -168,15 +177,9 @@ async fn write_inbox(
     transaction: &Transaction<'_>,
     tenant: &str,
     turn: &TurnRecord<'_>,
+    previous: Option<InboxEntry>,
 ) -> Result<(), StoreError> {
     let id = turn.stored.conversation.id.as_str();
-    let previous = match InboxEntry::needs_previous(turn) {
-        true => query_opt(transaction, INBOX_ENTRY, &[&tenant, &id], "reading an inbox line")
-            .await?
-            .map(|row| decode(id, row.get(0)))
-            .transpose()?,
-        false => None,
-    };
     match InboxEntry::after_turn(turn, previous) {
         Some(entry) => {
             let json = encode(id, &entry)?;

@@ -4,7 +4,7 @@
 use switchboard_store::{CatalogEntry, NewVersion, PluginVersion, Published, StoreError};
 
 use crate::PgStore;
-use crate::scope::{Commit, Scope, execute, in_scope, in_scope_to, in_tenant, query, query_opt};
+use crate::scope::{Scope, execute, in_scope, in_tenant, query, query_opt};
 use crate::turns::{decode, encode};
 
 /// One recorder of a binding's versions at a time, on any node.
@@ -115,8 +115,7 @@ pub(crate) async fn record_calls(
     }
     let at: Vec<i64> = calls.iter().map(|(at, _)| *at).collect();
     let records: Vec<&[u8]> = calls.iter().map(|(_, record)| record.as_slice()).collect();
-    // Kept with the turn, and flushed with it (the contract's `durable`).
-    in_scope_to(store, Scope::Tenant(tenant), Commit::Applied, async |tx| {
+    in_tenant(store, tenant, async |tx| {
         execute(tx, RECORD_CALLS, &[&tenant, &at, &records], "recording step calls").await.map(drop)
     })
     .await

@@ -88,6 +88,8 @@ pub struct Catalog {
     /// over, so one slow to load (a large component to compile) holds up
     /// no other tenant's change.
     busy: Mutex<std::collections::HashSet<String>>,
+    /// How many tenants' changes are taken at once.
+    parallel: Arc<tokio::sync::Semaphore>,
 }
 
 impl Catalog {
@@ -99,6 +101,9 @@ impl Catalog {
             serving: Mutex::default(),
             failed: Mutex::default(),
             busy: Mutex::default(),
+            parallel: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
         }
     }
 
@@ -110,6 +115,13 @@ impl Catalog {
             if let Some((_, sealed)) = self.engine.tenant_bundle(KEY_CHECK)? {
                 self.key.open(&context(KEY_CHECK), &sealed).context("the store's tenant catalog")?;
                 return Ok(());
+            }
+            // A catalog from before the check: its tenants' bundles say
+            // whether this is their key, before this node seals the check.
+            if let Some(entry) = self.tenants()?.into_iter().find(|entry| !entry.removed)
+                && let Some((_, sealed)) = self.engine.tenant_bundle(&entry.tenant)?
+            {
+                self.open(&entry.tenant, &sealed)?;
             }
             let sealed = self.key.seal(&context(KEY_CHECK), b"switchboard")?;
             if let Publish::Done(_) = self.engine.publish_tenant(KEY_CHECK, 0, Some(&sealed))? {
@@ -323,8 +335,19 @@ impl Catalog {
             let catalog = self.clone();
             let changed = tokio::task::spawn_blocking(move || catalog.changed()).await.unwrap_or_default();
             for entry in changed {
+                // A few at a time: a mass import compiles no more at once
+                // than the machine has cores.
+                let Ok(permit) = self.parallel.clone().acquire_owned().await else { return };
                 let catalog = self.clone();
-                tokio::task::spawn_blocking(move || catalog.follow_one(&entry));
+                let taking = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    catalog.follow_one(&entry);
+                });
+                tokio::spawn(async move {
+                    if let Err(error) = taking.await {
+                        tracing::error!(%error, "taking a tenant's change from the catalog panicked");
+                    }
+                });
             }
         }
     }
@@ -434,6 +457,18 @@ impl Catalog {
     /// copy aside.
     fn stop_serving(&self, name: &str) {
         let _one_at_a_time = one_at_a_time(name);
+        // Looked at again under the lock: this node may have created the
+        // name anew since the catalog was read.
+        let still_removed = match self.engine.tenant_revisions() {
+            Ok(entries) => entries.iter().any(|entry| entry.tenant == name && entry.removed),
+            Err(error) => {
+                tracing::warn!(tenant = %name, %error, "could not read the tenant catalog; trying again");
+                false
+            }
+        };
+        if !still_removed {
+            return;
+        }
         self.lock_serving().remove(name);
         if let Err(error) = self.engine.remove_tenant(name) {
             tracing::warn!(tenant = %name, %error, "a tenant removed on another node was not served here");
