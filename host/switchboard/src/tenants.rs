@@ -229,26 +229,13 @@ impl ControlPlane {
         let removed = self.engine.remove_tenant(name)?;
         let records_retired = self.engine.retire_tenant(name, now)?;
         tracing::info!(tenant = %name, records_retired, "removed a tenant and retired its stored data");
-        // Named after the directory, not the tenant.toml name, which no
-        // check keeps plain: the set-aside copy stays under `.removed/`.
-        let root = removed.dir.parent();
-        let kept =
-            removed.dir.file_name().zip(root).map(|(folder, root)| {
-                root.join(".removed").join(format!("{}-{now}", folder.to_string_lossy()))
-            });
-        if let Some(kept) = &kept {
-            let moved = kept
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::rename(&removed.dir, kept));
-            if let Err(error) = moved {
+        let kept_in = match set_aside(&removed.dir, now) {
+            Ok(relative) => Some(relative.display().to_string()),
+            Err(error) => {
                 tracing::warn!(%error, dir = %removed.dir.display(), "a removed tenant's directory stays in place");
-                return Ok(Removed { name: name.to_owned(), kept_in: None, records_retired });
+                None
             }
-        }
-        let kept_in = kept.as_deref().zip(root).and_then(|(kept, root)| {
-            kept.strip_prefix(root).ok().map(|relative| relative.display().to_string())
-        });
+        };
         Ok(Removed { name: name.to_owned(), kept_in, records_retired })
     }
 
@@ -291,6 +278,20 @@ impl ControlPlane {
     ) -> Result<Arc<Tenant>, ControlError> {
         edit::edit(&self.engine, self.catalog.as_deref(), tenant, &crate::tenant::env_var, provenance, change)
     }
+}
+
+/// Move a removed tenant's directory under `.removed/` beside it, as
+/// `{folder}-{now}` (named after the directory, not the tenant.toml name,
+/// which no check keeps plain). Where it went, relative to the directory's
+/// parent: no path of the server's leaves it.
+pub(crate) fn set_aside(dir: &Path, now: i64) -> std::io::Result<PathBuf> {
+    let (Some(root), Some(folder)) = (dir.parent(), dir.file_name()) else {
+        return Err(std::io::Error::other("the directory has no parent to keep it in"));
+    };
+    let relative = Path::new(".removed").join(format!("{}-{now}", folder.to_string_lossy()));
+    std::fs::create_dir_all(root.join(".removed"))?;
+    std::fs::rename(dir, root.join(&relative))?;
+    Ok(relative)
 }
 
 /// Tenant and plugin binding names become file names: keep them plain.

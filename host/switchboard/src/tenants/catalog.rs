@@ -146,12 +146,7 @@ impl Catalog {
         replacing: &[(&str, &[u8])],
         creating: bool,
     ) -> Result<Publication, ControlError> {
-        let bundle = self.bundle_of(tenant, replacing).map_err(|error| {
-            ControlError::Engine(EngineError::Setup {
-                tenant: tenant.name.clone(),
-                message: format!("{error:#}"),
-            })
-        })?;
+        let bundle = self.bundle_of(tenant, replacing).map_err(|error| setup(&tenant.name, error))?;
         let sealed = self.seal(&tenant.name, &bundle)?;
         let based_on = self.based_on(&tenant.name, creating)?;
         match self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))? {
@@ -173,13 +168,7 @@ impl Catalog {
             }
             return Ok(());
         }
-        let setup = |error: anyhow::Error| {
-            ControlError::Engine(EngineError::Setup {
-                tenant: tenant.name.clone(),
-                message: format!("{error:#}"),
-            })
-        };
-        let bundle = self.bundle_of(tenant, &[]).map_err(setup)?;
+        let bundle = self.bundle_of(tenant, &[]).map_err(|error| setup(&tenant.name, error))?;
         if let Some((revision, sealed)) = self.engine.tenant_bundle(&tenant.name)?
             && let Ok(held) = self.open(&tenant.name, &sealed)
             && postcard::to_stdvec(&held).ok() == postcard::to_stdvec(&bundle).ok()
@@ -209,8 +198,7 @@ impl Catalog {
         if let Some(revision) = self.lock_serving().get(name) {
             return Ok(*revision);
         }
-        let held = self.engine.tenant_revisions()?.into_iter().find(|entry| entry.tenant == name);
-        match held {
+        match self.entry(name)? {
             None => Ok(0),
             Some(entry) if entry.removed => Ok(entry.revision),
             Some(_) if creating => Err(ControlError::Exists(name.to_owned())),
@@ -238,10 +226,14 @@ impl Catalog {
         Ok(entries)
     }
 
+    /// What the catalog holds of `name`, if it ever held it.
+    fn entry(&self, name: &str) -> Result<Option<switchboard_store::TenantRevision>, EngineError> {
+        Ok(self.engine.tenant_revisions()?.into_iter().find(|entry| entry.tenant == name))
+    }
+
     /// Whether the catalog holds `name` as removed.
     pub fn was_removed(&self, name: &str) -> Result<bool, ControlError> {
-        let entries = self.engine.tenant_revisions()?;
-        Ok(entries.iter().any(|entry| entry.tenant == name && entry.removed))
+        Ok(self.entry(name)?.is_some_and(|entry| entry.removed))
     }
 
     /// Take back revision `revision` of a tenant that was published but not
@@ -459,8 +451,8 @@ impl Catalog {
         let _one_at_a_time = one_at_a_time(name);
         // Looked at again under the lock: this node may have created the
         // name anew since the catalog was read.
-        let still_removed = match self.engine.tenant_revisions() {
-            Ok(entries) => entries.iter().any(|entry| entry.tenant == name && entry.removed),
+        let still_removed = match self.entry(name) {
+            Ok(entry) => entry.is_some_and(|entry| entry.removed),
             Err(error) => {
                 tracing::warn!(tenant = %name, %error, "could not read the tenant catalog; trying again");
                 false
@@ -484,11 +476,7 @@ impl Catalog {
         if !dir.exists() {
             return;
         }
-        let aside =
-            self.root.join(".removed").join(format!("{name}-{}", jiff::Timestamp::now().as_millisecond()));
-        let moved =
-            std::fs::create_dir_all(self.root.join(".removed")).and_then(|()| std::fs::rename(&dir, &aside));
-        if let Err(error) = moved {
+        if let Err(error) = super::set_aside(&dir, jiff::Timestamp::now().as_millisecond()) {
             tracing::warn!(tenant = %name, %error, "a removed tenant's working copy stays in place");
         }
     }
@@ -505,8 +493,7 @@ impl Catalog {
         let sealed = self.seal(&tenant.name, &bundle)?;
         // Another import or node may publish between the read and the write: read again.
         for _ in 0..3 {
-            let held = self.engine.tenant_revisions()?.into_iter().find(|entry| entry.tenant == tenant.name);
-            let based_on = held.map_or(0, |entry| entry.revision);
+            let based_on = self.entry(&tenant.name)?.map_or(0, |entry| entry.revision);
             if let Publish::Done(revision) =
                 self.engine.publish_tenant(&tenant.name, based_on, Some(&sealed))?
             {
@@ -621,14 +608,8 @@ impl Catalog {
     }
 
     fn seal(&self, name: &str, bundle: &Bundle) -> Result<Vec<u8>, ControlError> {
-        let setup = |error: anyhow::Error| {
-            ControlError::Engine(EngineError::Setup {
-                tenant: name.to_owned(),
-                message: format!("{error:#}"),
-            })
-        };
-        let plain = postcard::to_stdvec(bundle).map_err(|error| setup(error.into()))?;
-        self.key.seal(&context(name), &plain).map_err(setup)
+        let plain = postcard::to_stdvec(bundle).map_err(|error| setup(name, error.into()))?;
+        self.key.seal(&context(name), &plain).map_err(|error| setup(name, error))
     }
 
     fn open(&self, name: &str, sealed: &[u8]) -> anyhow::Result<Bundle> {
@@ -638,6 +619,11 @@ impl Catalog {
             .with_context(|| format!("tenant {name}'s bundle in the catalog does not open"))?;
         postcard::from_bytes(&plain).with_context(|| format!("tenant {name}'s bundle does not decode"))
     }
+}
+
+/// What this node could not do with a tenant's files, as the control plane says it.
+fn setup(tenant: &str, error: anyhow::Error) -> ControlError {
+    ControlError::Engine(EngineError::Setup { tenant: tenant.to_owned(), message: format!("{error:#}") })
 }
 
 fn context(name: &str) -> Vec<u8> {
