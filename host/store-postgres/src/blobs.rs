@@ -17,7 +17,7 @@ const PUT_CONFIG: &str =
     "INSERT INTO plugin_configs (tenant, hash, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 const CONFIG: &str = "SELECT text FROM plugin_configs WHERE tenant = $1 AND hash = $2";
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

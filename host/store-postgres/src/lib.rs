@@ -25,6 +25,8 @@
 //! - `tenant_catalog.rs`: each tenant's directory as one sealed bundle.
 //! - `kpis.rs`: KPI tallies, marks and the fold's checkpoint.
 //! - `plugin_state.rs`: plugins' `kv` state within each tenant's quota.
+//! - `portable.rs`: the listings a migration reads and writing its records
+//!   back as they are.
 //! - `maintenance.rs`: the scheduler's view of the timer index, retention
 //!   sweeps, retiring a removed tenant.
 //! - `live.rs`: live web chat across nodes (LISTEN/NOTIFY).
@@ -46,6 +48,7 @@ mod maintenance;
 mod outbox;
 mod people;
 mod plugin_state;
+mod portable;
 mod scope;
 mod tenant_catalog;
 mod timers;
@@ -661,5 +664,33 @@ impl switchboard_store::Backend for PgStore {
 
     fn release_timers(&self, due: Vec<switchboard_store::DueTimer>) -> Result<(), StoreError> {
         self.block(timers::release(self, &due))
+    }
+
+    fn dump_listed(
+        &self,
+        tenant: &str,
+        sink: &mut dyn FnMut(switchboard_store::portable::Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        portable::dump_listed(self, tenant, sink)
+    }
+
+    fn blob_hashes(&self) -> Result<Vec<String>, StoreError> {
+        self.block(portable::blob_hashes(self))
+    }
+
+    fn stored_tenants(&self) -> Result<Vec<String>, StoreError> {
+        self.block(portable::stored_tenants(self))
+    }
+
+    fn restore_tenant(
+        &self,
+        tenant: &str,
+        records: &[switchboard_store::portable::Record],
+    ) -> Result<(), StoreError> {
+        self.block(portable::restore_tenant(self, tenant, records))
+    }
+
+    fn restore_shared(&self, records: &[switchboard_store::portable::Shared]) -> Result<(), StoreError> {
+        self.block(portable::restore_shared(self, records))
     }
 }

@@ -199,3 +199,29 @@ fn a_turn_the_server_refuses_halfway_leaves_nothing() {
     assert!(store.outbox_after("acme", None, 10).expect("reads").is_empty());
     assert!(store.conversations("acme", None, 10).expect("reads").is_empty());
 }
+
+/// `switchboard store migrate`'s promise, from the embedded store: every
+/// record of a sled store arrives in PostgreSQL as it was, and the new
+/// store carries on from there.
+#[test]
+fn a_sled_store_moves_into_postgres_whole() {
+    let source = switchboard_store::Store::temporary().expect("opens a sled store");
+    let target = Postgres::new().open();
+    switchboard_store::conformance::a_store_moves_whole(&source, &*target);
+}
+
+/// And from one PostgreSQL database to another.
+#[test]
+fn a_postgres_store_moves_into_another_whole() {
+    let source = Postgres::new().open();
+    let target = Postgres::new().open();
+    switchboard_store::conformance::a_store_moves_whole(&*source, &*target);
+}
+
+/// A sled store is not a migration's target yet, and says where to go.
+#[test]
+fn a_sled_store_refuses_a_restore_and_names_postgres() {
+    let sled = switchboard_store::Store::temporary().expect("opens a sled store");
+    let refused = switchboard_store::Backend::restore_tenant(&sled, "acme", &[]).expect_err("refused");
+    assert!(refused.to_string().contains("PostgreSQL"), "{refused}");
+}

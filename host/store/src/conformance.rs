@@ -78,6 +78,7 @@ macro_rules! conformance_suite {
             step_calls_page_by_time,
             the_catalog_publishes_a_version_once,
             the_tenant_catalog_takes_one_of_two_concurrent_changes,
+            a_dump_holds_every_kind_and_only_its_tenants,
             staff_sessions_and_login_links,
             a_kpi_fold_saves_whole_and_a_stale_one_saves_nothing,
             plugin_state_stays_within_its_tenants_quota_across_nodes,
@@ -1323,4 +1324,238 @@ pub fn a_node_holding_many_turns_still_reads_and_writes(harness: &dyn Harness) {
     assert_eq!(texts(&store.conversation_events("acme", "c1").expect("reads")), ["still served"]);
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     drop(held);
+}
+
+/// Write records of every kind a tenant holds, through the contract, as a
+/// running deployment does: what a migration has to carry. Strings hold
+/// what customers type (a NUL, a backslash, Armenian), and one turn's
+/// events fill more than one restore batch.
+pub fn fill_every_kind(store: &dyn Backend, tenant: &str) {
+    use switchboard_core::conversation::{PendingTimer, Status};
+    use switchboard_core::kpi::{Cell, Marks, Measure, Stat, Tally};
+    use switchboard_core::kv::{KvQuota, KvScope};
+
+    for id in ["telegram:1", "whatsapp:374"] {
+        say(store, tenant, id, &["Բարև", "price?", "and a booking"]);
+    }
+    let mut stored = conversation(tenant, "telegram:1", "handed");
+    stored.conversation.status = Status::Human { queue: "sales".to_owned(), assignee: None };
+    stored.conversation.updated_at = 40;
+    stored.conversation.timers.insert(
+        "remind:24h".to_owned(),
+        PendingTimer {
+            kind: "remind".to_owned(),
+            due_at: 90_000,
+            cancel_on_reply: false,
+            payload: String::new(),
+            context: None,
+        },
+    );
+    let events = [event(tenant, "telegram:1", 40, "handed to a person")];
+    let outbox = [b"reply one".to_vec(), b"reply two".to_vec(), b"reply three".to_vec()];
+    let turn = TurnRecord {
+        stored: &stored,
+        events: &events,
+        dedupe: Some(("telegram", "update\u{0}7\\")),
+        outbox: &outbox,
+        timers: &[timer("remind:24h", 90_000)],
+    };
+    store.commit_turn(tenant, &turn).expect("the turn commits");
+    let page = store.outbox_after(tenant, None, 10).expect("reads");
+    store.park_outbox(tenant, page[0].0, b"reply one, parked", &[]).expect("parks");
+    store
+        .link_identity(tenant, "whatsapp:374", "telegram:1", &[event(tenant, "telegram:1", 41, "linked")])
+        .expect("links");
+    store.claim_contact_point(tenant, "phone", "+374\\0 10", "telegram:1").expect("claims");
+    let key = ApiKey {
+        id: "k1".to_owned(),
+        label: "agency".to_owned(),
+        secret_sha256: "ab".repeat(32),
+        created_at: 5,
+        revoked_at: None,
+    };
+    store.put_api_key(tenant, &key).expect("puts");
+    store.put_flow(tenant, "v1", &format!("flow of {tenant}")).expect("puts");
+    let config = store.put_plugin_config(tenant, "rate = 3").expect("puts");
+    store.next_number(tenant, "invoice").expect("numbers");
+    store.next_number(tenant, "invoice").expect("numbers");
+    let component = store.put_blob(format!("component of {tenant}").as_bytes()).expect("puts");
+    store.record_plugin_version(tenant, "pricing", version(&component, &config, None)).expect("records");
+    store.record_plugin_version(tenant, "pricing", version("canary", &config, Some(10))).expect("records");
+    store.withdraw_component(tenant, "pricing", "canary").expect("withdraws");
+    store
+        .record_step_calls(tenant, &[(100, b"call one".to_vec()), (101, b"call two".to_vec())])
+        .expect("records");
+    store.put_staff_member(tenant, "ann", b"{\"name\":\"Ann\"}").expect("puts");
+    let roomy = KvQuota { keys: 100, bytes: 1 << 20 };
+    let scope = KvScope { tenant: tenant.to_owned(), plugin: "pricing".to_owned() };
+    store.plugin_kv().set(&scope, "rate\u{0}usd", b"3", &roomy).expect("sets");
+    store.plugin_kv().set(&scope, "rate", b"4", &roomy).expect("sets");
+    let cell = Cell {
+        measure: Measure::Rounds,
+        channel: Channel::Telegram,
+        intent: "ask".to_owned(),
+        label: String::new(),
+    };
+    let tally = Tally { cells: BTreeMap::from([(cell, Stat { n: 2, sum: 2.0, hist: None })]) };
+    let marks = BTreeMap::from([("telegram:1".to_owned(), Marks::default())]);
+    assert!(store.save_kpis(tenant, None, 3, &marks, &BTreeMap::from([(20_000, tally)])).expect("saves"));
+    assert_eq!(store.publish_tenant(tenant, 0, Some(b"sealed bundle")).expect("publishes"), Publish::Done(1));
+}
+
+/// Every record of a store, each as JSON: by tenant, and the shared ones,
+/// each list sorted, so two backends' dumps compare whatever their order.
+pub fn everything(store: &dyn Backend) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    use crate::portable::{dump_shared, dump_tenant};
+    let json = |record: &dyn erased::Json| record.json();
+    let mut tenants = BTreeMap::new();
+    for tenant in store.stored_tenants().expect("lists tenants") {
+        let mut records = Vec::new();
+        dump_tenant(store, &tenant, &mut |record| {
+            records.push(json(&record));
+            Ok(())
+        })
+        .expect("dumps");
+        records.sort();
+        tenants.insert(tenant, records);
+    }
+    let mut shared = Vec::new();
+    dump_shared(store, &mut |record| {
+        shared.push(json(&record));
+        Ok(())
+    })
+    .expect("dumps");
+    shared.sort();
+    (tenants, shared)
+}
+
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).expect("a record encodes")
+        }
+    }
+}
+
+pub fn a_dump_holds_every_kind_and_only_its_tenants(harness: &dyn Harness) {
+    use crate::portable::{Inventory, dump_tenant};
+    let store = harness.open();
+    fill_every_kind(&*store, "acme");
+    fill_every_kind(&*store, "globex");
+    assert_eq!(store.stored_tenants().expect("lists"), ["acme", "globex"]);
+    let mut inventory = Inventory::default();
+    dump_tenant(&*store, "acme", &mut |record| {
+        let encoded = serde_json::to_string(&record).expect("encodes");
+        assert!(!encoded.contains("globex"), "acme's dump holds globex's {encoded}");
+        inventory.record(&record)
+    })
+    .expect("dumps");
+    let kinds: Vec<&str> = inventory.kinds().map(|(kind, _)| kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "api keys",
+            "contact points",
+            "conversations",
+            "dedupe ids",
+            "events",
+            "flow versions",
+            "inbox lines",
+            "kpi tallies",
+            "linked identities",
+            "numbers",
+            "outbox",
+            "parked outbox",
+            "plugin configs",
+            "plugin state",
+            "plugin versions",
+            "recorded steps",
+            "staff",
+            "withdrawn components",
+        ]
+    );
+    let count =
+        |kind: &str| inventory.kinds().find(|(name, _)| *name == kind).map_or(0, |(_, count)| count.records);
+    assert_eq!(count("events"), 8, "three said twice, one handoff, one link");
+    assert_eq!((count("outbox"), count("parked outbox")), (2, 1));
+    assert_eq!(count("kpi tallies"), 3, "the checkpoint, a day and a conversation's marks");
+    let (tenants, shared) = everything(&*store);
+    assert_eq!(tenants["acme"].len() as u64, inventory.total());
+    assert!(shared.iter().any(|record| record.contains("tenant_bundle")), "{shared:?}");
+    assert_eq!(
+        shared.iter().filter(|record| record.starts_with("{\"blob\"")).count(),
+        4,
+        "a flow and a component each"
+    );
+}
+
+/// A migration's promise, for a target that takes one: every record of
+/// `source` arrives in `target` as it was, and `target` carries on from
+/// there (numbers, sequence numbers and quotas continue, timers fire).
+pub fn a_store_moves_whole(source: &dyn Backend, target: &dyn Backend) {
+    use crate::portable::{Inventory, dump_shared, dump_tenant};
+    use switchboard_core::kv::{KvQuota, KvScope};
+    fill_every_kind(source, "acme");
+    fill_every_kind(source, "globex");
+    let mut shared = Vec::new();
+    dump_shared(source, &mut |record| {
+        shared.push(record);
+        Ok(())
+    })
+    .expect("dumps");
+    target.restore_shared(&shared).expect("restores shared records");
+    let mut moved = Inventory::default();
+    for tenant in source.stored_tenants().expect("lists") {
+        let mut batch = Vec::new();
+        dump_tenant(source, &tenant, &mut |record| {
+            moved.record(&record)?;
+            batch.push(record);
+            // Small batches, so one record's events span two.
+            if batch.len() == 4 {
+                target.restore_tenant(&tenant, &std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })
+        .expect("dumps and restores");
+        target.restore_tenant(&tenant, &batch).expect("restores");
+    }
+    assert_eq!(everything(target), everything(source), "every record arrives as it was");
+    let mut arrived = Inventory::default();
+    for tenant in target.stored_tenants().expect("lists") {
+        dump_tenant(target, &tenant, &mut |record| arrived.record(&record)).expect("dumps");
+    }
+    assert_eq!(arrived, moved);
+
+    let last_event = target.event_cursor_now("acme").expect("reads");
+    assert!(last_event > 0);
+    let next = say(target, "acme", "telegram:9", &["after the move"]);
+    assert_eq!(next, Committed::Written);
+    let page = target.tenant_events("acme", Some(last_event), 10).expect("reads");
+    assert_eq!(texts(&page.iter().map(|(_, event)| event.clone()).collect::<Vec<_>>()), ["after the move"]);
+    assert!(page[0].0 > last_event, "new events follow the old");
+    assert_eq!(target.next_number("acme", "invoice").expect("numbers"), 3, "numbers go on");
+    let old_outbox = target.outbox_after("acme", None, 10).expect("reads");
+    reply(target, "acme", "telegram:9", &["new reply"]);
+    let outbox = target.outbox_after("acme", None, 10).expect("reads");
+    assert_eq!(outbox.len(), old_outbox.len() + 1);
+    assert!(
+        outbox.last().expect("one").0 > old_outbox.last().expect("one").0,
+        "new replies go after the old"
+    );
+    let due = target.claim_timers(100_000, 10, LEASE).expect("claims");
+    let acme_due: Vec<&str> =
+        due.iter().filter(|timer| timer.tenant == "acme").map(|timer| timer.key.as_str()).collect();
+    assert_eq!(acme_due, ["remind:24h"], "the timer fires from the new store");
+    let tight = KvQuota { keys: 2, bytes: 1 << 20 };
+    let scope = KvScope { tenant: "acme".to_owned(), plugin: "pricing".to_owned() };
+    assert!(
+        target.plugin_kv().set(&scope, "third", b"v", &tight).is_err(),
+        "the quota counts the moved keys"
+    );
+    assert!(target.conversation("acme", "telegram:1").expect("reads").is_some());
+    assert_eq!(target.inbox("acme").expect("reads").len(), 1);
 }

@@ -36,6 +36,7 @@ use switchboard_core::event::DomainEvent;
 use switchboard_core::kpi::{Day, Marks, Tally};
 use switchboard_core::kv::KvBackend;
 
+use crate::portable::{Record, Shared};
 use crate::{
     ApiKey, CatalogEntry, Committed, Cutoffs, DueTimer, Health, InboxEntry, NewVersion, PluginVersion,
     Publish, Published, StoreError, StoredConversation, Swept, TenantRevision, TurnRecord,
@@ -434,6 +435,32 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Firing these claimed timers failed: due again, for any claim.
     fn release_timers(&self, due: Vec<DueTimer>) -> Result<(), StoreError>;
+
+    // Moving a deployment to another store (`portable.rs`).
+
+    /// Hand `sink` the records of `tenant` that no other read lists: dedupe
+    /// ids, linked identities and contact points, flow versions, plugin
+    /// configs, numbers, plugin versions, plugin state and KPI marks.
+    fn dump_listed(
+        &self,
+        tenant: &str,
+        sink: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// The hash of every blob stored.
+    fn blob_hashes(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Every tenant this store holds records of, by name.
+    fn stored_tenants(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Write `records` of `tenant` as they are (sequence numbers kept, the
+    /// store's own counters moved past them), into a store that holds
+    /// nothing of the tenant's yet: one batch of a migration, atomically.
+    fn restore_tenant(&self, tenant: &str, records: &[Record]) -> Result<(), StoreError>;
+
+    /// Write shared records as they are: blobs before the records naming
+    /// them.
+    fn restore_shared(&self, records: &[Shared]) -> Result<(), StoreError>;
 }
 
 impl Backend for crate::Store {
@@ -842,5 +869,29 @@ impl Backend for crate::Store {
     fn release_timers(&self, due: Vec<DueTimer>) -> Result<(), StoreError> {
         crate::Store::release_timers(self, due);
         Ok(())
+    }
+
+    fn dump_listed(
+        &self,
+        tenant: &str,
+        sink: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        crate::Store::dump_listed(self, tenant, sink)
+    }
+
+    fn blob_hashes(&self) -> Result<Vec<String>, StoreError> {
+        crate::Store::blob_hashes(self)
+    }
+
+    fn stored_tenants(&self) -> Result<Vec<String>, StoreError> {
+        crate::Store::stored_tenants(self)
+    }
+
+    fn restore_tenant(&self, _tenant: &str, _records: &[Record]) -> Result<(), StoreError> {
+        Err(StoreError::NotATarget { backend: "sled" })
+    }
+
+    fn restore_shared(&self, _records: &[Shared]) -> Result<(), StoreError> {
+        Err(StoreError::NotATarget { backend: "sled" })
     }
 }

@@ -51,6 +51,13 @@ impl StoredConversation {
     pub fn new(conversation: Conversation, plugin_pins: BTreeMap<String, String>) -> Self {
         Self { conversation, plugin_pins, config_pins: BTreeMap::new(), transcript_tail: Vec::new() }
     }
+
+    /// The conversation without what sled keeps in it for itself, as it
+    /// moves to another store (`portable.rs`).
+    pub(crate) fn portable(mut self) -> Self {
+        self.transcript_tail.clear();
+        self
+    }
 }
 
 /// How many records a conversation's transcript tail holds before they move

@@ -377,7 +377,7 @@ pub(crate) fn parse_due(key: &[u8]) -> Option<(i64, String, String, String)> {
     Some((due, tenant, conversation, String::from_utf8(rest.to_vec()).ok()?))
 }
 
-fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
+pub(crate) fn pop_segment(key: &[u8]) -> Option<(String, &[u8])> {
     let (length, rest) = key.split_at_checked(4)?;
     let length = usize::try_from(u32::from_be_bytes(length.try_into().ok()?)).ok()?;
     let (segment, rest) = rest.split_at_checked(length)?;

@@ -30,6 +30,8 @@
 //! - `retention.rs`: sweeping expired events (exported first) and dedupe ids.
 //! - `stats.rs`: usage per tenant and kind, and rewriting the database whole.
 //! - `tenant_catalog.rs`: each tenant's directory as one bundle, for every node.
+//! - `portable.rs`: every record in a form each backend reads and writes,
+//!   for moving a deployment to another store; `migration.rs`, sled's side.
 //! - `retire.rs`: moving a removed tenant's keys out of its name's reach.
 //! - `codec.rs`: length-prefixed byte strings, for the store's own record formats.
 //! - `group_commit.rs`: concurrent writers share disk syncs.
@@ -54,10 +56,12 @@ mod inbox;
 mod keys;
 mod kpis;
 mod leftovers;
+mod migration;
 mod numbers;
 mod people;
 mod plugin_state;
 mod plugin_versions;
+pub mod portable;
 mod records;
 mod retention;
 mod retire;
@@ -136,6 +140,9 @@ pub enum StoreError {
     /// connection, or a statement).
     #[error("{operation} failed: {source}")]
     Backend { operation: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    /// This backend cannot be written to by a migration.
+    #[error("a {backend} store cannot be migrated into yet; migrate into PostgreSQL (postgres://...)")]
+    NotATarget { backend: &'static str },
 }
 
 impl StoreError {
