@@ -32,6 +32,7 @@ mod plugin_versions;
 mod serve;
 mod staff_cli;
 mod store_cli;
+mod store_migrate;
 mod tenants_cli;
 
 use std::process::ExitCode;
@@ -107,6 +108,9 @@ enum StoreCommand {
     /// Apply every tenant's retention now, then rewrite the database to
     /// give back the space sled has not reclaimed yet.
     Compact(store_cli::CompactArgs),
+    /// Move the store to PostgreSQL (stop `serve` first), and check by
+    /// count and SHA-256 per kind that every record arrived.
+    Migrate(store_migrate::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
         Command::Flow(FlowCommand::Schema) => flow_check::schema(),
         Command::Store(StoreCommand::Stats(args)) => store_cli::stats(args),
         Command::Store(StoreCommand::Compact(args)) => store_cli::compact(args),
+        Command::Store(StoreCommand::Migrate(args)) => store_migrate::migrate(args),
         Command::Nlu(NluCommand::Eval(args)) => nlu_eval::run(args),
         Command::CompileComponent(args) => serve::compile_component(args),
     };

@@ -163,7 +163,7 @@ fn rewrite(store: Store, keys: u64, data: &Path) -> anyhow::Result<()> {
     move_beside(&old, data)
 }
 
-fn open(data: &Path) -> anyhow::Result<Store> {
+pub(crate) fn open(data: &Path) -> anyhow::Result<Store> {
     anyhow::ensure!(data.exists(), "no store at {} (give `--data`, as `serve` had it)", data.display());
     Store::open(data).map_err(|error| {
         let locked = format!("{error:?}").contains("lock");

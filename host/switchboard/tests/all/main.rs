@@ -56,6 +56,7 @@ mod self_service;
 mod signals;
 mod staff_channels;
 mod store_cli;
+mod store_migrate;
 mod support;
 mod tenant_catalog;
 mod timers;

@@ -36,14 +36,14 @@ const SENDERS: i64 = 3;
 /// What the fake Telegram took: per idempotency key, every attempt's
 /// `(chat, text)`, and the keys in the order they first came.
 #[derive(Default)]
-struct Provider {
+pub(crate) struct Provider {
     attempts: HashMap<String, Vec<(String, String)>>,
     first_seen: Vec<String>,
 }
 
 /// A fake Telegram bot API that answers each request on its own thread
 /// after `latency`, as a provider across the internet would.
-fn fake_telegram(latency: Duration) -> (String, Arc<Mutex<Provider>>) {
+pub(crate) fn fake_telegram(latency: Duration) -> (String, Arc<Mutex<Provider>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let provider = Arc::new(Mutex::new(Provider::default()));
@@ -79,7 +79,7 @@ fn fake_telegram(latency: Duration) -> (String, Arc<Mutex<Provider>>) {
 }
 
 /// A request, or `None` if the node did not answer (it is dead).
-fn request(
+pub(crate) fn request(
     addr: &str,
     method: &str,
     path: &str,
@@ -147,7 +147,7 @@ impl Drop for Cluster {
 }
 
 /// Every event of the tenant's log, in order, as the API gives it.
-fn events(addr: &str) -> Vec<Value> {
+pub(crate) fn events(addr: &str) -> Vec<Value> {
     let auth = format!("Bearer {TOKEN}");
     let mut events = Vec::new();
     let mut after = None::<u64>;
