@@ -27,6 +27,7 @@ mod delivery;
 mod engine;
 mod http;
 mod kpis;
+mod migrate;
 mod soak;
 mod steps;
 mod timers;
@@ -64,6 +65,9 @@ enum Command {
     /// What KPIs cost: the fold per committed turn, and a year's dashboard
     /// query over a million events.
     Kpis(kpis::Args),
+    /// How fast `store migrate` moves a sled store into PostgreSQL, against
+    /// reading it alone.
+    Migrate(migrate::Args),
     /// Steady mixed web chat traffic against `switchboard serve` for minutes:
     /// throughput, p99, RSS and disk per message over time.
     Soak(soak::Args),
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Delivery(args) => delivery::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Kpis(args) => kpis::run(args),
+        Command::Migrate(args) => migrate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -13,7 +13,10 @@ use crate::PgStore;
 use crate::scope::{Scope, execute, in_scope, in_tenant, query, read};
 use crate::turns::{encode, text_key};
 
-const HANDLED: &str = "SELECT channel, message_id, handled_at FROM inbound WHERE tenant = $1";
+/// Dedupe ids are the one listing that grows with traffic: read a page at a time.
+const HANDLED: &str = "SELECT channel, message_id, handled_at FROM inbound \
+     WHERE tenant = $1 AND (channel, message_id) > ($2, $3) ORDER BY channel, message_id LIMIT 10000";
+const USAGE: &str = "SELECT keys, bytes FROM kv_usage WHERE tenant = $1";
 const IDENTITIES: &str = "SELECT identity, conversation FROM identities WHERE tenant = $1";
 const CONTACT_POINTS: &str = "SELECT kind, value, conversation FROM contact_points WHERE tenant = $1";
 const FLOWS: &str = "SELECT version, hash FROM flows WHERE tenant = $1";
@@ -28,9 +31,10 @@ const CONVERSATION: &str =
     "INSERT INTO conversations (tenant, id, state, updated_at) VALUES ($1, $2, $3, $4)";
 const TIMER: &str =
     "INSERT INTO timers (tenant, conversation, key, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
-/// An event goes after those of its record already written.
-const EVENT: &str = "INSERT INTO events (tenant, seq, idx, conversation, at, event) \
-     SELECT $1, $2, coalesce(max(idx), 0) + 1, $3, $4, $5 FROM events WHERE tenant = $1 AND seq = $2";
+const EVENT: &str =
+    "INSERT INTO events (tenant, seq, idx, conversation, at, event) VALUES ($1, $2, $3, $4, $5, $6)";
+/// Where a record an earlier batch began goes on.
+const EVENT_BASE: &str = "SELECT coalesce(max(idx), 0) FROM events WHERE tenant = $1 AND seq = $2";
 const EVENT_HEAD: &str = "INSERT INTO event_heads AS h (tenant, last_seq) VALUES ($1, $2) \
      ON CONFLICT (tenant) DO UPDATE SET last_seq = greatest(h.last_seq, EXCLUDED.last_seq)";
 const PUT_HANDLED: &str =
@@ -53,10 +57,7 @@ const WITHDRAWN: &str = "INSERT INTO withdrawn_components (tenant, binding, comp
 const STEP_CALL: &str = "INSERT INTO step_calls (tenant, at, seq, record) VALUES ($1, $2, $3, $4)";
 const STAFF: &str = "INSERT INTO staff (tenant, id, record) VALUES ($1, $2, $3)";
 const PLUGIN_STATE: &str = "INSERT INTO plugin_state (tenant, plugin, key, value) VALUES ($1, $2, $3, $4)";
-/// What the quota counts, counted again from the rows.
-const KV_USAGE: &str = "INSERT INTO kv_usage (tenant, keys, bytes) \
-     SELECT $1, count(*), coalesce(sum(octet_length(key) + octet_length(value)), 0) FROM plugin_state WHERE tenant = $1 \
-     ON CONFLICT (tenant) DO UPDATE SET keys = EXCLUDED.keys, bytes = EXCLUDED.bytes";
+const PUT_USAGE: &str = "INSERT INTO kv_usage (tenant, keys, bytes) VALUES ($1, $2, $3)";
 const CHECKPOINT: &str = "INSERT INTO kpi_state (tenant, checkpoint) VALUES ($1, $2) \
      ON CONFLICT (tenant) DO UPDATE SET checkpoint = EXCLUDED.checkpoint";
 const KPI_DAY: &str = "INSERT INTO kpi_days (tenant, day, tally) VALUES ($1, $2, $3)";
@@ -80,9 +81,19 @@ pub(crate) fn dump_listed(
 ) -> Result<(), StoreError> {
     let params: [&(dyn ToSql + Sync); 1] = [&tenant];
     let rows = |sql, operation| store.block(read(store, tenant, sql, &params, operation));
-    for row in rows(HANDLED, "listing dedupe ids")? {
-        let message_id: String = row.get(1);
-        sink(Record::Handled { channel: row.get(0), message_id: plain_key(&message_id), at: row.get(2) })?;
+    let (mut channel, mut message_id) = (String::new(), String::new());
+    loop {
+        let params: [&(dyn ToSql + Sync); 3] = [&tenant, &channel, &message_id];
+        let page = store.block(read(store, tenant, HANDLED, &params, "listing dedupe ids"))?;
+        let Some(last) = page.last() else { break };
+        (channel, message_id) = (last.get(0), last.get(1));
+        for row in page {
+            let stored: String = row.get(1);
+            sink(Record::Handled { channel: row.get(0), message_id: plain_key(&stored), at: row.get(2) })?;
+        }
+    }
+    for row in rows(USAGE, "reading plugin state usage")? {
+        sink(Record::PluginUsage { keys: unsigned(row.get(0)), bytes: unsigned(row.get(1)) })?;
     }
     for row in rows(IDENTITIES, "listing linked identities")? {
         sink(Record::Identity { identity: row.get(0), conversation: row.get(1) })?;
@@ -167,8 +178,10 @@ pub(crate) async fn restore_tenant(
     let mut writes = Vec::new();
     let mut add = |sql, values: Vec<Value>, operation| writes.push(Statement { sql, values, operation });
     let name = || -> Value { Box::new(tenant.to_owned()) };
-    let (mut last_event, mut last_outbox, mut last_call) = (None, 0i64, 0i64);
-    let mut plugin_state = false;
+    let (mut last_outbox, mut last_call) = (0i64, 0i64);
+    // Events, numbered within their record here: `(seq, place in this
+    // batch's part of the record, conversation, at, event)`.
+    let mut events: Vec<(i64, i32, String, i64, Vec<u8>)> = Vec::new();
     for record in records {
         match record {
             Record::Conversation(stored) => {
@@ -206,18 +219,14 @@ pub(crate) async fn restore_tenant(
                     });
                 }
                 let seq = signed(*seq);
-                last_event = last_event.max(Some(seq));
-                add(
-                    EVENT,
-                    vec![
-                        name(),
-                        Box::new(seq),
-                        Box::new(event.conversation.clone()),
-                        Box::new(event.at),
-                        Box::new(encode(tenant, event)?),
-                    ],
-                    "restoring an event",
-                );
+                let place = match events.last() {
+                    Some(&(last, place, ..)) if last == seq => place + 1,
+                    _ => 0,
+                };
+                events.push((seq, place, event.conversation.clone(), event.at, encode(tenant, event)?));
+            }
+            Record::EventHead { seq } => {
+                add(EVENT_HEAD, vec![name(), Box::new(signed(*seq))], "restoring the event log's head");
             }
             Record::Handled { channel, message_id, at } => add(
                 PUT_HANDLED,
@@ -307,14 +316,16 @@ pub(crate) async fn restore_tenant(
                 vec![name(), Box::new(id.clone()), Box::new(record.clone())],
                 "restoring a staff member",
             ),
-            Record::PluginState { plugin, key, value } => {
-                plugin_state = true;
-                add(
-                    PLUGIN_STATE,
-                    vec![name(), Box::new(plugin.clone()), Box::new(text_key(key)), Box::new(value.clone())],
-                    "restoring plugin state",
-                );
-            }
+            Record::PluginState { plugin, key, value } => add(
+                PLUGIN_STATE,
+                vec![name(), Box::new(plugin.clone()), Box::new(text_key(key)), Box::new(value.clone())],
+                "restoring plugin state",
+            ),
+            Record::PluginUsage { keys, bytes } => add(
+                PUT_USAGE,
+                vec![name(), Box::new(signed(*keys)), Box::new(signed(*bytes))],
+                "restoring plugin state usage",
+            ),
             Record::KpiCheckpoint { seq } => {
                 add(CHECKPOINT, vec![name(), Box::new(signed(*seq))], "restoring the KPI checkpoint");
             }
@@ -332,11 +343,8 @@ pub(crate) async fn restore_tenant(
             ),
         }
     }
-    if let Some(last) = last_event {
+    if let Some(last) = events.iter().map(|&(seq, ..)| seq).max() {
         add(EVENT_HEAD, vec![name(), Box::new(last)], "restoring the event log's head");
-    }
-    if plugin_state {
-        add(KV_USAGE, vec![name()], "counting restored plugin state");
     }
     if last_outbox > 0 {
         add(OUTBOX_SEQ, vec![Box::new(last_outbox)], "moving the outbox's numbers on");
@@ -345,6 +353,30 @@ pub(crate) async fn restore_tenant(
         add(STEP_CALL_SEQ, vec![Box::new(last_call)], "moving the step calls' numbers on");
     }
     in_tenant(store, tenant, async |tx| {
+        // Only the batch's first record can have begun in an earlier batch
+        // (a dump hands events over in order).
+        let first = events.first().map(|&(seq, ..)| seq);
+        let base: i32 = match first {
+            Some(seq) => {
+                query(tx, EVENT_BASE, &[&tenant, &seq], "reading where a record goes on").await?[0].get(0)
+            }
+            None => 0,
+        };
+        for (seq, place, conversation, at, event) in events {
+            let idx = place + 1 + if Some(seq) == first { base } else { 0 };
+            writes.push(Statement {
+                sql: EVENT,
+                values: vec![
+                    name(),
+                    Box::new(seq),
+                    Box::new(idx),
+                    Box::new(conversation),
+                    Box::new(at),
+                    Box::new(event),
+                ],
+                operation: "restoring an event",
+            });
+        }
         let pending = writes.into_iter().map(|statement| statement.run(tx));
         futures_util::future::try_join_all(pending).await.map(drop)
     })

@@ -20,9 +20,7 @@ impl Store {
         for tree in [&trees.turns, &trees.blobs, &trees.plugin_state] {
             for entry in tree.scan_prefix(&prefix) {
                 let (key, value) = entry?;
-                let damaged = || StoreError::Damaged { key: String::from_utf8_lossy(&key).into_owned() };
-                let kind = &key[prefix.len()..];
-                if let Some(record) = listed(kind, &value, &key).ok_or_else(damaged)? {
+                if let Some(record) = listed(&key[prefix.len()..], &value, &key)? {
                     sink(record)?;
                 }
             }
@@ -55,6 +53,20 @@ impl Store {
         Ok(hashes.into_iter().collect())
     }
 
+    /// Keys of removed tenants, kept out of every tenant's reach
+    /// (`retire.rs`): a migration leaves them behind.
+    pub fn retired_keys(&self) -> Result<u64, StoreError> {
+        let trees = self.trees()?;
+        let mut count = 0;
+        for tree in [&trees.turns, &trees.blobs, &trees.plugin_state] {
+            for key in tree.scan_prefix(b"x/").keys() {
+                key?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// Every tenant with a key, found by jumping from one tenant's prefix
     /// to the next rather than reading every key.
     pub(crate) fn stored_tenants(&self) -> Result<Vec<String>, StoreError> {
@@ -76,39 +88,54 @@ impl Store {
     }
 }
 
+/// Kinds of a tenant's keys that `portable::dump_tenant` reads through the
+/// contract, or that the new store rebuilds (the transcript index).
+const READ_ELSEWHERE: [&[u8]; 12] =
+    [b"c/", b"e/", b"ce/", b"o/", b"op/", b"key/", b"sr/", b"pw/", b"sf/", b"ih/", b"qd/", b"qc"];
+
 /// The record a key of a tenant's holds, for the kinds only a listing
-/// finds; `Some(None)` for a key of another kind, `None` for one that does
-/// not parse.
-fn listed(kind: &[u8], value: &[u8], key: &[u8]) -> Option<Option<Record>> {
-    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).ok();
+/// finds; `None` for a kind read elsewhere. A kind this version does not
+/// know is refused: a migration carries everything or says what it cannot.
+fn listed(kind: &[u8], value: &[u8], key: &[u8]) -> Result<Option<Record>, StoreError> {
+    let damaged = || StoreError::Damaged { key: String::from_utf8_lossy(key).into_owned() };
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(|_| damaged());
     let record = if let Some(rest) = kind.strip_prefix(b"in/") {
-        let (channel, id) = pop_segment(rest)?;
+        let (channel, id) = pop_segment(rest).ok_or_else(damaged)?;
         // Ids from before the handling time was noted have none.
         let at = keys::dedupe_handled_at(value).unwrap_or(0);
         Record::Handled { channel, message_id: text(id)?, at }
     } else if let Some(identity) = kind.strip_prefix(b"id/") {
         Record::Identity { identity: text(identity)?, conversation: text(value)? }
     } else if let Some(rest) = kind.strip_prefix(b"ct/") {
-        let (kind, point) = pop_segment(rest)?;
+        let (kind, point) = pop_segment(rest).ok_or_else(damaged)?;
         Record::ContactPoint { kind, value: text(point)?, conversation: text(value)? }
     } else if let Some(version) = kind.strip_prefix(b"f/") {
         Record::Flow { version: text(version)?, hash: text(value)? }
     } else if let Some(hash) = kind.strip_prefix(b"pc/") {
         Record::PluginConfig { hash: text(hash)?, text: text(value)? }
     } else if let Some(rest) = kind.strip_prefix(b"n/") {
-        let (sequence, _) = pop_segment(rest)?;
-        Record::Number { sequence, last: u64::from_be_bytes(value.try_into().ok()?) }
+        let (sequence, _) = pop_segment(rest).ok_or_else(damaged)?;
+        Record::Number { sequence, last: u64::from_be_bytes(value.try_into().map_err(|_| damaged())?) }
     } else if let Some(rest) = kind.strip_prefix(b"pv/") {
-        let (binding, _) = pop_segment(rest)?;
-        Record::PluginVersion { binding, version: crate::conversations::decode(key, value).ok()? }
+        let (binding, _) = pop_segment(rest).ok_or_else(damaged)?;
+        Record::PluginVersion { binding, version: crate::conversations::decode(key, value)? }
+    } else if kind == b"kvusage" {
+        let usage = crate::plugin_state::Usage::decode(Some(value));
+        Record::PluginUsage { keys: usage.keys, bytes: usage.bytes }
     } else if let Some(rest) = kind.strip_prefix(b"kv/") {
-        let (plugin, key) = pop_segment(rest)?;
+        let (plugin, key) = pop_segment(rest).ok_or_else(damaged)?;
         Record::PluginState { plugin, key: text(key)?, value: value.to_vec() }
     } else if let Some(rest) = kind.strip_prefix(b"qm/") {
-        let (conversation, _) = pop_segment(rest)?;
-        Record::KpiMarks { conversation, marks: postcard::from_bytes(value).ok()? }
+        let (conversation, _) = pop_segment(rest).ok_or_else(damaged)?;
+        let marks = postcard::from_bytes(value).map_err(|error| StoreError::Tally {
+            key: String::from_utf8_lossy(key).into_owned(),
+            message: error.to_string(),
+        })?;
+        Record::KpiMarks { conversation, marks }
+    } else if READ_ELSEWHERE.iter().any(|prefix| kind.starts_with(prefix)) {
+        return Ok(None);
     } else {
-        return Some(None);
+        return Err(StoreError::NotMigratable { key: String::from_utf8_lossy(key).into_owned() });
     };
-    Some(Some(record))
+    Ok(Some(record))
 }

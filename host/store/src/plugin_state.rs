@@ -100,13 +100,13 @@ impl SledKv {
 
 /// A tenant's kv usage: keys, and bytes of keys and values.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Usage {
-    keys: u64,
-    bytes: u64,
+pub(crate) struct Usage {
+    pub(crate) keys: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Usage {
-    fn decode(bytes: Option<&[u8]>) -> Self {
+    pub(crate) fn decode(bytes: Option<&[u8]>) -> Self {
         let Some(bytes) = bytes.filter(|bytes| bytes.len() == 16) else { return Self::default() };
         let (keys, rest) = bytes.split_at(8);
         let number = |part: &[u8]| part.try_into().map_or(0, u64::from_be_bytes);

@@ -44,6 +44,12 @@ pub enum Record {
         seq: u64,
         event: DomainEvent,
     },
+    /// The last sequence number the tenant's log gave (its events may have
+    /// been swept since): the next event goes after it, and after every
+    /// cursor a reader or the KPI fold holds.
+    EventHead {
+        seq: u64,
+    },
     /// An inbound message id already handled, and when (Unix ms; 0 when
     /// the store did not note it).
     Handled {
@@ -105,6 +111,12 @@ pub enum Record {
         key: String,
         value: Vec<u8>,
     },
+    /// What the tenant's plugin state counts against its quota, as the
+    /// store counted it.
+    PluginUsage {
+        keys: u64,
+        bytes: u64,
+    },
     KpiCheckpoint {
         seq: u64,
     },
@@ -124,6 +136,7 @@ impl Record {
         match self {
             Self::Conversation(_) => "conversations",
             Self::Event { .. } => "events",
+            Self::EventHead { .. } => "event log head",
             Self::Handled { .. } => "dedupe ids",
             Self::Outbox { .. } => "outbox",
             Self::Parked { .. } => "parked outbox",
@@ -139,6 +152,7 @@ impl Record {
             Self::StepCall { .. } => "recorded steps",
             Self::Staff { .. } => "staff",
             Self::PluginState { .. } => "plugin state",
+            Self::PluginUsage { .. } => "plugin state usage",
             Self::KpiCheckpoint { .. } | Self::KpiDay { .. } | Self::KpiMarks { .. } => "kpi tallies",
         }
     }
@@ -190,6 +204,10 @@ pub fn dump_tenant(
         for (seq, event) in page {
             sink(Record::Event { seq, event })?;
         }
+    }
+    let head = store.event_cursor_now(tenant)?;
+    if head > 0 {
+        sink(Record::EventHead { seq: head })?;
     }
     let mut after = None;
     loop {

@@ -31,6 +31,7 @@ pub mod delivery;
 pub mod demo;
 pub mod engine;
 pub mod kpis;
+pub mod migration;
 pub mod nlu;
 pub mod recovery;
 pub mod replay;

@@ -424,6 +424,12 @@ pub async fn link(
     if !request.identity.contains(':') {
         return Err(AppError::bad_request("identity is channel:id, e.g. telegram:42"));
     }
+    // No channel's ids hold control characters, and PostgreSQL's text
+    // refuses NUL: such an identity could be linked on one store and not
+    // moved to another.
+    if request.identity.chars().any(char::is_control) {
+        return Err(AppError::bad_request("identity holds a control character; channel ids have none"));
+    }
     let (identity, conversation) = (request.identity.clone(), request.conversation.clone());
     blocking(&state, move |engine| engine.link_identity(&tenant, &identity, &conversation, "agent", now()))
         .await?;

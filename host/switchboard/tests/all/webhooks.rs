@@ -298,6 +298,12 @@ async fn an_agent_links_two_channels_and_the_customer_continues_mid_flow() {
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("unknown_conversation"))
     );
+    // An identity no channel gives (a NUL in it) is refused: PostgreSQL's
+    // text could not hold it, so it could not move to another store.
+    let hostile = json!({ "identity": "telegram:7\u{0}x", "conversation": "telegram:42" }).to_string();
+    let (status, body) =
+        send(&app, "POST", "/v1/tenants/alpha/contacts/link", Some("token-alpha"), Some(hostile)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test]
