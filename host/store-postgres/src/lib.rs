@@ -693,4 +693,8 @@ impl switchboard_store::Backend for PgStore {
     fn restore_shared(&self, records: &[switchboard_store::portable::Shared]) -> Result<(), StoreError> {
         self.block(portable::restore_shared(self, records))
     }
+
+    fn finish_restore(&self) -> Result<(), StoreError> {
+        self.block(portable::finish_restore(self))
+    }
 }

@@ -428,6 +428,15 @@ pub(crate) async fn restore_shared(store: &PgStore, records: &[Shared]) -> Resul
     Ok(())
 }
 
+/// Statistics for the planner, gathered now rather than when autovacuum
+/// next looks: on tables it has none of yet, it estimates a tenant's event
+/// log at a row and pages it with a full scan per page (measured: 20 ms a
+/// page against 0.7 ms, on 56,000 events; `bench migrate`).
+pub(crate) async fn finish_restore(store: &PgStore) -> Result<(), StoreError> {
+    let client = store.client().await?;
+    client.batch_execute("ANALYZE").await.map_err(crate::backend("gathering planner statistics"))
+}
+
 /// KPI tallies and marks are stored with postcard, as `kpis.rs` writes them.
 fn binary<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_stdvec(value)

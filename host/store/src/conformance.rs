@@ -1525,6 +1525,7 @@ pub fn a_store_moves_whole(source: &dyn Backend, target: &dyn Backend) {
         .expect("dumps and restores");
         target.restore_tenant(&tenant, &batch).expect("restores");
     }
+    target.finish_restore().expect("finishes");
     assert_eq!(everything(target), everything(source), "every record arrives as it was");
     let mut arrived = Inventory::default();
     for tenant in target.stored_tenants().expect("lists") {

@@ -461,6 +461,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Write shared records as they are: blobs before the records naming
     /// them.
     fn restore_shared(&self, records: &[Shared]) -> Result<(), StoreError>;
+
+    /// After a migration's last batch: bring what the store knows of its
+    /// own contents up to date (PostgreSQL's planner statistics, without
+    /// which it pages the event log by reading all of it).
+    fn finish_restore(&self) -> Result<(), StoreError>;
 }
 
 impl Backend for crate::Store {
@@ -892,6 +897,10 @@ impl Backend for crate::Store {
     }
 
     fn restore_shared(&self, _records: &[Shared]) -> Result<(), StoreError> {
+        Err(StoreError::NotATarget { backend: "sled" })
+    }
+
+    fn finish_restore(&self) -> Result<(), StoreError> {
         Err(StoreError::NotATarget { backend: "sled" })
     }
 }

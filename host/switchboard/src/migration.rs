@@ -157,5 +157,6 @@ pub fn copy(
         moved.insert(tenant.clone(), inventory);
         progress(Progress::TenantDone);
     }
+    target.finish_restore()?;
     Ok(moved)
 }
