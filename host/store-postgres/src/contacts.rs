@@ -20,6 +20,9 @@ pub(crate) async fn linked(
     tenant: &str,
     identity: &str,
 ) -> Result<Option<String>, StoreError> {
+    // An identity is a channel's id, which a provider chooses: kept as a
+    // text column can hold it, like a message id.
+    let identity = text_key(identity);
     let rows = read(store, tenant, LINKED, &[&tenant, &identity], "reading a linked identity").await?;
     Ok(rows.first().map(|row| row.get(0)))
 }
@@ -32,6 +35,7 @@ pub(crate) async fn link(
     events: &[DomainEvent],
 ) -> Result<(), StoreError> {
     crate::turns::check_events(tenant, events)?;
+    let identity = text_key(identity);
     in_tenant(store, tenant, async |tx| {
         execute(tx, LINK, &[&tenant, &identity, &conversation], "linking an identity").await?;
         write_events(tx, tenant, events).await

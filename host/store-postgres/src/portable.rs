@@ -13,7 +13,8 @@ use crate::PgStore;
 use crate::scope::{Scope, execute, in_scope, in_tenant, query, read};
 use crate::turns::{encode, text_key};
 
-/// Dedupe ids are the one listing that grows with traffic: read a page at a time.
+/// Dedupe ids grow with every message: read a page at a time. The other
+/// listings grow with conversations at most, and are read whole.
 const HANDLED: &str = "SELECT channel, message_id, handled_at FROM inbound \
      WHERE tenant = $1 AND (channel, message_id) > ($2, $3) ORDER BY channel, message_id LIMIT 10000";
 const USAGE: &str = "SELECT keys, bytes FROM kv_usage WHERE tenant = $1";
@@ -96,7 +97,8 @@ pub(crate) fn dump_listed(
         sink(Record::PluginUsage { keys: unsigned(row.get(0)), bytes: unsigned(row.get(1)) })?;
     }
     for row in rows(IDENTITIES, "listing linked identities")? {
-        sink(Record::Identity { identity: row.get(0), conversation: row.get(1) })?;
+        let identity: String = row.get(0);
+        sink(Record::Identity { identity: plain_key(&identity), conversation: row.get(1) })?;
     }
     for row in rows(CONTACT_POINTS, "listing contact points")? {
         let value: String = row.get(1);
@@ -254,7 +256,7 @@ pub(crate) async fn restore_tenant(
             ),
             Record::Identity { identity, conversation } => add(
                 IDENTITY,
-                vec![name(), Box::new(identity.clone()), Box::new(conversation.clone())],
+                vec![name(), Box::new(text_key(identity)), Box::new(conversation.clone())],
                 "restoring a linked identity",
             ),
             Record::ContactPoint { kind, value, conversation } => add(

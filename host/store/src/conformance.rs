@@ -1366,6 +1366,12 @@ pub fn fill_every_kind(store: &dyn Backend, tenant: &str) {
     store
         .link_identity(tenant, "whatsapp:374", "telegram:1", &[event(tenant, "telegram:1", 41, "linked")])
         .expect("links");
+    // A provider chooses its ids: one may hold what a text column cannot.
+    store.link_identity(tenant, "telegram:odd\u{0}\\id", "telegram:1", &[]).expect("links");
+    assert_eq!(
+        store.linked_conversation(tenant, "telegram:odd\u{0}\\id").expect("reads").as_deref(),
+        Some("telegram:1")
+    );
     store.claim_contact_point(tenant, "phone", "+374\\0 10", "telegram:1").expect("claims");
     let key = ApiKey {
         id: "k1".to_owned(),
@@ -1532,6 +1538,13 @@ pub fn a_store_moves_whole(source: &dyn Backend, target: &dyn Backend) {
         dump_tenant(target, &tenant, &mut |record| arrived.record(&record)).expect("dumps");
     }
     assert_eq!(arrived, moved);
+    for tenant in ["acme", "globex"] {
+        assert_eq!(
+            target.event_cursor_now(tenant).expect("reads"),
+            source.event_cursor_now(tenant).expect("reads"),
+            "{tenant}'s next event goes after every cursor a reader of the old store holds"
+        );
+    }
 
     let last_event = target.event_cursor_now("acme").expect("reads");
     assert!(last_event > 0);

@@ -142,7 +142,9 @@ pub enum StoreError {
     Backend { operation: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
     /// A key of a kind this version cannot move to another store; a
     /// KPI rebuild still in progress (`qr`) is one until it finishes.
-    #[error("key {key} is of a kind this version cannot migrate; nothing of its tenant was moved")]
+    #[error(
+        "key {key} is of a kind this version of switchboard cannot migrate; run `store migrate` with the version that wrote the store"
+    )]
     NotMigratable { key: String },
     /// This backend cannot be written to by a migration.
     #[error("a {backend} store cannot be migrated into yet; migrate into PostgreSQL (postgres://...)")]

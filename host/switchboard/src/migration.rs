@@ -138,6 +138,15 @@ pub fn copy(
 ) -> anyhow::Result<Inventories> {
     use anyhow::Context;
     anyhow::ensure!(batch > 0, "a batch holds at least one record");
+    // Before anything is written: a KPI rebuild a crash cut short is
+    // finished, as the next fold would (its half-cleared tallies are not
+    // moved as they are), and every key is of a kind this version moves.
+    for tenant in tenants {
+        source
+            .finish_kpi_rebuild(tenant)
+            .with_context(|| format!("finishing tenant {tenant}'s interrupted KPI rebuild"))?;
+        source.dump_listed(tenant, &mut |_| Ok(())).with_context(|| format!("reading tenant {tenant}"))?;
+    }
     let mut moved = Inventories::new();
     progress(Progress::Shared);
     let shared = copy_shared(source, target).context(
@@ -145,9 +154,6 @@ pub fn copy(
     )?;
     moved.insert(SHARED_SCOPE.to_owned(), shared);
     for tenant in tenants {
-        // A KPI rebuild a crash cut short is finished first, as the next
-        // fold would: its half-cleared tallies are not moved as they are.
-        source.finish_kpi_rebuild(tenant)?;
         let inventory = copy_tenant(source, target, tenant, batch, progress).with_context(|| {
             format!(
                 "moving tenant {tenant}; the target is now partly written: drop it, create it again empty, \
@@ -157,6 +163,10 @@ pub fn copy(
         moved.insert(tenant.clone(), inventory);
         progress(Progress::TenantDone);
     }
-    target.finish_restore()?;
+    if let Err(error) = target.finish_restore() {
+        // Every record is written: the copy is whole, only slower to read
+        // until the database gathers its statistics itself.
+        eprintln!("warning: {error}; every record was written: run ANALYZE on the target database");
+    }
     Ok(moved)
 }

@@ -36,8 +36,14 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         args.to
     );
     anyhow::ensure!(args.from.to_string() != args.to.to_string(), "--from and --to name the same store");
+    anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
     let (source, retired): (Arc<dyn Backend>, u64) = match &args.from {
         StoreUrl::Sled(dir) => {
+            anyhow::ensure!(
+                dir.exists(),
+                "no store at {} (--from sled:DIR names `serve --data`)",
+                dir.display()
+            );
             let store = crate::store_cli::open(dir)?;
             let retired = store.retired_keys()?;
             (Arc::new(store), retired)
@@ -69,7 +75,8 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     print!("{}", report(&moved, &arrived));
     if moved != arrived {
         eprintln!(
-            "error: {} does not hold what {} does (the rows marked ✗ above); do not serve from it",
+            "error: {} does not hold what {} does (the rows marked ✗ above); do not serve from it. \
+             Drop it, create it again empty and run this again; if it differs again, report it with this table",
             args.to, args.from
         );
         return Ok(ExitCode::FAILURE);
@@ -88,6 +95,13 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         println!(
             "\nLeft behind: {retired} keys of removed tenants, which a removal keeps out of every tenant's reach \
              for reading or restoring by hand; keep {} while you may need them.",
+            args.from
+        );
+    }
+    if matches!(args.from, StoreUrl::Postgres(_)) {
+        println!(
+            "\nLeft behind: removed tenants' rows (kept under retired/... names) and tenants the tenant catalog \
+             does not name; keep {} while you may need them.",
             args.from
         );
     }
