@@ -196,37 +196,19 @@ pub fn dump_tenant(
             sink(Record::Conversation(Box::new(stored.portable())))?;
         }
     }
-    let mut after = None;
-    loop {
-        let page = store.tenant_events(tenant, after, PAGE)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(*last);
-        for (seq, event) in page {
-            sink(Record::Event { seq, event })?;
-        }
-    }
+    by_seq(|after| store.tenant_events(tenant, after, PAGE), &mut |seq, event| {
+        sink(Record::Event { seq, event })
+    })?;
     let head = store.event_cursor_now(tenant)?;
     if head > 0 {
         sink(Record::EventHead { seq: head })?;
     }
-    let mut after = None;
-    loop {
-        let page = store.outbox_after(tenant, after, PAGE)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(*last);
-        for (seq, entry) in page {
-            sink(Record::Outbox { seq, entry })?;
-        }
-    }
-    let mut after = None;
-    loop {
-        let page = store.parked_outbox(tenant, after, PAGE)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(*last);
-        for (seq, entry) in page {
-            sink(Record::Parked { seq, entry })?;
-        }
-    }
+    by_seq(|after| store.outbox_after(tenant, after, PAGE), &mut |seq, entry| {
+        sink(Record::Outbox { seq, entry })
+    })?;
+    by_seq(|after| store.parked_outbox(tenant, after, PAGE), &mut |seq, entry| {
+        sink(Record::Parked { seq, entry })
+    })?;
     let mut from = (i64::MIN, 0);
     loop {
         let page = store.step_calls(tenant, from, PAGE)?;
@@ -255,6 +237,23 @@ pub fn dump_tenant(
         sink(Record::KpiDay { day, tally })?;
     }
     store.dump_listed(tenant, sink)
+}
+
+/// Every item of a listing read a page at a time, each page after the
+/// last sequence number of the one before.
+fn by_seq<T>(
+    read: impl Fn(Option<u64>) -> Result<Vec<(u64, T)>, StoreError>,
+    each: &mut dyn FnMut(u64, T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let page = read(after)?;
+        let Some(last) = page.last().map(|(seq, _)| *seq) else { return Ok(()) };
+        after = Some(last);
+        for (seq, item) in page {
+            each(seq, item)?;
+        }
+    }
 }
 
 /// Hand every shared record to `sink`: blobs, then the plugin catalog,
