@@ -26,6 +26,10 @@ pub struct MigrateArgs {
     /// Records written per transaction.
     #[arg(long, default_value_t = 1_000)]
     batch: usize,
+    /// The tenants' directory `serve` ran with (`--tenants`): any tenant
+    /// there that the moved catalog lacks is named, with the import to run.
+    #[arg(long)]
+    tenants: Option<std::path::PathBuf>,
 }
 
 pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
@@ -48,7 +52,15 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             let retired = store.retired_keys()?;
             (Arc::new(store), retired)
         }
-        StoreUrl::Postgres(_) => (args.from.open().with_context(|| format!("opening {}", args.from))?, 0),
+        StoreUrl::Postgres(_) => {
+            // Nothing stops a node writing to a shared store meanwhile, and
+            // what it writes after its tenant was read would stay behind.
+            eprintln!(
+                "note: stop every node on {} first: a migration does not see what they write",
+                args.from
+            );
+            (args.from.open().with_context(|| format!("opening {}", args.from))?, 0)
+        }
     };
     let target = args.to.open().with_context(|| format!("opening {}", args.to))?;
     let tenants = source.stored_tenants()?;
@@ -88,8 +100,16 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     );
     let cataloged: Vec<String> =
         target.tenant_revisions()?.into_iter().map(|revision| revision.tenant).collect();
-    let uncataloged: Vec<String> =
+    let mut uncataloged: Vec<String> =
         tenants.iter().filter(|tenant| !cataloged.contains(tenant)).cloned().collect();
+    if let Some(root) = &args.tenants {
+        for dir in switchboard::tenant::tenant_dirs(root)? {
+            let (name, _) = switchboard::tenant::read_retention(&dir)?;
+            if !cataloged.contains(&name) && !uncataloged.contains(&name) {
+                uncataloged.push(name);
+            }
+        }
+    }
     println!("\n{}", next_steps(&args.from, &args.to, &uncataloged));
     if retired > 0 {
         println!(

@@ -37,9 +37,10 @@ fn page(addr: &str, after: u64) -> Value {
     page
 }
 
-fn migrate(from: &str, to: &str) -> (bool, String) {
+fn migrate(from: &str, to: &str, extra: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["store", "migrate", "--from", from, "--to", to])
+        .args(extra)
         .env_remove("SWITCHBOARD_SECRETS_KEY")
         .output()
         .expect("switchboard runs");
@@ -66,13 +67,18 @@ fn a_sled_deployment_moves_into_postgres_and_serves_on_from_there() {
     let before = events(&addr);
     let first_page = page(&addr, 2);
     assert!(before.len() >= 4, "{before:?}");
-    let (moved, said) = migrate(&from, &url);
+    let (moved, said) = migrate(&from, &url, &[]);
     assert!(!moved, "a store in use is not moved");
     assert!(said.contains("stop `switchboard serve` first"), "{said}");
     sled_node.kill().expect("kill");
     sled_node.wait().expect("reaped");
 
-    let (moved, report) = migrate(&from, &url);
+    // A tenant directory serve never loaded: nothing of it is in the
+    // store, and the report says to import it.
+    std::fs::create_dir_all(tenants.join("gamma")).expect("mkdir");
+    std::fs::write(tenants.join("gamma/tenant.toml"), "name = \"gamma\"\n").expect("write");
+    let tenants_flag = tenants.display().to_string();
+    let (moved, report) = migrate(&from, &url, &["--tenants", &tenants_flag]);
     assert!(moved, "{report}");
     println!("{report}");
     assert!(report.contains("every record arrived"), "{report}");
@@ -81,7 +87,8 @@ fn a_sled_deployment_moves_into_postgres_and_serves_on_from_there() {
     }
     assert!(!report.contains('✗'), "{report}");
     assert!(report.contains("secrets.key"), "says which key the nodes need:\n{report}");
-    let (again, refused) = migrate(&from, &url);
+    assert!(report.contains("(gamma)") && report.contains("tenants import"), "{report}");
+    let (again, refused) = migrate(&from, &url, &[]);
     assert!(!again, "{refused}");
     assert!(refused.contains("holds") && refused.contains("empty database"), "{refused}");
 
