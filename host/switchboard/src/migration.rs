@@ -166,7 +166,7 @@ pub fn copy(
     if let Err(error) = target.finish_restore() {
         // Every record is written: the copy is whole, only slower to read
         // until the database gathers its statistics itself.
-        eprintln!("warning: {error}; every record was written: run ANALYZE on the target database");
+        tracing::warn!(%error, "every record was written, but gathering planner statistics failed: run ANALYZE on the target database");
     }
     Ok(moved)
 }
