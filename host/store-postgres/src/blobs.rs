@@ -17,7 +17,7 @@ const PUT_CONFIG: &str =
     "INSERT INTO plugin_configs (tenant, hash, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 const CONFIG: &str = "SELECT text FROM plugin_configs WHERE tenant = $1 AND hash = $2";
 
-pub(crate) fn sha256(bytes: &[u8]) -> String {
+fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -40,11 +40,17 @@ pub(crate) async fn blob(store: &PgStore, hash: &str) -> Result<Option<Vec<u8>>,
 }
 
 fn checked(hash: &str, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-    let actual = sha256(&bytes);
+    verify(hash, &bytes)?;
+    Ok(bytes)
+}
+
+/// Refuse bytes that `hash` does not name.
+pub(crate) fn verify(hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let actual = sha256(bytes);
     if actual != hash {
         return Err(StoreError::Corrupt { expected: hash.to_owned(), actual });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 pub(crate) async fn put_flow(

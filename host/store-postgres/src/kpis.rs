@@ -25,12 +25,12 @@ const CLEAR_DAYS: &str = "DELETE FROM kpi_days WHERE tenant = $1 AND day >= $2";
 const CLEAR_MARKS: &str = "DELETE FROM kpi_marks WHERE tenant = $1";
 const CLEAR_CHECKPOINT: &str = "UPDATE kpi_state SET checkpoint = NULL WHERE tenant = $1";
 
-fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_stdvec(value)
         .map_err(|error| StoreError::Tally { key: what.to_owned(), message: error.to_string() })
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes)
         .map_err(|error| StoreError::Tally { key: what.to_owned(), message: error.to_string() })
 }

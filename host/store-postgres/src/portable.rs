@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PgStore;
 use crate::scope::{Scope, execute, in_scope, in_tenant, query, read};
-use crate::turns::{encode, text_key};
+use crate::turns::{encode, plain_key, text_key};
 
 /// Dedupe ids grow with every message: read a page at a time. The other
 /// listings grow with conversations at most, and are read whole.
@@ -124,10 +124,7 @@ pub(crate) fn dump_listed(
     }
     for row in rows(MARKS, "listing KPI marks")? {
         let conversation: String = row.get(0);
-        let marks = postcard::from_bytes(row.get(1)).map_err(|error| StoreError::Tally {
-            key: format!("{tenant}/{conversation}"),
-            message: error.to_string(),
-        })?;
+        let marks = crate::kpis::decode(&format!("{tenant}/{conversation}"), row.get(1))?;
         sink(Record::KpiMarks { conversation, marks })?;
     }
     Ok(())
@@ -334,13 +331,17 @@ pub(crate) async fn restore_tenant(
             Record::KpiDay { day, tally } => {
                 add(
                     KPI_DAY,
-                    vec![name(), Box::new(*day), Box::new(binary(tenant, tally)?)],
+                    vec![name(), Box::new(*day), Box::new(crate::kpis::encode(tenant, tally)?)],
                     "restoring a KPI day",
                 );
             }
             Record::KpiMarks { conversation, marks } => add(
                 KPI_MARKS,
-                vec![name(), Box::new(conversation.clone()), Box::new(binary(conversation, marks)?)],
+                vec![
+                    name(),
+                    Box::new(conversation.clone()),
+                    Box::new(crate::kpis::encode(conversation, marks)?),
+                ],
                 "restoring KPI marks",
             ),
         }
@@ -390,10 +391,7 @@ pub(crate) async fn restore_shared(store: &PgStore, records: &[Shared]) -> Resul
         for record in records {
             match record {
                 Shared::Blob { hash, bytes } => {
-                    let actual = crate::blobs::sha256(bytes);
-                    if actual != *hash {
-                        return Err(StoreError::Corrupt { expected: hash.clone(), actual });
-                    }
+                    crate::blobs::verify(hash, bytes)?;
                     execute(tx, BLOB, &[hash, bytes], "restoring a blob").await?;
                 }
                 Shared::CatalogEntry(entry) => {
@@ -439,29 +437,6 @@ pub(crate) async fn finish_restore(store: &PgStore) -> Result<(), StoreError> {
     client.batch_execute("ANALYZE").await.map_err(crate::backend("gathering planner statistics"))
 }
 
-/// KPI tallies and marks are stored with postcard, as `kpis.rs` writes them.
-fn binary<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_stdvec(value)
-        .map_err(|error| StoreError::Tally { key: what.to_owned(), message: error.to_string() })
-}
-
-/// [`text_key`] undone: the key as the customer or provider chose it.
-fn plain_key(stored: &str) -> String {
-    let mut plain = String::with_capacity(stored.len());
-    let mut chars = stored.chars();
-    while let Some(char) = chars.next() {
-        match (char, char == '\\') {
-            (_, true) => match chars.next() {
-                Some('0') => plain.push('\0'),
-                Some(other) => plain.push(other),
-                None => plain.push('\\'),
-            },
-            (char, false) => plain.push(char),
-        }
-    }
-    plain
-}
-
 /// Numbers are `bigint`: one past its range is past any row.
 fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -469,16 +444,4 @@ fn signed(value: u64) -> i64 {
 
 fn unsigned(column: i64) -> u64 {
     u64::try_from(column).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_stored_key_reads_back_as_it_was_chosen() {
-        for key in ["plain", "back\\slash", "nul\0inside", "\\0 looks like one", "end\\"] {
-            assert_eq!(plain_key(&text_key(key)), key);
-        }
-    }
 }

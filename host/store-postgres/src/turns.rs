@@ -328,3 +328,32 @@ pub(crate) async fn next_number(store: &PgStore, tenant: &str, sequence: &str) -
 pub(crate) fn text_key(key: &str) -> String {
     key.replace('\\', "\\\\").replace('\0', "\\0")
 }
+
+/// [`text_key`] undone: the key as the customer or provider chose it.
+pub(crate) fn plain_key(stored: &str) -> String {
+    let mut plain = String::with_capacity(stored.len());
+    let mut chars = stored.chars();
+    while let Some(char) = chars.next() {
+        match (char, char == '\\') {
+            (_, true) => match chars.next() {
+                Some('0') => plain.push('\0'),
+                Some(other) => plain.push(other),
+                None => plain.push('\\'),
+            },
+            (char, false) => plain.push(char),
+        }
+    }
+    plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_key_reads_back_as_it_was_chosen() {
+        for key in ["plain", "back\\slash", "nul\0inside", "\\0 looks like one", "end\\"] {
+            assert_eq!(plain_key(&text_key(key)), key);
+        }
+    }
+}

@@ -89,9 +89,13 @@ impl Store {
     /// Where the blob named `hash` is, if it is a file: only a SHA-256 in
     /// hex names one, so no name reaches outside the directory.
     fn blob_file(&self, hash: &str) -> Option<PathBuf> {
-        let is_sha256 = hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit());
-        is_sha256.then(|| self.dir.join(COMPONENTS_DIR).join(hash))
+        is_sha256(hash.as_bytes()).then(|| self.dir.join(COMPONENTS_DIR).join(hash))
     }
+}
+
+/// Whether `name` is a SHA-256 in hex, as every blob's name is.
+pub(crate) fn is_sha256(name: &[u8]) -> bool {
+    name.len() == 64 && name.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Remove the component files a crash left half-written under `dir`;

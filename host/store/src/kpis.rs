@@ -20,7 +20,10 @@ use crate::{Store, StoreError, keys};
 /// Tallies and marks are stored with postcard: a year's dashboard decodes
 /// 365 tallies, and the fold a conversation's marks per event page; JSON
 /// took most of the time of both.
-fn decode_binary<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode_binary<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|error| StoreError::Tally {
         key: String::from_utf8_lossy(key).into_owned(),
         message: error.to_string(),

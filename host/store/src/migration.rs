@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::blobs::COMPONENTS_DIR;
+use crate::blobs::{COMPONENTS_DIR, is_sha256};
 use crate::keys::{self, pop_segment};
 use crate::portable::Record;
 use crate::{Store, StoreError};
@@ -31,11 +31,10 @@ impl Store {
     /// Blobs in the `blobs` tree (named by their hash, nothing else there
     /// is 64 hex digits long) and those that are files.
     pub(crate) fn blob_hashes(&self) -> Result<Vec<String>, StoreError> {
-        let is_hash = |name: &[u8]| name.len() == 64 && name.iter().all(u8::is_ascii_hexdigit);
         let mut hashes = BTreeSet::new();
         for entry in self.trees()?.blobs.iter().keys() {
             let key = entry?;
-            if is_hash(&key) {
+            if is_sha256(&key) {
                 hashes.insert(String::from_utf8_lossy(&key).into_owned());
             }
         }
@@ -46,7 +45,7 @@ impl Store {
         };
         for file in files {
             let name = file.file_name();
-            if is_hash(name.as_encoded_bytes()) {
+            if is_sha256(name.as_encoded_bytes()) {
                 hashes.insert(name.to_string_lossy().into_owned());
             }
         }
@@ -127,11 +126,7 @@ fn listed(kind: &[u8], value: &[u8], key: &[u8]) -> Result<Option<Record>, Store
         Record::PluginState { plugin, key: text(key)?, value: value.to_vec() }
     } else if let Some(rest) = kind.strip_prefix(b"qm/") {
         let (conversation, _) = pop_segment(rest).ok_or_else(damaged)?;
-        let marks = postcard::from_bytes(value).map_err(|error| StoreError::Tally {
-            key: String::from_utf8_lossy(key).into_owned(),
-            message: error.to_string(),
-        })?;
-        Record::KpiMarks { conversation, marks }
+        Record::KpiMarks { conversation, marks: crate::kpis::decode_binary(key, value)? }
     } else if READ_ELSEWHERE.iter().any(|prefix| kind.starts_with(prefix)) {
         return Ok(None);
     } else {

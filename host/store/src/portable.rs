@@ -324,6 +324,11 @@ impl Inventory {
         self.kinds.iter().map(|(kind, count)| (*kind, count))
     }
 
+    /// One kind's count and digest, if any record of it was seen.
+    pub fn count(&self, kind: &str) -> Option<Count> {
+        self.kinds.get(kind).copied()
+    }
+
     pub fn total(&self) -> u64 {
         self.kinds.values().map(|count| count.records).sum()
     }

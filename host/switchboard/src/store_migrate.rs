@@ -147,10 +147,7 @@ fn report(moved: &Inventories, arrived: &Inventories) -> String {
         kinds.sort_unstable();
         kinds.dedup();
         for kind in kinds {
-            let count = |inventory: &Inventory| {
-                inventory.kinds().find(|(name, _)| *name == kind).map(|(_, count)| *count)
-            };
-            let (from, to) = (count(source), count(target));
+            let (from, to) = (source.count(kind), target.count(kind));
             let mark = if from == to { "✓" } else { "✗" };
             let records =
                 |count: Option<switchboard_store::portable::Count>| count.map_or(0, |count| count.records);
