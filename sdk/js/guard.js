@@ -14,6 +14,8 @@
 // 64-bit integers BigInts (or whole Numbers, which componentize-js converts).
 // `guard.test.js` checks their names against the WIT.
 
+import { keepConfig } from './switchboard.js';
+
 const MAX_TRACEBACK_CHARS = 4000;
 
 const string = { kind: 'string' };
@@ -203,22 +205,40 @@ export function crashed(kind, message, traceback = '') {
   return { tag: 'crashed', val: { kind, message, traceback: traceback.slice(-MAX_TRACEBACK_CHARS) } };
 }
 
+/** What an export throws for `error`: a step-error the plugin threw on
+ * purpose goes through as it is; anything else is an exception, with its stack. */
+function asStepError(error) {
+  if (error && typeof error === 'object' && STEP_ERRORS.includes(error.tag)) return error;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${describe(error)}`;
+  return crashed('exception', message, error instanceof Error ? String(error.stack ?? '') : '');
+}
+
 function guard(exported, method, shape, name) {
   if (!exported || typeof exported[method] !== 'function') {
     throw new Error(`app.js exports no \`${name}\` with a \`${method}\` function: the world this plugin is built for needs it`);
   }
   const original = exported[method];
+  const ownInit = exported.init;
   return {
     ...exported,
+    // Every export gets `init` (WIT 0.2.0): it parses the config once,
+    // before the host snapshots the instance, then runs the plugin's own
+    // `init`, if it has one, guarded like the method.
+    init(text) {
+      keepConfig(text);
+      if (typeof ownInit !== 'function') return;
+      try {
+        ownInit.call(exported, text);
+      } catch (error) {
+        throw asStepError(error);
+      }
+    },
     [method](input) {
       let answer;
       try {
         answer = original.call(exported, input);
       } catch (error) {
-        // A step-error the plugin threw on purpose goes through as it is.
-        if (error && typeof error === 'object' && STEP_ERRORS.includes(error.tag)) throw error;
-        const message = error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${describe(error)}`;
-        throw crashed('exception', message, error instanceof Error ? String(error.stack ?? '') : '');
+        throw asStepError(error);
       }
       const problem = shapeProblem(answer, shape, method === 'run' ? 'decisions' : 'classification');
       if (problem) throw crashed('bad-output', problem);

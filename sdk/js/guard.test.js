@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SHAPES, shapeProblem, guardHandler, decision } from './guard.js';
-import { reply, setField, text, refused } from './switchboard.js';
+import { reply, setField, text, refused, config } from './switchboard.js';
 
 const wit = ['types.wit', 'world.wit']
   .map((file) => readFileSync(new URL(`../../wit/since_v0.2.0/${file}`, import.meta.url), 'utf8'))
@@ -68,4 +68,26 @@ test('the guard turns exceptions and bad answers into crashed errors, and lets r
   });
   assert.throws(() => handler.run('refuse'), { tag: 'refused', val: 'closed' });
   assert.throws(() => guardHandler({}), /exports no `handler`/);
+});
+
+test('the guarded init parses the config once and runs the plugin\'s own init', () => {
+  const seen = [];
+  const handler = guardHandler({
+    init(text) {
+      seen.push(text);
+      if (text === '"refuse"') throw refused('not this config');
+      if (text === '"boom"') throw new TypeError('boom');
+    },
+    run: () => [],
+  });
+  handler.init('{"deposit": 20}');
+  assert.deepEqual(seen, ['{"deposit": 20}']);
+  const first = config({ config: '{"deposit": 20}' });
+  assert.equal(config({ config: '{"deposit": 20}' }), first, 'the parse init kept, not a new one');
+  assert.deepEqual(config({ config: '{"deposit": 30}' }), { deposit: 30 }, 'another config is parsed for its call');
+  assert.throws(() => handler.init('{not json'), (error) => error.tag === 'invalid-config');
+  assert.throws(() => handler.init('"refuse"'), (error) => error.tag === 'refused');
+  assert.throws(() => handler.init('"boom"'), (error) => error.tag === 'crashed' && error.val.message === 'TypeError: boom');
+  // A plugin without an init of its own still gets one.
+  guardHandler({ run: () => [] }).init('{}');
 });

@@ -11,13 +11,31 @@ export function field(input, name) {
 }
 
 /** The tenant's config for this plugin, parsed. Bad JSON refuses the step. */
-export function config(input) {
-  if (!input.config.trim()) return {};
+// The config `init` parsed, as { text, value }: the host snapshots the
+// instance after `init`, so every call finds it here already parsed.
+let kept;
+
+function parse(text) {
+  if (!text.trim()) return {};
   try {
-    return JSON.parse(input.config);
+    return JSON.parse(text);
   } catch (error) {
     throw invalidConfig(`config is not JSON: ${error.message}`);
   }
+}
+
+/** Parse the binding's config once, for `config` to return: what the `init`
+ * the build adds does (see guard.js). Bad JSON refuses the binding. */
+export function keepConfig(text) {
+  kept = { text, value: parse(text) };
+}
+
+/** The tenant's config for this plugin, parsed: by `init` when the binding
+ * was made (so no call parses it again), or now when the input carries
+ * another. Treat it as read-only. Bad JSON refuses the step. */
+export function config(input) {
+  if (kept && kept.text === input.config) return kept.value;
+  return parse(input.config);
 }
 
 export const text = (value) => ({ tag: 'text', val: value });

@@ -2,9 +2,20 @@
 //!
 //! For each example plugin and input:
 //!
-//! - **native**: the plugin's Rust code called directly (the floor);
-//! - **fresh**: [`Plugin::call`], a new store and instance per call (production);
-//! - **reused**: one instance called again and again (what isolation costs).
+//! - **native**: the plugin's Rust code called directly (the floor), its
+//!   config parsed once as `init` parses it;
+//! - **fresh**: [`Plugin::call`] on the plugin as a tenant binds it
+//!   ([`Runtime::bind`]): a new store and instance per call, started from the
+//!   snapshot `init(config)` left (production);
+//! - **no snapshot**: the same, on the component as loaded, so each call runs
+//!   `init(config)` before `run` (what the snapshot saves);
+//! - **reused**: one initialised instance called again and again (what
+//!   isolation costs).
+//!
+//! `--breakdown` then times one production call stage by stage (store,
+//! instantiate, init, call, reset), and the call again on a step that
+//! ignores its input (`hostile` fixture's `ok`): what lowering and lifting
+//! the same input costs without the guest's work.
 //!
 //! The three are measured in interleaved rounds, so a noisy neighbour on this
 //! shared machine slows all three alike, and the report gives medians and the
@@ -39,6 +50,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also time each stage of a production call.
+    #[arg(long)]
+    breakdown: bool,
 }
 
 type NativeRun =
@@ -56,10 +70,28 @@ struct Row {
     case: &'static str,
     native_us: f64,
     fresh_us: f64,
+    unsnapshotted_us: f64,
     reused_us: f64,
     fresh_over_native: f64,
     reused_over_native: f64,
     fresh_over_reused: f64,
+    /// Fuel per call from the snapshot, and without it.
+    fuel: u64,
+    unsnapshotted_fuel: u64,
+    /// Median µs per stage of a production call, with `--breakdown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stages: Option<StageRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct StageRow {
+    store_us: f64,
+    instantiate_us: f64,
+    init_us: f64,
+    call_us: f64,
+    reset_us: f64,
+    /// The call on a step that ignores its input: lowering and lifting alone.
+    abi_only_call_us: f64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -69,16 +101,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() })?;
+    let read = |component: &str| {
+        let path = args.plugins_dir.join(format!("{component}.wasm"));
+        std::fs::read(&path)
+            .with_context(|| format!("failed to read {} (run scripts/build-plugins.sh)", path.display()))
+    };
+    // A step that ignores its input, for the breakdown's ABI-only call.
+    let ignoring = if args.breakdown { Some(runtime.load(&read("hostile_fixture")?)?) } else { None };
     let mut rows = Vec::new();
     for case in cases()? {
         if args.case.as_deref().is_some_and(|filter| !case.name.contains(filter)) {
             continue;
         }
-        let path = args.plugins_dir.join(format!("{}.wasm", case.component));
-        let plugin = runtime
-            .load_file(&path)
-            .with_context(|| format!("failed to load {} (run scripts/build-plugins.sh)", path.display()))?;
-        rows.push(measure(&case, &plugin, &args)?);
+        let bytes = read(case.component)?;
+        let plain = runtime.load(&bytes).with_context(|| format!("failed to load {}", case.component))?;
+        let bound = runtime
+            .bind(&bytes, &case.input.config)
+            .with_context(|| format!("failed to bind {}", case.component))?;
+        let mut row = measure(&case, &bound, &plain, &args)?;
+        if let Some(ignoring) = &ignoring {
+            row.stages = Some(breakdown(&case, &bound, ignoring, &args)?);
+        }
+        rows.push(row);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -88,28 +132,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn measure(case: &Case, plugin: &Plugin, args: &Args) -> anyhow::Result<Row> {
+fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::Result<Row> {
     let context = CallContext { grants: Arc::new(Grants::default()), ..CallContext::new(case.component) };
     let sdk_input = to_sdk(&case.input);
-    let mut reused = plugin.reused_instance_for_benchmarks(context.clone())?;
+    let mut reused = bound.reused_instance_for_benchmarks(&case.input.config, context.clone())?;
 
-    // The three paths must agree before their speed means anything.
+    // The paths must agree before their speed means anything.
     let native_decisions = (case.native)(sdk_input.clone()).map_err(|error| anyhow::anyhow!("{error:?}"))?;
-    let fresh_decisions =
-        plugin.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+    let fresh = bound.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+    let unsnapshotted =
+        plain.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
     let reused_decisions = reused.call(&case.input)?;
     anyhow::ensure!(
-        native_decisions.len() == fresh_decisions.decisions.len()
-            && fresh_decisions.decisions == reused_decisions,
+        native_decisions.len() == fresh.decisions.len()
+            && fresh.decisions == reused_decisions
+            && fresh.decisions == unsnapshotted.decisions,
         "{}: the paths disagree",
         case.name
     );
+    anyhow::ensure!(bound.snapshot().is_some(), "{}: the component has no `init` to snapshot", case.name);
 
     let mut native = || {
         std::hint::black_box((case.native)(std::hint::black_box(sdk_input.clone())).ok());
     };
-    let mut fresh = || {
-        std::hint::black_box(plugin.call(std::hint::black_box(&case.input), context.clone()).ok());
+    let mut fresh_call = || {
+        std::hint::black_box(bound.call(std::hint::black_box(&case.input), context.clone()).ok());
+    };
+    let mut plain_call = || {
+        std::hint::black_box(plain.call(std::hint::black_box(&case.input), context.clone()).ok());
     };
     let mut reuse = || {
         std::hint::black_box(reused.call(std::hint::black_box(&case.input)).ok());
@@ -117,25 +167,56 @@ fn measure(case: &Case, plugin: &Plugin, args: &Args) -> anyhow::Result<Row> {
 
     let target = Duration::from_millis(args.sample_ms);
     let native_iterations = iterations_for(&mut native, target);
-    let fresh_iterations = iterations_for(&mut fresh, target);
+    let fresh_iterations = iterations_for(&mut fresh_call, target);
+    let plain_iterations = iterations_for(&mut plain_call, target);
     let reused_iterations = iterations_for(&mut reuse, target);
-    let (mut native_samples, mut fresh_samples, mut reused_samples) = (Vec::new(), Vec::new(), Vec::new());
+    let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..args.rounds {
-        native_samples.push(sample(&mut native, native_iterations));
-        fresh_samples.push(sample(&mut fresh, fresh_iterations));
-        reused_samples.push(sample(&mut reuse, reused_iterations));
+        samples[0].push(sample(&mut native, native_iterations));
+        samples[1].push(sample(&mut fresh_call, fresh_iterations));
+        samples[2].push(sample(&mut plain_call, plain_iterations));
+        samples[3].push(sample(&mut reuse, reused_iterations));
     }
-    let (native_us, fresh_us, reused_us) =
-        (median(&mut native_samples), median(&mut fresh_samples), median(&mut reused_samples));
+    let [native_us, fresh_us, unsnapshotted_us, reused_us] = samples.map(|mut samples| median(&mut samples));
     Ok(Row {
         case: case.name,
         native_us,
         fresh_us,
+        unsnapshotted_us,
         reused_us,
         fresh_over_native: fresh_us / native_us,
         reused_over_native: reused_us / native_us,
         fresh_over_reused: fresh_us / reused_us,
+        fuel: fresh.report.fuel_used,
+        unsnapshotted_fuel: unsnapshotted.report.fuel_used,
+        stages: None,
     })
+}
+
+/// Median µs per stage of a production call, over as many calls as the
+/// rounds and sample length allow; and the call stage of a step that
+/// ignores the same input.
+fn breakdown(case: &Case, bound: &Plugin, ignoring: &Plugin, args: &Args) -> anyhow::Result<StageRow> {
+    let context = CallContext::new(case.component);
+    let calls = (args.rounds * 50).max(100);
+    let mut stages: [Vec<f64>; 5] = Default::default();
+    for _ in 0..calls {
+        let timed = bound.staged_call_for_benchmarks(&case.input, context.clone())?;
+        for (samples, stage) in
+            stages.iter_mut().zip([timed.store, timed.instantiate, timed.init, timed.call, timed.reset])
+        {
+            samples.push(stage.as_secs_f64() * 1e6);
+        }
+    }
+    // The same input, to a step that reads none of it: the fixture's `ok`.
+    let ignored = StepInput { step: "ok".to_owned(), ..case.input.clone() };
+    let mut abi = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        abi.push(ignoring.staged_call_for_benchmarks(&ignored, context.clone())?.call.as_secs_f64() * 1e6);
+    }
+    let [store_us, instantiate_us, init_us, call_us, reset_us] =
+        stages.map(|mut samples| median(&mut samples));
+    Ok(StageRow { store_us, instantiate_us, init_us, call_us, reset_us, abi_only_call_us: median(&mut abi) })
 }
 
 /// Calls per sample so that one sample takes about `target`.
@@ -168,20 +249,52 @@ fn median(samples: &mut [f64]) -> f64 {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<34} {:>10} {:>10} {:>10} {:>13} {:>14} {:>13}",
-        "case", "native µs", "fresh µs", "reused µs", "fresh/native", "reused/native", "fresh/reused"
+        "{:<34} {:>9} {:>9} {:>12} {:>9} {:>12} {:>12} {:>10} {:>12}",
+        "case",
+        "native µs",
+        "fresh µs",
+        "no snap. µs",
+        "reused µs",
+        "fresh/native",
+        "fresh/reused",
+        "fuel",
+        "no snap. fuel"
     );
     for row in rows {
         println!(
-            "{:<34} {:>10.2} {:>10.2} {:>10.2} {:>12.2}x {:>13.2}x {:>12.2}x",
+            "{:<34} {:>9.2} {:>9.2} {:>12.2} {:>9.2} {:>11.2}x {:>11.2}x {:>10} {:>12}",
             row.case,
             row.native_us,
             row.fresh_us,
+            row.unsnapshotted_us,
             row.reused_us,
             row.fresh_over_native,
-            row.reused_over_native,
-            row.fresh_over_reused
+            row.fresh_over_reused,
+            row.fuel,
+            row.unsnapshotted_fuel,
         );
+    }
+    if rows.iter().all(|row| row.stages.is_none()) {
+        return;
+    }
+    println!();
+    println!(
+        "{:<34} {:>9} {:>12} {:>8} {:>9} {:>9} {:>15}",
+        "stage, µs (median)", "store", "instantiate", "init", "call", "reset", "call, no guest"
+    );
+    for row in rows {
+        if let Some(stages) = &row.stages {
+            println!(
+                "{:<34} {:>9.2} {:>12.2} {:>8.2} {:>9.2} {:>9.2} {:>15.2}",
+                row.case,
+                stages.store_us,
+                stages.instantiate_us,
+                stages.init_us,
+                stages.call_us,
+                stages.reset_us,
+                stages.abi_only_call_us
+            );
+        }
     }
 }
 

@@ -38,18 +38,31 @@ impl CompileCache {
         Ok(Self { dir, sandbox })
     }
 
+    /// `bytes` compiled, or its artifact from an earlier compile.
     pub(crate) fn component(
         &self,
         engine: &Engine,
         hash: &ContentHash,
         bytes: &[u8],
     ) -> Result<Component, LoadError> {
+        self.entry(engine, hash.as_str(), || Ok(bytes.to_vec()))
+    }
+
+    /// The component cached as `name`; on a miss, what `source` makes,
+    /// compiled and kept under that name. `name` must identify what
+    /// `source` makes: a content hash, or a snapshot's key.
+    pub(crate) fn entry(
+        &self,
+        engine: &Engine,
+        name: &str,
+        source: impl FnOnce() -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Component, LoadError> {
         let Some(dir) = &self.dir else {
-            return Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()));
+            return compile(engine, &source()?);
         };
         let mut engine_hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut engine_hasher);
-        let path = dir.join(format!("{hash}-{:016x}.cwasm", engine_hasher.finish()));
+        let path = dir.join(format!("{name}-{:016x}.cwasm", engine_hasher.finish()));
         if path.exists() {
             // SAFETY: only this process writes into the cache directory (created
             // 0700 above), and entries are named by the engine's compatibility hash,
@@ -62,22 +75,50 @@ impl CompileCache {
                 }
             }
         }
+        let bytes = source()?;
         if let Some((sandbox, config)) = &self.sandbox {
-            compile_in_sandbox(sandbox, config, bytes, &path)?;
-            // SAFETY: as above; the child that wrote it is this host's own
-            // compiler, run with the same engine settings.
-            return unsafe { Component::deserialize_file(engine, &path) }.map_err(|error| {
-                let _ = std::fs::remove_file(&path);
-                LoadError::Invalid(anyhow::Error::from(error).context("the compiled component did not load"))
-            });
+            compile_in_sandbox(sandbox, config, &bytes, &path)?;
+            return load_compiled(engine, &path);
         }
-        let component = Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()))?;
+        let component = compile(engine, &bytes)?;
         if let Err(error) = store_entry(&path, &component) {
             // A cold cache costs only compile time on the next start; do not fail the load.
             tracing::warn!(path = %path.display(), "could not write compile cache entry: {error:#}");
         }
         Ok(component)
     }
+
+    /// `bytes` compiled as [`Self::entry`] would (in the sandbox, if there is
+    /// one), but not kept: for a component used once, such as the
+    /// instrumented copy a snapshot is taken from.
+    pub(crate) fn transient(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+        match (&self.dir, &self.sandbox) {
+            (Some(dir), Some((sandbox, config))) => {
+                let path =
+                    dir.join(format!("transient-{}-{}.cwasm", std::process::id(), ContentHash::of(bytes)));
+                compile_in_sandbox(sandbox, config, bytes, &path)?;
+                let component = load_compiled(engine, &path);
+                // The component keeps its own mapping of the file.
+                let _ = std::fs::remove_file(&path);
+                component
+            }
+            _ => compile(engine, bytes),
+        }
+    }
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+    Component::new(engine, bytes).map_err(|error| LoadError::Invalid(error.into()))
+}
+
+/// What the sandbox's child compiled into `path`.
+fn load_compiled(engine: &Engine, path: &std::path::Path) -> Result<Component, LoadError> {
+    // SAFETY: the child that wrote it is this host's own compiler, run with
+    // the same engine settings, into the directory only this process writes.
+    unsafe { Component::deserialize_file(engine, path) }.map_err(|error| {
+        let _ = std::fs::remove_file(path);
+        LoadError::Invalid(anyhow::Error::from(error).context("the compiled component did not load"))
+    })
 }
 
 fn store_entry(path: &std::path::Path, component: &Component) -> anyhow::Result<()> {

@@ -21,6 +21,15 @@ pub enum LoadError {
     /// ([`CompileSandbox`](crate::CompileSandbox)).
     #[error("component refused: {0}; make it smaller or less deeply nested")]
     TooCostly(String),
+    /// `lifecycle.init` refused the config it was bound with.
+    #[error("its init refused the config: {0}")]
+    InitRefused(StepError),
+    /// `lifecycle.init` trapped, or ran past a limit.
+    #[error("its init failed: {0}")]
+    InitFailed(FailureKind),
+    /// `init` ran, but its instance could not be snapshotted.
+    #[error("could not snapshot it after init: {0}; report this with the component attached")]
+    Snapshot(String),
 }
 
 /// Why a step call produced no decisions. The host always survives these.

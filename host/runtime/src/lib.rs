@@ -31,6 +31,9 @@
 //!   `switchboard:plugin` version, converted to and from
 //!   [`switchboard_core::contract`]. Each WIT version gets one such module and
 //!   nothing past it sees versioned types; `bridge.rs` holds what they share.
+//! - `snapshot.rs`: per-binding snapshots ([`Runtime::bind`]): a component's
+//!   `lifecycle.init(config)` run once and its instance written out as a new
+//!   component (wasmtime-wizer), which every call of the binding starts from.
 //! - `error.rs`: [`LoadError`] and [`StepFailure`].
 
 mod bridge;
@@ -47,6 +50,7 @@ mod plugin;
 mod runtime;
 mod since_v0_1_0;
 mod since_v0_2_0;
+mod snapshot;
 mod state;
 
 pub use capabilities::{Grants, MemoryKv, Secret};
@@ -56,7 +60,8 @@ pub use error::{FailureKind, LoadError, StepFailure};
 pub use http::HttpGrant;
 pub use limits::{Limits, ResourceReport};
 pub use plugin::{
-    ApiVersion, CallContext, ClassifyOutcome, ContentHash, LogLine, Plugin, ReusedInstance, StepOutcome,
+    ApiVersion, CallContext, ClassifyOutcome, ContentHash, LogLine, Plugin, ReusedInstance, Stages,
+    StepOutcome,
 };
 pub use runtime::{Runtime, RuntimeConfig};
 pub use switchboard_core::kv::{KvBackend, KvQuota, KvQuotaExceeded, KvScope};

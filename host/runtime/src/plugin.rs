@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use switchboard_core::contract::{
-    Classification, ClassifyInput, Crash, CrashKind, Decision, StepError, StepInput,
+    Classification, ClassifyInput, Crash, CrashKind, Decision, PluginConfig, StepError, StepInput,
 };
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Engine, Store, Trap};
@@ -62,8 +62,14 @@ impl fmt::Display for ApiVersion {
 /// What a component exports, by version, each resolved to an export index.
 #[derive(Clone)]
 pub(crate) enum Exports {
-    V0_1 { handler: since_v0_1_0::Handler },
-    V0_2 { handler: Option<since_v0_2_0::Handler>, classifier: Option<since_v0_2_0::Classifier> },
+    V0_1 {
+        handler: since_v0_1_0::Handler,
+    },
+    V0_2 {
+        handler: Option<since_v0_2_0::Handler>,
+        classifier: Option<since_v0_2_0::Classifier>,
+        lifecycle: Option<since_v0_2_0::Lifecycle>,
+    },
 }
 
 impl Exports {
@@ -71,15 +77,26 @@ impl Exports {
     fn probe(&self, instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<()> {
         match self {
             Exports::V0_1 { handler } => handler.probe(instance, store),
-            Exports::V0_2 { handler, classifier } => {
+            Exports::V0_2 { handler, classifier, lifecycle } => {
                 if let Some(handler) = handler {
                     handler.probe(instance, store)?;
                 }
                 if let Some(classifier) = classifier {
                     classifier.probe(instance, store)?;
                 }
+                if let Some(lifecycle) = lifecycle {
+                    lifecycle.probe(instance, store)?;
+                }
                 Ok(())
             }
+        }
+    }
+
+    /// `lifecycle.init`, if the component has it.
+    fn lifecycle(&self) -> Option<&since_v0_2_0::Lifecycle> {
+        match self {
+            Exports::V0_2 { lifecycle, .. } => lifecycle.as_ref(),
+            Exports::V0_1 { .. } => None,
         }
     }
 
@@ -112,6 +129,18 @@ pub struct Plugin {
     epoch_tick: Duration,
     /// What the component says about itself, if it carries a manifest.
     manifest: Option<Arc<Manifest>>,
+    /// The binding's pre-initialised snapshot ([`Runtime::bind`](crate::Runtime::bind)).
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// A component as `lifecycle.init` left it for one config: the calls that
+/// carry that config start from here instead of running `init` again.
+struct Snapshot {
+    config: PluginConfig,
+    pre: InstancePre<HostState>,
+    exports: Exports,
+    /// What it is cached under (`snapshot::key`).
+    key: String,
 }
 
 impl fmt::Debug for Plugin {
@@ -120,6 +149,7 @@ impl fmt::Debug for Plugin {
             .debug_struct("Plugin")
             .field("hash", &self.hash)
             .field("version", &self.version)
+            .field("snapshot", &self.snapshot.as_ref().map(|snapshot| &snapshot.key))
             .finish_non_exhaustive()
     }
 }
@@ -185,7 +215,34 @@ impl Plugin {
         epoch_tick: Duration,
         manifest: Option<Manifest>,
     ) -> Self {
-        Self { engine, hash, version, pre, exports, epoch_tick, manifest: manifest.map(Arc::new) }
+        Self {
+            engine,
+            hash,
+            version,
+            pre,
+            exports,
+            epoch_tick,
+            manifest: manifest.map(Arc::new),
+            snapshot: None,
+        }
+    }
+
+    /// This plugin, whose calls with `config` start from `snapshot`: the
+    /// same component after `init(config)`, cached as `key`.
+    pub(crate) fn with_snapshot(&self, config: PluginConfig, snapshot: Plugin, key: String) -> Self {
+        let snapshot = Snapshot { config, pre: snapshot.pre, exports: snapshot.exports, key };
+        Self { snapshot: Some(Arc::new(snapshot)), ..self.clone() }
+    }
+
+    /// Whether the component exports `lifecycle.init` (WIT 0.2.0).
+    pub fn has_init(&self) -> bool {
+        self.exports.lifecycle().is_some()
+    }
+
+    /// The key of the snapshot calls start from, if the plugin was bound
+    /// with a config and has `init`.
+    pub fn snapshot(&self) -> Option<&str> {
+        self.snapshot.as_ref().map(|snapshot| snapshot.key.as_str())
     }
 
     /// The manifest `switchboard plugin build` embedded, if any.
@@ -253,10 +310,18 @@ impl Plugin {
     /// This blocks the thread for as long as the guest runs (bounded by the
     /// call's deadline): async callers should use a blocking pool.
     pub fn call(&self, input: &StepInput, context: CallContext) -> Result<StepOutcome, StepFailure> {
-        let (decisions, report, logs) =
-            self.invoke(context, &input.tenant, &input.conversation, input.now, |instance, store| {
-                self.exports.run(instance, store, input)
-            })?;
+        if !self.is_step() {
+            let message = "this component exports no step handler, only `understanding`".to_owned();
+            return Err(StepFailure::before_running(FailureKind::Host { message }));
+        }
+        let (decisions, report, logs) = self.invoke(
+            context,
+            &input.tenant,
+            &input.conversation,
+            input.now,
+            &input.config,
+            |exports, instance, store| exports.run(instance, store, input),
+        )?;
         Ok(StepOutcome { decisions, report, logs })
     }
 
@@ -267,26 +332,39 @@ impl Plugin {
         input: &ClassifyInput,
         context: CallContext,
     ) -> Result<ClassifyOutcome, StepFailure> {
-        let Exports::V0_2 { classifier: Some(classifier), .. } = &self.exports else {
+        if !self.is_classifier() {
             let message = "this component exports no `understanding` (WIT 0.2.0)".to_owned();
             return Err(StepFailure::before_running(FailureKind::Host { message }));
-        };
-        let (classification, report, logs) =
-            self.invoke(context, &input.tenant, &input.conversation, input.now, |instance, store| {
-                classifier.classify(instance, store, input)
-            })?;
+        }
+        let (classification, report, logs) = self.invoke(
+            context,
+            &input.tenant,
+            &input.conversation,
+            input.now,
+            &input.config,
+            |exports, instance, store| match exports {
+                Exports::V0_2 { classifier: Some(classifier), .. } => {
+                    classifier.classify(instance, store, input)
+                }
+                _ => Err(wasmtime::format_err!("the snapshot lost `understanding`")),
+            },
+        )?;
         Ok(ClassifyOutcome { classification, report, logs })
     }
 
     /// One call on a fresh store and instance, with its limits armed and its
-    /// failures classified.
+    /// failures classified. The instance comes from the binding's snapshot
+    /// when the call carries the config it was taken with; otherwise from
+    /// the component itself, with `init(config)` run first if it has one, so
+    /// that every instance that runs a step has been initialised.
     fn invoke<T>(
         &self,
         context: CallContext,
         tenant: &str,
         conversation: &str,
         now: i64,
-        call: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Result<T, StepError>>,
+        config: &PluginConfig,
+        call: impl FnOnce(&Exports, &Instance, &mut Store<HostState>) -> wasmtime::Result<Result<T, StepError>>,
     ) -> Result<(T, ResourceReport, Vec<LogLine>), StepFailure> {
         let limits = context.limits;
         let started = Instant::now();
@@ -297,10 +375,17 @@ impl Plugin {
                 return Err(StepFailure::before_running(kind));
             }
         };
-        let result = self
-            .pre
+        let (pre, exports, init) = self.starting_point(config);
+        let result = pre
             .instantiate(&mut store)
-            .and_then(|instance| call(&instance, &mut store))
+            .and_then(|instance| {
+                if let Some(lifecycle) = init
+                    && let Err(refusal) = lifecycle.init(&instance, &mut store, config.as_str())?
+                {
+                    return Ok(Err(refusal));
+                }
+                call(exports, &instance, &mut store)
+            })
             .map_err(anyhow::Error::from);
 
         let report = ResourceReport {
@@ -325,15 +410,100 @@ impl Plugin {
         }
     }
 
+    /// A fresh instance that has run `init(config)`, for a snapshot to be
+    /// taken of. `init` sees time standing at the epoch, randomness seeded
+    /// from nothing of the tenant's, and no capability: what it leaves
+    /// depends on the component and the config alone.
+    pub(crate) fn initialised(
+        &self,
+        config: &str,
+        limits: Limits,
+    ) -> Result<(Store<HostState>, Instance), LoadError> {
+        let Some(lifecycle) = self.exports.lifecycle() else {
+            return Err(LoadError::Incompatible("the component has no `init`".to_owned()));
+        };
+        let context = CallContext { limits, ..CallContext::new("init") };
+        let mut store =
+            self.store(context, "", "", 0).map_err(|error| LoadError::Invalid(anyhow::Error::from(error)))?;
+        let outcome = self.pre.instantiate(&mut store).and_then(|instance| {
+            let answer = lifecycle.init(&instance, &mut store, config)?;
+            Ok((answer, instance))
+        });
+        match outcome {
+            Ok((Ok(()), instance)) => Ok((store, instance)),
+            Ok((Err(refusal), _)) => Err(LoadError::InitRefused(bounded(refusal))),
+            Err(error) => {
+                let error = anyhow::Error::from(error);
+                let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
+                Err(LoadError::InitFailed(classify(&error, &limits, &stderr)))
+            }
+        }
+    }
+
+    /// Where a call with `config` starts: the snapshot taken with it, else
+    /// the component, with the `init` to run first (if it has one).
+    fn starting_point(
+        &self,
+        config: &PluginConfig,
+    ) -> (&InstancePre<HostState>, &Exports, Option<&since_v0_2_0::Lifecycle>) {
+        match &self.snapshot {
+            Some(snapshot) if snapshot.config == *config => (&snapshot.pre, &snapshot.exports, None),
+            _ => (&self.pre, &self.exports, self.exports.lifecycle()),
+        }
+    }
+
+    /// One step call as [`Plugin::call`] makes it, timed stage by stage.
+    /// **Only for benchmarks** (`bench steps --breakdown`).
+    #[doc(hidden)]
+    pub fn staged_call_for_benchmarks(
+        &self,
+        input: &StepInput,
+        context: CallContext,
+    ) -> anyhow::Result<Stages> {
+        let started = Instant::now();
+        let mut store = self.store(context, &input.tenant, &input.conversation, input.now)?;
+        let stored = Instant::now();
+        let (pre, exports, init) = self.starting_point(&input.config);
+        let instance = pre.instantiate(&mut store)?;
+        let instantiated = Instant::now();
+        if let Some(lifecycle) = init {
+            lifecycle
+                .init(&instance, &mut store, input.config.as_str())?
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+        }
+        let initialised = Instant::now();
+        exports.run(&instance, &mut store, input)?.map_err(|error| anyhow::anyhow!("{error}"))?;
+        let ran = Instant::now();
+        drop(store);
+        let dropped = Instant::now();
+        Ok(Stages {
+            store: stored - started,
+            instantiate: instantiated - stored,
+            init: initialised - instantiated,
+            call: ran - initialised,
+            reset: dropped - ran,
+        })
+    }
+
     /// An instance kept across calls. **Only for benchmarks**: whatever the guest
     /// keeps in memory leaks from one call into the next, which is exactly what
     /// [`Plugin::call`] exists to prevent.
     #[doc(hidden)]
-    pub fn reused_instance_for_benchmarks(&self, context: CallContext) -> anyhow::Result<ReusedInstance<'_>> {
+    pub fn reused_instance_for_benchmarks(
+        &self,
+        config: &PluginConfig,
+        context: CallContext,
+    ) -> anyhow::Result<ReusedInstance<'_>> {
         let limits = context.limits;
         let mut store = self.store(context, "bench", "bench", 0)?;
-        let instance = self.pre.instantiate(&mut store)?;
-        Ok(ReusedInstance { plugin: self, store, instance, limits })
+        let (pre, exports, init) = self.starting_point(config);
+        let instance = pre.instantiate(&mut store)?;
+        if let Some(lifecycle) = init {
+            lifecycle
+                .init(&instance, &mut store, config.as_str())?
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+        }
+        Ok(ReusedInstance { plugin: self, exports: exports.clone(), store, instance, limits })
     }
 
     /// Epochs until the deadline: rounded up, plus one because the current
@@ -344,10 +514,28 @@ impl Plugin {
     }
 }
 
+/// The time each stage of one call took: see
+/// [`Plugin::staged_call_for_benchmarks`].
+#[doc(hidden)]
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Stages {
+    /// A new `Store` with the call's state (WASI context, limiter, logs).
+    pub store: Duration,
+    /// An instance from the pool, its memory mapped from the snapshot.
+    pub instantiate: Duration,
+    /// `init(config)`, for a call that does not start from a snapshot.
+    pub init: Duration,
+    /// `run`: lowering the input, the guest, lifting its decisions.
+    pub call: Duration,
+    /// Dropping the store: the pool resets the instance's slot.
+    pub reset: Duration,
+}
+
 /// See [`Plugin::reused_instance_for_benchmarks`].
 #[doc(hidden)]
 pub struct ReusedInstance<'plugin> {
     plugin: &'plugin Plugin,
+    exports: Exports,
     store: Store<HostState>,
     instance: wasmtime::component::Instance,
     limits: Limits,
@@ -363,7 +551,7 @@ impl ReusedInstance<'_> {
     /// Run one step with the limits re-armed, on the same instance as before.
     pub fn call(&mut self, input: &StepInput) -> anyhow::Result<Vec<Decision>> {
         self.plugin.arm(&mut self.store, &self.limits)?;
-        let decisions = self.plugin.exports.run(&self.instance, &mut self.store, input)??;
+        let decisions = self.exports.run(&self.instance, &mut self.store, input)??;
         Ok(decisions)
     }
 }

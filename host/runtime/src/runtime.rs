@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use switchboard_core::contract::PluginConfig;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
@@ -109,10 +110,68 @@ impl Runtime {
         })?;
         let hash = ContentHash::of(bytes);
         let component = self.cache.component(&self.engine, &hash, bytes)?;
-        let (version, exports) = exports(&self.engine, &component)?;
+        self.plugin(&component, hash, manifest)
+    }
+
+    /// Load `bytes` as a binding with `config`: when the component has
+    /// `lifecycle.init` (WIT 0.2.0), its calls with that config start from a
+    /// snapshot taken after `init(config)` ran once (see `snapshot.rs`),
+    /// cached beside the compiled code. A component without `init` loads as
+    /// [`Runtime::load`] loads it.
+    ///
+    /// An `init` that refuses the config, traps or runs past the runtime's
+    /// ceiling limits fails the load, naming why.
+    pub fn bind(&self, bytes: &[u8], config: &PluginConfig) -> Result<Plugin, LoadError> {
+        self.initialise(&self.load(bytes)?, bytes, config)
+    }
+
+    /// [`Runtime::bind`] for a plugin already loaded from `bytes` (so that a
+    /// caller can check its manifest first).
+    pub fn initialise(
+        &self,
+        plugin: &Plugin,
+        bytes: &[u8],
+        config: &PluginConfig,
+    ) -> Result<Plugin, LoadError> {
+        if !plugin.has_init() {
+            return Ok(plugin.clone());
+        }
+        if ContentHash::of(bytes) != *plugin.hash() {
+            return Err(LoadError::Incompatible("these bytes are not the loaded plugin's".to_owned()));
+        }
+        let key = crate::snapshot::key(plugin.hash(), config.as_str());
+        let started = std::time::Instant::now();
+        let mut taken = false;
+        let component = self.cache.entry(&self.engine, &key, || {
+            taken = true;
+            let wizer = crate::snapshot::wizer();
+            let (context, instrumented) = crate::snapshot::instrument(&wizer, bytes)?;
+            let component = self.cache.transient(&self.engine, &instrumented)?;
+            let instrumented = self.plugin(&component, plugin.hash().clone(), None)?;
+            crate::snapshot::take(&wizer, &context, &instrumented, config.as_str(), self.ceiling)
+        })?;
+        let snapshot = self.plugin(&component, plugin.hash().clone(), None)?;
+        tracing::debug!(
+            component = %plugin.hash(),
+            snapshot = %key,
+            taken,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "bound with a snapshot"
+        );
+        Ok(plugin.with_snapshot(config.clone(), snapshot, key))
+    }
+
+    /// A compiled component, checked against the contract and pre-instantiated.
+    fn plugin(
+        &self,
+        component: &Component,
+        hash: ContentHash,
+        manifest: Option<crate::manifest::Manifest>,
+    ) -> Result<Plugin, LoadError> {
+        let (version, exports) = exports(&self.engine, component)?;
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
         let plugin = Plugin::new(self.engine.clone(), hash, version, pre, exports, self.epoch_tick, manifest);
         plugin.probe()?;
@@ -206,7 +265,8 @@ fn exports(engine: &Engine, component: &Component) -> Result<(ApiVersion, Export
     let handler = since_v0_2_0::Handler::find(component);
     let classifier = since_v0_2_0::Classifier::find(component);
     if handler.is_some() || classifier.is_some() {
-        return Ok((ApiVersion::V0_2, Exports::V0_2 { handler, classifier }));
+        let lifecycle = since_v0_2_0::Lifecycle::find(component);
+        return Ok((ApiVersion::V0_2, Exports::V0_2 { handler, classifier, lifecycle }));
     }
     if let Some(handler) = since_v0_1_0::Handler::find(component) {
         return Ok((ApiVersion::V0_1, Exports::V0_1 { handler }));

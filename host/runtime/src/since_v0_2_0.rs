@@ -188,3 +188,58 @@ fn classification(answer: understanding::Classification) -> latest::Classificati
         locale: answer.locale,
     }
 }
+
+type InitParams<'a> = (&'a str,);
+type InitResults = (Result<(), types::StepError>,);
+
+/// The component's `init`s (`handler.init`, then `understanding.init`),
+/// resolved to export indexes: what pre-initialises a binding (see
+/// `snapshot.rs`).
+#[derive(Clone)]
+pub(crate) struct Lifecycle {
+    inits: Vec<wasmtime::component::ComponentExportIndex>,
+}
+
+impl Lifecycle {
+    /// `None` for a component without `init` (every 0.1.0 one, and 0.2.0
+    /// ones built before it): its calls simply start unconfigured.
+    pub(crate) fn find(component: &wasmtime::component::Component) -> Option<Self> {
+        let inits: Vec<_> = [HANDLER_EXPORT, UNDERSTANDING_EXPORT]
+            .into_iter()
+            .filter_map(|interface| {
+                let export = component.get_export_index(None, interface)?;
+                component.get_export_index(Some(&export), "init")
+            })
+            .collect();
+        (!inits.is_empty()).then_some(Self { inits })
+    }
+
+    pub(crate) fn probe(
+        &self,
+        instance: &wasmtime::component::Instance,
+        store: &mut wasmtime::Store<HostState>,
+    ) -> wasmtime::Result<()> {
+        for init in &self.inits {
+            instance.get_typed_func::<InitParams<'_>, InitResults>(&mut *store, init)?;
+        }
+        Ok(())
+    }
+
+    /// Run every `init(config)`, stopping at the first refusal. The outer
+    /// error is a trap; the inner one the guest's refusal of its config.
+    pub(crate) fn init(
+        &self,
+        instance: &wasmtime::component::Instance,
+        store: &mut wasmtime::Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), latest::StepError>> {
+        for init in &self.inits {
+            let init = instance.get_typed_func::<InitParams<'_>, InitResults>(&mut *store, init)?;
+            let (result,) = init.call(&mut *store, (config,))?;
+            if let Err(refusal) = result {
+                return Ok(Err(step_error(refusal)));
+            }
+        }
+        Ok(Ok(()))
+    }
+}

@@ -19,7 +19,13 @@ use crate::plugin::{CallContext, LogLine};
 const STDERR_CAPACITY: usize = 16 << 10;
 
 pub(crate) struct HostState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most steps make none (a Rust
+    /// step that does not panic or print), and building it is a good part
+    /// of what a fresh store costs.
+    wasi: Option<WasiCtx>,
+    /// What the WASI context is built from: the call's time and seed.
+    now_ms: i64,
+    seed: u64,
     table: ResourceTable,
     http: WasiHttpCtx,
     http_hooks: GrantedHttp,
@@ -37,7 +43,9 @@ impl HostState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let seed = fnv1a([tenant.as_bytes(), conversation.as_bytes(), &now_ms.to_le_bytes()]);
         Self {
-            wasi: sandboxed_wasi(now_ms, seed, stderr.clone()),
+            wasi: None,
+            now_ms,
+            seed,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             http_hooks: GrantedHttp::new(context.grants.clone()),
@@ -57,7 +65,9 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let (now_ms, seed, stderr) = (self.now_ms, self.seed, &self.stderr);
+        let wasi = self.wasi.get_or_insert_with(|| sandboxed_wasi(now_ms, seed, stderr.clone()));
+        WasiCtxView { ctx: wasi, table: &mut self.table }
     }
 }
 

@@ -222,15 +222,19 @@ struct Config {
 #[derive(Debug)]
 pub struct Greeter;
 
+/// The config, parsed once per binding: the host runs `init` when a
+/// tenant binds the plugin and starts every call from what it left.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
 impl Plugin for Greeter {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let name = input.contact.display_name.as_deref().unwrap_or("there");
         Ok(vec![Decision::reply(format!("{}, {name}!", config.greeting))])
     }
 }
 
-switchboard_sdk::export_plugin!(Greeter);
+switchboard_sdk::export_plugin!(Greeter, config = CONFIG);
 
 #[cfg(test)]
 mod tests {

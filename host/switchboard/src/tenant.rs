@@ -697,6 +697,11 @@ impl Code {
                 )
             })?;
         }
+        // Calls with this config start from a snapshot taken after the
+        // plugin's `init` parsed it (a component without `init` is as loaded).
+        let plugin = runtime
+            .initialise(&plugin, &bytes, &config)
+            .with_context(|| format!("plugin {name:?} ({shown}) with its config"))?;
         let config_hash = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))

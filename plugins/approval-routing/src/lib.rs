@@ -48,7 +48,7 @@ pub struct ApprovalRouting;
 
 impl Plugin for ApprovalRouting {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let branch = input.text("branch").unwrap_or_default();
         let amount = input
             .money("amount")
@@ -116,7 +116,10 @@ fn pending(locale: &str, approver: &str) -> String {
     }
 }
 
-switchboard_sdk::export_plugin!(ApprovalRouting);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_plugin!(ApprovalRouting, config = CONFIG);
 
 #[cfg(test)]
 mod tests;

@@ -64,7 +64,7 @@ pub struct LeadScoring;
 
 impl Plugin for LeadScoring {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         if config.warm_at > config.hot_at {
             return Err(StepError::InvalidConfig("warm_at must not exceed hot_at".to_owned()));
         }
@@ -136,7 +136,10 @@ fn same_words(left: &str, right: &str) -> bool {
     normalize(left) == normalize(right)
 }
 
-switchboard_sdk::export_plugin!(LeadScoring);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_plugin!(LeadScoring, config = CONFIG);
 
 #[cfg(test)]
 mod tests;

@@ -64,7 +64,7 @@ pub struct LlmClassifier;
 
 impl Classifier for LlmClassifier {
     fn classify(input: ClassifyInput) -> Result<Classification, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let key = match &config.key_secret {
             Some(name) => Some(
                 config::secret(name)
@@ -116,7 +116,10 @@ impl Classifier for LlmClassifier {
     }
 }
 
-switchboard_sdk::export_classifier!(LlmClassifier);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_classifier!(LlmClassifier, config = CONFIG);
 
 #[derive(Debug, Deserialize)]
 struct Completion {

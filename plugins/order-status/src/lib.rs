@@ -77,7 +77,7 @@ pub struct OrderStatus;
 
 impl Plugin for OrderStatus {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let order_id = input
             .text("order_id")
             .map(str::trim)
@@ -118,7 +118,10 @@ impl Plugin for OrderStatus {
     }
 }
 
-switchboard_sdk::export_plugin!(OrderStatus);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_plugin!(OrderStatus, config = CONFIG);
 
 /// `Ok(None)` is a 404: the shop does not know this order.
 fn fetch(config: &Config, order_id: &str) -> Result<Option<Order>, StepError> {

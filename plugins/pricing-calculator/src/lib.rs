@@ -124,7 +124,7 @@ pub struct PricingCalculator;
 
 impl Plugin for PricingCalculator {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let quote = quote(&config, &input)?;
         Ok(vec![Decision::Quote(quote)])
     }
@@ -357,7 +357,10 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.collect::<Vec<_>>().join(" / ")
 }
 
-switchboard_sdk::export_plugin!(PricingCalculator);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_plugin!(PricingCalculator, config = CONFIG);
 
 #[cfg(test)]
 mod tests;

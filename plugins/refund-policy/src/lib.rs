@@ -63,7 +63,7 @@ pub struct RefundPolicy;
 
 impl Plugin for RefundPolicy {
     fn run(input: StepInput) -> Result<Vec<Decision>, StepError> {
-        let config: Config = input.config()?;
+        let config = CONFIG.get(&input.config)?;
         let verdict = decide(&config, &Claim::from_input(&input)?, input.now);
         Ok(vec![Decision::Verdict(verdict)])
     }
@@ -194,7 +194,10 @@ fn normalise_order(order: &str) -> String {
     order.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
 }
 
-switchboard_sdk::export_plugin!(RefundPolicy);
+/// The tenant's config, parsed once per binding by `init`.
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
+switchboard_sdk::export_plugin!(RefundPolicy, config = CONFIG);
 
 #[cfg(test)]
 mod tests;

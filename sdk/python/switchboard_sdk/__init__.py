@@ -43,12 +43,32 @@ def datetime_ms(step: t.StepInput, name: str) -> Optional[int]:
     return value.value if isinstance(value, t.Value_Datetime) else None
 
 
-def config(step: t.StepInput) -> Any:
-    """The tenant's config for this plugin, parsed. Bad JSON refuses the step."""
+# The config `init` parsed, as (text, value): the host snapshots the
+# instance after `init`, so every call finds it here already parsed.
+_kept: Optional[Tuple[str, Any]] = None
+
+
+def _parse(text: str) -> Any:
     try:
-        return json.loads(step.config) if step.config.strip() else {}
+        return json.loads(text) if text.strip() else {}
     except ValueError as error:
         raise Err(t.StepError_InvalidConfig(f"config is not JSON: {error}"))
+
+
+def keep_config(text: str) -> None:
+    """Parse the binding's config once, for `config` to return: what the
+    `init` the build adds does (see `guard.py`). Bad JSON refuses the binding."""
+    global _kept
+    _kept = (text, _parse(text))
+
+
+def config(step: t.StepInput) -> Any:
+    """The tenant's config for this plugin, parsed: by `init` when the
+    binding was made (so no call parses it again), or now when the step
+    carries another. Treat it as read-only. Bad JSON refuses the step."""
+    if _kept is not None and _kept[0] == step.config:
+        return _kept[1]
+    return _parse(step.config)
 
 
 def reply(message: str, options: Iterable[Tuple[str, str]] = (), locale: Optional[str] = None) -> t.Decision:

@@ -54,7 +54,31 @@ def guarded(app: Any, name: str) -> Any:
             raise crashed(t.CrashKind.BAD_OUTPUT, problem)
         return answer
 
-    return type(cls.__name__, (cls,), {method: call})
+    # The protocol class componentize-py generates has an `init` that raises
+    # NotImplementedError: only an `init` the plugin wrote is its own.
+    from wit_world import exports
+
+    own_init = getattr(cls, "init", None)
+    if own_init is getattr(getattr(exports, name), "init", None):
+        own_init = None
+
+    def init(self: Any, config: str) -> None:
+        # The build adds `init` (WIT 0.2.0) to every export: it parses the
+        # config once, before the host snapshots the instance, then runs
+        # the class's own `init`, if it has one, guarded like the method.
+        import switchboard_sdk
+
+        switchboard_sdk.keep_config(config)
+        if own_init is None:
+            return
+        try:
+            own_init(self, config)
+        except Err:
+            raise
+        except Exception as error:
+            raise crashed(t.CrashKind.EXCEPTION, f"{type(error).__name__}: {error}", traceback.format_exc())
+
+    return type(cls.__name__, (cls,), {method: call, "init": init})
 
 
 def _return_type(name: str, method: str) -> Any:

@@ -74,13 +74,13 @@ pub mod classifier_bindings {
 
 mod capabilities;
 mod classify;
+mod configured;
 mod decision;
 pub mod http;
 mod input;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
-pub use bindings::exports::switchboard::plugin::handler::Guest as Plugin;
 pub use bindings::switchboard::plugin::types::{
     Amount, Ask, Channel, Contact, Crash, CrashKind, Decision, Denial, Due, Event, Field, HandoffCard,
     HostError, LeadGrade, LeadTier, LineItem, Message, Money, Priority, QuickReply, Quote, Remedy, Reply,
@@ -88,66 +88,132 @@ pub use bindings::switchboard::plugin::types::{
 };
 pub use capabilities::{config, kv, log};
 pub use classifier_bindings::exports::switchboard::plugin::understanding::{
-    Classification, ClassifyInput, Entity, FieldKind, FieldSpec, Guest as Classifier, IntentGuess, IntentSpec,
+    Classification, ClassifyInput, Entity, FieldKind, FieldSpec, IntentGuess, IntentSpec,
 };
+pub use configured::ConfigCell;
+
+/// A step plugin: what [`export_plugin!`] exports as the component's
+/// `handler`. Its `init` is the macro's to give (see [`ConfigCell`]).
+pub trait Plugin {
+    /// One step: the facts in, the decisions out.
+    fn run(input: StepInput) -> Result<Vec<Decision>, StepError>;
+}
+
+/// An understanding plugin: what [`export_classifier!`] exports as the
+/// component's `understanding`.
+pub trait Classifier {
+    /// Read one message: which of the flow's intents, which fields.
+    fn classify(input: ClassifyInput) -> Result<Classification, StepError>;
+}
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Amount, Classification, Classifier, ClassifyInput, Crash, CrashKind, Decision, Denial, Entity,
-        IntentGuess, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict, config,
-        http, kv, log,
+        Amount, Classification, Classifier, ClassifyInput, ConfigCell, Crash, CrashKind, Decision, Denial,
+        Entity, IntentGuess, LeadTier, Money, Plugin, Priority, Remedy, StepError, StepInput, Value, Verdict,
+        config, http, kv, log,
     };
 }
 
-/// Export a [`Plugin`] implementation as the component's `handler`.
+/// Export a [`Plugin`] implementation as the component's `handler`, with
+/// its `lifecycle.init`.
 ///
-/// Use it once, at the root of the plugin crate. Natively (for tests and
-/// benchmarks) it exports nothing and only checks that the type is a plugin.
-#[cfg(target_arch = "wasm32")]
+/// Use it once, at the root of the plugin crate:
+///
+/// - `export_plugin!(MyPlugin)`: `init` accepts any config;
+/// - `export_plugin!(MyPlugin, config = CONFIG)`: `init` parses the config
+///   into the [`ConfigCell`] `CONFIG`, once per binding (the host snapshots
+///   what `init` leaves), and refuses a config that does not parse;
+/// - `export_plugin!(MyPlugin, init = my_init)`: `init` is
+///   `fn(&str) -> Result<(), StepError>` of your own.
+///
+/// Natively (for tests and benchmarks) it exports nothing and only checks
+/// the types.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ident) => {
-        $crate::bindings::__export_step_world!($plugin with_types_in $crate::bindings);
+        $crate::export_plugin!($plugin, init = |_: &str| Ok(()));
     };
-}
-
-/// Export a [`Plugin`] implementation as the component's `handler`.
-///
-/// Use it once, at the root of the plugin crate. Natively (for tests and
-/// benchmarks) it exports nothing and only checks that the type is a plugin.
-#[cfg(not(target_arch = "wasm32"))]
-#[macro_export]
-macro_rules! export_plugin {
-    ($plugin:ident) => {
-        const _: fn() = || {
-            fn is_a_plugin<T: $crate::Plugin>() {}
-            is_a_plugin::<$plugin>();
-        };
+    ($plugin:ident, config = $cell:expr) => {
+        $crate::export_plugin!($plugin, init = |config: &str| $cell.init(config));
+    };
+    ($plugin:ident, init = $init:expr) => {
+        $crate::__export!(
+            $plugin,
+            $init,
+            Plugin,
+            handler,
+            fn run(input: $crate::StepInput) -> Result<Vec<$crate::Decision>, $crate::StepError>,
+            bindings,
+            __export_step_world
+        );
     };
 }
 
 /// Export a [`Classifier`] implementation as the component's `understanding`
 /// (WIT 0.2.0): a tenant's own reading of each message, which the host merges
 /// with its built-in one by confidence. A component is either a step or a
-/// classifier; use this macro or [`export_plugin!`], not both.
-#[cfg(target_arch = "wasm32")]
+/// classifier; use this macro or [`export_plugin!`], not both. Its `init`
+/// forms are [`export_plugin!`]'s.
 #[macro_export]
 macro_rules! export_classifier {
     ($classifier:ident) => {
-        $crate::classifier_bindings::__export_classifier_world!($classifier with_types_in $crate::classifier_bindings);
+        $crate::export_classifier!($classifier, init = |_: &str| Ok(()));
+    };
+    ($classifier:ident, config = $cell:expr) => {
+        $crate::export_classifier!($classifier, init = |config: &str| $cell.init(config));
+    };
+    ($classifier:ident, init = $init:expr) => {
+        $crate::__export!(
+            $classifier,
+            $init,
+            Classifier,
+            understanding,
+            fn classify(input: $crate::ClassifyInput) -> Result<$crate::Classification, $crate::StepError>,
+            classifier_bindings,
+            __export_classifier_world
+        );
     };
 }
 
-/// Export a [`Classifier`] implementation as the component's `understanding`.
-/// Natively it exports nothing and only checks that the type is a classifier.
-#[cfg(not(target_arch = "wasm32"))]
+/// What [`export_plugin!`] and [`export_classifier!`] share: one hidden type
+/// that forwards the export to the author's and adds `lifecycle.init`.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
 #[macro_export]
-macro_rules! export_classifier {
-    ($classifier:ident) => {
+macro_rules! __export {
+    ($author:ident, $init:expr, $trait:ident, $interface:ident,
+     fn $method:ident($input:ident: $input_ty:ty) -> $output:ty, $bindings:ident, $world:ident) => {
+        const _: () = {
+            struct Exported;
+
+            impl $crate::$bindings::exports::switchboard::plugin::$interface::Guest for Exported {
+                fn init(config: String) -> Result<(), $crate::StepError> {
+                    let init: fn(&str) -> Result<(), $crate::StepError> = $init;
+                    init(&config)
+                }
+
+                fn $method($input: $input_ty) -> $output {
+                    <$author as $crate::$trait>::$method($input)
+                }
+            }
+
+    $crate::$bindings::$world!(Exported with_types_in $crate::$bindings);
+        };
+    };
+}
+
+/// Natively nothing is exported: this only checks the types.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export {
+    ($author:ident, $init:expr, $trait:ident, $interface:ident,
+     fn $method:ident($input:ident: $input_ty:ty) -> $output:ty, $bindings:ident, $world:ident) => {
         const _: fn() = || {
-            fn is_a_classifier<T: $crate::Classifier>() {}
-            is_a_classifier::<$classifier>();
+            fn implements<T: $crate::$trait>() {}
+            implements::<$author>();
+            let _init: fn(&str) -> Result<(), $crate::StepError> = $init;
         };
     };
 }

@@ -9,5 +9,6 @@ mod http;
 mod loading;
 mod plugins;
 mod polyglot;
+mod snapshots;
 mod support;
 mod versions;
