@@ -122,7 +122,8 @@ const pricing = (() => {
     return result;
   }
 
-  function priceModifiers({ base_minor: base, base_label: baseLabel, modifiers }, input, locale, lineItems, factors) {
+  function priceModifiers(model, input, locale, lineItems, factors) {
+    const { base_minor: base, base_label: baseLabel, modifiers } = model;
     lineItems.push(item(label(baseLabel, locale), 1, base));
     const span = { low: base, high: base };
     for (const modifier of modifiers) {
@@ -174,7 +175,8 @@ const pricing = (() => {
     return span;
   }
 
-  function priceCatalog({ items_field: itemsField, prices_minor: prices, volume_discounts: discounts }, input, lineItems) {
+  function priceCatalog(catalog, input, lineItems) {
+    const { items_field: itemsField, prices_minor: prices, volume_discounts: discounts } = catalog;
     const items = list(input, itemsField);
     if (items === undefined) throw invalidInput(`${itemsField} is missing`);
     const quantities = new Map();

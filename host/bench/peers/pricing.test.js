@@ -14,7 +14,11 @@ const MOVING = config('moving.json');
 const CATALOG = config('catalog.json');
 
 /** `testing::input`'s defaults: English, 2026-01-01. */
-const input = (fields, { locale = 'en', now = 1_767_225_600_000 } = {}) => ({ contact: { id: 'c', locale }, fields, now });
+const input = (fields, { locale = 'en', now = 1_767_225_600_000 } = {}) => ({
+  contact: { id: 'c', locale },
+  fields,
+  now,
+});
 const text = (value) => ({ text: value });
 
 test('complete inputs give an exact total with every modifier itemised', () => {
@@ -63,6 +67,7 @@ test('unknown options and bad input are typed errors', () => {
   assert.throws(() => quote(MOVING, input({ urgency: text('yesterday') })), refusal('invalid_input', /urgency/));
   assert.throws(() => quote('{"currency": 5}', input({})), refusal('invalid_config', /currency/));
   assert.throws(() => quote(MOVING, input({ distance_km: { number: -4 } })), refusal('invalid_input', /negative/));
-  assert.throws(() => quote(CATALOG, input({ items: { list: [text('tape*-1')] } })), refusal('invalid_input', /quantity/));
-  assert.throws(() => quote(CATALOG, input({ items: { list: [text('piano')] } })), refusal('invalid_input', /SKU/));
+  const order = (...skus) => input({ items: { list: skus.map(text) } });
+  assert.throws(() => quote(CATALOG, order('tape*-1')), refusal('invalid_input', /quantity/));
+  assert.throws(() => quote(CATALOG, order('piano')), refusal('invalid_input', /SKU/));
 });

@@ -176,7 +176,8 @@ const median = (samples) => samples.sort((a, b) => a - b)[Math.floor(samples.len
 
 const selected = Object.entries(cases).filter(([name]) => !args.case || name.includes(args.case));
 if (args.check) {
-  console.log(JSON.stringify(Object.fromEntries(selected.map(([name, input]) => [name, pricing.quote(input.config, input)])), null, 2));
+  const quotes = Object.fromEntries(selected.map(([name, input]) => [name, pricing.quote(input.config, input)]));
+  console.log(JSON.stringify(quotes, null, 2));
   process.exit(0);
 }
 

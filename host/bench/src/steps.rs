@@ -53,6 +53,11 @@ pub struct Args {
     /// Also time each stage of a production call.
     #[arg(long)]
     breakdown: bool,
+    /// Install isolated-vm (once, into the user cache) and time the same
+    /// pricing logic in the JavaScript sandboxes (`host/bench/peers/`).
+    /// Without it they are timed only if already installed.
+    #[arg(long)]
+    peers: bool,
 }
 
 type NativeRun =
@@ -61,13 +66,16 @@ type NativeRun =
 struct Case {
     name: &'static str,
     component: &'static str,
-    native: NativeRun,
+    /// The Rust plugins' own code, called natively; `None` for the Python
+    /// and JavaScript plugins, which have no native build.
+    native: Option<NativeRun>,
     input: StepInput,
 }
 
 #[derive(Debug, Serialize)]
 struct Row {
     case: &'static str,
+    /// `NaN` (JSON `null`) where there is no native build.
     native_us: f64,
     fresh_us: f64,
     unsnapshotted_us: f64,
@@ -124,12 +132,91 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         rows.push(row);
     }
+    let peers = peers(&args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "steps": rows, "peers": peers }))?);
     } else {
         print_table(&rows);
+        if let Some(peers) = &peers {
+            print_peers(&rows, peers);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where `host/bench/peers/` is: beside this crate's sources.
+fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+/// The peer sandboxes' timings (`run.mjs`'s JSON), if Node is here and
+/// either `--peers` installs isolated-vm or it already is installed.
+fn peers(args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
+    let dir = peers_dir();
+    let installed = std::env::var_os("SWITCHBOARD_PEERS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            switchboard::cache_dir().and_then(|compiled| Some(compiled.parent()?.join("bench-peers")))
+        })
+        .is_some_and(|peers| peers.join("node_modules/isolated-vm").exists());
+    if !args.peers && !installed {
+        return Ok(None);
+    }
+    if args.peers {
+        eprintln!("installing isolated-vm for the peer sandboxes (once; it compiles for a few minutes)…");
+        let status = std::process::Command::new("bash").arg(dir.join("install.sh")).status();
+        anyhow::ensure!(
+            status.as_ref().is_ok_and(|status| status.success()),
+            "{}/install.sh failed ({status:?}); it needs Node.js, npm, make and g++",
+            dir.display()
+        );
+    }
+    eprintln!("timing the peer sandboxes (node {})…", dir.join("run.mjs").display());
+    let output = std::process::Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .args(["--rounds", &args.rounds.to_string(), "--sample-ms", &args.sample_ms.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("failed to run node: the peer sandboxes need Node.js on PATH")?;
+    anyhow::ensure!(output.status.success(), "the peer sandboxes' run failed ({})", output.status);
+    Ok(Some(serde_json::from_slice(&output.stdout).context("run.mjs printed no JSON")?))
+}
+
+/// The wasm paths beside the peers' on the same logic: the pricing cases.
+fn print_peers(rows: &[Row], peers: &serde_json::Value) {
+    println!();
+    println!(
+        "peers on the same pricing logic ({} on node {}), µs per call",
+        peers["isolated_vm"]
+            .as_str()
+            .map_or("isolated-vm not installed".to_owned(), |v| format!("isolated-vm {v}")),
+        peers["node"].as_str().unwrap_or("?")
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>12} {:>12} {:>14} {:>20}",
+        "case", "wasm fresh", "ivm reused", "ivm fresh", "node:vm", "plain JS", "wasm fresh/ivm reused"
+    );
+    for (key, case) in
+        [("moving", "pricing-calculator (moving quote)"), ("catalog", "pricing-calculator (1,000 items)")]
+    {
+        let Some(row) = rows.iter().find(|row| row.case == case) else { continue };
+        let peer = &peers["cases"][key];
+        let us = |name: &str| peer[name].as_f64();
+        let shown = |value: Option<f64>| value.map_or("—".to_owned(), |value| format!("{value:.2}"));
+        // isolated-vm's reused context with its config parsed once: the
+        // same work the snapshot leaves a fresh wasm call.
+        let reused = us("isolated_vm_reused_config_kept_us");
+        println!(
+            "{:<34} {:>10.2} {:>10} {:>12} {:>12} {:>14} {:>20}",
+            case,
+            row.fresh_us,
+            shown(reused),
+            shown(us("isolated_vm_fresh_isolate_us")),
+            shown(us("node_vm_fresh_context_us")),
+            shown(us("plain_js_config_kept_us")),
+            reused.map_or("—".to_owned(), |reused| format!("{:.2}x", row.fresh_us / reused)),
+        );
+    }
 }
 
 fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::Result<Row> {
@@ -138,13 +225,16 @@ fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::
     let mut reused = bound.reused_instance_for_benchmarks(&case.input.config, context.clone())?;
 
     // The paths must agree before their speed means anything.
-    let native_decisions = (case.native)(sdk_input.clone()).map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let native_decisions = match case.native {
+        Some(native) => Some(native(sdk_input.clone()).map_err(|error| anyhow::anyhow!("{error:?}"))?),
+        None => None,
+    };
     let fresh = bound.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
     let unsnapshotted =
         plain.call(&case.input, context.clone()).map_err(|failure| anyhow::anyhow!("{failure}"))?;
     let reused_decisions = reused.call(&case.input)?;
     anyhow::ensure!(
-        native_decisions.len() == fresh.decisions.len()
+        native_decisions.is_none_or(|native| native.len() == fresh.decisions.len())
             && fresh.decisions == reused_decisions
             && fresh.decisions == unsnapshotted.decisions,
         "{}: the paths disagree",
@@ -153,7 +243,9 @@ fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::
     anyhow::ensure!(bound.snapshot().is_some(), "{}: the component has no `init` to snapshot", case.name);
 
     let mut native = || {
-        std::hint::black_box((case.native)(std::hint::black_box(sdk_input.clone())).ok());
+        if let Some(native) = case.native {
+            std::hint::black_box(native(std::hint::black_box(sdk_input.clone())).ok());
+        }
     };
     let mut fresh_call = || {
         std::hint::black_box(bound.call(std::hint::black_box(&case.input), context.clone()).ok());
@@ -166,7 +258,7 @@ fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::
     };
 
     let target = Duration::from_millis(args.sample_ms);
-    let native_iterations = iterations_for(&mut native, target);
+    let native_iterations = if case.native.is_some() { iterations_for(&mut native, target) } else { 0 };
     let fresh_iterations = iterations_for(&mut fresh_call, target);
     let plain_iterations = iterations_for(&mut plain_call, target);
     let reused_iterations = iterations_for(&mut reuse, target);
@@ -178,6 +270,7 @@ fn measure(case: &Case, bound: &Plugin, plain: &Plugin, args: &Args) -> anyhow::
         samples[3].push(sample(&mut reuse, reused_iterations));
     }
     let [native_us, fresh_us, unsnapshotted_us, reused_us] = samples.map(|mut samples| median(&mut samples));
+    let native_us = if case.native.is_some() { native_us } else { f64::NAN };
     Ok(Row {
         case: case.name,
         native_us,
@@ -233,8 +326,11 @@ fn iterations_for(call: &mut impl FnMut(), target: Duration) -> u32 {
     (calls * 4).max(1)
 }
 
-/// Microseconds per call over one sample.
+/// Microseconds per call over one sample (`NaN` for no calls).
 fn sample(call: &mut impl FnMut(), iterations: u32) -> f64 {
+    if iterations == 0 {
+        return f64::NAN;
+    }
     let started = Instant::now();
     for _ in 0..iterations {
         call();
@@ -261,14 +357,19 @@ fn print_table(rows: &[Row]) {
         "no snap. fuel"
     );
     for row in rows {
+        let (native, over_native) = if row.native_us.is_nan() {
+            ("—".to_owned(), "—".to_owned())
+        } else {
+            (format!("{:.2}", row.native_us), format!("{:.2}x", row.fresh_over_native))
+        };
         println!(
-            "{:<34} {:>9.2} {:>9.2} {:>12.2} {:>9.2} {:>11.2}x {:>11.2}x {:>10} {:>12}",
+            "{:<34} {:>9} {:>9.2} {:>12.2} {:>9.2} {:>12} {:>11.2}x {:>10} {:>12}",
             row.case,
-            row.native_us,
+            native,
             row.fresh_us,
             row.unsnapshotted_us,
             row.reused_us,
-            row.fresh_over_native,
+            over_native,
             row.fresh_over_reused,
             row.fuel,
             row.unsnapshotted_fuel,
@@ -301,6 +402,8 @@ fn print_table(rows: &[Row]) {
 fn cases() -> anyhow::Result<Vec<Case>> {
     const NOW: i64 = 1_767_225_600_000;
     const DAY_MS: i64 = 86_400_000;
+    /// 2026-01-05 08:00 in Yerevan, a Monday.
+    const MONDAY_MORNING: i64 = 1_767_585_600_000;
     let config = |text: &str| serde_json::from_str::<serde_json::Value>(text);
     let text = |value: &str| core::Value::Text(value.to_owned());
     let input = |step: &str, config: serde_json::Value, fields: Vec<(&str, core::Value)>| StepInput {
@@ -323,7 +426,7 @@ fn cases() -> anyhow::Result<Vec<Case>> {
         Case {
             name: "pricing-calculator (moving quote)",
             component: "pricing_calculator",
-            native: pricing_calculator::PricingCalculator::run,
+            native: Some(pricing_calculator::PricingCalculator::run),
             input: input(
                 "quote",
                 config(include_str!("../../../plugins/pricing-calculator/config/moving.json"))?,
@@ -337,7 +440,7 @@ fn cases() -> anyhow::Result<Vec<Case>> {
         Case {
             name: "lead-scoring (hot lead)",
             component: "lead_scoring",
-            native: lead_scoring::LeadScoring::run,
+            native: Some(lead_scoring::LeadScoring::run),
             input: input(
                 "score",
                 config(include_str!("../../../plugins/lead-scoring/config/moving.json"))?,
@@ -352,7 +455,7 @@ fn cases() -> anyhow::Result<Vec<Case>> {
         Case {
             name: "refund-policy (allowed claim)",
             component: "refund_policy",
-            native: refund_policy::RefundPolicy::run,
+            native: Some(refund_policy::RefundPolicy::run),
             input: input(
                 "refund",
                 config(include_str!("../../../plugins/refund-policy/config/webshop.json"))?,
@@ -366,12 +469,47 @@ fn cases() -> anyhow::Result<Vec<Case>> {
         Case {
             name: "pricing-calculator (1,000 items)",
             component: "pricing_calculator",
-            native: pricing_calculator::PricingCalculator::run,
+            native: Some(pricing_calculator::PricingCalculator::run),
             input: input(
                 "quote",
                 config(include_str!("../../../plugins/pricing-calculator/config/catalog.json"))?,
                 vec![("items", core::Value::List(thousand_items))],
             ),
+        },
+        Case {
+            name: "slot-picker (Python, 3 slots)",
+            component: "slot_picker",
+            native: None,
+            input: StepInput {
+                now: MONDAY_MORNING,
+                contact: core::Contact {
+                    id: "contact".to_owned(),
+                    display_name: None,
+                    locale: "hy".to_owned(),
+                },
+                ..input(
+                    "offer-slots",
+                    config(include_str!("../../../plugins/slot-picker-py/config.json"))?,
+                    vec![("time_of_day", text("երեկո"))],
+                )
+            },
+        },
+        Case {
+            name: "contact-validator (JS, phone)",
+            component: "contact_validator",
+            native: None,
+            input: StepInput {
+                message: Some(core::Message {
+                    text: "+374 99 123456".to_owned(),
+                    payload: None,
+                    received_at: NOW,
+                }),
+                ..input(
+                    "validate",
+                    config(include_str!("../../../plugins/contact-validator-js/config.json"))?,
+                    vec![],
+                )
+            },
         },
     ])
 }

@@ -209,7 +209,8 @@ pub struct Engine {
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     /// Tenants that are known but not served, and why (see [`Unavailable`]).
     unavailable: RwLock<HashMap<String, Unavailable>>,
-    /// Components by hash, for conversations pinned to a replaced version.
+    /// Components bound to a config, by version id (component and config
+    /// hash), for conversations pinned to a replaced version.
     components: Mutex<HashMap<String, Plugin>>,
     /// Plugin configs by tenant and hash, for conversations pinned to a
     /// replaced one.

@@ -83,8 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_concurrent_calls: 2,
         ..RuntimeConfig::default()
     })?;
-    let candidate = runtime
-        .load_file(&args.candidate)
+    let bytes = std::fs::read(&args.candidate)
+        .with_context(|| format!("failed to read {}", args.candidate.display()))?;
+    let mut candidate = switchboard::replay::Candidate::load(&runtime, &bytes)
         .with_context(|| format!("failed to load {}", args.candidate.display()))?;
     let defaults = Limits::default();
     let limits = Limits {
@@ -99,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     progress.set_message(format!("replaying {}", args.plugin));
     let report = switchboard::replay::replay(
         &args.plugin,
-        &candidate,
+        &mut candidate,
         config.as_ref(),
         &recorded.plugin_configs(),
         limits,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::contract::PluginConfig;
-use switchboard_runtime::{CallContext, Grants, Limits, MemoryKv, Plugin, StepFailure};
+use switchboard_runtime::{CallContext, Grants, Limits, MemoryKv, Plugin, Runtime, StepFailure};
 
 use crate::engine::{CallInput, CallOutcome, StepCall};
 
@@ -136,13 +136,52 @@ impl Report {
     }
 }
 
+/// A candidate build, bound with each config a replay runs it with as a
+/// tenant's binding is (see [`Runtime::bind`]): from a snapshot of its
+/// `init`, so its fuel and time compare with production's.
+pub struct Candidate<'a> {
+    runtime: &'a Runtime,
+    bytes: &'a [u8],
+    plugin: Plugin,
+    bound: HashMap<String, Plugin>,
+}
+
+impl<'a> Candidate<'a> {
+    pub fn load(runtime: &'a Runtime, bytes: &'a [u8]) -> Result<Self, switchboard_runtime::LoadError> {
+        Ok(Self { runtime, bytes, plugin: runtime.load(bytes)?, bound: HashMap::new() })
+    }
+
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// The candidate as `config` binds it. An `init` that refuses the
+    /// config leaves it unsnapshotted, so that each call meets the refusal
+    /// and the replay reports it.
+    fn bound(&mut self, config: &PluginConfig) -> &Plugin {
+        let Self { runtime, bytes, plugin, bound } = self;
+        bound.entry(config.as_str().to_owned()).or_insert_with(|| {
+            runtime.initialise(plugin, bytes, config).unwrap_or_else(|error| {
+                tracing::debug!("replaying without a snapshot: {error}");
+                plugin.clone()
+            })
+        })
+    }
+}
+
+impl std::fmt::Debug for Candidate<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Candidate").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
 /// Run `candidate` against `calls`. `config` is the candidate's config, if
 /// it brings one; otherwise each call gets the config it was recorded with,
 /// from `recorded_configs` (by hash). `tick` is called before each call (a
 /// progress bar, a budget): once it says no, the rest are left `unreplayed`.
 pub fn replay(
     plugin: &str,
-    candidate: &Plugin,
+    candidate: &mut Candidate<'_>,
     config: Option<&PluginConfig>,
     recorded_configs: &HashMap<String, PluginConfig>,
     limits: Limits,
@@ -151,7 +190,7 @@ pub fn replay(
 ) -> Report {
     let mut report = Report {
         plugin: plugin.to_owned(),
-        candidate: candidate.hash().to_string(),
+        candidate: candidate.plugin().hash().to_string(),
         calls: calls.len(),
         ..Report::default()
     };
@@ -173,7 +212,7 @@ pub fn replay(
                 }
             },
         };
-        let answered = run_one(plugin, candidate, &call.input, config, limits);
+        let answered = run_one(plugin, candidate.bound(&config), &call.input, config, limits);
         let outcome = match &answered {
             Ok((answer, used_fuel, wall_us)) => {
                 if matches!(call.outcome, CallOutcome::Ok { .. }) {

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::calendar::{Calendar, CalendarConfig};
 use switchboard_core::contract::PluginConfig;
 use switchboard_core::flow::Flow;
-use switchboard_runtime::{Grants, Limits, Plugin, Runtime};
+use switchboard_runtime::{Grants, Limits, LoadError, Plugin, Runtime};
 
 use crate::channels::ChannelSecrets;
 
@@ -698,10 +698,17 @@ impl Code {
             })?;
         }
         // Calls with this config start from a snapshot taken after the
-        // plugin's `init` parsed it (a component without `init` is as loaded).
-        let plugin = runtime
-            .initialise(&plugin, &bytes, &config)
-            .with_context(|| format!("plugin {name:?} ({shown}) with its config"))?;
+        // plugin's `init` parsed it (a component without `init` is as
+        // loaded). As with the schema, a binding without a config yet may
+        // have it refused: it runs without a snapshot until it has one.
+        let plugin = match runtime.initialise(&plugin, &bytes, &config) {
+            Ok(initialised) => initialised,
+            Err(LoadError::InitRefused(_)) if config.is_empty() => plugin,
+            Err(error) => {
+                return Err(anyhow::Error::from(error))
+                    .with_context(|| format!("plugin {name:?} ({shown}) with its config"));
+            }
+        };
         let config_hash = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))

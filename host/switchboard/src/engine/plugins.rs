@@ -65,14 +65,19 @@ impl Engine {
         Some(config)
     }
 
-    /// The component a conversation pinned under `hash`.
-    fn pinned_component(&self, hash: &str) -> Option<Plugin> {
-        if let Some(plugin) = lock(&self.components).get(hash) {
+    /// The component a conversation pinned under `hash`, bound with the
+    /// config it pinned (`config_hash`): from that pair's snapshot, as the
+    /// binding ran it.
+    fn pinned_component(&self, hash: &str, config: &PluginConfig, config_hash: &str) -> Option<Plugin> {
+        let key = super::version_id(hash, config_hash);
+        if let Some(plugin) = lock(&self.components).get(&key) {
             return Some(plugin.clone());
         }
         let bytes = self.store.blob(hash).ok()??;
         let plugin = self.runtime.load(&bytes).ok()?;
-        lock(&self.components).insert(hash.to_owned(), plugin.clone());
+        // An init that refuses the config now refuses each call instead.
+        let plugin = self.runtime.initialise(&plugin, &bytes, config).unwrap_or(plugin);
+        lock(&self.components).insert(key, plugin.clone());
         Some(plugin)
     }
 }
@@ -126,12 +131,6 @@ impl RuntimePlugins<'_> {
             let config = self.config_pins.get(name).map_or(binding.config_hash(), String::as_str);
             self.engine.is_withdrawn(&self.tenant.name, name, &super::version_id(hash, config))
         });
-        let plugin = match self.pins.get(name) {
-            Some(hash) if !withdrawn && hash != binding.plugin.hash().as_str() => {
-                self.engine.pinned_component(hash).unwrap_or_else(|| binding.plugin.clone())
-            }
-            _ => binding.plugin.clone(),
-        };
         // The config comes with the code: the one the conversation started on.
         let (config, config_hash) = match self.config_pins.get(name) {
             Some(hash) if !withdrawn && hash != binding.config_hash() => {
@@ -148,6 +147,19 @@ impl RuntimePlugins<'_> {
                 }
             }
             _ => (binding.config.clone(), binding.config_hash().to_owned()),
+        };
+        // The code the conversation is pinned to, bound to the config it
+        // pinned (from that pair's snapshot), unless both are the binding's.
+        let component = match self.pins.get(name) {
+            Some(hash) if !withdrawn => hash.as_str(),
+            _ => binding.plugin.hash().as_str(),
+        };
+        let plugin = if component == binding.plugin.hash().as_str() && config_hash == binding.config_hash() {
+            binding.plugin.clone()
+        } else {
+            self.engine
+                .pinned_component(component, &config, &config_hash)
+                .unwrap_or_else(|| binding.plugin.clone())
         };
         let context = CallContext {
             plugin: name.to_owned(),

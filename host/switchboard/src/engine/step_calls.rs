@@ -256,13 +256,13 @@ impl Engine {
             .memory
             .reserve(tenant, binding.limits.memory_bytes)
             .map_err(|busy| EngineError::Busy(format!("no guest memory for a replay now: {busy}")))?;
-        let loaded =
-            self.runtime.load(candidate).map_err(|error| EngineError::Candidate(error.to_string()))?;
+        let mut loaded = crate::replay::Candidate::load(&self.runtime, candidate)
+            .map_err(|error| EngineError::Candidate(error.to_string()))?;
         let recorded = self.recorded_calls(tenant, plugin, since, limit)?;
         let until = std::time::Instant::now() + REPLAY_BUDGET;
         Ok(crate::replay::replay(
             plugin,
-            &loaded,
+            &mut loaded,
             config.as_ref(),
             &recorded.plugin_configs(),
             binding.limits,

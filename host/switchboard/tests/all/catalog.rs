@@ -59,9 +59,17 @@ async fn a_build_published_once_is_installed_into_many_tenants_each_with_its_own
     let (status, _) = send(&app, "GET", "/v1/catalog/plugins", Some("token-alpha"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a tenant never sees the catalog");
 
+    // Each tenant's own pricing, which the plugin's `init` parses when it is bound.
+    let pricing = |currency: &str| {
+        let mut config: Value =
+            serde_json::from_str(include_str!("../../../../plugins/pricing-calculator/config/moving.json"))
+                .expect("JSON");
+        config["currency"] = json!(currency);
+        config
+    };
     let installs = json!({ "installs": [
-        { "tenant": "alpha", "binding": "pricing", "config": { "currency": "AMD" } },
-        { "tenant": "beta", "binding": "pricing", "config": { "currency": "RUB" } },
+        { "tenant": "alpha", "binding": "pricing", "config": pricing("AMD") },
+        { "tenant": "beta", "binding": "pricing", "config": pricing("RUB") },
         { "tenant": "beta", "binding": "broken", "config": { "currency": 7 } },
         { "tenant": "nobody", "binding": "pricing" },
     ]});

@@ -54,6 +54,7 @@ mod retention;
 mod scheduler;
 mod self_service;
 mod signals;
+mod snapshots;
 mod staff_channels;
 mod store_cli;
 mod store_migrate;
