@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 use switchboard_core::contract::{self as core, StepInput};
-use switchboard_runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
+use switchboard_runtime::{CallContext, Grants, Limits, Plugin, Runtime, RuntimeConfig};
 use switchboard_sdk::Plugin as _;
 
 #[derive(Debug, clap::Args)]
@@ -124,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let bytes = read(case.component)?;
         let plain = runtime.load(&bytes).with_context(|| format!("failed to load {}", case.component))?;
         let bound = runtime
-            .bind(&bytes, &case.input.config)
+            .bind(&bytes, &case.input.config, &Limits::default())
             .with_context(|| format!("failed to bind {}", case.component))?;
         let mut row = measure(&case, &bound, &plain, &args)?;
         if let Some(ignoring) = &ignoring {

@@ -45,20 +45,20 @@ impl CompileCache {
         hash: &ContentHash,
         bytes: &[u8],
     ) -> Result<Component, LoadError> {
-        self.entry(engine, hash.as_str(), || Ok(bytes.to_vec()))
+        self.entry(engine, hash.as_str(), || Ok::<_, LoadError>(bytes.to_vec()))
     }
 
     /// The component cached as `name`; on a miss, what `source` makes,
     /// compiled and kept under that name. `name` must identify what
     /// `source` makes: a content hash, or a snapshot's key.
-    pub(crate) fn entry(
+    pub(crate) fn entry<E: From<LoadError>>(
         &self,
         engine: &Engine,
         name: &str,
-        source: impl FnOnce() -> Result<Vec<u8>, LoadError>,
-    ) -> Result<Component, LoadError> {
+        source: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Component, E> {
         let Some(dir) = &self.dir else {
-            return compile(engine, &source()?);
+            return Ok(compile(engine, &source()?)?);
         };
         let mut engine_hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut engine_hasher);
@@ -78,7 +78,7 @@ impl CompileCache {
         let bytes = source()?;
         if let Some((sandbox, config)) = &self.sandbox {
             compile_in_sandbox(sandbox, config, &bytes, &path)?;
-            return load_compiled(engine, &path);
+            return Ok(load_compiled(engine, &path)?);
         }
         let component = compile(engine, &bytes)?;
         if let Err(error) = store_entry(&path, &component) {
@@ -86,24 +86,6 @@ impl CompileCache {
             tracing::warn!(path = %path.display(), "could not write compile cache entry: {error:#}");
         }
         Ok(component)
-    }
-
-    /// `bytes` compiled as [`Self::entry`] would (in the sandbox, if there is
-    /// one), but not kept: for a component used once, such as the
-    /// instrumented copy a snapshot is taken from.
-    pub(crate) fn transient(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
-        match (&self.dir, &self.sandbox) {
-            (Some(dir), Some((sandbox, config))) => {
-                let path =
-                    dir.join(format!("transient-{}-{}.cwasm", std::process::id(), ContentHash::of(bytes)));
-                compile_in_sandbox(sandbox, config, bytes, &path)?;
-                let component = load_compiled(engine, &path);
-                // The component keeps its own mapping of the file.
-                let _ = std::fs::remove_file(&path);
-                component
-            }
-            _ => compile(engine, bytes),
-        }
     }
 }
 
@@ -121,10 +103,19 @@ fn load_compiled(engine: &Engine, path: &std::path::Path) -> Result<Component, L
     })
 }
 
+/// A name beside `path` for a file on its way to becoming it (`what`:
+/// `input`, `partial`), unique to this process and call: two binds of one
+/// component at once must not write into each other's files.
+pub(crate) fn scratch(path: &std::path::Path, what: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_extension(format!("{what}-{}-{n}", std::process::id()))
+}
+
 fn store_entry(path: &std::path::Path, component: &Component) -> anyhow::Result<()> {
     let serialized = component.serialize()?;
     // Write then rename, so a crash never leaves a half-written artifact under the real name.
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    let partial = scratch(path, "partial");
     std::fs::write(&partial, serialized)?;
     std::fs::rename(&partial, path)?;
     Ok(())

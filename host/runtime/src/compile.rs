@@ -105,8 +105,8 @@ pub(crate) fn compile_in_sandbox(
     artifact: &Path,
 ) -> Result<(), LoadError> {
     let host = |error: std::io::Error| LoadError::Io { path: "the compile cache".to_owned(), source: error };
-    let input = artifact.with_extension(format!("input-{}", std::process::id()));
-    let output = artifact.with_extension(format!("partial-{}", std::process::id()));
+    let input = crate::cache::scratch(artifact, "input");
+    let output = crate::cache::scratch(artifact, "partial");
     std::fs::write(&input, bytes).map_err(host)?;
     let child_args = ChildArgs {
         input: input.clone(),

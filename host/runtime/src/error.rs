@@ -21,15 +21,14 @@ pub enum LoadError {
     /// ([`CompileSandbox`](crate::CompileSandbox)).
     #[error("component refused: {0}; make it smaller or less deeply nested")]
     TooCostly(String),
-    /// `lifecycle.init` refused the config it was bound with.
+    /// `init` refused the config it was bound with.
     #[error("its init refused the config: {0}")]
     InitRefused(StepError),
-    /// `lifecycle.init` trapped, or ran past a limit.
-    #[error("its init failed: {0}")]
+    /// `init` trapped, or ran past the binding's limits.
+    #[error(
+        "its init failed under the binding's limits: {0}; fix the plugin's init, or raise the binding's limits"
+    )]
     InitFailed(FailureKind),
-    /// `init` ran, but its instance could not be snapshotted.
-    #[error("could not snapshot it after init: {0}; report this with the component attached")]
-    Snapshot(String),
 }
 
 /// Why a step call produced no decisions. The host always survives these.

@@ -32,7 +32,7 @@
 //!   [`switchboard_core::contract`]. Each WIT version gets one such module and
 //!   nothing past it sees versioned types; `bridge.rs` holds what they share.
 //! - `snapshot.rs`: per-binding snapshots ([`Runtime::bind`]): a component's
-//!   `lifecycle.init(config)` run once and its instance written out as a new
+//!   `init(config)` run once and its instance written out as a new
 //!   component (wasmtime-wizer), which every call of the binding starts from.
 //! - `error.rs`: [`LoadError`] and [`StepFailure`].
 

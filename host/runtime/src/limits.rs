@@ -135,6 +135,13 @@ impl CallLimiter {
             peak_memory: 0,
         }
     }
+
+    /// No limit from here on but the engine's: for the host's own reads of
+    /// an instance after its guest is done (a snapshot's).
+    pub(crate) fn lift(&mut self) {
+        self.memory_limit = u64::MAX;
+        self.table_limit = u64::MAX;
+    }
 }
 
 impl wasmtime::ResourceLimiter for CallLimiter {

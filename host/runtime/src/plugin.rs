@@ -92,7 +92,7 @@ impl Exports {
         }
     }
 
-    /// `lifecycle.init`, if the component has it.
+    /// Its `init`s (`handler.init`, `understanding.init`), if it has any.
     fn lifecycle(&self) -> Option<&since_v0_2_0::Lifecycle> {
         match self {
             Exports::V0_2 { lifecycle, .. } => lifecycle.as_ref(),
@@ -133,7 +133,7 @@ pub struct Plugin {
     snapshot: Option<Arc<Snapshot>>,
 }
 
-/// A component as `lifecycle.init` left it for one config: the calls that
+/// A component as its `init` left it for one config: the calls that
 /// carry that config start from here instead of running `init` again.
 struct Snapshot {
     config: PluginConfig,
@@ -234,7 +234,7 @@ impl Plugin {
         Self { snapshot: Some(Arc::new(snapshot)), ..self.clone() }
     }
 
-    /// Whether the component exports `lifecycle.init` (WIT 0.2.0).
+    /// Whether the component exports `init` (WIT 0.2.0).
     pub fn has_init(&self) -> bool {
         self.exports.lifecycle().is_some()
     }
@@ -271,9 +271,9 @@ impl Plugin {
     /// Instantiate once, under default limits, calling nothing: catches
     /// mismatched export types (checked at instantiation) and start functions
     /// that trap, at load time rather than on a customer's message.
-    pub(crate) fn probe(&self) -> Result<(), LoadError> {
+    pub(crate) fn probe(&self, limits: Limits) -> Result<(), LoadError> {
         let probe_input = "load-probe";
-        self.store(CallContext::new(probe_input), probe_input, probe_input, 0)
+        self.store(CallContext { limits, ..CallContext::new(probe_input) }, probe_input, probe_input, 0)
             .and_then(|mut store| {
                 let instance = self.pre.instantiate(&mut store)?;
                 self.exports.probe(&instance, &mut store)
@@ -375,16 +375,11 @@ impl Plugin {
                 return Err(StepFailure::before_running(kind));
             }
         };
-        let (pre, exports, init) = self.starting_point(config);
-        let result = pre
-            .instantiate(&mut store)
-            .and_then(|instance| {
-                if let Some(lifecycle) = init
-                    && let Err(refusal) = lifecycle.init(&instance, &mut store, config.as_str())?
-                {
-                    return Ok(Err(refusal));
-                }
-                call(exports, &instance, &mut store)
+        let result = self
+            .start(&mut store, config)
+            .and_then(|started| match started {
+                Ok((exports, instance)) => call(exports, &instance, &mut store),
+                Err(refusal) => Ok(Err(refusal)),
             })
             .map_err(anyhow::Error::from);
 
@@ -410,6 +405,19 @@ impl Plugin {
         }
     }
 
+    /// Whether a call under `limits` can start from this plugin's own
+    /// instances (a snapshot's start with whatever memory `init` left).
+    pub(crate) fn fits(&self, limits: Limits) -> Result<(), FailureKind> {
+        let context = CallContext { limits, ..CallContext::new("fits") };
+        let mut store = self
+            .store(context, "", "", 0)
+            .map_err(|error| FailureKind::Host { message: format!("{:#}", anyhow::Error::from(error)) })?;
+        match self.pre.instantiate(&mut store) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(classify(&anyhow::Error::from(error), &limits, "")),
+        }
+    }
+
     /// A fresh instance that has run `init(config)`, for a snapshot to be
     /// taken of. `init` sees time standing at the epoch, randomness seeded
     /// from nothing of the tenant's, and no capability: what it leaves
@@ -426,7 +434,7 @@ impl Plugin {
         let mut store =
             self.store(context, "", "", 0).map_err(|error| LoadError::Invalid(anyhow::Error::from(error)))?;
         let outcome = self.pre.instantiate(&mut store).and_then(|instance| {
-            let answer = lifecycle.init(&instance, &mut store, config)?;
+            let answer = run_init(lifecycle, &instance, &mut store, config)?;
             Ok((answer, instance))
         });
         match outcome {
@@ -438,6 +446,25 @@ impl Plugin {
                 Err(LoadError::InitFailed(classify(&error, &limits, &stderr)))
             }
         }
+    }
+
+    /// A fresh instance for a call with `config`, and the exports to call
+    /// on it: from the snapshot taken with that config, else from the
+    /// component after its `init(config)` (if it has one). The inner error
+    /// is `init`'s refusal of the config.
+    fn start(
+        &self,
+        store: &mut Store<HostState>,
+        config: &PluginConfig,
+    ) -> wasmtime::Result<Result<(&Exports, Instance), StepError>> {
+        let (pre, exports, init) = self.starting_point(config);
+        let instance = pre.instantiate(&mut *store)?;
+        if let Some(lifecycle) = init
+            && let Err(refusal) = run_init(lifecycle, &instance, store, config.as_str())?
+        {
+            return Ok(Err(refusal));
+        }
+        Ok(Ok((exports, instance)))
     }
 
     /// Where a call with `config` starts: the snapshot taken with it, else
@@ -467,8 +494,7 @@ impl Plugin {
         let instance = pre.instantiate(&mut store)?;
         let instantiated = Instant::now();
         if let Some(lifecycle) = init {
-            lifecycle
-                .init(&instance, &mut store, input.config.as_str())?
+            run_init(lifecycle, &instance, &mut store, input.config.as_str())?
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
         }
         let initialised = Instant::now();
@@ -496,14 +522,10 @@ impl Plugin {
     ) -> anyhow::Result<ReusedInstance<'_>> {
         let limits = context.limits;
         let mut store = self.store(context, "bench", "bench", 0)?;
-        let (pre, exports, init) = self.starting_point(config);
-        let instance = pre.instantiate(&mut store)?;
-        if let Some(lifecycle) = init {
-            lifecycle
-                .init(&instance, &mut store, config.as_str())?
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
-        }
-        Ok(ReusedInstance { plugin: self, exports: exports.clone(), store, instance, limits })
+        let (exports, instance) =
+            self.start(&mut store, config)?.map_err(|error| anyhow::anyhow!("{error}"))?;
+        let exports = exports.clone();
+        Ok(ReusedInstance { plugin: self, exports, store, instance, limits })
     }
 
     /// Epochs until the deadline: rounded up, plus one because the current
@@ -571,6 +593,20 @@ impl HostState {
             self.logs.push(line);
         }
     }
+}
+
+/// `init(config)` on `instance`, in the environment every `init` sees
+/// ([`HostState::enter_init`]), whatever the store was made for.
+fn run_init(
+    lifecycle: &since_v0_2_0::Lifecycle,
+    instance: &Instance,
+    store: &mut Store<HostState>,
+    config: &str,
+) -> wasmtime::Result<Result<(), StepError>> {
+    let saved = store.data_mut().enter_init();
+    let outcome = lifecycle.init(instance, store, config);
+    store.data_mut().leave_init(saved);
+    outcome
 }
 
 /// Turn a trap (or a host-side error) into the failure a user can act on.

@@ -114,15 +114,17 @@ impl Runtime {
     }
 
     /// Load `bytes` as a binding with `config`: when the component has
-    /// `lifecycle.init` (WIT 0.2.0), its calls with that config start from a
-    /// snapshot taken after `init(config)` ran once (see `snapshot.rs`),
-    /// cached beside the compiled code. A component without `init` loads as
+    /// `init` (WIT 0.2.0), its calls with that config start from a snapshot
+    /// taken after `init(config)` ran once (see `snapshot.rs`), cached
+    /// beside the compiled code. A component without `init` loads as
     /// [`Runtime::load`] loads it.
     ///
-    /// An `init` that refuses the config, traps or runs past the runtime's
-    /// ceiling limits fails the load, naming why.
-    pub fn bind(&self, bytes: &[u8], config: &PluginConfig) -> Result<Plugin, LoadError> {
-        self.initialise(&self.load(bytes)?, bytes, config)
+    /// `init` runs under `limits` (held to the ceiling), as the binding's
+    /// calls will: one that refuses the config, traps or overruns fails the
+    /// load, naming why. A component wasmtime-wizer cannot snapshot binds
+    /// without one, and runs `init` before each call.
+    pub fn bind(&self, bytes: &[u8], config: &PluginConfig, limits: &Limits) -> Result<Plugin, LoadError> {
+        self.initialise(&self.load(bytes)?, bytes, config, limits)
     }
 
     /// [`Runtime::bind`] for a plugin already loaded from `bytes` (so that a
@@ -132,29 +134,49 @@ impl Runtime {
         plugin: &Plugin,
         bytes: &[u8],
         config: &PluginConfig,
+        limits: &Limits,
     ) -> Result<Plugin, LoadError> {
+        use crate::snapshot::{self, Unsnapshotted};
         if !plugin.has_init() {
             return Ok(plugin.clone());
         }
         if ContentHash::of(bytes) != *plugin.hash() {
             return Err(LoadError::Incompatible("these bytes are not the loaded plugin's".to_owned()));
         }
-        let key = crate::snapshot::key(plugin.hash(), config.as_str());
+        let limits = Limits {
+            fuel: limits.fuel.min(self.ceiling.fuel),
+            timeout: limits.timeout.min(self.ceiling.timeout),
+            memory_bytes: limits.memory_bytes.min(self.ceiling.memory_bytes),
+            table_elements: limits.table_elements.min(self.ceiling.table_elements),
+        };
+        let key = snapshot::key(plugin.hash(), config.as_str());
         let started = std::time::Instant::now();
-        let mut taken = false;
-        let component = self.cache.entry(&self.engine, &key, || {
-            taken = true;
-            let wizer = crate::snapshot::wizer();
-            let (context, instrumented) = crate::snapshot::instrument(&wizer, bytes)?;
-            let component = self.cache.transient(&self.engine, &instrumented)?;
+        let taken = self.cache.entry(&self.engine, &key, || {
+            let wizer = snapshot::wizer();
+            let (context, instrumented) = snapshot::instrument(&wizer, bytes)?;
+            let component =
+                self.cache.entry(&self.engine, &snapshot::instrumented_key(plugin.hash()), || {
+                    Ok::<_, LoadError>(instrumented)
+                })?;
             let instrumented = self.plugin(&component, plugin.hash().clone(), None)?;
-            crate::snapshot::take(&wizer, &context, &instrumented, config.as_str(), self.ceiling)
-        })?;
+            snapshot::take(&wizer, &context, &instrumented, config.as_str(), limits)
+        });
+        let component = match taken {
+            Ok(component) => component,
+            Err(Unsnapshotted::Init(error)) => return Err(error),
+            Err(Unsnapshotted::Unsupported(reason)) => {
+                tracing::warn!(component = %plugin.hash(), "{reason}: its calls run init first, unsnapshotted");
+                return Ok(plugin.clone());
+            }
+        };
         let snapshot = self.plugin(&component, plugin.hash().clone(), None)?;
+        // A snapshot is shared by every binding of the same component and
+        // config, whatever its limits: one taken under roomier ones may
+        // start with more memory than this binding's calls may have.
+        snapshot.fits(limits).map_err(LoadError::InitFailed)?;
         tracing::debug!(
             component = %plugin.hash(),
             snapshot = %key,
-            taken,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "bound with a snapshot"
         );
@@ -174,7 +196,9 @@ impl Runtime {
             .instantiate_pre(component)
             .map_err(|error| LoadError::Incompatible(format!("{error:#}")))?;
         let plugin = Plugin::new(self.engine.clone(), hash, version, pre, exports, self.epoch_tick, manifest);
-        plugin.probe()?;
+        // The ceiling, not a call's defaults: a snapshot may start with more
+        // memory than a default call gets.
+        plugin.probe(self.ceiling)?;
         Ok(plugin)
     }
 

@@ -1,4 +1,4 @@
-//! Per-binding snapshots: a component's `lifecycle.init(config)` run once,
+//! Per-binding snapshots: a component's `init(config)` run once,
 //! and the instance it leaves written out as a new component.
 //!
 //! wasmtime-wizer does the two halves that touch the component's shape: it
@@ -6,7 +6,7 @@
 //! memories and globals, through one added instance), and after `init` has
 //! run it *rewrites* the original with those memories and globals as data.
 //! This module runs `init` in between, in an ordinary store under the
-//! runtime's ceiling limits, and reads the state back through the accessors.
+//! binding's limits, and reads the state back through the accessors.
 //!
 //! The result is compiled and cached like any component, under a key made of
 //! the component's hash and the config's text (see [`key`]), so a restart
@@ -40,6 +40,32 @@ pub(crate) fn key(component: &ContentHash, config: &str) -> String {
     format!("snapshot-{}", hex::encode(digest))
 }
 
+/// What the instrumented copy of `component` is cached as: the same for
+/// every config, so a new config costs one compile, not two.
+pub(crate) fn instrumented_key(component: &ContentHash) -> String {
+    let digest =
+        Sha256::new().chain_update(FORMAT).chain_update([0]).chain_update(component.as_str()).finalize();
+    format!("instrumented-{}", hex::encode(digest))
+}
+
+/// Why a binding has no snapshot.
+#[derive(Debug)]
+pub(crate) enum Unsnapshotted {
+    /// `init` refused, failed or overran: the binding fails with this.
+    Init(LoadError),
+    /// The component is one wizer cannot snapshot (a table it changes, a
+    /// nested component with modules…), or its `init` left host resources
+    /// open that a snapshot cannot carry: the binding runs `init` before
+    /// each call instead.
+    Unsupported(String),
+}
+
+impl From<LoadError> for Unsnapshotted {
+    fn from(error: LoadError) -> Self {
+        Unsnapshotted::Init(error)
+    }
+}
+
 /// The wizer settings every snapshot uses: `init` stays exported (it lives
 /// in an interface, which wizer would not remove anyway), and the host never
 /// calls it on a snapshot.
@@ -49,37 +75,60 @@ pub(crate) fn wizer() -> Wizer {
     wizer
 }
 
-/// Add the accessors wizer reads state through. `bytes` must already have
-/// loaded as a plugin with `init`.
+/// Add the accessors wizer reads state through. wasmtime-wizer panics on a
+/// few shapes it does not support, so a panic is caught and reported as one.
 pub(crate) fn instrument<'a>(
     wizer: &Wizer,
     bytes: &'a [u8],
-) -> Result<(ComponentContext<'a>, Vec<u8>), LoadError> {
-    wizer.instrument_component(bytes).map_err(|error| {
-        LoadError::Snapshot(format!("wasmtime-wizer cannot instrument this component: {error:#}"))
-    })
+) -> Result<(ComponentContext<'a>, Vec<u8>), Unsnapshotted> {
+    let instrumented =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wizer.instrument_component(bytes)));
+    match instrumented {
+        Ok(Ok(instrumented)) => Ok(instrumented),
+        Ok(Err(error)) => {
+            Err(Unsnapshotted::Unsupported(format!("wasmtime-wizer cannot instrument it: {error:#}")))
+        }
+        Err(_) => {
+            Err(Unsnapshotted::Unsupported("wasmtime-wizer cannot instrument it (it panicked)".to_owned()))
+        }
+    }
 }
 
-/// Run `init(config)` on the instrumented component and return the original
-/// with the state it left: the snapshot's bytes.
+/// Run `init(config)` on the instrumented component under `limits` and
+/// return the original with the state it left: the snapshot's bytes.
 pub(crate) fn take(
     wizer: &Wizer,
     context: &ComponentContext<'_>,
     instrumented: &Plugin,
     config: &str,
     limits: Limits,
-) -> Result<Vec<u8>, LoadError> {
+) -> Result<Vec<u8>, Unsnapshotted> {
     let (mut store, instance) = instrumented.initialised(config, limits)?;
-    // Reading the state back runs the accessors as guest code: give them
-    // what they need, whatever `init` left of the call's budget.
-    store.set_fuel(u64::MAX).map_err(|error| LoadError::Snapshot(format!("{error:#}")))?;
+    if store.data().open_resources() {
+        // A handle the guest keeps (a stream it printed through, say) would
+        // point at nothing in a call's store.
+        return Err(Unsnapshotted::Unsupported(
+            "its init left host resources open (a stream it wrote to, a request); a snapshot cannot carry them"
+                .to_owned(),
+        ));
+    }
+    // Reading the state back runs wizer's accessors, which may grow a
+    // memory by a page: give them what they need, whatever `init` left.
+    store.data_mut().limiter.lift();
+    let unsupported = |error: wasmtime::Error| Unsnapshotted::Unsupported(format!("{error:#}"));
+    store.set_fuel(u64::MAX).map_err(unsupported)?;
     store.set_epoch_deadline(u64::from(u32::MAX));
     let mut state = State { store: &mut store, instance, failed: None };
-    let snapshot = futures_executor::block_on(wizer.snapshot_component(context, &mut state));
+    let snapshot = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures_executor::block_on(wizer.snapshot_component(context, &mut state))
+    }))
+    .map_err(|_| {
+        Unsnapshotted::Unsupported("wasmtime-wizer could not snapshot it (it panicked)".to_owned())
+    })?;
     if let Some(error) = state.failed {
-        return Err(LoadError::Snapshot(format!("reading the initialised state failed: {error:#}")));
+        return Err(Unsnapshotted::Unsupported(format!("reading the initialised state failed: {error:#}")));
     }
-    snapshot.map_err(|error| LoadError::Snapshot(format!("{error:#}")))
+    snapshot.map_err(unsupported)
 }
 
 /// The initialised instance, as wizer reads it. Its interface cannot fail,

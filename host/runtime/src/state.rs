@@ -14,6 +14,20 @@ use crate::http::GrantedHttp;
 use crate::limits::CallLimiter;
 use crate::plugin::{CallContext, LogLine};
 
+/// The seed every `init` sees: the same for every tenant and call, so that
+/// a snapshot depends on the component and the config alone. (Anything a
+/// guest seeds in `init`, a hash map's keys say, is therefore the same in
+/// every call started from the snapshot.)
+const INIT_SEED: u64 = 0x5eed_0f00_1417;
+
+/// What a call's store had before [`HostState::enter_init`].
+pub(crate) struct SavedForInit {
+    grants: std::sync::Arc<crate::capabilities::Grants>,
+    kv: Option<std::sync::Arc<dyn switchboard_core::kv::KvBackend>>,
+    now_ms: i64,
+    seed: u64,
+}
+
 /// How much guest stderr is kept (panic messages land there). A guest that
 /// writes more traps, which is reported like any other trap.
 const STDERR_CAPACITY: usize = 16 << 10;
@@ -56,6 +70,35 @@ impl HostState {
             stderr,
             deadline: Instant::now(),
         }
+    }
+
+    /// Set this store up for `init`, as every `init` runs, in a snapshot or
+    /// just before a call: time at the epoch, a seed of nothing of the
+    /// tenant's, no capability. Gives back what [`Self::leave_init`] restores.
+    pub(crate) fn enter_init(&mut self) -> SavedForInit {
+        let saved = SavedForInit {
+            grants: std::mem::take(&mut self.context.grants),
+            kv: self.context.kv.take(),
+            now_ms: self.now_ms,
+            seed: self.seed,
+        };
+        (self.now_ms, self.seed) = (0, INIT_SEED);
+        self.wasi = None;
+        saved
+    }
+
+    /// The call's own capabilities, time and seed back after `init`; its
+    /// WASI context is built afresh from them on first use.
+    pub(crate) fn leave_init(&mut self, saved: SavedForInit) {
+        self.context.grants = saved.grants;
+        self.context.kv = saved.kv;
+        (self.now_ms, self.seed) = (saved.now_ms, saved.seed);
+        self.wasi = None;
+    }
+
+    /// Host resources the guest holds handles to (streams, requests).
+    pub(crate) fn open_resources(&self) -> bool {
+        !self.table.is_empty()
     }
 
     pub(crate) fn bounded_io(&mut self) -> crate::deadline::Bounded<'_> {

@@ -155,13 +155,13 @@ impl<'a> Candidate<'a> {
         &self.plugin
     }
 
-    /// The candidate as `config` binds it. An `init` that refuses the
-    /// config leaves it unsnapshotted, so that each call meets the refusal
-    /// and the replay reports it.
-    fn bound(&mut self, config: &PluginConfig) -> &Plugin {
+    /// The candidate as `config` binds it under `limits`. An `init` that
+    /// refuses the config leaves it unsnapshotted, so that each call meets
+    /// the refusal and the replay reports it.
+    fn bound(&mut self, config: &PluginConfig, limits: &Limits) -> &Plugin {
         let Self { runtime, bytes, plugin, bound } = self;
         bound.entry(config.as_str().to_owned()).or_insert_with(|| {
-            runtime.initialise(plugin, bytes, config).unwrap_or_else(|error| {
+            runtime.initialise(plugin, bytes, config, limits).unwrap_or_else(|error| {
                 tracing::debug!("replaying without a snapshot: {error}");
                 plugin.clone()
             })
@@ -212,7 +212,7 @@ pub fn replay(
                 }
             },
         };
-        let answered = run_one(plugin, candidate.bound(&config), &call.input, config, limits);
+        let answered = run_one(plugin, candidate.bound(&config, &limits), &call.input, config, limits);
         let outcome = match &answered {
             Ok((answer, used_fuel, wall_us)) => {
                 if matches!(call.outcome, CallOutcome::Ok { .. }) {

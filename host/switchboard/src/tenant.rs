@@ -531,19 +531,11 @@ impl Tenant {
                             canary.percent
                         );
                     }
-                    Some(Canary {
-                        plugin: code.plugin,
-                        component: path,
-                        config: code.config,
-                        config_hash: code.config_hash,
-                        percent: canary.percent,
-                        shadow: canary.shadow,
-                    })
+                    Some((code, path, canary.percent, canary.shadow))
                 }
             };
-            let Code { plugin, config, config_hash } = code;
             let uploaded = managed.plugins.get(name);
-            let (base_limits, base_grants) = match (operators.contains(name), plugin.manifest()) {
+            let (base_limits, base_grants) = match (operators.contains(name), code.plugin.manifest()) {
                 (false, Some(manifest)) => {
                     let asked = &manifest.capabilities;
                     let allowed = &file.self_service.grants;
@@ -567,6 +559,24 @@ impl Tenant {
                 .self_service
                 .grants(base_grants, uploaded.and_then(|uploaded| uploaded.grants.as_ref()))
                 .with_context(context)?;
+            // Bound under the binding's limits, as its calls run.
+            let Code { plugin, config, config_hash, .. } = code.initialise(name, &limits, runtime)?;
+            let canary = match canary {
+                None => None,
+                Some((code, component, percent, shadow)) => {
+                    let code = code
+                        .initialise(name, &limits, runtime)
+                        .with_context(|| format!("plugin {name:?}'s canary"))?;
+                    Some(Canary {
+                        plugin: code.plugin,
+                        component,
+                        config: code.config,
+                        config_hash: code.config_hash,
+                        percent,
+                        shadow,
+                    })
+                }
+            };
             let binding =
                 Binding { plugin, component, config, config_hash, limits, grants: Arc::new(grants), canary };
             plugins.insert(name.clone(), binding);
@@ -641,6 +651,8 @@ struct Code {
     plugin: Plugin,
     config: PluginConfig,
     config_hash: String,
+    /// The component's bytes, until [`Code::initialise`] snapshots it.
+    bytes: Vec<u8>,
 }
 
 impl Code {
@@ -697,23 +709,30 @@ impl Code {
                 )
             })?;
         }
-        // Calls with this config start from a snapshot taken after the
-        // plugin's `init` parsed it (a component without `init` is as
-        // loaded). As with the schema, a binding without a config yet may
-        // have it refused: it runs without a snapshot until it has one.
-        let plugin = match runtime.initialise(&plugin, &bytes, &config) {
-            Ok(initialised) => initialised,
-            Err(LoadError::InitRefused(_)) if config.is_empty() => plugin,
-            Err(error) => {
-                return Err(anyhow::Error::from(error))
-                    .with_context(|| format!("plugin {name:?} ({shown}) with its config"));
-            }
-        };
         let config_hash = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(config.as_str().as_bytes()))
         };
-        Ok(Self { plugin, config, config_hash })
+        Ok(Self { plugin, config, config_hash, bytes })
+    }
+
+    /// This code as its calls will run it: from a snapshot taken after the
+    /// plugin's `init` parsed the config under `limits` (a component
+    /// without `init` is as loaded). As with the schema, a binding without
+    /// a config yet may have `init` refuse or fail on it: it runs without a
+    /// snapshot until it has one.
+    fn initialise(self, name: &str, limits: &Limits, runtime: &Runtime) -> anyhow::Result<Self> {
+        let plugin = match runtime.initialise(&self.plugin, &self.bytes, &self.config, limits) {
+            Ok(initialised) => initialised,
+            Err(LoadError::InitRefused(_) | LoadError::InitFailed(_)) if self.config.is_empty() => {
+                self.plugin
+            }
+            Err(error) => {
+                return Err(anyhow::Error::from(error))
+                    .with_context(|| format!("plugin {name:?} with its config"));
+            }
+        };
+        Ok(Self { plugin, bytes: Vec::new(), ..self })
     }
 }
 
@@ -942,7 +961,11 @@ impl Tenant {
                 .ok_or_else(|| anyhow!("the tenant has no plugin binding {name:?} to replace"))?;
             let path = component.clone().unwrap_or_else(|| binding.component.clone());
             let config = config.clone().map(PluginConfig::from).unwrap_or_else(|| binding.config.clone());
-            let code = Code::with_config(name, name, &path, config, runtime)?;
+            let code = Code::with_config(name, name, &path, config, runtime)?.initialise(
+                name,
+                &binding.limits,
+                runtime,
+            )?;
             binding.plugin = code.plugin;
             binding.component = path;
             binding.config = code.config;

@@ -1,6 +1,6 @@
 //! A plugin's config, parsed once per binding rather than once per call.
 //!
-//! The host runs each component's `lifecycle.init(config)` once, when the
+//! The host runs each component's `init(config)` once, when the
 //! tenant binds it, and snapshots the instance: every call then starts from
 //! what `init` left in memory. A [`ConfigCell`] is what `init` leaves: the
 //! config parsed into the plugin's own type.
@@ -59,9 +59,10 @@ impl<T: DeserializeOwned> ConfigCell<T> {
         self.get(config).map(drop)
     }
 
-    /// The config `text` as a `T`. Inside the host, `text` is always the one
-    /// `init` parsed, and this is a lookup. Given another (a native test or
-    /// benchmark trying several configs), it is parsed and kept in its
+    /// The config `text` as a `T`. Inside the host, `text` is the one `init`
+    /// parsed, and this is a lookup (the host runs `init` with each call's
+    /// config, in a snapshot or just before the call). Given another (a
+    /// native test trying several configs), it is parsed and kept in its
     /// place. An empty config parses as `{}`.
     pub fn get(&self, text: &str) -> Result<Arc<T>, StepError> {
         let kept = self.kept.read().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -116,7 +116,7 @@ pub mod prelude {
 }
 
 /// Export a [`Plugin`] implementation as the component's `handler`, with
-/// its `lifecycle.init`.
+/// its `init`.
 ///
 /// Use it once, at the root of the plugin crate:
 ///
@@ -177,7 +177,7 @@ macro_rules! export_classifier {
 }
 
 /// What [`export_plugin!`] and [`export_classifier!`] share: one hidden type
-/// that forwards the export to the author's and adds `lifecycle.init`.
+/// that forwards the export to the author's and adds `init`.
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 #[macro_export]

@@ -15,7 +15,7 @@ fn config(json: &str) -> PluginConfig {
 
 fn bind(name: &str, config: &PluginConfig) -> Result<Plugin, LoadError> {
     let bytes = std::fs::read(component_path(name)).expect("built");
-    runtime().bind(&bytes, config)
+    runtime().bind(&bytes, config, &Limits::default())
 }
 
 /// The fields a step set, by name.
@@ -71,8 +71,10 @@ fn a_call_with_another_config_runs_init_with_that_config_first() {
     let other = config(r#"{"tier": "tin"}"#);
     let seen = fields(&run(&plugin, "init-state", &other));
     assert_eq!(seen["init_config"], Value::Text(r#"{"tier":"tin"}"#.to_owned()));
-    // Run in the call's own store, init reads the call's frozen clock.
-    assert_eq!(seen["init_clock"], Value::Number(NOW as f64));
+    // Run in the call's own store, init still sees time at the epoch, as
+    // in a snapshot; the call itself sees its own `now`.
+    assert_eq!(seen["init_clock"], Value::Number(0.0));
+    assert_eq!(fields(&run(&plugin, "clock", &other))["wall-clock-ms"], Value::Number(NOW as f64));
     // A plugin loaded without a binding runs init on every call too.
     let unbound = load("hostile_fixture");
     assert!(unbound.snapshot().is_none());
@@ -91,6 +93,8 @@ fn a_config_init_refuses_fails_the_binding_with_its_reason() {
         matches!(&error, LoadError::InitFailed(FailureKind::Panic { message }) if message.contains("init panics on purpose")),
         "{error}"
     );
+    // A binding without a config reports the same; the host decides what
+    // an empty config may do (see the tenant loader).
     // The same refusal, met on the call path, is the call's failure.
     let plugin = load("hostile_fixture");
     let input =
@@ -111,7 +115,7 @@ fn an_init_that_never_returns_is_stopped_at_the_ceiling() {
     })
     .expect("runtime");
     let bytes = std::fs::read(component_path("hostile_fixture")).expect("built");
-    let error = runtime.bind(&bytes, &config(r#""loop""#)).expect_err("stopped");
+    let error = runtime.bind(&bytes, &config(r#""loop""#), &Limits::default_ceiling()).expect_err("stopped");
     assert!(
         matches!(
             error,
@@ -154,7 +158,7 @@ fn a_snapshot_is_kept_on_disk_and_a_restart_reuses_it() {
         entries
     };
 
-    let first = start().bind(&bytes, &bound_with).expect("binds");
+    let first = start().bind(&bytes, &bound_with, &Limits::default()).expect("binds");
     let written = snapshots();
     assert_eq!(written.len(), 1, "one snapshot entry: {written:?}");
     let key = first.snapshot().expect("snapshotted").to_owned();
@@ -162,14 +166,14 @@ fn a_snapshot_is_kept_on_disk_and_a_restart_reuses_it() {
     drop(first);
 
     // A new process: the same binding loads the same entry, untouched.
-    let again = start().bind(&bytes, &bound_with).expect("binds again");
+    let again = start().bind(&bytes, &bound_with, &Limits::default()).expect("binds again");
     assert_eq!(again.snapshot(), Some(key.as_str()));
     assert_eq!(snapshots(), written, "the entry was reused, not rewritten");
     assert_eq!(fields(&run(&again, "init-state", &bound_with))["inits"], Value::Number(1.0));
 
     // Another config is another snapshot; nothing is left from the
     // instrumented copy the snapshot was read from.
-    start().bind(&bytes, &config(r#"{"tier": "tin"}"#)).expect("binds");
+    start().bind(&bytes, &config(r#"{"tier": "tin"}"#), &Limits::default()).expect("binds");
     assert_eq!(snapshots().len(), 2);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("cache dir")
@@ -183,7 +187,7 @@ fn a_snapshot_is_kept_on_disk_and_a_restart_reuses_it() {
 fn components_without_init_bind_as_they_load() {
     // A 0.1.0 component: no `init`, no snapshot, calls as before.
     let bytes = std::fs::read(component_path("contract_v0_1_fixture")).expect("built");
-    let plugin = runtime().bind(&bytes, &config(r#"{"a": 1}"#)).expect("binds");
+    let plugin = runtime().bind(&bytes, &config(r#"{"a": 1}"#), &Limits::default()).expect("binds");
     assert!(!plugin.has_init());
     assert!(plugin.snapshot().is_none());
 }
@@ -234,4 +238,113 @@ fn python_and_javascript_components_are_snapshotted_too() {
         let plugin = bind(component, &config).unwrap_or_else(|error| panic!("{component}: {error}"));
         assert!(plugin.snapshot().is_some(), "{component}");
     }
+}
+
+#[test]
+fn init_reaches_no_capability_whatever_the_call_is_granted() {
+    let asked = config(r#""capabilities""#);
+    let denied = |lines: &[Decision]| {
+        let text = format!("{lines:?}");
+        assert!(!text.contains("s3cr3t") && !text.contains("was here"), "{text}");
+        for what in [
+            "secret: Err(HostError::Denied",
+            "setting: Err(HostError::Denied",
+            "kv: Err(HostError::Denied",
+            "file: Err(",
+        ] {
+            assert!(text.contains(what), "{what} in {text}");
+        }
+    };
+    // In the snapshot, taken with nothing granted.
+    let plugin = bind("hostile_fixture", &asked).expect("binds");
+    assert!(plugin.snapshot().is_some());
+    // And just before a call that grants everything: init still gets none of it.
+    let kv: std::sync::Arc<dyn switchboard_runtime::KvBackend> =
+        std::sync::Arc::new(switchboard_runtime::MemoryKv::default());
+    let granted = CallContext {
+        grants: std::sync::Arc::new(switchboard_runtime::Grants {
+            log: true,
+            kv: true,
+            settings: [("shop-url".to_owned(), "https://shop".to_owned())].into(),
+            secrets: [("api-token".to_owned(), switchboard_runtime::Secret("s3cr3t".to_owned()))].into(),
+            ..Default::default()
+        }),
+        kv: Some(kv),
+        ..context()
+    };
+    for plugin in [&plugin, &load("hostile_fixture")] {
+        let input = switchboard_core::contract::StepInput {
+            config: asked.clone(),
+            ..input("mallory", "init-reached")
+        };
+        let outcome = plugin.call(&input, granted.clone()).expect("runs");
+        denied(&outcome.decisions);
+    }
+    // The call itself keeps what it was granted.
+    let input = switchboard_core::contract::StepInput { config: asked.clone(), ..input("mallory", "secret") };
+    assert!(format!("{:?}", plugin.call(&input, granted).expect("runs").decisions).contains("s3cr3t"));
+}
+
+#[test]
+fn an_init_that_prints_still_binds_and_its_calls_run() {
+    let printed = config(r#""print""#);
+    let plugin = bind("hostile_fixture", &printed).expect("binds");
+    for _ in 0..2 {
+        assert_eq!(fields(&run(&plugin, "init-state", &printed))["inits"], Value::Number(1.0));
+        // A panic's message still reaches the host through the call's own stderr.
+        let input =
+            switchboard_core::contract::StepInput { config: printed.clone(), ..input("mallory", "panic") };
+        let failure = plugin.call(&input, context()).expect_err("panics");
+        assert!(failure.kind.to_string().contains("panics on purpose"), "{failure}");
+    }
+}
+
+#[test]
+fn init_runs_under_the_bindings_memory_limit_and_its_snapshot_loads_above_the_default() {
+    let hoard = config(r#""hoard""#);
+    let small = Limits { memory_bytes: 16 << 20, ..Limits::default() };
+    let bytes = std::fs::read(component_path("hostile_fixture")).expect("built");
+    let error = runtime().bind(&bytes, &hoard, &small).expect_err("20 MiB does not fit in 16");
+    assert!(matches!(error, LoadError::InitFailed(FailureKind::MemoryLimit { .. })), "{error}");
+    // 20 MiB fits the default 32 (with fuel enough to fill it): the snapshot
+    // starts with it, and calls under the default limits run from it.
+    let roomy = Limits { fuel: 500_000_000, ..Limits::default() };
+    let plugin = runtime().bind(&bytes, &hoard, &roomy).expect("binds");
+    assert!(plugin.snapshot().is_some());
+    assert_eq!(fields(&run(&plugin, "init-state", &hoard))["inits"], Value::Number(1.0));
+    // The snapshot is cached now, and shared by every binding of the pair:
+    // one with less memory still cannot start from it.
+    let error = runtime().bind(&bytes, &hoard, &small).expect_err("still does not fit");
+    assert!(matches!(error, LoadError::InitFailed(FailureKind::MemoryLimit { .. })), "{error}");
+}
+
+#[test]
+fn binds_of_one_component_at_once_each_get_their_own_snapshot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime =
+        Runtime::new(RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() })
+            .expect("runtime");
+    let bytes = std::fs::read(component_path("hostile_fixture")).expect("built");
+    std::thread::scope(|scope| {
+        let binds: Vec<_> = (0..4)
+            .map(|n| {
+                let (runtime, bytes) = (&runtime, &bytes);
+                scope.spawn(move || {
+                    let tier = config(&format!(r#"{{"tier": {}}}"#, n % 2));
+                    let plugin = runtime.bind(bytes, &tier, &Limits::default()).expect("binds");
+                    let seen = fields(&run(&plugin, "init-state", &tier));
+                    assert_eq!(seen["init_config"], Value::Text(format!(r#"{{"tier":{}}}"#, n % 2)));
+                })
+            })
+            .collect();
+        for bind in binds {
+            bind.join().expect("no bind failed");
+        }
+    });
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.iter().filter(|name| name.starts_with("snapshot-")).count(), 2, "{names:?}");
+    assert!(names.iter().all(|name| name.ends_with(".cwasm")), "nothing half-written is left: {names:?}");
 }

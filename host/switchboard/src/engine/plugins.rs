@@ -9,7 +9,7 @@ use switchboard_core::conversation::{Plugins, StepFailed, UNDERSTANDING_STEP};
 use switchboard_core::event::EventBody;
 use switchboard_core::failure::FailureCode;
 use switchboard_core::flow::Flow;
-use switchboard_runtime::{CallContext, KvQuota, Plugin, ResourceReport, StepFailure};
+use switchboard_runtime::{CallContext, KvQuota, Limits, LoadError, Plugin, ResourceReport, StepFailure};
 
 use super::shadow::ShadowCall;
 use super::step_calls::{CallInput, CallOutcome, StepCall};
@@ -66,17 +66,34 @@ impl Engine {
     }
 
     /// The component a conversation pinned under `hash`, bound with the
-    /// config it pinned (`config_hash`): from that pair's snapshot, as the
-    /// binding ran it.
-    fn pinned_component(&self, hash: &str, config: &PluginConfig, config_hash: &str) -> Option<Plugin> {
+    /// config it pinned (`config_hash`) under the binding's `limits`: from
+    /// that pair's snapshot, as the binding ran it.
+    fn pinned_component(
+        &self,
+        hash: &str,
+        config: &PluginConfig,
+        config_hash: &str,
+        limits: &Limits,
+    ) -> Option<Plugin> {
         let key = super::version_id(hash, config_hash);
         if let Some(plugin) = lock(&self.components).get(&key) {
             return Some(plugin.clone());
         }
         let bytes = self.store.blob(hash).ok()??;
         let plugin = self.runtime.load(&bytes).ok()?;
-        // An init that refuses the config now refuses each call instead.
-        let plugin = self.runtime.initialise(&plugin, &bytes, config).unwrap_or(plugin);
+        let plugin = match self.runtime.initialise(&plugin, &bytes, config, limits) {
+            Ok(initialised) => initialised,
+            // Its calls meet the same refusal, and say so in their events.
+            Err(error @ (LoadError::InitRefused(_) | LoadError::InitFailed(_))) => {
+                tracing::warn!(component = hash, "a pinned version runs unsnapshotted: {error}");
+                plugin
+            }
+            // Anything else may pass (a full disk, a busy compiler): try again next call.
+            Err(error) => {
+                tracing::warn!(component = hash, "a pinned version runs unsnapshotted for now: {error}");
+                return Some(plugin);
+            }
+        };
         lock(&self.components).insert(key, plugin.clone());
         Some(plugin)
     }
@@ -158,7 +175,7 @@ impl RuntimePlugins<'_> {
             binding.plugin.clone()
         } else {
             self.engine
-                .pinned_component(component, &config, &config_hash)
+                .pinned_component(component, &config, &config_hash, &binding.limits)
                 .unwrap_or_else(|| binding.plugin.clone())
         };
         let context = CallContext {
