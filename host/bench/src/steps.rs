@@ -117,6 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A step that ignores its input, for the breakdown's ABI-only call.
     let ignoring = if args.breakdown { Some(runtime.load(&read("hostile_fixture")?)?) } else { None };
     let mut rows = Vec::new();
+    // The pricing cases, bound, for the peers' comparison.
+    let mut pricing = Vec::new();
     for case in cases()? {
         if args.case.as_deref().is_some_and(|filter| !case.name.contains(filter)) {
             continue;
@@ -131,14 +133,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             row.stages = Some(breakdown(&case, &bound, ignoring, &args)?);
         }
         rows.push(row);
+        if let Some(key) = PEER_CASES.iter().find(|(_, name)| *name == case.name).map(|(key, _)| *key) {
+            pricing.push((key, case, bound));
+        }
     }
-    let peers = peers(&args)?;
+    let peers = peers(&args, &pricing)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "steps": rows, "peers": peers }))?);
     } else {
         print_table(&rows);
         if let Some(peers) = &peers {
-            print_peers(&rows, peers);
+            print_peers(peers);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -149,9 +154,32 @@ fn peers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
-/// The peer sandboxes' timings (`run.mjs`'s JSON), if Node is here and
-/// either `--peers` installs isolated-vm or it already is installed.
-fn peers(args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
+/// `run.mjs`'s name for each pricing case it ports.
+const PEER_CASES: [(&str, &str); 2] =
+    [("moving", "pricing-calculator (moving quote)"), ("catalog", "pricing-calculator (1,000 items)")];
+
+/// The peers' figures for one case, beside the wasm fresh call's measured
+/// in the same rounds (medians, µs).
+#[derive(Debug, Serialize)]
+struct PeerRow {
+    case: &'static str,
+    wasm_fresh_us: f64,
+    /// Each `run.mjs` path (`isolated_vm_reused_config_kept_us`, …).
+    peers: std::collections::BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Peers {
+    node: String,
+    isolated_vm: Option<String>,
+    cases: Vec<PeerRow>,
+}
+
+/// The peer sandboxes on the same pricing logic, if Node is here and either
+/// `--peers` installs isolated-vm or it already is installed. Each round
+/// takes one sample of the wasm fresh call and then runs `run.mjs` for one
+/// round of its own, so the two meet the same moment of a shared machine.
+fn peers(args: &Args, pricing: &[(&'static str, Case, Plugin)]) -> anyhow::Result<Option<Peers>> {
     let dir = peers_dir();
     let installed = std::env::var_os("SWITCHBOARD_PEERS_DIR")
         .map(PathBuf::from)
@@ -159,7 +187,7 @@ fn peers(args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
             switchboard::cache_dir().and_then(|compiled| Some(compiled.parent()?.join("bench-peers")))
         })
         .is_some_and(|peers| peers.join("node_modules/isolated-vm").exists());
-    if !args.peers && !installed {
+    if (!args.peers && !installed) || pricing.is_empty() {
         return Ok(None);
     }
     if args.peers {
@@ -171,50 +199,91 @@ fn peers(args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
             dir.display()
         );
     }
-    eprintln!("timing the peer sandboxes (node {})…", dir.join("run.mjs").display());
-    let output = std::process::Command::new("node")
-        .arg(dir.join("run.mjs"))
-        .args(["--rounds", &args.rounds.to_string(), "--sample-ms", &args.sample_ms.to_string()])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("failed to run node: the peer sandboxes need Node.js on PATH")?;
-    anyhow::ensure!(output.status.success(), "the peer sandboxes' run failed ({})", output.status);
-    Ok(Some(serde_json::from_slice(&output.stdout).context("run.mjs printed no JSON")?))
+    let peer_round = |key: &str| -> anyhow::Result<serde_json::Value> {
+        let output = std::process::Command::new("node")
+            .arg(dir.join("run.mjs"))
+            .args(["--rounds", "1", "--sample-ms", &args.sample_ms.to_string(), "--case", key])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .context("failed to run node: the peer sandboxes need Node.js on PATH")?;
+        anyhow::ensure!(output.status.success(), "{}/run.mjs failed ({})", dir.display(), output.status);
+        serde_json::from_slice(&output.stdout).context("run.mjs printed no JSON")
+    };
+    let progress = indicatif::ProgressBar::new((args.rounds * pricing.len()) as u64).with_style(
+        indicatif::ProgressStyle::with_template("peers {bar:30} {pos}/{len} rounds")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let target = Duration::from_millis(args.sample_ms);
+    let mut about = serde_json::Value::Null;
+    let mut cases = Vec::new();
+    for (key, case, plugin) in pricing {
+        let context = CallContext::new(case.component);
+        let mut fresh = || {
+            std::hint::black_box(plugin.call(std::hint::black_box(&case.input), context.clone()).ok());
+        };
+        let iterations = iterations_for(&mut fresh, target);
+        let mut wasm = Vec::new();
+        let mut paths: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for _ in 0..args.rounds {
+            // Warm up first, as run.mjs does in each of its processes: the
+            // node process that ran just before leaves caches cold.
+            iterations_for(&mut fresh, target);
+            wasm.push(sample(&mut fresh, iterations));
+            let round = peer_round(key)?;
+            if let Some(figures) = round["cases"][key].as_object() {
+                for (path, us) in figures {
+                    if let Some(us) = us.as_f64() {
+                        paths.entry(path.clone()).or_default().push(us);
+                    }
+                }
+            }
+            about = round;
+            progress.inc(1);
+        }
+        cases.push(PeerRow {
+            case: case.name,
+            wasm_fresh_us: median(&mut wasm),
+            peers: paths.into_iter().map(|(path, mut samples)| (path, median(&mut samples))).collect(),
+        });
+    }
+    progress.finish_and_clear();
+    Ok(Some(Peers {
+        node: about["node"].as_str().unwrap_or("?").to_owned(),
+        isolated_vm: about["isolated_vm"].as_str().map(str::to_owned),
+        cases,
+    }))
 }
 
-/// The wasm paths beside the peers' on the same logic: the pricing cases.
-fn print_peers(rows: &[Row], peers: &serde_json::Value) {
+/// The wasm fresh call beside the peers', in the same rounds.
+fn print_peers(peers: &Peers) {
     println!();
     println!(
-        "peers on the same pricing logic ({} on node {}), µs per call",
-        peers["isolated_vm"]
-            .as_str()
+        "peers on the same pricing logic ({} on node {}), µs per call, interleaved round by round",
+        peers
+            .isolated_vm
+            .as_deref()
             .map_or("isolated-vm not installed".to_owned(), |v| format!("isolated-vm {v}")),
-        peers["node"].as_str().unwrap_or("?")
+        peers.node
     );
     println!(
         "{:<34} {:>10} {:>10} {:>12} {:>12} {:>14} {:>20}",
         "case", "wasm fresh", "ivm reused", "ivm fresh", "node:vm", "plain JS", "wasm fresh/ivm reused"
     );
-    for (key, case) in
-        [("moving", "pricing-calculator (moving quote)"), ("catalog", "pricing-calculator (1,000 items)")]
-    {
-        let Some(row) = rows.iter().find(|row| row.case == case) else { continue };
-        let peer = &peers["cases"][key];
-        let us = |name: &str| peer[name].as_f64();
+    for row in &peers.cases {
+        let us = |name: &str| row.peers.get(name).copied();
         let shown = |value: Option<f64>| value.map_or("—".to_owned(), |value| format!("{value:.2}"));
         // isolated-vm's reused context with its config parsed once: the
         // same work the snapshot leaves a fresh wasm call.
         let reused = us("isolated_vm_reused_config_kept_us");
         println!(
             "{:<34} {:>10.2} {:>10} {:>12} {:>12} {:>14} {:>20}",
-            case,
-            row.fresh_us,
+            row.case,
+            row.wasm_fresh_us,
             shown(reused),
             shown(us("isolated_vm_fresh_isolate_us")),
             shown(us("node_vm_fresh_context_us")),
             shown(us("plain_js_config_kept_us")),
-            reused.map_or("—".to_owned(), |reused| format!("{:.2}x", row.fresh_us / reused)),
+            reused.map_or("—".to_owned(), |reused| format!("{:.2}x", row.wasm_fresh_us / reused)),
         );
     }
 }

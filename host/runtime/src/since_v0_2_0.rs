@@ -1,8 +1,8 @@
 //! Bindings for `switchboard:plugin@0.2.0`: the step contract of 0.1.0 with
 //! `locale` on replies, asks and quotes, and the new `understanding` export.
 //!
-//! 0.2.0 is not yet released: `wit/since_v0.2.0/` may still change, and this
-//! module with it, until it is frozen like 0.1.0.
+//! 0.2.0 is released and frozen like 0.1.0 (`versions::released_contracts_are_never_edited`):
+//! what comes next goes in a new version.
 
 use switchboard_core::contract as latest;
 

@@ -55,12 +55,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The starting limits for a step in `lang`, from what the example steps
+/// burn per call in `switchboard-bench steps` (fuel, from a snapshot):
+/// about ten times that, so a step several times the example's size fits.
+fn language_defaults(lang: &str) -> &'static str {
+    match lang {
+        "python" => {
+            "# A Python step like plugins/slot-picker-py burns about 4 M fuel and
+             # 4 ms per call: ten times that.
+fuel = 40_000_000
+timeout_ms = 300"
+        }
+        "js" => {
+            "# A JavaScript step like plugins/contact-validator-js burns about 3 M
+             # fuel and 1 ms per call: ten times that.
+fuel = 30_000_000
+timeout_ms = 100"
+        }
+        _ => {
+            "# A Rust step burns 20-45 k fuel per call, and a 1,000-item quote
+             # about 1.1 M: the host's default leaves room for far more.
+fuel = 11_000_000
+timeout_ms = 100"
+        }
+    }
+}
+
 /// Each file of the new plugin, by path inside its folder.
 fn files(name: &str, lang: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let fill =
         |template: &str| template.replace("{{name}}", name).replace("{{crate}}", &name.replace('-', "_"));
     let mut files = vec![
-        (PathBuf::from(MANIFEST_FILE), fill(&MANIFEST.replace("{{lang}}", lang))),
+        (
+            PathBuf::from(MANIFEST_FILE),
+            fill(&MANIFEST.replace("{{lang}}", lang).replace("{{defaults}}", language_defaults(lang))),
+        ),
         (PathBuf::from("config.schema.json"), fill(SCHEMA)),
         (PathBuf::from("samples/config.json"), SAMPLE_CONFIG.to_owned()),
         (PathBuf::from("samples/hello.json"), fill(SAMPLE_INPUT)),
@@ -116,9 +145,10 @@ steps = ["greet"]
 # Its config must satisfy this JSON Schema, checked when a tenant sets it.
 config_schema = "config.schema.json"
 
-# The limits a binding starts with (within the host's ceiling).
+# The limits a binding starts with (within the host's ceiling and what the
+# operator lets a tenant set).
 [defaults]
-timeout_ms = 100
+{{defaults}}
 
 # What it asks the tenant to grant.
 [capabilities]

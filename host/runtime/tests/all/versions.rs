@@ -120,3 +120,29 @@ fn a_step_is_not_a_classifier() {
         load("contract_v0_1_fixture").classify(&classify, context()).expect_err("no classify export");
     assert!(failure.kind.to_string().contains("exports no `understanding`"), "{failure:?}");
 }
+
+/// A released contract is never edited: a change is a new version (a new
+/// `wit/since_vX.Y.Z/` and package version), so that every component built
+/// against an old one keeps meaning what it meant. The SHA-256 of each file
+/// as it was released.
+const RELEASED: [(&str, &str); 4] = [
+    ("since_v0.1.0/types.wit", "93c53d9c92666c1d941188e71129174673480ec058675e2e2592743eaafb7827"),
+    ("since_v0.1.0/world.wit", "8c3e15b8586459b651804dcd0cfda3c23195bc2b1d1e7130802de69878d5bca4"),
+    ("since_v0.2.0/types.wit", "33dc8291ff12add3929cebc373e0aa297a7d16c5d99756693deca236a0d62913"),
+    ("since_v0.2.0/world.wit", "4553b4a09d8793038f24ddcc00b1e05492ef9a8296ddce709e7c85cc3d7a36ba"),
+];
+
+#[test]
+fn released_contracts_are_never_edited() {
+    use sha2::Digest;
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    for (file, released) in RELEASED {
+        let text = std::fs::read(wit.join(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&text)),
+            released,
+            "wit/{file} changed after its release: put the change in a new version instead \
+             (wit/since_v0.3.0/, package switchboard:plugin@0.3.0), which the host loads beside this one"
+        );
+    }
+}
