@@ -62,11 +62,16 @@ try {
     mainFields: ['module', 'main'],
     logLevel: 'warning',
   });
+  // SWITCHBOARD_WEVAL names a weval binary: componentize-js then builds
+  // ahead of time (weval partially evaluates the interpreter over the
+  // bundle). Measured in `switchboard-bench steps`; see README.md.
+  const weval = process.env.SWITCHBOARD_WEVAL;
   const { component } = await componentize({
     sourcePath,
     witPath,
     worldName,
     disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+    ...(weval ? { enableAot: true, wevalBin: weval } : {}),
   });
   await mkdir(dirname(resolve(output)), { recursive: true });
   await writeFile(output, component);
