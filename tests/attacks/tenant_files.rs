@@ -261,7 +261,9 @@ fn c3_a_config_or_flow_beside_a_component_is_held_to_what_its_own_endpoint_takes
     assert_eq!(response.status, 413, "{}", response.body);
 
     // Within the limit, the same publish is taken: only the size was refused.
-    let (content_type, body) = form(&[("component", &wasm), ("config", br#"{"currency": "AMD"}"#)]);
+    // (A config the plugin's `init` can parse: one it refuses is a 422 too.)
+    let config = include_str!("../../plugins/pricing-calculator/config/moving.json");
+    let (content_type, body) = form(&[("component", &wasm), ("config", config.as_bytes())]);
     let response = server.send_bytes(
         "POST",
         "/v1/tenants/stuffer/plugins/pricing/versions",

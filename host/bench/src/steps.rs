@@ -108,7 +108,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "warning: this is a debug build; run `cargo run --release -p switchboard-bench -- steps` for real figures"
         );
     }
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() })?;
+    // The user's compile cache, as `serve` uses it: the Python and
+    // JavaScript components, their instrumented copies and snapshots
+    // compile once, not on every run.
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: switchboard::cache_dir(),
+        max_concurrent_calls: 8,
+        ..RuntimeConfig::default()
+    })?;
     let read = |component: &str| {
         let path = args.plugins_dir.join(format!("{component}.wasm"));
         std::fs::read(&path)
