@@ -62,6 +62,32 @@ def keep_config(text: str) -> None:
     _kept = (text, _parse(text))
 
 
+def _default_init(self: Any, config: str) -> None:
+    """The `init` every export has unless its class writes one: keep the
+    parsed config for `config`."""
+    keep_config(config)
+
+
+def _give_exports_a_default_init() -> None:
+    """componentize-py makes `init` abstract on the export protocols, so a
+    plugin's `Handler` that does not write one could not even be made in a
+    unit test. The build's guard always supplies it; this gives the
+    protocols the same default, for every class defined after this module
+    is imported (an app.py imports it first)."""
+    try:
+        from wit_world import exports
+    except ImportError:  # bindings without exports: nothing to give
+        return
+    for name in ("Handler", "Understanding"):
+        protocol = getattr(exports, name, None)
+        if protocol is not None and "init" in getattr(protocol, "__abstractmethods__", ()):
+            protocol.init = _default_init
+            protocol.__abstractmethods__ = frozenset(protocol.__abstractmethods__ - {"init"})
+
+
+_give_exports_a_default_init()
+
+
 def config(step: t.StepInput) -> Any:
     """The tenant's config for this plugin, parsed: by `init` when the
     binding was made (so no call parses it again), or now when the step
