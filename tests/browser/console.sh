@@ -29,12 +29,14 @@ log="$data/serve.log"
     --allow-outbound "127.0.0.1:$provider" > "$log" 2>&1) &
 server=$!
 trap 'kill $server 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 600); do
+# On a cold cache, loading compiles each plugin and its snapshot (the
+# salon's Python one for a minute or more): up to 5 minutes.
+for _ in $(seq 1 1500); do
     grep -q "^console: " "$log" && break
     kill -0 $server 2> /dev/null || { echo "switchboard serve exited:"; cat "$log"; exit 1; }
     sleep 0.2
 done
-grep -q "^console: " "$log" || { echo "switchboard serve did not seed the demo's people in 2 minutes:"; cat "$log"; exit 1; }
+grep -q "^console: " "$log" || { echo "switchboard serve did not seed the demo's people in 5 minutes:"; cat "$log"; exit 1; }
 export ARTIFACTS="${ARTIFACTS:-$root/target/browser-artifacts}"
 mkdir -p "$ARTIFACTS"
 SWITCHBOARD_URL="http://127.0.0.1:$port" PROVIDER_PORT="$provider" \
